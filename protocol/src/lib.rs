@@ -1,0 +1,23 @@
+//! Sans-I/O SMB wire formats for smb1scan.
+//!
+//! Request builders return [`bytes::Bytes`] ready to write to a socket (NBSS framing included where
+//! the function says so); parsers take `&[u8]` and return typed structs. Nothing here does I/O,
+//! allocates with a size read from the wire, or panics on any input: every byte a server sends is
+//! hostile input, bounded by the constants in each module.
+//!
+//! Spec references: [MS-CIFS] (SMB1), [MS-SMB] (SMB1 extensions), [MS-SMB2], [MS-NLMP] (NTLMSSP),
+//! RFC 1001/1002 (NetBIOS session service).
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod error;
+pub mod nbss;
+pub mod ntlmssp;
+pub mod smb1;
+pub mod smb2;
+pub mod spnego;
+pub mod status;
+pub mod util;
+
+pub use error::{ParseError, Result};
+pub use status::{DosError, NtStatus, SmbError};

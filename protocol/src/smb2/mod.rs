@@ -1,0 +1,5 @@
+//! SMB2/3 messages ([MS-SMB2]).
+
+pub mod header;
+pub mod negotiate;
+pub mod session_setup;

@@ -1,0 +1,71 @@
+//! String and slice helpers shared by parsers, builders and the responder.
+
+use crate::error::{ParseError, Result};
+
+/// Runs a nom parser over `input`, mapping its error to [`ParseError`] for `what`.
+pub(crate) fn run<'a, O>(
+    what: &'static str,
+    input: &'a [u8],
+    mut p: impl nom::Parser<&'a [u8], Output = O, Error = nom::error::Error<&'a [u8]>>,
+) -> Result<(&'a [u8], O)> {
+    p.parse(input).map_err(|e| ParseError::from_nom(what, e))
+}
+
+/// Bytes `[offset, offset+len)` of `buf`, or a typed error when out of bounds.
+pub(crate) fn slice_at<'a>(
+    what: &'static str,
+    buf: &'a [u8],
+    offset: usize,
+    len: usize,
+) -> Result<&'a [u8]> {
+    let end = offset.checked_add(len).ok_or_else(|| ParseError::invalid(what, "offset overflow"))?;
+    buf.get(offset..end).ok_or(ParseError::Truncated {
+        what,
+        need: end,
+        have: buf.len(),
+    })
+}
+
+/// Decodes UTF-16LE up to the first NUL (or the end), lossily; odd trailing bytes are ignored.
+pub fn utf16le_to_string(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+        .take_while(|&u| u != 0)
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// Splits a UTF-16LE NUL-terminated string off the front of `b`: (string, rest after the NUL).
+/// Without a terminator the whole input is the string and the rest is empty.
+pub fn take_utf16z(b: &[u8]) -> (String, &[u8]) {
+    let mut i = 0;
+    while let Some(pair) = b.get(i..i + 2) {
+        if pair == [0, 0] {
+            let s = utf16le_to_string(b.get(..i).unwrap_or_default());
+            return (s, b.get(i + 2..).unwrap_or_default());
+        }
+        i += 2;
+    }
+    (utf16le_to_string(b), &[])
+}
+
+/// Splits an OEM (treated as Latin-1/ASCII) NUL-terminated string off the front of `b`.
+pub fn take_oemz(b: &[u8]) -> (String, &[u8]) {
+    match b.iter().position(|&c| c == 0) {
+        Some(n) => (
+            latin1(b.get(..n).unwrap_or_default()),
+            b.get(n + 1..).unwrap_or_default(),
+        ),
+        None => (latin1(b), &[]),
+    }
+}
+
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// Encodes `s` as UTF-16LE without terminator.
+pub fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
