@@ -8,7 +8,12 @@
 //! Spec references: [MS-CIFS] (SMB1), [MS-SMB] (SMB1 extensions), [MS-SMB2], [MS-NLMP] (NTLMSSP),
 //! RFC 1001/1002 (NetBIOS session service).
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 pub mod error;
 pub mod nbss;

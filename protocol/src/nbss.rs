@@ -136,11 +136,14 @@ pub fn parse_session_response(i: &[u8]) -> Result<SessionResponse> {
     match h.kind {
         NbssType::POSITIVE_RESPONSE => Ok(SessionResponse::Positive),
         NbssType::NEGATIVE_RESPONSE => {
-            let code = i.get(NBSS_HEADER_LEN).copied().ok_or(ParseError::Truncated {
-                what: "NBSS negative session response",
-                need: NBSS_HEADER_LEN + 1,
-                have: i.len(),
-            })?;
+            let code = i
+                .get(NBSS_HEADER_LEN)
+                .copied()
+                .ok_or(ParseError::Truncated {
+                    what: "NBSS negative session response",
+                    need: NBSS_HEADER_LEN + 1,
+                    have: i.len(),
+                })?;
             Ok(SessionResponse::Negative(code))
         }
         NbssType::RETARGET_RESPONSE => Ok(SessionResponse::Retarget),
@@ -161,15 +164,24 @@ mod tests {
         assert_eq!(&f[..], &[0, 0, 0, 3, 1, 2, 3]);
         assert_eq!(
             parse_nbss_header(&f).ok(),
-            Some(NbssHeader { kind: NbssType::SESSION_MESSAGE, length: 3 })
+            Some(NbssHeader {
+                kind: NbssType::SESSION_MESSAGE,
+                length: 3
+            })
         );
         // A 16 MiB length is refused before anything is read.
         assert!(matches!(
             parse_nbss_header(&[0, 0xFF, 0xFF, 0xFF]),
             Err(ParseError::TooLarge { .. })
         ));
-        assert!(matches!(parse_nbss_header(&[0, 0]), Err(ParseError::Truncated { .. })));
-        assert!(matches!(parse_nbss_header(&[0x42, 0, 0, 0]), Err(ParseError::Invalid { .. })));
+        assert!(matches!(
+            parse_nbss_header(&[0, 0]),
+            Err(ParseError::Truncated { .. })
+        ));
+        assert!(matches!(
+            parse_nbss_header(&[0x42, 0, 0, 0]),
+            Err(ParseError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -180,7 +192,10 @@ mod tests {
         assert_eq!(&r[..4], &[0x81, 0, 0, 68]);
         assert_eq!(&r[4..37], b"\x20CKFDENECFDEFFCFGEFFCCACACACACACA");
         assert_eq!(r[37], 0);
-        assert_eq!(parse_session_response(&[0x82, 0, 0, 0]).ok(), Some(SessionResponse::Positive));
+        assert_eq!(
+            parse_session_response(&[0x82, 0, 0, 0]).ok(),
+            Some(SessionResponse::Positive)
+        );
         assert_eq!(
             parse_session_response(&[0x83, 0, 0, 1, 0x82]).ok(),
             Some(SessionResponse::Negative(0x82))

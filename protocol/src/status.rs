@@ -177,11 +177,17 @@ mod tests {
             NtStatus::INSUFF_SERVER_RESOURCES.name(),
             Some("STATUS_INSUFF_SERVER_RESOURCES")
         );
-        assert_eq!(NtStatus(0xC000_0205).to_string(), "0xC0000205 STATUS_INSUFF_SERVER_RESOURCES");
+        assert_eq!(
+            NtStatus(0xC000_0205).to_string(),
+            "0xC0000205 STATUS_INSUFF_SERVER_RESOURCES"
+        );
         assert_eq!(NtStatus(0xC0DE_0001).name(), None);
         assert!(NtStatus::MORE_PROCESSING_REQUIRED.is_success() == false);
         assert!(NtStatus::SUCCESS.is_success());
-        let d = DosError { class: 2, code: 0x5b };
+        let d = DosError {
+            class: 2,
+            code: 0x5b,
+        };
         assert_eq!(d.to_string(), "DOS 0x02/0x005B ERRSRV/ERRbaduid");
         assert_eq!(SmbError::Dos(d).hex(), "DOS:0x02/0x005B");
     }

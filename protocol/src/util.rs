@@ -18,7 +18,9 @@ pub(crate) fn slice_at<'a>(
     offset: usize,
     len: usize,
 ) -> Result<&'a [u8]> {
-    let end = offset.checked_add(len).ok_or_else(|| ParseError::invalid(what, "offset overflow"))?;
+    let end = offset
+        .checked_add(len)
+        .ok_or_else(|| ParseError::invalid(what, "offset overflow"))?;
     buf.get(offset..end).ok_or(ParseError::Truncated {
         what,
         need: end,
@@ -30,7 +32,12 @@ pub(crate) fn slice_at<'a>(
 pub fn utf16le_to_string(b: &[u8]) -> String {
     let units: Vec<u16> = b
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+        .map(|c| {
+            u16::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
         .take_while(|&u| u != 0)
         .collect();
     String::from_utf16_lossy(&units)

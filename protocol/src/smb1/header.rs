@@ -80,6 +80,20 @@ pub mod flags2 {
     pub const UNICODE: u16 = 0x8000;
 }
 
+/// The identifiers a request carries ([MS-CIFS] 2.2.3.1): tree, process, user (session) and
+/// multiplex ids. The caller keeps them across a connection's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Smb1Ids {
+    /// TID.
+    pub tid: u16,
+    /// PIDLow (PIDHigh is always 0 in smb1scan's requests).
+    pub pid: u16,
+    /// UID.
+    pub uid: u16,
+    /// MID.
+    pub mid: u16,
+}
+
 /// A parsed SMB1 header ([MS-CIFS] 2.2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Smb1Header {
@@ -119,6 +133,17 @@ impl Smb1Header {
             pid_low: 0,
             uid: 0,
             mid: 0,
+        }
+    }
+
+    /// A request header carrying `ids`.
+    pub fn with_ids(command: Smb1Command, flags: u8, flags2: u16, ids: Smb1Ids) -> Self {
+        Smb1Header {
+            tid: ids.tid,
+            pid_low: ids.pid,
+            uid: ids.uid,
+            mid: ids.mid,
+            ..Smb1Header::request(command, flags, flags2)
         }
     }
 

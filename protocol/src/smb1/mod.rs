@@ -7,4 +7,4 @@ pub mod trans;
 pub mod trans2;
 pub mod tree_connect;
 
-pub use header::{parse_smb1_body, parse_smb1_header, Smb1Body, Smb1Command, Smb1Header};
+pub use header::{parse_smb1_body, parse_smb1_header, Smb1Body, Smb1Command, Smb1Header, Smb1Ids};
