@@ -16,6 +16,7 @@
 )]
 
 pub mod error;
+pub mod message;
 pub mod nbss;
 pub mod ntlmssp;
 pub mod smb1;

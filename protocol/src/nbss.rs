@@ -95,12 +95,14 @@ pub fn encode_netbios_name(name: &str, suffix: u8) -> [u8; 34] {
     for (dst, src) in raw.iter_mut().zip(name.bytes().take(15)) {
         *dst = src.to_ascii_uppercase();
     }
-    raw[15] = suffix;
+    if let Some(last) = raw.last_mut() {
+        *last = suffix;
+    }
     let mut out = [0u8; 34];
-    out[0] = 32;
-    for (k, c) in raw.iter().enumerate() {
-        out[1 + 2 * k] = b'A' + (c >> 4);
-        out[2 + 2 * k] = b'A' + (c & 0x0F);
+    let (len, rest) = out.split_at_mut(1);
+    len.fill(32);
+    for (pair, c) in rest.chunks_exact_mut(2).zip(raw) {
+        pair.copy_from_slice(&[b'A' + (c >> 4), b'A' + (c & 0x0F)]);
     }
     out
 }

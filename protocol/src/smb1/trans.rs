@@ -1,1 +1,258 @@
-//! TODO: being written.
+//! SMB_COM_TRANSACTION (0x25) ([MS-CIFS] 2.2.4.33): the MS17-010 probe — TRANS_PEEK_NMPIPE on
+//! FID 0 — and the TRANS response, whose status is the verdict.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::error::{ParseError, Result};
+use crate::smb1::header::{
+    flags2, parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header, Smb1Ids,
+};
+use crate::smb1::session_setup::CLIENT_FLAGS;
+use crate::util::slice_at;
+
+/// TRANS_PEEK_NMPIPE subcommand ([MS-CIFS] 2.2.5.1).
+pub const TRANS_PEEK_NMPIPE: u16 = 0x0023;
+
+/// Flags2 of the PeekNamedPipe request: NT_STATUS | LONG_NAMES (0x4001). No UNICODE bit, because
+/// the transaction name `\PIPE\` is sent in OEM (ByteCount 7) exactly as nmap and Metasploit do;
+/// NT_STATUS so the server answers with the NT status the verdict is read from.
+pub const PEEK_FLAGS2: u16 = flags2::NT_STATUS | flags2::LONG_NAMES;
+
+/// Builds the MS17-010 probe exactly as nmap's smb-vuln-ms17-010 and Metasploit's
+/// smb_ms17_010 send it ([MS-CIFS] 2.2.4.33.1): WordCount 16, TotalParameterCount 0,
+/// TotalDataCount 0, MaxParameterCount 0xFFFF, MaxDataCount 0xFFFF, MaxSetupCount 0, Flags 0,
+/// Timeout 0, ParameterCount 0, ParameterOffset 0x4A, DataCount 0, DataOffset 0x4A, SetupCount 2,
+/// Setup [TRANS_PEEK_NMPIPE, FID 0], ByteCount 7, Name `\PIPE\` + NUL. `ids` must carry the UID
+/// from SESSION_SETUP and the TID of IPC$.
+///
+/// An unpatched srv.sys answers STATUS_INSUFF_SERVER_RESOURCES (0xC0000205). Returns the bare
+/// SMB message (74 bytes: ParameterOffset 0x4A points just past it). Checked with tshark 4.x: decoded as "Trans Request, \PIPE\" with
+/// PEEK_NMPIPE, nothing malformed.
+pub fn build_peek_named_pipe_fid0(ids: Smb1Ids) -> Bytes {
+    let mut words = BytesMut::with_capacity(32);
+    words.put_u16_le(0); // TotalParameterCount
+    words.put_u16_le(0); // TotalDataCount
+    words.put_u16_le(0xFFFF); // MaxParameterCount
+    words.put_u16_le(0xFFFF); // MaxDataCount
+    words.put_u8(0); // MaxSetupCount
+    words.put_u8(0); // Reserved1
+    words.put_u16_le(0); // Flags
+    words.put_u32_le(0); // Timeout
+    words.put_u16_le(0); // Reserved2
+    words.put_u16_le(0); // ParameterCount
+    words.put_u16_le(0x4A); // ParameterOffset: 32 + 1 + 32 + 2 + 7 = 74, just past the name
+    words.put_u16_le(0); // DataCount
+    words.put_u16_le(0x4A); // DataOffset
+    words.put_u8(2); // SetupCount
+    words.put_u8(0); // Reserved3
+    words.put_u16_le(TRANS_PEEK_NMPIPE);
+    words.put_u16_le(0); // FID 0
+    let mut b = BytesMut::with_capacity(74);
+    Smb1Header::with_ids(Smb1Command::TRANSACTION, CLIENT_FLAGS, PEEK_FLAGS2, ids).write(&mut b);
+    write_smb1_body(&mut b, &words, b"\\PIPE\\\0");
+    b.freeze()
+}
+
+/// A TRANS response ([MS-CIFS] 2.2.4.33.2). Errors (including the MS17-010 answers
+/// 0xC0000205 / 0xC0000022 / 0xC0000008) come as WordCount 0, ByteCount 0 (35 bytes on real
+/// Windows); success as WordCount 10 + SetupCount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransResponse<'a> {
+    /// WordCount as received.
+    pub word_count: u8,
+    /// TotalParameterCount (0 in the error form).
+    pub total_parameter_count: u16,
+    /// TotalDataCount (0 in the error form).
+    pub total_data_count: u16,
+    /// Setup words, raw little-endian (SetupCount × 2 bytes).
+    pub setup: &'a [u8],
+    /// Trans_Parameters of this response, located by ParameterOffset/ParameterCount.
+    pub parameters: &'a [u8],
+    /// Trans_Data of this response, located by DataOffset/DataCount.
+    pub data: &'a [u8],
+}
+
+/// Parses a TRANS response (the NBSS payload, from `\xFFSMB`). The verdict comes from
+/// [`Smb1Header::status`] of the returned header; the body is checked for consistency: parameter
+/// and data offsets (relative to the header start) must fall inside the message.
+pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<'_>)> {
+    const WHAT: &str = "TRANS response";
+    let (h, rest) = parse_smb1_header(i)?;
+    if h.command != Smb1Command::TRANSACTION {
+        return Err(ParseError::invalid(
+            WHAT,
+            format!("command 0x{:02X}", h.command.0),
+        ));
+    }
+    let body = parse_smb1_body(rest)?;
+    let mut r = TransResponse {
+        word_count: body.word_count,
+        total_parameter_count: 0,
+        total_data_count: 0,
+        setup: &[],
+        parameters: &[],
+        data: &[],
+    };
+    if body.word_count == 0 {
+        return Ok((h, r));
+    }
+    if body.word_count < 10 {
+        return Err(ParseError::invalid(
+            WHAT,
+            format!("WordCount {} (expected 0 or >= 10)", body.word_count),
+        ));
+    }
+    let w = |k: usize| -> u16 {
+        u16::from_le_bytes([
+            body.words.get(k).copied().unwrap_or(0),
+            body.words.get(k + 1).copied().unwrap_or(0),
+        ])
+    };
+    r.total_parameter_count = w(0);
+    r.total_data_count = w(2);
+    // w(4) Reserved1
+    let parameter_count = usize::from(w(6));
+    let parameter_offset = usize::from(w(8));
+    // w(10) ParameterDisplacement
+    let data_count = usize::from(w(12));
+    let data_offset = usize::from(w(14));
+    // w(16) DataDisplacement
+    let setup_count = usize::from(body.words.get(18).copied().unwrap_or(0));
+    if usize::from(body.word_count) != 10 + setup_count {
+        return Err(ParseError::invalid(
+            WHAT,
+            format!(
+                "WordCount {} does not match SetupCount {setup_count}",
+                body.word_count
+            ),
+        ));
+    }
+    r.setup = slice_at(WHAT, body.words, 20, setup_count * 2)?;
+    // Offsets count from the header start; `i` is the whole message and ByteCount bounds the end.
+    let end = body.bytes_offset + body.bytes.len();
+    let msg = i.get(..end).unwrap_or(i);
+    if parameter_count > 0 {
+        r.parameters = slice_at(
+            "TRANS response parameters",
+            msg,
+            parameter_offset,
+            parameter_count,
+        )?;
+    }
+    if data_count > 0 {
+        r.data = slice_at("TRANS response data", msg, data_offset, data_count)?;
+    }
+    Ok((h, r))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::status::{NtStatus, SmbError};
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn peek_golden() {
+        let ids = Smb1Ids {
+            tid: 0x0800,
+            pid: 0xFEFF,
+            uid: 0x0800,
+            mid: 4,
+        };
+        let m = build_peek_named_pipe_fid0(ids);
+        assert_eq!(m.len(), 74);
+        let want = concat!(
+            "ff534d4225000000001801400000000000000000000000000008fffe00080400",
+            "10",
+            "00000000ffffffff0000000000000000000000004a0000004a0002002300 0000",
+            "0700",
+            "5c504950455c00"
+        )
+        .replace(' ', "");
+        assert_eq!(hex(&m), want);
+    }
+
+    /// The vulnerable reply as real Windows 7 sends it
+    /// (win7-enterprise-sp1-x64-unpatched-ms17-010-check-wannacry.pcap frame 8): 35 bytes,
+    /// status 0xC0000205, Flags 0x98, Flags2 0x6801, TID = PID = UID = 0x0800, MID 24261,
+    /// WordCount 0, ByteCount 0.
+    #[test]
+    fn vulnerable_reply_35_bytes() {
+        let mut b = BytesMut::new();
+        let mut h = Smb1Header::request(Smb1Command::TRANSACTION, 0x98, 0x6801);
+        h.status_raw = 0xC000_0205;
+        h.tid = 0x0800;
+        h.pid_low = 0x0800;
+        h.uid = 0x0800;
+        h.mid = 24261;
+        h.write(&mut b);
+        write_smb1_body(&mut b, &[], &[]);
+        assert_eq!(b.len(), 35);
+        let (h, r) = parse_smb1_trans_response(&b).expect("parse");
+        assert_eq!(h.status(), SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES));
+        assert_eq!(h.mid, 24261);
+        assert_eq!(r.word_count, 0);
+        assert!(r.parameters.is_empty() && r.data.is_empty());
+    }
+
+    #[test]
+    fn success_form_wordcount10() {
+        // WordCount 10, ParameterCount 2 at offset 56, DataCount 3 at offset 58.
+        // Bytes start at 32 + 1 + 20 + 2 = 55: one pad byte, then params, then data.
+        let mut words = vec![];
+        for v in [2u16, 3, 0, 2, 56, 0, 3, 58, 0] {
+            words.extend_from_slice(&v.to_le_bytes());
+        }
+        words.extend_from_slice(&[0, 0]); // SetupCount 0, Reserved2
+        let mut b = BytesMut::new();
+        Smb1Header::request(Smb1Command::TRANSACTION, 0x98, 0xC801).write(&mut b);
+        write_smb1_body(&mut b, &words, &[0, 0xAA, 0xBB, 1, 2, 3]);
+        let (_, r) = parse_smb1_trans_response(&b).expect("parse");
+        assert_eq!(r.word_count, 10);
+        assert_eq!(r.parameters, &[0xAA, 0xBB]);
+        assert_eq!(r.data, &[1, 2, 3]);
+        assert_eq!(r.total_data_count, 3);
+    }
+
+    #[test]
+    fn hostile_offsets_and_counts() {
+        let build = |vals: [u16; 9], setup_count: u8, wc_extra: usize| {
+            let mut words = vec![];
+            for v in vals {
+                words.extend_from_slice(&v.to_le_bytes());
+            }
+            words.extend_from_slice(&[setup_count, 0]);
+            words.extend(std::iter::repeat(0).take(wc_extra * 2));
+            let mut b = BytesMut::new();
+            Smb1Header::request(Smb1Command::TRANSACTION, 0x98, 0xC801).write(&mut b);
+            write_smb1_body(&mut b, &words, &[0, 1, 2, 3]);
+            b
+        };
+        // Absurd parameter offset / count, absurd data offset.
+        for vals in [
+            [2, 0, 0, 2, 0xFFFF, 0, 0, 0, 0],
+            [2, 0, 0, 0xFFFF, 56, 0, 0, 0, 0],
+            [0, 3, 0, 0, 0, 0, 3, 0xFFF0, 0],
+        ] {
+            assert!(parse_smb1_trans_response(&build(vals, 0, 0)).is_err());
+        }
+        // SetupCount that disagrees with WordCount.
+        assert!(parse_smb1_trans_response(&build([0; 9], 5, 0)).is_err());
+        // WordCount 1..9 is not a TRANS response.
+        let mut b = BytesMut::new();
+        Smb1Header::request(Smb1Command::TRANSACTION, 0x98, 0xC801).write(&mut b);
+        write_smb1_body(&mut b, &[0; 4], &[]);
+        assert!(parse_smb1_trans_response(&b).is_err());
+        // Truncated.
+        assert!(parse_smb1_trans_response(&b[..31]).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! One TCP connection to a target, with the three safety rails every exchange needs: a connect
+//! timeout, a per-exchange read timeout (covering the whole frame, so a peer dribbling one byte a
+//! second cannot stretch it), and the NBSS length bound checked before any body is read.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use smb1scan_protocol::nbss::{
+    build_session_request, frame_session_message, parse_nbss_header, parse_session_response,
+    NbssType, SessionResponse, NBSS_HEADER_LEN,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Keep-alives a peer may send before a real message; more than this is a protocol error.
+const MAX_KEEPALIVES: usize = 8;
+
+/// Why an exchange failed, classified for the closed status vocabulary.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The SYN was answered with RST.
+    #[error("connection refused")]
+    Refused,
+    /// No answer to the SYN in time.
+    #[error("connect timed out")]
+    ConnectTimeout,
+    /// ICMP unreachable / no route.
+    #[error("network unreachable: {0}")]
+    Unreachable(io::Error),
+    /// The peer reset an established connection.
+    #[error("connection reset by peer")]
+    Reset,
+    /// The peer closed the connection (EOF).
+    #[error("connection closed by peer")]
+    Closed,
+    /// No complete answer within the read timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The peer sent something that is not a valid frame.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The NetBIOS session request on port 139 was refused.
+    #[error("NetBIOS session refused (code 0x{0:02X})")]
+    NetbiosRefused(u8),
+    /// Any other local I/O error.
+    #[error("{0}")]
+    Io(io::Error),
+}
+
+impl NetError {
+    fn from_io(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::ConnectionRefused => NetError::Refused,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => NetError::Reset,
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe => NetError::Closed,
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                NetError::Unreachable(e)
+            }
+            _ => match e.raw_os_error() {
+                // EHOSTUNREACH / ENETUNREACH on platforms where the kind is not mapped.
+                Some(113) | Some(101) => NetError::Unreachable(e),
+                _ => NetError::Io(e),
+            },
+        }
+    }
+
+    /// Short outcome word for a [`crate::model::Step`].
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            NetError::Refused => "refused",
+            NetError::ConnectTimeout => "connect-timeout",
+            NetError::Unreachable(_) => "unreachable",
+            NetError::Reset => "reset",
+            NetError::Closed => "closed",
+            NetError::Timeout(_) => "timeout",
+            NetError::Protocol(_) => "protocol-error",
+            NetError::NetbiosRefused(_) => "netbios-refused",
+            NetError::Io(_) => "error",
+        }
+    }
+}
+
+/// A connected SMB transport.
+pub struct Conn {
+    stream: TcpStream,
+    read_timeout: Duration,
+}
+
+impl Conn {
+    /// Connects to `addr`, retrying a refused or timed-out connect `retries` more times.
+    pub async fn connect(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        retries: u32,
+    ) -> Result<Conn, NetError> {
+        let mut attempt = 0;
+        loop {
+            let r = match timeout(connect_timeout, TcpStream::connect(addr)).await {
+                Err(_) => Err(NetError::ConnectTimeout),
+                Ok(Err(e)) => Err(NetError::from_io(e)),
+                Ok(Ok(stream)) => {
+                    // Small request/response exchanges: do not let Nagle delay them.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(Conn {
+                        stream,
+                        read_timeout,
+                    });
+                }
+            };
+            if attempt >= retries {
+                return r;
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Port 139: NetBIOS SESSION REQUEST to `*SMBSERVER` before any SMB.
+    pub async fn netbios_session(&mut self) -> Result<(), NetError> {
+        let req = build_session_request("*SMBSERVER", "SMB1SCAN");
+        self.write(&req).await?;
+        let msg = self.read_frame_raw().await?;
+        match parse_session_response(&msg) {
+            Ok(SessionResponse::Positive) => Ok(()),
+            Ok(SessionResponse::Negative(code)) => Err(NetError::NetbiosRefused(code)),
+            Ok(SessionResponse::Retarget) => Err(NetError::NetbiosRefused(0x84)),
+            Err(e) => Err(NetError::Protocol(e.to_string())),
+        }
+    }
+
+    async fn write(&mut self, b: &[u8]) -> Result<(), NetError> {
+        match timeout(self.read_timeout, self.stream.write_all(b)).await {
+            Err(_) => Err(NetError::Timeout(self.read_timeout)),
+            Ok(Err(e)) => Err(NetError::from_io(e)),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Frames `smb` as an NBSS session message and sends it.
+    pub async fn send(&mut self, smb: &[u8]) -> Result<(), NetError> {
+        let framed = frame_session_message(smb);
+        self.write(&framed).await
+    }
+
+    /// Reads one NBSS frame (header + body) under one read timeout; returns the header and body
+    /// bytes together. Used for the session response on 139.
+    async fn read_frame_raw(&mut self) -> Result<Vec<u8>, NetError> {
+        let read_timeout = self.read_timeout;
+        match timeout(read_timeout, read_frame(&mut self.stream)).await {
+            Err(_) => Err(NetError::Timeout(read_timeout)),
+            Ok(r) => r,
+        }
+    }
+
+    /// Receives the next SMB message (the NBSS payload), skipping keep-alives, under one read
+    /// timeout for the whole message.
+    pub async fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        let read_timeout = self.read_timeout;
+        let fut = async {
+            for _ in 0..MAX_KEEPALIVES {
+                let mut frame = read_frame(&mut self.stream).await?;
+                let kind = frame.first().copied().unwrap_or(0);
+                if kind == NbssType::KEEP_ALIVE.0 {
+                    continue;
+                }
+                if kind != NbssType::SESSION_MESSAGE.0 {
+                    return Err(NetError::Protocol(format!(
+                        "unexpected NBSS packet type 0x{kind:02X}"
+                    )));
+                }
+                frame.drain(..NBSS_HEADER_LEN.min(frame.len()));
+                return Ok(frame);
+            }
+            Err(NetError::Protocol("too many NBSS keep-alives".into()))
+        };
+        match timeout(read_timeout, fut).await {
+            Err(_) => Err(NetError::Timeout(read_timeout)),
+            Ok(r) => r,
+        }
+    }
+
+    /// Sends `smb` and returns the next message.
+    pub async fn exchange(&mut self, smb: &[u8]) -> Result<Vec<u8>, NetError> {
+        self.send(smb).await?;
+        self.recv().await
+    }
+}
+
+/// Reads a 4-byte NBSS header, checks its length bound, then reads exactly that many bytes.
+async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, NetError> {
+    let mut hdr = [0u8; NBSS_HEADER_LEN];
+    stream
+        .read_exact(&mut hdr)
+        .await
+        .map_err(NetError::from_io)?;
+    let h = parse_nbss_header(&hdr).map_err(|e| NetError::Protocol(e.to_string()))?;
+    // The bound was checked by parse_nbss_header, so this allocation is at most MAX_NBSS_LEN.
+    let mut frame = vec![0u8; NBSS_HEADER_LEN + h.length];
+    if let Some(head) = frame.get_mut(..NBSS_HEADER_LEN) {
+        head.copy_from_slice(&hdr);
+    }
+    if let Some(body) = frame.get_mut(NBSS_HEADER_LEN..) {
+        stream.read_exact(body).await.map_err(NetError::from_io)?;
+    }
+    Ok(frame)
+}

@@ -1,0 +1,187 @@
+//! SMB2/3 steps: which dialects the host accepts, whether it requires signing, and (over an
+//! NTLMSSP SESSION_SETUP) who it is — which still works when SMB1 is off.
+
+use std::time::Instant;
+
+use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
+use smb1scan_protocol::ntlmssp::{build_ntlmssp_negotiate, parse_ntlmssp_challenge};
+use smb1scan_protocol::smb2::negotiate::{
+    build_smb2_negotiate_request, parse_smb2_negotiate_outcome, Smb2Dialect, Smb2NegotiateOutcome,
+    ALL_DIALECTS,
+};
+use smb1scan_protocol::smb2::session_setup::{
+    build_smb2_session_setup, parse_smb2_session_setup_response,
+};
+use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init};
+
+use super::conn::{Conn, NetError};
+use super::smb1::{model_signing, nonce8, time_string};
+use super::Probe;
+use crate::model::HostStatus;
+
+/// What one negotiate on its own connection showed.
+enum Negotiated {
+    /// The server chose this dialect; the connection stays open for a SESSION_SETUP.
+    Yes(Smb2Dialect, Conn),
+    /// The server refused the offer (error status, SMB1 reply, reset or close).
+    No,
+    /// Nothing usable came back (timeout, connect failure, protocol error).
+    Unknown,
+}
+
+impl Probe<'_> {
+    /// Step 2: the SMB2 negotiates.
+    pub(super) async fn smb2_probe(&mut self) {
+        let max = match self
+            .smb2_negotiate(&ALL_DIALECTS, "smb2-negotiate", true)
+            .await
+        {
+            Negotiated::Yes(d, conn) => {
+                self.smb2_identity(conn).await;
+                d
+            }
+            Negotiated::No => {
+                self.r.smb2.enabled = Some(false);
+                return;
+            }
+            Negotiated::Unknown => return,
+        };
+        self.r.smb2.enabled = Some(true);
+        self.r.smb2.max_dialect = Some(max.name().to_owned());
+        let mut accepted = vec![max];
+        if self.opts.smb2_enumerate {
+            // A server answers with its highest common dialect only: offer each lower one alone.
+            for d in ALL_DIALECTS.iter().copied().filter(|d| d.0 < max.0) {
+                let label = format!("smb2-negotiate-{}", d.name());
+                if let Negotiated::Yes(got, _) = self.smb2_negotiate(&[d], &label, false).await {
+                    if got == d {
+                        accepted.push(d);
+                    }
+                }
+            }
+        }
+        accepted.sort_by_key(|d| d.0);
+        self.r.smb2.dialects = accepted.iter().map(|d| d.name().to_owned()).collect();
+    }
+
+    /// One NEGOTIATE offering `dialects` on a fresh connection. `record` copies the response's
+    /// server facts (signing, GUID, capabilities, time) into the record.
+    async fn smb2_negotiate(
+        &mut self,
+        dialects: &[Smb2Dialect],
+        step: &str,
+        record: bool,
+    ) -> Negotiated {
+        let conn = self.connect(&format!(" ({step})")).await;
+        let mut conn = match conn {
+            Ok(c) => c,
+            Err(_) => return Negotiated::Unknown,
+        };
+        let mut guid = [0u8; 16];
+        for (dst, src) in guid.iter_mut().zip(nonce8().into_iter().chain(nonce8())) {
+            *dst = src;
+        }
+        let mut salt = [0u8; 32];
+        for (dst, src) in salt.iter_mut().zip((0..4).flat_map(|_| nonce8())) {
+            *dst = src;
+        }
+        let req = build_smb2_negotiate_request(dialects, 0, guid, salt);
+        let t = Instant::now();
+        let msg = match conn.exchange(&req).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.step_err(step, t, &e);
+                return match e {
+                    NetError::Reset | NetError::Closed => Negotiated::No,
+                    _ => Negotiated::Unknown,
+                };
+            }
+        };
+        if let Ok(SmbMessage::Smb1(h, _)) = parse_smb_message(&msg) {
+            self.r.status = HostStatus::Open;
+            let st = h.status();
+            self.step_status(step, t, "smb1-reply", st, Some("answered in SMB1".into()));
+            return Negotiated::No;
+        }
+        match parse_smb2_negotiate_outcome(&msg) {
+            Ok(Smb2NegotiateOutcome::Negotiated(h, resp)) => {
+                self.r.status = HostStatus::Open;
+                let d = resp.dialect_revision;
+                if record {
+                    let s = &mut self.r.smb2;
+                    s.signing = Some(model_signing(resp.signing()));
+                    s.server_guid = Some(resp.server_guid_string());
+                    s.capabilities = Some(format!("0x{:08x}", resp.capabilities));
+                    s.server_time = time_string(resp.system_time_unix());
+                }
+                self.step_status(
+                    step,
+                    t,
+                    "ok",
+                    smb1scan_protocol::SmbError::Nt(h.status),
+                    Some(format!("dialect {}", d.name())),
+                );
+                if d == Smb2Dialect::WILDCARD || !d.is_known() {
+                    return Negotiated::Unknown;
+                }
+                Negotiated::Yes(d, conn)
+            }
+            Ok(Smb2NegotiateOutcome::Failed(h, _)) => {
+                self.r.status = HostStatus::Open;
+                self.step_status(
+                    step,
+                    t,
+                    "status",
+                    smb1scan_protocol::SmbError::Nt(h.status),
+                    None,
+                );
+                Negotiated::No
+            }
+            Err(e) => {
+                self.step(step, t, "protocol-error", Some(e.to_string()));
+                Negotiated::Unknown
+            }
+        }
+    }
+
+    /// SMB2 SESSION_SETUP with an NTLMSSP NEGOTIATE: the CHALLENGE names the host and its build.
+    async fn smb2_identity(&mut self, mut conn: Conn) {
+        let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
+        let req = build_smb2_session_setup(1, 0, &blob);
+        let t = Instant::now();
+        let msg = match conn.exchange(&req).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.step_err("smb2-session-setup", t, &e);
+                return;
+            }
+        };
+        match parse_smb2_session_setup_response(&msg) {
+            Ok((h, resp)) => {
+                let challenge = find_ntlmssp(resp.security_buffer)
+                    .and_then(|m| parse_ntlmssp_challenge(m).ok());
+                let st = smb1scan_protocol::SmbError::Nt(h.status);
+                match challenge {
+                    Some(c) => {
+                        self.apply_challenge(&c);
+                        self.step_status(
+                            "smb2-session-setup",
+                            t,
+                            "ok",
+                            st,
+                            Some("NTLMSSP CHALLENGE".into()),
+                        );
+                    }
+                    None => self.step_status("smb2-session-setup", t, "status", st, None),
+                }
+            }
+            Err(e) => self.step(
+                "smb2-session-setup",
+                t,
+                "protocol-error",
+                Some(e.to_string()),
+            ),
+        }
+        self.refresh_os(false);
+    }
+}
