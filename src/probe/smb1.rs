@@ -7,8 +7,10 @@ use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::{
     build_ntlmssp_authenticate, build_ntlmssp_negotiate, parse_ntlmssp_challenge, NtlmChallenge,
 };
+use smb1scan_protocol::smb1::header::flags2;
 use smb1scan_protocol::smb1::negotiate::{
-    build_smb1_negotiate_request, parse_smb1_negotiate_response, Smb1NegotiateResponse, CAP_UNIX,
+    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2,
+    parse_smb1_negotiate_response, Smb1NegotiateResponse, CAP_UNIX, NEGOTIATE_FLAGS2,
     SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb1::session_setup::{
@@ -102,7 +104,17 @@ impl Probe<'_> {
             mid: 1,
             ..Smb1Ids::default()
         };
-        let req = build_smb1_negotiate_request(SMB1_DIALECTS, ids);
+        // Credentials need NTLMSSP, which only the extended-security form carries; anonymous
+        // uses the plain form, which also makes servers name their domain and host.
+        let req = if self.opts.credentials.is_some() {
+            build_smb1_negotiate_request_with_flags2(
+                SMB1_DIALECTS,
+                ids,
+                NEGOTIATE_FLAGS2 | flags2::EXTENDED_SECURITY,
+            )
+        } else {
+            build_smb1_negotiate_request(SMB1_DIALECTS, ids)
+        };
         let t = Instant::now();
         let msg = match conn.exchange(&req).await {
             Ok(m) => m,
