@@ -1,0 +1,132 @@
+//! CSV: one row per target, a fixed column order ([`COLUMNS`]), RFC 4180 quoting by the `csv`
+//! crate, UTF-8 (with a byte-order mark under `--excel`, so Excel reads accents right).
+//!
+//! - Booleans are `true` / `false`; unknown or absent values are empty cells.
+//! - Lists are joined in one cell with `"; "` (`smb2_dialects`, `remediation`).
+//! - Formula injection is defused: a cell whose text begins with `=`, `+`, `-`, `@`, a tab or a
+//!   carriage return gets a single quote (`'`) prepended, so a host naming itself
+//!   `=HYPERLINK(...)` shows as text in a spreadsheet. This applies to every text cell (most come
+//!   from the network); numbers we produce (port, duration) never start with those characters.
+
+use std::io::Write;
+
+use crate::model::HostResult;
+
+use super::{enum_name, Enriched};
+
+/// The CSV header, in order; append new columns at the end only. Sources: `os` is os.product,
+/// else os.native_os; `os_build` is os.build, else os.ntlm_version; `domain` is os.domain, else
+/// os.netbios_domain; `smb1` is `true`/`false`/empty (unknown); `risk` and `remediation` (the
+/// host's actions joined with `"; "`) are computed by the report layer; the rest are the
+/// same-named [`HostResult`] fields.
+pub const COLUMNS: [&str; 25] = [
+    "ip",
+    "hostname",
+    "port",
+    "status",
+    "smb1",
+    "smb1_evidence",
+    "smb1_signing",
+    "smb2_max_dialect",
+    "smb2_dialects",
+    "smb2_signing",
+    "os",
+    "os_build",
+    "netbios_name",
+    "domain",
+    "dns_name",
+    "ms17_010",
+    "ms17_010_reason",
+    "ms17_010_status",
+    "doublepulsar",
+    "doublepulsar_arch",
+    "risk",
+    "remediation",
+    "scanned_at",
+    "duration_ms",
+    "error",
+];
+
+/// UTF-8 byte-order mark written first under `--excel`.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Neutralise a cell a spreadsheet would read as a formula (see the module documentation).
+pub fn defuse(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// The cells of one row, in [`COLUMNS`] order, already defused.
+pub fn row(e: &Enriched<'_>) -> Vec<String> {
+    let h: &HostResult = e.host;
+    let os = h.os.product.clone().or_else(|| h.os.native_os.clone());
+    let build =
+        h.os.build
+            .map(|b| b.to_string())
+            .or_else(|| h.os.ntlm_version.clone());
+    let cells = vec![
+        h.ip.to_string(),
+        opt(h.hostname.as_deref()),
+        h.port.to_string(),
+        enum_name(&h.status),
+        opt(h.smb1.enabled),
+        enum_name(&h.smb1.evidence),
+        h.smb1.signing.map(|s| enum_name(&s)).unwrap_or_default(),
+        opt(h.smb2.max_dialect.as_deref()),
+        h.smb2.dialects.join("; "),
+        h.smb2.signing.map(|s| enum_name(&s)).unwrap_or_default(),
+        opt(os),
+        opt(build),
+        opt(h.os.netbios_name.as_deref()),
+        opt(h.os.domain.as_deref().or(h.os.netbios_domain.as_deref())),
+        opt(h.os.dns_name.as_deref()),
+        enum_name(&h.ms17_010.verdict),
+        h.ms17_010.reason.map(|r| enum_name(&r)).unwrap_or_default(),
+        opt(h.ms17_010.status.as_deref()),
+        enum_name(&h.doublepulsar.verdict),
+        opt(h.doublepulsar.arch.as_deref()),
+        e.risk.to_string(),
+        e.remediation.actions.join("; "),
+        h.scanned_at.clone(),
+        h.duration_ms.to_string(),
+        opt(h.error.as_deref()),
+    ];
+    cells.iter().map(|c| defuse(c)).collect()
+}
+
+/// A streaming CSV writer: every row is flushed at once, so an interrupted run leaves a valid file.
+pub struct CsvSink {
+    w: ::csv::Writer<Box<dyn Write + Send>>,
+}
+
+impl CsvSink {
+    /// Wrap an output. `bom` writes the byte-order mark, `header` the header row (both are skipped
+    /// when appending to an existing file).
+    pub fn new(mut out: Box<dyn Write + Send>, bom: bool, header: bool) -> anyhow::Result<Self> {
+        if bom {
+            out.write_all(BOM)?;
+        }
+        let mut w = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .terminator(::csv::Terminator::CRLF)
+            .from_writer(out);
+        if header {
+            w.write_record(COLUMNS)?;
+            w.flush()?;
+        }
+        Ok(CsvSink { w })
+    }
+
+    /// Write and flush one row.
+    pub fn write(&mut self, e: &Enriched<'_>) -> anyhow::Result<()> {
+        self.w.write_record(row(e))?;
+        self.w.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,390 @@
+//! `smb1scan diff BASELINE CURRENT`: compare two earlier runs (JSON Lines, or the JSON document's
+//! `hosts` array, or a bare array) host by host, keyed by (ip, port).
+//!
+//! Categories:
+//! - `newly-exposed`: a host in both runs that shows a finding (see [`super::policy`]) it did not
+//!   show before;
+//! - `fixed`: a finding gone, with positive evidence now (MS17-010 `not-vulnerable` /
+//!   `not-exposed`, DoublePulsar `absent` or SMB1 off, SMB1 `false`, a decided MS17-010 verdict);
+//!   a finding that merely became unknown is listed under `changed`;
+//! - `changed`: OS, SMB2 dialects, signing, SMB1 state or MS17-010/DoublePulsar verdict changed;
+//! - `appeared`: answered now (status `open`), absent or not answering in the baseline;
+//! - `disappeared`: answered in the baseline, absent or not answering now.
+//!
+//! Exit code [`EXIT_FINDINGS`] when a NEW finding (on a newly exposed or appeared host) is in
+//! `--fail-on`; otherwise 0.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::policy::{findings, FailOn, Finding, EXIT_FINDINGS, EXIT_OK};
+use super::{enum_name, risk};
+use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+
+/// Diff output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DiffFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One row per change: change, ip, port, findings, detail.
+    Csv,
+    /// One JSON document.
+    Json,
+}
+
+/// `smb1scan diff` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The earlier run (JSON Lines or JSON).
+    #[arg(value_name = "BASELINE")]
+    pub baseline: PathBuf,
+    /// The newer run (JSON Lines or JSON).
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiffFormat,
+    /// Exit with code 3 when a NEW finding is one of these (comma-separated): vulnerable,
+    /// doublepulsar, smb1, unknown, none.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "LIST",
+        default_value = "vulnerable,doublepulsar"
+    )]
+    pub fail_on: Vec<Finding>,
+}
+
+/// Kind of change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeKind {
+    /// New finding on a host seen in both runs.
+    NewlyExposed,
+    /// Host answering now, not before.
+    Appeared,
+    /// Finding gone, with evidence.
+    Fixed,
+    /// Something else changed.
+    Changed,
+    /// Host answering before, not now.
+    Disappeared,
+}
+
+/// One line of the diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// Kind.
+    pub kind: ChangeKind,
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// The findings concerned (new ones for newly-exposed/appeared, removed ones for fixed).
+    pub findings: Vec<Finding>,
+    /// What changed, `field: old -> new`.
+    pub details: Vec<String>,
+    /// True when one of `findings` is in the failure policy (new findings only).
+    pub fails_policy: bool,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    /// Hosts in the baseline.
+    pub baseline_hosts: usize,
+    /// Hosts in the current run.
+    pub current_hosts: usize,
+    /// The `--fail-on` policy used.
+    pub fail_on: String,
+    /// Changes, by kind then address.
+    pub changes: Vec<Change>,
+}
+
+impl Diff {
+    /// Whether a new finding met the policy.
+    pub fn fails(&self) -> bool {
+        self.changes.iter().any(|c| c.fails_policy)
+    }
+}
+
+/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
+/// A truncated last line (interrupted run) is skipped with a warning.
+pub fn read_results(path: &Path) -> anyhow::Result<Vec<HostResult>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = text.trim_start_matches('\u{feff}');
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        let arr = match v {
+            serde_json::Value::Object(mut m) if m.contains_key("hosts") => m.remove("hosts"),
+            a @ serde_json::Value::Array(_) => Some(a),
+            _ => None,
+        };
+        if let Some(arr) = arr {
+            return serde_json::from_value(arr)
+                .with_context(|| format!("{}: reading the host array", path.display()));
+        }
+    }
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<HostResult>(line) {
+            Ok(h) => out.push(h),
+            Err(e) if i == last && !text.ends_with('\n') => {
+                eprintln!(
+                    "warning: {}: skipping a truncated last line ({e})",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: line {}", path.display(), i + 1));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn show<T: Serialize>(v: &Option<T>) -> String {
+    match v {
+        Some(x) => enum_name(x),
+        None => "-".to_string(),
+    }
+}
+
+/// Whether `now` positively shows finding `f` gone.
+fn fixed_with_evidence(now: &HostResult, f: Finding) -> bool {
+    match f {
+        Finding::Vulnerable => {
+            matches!(
+                now.ms17_010.verdict,
+                Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed
+            )
+        }
+        Finding::Doublepulsar => {
+            now.doublepulsar.verdict == DpVerdict::Absent || now.smb1.enabled == Some(false)
+        }
+        Finding::Smb1 => now.smb1.enabled == Some(false),
+        Finding::Unknown => now.ms17_010.verdict != Ms17Verdict::Unknown,
+        Finding::None => false,
+    }
+}
+
+fn field_changes(a: &HostResult, b: &HostResult) -> Vec<String> {
+    let mut d = Vec::new();
+    let mut cmp = |name: &str, x: String, y: String| {
+        if x != y {
+            d.push(format!("{name}: {x} -> {y}"));
+        }
+    };
+    let os = |h: &HostResult| {
+        h.os.product
+            .clone()
+            .or_else(|| h.os.native_os.clone())
+            .unwrap_or_else(|| "-".into())
+    };
+    cmp("os", os(a), os(b));
+    cmp("os_build", show(&a.os.build), show(&b.os.build));
+    cmp("smb1", show(&a.smb1.enabled), show(&b.smb1.enabled));
+    cmp("smb1_signing", show(&a.smb1.signing), show(&b.smb1.signing));
+    cmp(
+        "smb2_dialects",
+        a.smb2.dialects.join(","),
+        b.smb2.dialects.join(","),
+    );
+    cmp("smb2_signing", show(&a.smb2.signing), show(&b.smb2.signing));
+    cmp(
+        "ms17_010",
+        enum_name(&a.ms17_010.verdict),
+        enum_name(&b.ms17_010.verdict),
+    );
+    cmp(
+        "doublepulsar",
+        enum_name(&a.doublepulsar.verdict),
+        enum_name(&b.doublepulsar.verdict),
+    );
+    cmp("risk", risk::risk(a).to_string(), risk::risk(b).to_string());
+    d
+}
+
+/// Compare two runs.
+pub fn compare(baseline: &[HostResult], current: &[HostResult], policy: &FailOn) -> Diff {
+    type Key = (IpAddr, u16);
+    let index = |hs: &[HostResult]| -> BTreeMap<Key, HostResult> {
+        hs.iter().map(|h| ((h.ip, h.port), h.clone())).collect()
+    };
+    let old = index(baseline);
+    let new = index(current);
+    let keys: BTreeSet<Key> = old.keys().chain(new.keys()).copied().collect();
+    let mut changes = Vec::new();
+    for k in keys {
+        let a = old.get(&k).filter(|h| h.status == HostStatus::Open);
+        let b = new.get(&k).filter(|h| h.status == HostStatus::Open);
+        let mk = |kind, findings: Vec<Finding>, details| {
+            let fails_policy = matches!(kind, ChangeKind::NewlyExposed | ChangeKind::Appeared)
+                && findings.iter().any(|f| policy.includes(*f));
+            Change {
+                kind,
+                ip: k.0,
+                port: k.1,
+                findings,
+                details,
+                fails_policy,
+            }
+        };
+        match (a, b) {
+            (None, None) => {}
+            (None, Some(b)) => {
+                let status = old
+                    .get(&k)
+                    .map(|h| enum_name(&h.status))
+                    .unwrap_or_else(|| "absent".into());
+                changes.push(mk(
+                    ChangeKind::Appeared,
+                    findings(b),
+                    vec![
+                        format!("status: {status} -> open"),
+                        format!("risk: {}", risk::risk(b)),
+                    ],
+                ));
+            }
+            (Some(a), None) => {
+                let status = new
+                    .get(&k)
+                    .map(|h| enum_name(&h.status))
+                    .unwrap_or_else(|| "absent".into());
+                changes.push(mk(
+                    ChangeKind::Disappeared,
+                    findings(a),
+                    vec![format!("status: open -> {status}")],
+                ));
+            }
+            (Some(a), Some(b)) => {
+                let fa = findings(a);
+                let fb = findings(b);
+                let added: Vec<Finding> = fb.iter().filter(|f| !fa.contains(f)).copied().collect();
+                let removed: Vec<Finding> =
+                    fa.iter().filter(|f| !fb.contains(f)).copied().collect();
+                let (fixed, unclear): (Vec<Finding>, Vec<Finding>) = removed
+                    .into_iter()
+                    .partition(|f| fixed_with_evidence(b, *f));
+                let details = field_changes(a, b);
+                let pushed = !added.is_empty() || !fixed.is_empty();
+                if !added.is_empty() {
+                    changes.push(mk(ChangeKind::NewlyExposed, added, details.clone()));
+                }
+                if !fixed.is_empty() {
+                    changes.push(mk(ChangeKind::Fixed, fixed, details.clone()));
+                }
+                if !unclear.is_empty() || (!pushed && !details.is_empty()) {
+                    changes.push(mk(ChangeKind::Changed, unclear, details));
+                }
+            }
+        }
+    }
+    changes.sort_by(|x, y| {
+        x.kind
+            .cmp(&y.kind)
+            .then(x.ip.cmp(&y.ip))
+            .then(x.port.cmp(&y.port))
+    });
+    Diff {
+        baseline_hosts: baseline.len(),
+        current_hosts: current.len(),
+        fail_on: policy.to_string(),
+        changes,
+    }
+}
+
+fn names(fs: &[Finding]) -> String {
+    fs.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Render a diff in a format.
+pub fn render(d: &Diff, format: DiffFormat) -> anyhow::Result<String> {
+    match format {
+        DiffFormat::Json => Ok(serde_json::to_string_pretty(d)? + "\n"),
+        DiffFormat::Csv => {
+            let mut w = ::csv::WriterBuilder::new()
+                .terminator(::csv::Terminator::CRLF)
+                .from_writer(Vec::new());
+            w.write_record([
+                "change",
+                "ip",
+                "port",
+                "findings",
+                "fails_policy",
+                "details",
+            ])?;
+            for c in &d.changes {
+                let row = [
+                    enum_name(&c.kind),
+                    c.ip.to_string(),
+                    c.port.to_string(),
+                    names(&c.findings),
+                    c.fails_policy.to_string(),
+                    c.details.join("; "),
+                ];
+                w.write_record(row.iter().map(|s| super::csv::defuse(s)))?;
+            }
+            Ok(String::from_utf8(
+                w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+            )?)
+        }
+        DiffFormat::Text => {
+            let mut s = format!(
+                "baseline {} hosts, current {} hosts, fail-on {}\n",
+                d.baseline_hosts, d.current_hosts, d.fail_on
+            );
+            if d.changes.is_empty() {
+                s.push_str("no changes\n");
+            }
+            for c in &d.changes {
+                let f = if c.findings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", names(&c.findings))
+                };
+                let mark = if c.fails_policy { " FAIL" } else { "" };
+                s.push_str(&format!(
+                    "{:<14} {}:{}{f}{mark}\n",
+                    enum_name(&c.kind),
+                    c.ip,
+                    c.port
+                ));
+                for det in &c.details {
+                    s.push_str(&format!(
+                        "    {}\n",
+                        super::summary::sanitize_for_terminal(det)
+                    ));
+                }
+            }
+            Ok(s)
+        }
+    }
+}
+
+/// Run `smb1scan diff`: print the comparison on standard output; exit code 3 when a new finding
+/// meets `--fail-on`, else 0.
+pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let a = read_results(&args.baseline)?;
+    let b = read_results(&args.current)?;
+    let d = compare(&a, &b, &FailOn::from_list(&args.fail_on));
+    print!("{}", render(&d, args.format)?);
+    Ok(ExitCode::from(if d.fails() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }))
+}

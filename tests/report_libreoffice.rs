@@ -1,0 +1,111 @@
+//! The CSV opened by LibreOffice (headless) gives the same rows and columns, and defused cells
+//! stay text. Skips, printing why, when `soffice` is not installed (CI installs
+//! libreoffice-calc-nogui).
+
+#[allow(dead_code)]
+#[path = "../src/model.rs"]
+mod model;
+#[allow(dead_code)]
+#[path = "../src/report/mod.rs"]
+mod report;
+
+use std::process::Command;
+
+use model::HostResult;
+use report::{OutputArgs, ReportSet, ScanMeta};
+
+fn soffice() -> Option<&'static str> {
+    ["soffice", "libreoffice"].into_iter().find(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn libreoffice_reads_the_same_rows_and_columns() {
+    let Some(bin) = soffice() else {
+        println!("SKIPPED: soffice not found (apt-get install libreoffice-calc-nogui)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("smb1scan-lo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("out")).expect("dir");
+    let src = dir.join("scan.csv");
+    let mut hosts: Vec<HostResult> = include_str!("../fixtures/reports/baseline.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
+    let mut evil = hosts[0].clone();
+    evil.ip = "10.20.9.66".parse().expect("ip");
+    evil.hostname = Some("=HYPERLINK(\"http://evil.example/\",\"click\")".into());
+    evil.os.netbios_name = Some("=1+1".into());
+    evil.os.domain = Some("ÉCOLE, \"Süd\"\nline2".into());
+    hosts.push(evil);
+    let args = OutputArgs {
+        output: vec![src.clone()],
+        excel: true,
+        no_summary: true,
+        ..OutputArgs::default()
+    };
+    let meta = ScanMeta::new(vec![], serde_json::Value::Null);
+    let mut set = ReportSet::open(&args, &meta).expect("open");
+    for h in &hosts {
+        set.write(h).expect("write");
+    }
+    set.finish(&meta).expect("finish");
+
+    // Import as UTF-8 CSV (filter options: comma, double quote, UTF-8, from line 1) and export
+    // CSV again; the user profile goes in the temp dir so parallel runs do not collide.
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        dir.join("profile").display()
+    );
+    let out = Command::new(bin)
+        .args([
+            &profile,
+            "--headless",
+            "--infilter=CSV:44,34,76,1",
+            "--convert-to",
+        ])
+        .arg("csv:Text - txt - csv (StarCalc):44,34,76,1")
+        .arg("--outdir")
+        .arg(dir.join("out"))
+        .arg(&src)
+        .output()
+        .expect("soffice runs");
+    assert!(
+        out.status.success(),
+        "soffice failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &std::path::Path| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(p)
+            .expect("csv")
+            .records()
+            .map(|r| r.expect("row").iter().map(String::from).collect())
+            .collect()
+    };
+    let ours = read(&src);
+    let theirs = read(&dir.join("out/scan.csv"));
+    assert_eq!(theirs.len(), ours.len(), "row count");
+    assert_eq!(theirs.len(), hosts.len() + 1);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a.len(), b.len(), "columns in row {i}");
+        for (x, y) in a.iter().zip(b) {
+            // Calc shows true/false as its booleans TRUE/FALSE; everything else is identical.
+            let same =
+                x == y || (matches!(x.as_str(), "true" | "false") && x.eq_ignore_ascii_case(y));
+            assert!(same, "row {i}: wrote {x:?}, LibreOffice read {y:?}");
+        }
+    }
+    // The hostile cells stayed text: nothing was evaluated (`=1+1` would come back as 2).
+    let last = theirs.last().expect("row");
+    assert!(last.contains(&"'=1+1".to_string()), "{last:?}");
+    assert!(last.iter().any(|c| c.starts_with("'=HYPERLINK(")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
