@@ -1,5 +1,464 @@
-//! Command line. (Being written.)
+//! Command line: the clap definition of every subcommand and flag, logging set-up, and dispatch.
+//! Raw flags are turned into a validated scan configuration in [`crate::scan`]; only this module
+//! and `scan` see clap types.
+//!
+//! # Exit codes
+//! 0 finished, nothing met `--fail-on`; 1 runtime error; 2 usage error (bad flag, target, config);
+//! 3 findings met `--fail-on`; 130 interrupted (Ctrl-C / SIGTERM). See [`crate::report::policy`].
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::{ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::report::policy::{exit_code_for_error, EXIT_USAGE};
+use crate::targets::Shard;
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  # A /24, results as JSON Lines on standard output
+  smb1scan scan 192.0.2.0/24
+
+  # A file of targets with exclusions (nmap's -iL / --excludefile work too), CSV and HTML out
+  smb1scan scan -i wards.txt --exclude-file life-critical.txt --exclude 10.20.30.0/24 \\
+      -o wards.csv -o wards.html
+
+  # A gentle hospital scan: few hosts at once, slow start rate, generous timeouts
+  smb1scan scan --concurrency 32 --rate 10 --connect-timeout 5s --host-timeout 60s \\
+      --config /etc/smb1scan/config.toml 10.0.0.0/16 -o hospital.jsonl
+
+  # A pipeline gate: exit code 3 when a host is vulnerable or has DoublePulsar
+  smb1scan scan --quiet --fail-on vulnerable,doublepulsar 10.1.0.0/22 -o gate.jsonl \\
+      || echo \"SMB1 findings: see gate.jsonl\"
+
+  # Shard 2 of 4 (same targets and --seed on every machine), resumable
+  smb1scan scan --shard 2/4 10.0.0.0/8 -o part2.jsonl   # after Ctrl-C: --resume part2.jsonl
+
+  # What would be scanned, without sending anything
+  smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
+";
+
+/// smb1scan: finds SMBv1 exposure, unpatched MS17-010 and DoublePulsar across whole networks,
+/// without logging in.
+#[derive(Debug, Parser)]
+#[command(name = "smb1scan", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More detail on standard error: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on standard error: no progress bar, no summary, no warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan targets for SMB1, MS17-010 and DoublePulsar.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(Box<ScanArgs>),
+    /// Start a network of SIMULATED Windows hosts on loopback and scan it (no set-up needed).
+    Demo(crate::demo::DemoArgs),
+    /// Compare two runs (JSON Lines or JSON): newly exposed, fixed, changed, appeared, gone.
+    Diff(crate::report::diff::DiffArgs),
+    /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
+    Completions {
+        /// Shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output, or write one page per subcommand.
+    Man {
+        /// Write smb1scan.1 and smb1scan-<subcommand>.1 into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+/// `smb1scan scan` flags. Flags left unset fall back to the site config, then to the built-in
+/// defaults shown in the help.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScanArgs {
+    /// Targets: addresses (10.0.0.5, 2001:db8::5), CIDRs (10.0.0.0/16), ranges (10.0.0.1-10.0.0.99
+    /// or 10.0.0.1-99), host names, or `-` to read specs from standard input.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Read target specs from FILE (`-` = standard input): one or more per line, `#` comments.
+    /// Repeatable. nmap's `-iL FILE` is accepted too.
+    #[arg(short = 'i', long = "input-file", alias = "iL", value_name = "FILE")]
+    #[arg(help_heading = "Targets")]
+    pub input_file: Vec<PathBuf>,
+    /// Never scan these specs (comma-separated, repeatable; same syntax as targets). Excluded
+    /// addresses are sent no packet at all.
+    #[arg(long, value_name = "SPEC,...", value_delimiter = ',')]
+    #[arg(help_heading = "Targets")]
+    pub exclude: Vec<String>,
+    /// Never scan the specs listed in FILE (same format as --input-file). Repeatable.
+    #[arg(long = "exclude-file", alias = "excludefile", value_name = "FILE")]
+    #[arg(help_heading = "Targets")]
+    pub exclude_file: Vec<PathBuf>,
+    /// Scan only the first address a host name resolves to [default: every address].
+    #[arg(long)]
+    #[arg(help_heading = "Targets")]
+    pub first_address: bool,
+    /// TCP ports, comma-separated: 445 direct SMB, 139 through a NetBIOS session [default: 445].
+    #[arg(short = 'p', long, value_name = "PORT,...", value_delimiter = ',')]
+    #[arg(help_heading = "Targets")]
+    pub ports: Vec<u16>,
+    /// Hosts in flight at once [default: 256; --fast: 2048]. Clamped to the open-file limit.
+    #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub concurrency: Option<u32>,
+    /// New hosts started per second, 0 = unlimited [default: 100; --fast: 0]. Each host then
+    /// opens its few connections one after another.
+    #[arg(short = 'r', long, value_name = "HOSTS/S")]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub rate: Option<f64>,
+    /// Lab profile: concurrency 2048, no rate limit, 1 s connect / 2 s read / 10 s host timeouts.
+    /// Not for networks with medical devices.
+    #[arg(long)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub fast: bool,
+    /// TCP connect timeout (500ms, 3s, 1.5 = seconds) [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_dur)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Timeout for each request/response exchange [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_dur)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub read_timeout: Option<std::time::Duration>,
+    /// Deadline for a whole host, all connections included; a tarpit costs at most this
+    /// [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_dur)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub host_timeout: Option<std::time::Duration>,
+    /// After Ctrl-C / SIGTERM, how long hosts in flight may still finish [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_dur)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub grace: Option<std::time::Duration>,
+    /// Extra TCP connect attempts after a connect timeout (never after a refusal) [default: 1].
+    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub retries: Option<u32>,
+    /// One SMB2 negotiate offering every dialect (highest only) instead of one connection per
+    /// dialect (complete list) [default: off].
+    #[arg(long)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub smb2_quick: bool,
+    /// Seed of the pseudo-random scan order; every shard must use the same.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(help_heading = "Order, shards, resume")]
+    pub seed: u64,
+    /// Scan only shard I of N (1-based) of the same pseudo-random order; N machines with
+    /// shards 1/N..N/N cover the targets exactly once.
+    #[arg(long, value_name = "I/N")]
+    #[arg(help_heading = "Order, shards, resume")]
+    pub shard: Option<Shard>,
+    /// Skip the (address, port) pairs already in FILE.jsonl (an earlier, possibly interrupted
+    /// run) and append the rest to it.
+    #[arg(long, value_name = "FILE.jsonl")]
+    #[arg(help_heading = "Order, shards, resume")]
+    pub resume: Option<PathBuf>,
+    /// List the targets (address:port, one per line, in scan order) without sending anything.
+    #[arg(long)]
+    #[arg(help_heading = "Order, shards, resume")]
+    pub dry_run: bool,
+    /// User for authenticated checks where anonymous IPC$ is refused [default: anonymous].
+    #[arg(long, value_name = "USER")]
+    #[arg(help_heading = "Credentials (anonymous by default)")]
+    pub user: Option<String>,
+    /// Domain of --user.
+    #[arg(long, value_name = "DOMAIN")]
+    #[arg(help_heading = "Credentials (anonymous by default)")]
+    pub domain: Option<String>,
+    /// Read the password of --user from this environment variable (never from the command line).
+    #[arg(long, value_name = "VAR", conflicts_with = "password_file")]
+    #[arg(help_heading = "Credentials (anonymous by default)")]
+    pub password_env: Option<String>,
+    /// Read the password of --user from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Credentials (anonymous by default)")]
+    pub password_file: Option<PathBuf>,
+    /// Site config (TOML) [default: /etc/smb1scan/config.toml, then
+    /// $XDG_CONFIG_HOME/smb1scan/config.toml, when they exist].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    #[arg(help_heading = "Site config")]
+    pub config: Option<PathBuf>,
+    /// Read no config file.
+    #[arg(long)]
+    #[arg(help_heading = "Site config")]
+    pub no_config: bool,
+    /// Outputs and the failure policy.
+    #[command(flatten)]
+    pub output: crate::report::OutputArgs,
+}
+
+fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
+}
+
+/// Whether stderr may be coloured: a terminal, and `NO_COLOR` unset or empty.
+pub fn color_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// nmap's `-iL FILE` is two letters after one dash, which clap reads as `-i L`: rewrite it (and
+/// `-iLFILE`) before parsing. Everything after `--` is left alone.
+pub fn rewrite_nmap_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut literal = false;
+    for a in args {
+        if literal {
+            out.push(a);
+            continue;
+        }
+        if a == "--" {
+            literal = true;
+            out.push(a);
+            continue;
+        }
+        match a.to_str() {
+            Some("-iL") => out.push(OsString::from("--input-file")),
+            Some(s) if s.starts_with("-iL") => {
+                out.push(OsString::from("--input-file"));
+                out.push(OsString::from(
+                    s.trim_start_matches("-iL").trim_start_matches('='),
+                ));
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+/// The clap command, with colour decided as [`color_on_stderr`] does for `NO_COLOR`.
+pub fn command() -> clap::Command {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Cli::command().color(if no_color {
+        ColorChoice::Never
+    } else {
+        ColorChoice::Auto
+    })
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMB1SCAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("smb1scan={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color_on_stderr())
+        .with_target(false)
+        .try_init();
+}
+
+/// Writes the man pages: the main one to stdout, or every page into `dir`.
+fn man(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let cmd = Cli::command();
+    match out_dir {
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf)?;
+            std::io::stdout().write_all(&buf)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(cmd, &dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// The process entry point.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let args = rewrite_nmap_args(std::env::args_os());
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Scan(args) => {
+            // Whether --fail-on was given (it has a default, so the value alone cannot tell).
+            let fail_on_given = matches.subcommand_matches("scan").is_some_and(|m| {
+                m.value_source("fail_on") == Some(clap::parser::ValueSource::CommandLine)
+            });
+            crate::scan::run(*args, cli.quiet, cli.verbose, fail_on_given)
+        }
+        Command::Demo(args) => crate::demo::run(&args),
+        Command::Diff(args) => crate::report::diff::run(&args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "smb1scan", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out_dir } => man(out_dir).map(|_| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                // `smb1scan scan --dry-run ... | head` is a success.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("smb1scan: error: {e:#}");
+            ExitCode::from(exit_code_for_error(&e))
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_flag_has_help() {
+        fn walk(cmd: &clap::Command) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    a.get_help().is_some() || a.get_long_help().is_some(),
+                    "{} --{id} has no help",
+                    cmd.get_name()
+                );
+            }
+            for s in cmd.get_subcommands() {
+                assert!(s.get_about().is_some(), "{} has no about", s.get_name());
+                walk(s);
+            }
+        }
+        walk(&Cli::command());
+    }
+
+    #[test]
+    fn nmap_aliases() {
+        let v = |a: &[&str]| rewrite_nmap_args(a.iter().map(OsString::from));
+        assert_eq!(
+            v(&["smb1scan", "scan", "-iL", "t.txt"]),
+            v(&["smb1scan", "scan", "--input-file", "t.txt"])
+        );
+        assert_eq!(
+            v(&["smb1scan", "scan", "-iLt.txt"]),
+            v(&["smb1scan", "scan", "--input-file", "t.txt"])
+        );
+        assert_eq!(v(&["x", "--", "-iL"]), v(&["x", "--", "-iL"]));
+        let m = command()
+            .try_get_matches_from(v(&[
+                "smb1scan",
+                "scan",
+                "-iL",
+                "t.txt",
+                "--excludefile",
+                "e.txt",
+                "-i",
+                "u.txt",
+            ]))
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        let Command::Scan(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            s.input_file,
+            vec![PathBuf::from("t.txt"), PathBuf::from("u.txt")]
+        );
+        assert_eq!(s.exclude_file, vec![PathBuf::from("e.txt")]);
+    }
+
+    #[test]
+    fn scan_flags_parse() {
+        let m = command()
+            .try_get_matches_from([
+                "smb1scan",
+                "scan",
+                "-vv",
+                "--exclude",
+                "10.0.0.1,10.0.0.2",
+                "--exclude",
+                "10.0.0.3",
+                "-p",
+                "445,139",
+                "--connect-timeout",
+                "500ms",
+                "--shard",
+                "2/3",
+                "--rate",
+                "7.5",
+                "10.0.0.0/24",
+            ])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert_eq!(cli.verbose, 2);
+        let Command::Scan(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.exclude, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(s.ports, vec![445, 139]);
+        assert_eq!(
+            s.connect_timeout,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(s.shard, Some(Shard { index: 2, count: 3 }));
+        assert_eq!(s.rate, Some(7.5));
+        assert_eq!(s.targets, vec!["10.0.0.0/24"]);
+        // Bad values name themselves.
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--shard", "5/4", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("5/4"), "{e}");
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--host-timeout", "soon", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("soon"), "{e}");
+        // Suggestions are on.
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--concurency", "3"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--concurrency"), "{e}");
+    }
 }

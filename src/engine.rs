@@ -1,1 +1,536 @@
-//! Being written.
+//! The scan engine: a sliding window of at most `concurrency` hosts in flight, fed from a lazy
+//! target iterator, new hosts started no faster than the token bucket allows, every host under a
+//! hard deadline, results handed to the caller as each host finishes, and a stop signal
+//! (Ctrl-C / SIGTERM) that stops starting, gives in-flight hosts a grace period, and on a second
+//! signal abandons them at once.
+//!
+//! The engine is generic over the probe (`Fn(Target) -> impl Future<Output = HostResult>`), so it
+//! is tested with fake probes and loopback peers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::model::{HostResult, HostStatus, Reason};
+use crate::probe::Target;
+use crate::ratelimit::TokenBucket;
+
+/// Engine settings (validated).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Maximum hosts in flight (at least 1).
+    pub concurrency: usize,
+    /// New hosts per second; `None` = unlimited.
+    pub rate: Option<f64>,
+    /// Token bucket depth.
+    pub burst: u32,
+    /// Hard deadline per host; the engine cuts a probe that overruns it (plus `slack`).
+    pub host_timeout: Duration,
+    /// Extra time past `host_timeout` before the engine cuts a probe (the probe enforces the
+    /// deadline itself; this is the backstop).
+    pub slack: Duration,
+    /// After the first stop signal, how long in-flight hosts may still finish.
+    pub grace: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            concurrency: 64,
+            rate: None,
+            burst: 1,
+            host_timeout: Duration::from_secs(30),
+            slack: Duration::from_millis(500),
+            grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every target was scanned.
+    Completed,
+    /// A stop signal came; in-flight hosts got the grace period.
+    Interrupted,
+    /// A second stop signal came; in-flight hosts were abandoned at once.
+    Aborted,
+}
+
+/// What the engine did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSummary {
+    /// Hosts started.
+    pub started: u64,
+    /// Hosts whose result was handed over.
+    pub finished: u64,
+    /// Hosts in flight that were abandoned on interruption (no result written).
+    pub abandoned: u64,
+    /// Largest number of hosts ever in flight at once.
+    pub peak_in_flight: usize,
+    /// How the run ended.
+    pub ending: Ending,
+}
+
+/// The result recorded when the engine itself had to cut a host (probe overran its deadline or
+/// panicked).
+fn cut_result(t: Target, status: HostStatus, reason: Reason, msg: String, ms: u64) -> HostResult {
+    let mut r = HostResult::new(t.ip, t.port, t.hostname);
+    r.status = status;
+    r.ms17_010.reason = Some(reason);
+    r.duration_ms = ms;
+    r.error = Some(msg);
+    r
+}
+
+/// Runs the scan. `stop` carries the number of stop signals received so far (0 at start); a
+/// closed channel means no more signals will come. `on_result` is called once per finished host,
+/// in finishing order; an error from it stops the scan (in-flight hosts are abandoned) and is
+/// returned.
+pub async fn run<I, F, Fut, S>(
+    targets: I,
+    probe: F,
+    opts: &EngineOptions,
+    mut stop: watch::Receiver<u32>,
+    mut on_result: S,
+) -> anyhow::Result<EngineSummary>
+where
+    I: IntoIterator<Item = Target>,
+    F: Fn(Target) -> Fut,
+    Fut: Future<Output = HostResult> + Send + 'static,
+    S: FnMut(HostResult) -> anyhow::Result<()>,
+{
+    let concurrency = opts.concurrency.max(1);
+    let mut targets = targets.into_iter();
+    let mut bucket = TokenBucket::new(opts.rate, opts.burst, Instant::now());
+    let mut set: JoinSet<HostResult> = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, (Target, tokio::time::Instant)> = HashMap::new();
+    let mut pending: Option<Target> = None;
+    let mut exhausted = false;
+    let mut stopping = false;
+    let mut signals_open = true;
+    let mut grace_deadline = tokio::time::Instant::now();
+    let mut summary = EngineSummary {
+        started: 0,
+        finished: 0,
+        abandoned: 0,
+        peak_in_flight: 0,
+        ending: Ending::Completed,
+    };
+    // A signal that arrived before the run started counts.
+    if *stop.borrow_and_update() > 0 {
+        stopping = true;
+        summary.ending = Ending::Interrupted;
+        grace_deadline = tokio::time::Instant::now() + opts.grace;
+    }
+    let deadline = opts.host_timeout + opts.slack;
+
+    loop {
+        if !stopping && !exhausted && pending.is_none() && set.len() < concurrency {
+            pending = targets.next();
+            exhausted = pending.is_none();
+        }
+        let can_start = !stopping && pending.is_some() && set.len() < concurrency;
+        if set.is_empty() && !can_start {
+            break;
+        }
+        // Start at once when a token is there: going through a zero-length timer would cap the
+        // start rate at the timer resolution (about 1000 hosts/s).
+        if can_start && bucket.try_acquire(Instant::now()) {
+            if let Some(t) = pending.take() {
+                let t0 = tokio::time::Instant::now();
+                let fut = probe(t.clone());
+                let backstop = t.clone();
+                let handle = set.spawn(async move {
+                    match tokio::time::timeout(deadline, fut).await {
+                        Ok(r) => r,
+                        Err(_) => cut_result(
+                            backstop,
+                            HostStatus::Timeout,
+                            Reason::HostTimeout,
+                            format!("host deadline of {} ms expired", deadline.as_millis()),
+                            deadline.as_millis() as u64,
+                        ),
+                    }
+                });
+                in_flight.insert(handle.id(), (t, t0));
+                summary.started += 1;
+                summary.peak_in_flight = summary.peak_in_flight.max(set.len());
+            }
+            // Finished hosts stay in the set until joined, so this loop ends when the window is
+            // full and the select below then sees signals and results.
+            continue;
+        }
+        let wait = if can_start {
+            bucket.wait_time(Instant::now())
+        } else {
+            Duration::ZERO
+        };
+        tokio::select! {
+            biased;
+            changed = stop.changed(), if signals_open => {
+                if changed.is_err() {
+                    signals_open = false;
+                    continue;
+                }
+                let n = *stop.borrow_and_update();
+                if n >= 2 {
+                    summary.ending = Ending::Aborted;
+                    break;
+                }
+                if n >= 1 && !stopping {
+                    stopping = true;
+                    summary.ending = Ending::Interrupted;
+                    grace_deadline = tokio::time::Instant::now() + opts.grace;
+                    tracing::info!(in_flight = set.len(), grace = ?opts.grace, "stopping: no new hosts; waiting for hosts in flight");
+                }
+            }
+            Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
+                let result = match joined {
+                    Ok((id, r)) => {
+                        in_flight.remove(&id);
+                        r
+                    }
+                    Err(e) => {
+                        let Some((t, t0)) = in_flight.remove(&e.id()) else { continue };
+                        let ms = t0.elapsed().as_millis() as u64;
+                        tracing::error!(ip = %t.ip, port = t.port, "probe task failed: {e}");
+                        cut_result(t, HostStatus::Error, Reason::LocalError, format!("probe failed: {e}"), ms)
+                    }
+                };
+                summary.finished += 1;
+                if let Err(e) = on_result(result) {
+                    set.abort_all();
+                    return Err(e);
+                }
+            }
+            _ = tokio::time::sleep_until(grace_deadline), if stopping => {
+                break;
+            }
+            _ = tokio::time::sleep(wait), if can_start => {
+                // The token is taken at the top of the loop.
+            }
+        }
+    }
+    summary.abandoned += set.len() as u64;
+    set.abort_all();
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::AsyncReadExt;
+
+    fn t(last: u8) -> Target {
+        Target {
+            ip: IpAddr::from([127, 0, 0, last]),
+            port: 445,
+            hostname: None,
+        }
+    }
+
+    fn opts(concurrency: usize) -> EngineOptions {
+        EngineOptions {
+            concurrency,
+            ..EngineOptions::default()
+        }
+    }
+
+    /// A fake probe that sleeps `ms` and counts how many run at once.
+    fn sleeper(
+        ms: u64,
+        now: Arc<AtomicUsize>,
+        peak: Arc<AtomicUsize>,
+    ) -> impl Fn(Target) -> std::pin::Pin<Box<dyn Future<Output = HostResult> + Send>> {
+        move |t: Target| {
+            let now = now.clone();
+            let peak = peak.clone();
+            Box::pin(async move {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                HostResult::new(t.ip, t.port, t.hostname)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn window_is_bounded_and_everything_finishes() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (_tx, rx) = watch::channel(0u32);
+        let mut got = Vec::new();
+        let s = run(
+            (0..200).map(|i| t(i as u8)),
+            sleeper(10, now.clone(), peak.clone()),
+            &opts(16),
+            rx,
+            |r| {
+                got.push(r.ip);
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.finished, 200);
+        assert_eq!(s.ending, Ending::Completed);
+        assert_eq!(peak.load(Ordering::SeqCst), 16);
+        assert_eq!(s.peak_in_flight, 16);
+        assert_eq!(got.len(), 200);
+    }
+
+    #[tokio::test]
+    async fn rate_limits_new_hosts() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (_tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            concurrency: 100,
+            rate: Some(50.0),
+            ..EngineOptions::default()
+        };
+        let t0 = Instant::now();
+        let s = run((0..26).map(t), sleeper(0, now, peak), &o, rx, |_| Ok(()))
+            .await
+            .unwrap();
+        let el = t0.elapsed();
+        assert_eq!(s.finished, 26);
+        // First token immediately, then 25 more at 50/s: at least 0.5 s.
+        assert!(el >= Duration::from_millis(480), "{el:?}");
+        assert!(el < Duration::from_millis(1500), "{el:?}");
+    }
+
+    #[tokio::test]
+    async fn overrunning_probe_is_cut_at_the_host_deadline() {
+        let (_tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            concurrency: 4,
+            host_timeout: Duration::from_millis(300),
+            slack: Duration::ZERO,
+            ..EngineOptions::default()
+        };
+        let mut got = Vec::new();
+        let t0 = tokio::time::Instant::now();
+        run(
+            vec![t(1), t(2)],
+            |tg: Target| async move {
+                if tg.ip == IpAddr::from([127, 0, 0, 1]) {
+                    std::future::pending::<()>().await;
+                }
+                HostResult::new(tg.ip, tg.port, None)
+            },
+            &o,
+            rx,
+            |r| {
+                got.push((r.ip, r.status, t0.elapsed()));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, IpAddr::from([127, 0, 0, 2]));
+        assert!(got[0].2 < Duration::from_millis(200));
+        assert_eq!(got[1].1, HostStatus::Timeout);
+        assert!(got[1].2 >= Duration::from_millis(300) && got[1].2 < Duration::from_millis(800));
+    }
+
+    /// Real sockets on loopback: a tarpit peer (accepts, never answers) costs its host the host
+    /// timeout and delays nobody else.
+    #[tokio::test]
+    async fn tarpit_does_not_delay_other_hosts() {
+        let tarpit = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tarpit_port = tarpit.local_addr().unwrap().port();
+        let quick = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let quick_port = quick.local_addr().unwrap().port();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let h2 = held.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = tarpit.accept().await {
+                h2.lock().unwrap().push(s); // keep it open, say nothing
+            }
+        });
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = quick.accept().await {
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = s.write_all(b"hi").await;
+                });
+            }
+        });
+        // A fake probe that connects and waits for 2 bytes with no timeout of its own.
+        let probe = |tg: Target| async move {
+            let mut r = HostResult::new(tg.ip, tg.port, None);
+            let mut s = tokio::net::TcpStream::connect((tg.ip, tg.port))
+                .await
+                .unwrap();
+            let mut b = [0u8; 2];
+            s.read_exact(&mut b).await.unwrap();
+            r.error = Some("answered".into());
+            r
+        };
+        let mut targets = vec![Target {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            port: tarpit_port,
+            hostname: None,
+        }];
+        for _ in 0..20 {
+            targets.push(Target {
+                ip: IpAddr::from([127, 0, 0, 1]),
+                port: quick_port,
+                hostname: None,
+            });
+        }
+        let o = EngineOptions {
+            concurrency: 4,
+            host_timeout: Duration::from_millis(1500),
+            slack: Duration::ZERO,
+            ..EngineOptions::default()
+        };
+        let (_tx, rx) = watch::channel(0u32);
+        let t0 = Instant::now();
+        let mut got = Vec::new();
+        run(targets, probe, &o, rx, |r| {
+            got.push((r.port, r.status, t0.elapsed()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(got.len(), 21);
+        let quick_done: Vec<_> = got.iter().filter(|g| g.0 == quick_port).collect();
+        assert_eq!(quick_done.len(), 20);
+        for q in &quick_done {
+            assert_eq!(q.1, HostStatus::Open);
+            assert!(
+                q.2 < Duration::from_millis(1000),
+                "quick host waited {:?}",
+                q.2
+            );
+        }
+        let tp = got.iter().find(|g| g.0 == tarpit_port).unwrap();
+        assert_eq!(tp.1, HostStatus::Timeout);
+        assert!(tp.2 >= Duration::from_millis(1500) && tp.2 < Duration::from_millis(2500));
+        assert_eq!(got.last().unwrap().0, tarpit_port);
+    }
+
+    #[tokio::test]
+    async fn first_signal_gives_grace_second_aborts() {
+        // 10 hosts of 200 ms each, window 2. Signal at 500 ms: hosts 5,6 are in flight (started
+        // at 400 ms) and finish at 600 ms, within the grace; nothing new starts.
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            concurrency: 2,
+            grace: Duration::from_secs(5),
+            ..EngineOptions::default()
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = tx.send(1);
+            // keep the channel open
+            tokio::time::sleep(Duration::from_secs(100)).await;
+        });
+        let mut n = 0;
+        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| {
+            n += 1;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.ending, Ending::Interrupted);
+        assert_eq!(s.finished, 6);
+        assert_eq!(s.abandoned, 0);
+        assert_eq!(n, 6);
+
+        // A second signal abandons the hosts in flight at once.
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            concurrency: 2,
+            grace: Duration::from_secs(5),
+            ..EngineOptions::default()
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = tx.send(1);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = tx.send(2);
+            tokio::time::sleep(Duration::from_secs(100)).await;
+        });
+        let t0 = tokio::time::Instant::now();
+        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(s.ending, Ending::Aborted);
+        assert_eq!(s.finished, 4);
+        assert_eq!(s.abandoned, 2);
+        assert!(
+            t0.elapsed() < Duration::from_millis(590),
+            "{:?}",
+            t0.elapsed()
+        );
+
+        // A grace shorter than the hosts: they are abandoned when it ends.
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            concurrency: 2,
+            grace: Duration::from_millis(30),
+            ..EngineOptions::default()
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = tx.send(1);
+            tokio::time::sleep(Duration::from_secs(100)).await;
+        });
+        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(s.ending, Ending::Interrupted);
+        assert_eq!(s.finished, 4);
+        assert_eq!(s.abandoned, 2);
+    }
+
+    #[tokio::test]
+    async fn writer_error_stops_the_scan() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (_tx, rx) = watch::channel(0u32);
+        let mut n = 0;
+        let e = run((0..10).map(t), sleeper(10, now, peak), &opts(2), rx, |_| {
+            n += 1;
+            if n == 3 {
+                anyhow::bail!("disk full")
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
+    }
+
+    #[tokio::test]
+    async fn closed_signal_channel_is_harmless() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = watch::channel(0u32);
+        drop(tx);
+        let s = run((0..5).map(t), sleeper(10, now, peak), &opts(2), rx, |_| {
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(s.finished, 5);
+    }
+}

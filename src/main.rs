@@ -7,9 +7,12 @@ mod demo;
 mod engine;
 mod model;
 mod probe;
+mod progress;
+mod ratelimit;
 mod report;
 mod responder;
 mod scan;
+mod signals;
 mod targets;
 
 use std::process::ExitCode;

@@ -19,7 +19,7 @@ mod smb2;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Step};
+use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step};
 use conn::{Conn, NetError};
 
 /// Credentials for networks where anonymous IPC$ is refused. The password never appears in
@@ -93,6 +93,9 @@ pub const NETBIOS_SSN_PORT: u16 = 139;
 pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
     let started = Instant::now();
     let mut r = HostResult::new(target.ip, target.port, target.hostname.clone());
+    // Provisional until something happens: a deadline that expires mid-connect leaves `filtered`,
+    // after a connect `timeout`, and only an SMB answer makes the host `open`.
+    r.status = HostStatus::Filtered;
     let deadline = tokio::time::Instant::from_std(started + opts.host_timeout);
     let mut p = Probe {
         addr: SocketAddr::new(target.ip, target.port),
@@ -121,6 +124,10 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
 
 /// Marks verdicts still undecided when the probe stopped early (deadline, interruption).
 pub fn mark_unfinished(r: &mut HostResult, reason: Reason) {
+    if r.smb1.evidence == Smb1Evidence::NotTested && r.status == HostStatus::Timeout {
+        // Connected, and the SMB1 negotiate was still waiting for its answer.
+        r.smb1.evidence = Smb1Evidence::Timeout;
+    }
     if r.ms17_010.verdict == Ms17Verdict::Unknown && r.ms17_010.reason.is_none() {
         r.ms17_010.reason = Some(reason);
     }
@@ -211,6 +218,9 @@ impl Probe<'_> {
                 return Err(e);
             }
         };
+        if self.r.status == HostStatus::Filtered {
+            self.r.status = HostStatus::Timeout;
+        }
         if self.addr.port() == NETBIOS_SSN_PORT {
             let t = Instant::now();
             if let Err(e) = conn.netbios_session().await {
