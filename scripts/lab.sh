@@ -210,6 +210,19 @@ write_samba_conf() { # dir addr minproto signing name
 EOF
 }
 
+# A lab-only account for the credentialed-scan tests (tests/lab.rs): NTLMv2 login instead of
+# anonymous. Its password is public on purpose; nothing but the loopback lab knows this user.
+LAB_USER=smb1scanlab
+LAB_PASSWORD='Lab-Only-Passw0rd'
+add_lab_user() { # dir
+    local d="$1"
+    id "$LAB_USER" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$LAB_USER" 2>/dev/null ||
+        { log "cannot create unix user $LAB_USER (not root?): credential tests will fail"; return 0; }
+    printf '%s\n%s\n' "$LAB_PASSWORD" "$LAB_PASSWORD" |
+        smbpasswd -c "$d/smb.conf" -s -a "$LAB_USER" >/dev/null 2>&1 ||
+        log "smbpasswd failed for $LAB_USER in $d"
+}
+
 start_samba() { # name addr desc minproto signing
     local name="$1" addr="$2" minproto="$4" signing="$5"
     local d="$LAB_DIR/$name" pidf smbd
@@ -224,6 +237,7 @@ start_samba() { # name addr desc minproto signing
     fi
     rm -f "$d"/run/smbd*.pid
     write_samba_conf "$d" "$addr" "$minproto" "$signing" "$name"
+    add_lab_user "$d"
     log "starting $name on $addr:$PORT"
     "$smbd" -D -s "$d/smb.conf" </dev/null >>"$d/log/start.log" 2>&1 ||
         die "smbd for $name failed to start, see $d/log/"

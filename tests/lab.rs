@@ -255,3 +255,87 @@ fn nmap_agrees_with_smb1scan() {
         );
     }
 }
+
+/// The lab-only account scripts/lab.sh creates on every Samba instance.
+const LAB_USER: &str = "smb1scanlab";
+const LAB_PASSWORD: &str = "Lab-Only-Passw0rd";
+
+/// Scans `ip` with the lab account and `password` (through --password-env, as users are told to).
+fn credentialed_scan(ip: &str, password: &str) -> (Value, String) {
+    let out = Command::new(bin())
+        .args([
+            "scan",
+            ip,
+            "--user",
+            LAB_USER,
+            "--password-env",
+            "SMB1SCAN_TEST_PW",
+            "--no-summary",
+            "-v",
+        ])
+        .env("SMB1SCAN_TEST_PW", password)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run smb1scan: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stdout.contains(password) && !stderr.contains(password),
+        "the password leaked"
+    );
+    let rec = serde_json::from_str(stdout.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON record ({e}):\n{stdout}\n{stderr}"));
+    (rec, stderr)
+}
+
+fn step_detail<'a>(rec: &'a Value, name: &str) -> Option<&'a str> {
+    rec["steps"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name)?["detail"]
+        .as_str()
+}
+
+#[test]
+fn credentialed_scan_logs_in_with_ntlmv2() {
+    if !require_lab() {
+        return;
+    }
+    let (r, _) = credentialed_scan(SAMBA_SMB1_ON, LAB_PASSWORD);
+    let detail = step_detail(&r, "session-setup").unwrap_or_default();
+    assert!(
+        detail.starts_with("NTLMv2 with the given credentials"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("guest"),
+        "a real login, not a guest mapping: {detail}"
+    );
+    assert_eq!(s(&r, "/ms17_010/verdict"), Some("not-vulnerable"));
+    assert_eq!(s(&r, "/ms17_010/status"), Some("0xC0000008"));
+}
+
+#[test]
+fn credentialed_scan_signs_when_the_server_requires_it() {
+    if !require_lab() {
+        return;
+    }
+    // Samba with `server signing = mandatory` drops an authenticated session that does not sign.
+    let (r, _) = credentialed_scan(SAMBA_SIGNING, LAB_PASSWORD);
+    let detail = step_detail(&r, "session-setup").unwrap_or_default();
+    assert!(detail.ends_with("requests signed"), "{detail}");
+    assert_eq!(s(&r, "/ms17_010/verdict"), Some("not-vulnerable"), "{r}");
+    assert_eq!(s(&r, "/doublepulsar/verdict"), Some("absent"), "{r}");
+}
+
+#[test]
+fn wrong_password_is_unknown_not_patched() {
+    if !require_lab() {
+        return;
+    }
+    let (r, _) = credentialed_scan(SAMBA_SMB1_ON, "not-the-password");
+    assert_eq!(s(&r, "/ms17_010/verdict"), Some("unknown"));
+    assert_eq!(s(&r, "/ms17_010/reason"), Some("session-setup-refused"));
+    assert_eq!(s(&r, "/ms17_010/status"), Some("0xC000006D"));
+    assert_eq!(s(&r, "/doublepulsar/verdict"), Some("not-tested"));
+}

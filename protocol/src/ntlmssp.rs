@@ -351,6 +351,20 @@ pub fn build_ntlmssp_authenticate(
     client_challenge: [u8; 8],
     timestamp_fallback: u64,
 ) -> Vec<u8> {
+    build_ntlmssp_authenticate_keyed(challenge, creds, client_challenge, timestamp_fallback).0
+}
+
+/// As [`build_ntlmssp_authenticate`], also returning the session key when credentials were used:
+/// for NTLMv2 without KEY_EXCH, ExportedSessionKey = KeyExchangeKey = SessionBaseKey =
+/// HMAC_MD5(NTOWFv2, NTProofStr) ([MS-NLMP] 3.3.2, 3.4.5.1). SMB1 signing keys on it
+/// ([MS-SMB] 3.2.5.3). Anonymous logons have no session key.
+pub fn build_ntlmssp_authenticate_keyed(
+    challenge: &NtlmChallenge,
+    creds: Option<(&str, &str, &str)>,
+    client_challenge: [u8; 8],
+    timestamp_fallback: u64,
+) -> (Vec<u8>, Option<[u8; 16]>) {
+    let mut session_base_key = None;
     let mut fl = (challenge.flags & NEGOTIATE_FLAGS)
         & !(flags::KEY_EXCH | flags::SIGN | flags::SEAL | flags::LM_KEY | flags::TARGET_INFO);
     fl |= flags::UNICODE | flags::NTLM | flags::VERSION;
@@ -372,6 +386,9 @@ pub fn build_ntlmssp_authenticate(
                 time,
                 &challenge.target_info_raw,
             );
+            if let Some(proof) = nt.get(..16) {
+                session_base_key = Some(hmac_md5(&key, &[proof]));
+            }
             let lm = if challenge.target_info.timestamp.is_some() {
                 vec![0u8; 24]
             } else {
@@ -411,7 +428,7 @@ pub fn build_ntlmssp_authenticate(
     m.extend_from_slice(&fl.to_le_bytes());
     m.extend_from_slice(&CLIENT_VERSION);
     m.extend_from_slice(&payload);
-    m
+    (m, session_base_key)
 }
 
 #[cfg(test)]

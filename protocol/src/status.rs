@@ -182,7 +182,7 @@ mod tests {
             "0xC0000205 STATUS_INSUFF_SERVER_RESOURCES"
         );
         assert_eq!(NtStatus(0xC0DE_0001).name(), None);
-        assert!(NtStatus::MORE_PROCESSING_REQUIRED.is_success() == false);
+        assert!(!NtStatus::MORE_PROCESSING_REQUIRED.is_success());
         assert!(NtStatus::SUCCESS.is_success());
         let d = DosError {
             class: 2,

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::{
-    build_ntlmssp_authenticate, build_ntlmssp_negotiate, parse_ntlmssp_challenge, NtlmChallenge,
+    build_ntlmssp_authenticate_keyed, build_ntlmssp_negotiate, parse_ntlmssp_challenge,
+    NtlmChallenge,
 };
 use smb1scan_protocol::smb1::header::flags2;
 use smb1scan_protocol::smb1::negotiate::{
@@ -16,6 +17,7 @@ use smb1scan_protocol::smb1::negotiate::{
 use smb1scan_protocol::smb1::session_setup::{
     build_session_setup_anonymous, build_session_setup_extended, parse_smb1_session_setup_response,
 };
+use smb1scan_protocol::smb1::signing::sign_smb1_message;
 use smb1scan_protocol::smb1::trans::{build_peek_named_pipe_fid0, parse_smb1_trans_response};
 use smb1scan_protocol::smb1::trans2::{
     build_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply, DOUBLEPULSAR_PING_MID,
@@ -38,6 +40,11 @@ pub(super) struct Smb1Session {
     extended_security: bool,
     cap_unix: bool,
     ids: Smb1Ids,
+    /// The server requires signing (SecurityMode 0x08).
+    signing_required: bool,
+    /// Once a credentialed session is up on such a server: the MAC key and the next request's
+    /// sequence number ([MS-CIFS] 3.1.4.1; each request/response pair takes two numbers).
+    signing: Option<([u8; 16], u32)>,
 }
 
 /// Outcome of one SMB1 request/response step.
@@ -57,6 +64,17 @@ impl Smb1Session {
     }
 
     async fn exchange(&mut self, msg: &[u8]) -> Exchange {
+        let signed;
+        let msg = match &mut self.signing {
+            Some((key, seq)) => {
+                let mut m = msg.to_vec();
+                sign_smb1_message(&mut m, key, *seq);
+                *seq = seq.wrapping_add(2);
+                signed = m;
+                &signed[..]
+            }
+            None => msg,
+        };
         match self.conn.exchange(msg).await {
             Ok(m) => Exchange::Reply(m),
             Err(e) => Exchange::Failed(e),
@@ -243,6 +261,8 @@ impl Probe<'_> {
                 mid: 1,
                 ..Smb1Ids::default()
             },
+            signing_required: self.r.smb1.signing == Some(crate::model::Signing::Required),
+            signing: None,
         })
     }
 
@@ -387,7 +407,8 @@ impl Probe<'_> {
             .credentials
             .as_ref()
             .map(|c| (c.user.as_str(), c.domain.as_str(), c.password.as_str()));
-        let auth = build_ntlmssp_authenticate(&challenge, creds, nonce8(), filetime_now());
+        let (auth, session_key) =
+            build_ntlmssp_authenticate_keyed(&challenge, creds, nonce8(), filetime_now());
         let ids = s.next_mid();
         let t = Instant::now();
         let req = build_session_setup_extended(ids, &wrap_neg_token_resp(&auth));
@@ -407,7 +428,17 @@ impl Probe<'_> {
             }
             .to_owned(),
         );
-        self.finish_session_setup(s, &msg, t, detail)
+        let ok = self.finish_session_setup(s, &msg, t, detail);
+        if ok && s.signing_required {
+            if let Some(key) = session_key {
+                // The setup request/response took sequence numbers 0 and 1.
+                s.signing = Some((key, 2));
+                if let Some(step) = self.r.steps.last_mut() {
+                    step.detail = step.detail.take().map(|d| format!("{d}; requests signed"));
+                }
+            }
+        }
+        ok
     }
 
     fn finish_session_setup(

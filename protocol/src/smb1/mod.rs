@@ -3,6 +3,7 @@
 pub mod header;
 pub mod negotiate;
 pub mod session_setup;
+pub mod signing;
 pub mod trans;
 pub mod trans2;
 pub mod tree_connect;
