@@ -312,7 +312,12 @@ pub fn main() -> ExitCode {
             });
             crate::scan::run(*args, cli.quiet, cli.verbose, fail_on_given)
         }
-        Command::Demo(args) => crate::demo::run(&args),
+        Command::Demo(args) => {
+            let fail_on_given = matches.subcommand_matches("demo").is_some_and(|m| {
+                m.value_source("fail_on") == Some(clap::parser::ValueSource::CommandLine)
+            });
+            crate::demo::run(&args, cli.quiet, cli.verbose, fail_on_given)
+        }
         Command::Diff(args) => crate::report::diff::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

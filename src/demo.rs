@@ -33,7 +33,12 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo: start the simulated hosts, scan them with the `scan` code path, stop them.
-pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: &DemoArgs,
+    quiet: bool,
+    verbose: u8,
+    fail_on_given: bool,
+) -> anyhow::Result<ExitCode> {
     // The simulated hosts run on their own runtime, whose worker threads keep serving while the
     // scan (which builds its own runtime) runs on this thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -58,7 +63,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         output: args.output.clone(),
         ..ScanArgs::default()
     };
-    let result = crate::scan::run(scan_args, false, 0, false);
+    let result = crate::scan::run(scan_args, quiet, verbose, fail_on_given);
     rt.block_on(net.shutdown());
     result
 }
