@@ -76,7 +76,10 @@ impl Smb1Session {
             None => msg,
         };
         match self.conn.exchange(msg).await {
-            Ok(m) => Exchange::Reply(m),
+            Ok(m) => match check_mid(msg, &m) {
+                Ok(()) => Exchange::Reply(m),
+                Err(e) => Exchange::Failed(e),
+            },
             Err(e) => Exchange::Failed(e),
         }
     }
@@ -134,7 +137,11 @@ impl Probe<'_> {
             build_smb1_negotiate_request(SMB1_DIALECTS, ids)
         };
         let t = Instant::now();
-        let msg = match conn.exchange(&req).await {
+        let msg = match conn
+            .exchange(&req)
+            .await
+            .and_then(|m| check_mid(&req, &m).map(|()| m))
+        {
             Ok(m) => m,
             Err(e) => {
                 let (enabled, evidence) = match e {
@@ -701,6 +708,23 @@ fn outcome_for(st: SmbError) -> &'static str {
     match st {
         SmbError::Dos(_) => "dos-error",
         SmbError::Nt(_) => "status",
+    }
+}
+
+/// A reply must carry its request's MID ([MS-CIFS] 3.2.5.1); a peer answering another MID is
+/// broken or hostile. The DoublePulsar ping is the exception: the implant answers MID + 16, and
+/// that is what the ping looks for. SMB2 replies (no SMB1 MID) are left to the parsers.
+fn check_mid(request: &[u8], reply: &[u8]) -> Result<(), NetError> {
+    let mid = |m: &[u8]| match (m.get(..4), m.get(30..32)) {
+        (Some(magic), Some(&[lo, hi])) if magic == b"\xffSMB" => Some(u16::from_le_bytes([lo, hi])),
+        _ => None,
+    };
+    match (mid(request), mid(reply)) {
+        (Some(DOUBLEPULSAR_PING_MID), _) => Ok(()),
+        (Some(want), Some(got)) if want != got => Err(NetError::Protocol(format!(
+            "reply MID {got} does not match request MID {want}"
+        ))),
+        _ => Ok(()),
     }
 }
 
