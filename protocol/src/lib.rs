@@ -27,3 +27,11 @@ pub mod util;
 
 pub use error::{ParseError, Result};
 pub use status::{DosError, NtStatus, SmbError};
+
+#[cfg(test)]
+mod test_util {
+    /// Lower-case hex of `b`, for golden-byte assertions.
+    pub fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}

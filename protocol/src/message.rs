@@ -106,12 +106,6 @@ fn hex(b: &[u8]) -> String {
 
 #[cfg(test)]
 // Tests may panic: that is how they fail. The crate-wide denials guard library code only.
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::smb1::header::Smb1Command;

@@ -432,24 +432,15 @@ pub fn build_ntlmssp_authenticate_keyed(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
+    use crate::test_util::hex;
 
     fn unhex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
         (0..s.len() / 2)
             .filter_map(|k| u8::from_str_radix(s.get(2 * k..2 * k + 2)?, 16).ok())
             .collect()
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     /// The CHALLENGE_MESSAGE of [MS-NLMP] 4.2.4.3 (NTLMv2 example): flags 0xE28A8233,

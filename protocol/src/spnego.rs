@@ -100,19 +100,10 @@ pub fn find_ntlmssp(blob: &[u8]) -> Option<&[u8]> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::ntlmssp::build_ntlmssp_negotiate;
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::test_util::hex;
 
     #[test]
     fn neg_token_init_golden() {

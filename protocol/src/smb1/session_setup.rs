@@ -260,15 +260,10 @@ pub fn parse_smb1_session_setup_response(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::status::{NtStatus, SmbError};
+    use crate::test_util::hex;
 
     fn ids() -> Smb1Ids {
         Smb1Ids {
@@ -277,10 +272,6 @@ mod tests {
             uid: 0,
             mid: 2,
         }
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     fn unhex(s: &str) -> Vec<u8> {

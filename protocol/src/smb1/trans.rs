@@ -146,19 +146,10 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::status::{NtStatus, SmbError};
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::test_util::hex;
 
     #[test]
     fn peek_golden() {

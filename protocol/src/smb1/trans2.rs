@@ -145,19 +145,10 @@ pub fn interpret_doublepulsar_reply(request_mid: u16, reply: &Smb1Header) -> Dou
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::smb1::header::parse_smb1_header;
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::test_util::hex;
 
     #[test]
     fn ping_golden() {

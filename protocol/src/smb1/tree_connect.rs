@@ -120,19 +120,10 @@ pub fn parse_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, TreeConnectR
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
     use crate::status::{DosError, SmbError};
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::test_util::hex;
 
     #[test]
     fn request_golden() {

@@ -265,14 +265,9 @@ fn hex4(m: [u8; 4]) -> String {
 
 #[cfg(test)]
 // Tests may panic: that is how they fail. The crate-wide denials guard library code only.
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 mod tests {
     use super::*;
+    use crate::test_util::hex;
 
     #[test]
     fn request_golden_and_roundtrip() {
@@ -331,9 +326,5 @@ mod tests {
         ));
         assert_eq!(Smb2Command(0x99).name(), None);
         assert_eq!(Smb2Command::NEGOTIATE.name(), Some("SMB2_NEGOTIATE"));
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }
