@@ -89,7 +89,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `addr`, retrying a refused or timed-out connect `retries` more times.
+    /// Connects to `addr`, retrying a timed-out connect `retries` more times.
     pub async fn connect(
         addr: SocketAddr,
         connect_timeout: Duration,
@@ -110,7 +110,8 @@ impl Conn {
                     });
                 }
             };
-            if attempt >= retries {
+            // Only a connect that went unanswered is retried: a refusal is an answer.
+            if attempt >= retries || !matches!(r, Err(NetError::ConnectTimeout)) {
                 return r;
             }
             attempt += 1;

@@ -57,7 +57,7 @@ pub struct ProbeOptions {
     pub credentials: Option<Credentials>,
     /// Enumerate each SMB2 dialect on its own connection (complete list) instead of one negotiate.
     pub smb2_enumerate: bool,
-    /// Extra connect attempts after a refused or timed-out connect.
+    /// Extra connect attempts after a connect that timed out (a refusal is never retried).
     pub retries: u32,
 }
 
