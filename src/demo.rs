@@ -24,12 +24,23 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.10.1", value_name = "IP")]
     pub base: Ipv4Addr,
     /// TCP port every simulated host listens on and the scan targets. 445 needs root (or
-    /// CAP_NET_BIND_SERVICE); otherwise use e.g. --port 4450.
+    /// CAP_NET_BIND_SERVICE); without it the demo falls back to port 4450 by itself.
     #[arg(long, default_value_t = 445, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Output flags, as for `scan`.
     #[command(flatten)]
     pub output: crate::report::OutputArgs,
+}
+
+/// Port the demo falls back to when it may not listen on 445.
+const FALLBACK_PORT: u16 = 4450;
+
+/// True when `e` (or what caused it) is a permission error from binding a socket.
+fn permission_denied(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    })
 }
 
 /// Runs the demo: start the simulated hosts, scan them with the `scan` code path, stop them.
@@ -46,18 +57,26 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the simulated hosts' runtime")?;
-    let net = rt
-        .block_on(start_network(args.base, args.port))
-        .with_context(|| {
-            format!(
-                "starting the simulated hosts at {} port {} (port 445 needs root: try --port 4450)",
-                args.base, args.port
-            )
-        })?;
+    let mut port = args.port;
+    let mut started = rt.block_on(start_network(args.base, port));
+    if port == 445 && started.as_ref().err().is_some_and(permission_denied) {
+        // Port 445 needs root or CAP_NET_BIND_SERVICE; the demo should still run for anyone.
+        port = FALLBACK_PORT;
+        eprintln!(
+            "smb1scan demo: no permission to listen on port 445 (not root): using port {port}"
+        );
+        started = rt.block_on(start_network(args.base, port));
+    }
+    let net = started.with_context(|| {
+        format!(
+            "starting the simulated hosts at {} port {} (port 445 needs root: try --port 4450)",
+            args.base, port
+        )
+    })?;
     print_banner(&net);
     let scan_args = ScanArgs {
         targets: net.hosts.iter().map(|h| h.addr.ip().to_string()).collect(),
-        ports: vec![args.port],
+        ports: vec![port],
         // The demo never reads a site config: its exclusions or credentials do not apply here.
         no_config: true,
         output: args.output.clone(),
