@@ -58,12 +58,13 @@ fn samba_product(s: &str) -> String {
     }
 }
 
-/// The first 4-5 digit number in a NativeOS string, e.g. 7601 in
-/// "Windows 7 Enterprise 7601 Service Pack 1".
+/// The build in a NativeOS string: its last 4-5 digit number, e.g. 7601 in
+/// "Windows Server 2008 R2 Standard 7601 Service Pack 1" (the product name may hold a year).
 fn build_in(s: &str) -> Option<u32> {
     s.split_whitespace()
         .filter(|w| (4..=5).contains(&w.len()) && w.chars().all(|c| c.is_ascii_digit()))
-        .find_map(|w| w.parse().ok())
+        .filter_map(|w| w.parse().ok())
+        .last()
 }
 
 fn service_pack(s: &str) -> Option<u32> {
@@ -167,9 +168,13 @@ mod tests {
             n(
                 "Windows Server 2008 R2 Standard 7601 Service Pack 1",
                 "Windows Server 2008 R2 Standard 6.1"
-            )
-            .0,
-            Some("Windows Server 2008 R2 SP1".into())
+            ),
+            (Some("Windows Server 2008 R2 SP1".into()), Some(7601), false)
+        );
+        assert_eq!(
+            n("Windows Server 2016 Standard 14393", "x").1,
+            Some(14393),
+            "the year in the name is not the build"
         );
         assert_eq!(
             n("Windows Server 2012 R2 Datacenter Evaluation 9600", "x").0,
