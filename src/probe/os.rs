@@ -62,9 +62,9 @@ fn samba_product(s: &str) -> String {
 /// "Windows Server 2008 R2 Standard 7601 Service Pack 1" (the product name may hold a year).
 fn build_in(s: &str) -> Option<u32> {
     s.split_whitespace()
+        .rev()
         .filter(|w| (4..=5).contains(&w.len()) && w.chars().all(|c| c.is_ascii_digit()))
-        .filter_map(|w| w.parse().ok())
-        .last()
+        .find_map(|w| w.parse().ok())
 }
 
 fn service_pack(s: &str) -> Option<u32> {
