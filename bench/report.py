@@ -196,6 +196,7 @@ def main():
     add("slice-smb1scan", "smb1scan", a.slice, a.window, 0, "slice.jsonl")
     add("slice-smb1scan-2", "smb1scan", a.slice, a.window, 0, "slice2.jsonl")
     add("slice-smb1scan-500ms", "smb1scan", a.slice, a.window, 0, "slice500.jsonl", 0.5)
+    add("slice-smb1scan-250ms", "smb1scan", a.slice, a.window, 0, "slice250.jsonl", 0.25)
     add("slice-nmap-tuned", "nmap tuned", a.slice, None, 0)
     add("slice-nmap-T4", "nmap -T4", a.slice, None, 0)
     add("big-window", "smb1scan", a.big, a.window, 0, "big-window.jsonl")
@@ -232,11 +233,13 @@ def main():
                   f"(vs fastest smb1scan run, {best:.2f} s; vs slowest "
                   f"{times[k]['wall'] / max(x['wall'] for x in s1):.1f}x), "
                   f"CPU {times[k]['cpu']:.2f} s vs {max(x['cpu'] for x in s1):.2f} s")
-    if "slice-smb1scan-500ms" in times:
-        f = times["slice-smb1scan-500ms"]
+    for ct in ("500ms", "250ms"):
+        if f"slice-smb1scan-{ct}" not in times:
+            continue
+        f = times[f"slice-smb1scan-{ct}"]
         for k in ("slice-nmap-tuned", "slice-nmap-T4"):
             if k in times:
-                p(f"nmap/smb1scan on {a.slice} ({k}) vs smb1scan with --connect-timeout 500ms: "
+                p(f"nmap/smb1scan on {a.slice} ({k}) vs smb1scan with --connect-timeout {ct}: "
                   f"wall {times[k]['wall'] / f['wall']:.1f}x")
     for k in ("slice-nmap-tuned", "slice-nmap-T4"):
         if k in times:

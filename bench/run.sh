@@ -380,6 +380,9 @@ main() {
     # 100 ms floor).
     CT=500ms smb1scan_scan slice-smb1scan-500ms "$STATE/slice500.jsonl" --concurrency "$WINDOW" \
         --rate 0 "$SLICE"
+    # And at 250 ms: between -T4's 100 ms minimum and 500 ms initial RTT timeouts.
+    CT=250ms smb1scan_scan slice-smb1scan-250ms "$STATE/slice250.jsonl" --concurrency "$WINDOW" \
+        --rate 0 "$SLICE"
 
     log "smb1scan on $big, window-bound (window $WINDOW, no rate limit)"
     smb1scan_scan big-window "$STATE/big-window.jsonl" --concurrency "$WINDOW" --rate 0 "$big"
