@@ -190,12 +190,22 @@ impl Conn {
 }
 
 /// Reads a 4-byte NBSS header, checks its length bound, then reads exactly that many bytes.
+///
+/// A reset or close before the first byte is the peer's answer (Windows with SMB1 off resets an
+/// SMB1 negotiate); one after part of a reply arrived is a broken reply, not a refusal, so it
+/// becomes a protocol error and never reads as "SMB1 disabled".
 async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, NetError> {
     let mut hdr = [0u8; NBSS_HEADER_LEN];
-    stream
-        .read_exact(&mut hdr)
-        .await
-        .map_err(NetError::from_io)?;
+    let mut got = 0;
+    while let Some(rest) = hdr.get_mut(got..).filter(|r| !r.is_empty()) {
+        match stream.read(rest).await {
+            Ok(0) if got == 0 => return Err(NetError::Closed),
+            Ok(0) => return Err(partial(got, "closed")),
+            Ok(n) => got += n,
+            Err(e) if got == 0 => return Err(NetError::from_io(e)),
+            Err(e) => return Err(partial(got, &e.to_string())),
+        }
+    }
     let h = parse_nbss_header(&hdr).map_err(|e| NetError::Protocol(e.to_string()))?;
     // The bound was checked by parse_nbss_header, so this allocation is at most MAX_NBSS_LEN.
     let mut frame = vec![0u8; NBSS_HEADER_LEN + h.length];
@@ -203,7 +213,14 @@ async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, NetError> {
         head.copy_from_slice(&hdr);
     }
     if let Some(body) = frame.get_mut(NBSS_HEADER_LEN..) {
-        stream.read_exact(body).await.map_err(NetError::from_io)?;
+        stream
+            .read_exact(body)
+            .await
+            .map_err(|e| partial(NBSS_HEADER_LEN, &e.to_string()))?;
     }
     Ok(frame)
+}
+
+fn partial(got: usize, what: &str) -> NetError {
+    NetError::Protocol(format!("connection {what} after {got} byte(s) of a reply"))
 }

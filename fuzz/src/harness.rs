@@ -1,0 +1,348 @@
+//! What each fuzz target does with one input. Shared by the libFuzzer binaries (fuzz/fuzz_targets)
+//! and by `protocol/tests/fuzz_corpus.rs`, which replays fuzz/corpus and fuzz/regressions through
+//! [`run`] in plain `cargo test`.
+//!
+//! Every function must return normally for every input: a panic (index out of bounds, overflow with
+//! debug assertions, a failed invariant `assert!` below) is a bug the fuzzer reports. Besides "does
+//! not panic", the asserts check what callers rely on: lengths bounded by the module's constants,
+//! borrowed slices lying inside the input, header fields that write back to the same bytes.
+
+use bytes::BytesMut;
+use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
+use smb1scan_protocol::nbss::{
+    parse_nbss_header, parse_session_response, NbssType, MAX_NBSS_LEN, NBSS_HEADER_LEN,
+};
+use smb1scan_protocol::ntlmssp::{parse_av_pairs, parse_ntlmssp_challenge, MAX_NAME_CHARS};
+use smb1scan_protocol::smb1::header::{parse_smb1_body, parse_smb1_header, SMB1_HEADER_LEN};
+use smb1scan_protocol::smb1::negotiate::{parse_smb1_negotiate_response, SMB1_DIALECTS};
+use smb1scan_protocol::smb1::session_setup::{
+    parse_smb1_session_setup_response, MAX_SMB_STRING_CHARS,
+};
+use smb1scan_protocol::smb1::trans::parse_smb1_trans_response;
+use smb1scan_protocol::smb1::trans2::{interpret_doublepulsar_reply, DOUBLEPULSAR_PING_MID};
+use smb1scan_protocol::smb1::tree_connect::parse_tree_connect_response;
+use smb1scan_protocol::smb2::header::parse_smb2_header;
+use smb1scan_protocol::smb2::negotiate::{
+    parse_smb2_error_response, parse_smb2_negotiate_outcome, parse_smb2_negotiate_response,
+    NegotiateContextType, Smb2NegotiateOutcome, MAX_NEGOTIATE_CONTEXTS,
+};
+use smb1scan_protocol::smb2::session_setup::{
+    parse_smb2_session_setup_response, MAX_SMB2_SECURITY_BUFFER,
+};
+use smb1scan_protocol::spnego::find_ntlmssp;
+
+/// Every target name, as used for fuzz/fuzz_targets/<name>.rs and fuzz/corpus/<name>/.
+pub const TARGETS: &[&str] = &[
+    "nbss_header",
+    "session_response",
+    "smb1_header_body",
+    "smb1_negotiate",
+    "smb2_negotiate",
+    "smb_message",
+    "smb1_session_setup",
+    "tree_connect",
+    "trans",
+    "doublepulsar",
+    "ntlmssp_challenge",
+    "spnego_find_ntlmssp",
+    "smb2_session_setup",
+    "probe_path",
+];
+
+/// Runs target `name` on `data`; false when no target has that name.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match name {
+        "nbss_header" => nbss_header(data),
+        "session_response" => session_response(data),
+        "smb1_header_body" => smb1_header_body(data),
+        "smb1_negotiate" => smb1_negotiate(data),
+        "smb2_negotiate" => smb2_negotiate(data),
+        "smb_message" => smb_message(data),
+        "smb1_session_setup" => smb1_session_setup(data),
+        "tree_connect" => tree_connect(data),
+        "trans" => trans(data),
+        "doublepulsar" => doublepulsar(data),
+        "ntlmssp_challenge" => ntlmssp_challenge(data),
+        "spnego_find_ntlmssp" => spnego_find_ntlmssp(data),
+        "smb2_session_setup" => smb2_session_setup(data),
+        "probe_path" => probe_path(data),
+        _ => return false,
+    }
+    true
+}
+
+/// True when `inner` is a sub-slice of `outer` (same allocation, within bounds).
+fn within(outer: &[u8], inner: &[u8]) -> bool {
+    let o = outer.as_ptr() as usize;
+    let i = inner.as_ptr() as usize;
+    inner.is_empty() || (i >= o && i + inner.len() <= o + outer.len())
+}
+
+fn short(s: &Option<String>, max_chars: usize) -> bool {
+    s.iter().all(|s| s.chars().count() <= max_chars)
+}
+
+/// parse_nbss_header: Ok only for a known type and a length within MAX_NBSS_LEN.
+pub fn nbss_header(data: &[u8]) {
+    if let Ok(h) = parse_nbss_header(data) {
+        assert!(h.length <= MAX_NBSS_LEN);
+        assert!(data.len() >= NBSS_HEADER_LEN);
+        assert_eq!(data.first().copied(), Some(h.kind.0));
+    }
+}
+
+/// parse_session_response on a whole NBSS answer to a SESSION REQUEST.
+pub fn session_response(data: &[u8]) {
+    let _ = format!("{:?}", parse_session_response(data));
+}
+
+/// parse_smb1_header + parse_smb1_body; a parsed header writes back to the same 32 bytes
+/// (Reserved excepted).
+pub fn smb1_header_body(data: &[u8]) {
+    let Ok((h, rest)) = parse_smb1_header(data) else {
+        return;
+    };
+    assert_eq!(rest.len() + SMB1_HEADER_LEN, data.len());
+    let mut b = BytesMut::new();
+    h.write(&mut b);
+    assert_eq!(b.len(), SMB1_HEADER_LEN);
+    assert_eq!(b.get(..22), data.get(..22));
+    assert_eq!(b.get(24..32), data.get(24..32));
+    let _ = (
+        h.status().hex(),
+        h.status().is_success(),
+        h.is_reply(),
+        h.is_unicode(),
+    );
+    let _ = h.command.name();
+    if let Ok(body) = parse_smb1_body(rest) {
+        assert!(within(rest, body.words));
+        assert!(within(rest, body.bytes));
+        assert_eq!(body.words.len(), usize::from(body.word_count) * 2);
+        assert_eq!(body.bytes.len(), usize::from(body.byte_count));
+    }
+}
+
+/// parse_smb1_negotiate_response and every accessor the probe uses.
+pub fn smb1_negotiate(data: &[u8]) {
+    let Ok((h, r)) = parse_smb1_negotiate_response(data) else {
+        return;
+    };
+    let _ = (
+        h.status(),
+        r.dialect_index(),
+        r.dialect_selected(),
+        r.signing(),
+    );
+    let _ = r.dialect_name(SMB1_DIALECTS);
+    if let Some(n) = r.nt_lm() {
+        let _ = (n.signing(), n.system_time_unix(), n.is_extended_security());
+        let _ = (n.domain_name(), n.server_name(), n.server_guid());
+        let _ = n.has_capability(0x8000_0000);
+        if let Some(blob) = n.security_blob() {
+            assert!(within(data, blob));
+            spnego_find_ntlmssp(blob);
+        }
+    }
+    let _ = format!("{r:?}");
+}
+
+/// parse_smb2_negotiate_outcome / parse_smb2_negotiate_response / parse_smb2_error_response.
+pub fn smb2_negotiate(data: &[u8]) {
+    let direct = parse_smb2_negotiate_response(data);
+    match parse_smb2_negotiate_outcome(data) {
+        Ok(Smb2NegotiateOutcome::Negotiated(h, r)) => {
+            assert!(h.status.is_success());
+            assert!(direct.is_ok());
+            assert!(within(data, r.security_buffer));
+            assert!(r.negotiate_contexts.len() <= MAX_NEGOTIATE_CONTEXTS);
+            for c in &r.negotiate_contexts {
+                assert!(within(data, c.data));
+                let _ = (c.selected_cipher(), c.preauth_hash(), c.context_type.name());
+            }
+            let _ = (
+                r.signing(),
+                r.system_time_unix(),
+                r.server_start_time_unix(),
+            );
+            let _ = (r.server_guid_string(), r.dialect_revision.name());
+            let _ = r.context(NegotiateContextType::ENCRYPTION_CAPABILITIES);
+            spnego_find_ntlmssp(r.security_buffer);
+        }
+        Ok(Smb2NegotiateOutcome::Failed(h, rest)) => {
+            assert!(!h.status.is_success());
+            assert!(direct.is_err());
+            if let Ok(e) = parse_smb2_error_response(rest) {
+                assert!(within(rest, e.error_data));
+            }
+        }
+        Err(_) => assert!(direct.is_err()),
+    }
+    let _ = parse_smb2_error_response(data);
+}
+
+/// parse_smb_message: dispatch on the magic.
+pub fn smb_message(data: &[u8]) {
+    match parse_smb_message(data) {
+        Ok(SmbMessage::Smb1(h, rest)) => {
+            assert!(within(data, rest));
+            assert_eq!(parse_smb1_header(data).ok(), Some((h, rest)));
+        }
+        Ok(SmbMessage::Smb2(h, rest)) => {
+            assert!(within(data, rest));
+            let _ = (h.is_response(), h.is_async(), h.tree_id(), h.async_id());
+            assert_eq!(parse_smb2_header(data).ok(), Some((h, rest)));
+        }
+        Err(_) => {}
+    }
+}
+
+/// parse_smb1_session_setup_response; strings are capped at MAX_SMB_STRING_CHARS.
+pub fn smb1_session_setup(data: &[u8]) {
+    let Ok((_h, r)) = parse_smb1_session_setup_response(data) else {
+        return;
+    };
+    assert!(within(data, r.security_blob));
+    assert!(short(&r.native_os, MAX_SMB_STRING_CHARS));
+    assert!(short(&r.native_lanman, MAX_SMB_STRING_CHARS));
+    assert!(short(&r.primary_domain, MAX_SMB_STRING_CHARS));
+    let _ = r.is_guest();
+    spnego_find_ntlmssp(r.security_blob);
+}
+
+/// parse_tree_connect_response.
+pub fn tree_connect(data: &[u8]) {
+    if let Ok((h, r)) = parse_tree_connect_response(data) {
+        let _ = (h.tid, h.status(), format!("{r:?}"));
+    }
+}
+
+/// parse_smb1_trans_response; parameter/data slices lie inside the message.
+pub fn trans(data: &[u8]) {
+    if let Ok((_h, r)) = parse_smb1_trans_response(data) {
+        assert!(within(data, r.setup));
+        assert!(within(data, r.parameters));
+        assert!(within(data, r.data));
+    }
+}
+
+/// interpret_doublepulsar_reply on a parsed header, for the probe's MID and for a MID taken from
+/// the input's last two bytes (so wrap-around at 0xFFFF is reached).
+pub fn doublepulsar(data: &[u8]) {
+    let Ok((h, _)) = parse_smb1_header(data) else {
+        return;
+    };
+    let _ = interpret_doublepulsar_reply(DOUBLEPULSAR_PING_MID, &h);
+    if let [.., lo, hi] = data {
+        let _ = format!(
+            "{:?}",
+            interpret_doublepulsar_reply(u16::from_le_bytes([*lo, *hi]), &h)
+        );
+    }
+}
+
+/// parse_ntlmssp_challenge and parse_av_pairs; names capped at MAX_NAME_CHARS.
+pub fn ntlmssp_challenge(data: &[u8]) {
+    if let Ok(c) = parse_ntlmssp_challenge(data) {
+        assert!(short(&c.target_name, MAX_NAME_CHARS));
+        let ti = &c.target_info;
+        for n in [
+            &ti.nb_computer_name,
+            &ti.nb_domain_name,
+            &ti.dns_computer_name,
+            &ti.dns_domain_name,
+            &ti.dns_tree_name,
+        ] {
+            assert!(short(n, MAX_NAME_CHARS));
+        }
+        assert!(c.target_info_raw.len() <= data.len());
+        let _ = c.version.map(|v| v.to_string());
+    }
+    let _ = parse_av_pairs(data);
+}
+
+/// spnego::find_ntlmssp, then the CHALLENGE parser on what it found.
+pub fn spnego_find_ntlmssp(data: &[u8]) {
+    if let Some(m) = find_ntlmssp(data) {
+        assert!(within(data, m));
+        assert!(m.starts_with(b"NTLMSSP\0"));
+        ntlmssp_challenge(m);
+    }
+}
+
+/// parse_smb2_session_setup_response; the buffer is bounded.
+pub fn smb2_session_setup(data: &[u8]) {
+    if let Ok((_h, r)) = parse_smb2_session_setup_response(data) {
+        assert!(within(data, r.security_buffer));
+        assert!(r.security_buffer.len() <= MAX_SMB2_SECURITY_BUFFER);
+        spnego_find_ntlmssp(r.security_buffer);
+    }
+}
+
+/// Reads the next NBSS frame from `stream` as `Conn::recv` does (header first, length checked
+/// before the body, up to 8 keep-alives skipped) and returns the payload; None ends the stream.
+fn next_message<'a>(stream: &mut &'a [u8]) -> Option<&'a [u8]> {
+    for _ in 0..8 {
+        let h = parse_nbss_header(stream).ok()?;
+        let end = NBSS_HEADER_LEN.checked_add(h.length)?;
+        let payload = stream.get(NBSS_HEADER_LEN..end)?;
+        *stream = stream.get(end..)?;
+        if h.kind == NbssType::KEEP_ALIVE {
+            continue;
+        }
+        return (h.kind == NbssType::SESSION_MESSAGE).then_some(payload);
+    }
+    None
+}
+
+/// The whole response path of a probe on one connection: the input is the byte stream a peer
+/// sends. The first byte picks port 139 (odd: a NetBIOS session response comes first) or 445;
+/// then each frame goes through the parsers of the next probe step, in probe order: SMB1
+/// NEGOTIATE (dispatch on magic first, as an SMB2 answer is possible), SESSION_SETUP (challenge,
+/// then authenticate), TREE_CONNECT, TRANS PeekNamedPipe (falling back to the bare header),
+/// TRANS2 ping, then SMB2 NEGOTIATE and SMB2 SESSION_SETUP on a second connection.
+pub fn probe_path(data: &[u8]) {
+    let Some((&mode, mut stream)) = data.split_first() else {
+        return;
+    };
+    if mode & 1 == 1 {
+        let Some(end) = parse_nbss_header(stream)
+            .ok()
+            .and_then(|h| NBSS_HEADER_LEN.checked_add(h.length))
+        else {
+            return;
+        };
+        let Some(frame) = stream.get(..end) else {
+            return;
+        };
+        let _ = parse_session_response(frame);
+        stream = stream.get(end..).unwrap_or_default();
+    }
+    type Step = fn(&[u8]);
+    let steps: [Step; 9] = [
+        |m| {
+            smb_message(m);
+            smb1_negotiate(m);
+        },
+        smb1_session_setup,
+        smb1_session_setup,
+        tree_connect,
+        |m| {
+            trans(m);
+            smb1_header_body(m);
+        },
+        doublepulsar,
+        |m| {
+            smb_message(m);
+            smb2_negotiate(m);
+        },
+        smb2_session_setup,
+        smb2_session_setup,
+    ];
+    for step in steps {
+        let Some(m) = next_message(&mut stream) else {
+            return;
+        };
+        step(m);
+    }
+}
