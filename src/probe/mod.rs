@@ -302,31 +302,3 @@ fn reason_for(e: &NetError, timeout: Reason) -> Reason {
     }
 }
 
-#[cfg(test)]
-mod debug_tests {
-    /// Manual probe: `PROBE_TARGET=127.0.0.2:445 cargo test probe_env -- --ignored --nocapture`.
-    #[tokio::test]
-    #[ignore]
-    async fn probe_env() {
-        let Ok(t) = std::env::var("PROBE_TARGET") else {
-            return;
-        };
-        let Ok(sa) = t.parse::<std::net::SocketAddr>() else {
-            return;
-        };
-        let opts = super::ProbeOptions {
-            read_timeout: std::time::Duration::from_secs(2),
-            ..Default::default()
-        };
-        let r = super::probe(
-            super::Target {
-                ip: sa.ip(),
-                port: sa.port(),
-                hostname: None,
-            },
-            &opts,
-        )
-        .await;
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-    }
-}
