@@ -301,4 +301,3 @@ fn reason_for(e: &NetError, timeout: Reason) -> Reason {
         NetError::Io(_) => Reason::LocalError,
     }
 }
-
