@@ -289,6 +289,8 @@ pub enum Reason {
     SessionSetupRefused,
     /// TREE_CONNECT to IPC$ was refused.
     TreeConnectRefused,
+    /// No answer to the NetBIOS session request (port 139) in time.
+    TimeoutAfterNetbiosSession,
     /// No answer to the negotiate in time.
     TimeoutAfterNegotiate,
     /// No answer to the session setup in time.

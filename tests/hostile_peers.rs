@@ -69,6 +69,7 @@ const REASONS: &[&str] = &[
     "smb1-unknown",
     "session-setup-refused",
     "tree-connect-refused",
+    "timeout-after-netbios-session",
     "timeout-after-negotiate",
     "timeout-after-session-setup",
     "timeout-after-tree-connect",

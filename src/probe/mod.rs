@@ -154,6 +154,14 @@ fn finalise(r: &mut HostResult) {
             HostStatus::Filtered => Reason::ConnectTimeout,
             HostStatus::Unreachable => Reason::Unreachable,
             HostStatus::Reset => Reason::ConnectionReset,
+            // On port 139 the first exchange is the NetBIOS session request, not a negotiate.
+            HostStatus::Timeout
+                if r.steps
+                    .last()
+                    .is_some_and(|s| s.name.starts_with("netbios-session")) =>
+            {
+                Reason::TimeoutAfterNetbiosSession
+            }
             HostStatus::Timeout => Reason::TimeoutAfterNegotiate,
             HostStatus::ProtocolError => Reason::ProtocolError,
             HostStatus::Interrupted => Reason::Interrupted,
