@@ -16,19 +16,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::{bin, require_lab, s, scratch_dir, skip_or_fail, LAB_ADDRS};
+use common::{
+    bin, libreoffice_round_trip, require_lab, s, scratch_dir, skip_or_fail, soffice, LAB_ADDRS,
+};
 
 /// Simulated hosts for this test (the demo's personas), away from the demo's default addresses.
 const BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 45, 1);
-
-fn soffice() -> Option<&'static str> {
-    ["soffice", "libreoffice"].into_iter().find(|b| {
-        Command::new(b)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
 
 #[test]
 fn one_scan_writes_every_format_and_each_reads_back() {
@@ -167,39 +160,7 @@ fn one_scan_writes_every_format_and_each_reads_back() {
             skip_or_fail("soffice not found (apt-get install libreoffice-calc-nogui)");
         }
         Some(bin) => {
-            let profile = format!(
-                "-env:UserInstallation=file://{}",
-                dir.join("profile").display()
-            );
-            let lo = Command::new(bin)
-                .args([
-                    &profile,
-                    "--headless",
-                    "--infilter=CSV:44,34,76,1",
-                    "--convert-to",
-                ])
-                .arg("csv:Text - txt - csv (StarCalc):44,34,76,1")
-                .arg("--outdir")
-                .arg(dir.join("lo"))
-                .arg(&csv_p)
-                .output()
-                .expect("soffice runs");
-            assert!(
-                lo.status.success(),
-                "{}",
-                String::from_utf8_lossy(&lo.stderr)
-            );
-            let read = |p: &std::path::Path| -> Vec<Vec<String>> {
-                csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .from_path(p)
-                    .expect("csv")
-                    .records()
-                    .map(|r| r.expect("row").iter().map(String::from).collect())
-                    .collect()
-            };
-            let ours = read(&csv_p);
-            let theirs = read(&dir.join("lo/scan.csv"));
+            let (ours, theirs) = libreoffice_round_trip(bin, &csv_p, &dir);
             assert_eq!(ours.len(), theirs.len());
             for (a, b) in ours.iter().zip(&theirs) {
                 assert_eq!(a.len(), b.len());

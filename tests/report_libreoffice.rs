@@ -2,6 +2,8 @@
 //! stay text. Skips, printing why, when `soffice` is not installed (CI installs
 //! libreoffice-calc-nogui).
 
+mod common;
+
 #[allow(dead_code)]
 #[path = "../src/model.rs"]
 mod model;
@@ -9,20 +11,9 @@ mod model;
 #[path = "../src/report/mod.rs"]
 mod report;
 
-use std::process::Command;
-
+use common::{libreoffice_round_trip, soffice};
 use model::HostResult;
 use report::{OutputArgs, ReportSet, ScanMeta};
-
-fn soffice() -> Option<&'static str> {
-    ["soffice", "libreoffice"].into_iter().find(|b| {
-        Command::new(b)
-            .arg("--version")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    })
-}
 
 #[test]
 fn libreoffice_reads_the_same_rows_and_columns() {
@@ -37,7 +28,7 @@ fn libreoffice_reads_the_same_rows_and_columns() {
     };
     let dir = std::env::temp_dir().join(format!("smb1scan-lo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("out")).expect("dir");
+    std::fs::create_dir_all(&dir).expect("dir");
     let src = dir.join("scan.csv");
     let mut hosts: Vec<HostResult> = include_str!("../fixtures/reports/baseline.jsonl")
         .lines()
@@ -62,41 +53,7 @@ fn libreoffice_reads_the_same_rows_and_columns() {
     }
     set.finish(&meta).expect("finish");
 
-    // Import as UTF-8 CSV (filter options: comma, double quote, UTF-8, from line 1) and export
-    // CSV again; the user profile goes in the temp dir so parallel runs do not collide.
-    let profile = format!(
-        "-env:UserInstallation=file://{}",
-        dir.join("profile").display()
-    );
-    let out = Command::new(bin)
-        .args([
-            &profile,
-            "--headless",
-            "--infilter=CSV:44,34,76,1",
-            "--convert-to",
-        ])
-        .arg("csv:Text - txt - csv (StarCalc):44,34,76,1")
-        .arg("--outdir")
-        .arg(dir.join("out"))
-        .arg(&src)
-        .output()
-        .expect("soffice runs");
-    assert!(
-        out.status.success(),
-        "soffice failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read = |p: &std::path::Path| -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_path(p)
-            .expect("csv")
-            .records()
-            .map(|r| r.expect("row").iter().map(String::from).collect())
-            .collect()
-    };
-    let ours = read(&src);
-    let theirs = read(&dir.join("out/scan.csv"));
+    let (ours, theirs) = libreoffice_round_trip(bin, &src, &dir);
     assert_eq!(theirs.len(), ours.len(), "row count");
     assert_eq!(theirs.len(), hosts.len() + 1);
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {

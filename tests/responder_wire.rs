@@ -249,7 +249,9 @@ async fn doublepulsar_x64_reply_mid_81_with_key_and_arch() {
     assert_eq!(h.mid, 81);
     assert_eq!(h.status(), SmbError::Nt(NtStatus::NOT_IMPLEMENTED));
     assert_eq!(h.security_signature, [0x5a, 0x3c, 0x9e, 0x71, 1, 0, 0, 0]);
-    let key = responder::personas::doublepulsar_xor_key([0x5a, 0x3c, 0x9e, 0x71]);
+    let key = smb1scan_protocol::smb1::trans2::doublepulsar_xor_key(u32::from_le_bytes([
+        0x5a, 0x3c, 0x9e, 0x71,
+    ]));
     assert_eq!(
         interpret_doublepulsar_reply(65, &h),
         DoublePulsarReply::Present {

@@ -493,12 +493,3 @@ pub fn personas() -> &'static [Persona] {
 pub fn persona(name: &str) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.name == name)
 }
-
-/// Metasploit's DoublePulsar XOR key from the reply's SecuritySignature (first four bytes as a
-/// little-endian u32 `s`): `2*s ^ ((((s & 0xff00) | (s << 16)) << 8) | (((s >> 16) | (s & 0xff0000)) >> 8))`.
-#[allow(dead_code)] // used by tests/responder_wire.rs to check the implant's key
-pub fn doublepulsar_xor_key(signature_key: [u8; 4]) -> u32 {
-    let s = u32::from_le_bytes(signature_key);
-    let x = (((s & 0xff00) | (s << 16)) << 8) | (((s >> 16) | (s & 0x00ff_0000)) >> 8);
-    s.wrapping_mul(2) ^ x
-}

@@ -171,3 +171,59 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     dir
 }
+
+/// The LibreOffice binary, when installed.
+pub fn soffice() -> Option<&'static str> {
+    ["soffice", "libreoffice"].into_iter().find(|b| {
+        Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Rows of a CSV file, header included, as strings.
+pub fn csv_rows(p: &Path) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(p)
+        .unwrap_or_else(|e| panic!("csv {}: {e}", p.display()))
+        .records()
+        .map(|r| r.expect("row").iter().map(String::from).collect())
+        .collect()
+}
+
+/// Imports `csv` into LibreOffice Calc (comma, double quote, UTF-8, from line 1) and exports it as
+/// CSV again, with a private user profile under `work` so parallel runs do not collide. Returns
+/// (the rows we wrote, the rows Calc read back).
+pub fn libreoffice_round_trip(
+    bin: &str,
+    csv: &Path,
+    work: &Path,
+) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let profile = format!(
+        "-env:UserInstallation=file://{}",
+        work.join("profile").display()
+    );
+    let out_dir = work.join("lo");
+    let out = Command::new(bin)
+        .args([
+            &profile,
+            "--headless",
+            "--infilter=CSV:44,34,76,1",
+            "--convert-to",
+        ])
+        .arg("csv:Text - txt - csv (StarCalc):44,34,76,1")
+        .arg("--outdir")
+        .arg(&out_dir)
+        .arg(csv)
+        .output()
+        .expect("soffice runs");
+    assert!(
+        out.status.success(),
+        "soffice failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = csv.file_name().expect("csv file name");
+    (csv_rows(csv), csv_rows(&out_dir.join(name)))
+}
