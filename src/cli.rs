@@ -1,6 +1,7 @@
 //! Command line: the clap definition of every subcommand and flag, logging set-up, and dispatch.
-//! Raw flags are turned into a validated scan configuration in [`crate::scan`]; only this module
-//! and `scan` see clap types.
+//! Flags become plain [`smb1scan::plan::ScanFlags`], the library validates them into one
+//! [`smb1scan::plan::ScanPlan`], runs it, and the outcome becomes the exit code here. Only this
+//! module (and `main.rs`) knows clap and anyhow.
 //!
 //! # Exit codes
 //! 0 finished, nothing met `--fail-on`; 1 runtime error; 2 usage error (bad flag, target, config);
@@ -11,10 +12,15 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{
+    ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 
-use crate::report::policy::{exit_code_for_error, EXIT_USAGE};
-use crate::targets::Shard;
+use smb1scan::plan::{OutputFlags, ScanFlags, ScanPlan, TargetSources};
+use smb1scan::report::diff::DiffFormat;
+use smb1scan::report::policy::{FailOn, Finding, EXIT_USAGE};
+use smb1scan::report::Format;
+use smb1scan::targets::Shard;
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
@@ -63,9 +69,9 @@ pub enum Command {
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(Box<ScanArgs>),
     /// Start a network of SIMULATED Windows hosts on loopback and scan it (no set-up needed).
-    Demo(crate::demo::DemoArgs),
+    Demo(DemoArgs),
     /// Compare two runs (JSON Lines or JSON): newly exposed, fixed, changed, appeared, gone.
-    Diff(crate::report::diff::DiffArgs),
+    Diff(DiffArgs),
     /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
     Completions {
         /// Shell.
@@ -151,7 +157,7 @@ pub struct ScanArgs {
     #[arg(help_heading = "Speed and timeouts")]
     pub smb2_quick: bool,
     /// Seed of the pseudo-random scan order; every shard must use the same.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = smb1scan::plan::defaults::SEED)]
     #[arg(help_heading = "Order, shards, resume")]
     pub seed: u64,
     /// Scan only shard I of N (1-based) of the same pseudo-random order; N machines with
@@ -195,11 +201,208 @@ pub struct ScanArgs {
     pub no_config: bool,
     /// Outputs and the failure policy.
     #[command(flatten)]
-    pub output: crate::report::OutputArgs,
+    pub output: OutputArgs,
+}
+
+/// Output format (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One row per target (spreadsheets).
+    Csv,
+    /// One JSON object per line, streamed.
+    Jsonl,
+    /// One JSON document: metadata plus the host array.
+    Json,
+    /// A self-contained HTML audit report.
+    Html,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Json => Format::Json,
+            FormatArg::Html => Format::Html,
+        }
+    }
+}
+
+/// One kind of finding `--fail-on` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FindingArg {
+    /// MS17-010 `vulnerable`.
+    Vulnerable,
+    /// DoublePulsar `present`.
+    Doublepulsar,
+    /// SMB1 enabled.
+    Smb1,
+    /// MS17-010 `unknown` on a host whose port answered.
+    Unknown,
+    /// Never fail (only meaningful alone).
+    None,
+}
+
+impl From<FindingArg> for Finding {
+    fn from(f: FindingArg) -> Finding {
+        match f {
+            FindingArg::Vulnerable => Finding::Vulnerable,
+            FindingArg::Doublepulsar => Finding::Doublepulsar,
+            FindingArg::Smb1 => Finding::Smb1,
+            FindingArg::Unknown => Finding::Unknown,
+            FindingArg::None => Finding::None,
+        }
+    }
+}
+
+/// Output flags, shared by `scan` and `demo`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Write results to FILE (repeatable: `-o scan.csv -o scan.jsonl -o report.html`). The format
+    /// comes from the extension (.csv .jsonl .json .html), else from --format. `-` is standard
+    /// output. Without -o, JSON Lines go to standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Vec<PathBuf>,
+    /// Format for outputs whose extension names none, and for standard output.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatArg>,
+    /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
+    #[arg(long)]
+    pub excel: bool,
+    /// Replace existing output files.
+    #[arg(long, conflicts_with = "append")]
+    pub overwrite: bool,
+    /// Append to existing CSV / JSON Lines files (the CSV header must match).
+    #[arg(long)]
+    pub append: bool,
+    /// Exit with code 3 when a host shows one of these findings (comma-separated):
+    /// vulnerable, doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar, or the
+    /// site config's `[output] fail_on`].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub fail_on: Option<Vec<FindingArg>>,
+    /// Do not print the summary table on standard error at the end.
+    #[arg(long)]
+    pub no_summary: bool,
+}
+
+impl From<OutputArgs> for OutputFlags {
+    fn from(a: OutputArgs) -> OutputFlags {
+        OutputFlags {
+            output: a.output,
+            format: a.format.map(Format::from),
+            excel: a.excel,
+            overwrite: a.overwrite,
+            append: a.append,
+            fail_on: a
+                .fail_on
+                .map(|v| v.into_iter().map(Finding::from).collect()),
+            no_summary: a.no_summary,
+        }
+    }
+}
+
+impl ScanArgs {
+    /// The flags as the library takes them.
+    fn into_flags(self, quiet: bool) -> ScanFlags {
+        ScanFlags {
+            targets: TargetSources {
+                targets: self.targets,
+                input_files: self.input_file,
+                exclude: self.exclude,
+                exclude_files: self.exclude_file,
+                first_address: self.first_address,
+            },
+            ports: self.ports,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            fast: self.fast,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            host_timeout: self.host_timeout,
+            grace: self.grace,
+            retries: self.retries,
+            smb2_quick: self.smb2_quick,
+            seed: Some(self.seed),
+            shard: self.shard,
+            resume: self.resume,
+            dry_run: self.dry_run,
+            user: self.user,
+            domain: self.domain,
+            password_env: self.password_env,
+            password_file: self.password_file,
+            config: self.config,
+            no_config: self.no_config,
+            output: self.output.into(),
+            quiet,
+        }
+    }
+}
+
+/// Options of `smb1scan demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// First loopback address of the simulated network (127.0.0.0/8); each host takes the next.
+    #[arg(long, default_value_t = smb1scan::demo::DEFAULT_BASE, value_name = "IP")]
+    pub base: std::net::Ipv4Addr,
+    /// TCP port every simulated host listens on and the scan targets. 445 needs root (or
+    /// CAP_NET_BIND_SERVICE); without it the demo falls back to port 4450 by itself.
+    #[arg(long, default_value_t = smb1scan::demo::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Output flags, as for `scan`.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Diff output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DiffFormatArg {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One row per change: change, ip, port, findings, detail.
+    Csv,
+    /// One JSON document.
+    Json,
+}
+
+impl From<DiffFormatArg> for DiffFormat {
+    fn from(f: DiffFormatArg) -> DiffFormat {
+        match f {
+            DiffFormatArg::Text => DiffFormat::Text,
+            DiffFormatArg::Csv => DiffFormat::Csv,
+            DiffFormatArg::Json => DiffFormat::Json,
+        }
+    }
+}
+
+/// `smb1scan diff` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The earlier run (JSON Lines or JSON).
+    #[arg(value_name = "BASELINE")]
+    pub baseline: PathBuf,
+    /// The newer run (JSON Lines or JSON).
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DiffFormatArg,
+    /// Exit with code 3 when a NEW finding is one of these (comma-separated): vulnerable,
+    /// doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar].
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+    pub fail_on: Option<Vec<FindingArg>>,
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::parse_duration(s)
+    smb1scan::config::parse_duration(s)
+}
+
+/// The `--fail-on` policy of a list as given (`None` = the default).
+fn fail_on(list: Option<Vec<FindingArg>>) -> FailOn {
+    match list {
+        Some(v) => FailOn::from_list(&v.into_iter().map(Finding::from).collect::<Vec<_>>()),
+        None => FailOn::default(),
+    }
 }
 
 /// Whether stderr may be coloured: a terminal, and `NO_COLOR` unset or empty.
@@ -304,30 +507,40 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
-    let result = match cli.command {
-        Command::Scan(args) => {
-            // Whether --fail-on was given (it has a default, so the value alone cannot tell).
-            let fail_on_given = matches.subcommand_matches("scan").is_some_and(|m| {
-                m.value_source("fail_on") == Some(clap::parser::ValueSource::CommandLine)
-            });
-            crate::scan::run(*args, cli.quiet, cli.verbose, fail_on_given)
-        }
+    let result: anyhow::Result<u8> = match cli.command {
+        Command::Scan(args) => ScanPlan::from_flags(args.into_flags(cli.quiet))
+            .and_then(|plan| smb1scan::scan::run(&plan))
+            .map(|o| o.exit_code())
+            .map_err(anyhow::Error::from),
         Command::Demo(args) => {
-            let fail_on_given = matches.subcommand_matches("demo").is_some_and(|m| {
-                m.value_source("fail_on") == Some(clap::parser::ValueSource::CommandLine)
-            });
-            crate::demo::run(&args, cli.quiet, cli.verbose, fail_on_given)
+            smb1scan::plan::output_plan(&args.output.into(), None, cli.quiet, None)
+                .and_then(|output| {
+                    smb1scan::demo::run(&smb1scan::demo::DemoOptions {
+                        base: args.base,
+                        port: args.port,
+                        output,
+                        quiet: cli.quiet,
+                    })
+                })
+                .map(|o| o.exit_code())
+                .map_err(anyhow::Error::from)
         }
-        Command::Diff(args) => crate::report::diff::run(&args),
+        Command::Diff(args) => smb1scan::report::diff::run(
+            &args.baseline,
+            &args.current,
+            args.format.into(),
+            &fail_on(args.fail_on),
+        )
+        .map_err(anyhow::Error::from),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "smb1scan", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            Ok(0)
         }
-        Command::Man { out_dir } => man(out_dir).map(|_| ExitCode::SUCCESS),
+        Command::Man { out_dir } => man(out_dir).map(|_| 0),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {
                 // `smb1scan scan --dry-run ... | head` is a success.
@@ -339,7 +552,18 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The exit code for an error that ended the run: the library's own for its errors, 1 otherwise.
+fn exit_code_for_error(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<smb1scan::Error>() {
+        Some(lib) => lib.exit_code(),
+        None => smb1scan::report::policy::EXIT_ERROR,
+    }
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    if let Some(lib) = e.downcast_ref::<smb1scan::Error>() {
+        return lib.is_broken_pipe();
+    }
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)

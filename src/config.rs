@@ -43,9 +43,46 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+
+/// A config file that cannot be used. Every message names the file (and the key, when one is
+/// at fault), so a team can find the line to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or holds an unknown key or a value of the wrong type
+    /// (toml's message names the key and line).
+    #[error("config file {}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with the line and key.
+        message: String,
+    },
+    /// A key holds a value of the right type that is not acceptable.
+    #[error("config file {}: [{section}] {key}: {message}", path.display())]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// The TOML table (`scan`).
+        section: &'static str,
+        /// The key (`rate`).
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 /// The site file.
 pub const SITE_CONFIG: &str = "/etc/smb1scan/config.toml";
@@ -181,6 +218,10 @@ pub struct SiteConfig {
     /// Files this was read from.
     #[serde(skip)]
     pub sources: Vec<PathBuf>,
+    /// For each `section.key` that a file set, the last file that set it (so a bad value can be
+    /// reported with its file).
+    #[serde(skip)]
+    pub origins: std::collections::BTreeMap<String, PathBuf>,
 }
 
 fn over<T>(base: &mut Option<T>, top: Option<T>) {
@@ -192,8 +233,10 @@ fn over<T>(base: &mut Option<T>, top: Option<T>) {
 impl SiteConfig {
     /// Parses a file's text; the error names the key and line (toml's spans).
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let mut c: SiteConfig =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", origin.display()))?;
+        let mut c: SiteConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })?;
         // Relative exclusion and password files are relative to the config file.
         let dir = origin.parent().unwrap_or(Path::new("."));
         for p in c
@@ -207,13 +250,44 @@ impl SiteConfig {
             }
         }
         c.sources.push(origin.to_path_buf());
+        if let Ok(t) = toml::from_str::<toml::Table>(text) {
+            for (section, v) in &t {
+                if let toml::Value::Table(keys) = v {
+                    for k in keys.keys() {
+                        c.origins
+                            .insert(format!("{section}.{k}"), origin.to_path_buf());
+                    }
+                }
+            }
+        }
         Ok(c)
+    }
+
+    /// The error for a bad value of `[section] key`, naming the file that set it.
+    pub fn value_error(
+        &self,
+        section: &'static str,
+        key: &'static str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Value {
+            path: self
+                .origins
+                .get(&format!("{section}.{key}"))
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from("(config)")),
+            section,
+            key,
+            message: message.into(),
+        }
     }
 
     /// Reads one file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -243,6 +317,7 @@ impl SiteConfig {
         }
         over(&mut self.output.fail_on, top.output.fail_on);
         self.sources.extend(top.sources);
+        self.origins.extend(top.origins);
         self
     }
 

@@ -1,88 +1,82 @@
 //! `smb1scan demo`: starts a network of SIMULATED hosts on loopback addresses (one per
-//! [`Persona`](crate::responder::Persona): unpatched Windows 7, DoublePulsar-infected hosts,
+//! [`Persona`](smb1scan_responder::Persona): unpatched Windows 7, DoublePulsar-infected hosts,
 //! patched servers, SMB1-off Windows 10/2019, ...) and scans it with the real scan path
-//! ([`crate::scan::run`]: same engine, probe, outputs and exit codes), so a fresh machine shows
-//! exactly what a real scan reports. The banner on standard error says the hosts are simulated.
+//! ([`crate::scan::run`] with a [`ScanPlan`] built here: same engine, probe, outputs and exit
+//! codes), so a fresh machine shows exactly what a real scan reports. The banner on standard error says the hosts are simulated.
 //!
 //! Exit code: as `scan` (3 when findings meet `--fail-on`, which the simulated network's
 //! vulnerable and infected hosts do by default).
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::ExitCode;
 
-use anyhow::Context as _;
-use clap::Args;
+use smb1scan_responder::{start_network, DemoNetwork, StartError};
 
-use crate::cli::ScanArgs;
-use crate::responder::{start_network, DemoNetwork};
+use crate::error::{Error, Result};
+use crate::plan::{ScanPlan, TargetSources};
+use crate::report::OutputPlan;
+use crate::scan::Outcome;
 
-/// Options of `smb1scan demo`.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
+/// What `smb1scan demo` needs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
     /// First loopback address of the simulated network (127.0.0.0/8); each host takes the next.
-    #[arg(long, default_value = "127.0.10.1", value_name = "IP")]
     pub base: Ipv4Addr,
-    /// TCP port every simulated host listens on and the scan targets. 445 needs root (or
-    /// CAP_NET_BIND_SERVICE); without it the demo falls back to port 4450 by itself.
-    #[arg(long, default_value_t = 445, value_parser = clap::value_parser!(u16).range(1..))]
+    /// TCP port every simulated host listens on and the scan targets.
     pub port: u16,
-    /// Output flags, as for `scan`.
-    #[command(flatten)]
-    pub output: crate::report::OutputArgs,
+    /// Outputs and failure policy, as for a scan.
+    pub output: OutputPlan,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
+/// First address of the simulated network when none is given.
+pub const DEFAULT_BASE: Ipv4Addr = Ipv4Addr::new(127, 0, 10, 1);
+/// Port of the simulated hosts when none is given.
+pub const DEFAULT_PORT: u16 = 445;
 /// Port the demo falls back to when it may not listen on 445.
-const FALLBACK_PORT: u16 = 4450;
+pub const FALLBACK_PORT: u16 = 4450;
 
-/// True when `e` (or what caused it) is a permission error from binding a socket.
-fn permission_denied(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
-    })
+/// The scan plan for a running simulated network: every built-in default, no site config (its
+/// exclusions or credentials do not apply here), the simulated hosts as targets.
+pub fn plan(net: &DemoNetwork, port: u16, opts: &DemoOptions) -> ScanPlan {
+    let mut plan = ScanPlan::with_defaults(TargetSources {
+        targets: net.hosts.iter().map(|h| h.addr.ip().to_string()).collect(),
+        ..TargetSources::default()
+    });
+    plan.ports = vec![port];
+    plan.output = opts.output.clone();
+    plan.quiet = opts.quiet;
+    plan
 }
 
 /// Runs the demo: start the simulated hosts, scan them with the `scan` code path, stop them.
-pub fn run(
-    args: &DemoArgs,
-    quiet: bool,
-    verbose: u8,
-    fail_on_given: bool,
-) -> anyhow::Result<ExitCode> {
+pub fn run(opts: &DemoOptions) -> Result<Outcome> {
     // The simulated hosts run on their own runtime, whose worker threads keep serving while the
     // scan (which builds its own runtime) runs on this thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the simulated hosts' runtime")?;
-    let mut port = args.port;
-    let mut started = rt.block_on(start_network(args.base, port));
-    if port == 445 && started.as_ref().err().is_some_and(permission_denied) {
+        .map_err(|e| Error::io("starting the simulated hosts' runtime", e))?;
+    let mut port = opts.port;
+    let mut started = rt.block_on(start_network(opts.base, port));
+    if port == DEFAULT_PORT
+        && started
+            .as_ref()
+            .err()
+            .is_some_and(StartError::is_permission_denied)
+    {
         // Port 445 needs root or CAP_NET_BIND_SERVICE; the demo should still run for anyone.
         port = FALLBACK_PORT;
         eprintln!(
             "smb1scan demo: no permission to listen on port 445 (not root): using port {port}"
         );
-        started = rt.block_on(start_network(args.base, port));
+        started = rt.block_on(start_network(opts.base, port));
     }
-    let net = started.with_context(|| {
-        format!(
-            "starting the simulated hosts at {} port {} (port 445 needs root: try --port 4450)",
-            args.base, port
-        )
-    })?;
+    let net = started.map_err(Error::Demo)?;
     print_banner(&net);
-    let scan_args = ScanArgs {
-        targets: net.hosts.iter().map(|h| h.addr.ip().to_string()).collect(),
-        ports: vec![port],
-        // The demo never reads a site config: its exclusions or credentials do not apply here.
-        no_config: true,
-        output: args.output.clone(),
-        ..ScanArgs::default()
-    };
-    let result = crate::scan::run(scan_args, quiet, verbose, fail_on_given);
+    let result = crate::scan::run(&plan(&net, port, opts));
     rt.block_on(net.shutdown());
     result
 }

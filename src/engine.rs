@@ -90,18 +90,18 @@ fn cut_result(t: Target, status: HostStatus, reason: Reason, msg: String, ms: u6
 /// closed channel means no more signals will come. `on_result` is called once per finished host,
 /// in finishing order; an error from it stops the scan (in-flight hosts are abandoned) and is
 /// returned.
-pub async fn run<I, F, Fut, S>(
+pub async fn run<I, F, Fut, S, E>(
     targets: I,
     probe: F,
     opts: &EngineOptions,
     mut stop: watch::Receiver<u32>,
     mut on_result: S,
-) -> anyhow::Result<EngineSummary>
+) -> Result<EngineSummary, E>
 where
     I: IntoIterator<Item = Target>,
     F: Fn(Target) -> Fut,
     Fut: Future<Output = HostResult> + Send + 'static,
-    S: FnMut(HostResult) -> anyhow::Result<()>,
+    S: FnMut(HostResult) -> Result<(), E>,
 {
     let concurrency = opts.concurrency.max(1);
     let mut targets = targets.into_iter();
@@ -275,7 +275,7 @@ mod tests {
             rx,
             |r| {
                 got.push(r.ip);
-                Ok(())
+                Ok::<(), String>(())
             },
         )
         .await
@@ -298,9 +298,11 @@ mod tests {
             ..EngineOptions::default()
         };
         let t0 = Instant::now();
-        let s = run((0..26).map(t), sleeper(0, now, peak), &o, rx, |_| Ok(()))
-            .await
-            .unwrap();
+        let s = run((0..26).map(t), sleeper(0, now, peak), &o, rx, |_| {
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
         let el = t0.elapsed();
         assert_eq!(s.finished, 26);
         // First token immediately, then 25 more at 50/s: at least 0.5 s.
@@ -331,7 +333,7 @@ mod tests {
             rx,
             |r| {
                 got.push((r.ip, r.status, t0.elapsed()));
-                Ok(())
+                Ok::<(), String>(())
             },
         )
         .await
@@ -400,7 +402,7 @@ mod tests {
         let mut got = Vec::new();
         run(targets, probe, &o, rx, |r| {
             got.push((r.port, r.status, t0.elapsed()));
-            Ok(())
+            Ok::<(), String>(())
         })
         .await
         .unwrap();
@@ -442,7 +444,7 @@ mod tests {
         let mut n = 0;
         let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| {
             n += 1;
-            Ok(())
+            Ok::<(), String>(())
         })
         .await
         .unwrap();
@@ -468,9 +470,11 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(100)).await;
         });
         let t0 = tokio::time::Instant::now();
-        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| Ok(()))
-            .await
-            .unwrap();
+        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| {
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
         assert_eq!(s.ending, Ending::Aborted);
         assert_eq!(s.finished, 4);
         assert_eq!(s.abandoned, 2);
@@ -494,9 +498,11 @@ mod tests {
             let _ = tx.send(1);
             tokio::time::sleep(Duration::from_secs(100)).await;
         });
-        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| Ok(()))
-            .await
-            .unwrap();
+        let s = run((0..10).map(t), sleeper(200, now, peak), &o, rx, |_| {
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
         assert_eq!(s.ending, Ending::Interrupted);
         assert_eq!(s.finished, 4);
         assert_eq!(s.abandoned, 2);
@@ -511,7 +517,7 @@ mod tests {
         let e = run((0..10).map(t), sleeper(10, now, peak), &opts(2), rx, |_| {
             n += 1;
             if n == 3 {
-                anyhow::bail!("disk full")
+                return Err("disk full".to_string());
             }
             Ok(())
         })
@@ -527,7 +533,7 @@ mod tests {
         let (tx, rx) = watch::channel(0u32);
         drop(tx);
         let s = run((0..5).map(t), sleeper(10, now, peak), &opts(2), rx, |_| {
-            Ok(())
+            Ok::<(), String>(())
         })
         .await
         .unwrap();

@@ -1,248 +1,44 @@
-//! `smb1scan scan`: flags + site config → a validated [`ScanConfig`], targets → a lazy
+//! `smb1scan scan`, as the library runs it: a validated [`ScanPlan`] → targets → a lazy
 //! [`TargetSpace`], then the engine with the real probe, results streamed to the reports as each
-//! host finishes, and the exit code.
-//!
-//! # Defaults, and why they are gentle
-//! Hospital networks hold devices with fragile TCP/IP stacks (infusion pumps, imaging modalities,
-//! building controllers). The defaults keep any one device and the network as a whole far from
-//! stress: 100 new hosts per second across a pseudo-randomly permuted address space (so one /24
-//! sees about one new connection every 2.5 s on a /16 sweep), at most 256 hosts in flight, one
-//! connection at a time per host, and bounded timeouts (3 s connect, 5 s per exchange, 30 s per
-//! host). A /16 then takes about 11 minutes, set by the rate. `--fast` (2048 in flight, no rate
-//! limit, 1/2/10 s timeouts) is for labs only.
+//! host finishes, and the [`Outcome`] the command line maps to an exit code.
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-
-use crate::cli::ScanArgs;
-use crate::config::SiteConfig;
-use crate::engine::{self, Ending, EngineOptions};
+use crate::engine::{self, Ending};
+use crate::error::{Error, Result};
 use crate::model::{HostResult, HostStatus};
-use crate::probe::{Credentials, ProbeOptions, Target};
+use crate::plan::{defaults, ScanPlan, TargetSources};
+use crate::probe::Target;
 use crate::progress::Progress;
-use crate::report::policy::{UsageError, EXIT_INTERRUPTED};
-use crate::report::{OutputArgs, ReportSet, ScanMeta};
-use crate::targets::{ip_to_u128, resolve_names, Shard, SpecList, TargetSpace};
+use crate::report::policy;
+use crate::report::{ReportSet, ScanMeta};
+use crate::targets::{ip_to_u128, resolve_names, SpecList, TargetSpace};
 
-/// Built-in defaults (see the module doc for the reasoning).
-pub mod defaults {
-    use std::time::Duration;
-    /// Hosts in flight.
-    pub const CONCURRENCY: usize = 256;
-    /// New hosts per second.
-    pub const RATE: f64 = 100.0;
-    /// TCP connect timeout.
-    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-    /// Per-exchange timeout.
-    pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-    /// Whole-host deadline.
-    pub const HOST_TIMEOUT: Duration = Duration::from_secs(30);
-    /// Grace after Ctrl-C.
-    pub const GRACE: Duration = Duration::from_secs(3);
-    /// Connect retries after a timeout.
-    pub const RETRIES: u32 = 1;
-    /// Ports.
-    pub const PORTS: [u16; 1] = [445];
-    /// `--fast`: hosts in flight.
-    pub const FAST_CONCURRENCY: usize = 2048;
-    /// `--fast`: timeouts.
-    pub const FAST_CONNECT: Duration = Duration::from_secs(1);
-    /// `--fast`: per exchange.
-    pub const FAST_READ: Duration = Duration::from_secs(2);
-    /// `--fast`: per host.
-    pub const FAST_HOST: Duration = Duration::from_secs(10);
-    /// File descriptors kept back from the window (stdio, outputs, resolver).
-    pub const FD_RESERVE: u64 = 64;
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// A stop signal ended the run before every target was scanned.
+    pub interrupted: bool,
+    /// At least one record met the failure policy.
+    pub findings_met: bool,
 }
 
-/// Everything the scan needs, validated. Precedence: flag, then `--fast`, then site config, then
-/// built-in default.
-#[derive(Debug, Clone)]
-pub struct ScanConfig {
-    /// Engine settings.
-    pub engine: EngineOptions,
-    /// Probe settings.
-    pub probe: ProbeOptions,
-    /// Ports per address.
-    pub ports: Vec<u16>,
-    /// Scan order seed.
-    pub seed: u64,
-    /// Shard.
-    pub shard: Shard,
-    /// Only the first address of each name.
-    pub first_address: bool,
-}
-
-fn usage(msg: String) -> anyhow::Error {
-    UsageError(msg).into()
-}
-
-fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
-    flag.or(fast).or(site).unwrap_or(default)
-}
-
-impl ScanConfig {
-    /// Merges flags over the site config.
-    pub fn build(args: &ScanArgs, site: &SiteConfig) -> Result<Self> {
-        let s = &site.scan;
-        let fast = args.fast;
-        let concurrency = pick(
-            args.concurrency.map(|c| c as usize),
-            fast.then_some(defaults::FAST_CONCURRENCY),
-            s.concurrency,
-            defaults::CONCURRENCY,
-        );
-        if concurrency == 0 {
-            return Err(usage("concurrency must be at least 1".into()));
-        }
-        let rate = pick(args.rate, fast.then_some(0.0), s.rate, defaults::RATE);
-        if !rate.is_finite() || rate < 0.0 {
-            return Err(usage(format!(
-                "rate `{rate}` must be a number of hosts per second, 0 for unlimited"
-            )));
-        }
-        let connect_timeout = pick(
-            args.connect_timeout,
-            fast.then_some(defaults::FAST_CONNECT),
-            s.connect_timeout.map(|d| d.0),
-            defaults::CONNECT_TIMEOUT,
-        );
-        let read_timeout = pick(
-            args.read_timeout,
-            fast.then_some(defaults::FAST_READ),
-            s.read_timeout.map(|d| d.0),
-            defaults::READ_TIMEOUT,
-        );
-        let host_timeout = pick(
-            args.host_timeout,
-            fast.then_some(defaults::FAST_HOST),
-            s.host_timeout.map(|d| d.0),
-            defaults::HOST_TIMEOUT,
-        );
-        for (name, d) in [
-            ("connect timeout", connect_timeout),
-            ("read timeout", read_timeout),
-            ("host timeout", host_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(usage(format!("the {name} must be more than 0")));
-            }
-        }
-        let grace = pick(args.grace, None, s.grace.map(|d| d.0), defaults::GRACE);
-        let retries = pick(args.retries, None, s.retries, defaults::RETRIES);
-        let ports = if !args.ports.is_empty() {
-            args.ports.clone()
-        } else {
-            s.ports.clone().unwrap_or_else(|| defaults::PORTS.to_vec())
-        };
-        let mut seen = HashSet::new();
-        let ports: Vec<u16> = ports.into_iter().filter(|p| seen.insert(*p)).collect();
-        if ports.is_empty() || ports.contains(&0) {
-            return Err(usage("ports must be between 1 and 65535".into()));
-        }
-        let credentials = credentials(args, site)?;
-        let mut probe = ProbeOptions {
-            connect_timeout,
-            read_timeout,
-            host_timeout,
-            credentials,
-            retries,
-            ..ProbeOptions::default()
-        };
-        if args.smb2_quick {
-            probe.smb2_enumerate = false;
-        }
-        Ok(ScanConfig {
-            engine: EngineOptions {
-                concurrency,
-                rate: (rate > 0.0).then_some(rate),
-                // A small burst: the bucket smooths starts instead of releasing a wave.
-                burst: (rate / 10.0).clamp(1.0, 64.0) as u32,
-                host_timeout,
-                slack: read_timeout.min(Duration::from_secs(2)),
-                grace,
-            },
-            probe,
-            ports,
-            seed: args.seed,
-            shard: args.shard.unwrap_or_default(),
-            first_address: args.first_address || site.targets.first_address.unwrap_or(false),
-        })
-    }
-
-    /// Options recorded in the scan metadata (no secrets).
-    pub fn to_json(&self, site: &SiteConfig) -> serde_json::Value {
-        serde_json::json!({
-            "concurrency": self.engine.concurrency,
-            "rate": self.engine.rate,
-            "connect_timeout_ms": self.probe.connect_timeout.as_millis() as u64,
-            "read_timeout_ms": self.probe.read_timeout.as_millis() as u64,
-            "host_timeout_ms": self.probe.host_timeout.as_millis() as u64,
-            "grace_ms": self.engine.grace.as_millis() as u64,
-            "retries": self.probe.retries,
-            "ports": self.ports,
-            "seed": self.seed,
-            "shard": format!("{}/{}", self.shard.index, self.shard.count),
-            "smb2_enumerate": self.probe.smb2_enumerate,
-            "authenticated": self.probe.credentials.is_some(),
-            "user": self.probe.credentials.as_ref().map(|c| c.user.clone()),
-            "config_files": site.sources,
-        })
+impl Outcome {
+    /// The process exit code ([`policy`]).
+    pub fn exit_code(&self) -> u8 {
+        policy::exit_code(self.interrupted, self.findings_met)
     }
 }
 
-/// Credentials from flags or config: the password only from an environment variable or a file.
-fn credentials(args: &ScanArgs, site: &SiteConfig) -> Result<Option<Credentials>> {
-    let c = &site.credentials;
-    let (user, from_flags) = match (&args.user, &c.user) {
-        (Some(u), _) => (u.clone(), true),
-        (None, Some(u)) => (u.clone(), false),
-        (None, None) => {
-            if args.password_env.is_some() || args.password_file.is_some() {
-                return Err(usage(
-                    "--password-env / --password-file need --user".to_string(),
-                ));
-            }
-            return Ok(None);
-        }
-    };
-    let domain = args.domain.clone().or(c.domain.clone()).unwrap_or_default();
-    let (env, file) = if from_flags || args.password_env.is_some() || args.password_file.is_some() {
-        (args.password_env.clone(), args.password_file.clone())
-    } else {
-        (c.password_env.clone(), c.password_file.clone())
-    };
-    let password = match (env, file) {
-        (Some(var), _) => std::env::var(&var).map_err(|_| {
-            usage(format!(
-                "the password variable `{var}` is not set (export it, or use --password-file)"
-            ))
-        })?,
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading the password file {}", path.display()))?;
-            text.lines().next().unwrap_or("").to_string()
-        }
-        (None, None) => {
-            return Err(usage(format!(
-                "user `{user}` needs a password source: --password-env VAR or --password-file FILE"
-            )))
-        }
-    };
-    Ok(Some(Credentials {
-        user,
-        domain,
-        password,
-    }))
+fn usage(msg: String) -> Error {
+    Error::Usage(msg)
 }
 
 /// Reads a spec file (`-` = standard input, read once).
@@ -255,7 +51,7 @@ fn read_spec_source(path: &Path, stdin_used: &mut bool) -> Result<String> {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .context("reading targets from standard input")?;
+            .map_err(|e| Error::io("reading targets from standard input", e))?;
         return Ok(s);
     }
     std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
@@ -268,7 +64,7 @@ struct Specs {
     described: Vec<String>,
 }
 
-fn collect_specs(args: &ScanArgs, site: &SiteConfig) -> Result<Specs> {
+fn collect_specs(args: &TargetSources) -> Result<Specs> {
     let mut stdin_used = false;
     let mut include = SpecList::default();
     let mut described = Vec::new();
@@ -288,7 +84,7 @@ fn collect_specs(args: &ScanArgs, site: &SiteConfig) -> Result<Specs> {
             described.push(t.clone());
         }
     }
-    for f in &args.input_file {
+    for f in &args.input_files {
         let text = read_spec_source(f, &mut stdin_used)?;
         include
             .push_text(&text, &f.display().to_string())
@@ -296,12 +92,12 @@ fn collect_specs(args: &ScanArgs, site: &SiteConfig) -> Result<Specs> {
         described.push(format!("file:{}", f.display()));
     }
     let mut exclude = SpecList::default();
-    for t in args.exclude.iter().chain(&site.targets.exclude) {
+    for t in &args.exclude {
         exclude
             .push_token(t)
             .map_err(|e| usage(format!("exclusion: {e:#}")))?;
     }
-    for f in args.exclude_file.iter().chain(&site.targets.exclude_files) {
+    for f in &args.exclude_files {
         let text = read_spec_source(f, &mut stdin_used)?;
         exclude
             .push_text(&text, &f.display().to_string())
@@ -367,7 +163,7 @@ pub fn read_resume(path: &Path) -> Result<HashSet<(IpAddr, u16)>> {
         .map_err(|e| usage(format!("cannot read --resume file {}: {e}", path.display())))?;
     let mut done = HashSet::new();
     for (n, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let line = line.map_err(|e| Error::io_path("reading", path, e))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -413,86 +209,76 @@ fn fit_window(wanted: usize) -> usize {
     }
 }
 
-/// Runs `smb1scan scan`.
-pub fn run(args: ScanArgs, quiet: bool, verbose: u8, fail_on_given: bool) -> Result<ExitCode> {
-    let _ = verbose;
+/// Runs a scan plan on a runtime of its own and returns how it ended.
+pub fn run(plan: &ScanPlan) -> Result<Outcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    rt.block_on(run_async(args, quiet, fail_on_given))
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    rt.block_on(run_async(plan))
 }
 
 fn socket(t: &Target) -> SocketAddr {
     SocketAddr::new(t.ip, t.port)
 }
 
-async fn run_async(mut args: ScanArgs, quiet: bool, fail_on_given: bool) -> Result<ExitCode> {
-    let site = SiteConfig::load(args.config.as_deref(), args.no_config)
-        .map_err(|e| usage(format!("{e:#}")))?;
-    for s in &site.sources {
+async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
+    for s in &plan.config_files {
         tracing::info!("config: {}", s.display());
     }
-    let mut cfg = ScanConfig::build(&args, &site)?;
-    let specs = collect_specs(&args, &site)?;
+    let specs = collect_specs(&plan.targets)?;
     let described = specs.described.clone();
-    let space = build_space(specs, cfg.first_address).await?;
-    let total = space.shard_len(cfg.shard) * cfg.ports.len() as u128;
+    let space = build_space(specs, plan.targets.first_address).await?;
+    let total = space.shard_len(plan.shard) * plan.ports.len() as u128;
 
-    if args.dry_run {
+    if plan.dry_run {
         let out = std::io::stdout();
         let mut w = BufWriter::new(out.lock());
-        for t in space.targets(cfg.seed, cfg.shard, &cfg.ports) {
+        let werr = |e| Error::io("writing the target list", e);
+        for t in space.targets(plan.seed, plan.shard, &plan.ports) {
             match &t.hostname {
                 Some(h) => writeln!(w, "{} {h}", socket(&t)),
                 None => writeln!(w, "{}", socket(&t)),
-            }?;
+            }
+            .map_err(werr)?;
         }
-        w.flush()?;
-        if !quiet {
+        w.flush().map_err(werr)?;
+        if !plan.quiet {
             eprintln!("smb1scan: {total} targets (dry run: nothing sent)");
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Outcome::default());
     }
     if space.is_empty() {
         return Err(usage("every target is excluded: nothing to scan".into()));
     }
 
-    let signals = crate::signals::install().context("installing the Ctrl-C handler")?;
-    cfg.engine.concurrency = fit_window(cfg.engine.concurrency);
+    let signals =
+        crate::signals::install().map_err(|e| Error::io("installing the Ctrl-C handler", e))?;
+    let mut engine_opts = plan.engine.clone();
+    engine_opts.concurrency = fit_window(engine_opts.concurrency);
 
-    // Output set-up: resume appends to its file; the site config supplies defaults.
-    let done = match &args.resume {
-        Some(p) => {
-            let d = read_resume(p)?;
-            if !args.output.output.contains(p) {
-                args.output.output.push(p.clone());
-            }
-            args.output.append = true;
-            args.output.overwrite = false;
-            d
-        }
+    let done = match &plan.resume {
+        Some(p) => read_resume(p)?,
         None => HashSet::new(),
     };
-    apply_output_defaults(&mut args.output, &site, fail_on_given, quiet)?;
 
     tracing::info!(
         targets = %total,
-        concurrency = cfg.engine.concurrency,
-        rate = ?cfg.engine.rate,
-        ports = ?cfg.ports,
+        concurrency = engine_opts.concurrency,
+        rate = ?engine_opts.rate,
+        ports = ?plan.ports,
         "scan starting"
     );
-    let meta = ScanMeta::new(described, cfg.to_json(&site));
-    let mut reports = ReportSet::open(&args.output, &meta)?;
-    let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !quiet);
+    let meta = ScanMeta::new(described, plan.options_json());
+    let mut reports = ReportSet::open(&plan.output)?;
+    let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
     }
     let skipped = Rc::new(Cell::new(0u64));
     let sk = skipped.clone();
     let targets = space
-        .targets(cfg.seed, cfg.shard, &cfg.ports)
+        .targets(plan.seed, plan.shard, &plan.ports)
         .filter(move |t| {
             let skip = done.contains(&(t.ip, t.port));
             if skip {
@@ -500,25 +286,25 @@ async fn run_async(mut args: ScanArgs, quiet: bool, fail_on_given: bool) -> Resu
             }
             !skip
         });
-    let popts = Arc::new(cfg.probe.clone());
+    let popts = Arc::new(plan.probe.clone());
     let probe = move |t: Target| {
         let o = popts.clone();
         async move { crate::probe::probe(t, &o).await }
     };
     let mut counted_skips = 0u64;
-    let summary = engine::run(targets, probe, &cfg.engine, signals, |r: HostResult| {
+    let summary = engine::run(targets, probe, &engine_opts, signals, |r: HostResult| {
         reports.write(&r)?;
         let s = skipped.get();
         progress.skip(s - counted_skips);
         counted_skips = s;
         progress.record(&r);
-        Ok(())
+        Ok::<(), Error>(())
     })
     .await;
     progress.finish();
     let summary = summary?;
     let interrupted = summary.ending != Ending::Completed;
-    let code = reports.exit_code(interrupted);
+    let findings_met = reports.exit_code(false) == policy::EXIT_FINDINGS;
     let mut meta = meta;
     meta.interrupted = interrupted;
     reports.finish(&meta)?;
@@ -531,143 +317,28 @@ async fn run_async(mut args: ScanArgs, quiet: bool, fail_on_given: bool) -> Resu
              {remaining} not scanned{}",
             summary.finished,
             summary.abandoned,
-            match args.output.output.iter().find(|p| {
-                crate::report::Format::from_path(p) == Some(crate::report::Format::Jsonl)
-            }) {
+            match plan.output.jsonl_file() {
                 Some(p) => format!("; finish with --resume {}", p.display()),
                 None => String::new(),
             }
         );
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    Ok(ExitCode::from(code))
-}
-
-/// Site defaults for outputs, `--fail-on`, and `--quiet`.
-fn apply_output_defaults(
-    out: &mut OutputArgs,
-    site: &SiteConfig,
-    fail_on_given: bool,
-    quiet: bool,
-) -> Result<()> {
-    if out.output.is_empty() && !site.output.files.is_empty() {
-        out.output = site.output.files.clone();
-    }
-    if !fail_on_given {
-        if let Some(list) = &site.output.fail_on {
-            use clap::ValueEnum;
-            let mut v = Vec::new();
-            for s in list {
-                v.push(
-                    crate::report::policy::Finding::from_str(s, true).map_err(|_| {
-                        usage(format!(
-                            "config [output] fail_on: `{s}` is not one of vulnerable, \
-                             doublepulsar, smb1, unknown, none"
-                        ))
-                    })?,
-                );
-            }
-            out.fail_on = v;
-        }
-    }
-    if quiet {
-        out.no_summary = true;
-    }
-    Ok(())
+    Ok(Outcome {
+        interrupted,
+        findings_met,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn args(a: &[&str]) -> ScanArgs {
-        let mut v = vec!["smb1scan", "scan"];
-        v.extend_from_slice(a);
-        match crate::cli::Cli::try_parse_from(v).unwrap().command {
-            crate::cli::Command::Scan(s) => *s,
-            _ => panic!(),
+    fn sources(t: &[&str], exclude: &[&str]) -> TargetSources {
+        TargetSources {
+            targets: t.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            ..TargetSources::default()
         }
-    }
-
-    #[test]
-    fn precedence_flag_fast_config_default() {
-        let site = SiteConfig::parse(
-            "[scan]\nrate = 20\nconcurrency = 50\nconnect_timeout = \"7s\"\nports=[139]\n",
-            Path::new("s.toml"),
-        )
-        .unwrap();
-        let c = ScanConfig::build(&args(&["x"]), &SiteConfig::default()).unwrap();
-        assert_eq!(c.engine.concurrency, defaults::CONCURRENCY);
-        assert_eq!(c.engine.rate, Some(defaults::RATE));
-        assert_eq!(c.ports, vec![445]);
-        let c = ScanConfig::build(&args(&["x"]), &site).unwrap();
-        assert_eq!(c.engine.concurrency, 50);
-        assert_eq!(c.engine.rate, Some(20.0));
-        assert_eq!(c.probe.connect_timeout, Duration::from_secs(7));
-        assert_eq!(c.ports, vec![139]);
-        let c = ScanConfig::build(&args(&["--fast", "x"]), &site).unwrap();
-        assert_eq!(c.engine.concurrency, defaults::FAST_CONCURRENCY);
-        assert_eq!(c.engine.rate, None);
-        assert_eq!(c.probe.connect_timeout, defaults::FAST_CONNECT);
-        let c = ScanConfig::build(
-            &args(&["--fast", "-c", "9", "--rate", "3", "-p", "445,139,445", "x"]),
-            &site,
-        )
-        .unwrap();
-        assert_eq!(c.engine.concurrency, 9);
-        assert_eq!(c.engine.rate, Some(3.0));
-        assert_eq!(c.ports, vec![445, 139]);
-        assert!(ScanConfig::build(&args(&["-p", "0", "x"]), &site).is_err());
-        assert!(ScanConfig::build(&args(&["--host-timeout", "0", "x"]), &site).is_err());
-    }
-
-    #[test]
-    fn credentials_never_from_the_command_line() {
-        assert!(ScanConfig::build(&args(&["x"]), &SiteConfig::default())
-            .unwrap()
-            .probe
-            .credentials
-            .is_none());
-        // A user without a password source is refused.
-        let e = ScanConfig::build(&args(&["--user", "u", "x"]), &SiteConfig::default())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("password"), "{e}");
-        std::env::set_var("SMB1SCAN_TEST_PW_1", "s3cret");
-        let c = ScanConfig::build(
-            &args(&[
-                "--user",
-                "u",
-                "--domain",
-                "D",
-                "--password-env",
-                "SMB1SCAN_TEST_PW_1",
-                "x",
-            ]),
-            &SiteConfig::default(),
-        )
-        .unwrap();
-        let cr = c.probe.credentials.clone().unwrap();
-        assert_eq!(
-            (cr.user.as_str(), cr.domain.as_str(), cr.password.as_str()),
-            ("u", "D", "s3cret")
-        );
-        let meta = c.to_json(&SiteConfig::default()).to_string();
-        assert!(!meta.contains("s3cret"), "{meta}");
-        let e = ScanConfig::build(
-            &args(&[
-                "--user",
-                "u",
-                "--password-env",
-                "SMB1SCAN_TEST_PW_UNSET",
-                "x",
-            ]),
-            &SiteConfig::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("SMB1SCAN_TEST_PW_UNSET"), "{e}");
     }
 
     #[test]
@@ -692,17 +363,14 @@ mod tests {
 
     #[test]
     fn bad_spec_is_a_usage_error_naming_the_token() {
-        let e = collect_specs(&args(&["10.0.0.1", "10.0.0.300"]), &SiteConfig::default())
+        let e = collect_specs(&sources(&["10.0.0.1", "10.0.0.300"], &[]))
             .err()
             .unwrap();
-        assert_eq!(crate::report::policy::exit_code_for_error(&e), 2);
+        assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("`10.0.0.300`"), "{e}");
-        let e = collect_specs(
-            &args(&["--exclude", "nope!", "10.0.0.1"]),
-            &SiteConfig::default(),
-        )
-        .err()
-        .unwrap();
+        let e = collect_specs(&sources(&["10.0.0.1"], &["nope!"]))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("`nope!`"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 const HARD_EXIT: i32 = 130;
 
 /// Starts listening. The receiver holds the number of signals received so far.
-pub fn install() -> anyhow::Result<watch::Receiver<u32>> {
+pub fn install() -> std::io::Result<watch::Receiver<u32>> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(0u32);
     let mut int = signal(SignalKind::interrupt())?;

@@ -25,7 +25,9 @@ const MASKED: [&str; 5] = [
 ];
 
 /// impacket's smbserver makes up its server and domain names at each start.
-const MASKED_IMPACKET: [&str; 5] = [
+const MASKED_IMPACKET: [&str; 7] = [
+    "/os/native_os",
+    "/os/product",
     "/os/domain",
     "/os/netbios_name",
     "/os/netbios_domain",

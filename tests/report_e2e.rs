@@ -6,9 +6,7 @@
 
 mod common;
 
-#[allow(dead_code)]
-#[path = "../src/responder/mod.rs"]
-mod responder;
+use smb1scan_responder as responder;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

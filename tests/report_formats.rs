@@ -4,19 +4,25 @@
 //!
 //! The report layer is compiled into this test from its sources (the crate is a binary).
 
-#[allow(dead_code)]
-#[path = "../src/model.rs"]
-mod model;
-#[allow(dead_code)]
-#[path = "../src/report/mod.rs"]
-mod report;
+use smb1scan::model;
+use smb1scan::report;
 
 use std::path::{Path, PathBuf};
 
 use model::HostResult;
-use report::policy::{exit_code_for_error, EXIT_USAGE};
+use report::policy::EXIT_USAGE;
 use report::risk::{risk, Risk};
-use report::{OutputArgs, ReportSet, ScanMeta};
+use report::{ReportSet, ScanMeta};
+use smb1scan::plan::{output_plan, OutputFlags};
+
+/// Opens the outputs as a run would: flags → plan → report set.
+fn open(a: &OutputFlags) -> smb1scan::Result<ReportSet> {
+    output_plan(a, None, false, None).and_then(|p| ReportSet::open(&p))
+}
+
+fn exit_code_for_error(e: &smb1scan::Error) -> u8 {
+    e.exit_code()
+}
 
 const BASELINE: &str = include_str!("../fixtures/reports/baseline.jsonl");
 
@@ -54,11 +60,11 @@ fn meta() -> ScanMeta {
     )
 }
 
-fn args(outputs: &[&Path]) -> OutputArgs {
-    OutputArgs {
+fn args(outputs: &[&Path]) -> OutputFlags {
+    OutputFlags {
         output: outputs.iter().map(|p| p.to_path_buf()).collect(),
         no_summary: true,
-        ..OutputArgs::default()
+        ..OutputFlags::default()
     }
 }
 
@@ -68,9 +74,9 @@ fn all_hosts() -> Vec<HostResult> {
     hs
 }
 
-fn write_all(a: &OutputArgs, hosts: &[HostResult]) {
+fn write_all(a: &OutputFlags, hosts: &[HostResult]) {
     let m = meta();
-    let mut set = ReportSet::open(a, &m).expect("open");
+    let mut set = open(a).expect("open");
     for h in hosts {
         set.write(h).expect("write");
     }
@@ -281,9 +287,7 @@ fn existing_files_need_overwrite_or_append() {
     let hosts = load(BASELINE);
     write_all(&args(&[&c]), &hosts[..2]);
     // Refused without a flag: a usage error.
-    let err = ReportSet::open(&args(&[&c]), &meta())
-        .err()
-        .expect("refused");
+    let err = open(&args(&[&c])).err().expect("refused");
     assert_eq!(exit_code_for_error(&err), EXIT_USAGE);
     // --append adds rows, no second header.
     let mut a = args(&[&c]);
@@ -304,16 +308,16 @@ fn existing_files_need_overwrite_or_append() {
     std::fs::write(&f, "a,b\n1,2\n").expect("write");
     let mut a = args(&[&f]);
     a.append = true;
-    let err = ReportSet::open(&a, &meta()).err().expect("refused");
+    let err = open(&a).err().expect("refused");
     assert_eq!(exit_code_for_error(&err), EXIT_USAGE);
     // --append on a JSON document is refused; unknown extensions need --format.
     let mut a = args(&[&d.join("x.json")]);
     a.append = true;
-    assert!(ReportSet::open(&a, &meta()).is_err());
-    assert!(ReportSet::open(&args(&[&d.join("x.txt")]), &meta()).is_err());
+    assert!(open(&a).is_err());
+    assert!(open(&args(&[&d.join("x.txt")])).is_err());
     let mut a = args(&[&d.join("x.txt")]);
     a.format = Some(report::Format::Csv);
-    assert!(ReportSet::open(&a, &meta()).is_ok());
+    assert!(open(&a).is_ok());
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -345,7 +349,7 @@ fn streaming_files_are_valid_before_finish() {
     let (c, l, j) = (d.join("s.csv"), d.join("s.jsonl"), d.join("s.json"));
     let hosts = load(BASELINE);
     let m = meta();
-    let mut set = ReportSet::open(&args(&[&c, &l, &j]), &m).expect("open");
+    let mut set = open(&args(&[&c, &l, &j])).expect("open");
     for h in &hosts[..3] {
         set.write(h).expect("write");
     }

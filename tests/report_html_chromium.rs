@@ -3,18 +3,15 @@
 //! and a screenshot is produced. Skips, printing why, when `chromium` is not installed (CI installs
 //! Debian's `chromium`). The screenshot is left at $TMPDIR/smb1scan-report-screenshot.png.
 
-#[allow(dead_code)]
-#[path = "../src/model.rs"]
-mod model;
-#[allow(dead_code)]
-#[path = "../src/report/mod.rs"]
-mod report;
+use smb1scan::model;
+use smb1scan::report;
 
 use std::path::Path;
 use std::process::Command;
 
 use model::HostResult;
-use report::{OutputArgs, ReportSet, ScanMeta};
+use report::{ReportSet, ScanMeta};
+use smb1scan::plan::{output_plan, OutputFlags};
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -70,13 +67,14 @@ fn html_report_renders_in_chromium() {
     evil.os.product = None;
     evil.hostname = Some("\"><style>@import url(http://127.0.0.1:9/x.css)</style>".into());
     hosts.push(evil);
-    let args = OutputArgs {
+    let args = OutputFlags {
         output: vec![page.clone()],
         no_summary: true,
-        ..OutputArgs::default()
+        ..OutputFlags::default()
     };
     let meta = ScanMeta::new(vec!["10.20.0.0/22".into()], serde_json::Value::Null);
-    let mut set = ReportSet::open(&args, &meta).expect("open");
+    let plan = output_plan(&args, None, false, None).expect("output plan");
+    let mut set = ReportSet::open(&plan).expect("open");
     for h in &hosts {
         set.write(h).expect("write");
     }

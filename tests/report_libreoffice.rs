@@ -4,16 +4,13 @@
 
 mod common;
 
-#[allow(dead_code)]
-#[path = "../src/model.rs"]
-mod model;
-#[allow(dead_code)]
-#[path = "../src/report/mod.rs"]
-mod report;
+use smb1scan::model;
+use smb1scan::report;
 
 use common::{libreoffice_round_trip, soffice};
 use model::HostResult;
-use report::{OutputArgs, ReportSet, ScanMeta};
+use report::{ReportSet, ScanMeta};
+use smb1scan::plan::{output_plan, OutputFlags};
 
 #[test]
 fn libreoffice_reads_the_same_rows_and_columns() {
@@ -40,14 +37,15 @@ fn libreoffice_reads_the_same_rows_and_columns() {
     evil.os.netbios_name = Some("=1+1".into());
     evil.os.domain = Some("ÉCOLE, \"Süd\"\nline2".into());
     hosts.push(evil);
-    let args = OutputArgs {
+    let args = OutputFlags {
         output: vec![src.clone()],
         excel: true,
         no_summary: true,
-        ..OutputArgs::default()
+        ..OutputFlags::default()
     };
     let meta = ScanMeta::new(vec![], serde_json::Value::Null);
-    let mut set = ReportSet::open(&args, &meta).expect("open");
+    let plan = output_plan(&args, None, false, None).expect("output plan");
+    let mut set = ReportSet::open(&plan).expect("open");
     for h in &hosts {
         set.write(h).expect("write");
     }

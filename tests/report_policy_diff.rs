@@ -1,12 +1,8 @@
 //! `--fail-on` and `smb1scan diff` on the recorded runs in fixtures/reports/ (baseline.jsonl
 //! 2026-11-20, current.jsonl 2026-11-26; see fixtures/README.md).
 
-#[allow(dead_code)]
-#[path = "../src/model.rs"]
-mod model;
-#[allow(dead_code)]
-#[path = "../src/report/mod.rs"]
-mod report;
+use smb1scan::model;
+use smb1scan::report;
 
 use std::path::Path;
 

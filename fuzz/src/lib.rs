@@ -1,6 +1,6 @@
-//! Fuzz targets for smb1scan-protocol. The per-target logic lives in [`harness`], a file that
-//! `protocol/tests/fuzz_corpus.rs` also includes (by `#[path]`) to replay the corpus and the
-//! regression files in plain `cargo test`, so the fuzzer and CI run exactly the same code.
+//! Fuzz targets for smb1scan-protocol. The per-target logic lives in the `smb1scan-fuzz-harness`
+//! crate (../fuzz-harness), which the main workspace's `cargo test` also runs over the corpus and the
+//! regression files, so the fuzzer and CI run exactly the same code.
 #![forbid(unsafe_code)]
 
-pub mod harness;
+pub use smb1scan_fuzz_harness as harness;

@@ -13,6 +13,7 @@ use std::io::Write;
 use crate::model::HostResult;
 
 use super::{enum_name, Enriched};
+use crate::error::{Error, Result};
 
 /// The CSV header, in order; append new columns at the end only. Sources: `os` is os.product,
 /// else os.native_os; `os_build` is os.build, else os.ntlm_version; `domain` is os.domain, else
@@ -108,25 +109,33 @@ pub struct CsvSink {
 impl CsvSink {
     /// Wrap an output. `bom` writes the byte-order mark, `header` the header row (both are skipped
     /// when appending to an existing file).
-    pub fn new(mut out: Box<dyn Write + Send>, bom: bool, header: bool) -> anyhow::Result<Self> {
+    pub fn new(mut out: Box<dyn Write + Send>, bom: bool, header: bool) -> Result<Self> {
         if bom {
-            out.write_all(BOM)?;
+            out.write_all(BOM)
+                .map_err(|e| Error::io("writing CSV", e))?;
         }
         let mut w = ::csv::WriterBuilder::new()
             .has_headers(false)
             .terminator(::csv::Terminator::CRLF)
             .from_writer(out);
         if header {
-            w.write_record(COLUMNS)?;
-            w.flush()?;
+            w.write_record(COLUMNS).map_err(csv_err)?;
+            w.flush().map_err(|e| Error::io("writing CSV", e))?;
         }
         Ok(CsvSink { w })
     }
 
     /// Write and flush one row.
-    pub fn write(&mut self, e: &Enriched<'_>) -> anyhow::Result<()> {
-        self.w.write_record(row(e))?;
-        self.w.flush()?;
+    pub fn write(&mut self, e: &Enriched<'_>) -> Result<()> {
+        self.w.write_record(row(e)).map_err(csv_err)?;
+        self.w.flush().map_err(|e| Error::io("writing CSV", e))?;
         Ok(())
+    }
+}
+
+fn csv_err(source: ::csv::Error) -> Error {
+    Error::Csv {
+        what: "writing CSV".into(),
+        source,
     }
 }

@@ -16,19 +16,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
-use anyhow::Context;
-use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::policy::{findings, FailOn, Finding, EXIT_FINDINGS, EXIT_OK};
 use super::{enum_name, risk};
+use crate::error::{Error, Result};
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
 /// Diff output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DiffFormat {
     /// Human-readable lines.
     #[default]
@@ -39,28 +37,25 @@ pub enum DiffFormat {
     Json,
 }
 
-/// `smb1scan diff` arguments.
-#[derive(Debug, Clone, Args)]
-pub struct DiffArgs {
-    /// The earlier run (JSON Lines or JSON).
-    #[arg(value_name = "BASELINE")]
-    pub baseline: PathBuf,
-    /// The newer run (JSON Lines or JSON).
-    #[arg(value_name = "CURRENT")]
-    pub current: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: DiffFormat,
-    /// Exit with code 3 when a NEW finding is one of these (comma-separated): vulnerable,
-    /// doublepulsar, smb1, unknown, none.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        value_name = "LIST",
-        default_value = "vulnerable,doublepulsar"
-    )]
-    pub fail_on: Vec<Finding>,
+impl DiffFormat {
+    /// Every format, as `--format` names them.
+    pub const ALL: [(DiffFormat, &'static str); 3] = [
+        (DiffFormat::Text, "text"),
+        (DiffFormat::Csv, "csv"),
+        (DiffFormat::Json, "json"),
+    ];
+}
+
+impl std::str::FromStr for DiffFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        DiffFormat::ALL
+            .into_iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(s.trim()))
+            .map(|(f, _)| f)
+            .ok_or_else(|| format!("`{s}` is not one of text, csv, json"))
+    }
 }
 
 /// Kind of change.
@@ -118,9 +113,8 @@ impl Diff {
 
 /// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
 /// A truncated last line (interrupted run) is skipped with a warning.
-pub fn read_results(path: &Path) -> anyhow::Result<Vec<HostResult>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
     let text = text.trim_start_matches('\u{feff}');
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         let arr = match v {
@@ -129,8 +123,10 @@ pub fn read_results(path: &Path) -> anyhow::Result<Vec<HostResult>> {
             _ => None,
         };
         if let Some(arr) = arr {
-            return serde_json::from_value(arr)
-                .with_context(|| format!("{}: reading the host array", path.display()));
+            return serde_json::from_value(arr).map_err(|source| Error::Json {
+                what: format!("{}: reading the host array", path.display()),
+                source,
+            });
         }
     }
     let mut out = Vec::new();
@@ -148,8 +144,11 @@ pub fn read_results(path: &Path) -> anyhow::Result<Vec<HostResult>> {
                     path.display()
                 );
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("{}: line {}", path.display(), i + 1));
+            Err(source) => {
+                return Err(Error::Json {
+                    what: format!("{}: line {}", path.display(), i + 1),
+                    source,
+                });
             }
         }
     }
@@ -312,9 +311,18 @@ fn names(fs: &[Finding]) -> String {
 }
 
 /// Render a diff in a format.
-pub fn render(d: &Diff, format: DiffFormat) -> anyhow::Result<String> {
+pub fn render(d: &Diff, format: DiffFormat) -> Result<String> {
+    let csv_err = |source| Error::Csv {
+        what: "rendering the diff".into(),
+        source,
+    };
     match format {
-        DiffFormat::Json => Ok(serde_json::to_string_pretty(d)? + "\n"),
+        DiffFormat::Json => Ok(
+            serde_json::to_string_pretty(d).map_err(|source| Error::Json {
+                what: "rendering the diff".into(),
+                source,
+            })? + "\n",
+        ),
         DiffFormat::Csv => {
             let mut w = ::csv::WriterBuilder::new()
                 .terminator(::csv::Terminator::CRLF)
@@ -326,7 +334,8 @@ pub fn render(d: &Diff, format: DiffFormat) -> anyhow::Result<String> {
                 "findings",
                 "fails_policy",
                 "details",
-            ])?;
+            ])
+            .map_err(csv_err)?;
             for c in &d.changes {
                 let row = [
                     enum_name(&c.kind),
@@ -336,11 +345,13 @@ pub fn render(d: &Diff, format: DiffFormat) -> anyhow::Result<String> {
                     c.fails_policy.to_string(),
                     c.details.join("; "),
                 ];
-                w.write_record(row.iter().map(|s| super::csv::defuse(s)))?;
+                w.write_record(row.iter().map(|s| super::csv::defuse(s)))
+                    .map_err(csv_err)?;
             }
-            Ok(String::from_utf8(
-                w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
-            )?)
+            let bytes = w
+                .into_inner()
+                .map_err(|e| Error::io("rendering the diff", e.into_error()))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
         }
         DiffFormat::Text => {
             let mut s = format!(
@@ -375,16 +386,16 @@ pub fn render(d: &Diff, format: DiffFormat) -> anyhow::Result<String> {
     }
 }
 
-/// Run `smb1scan diff`: print the comparison on standard output; exit code 3 when a new finding
-/// meets `--fail-on`, else 0.
-pub fn run(args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let a = read_results(&args.baseline)?;
-    let b = read_results(&args.current)?;
-    let d = compare(&a, &b, &FailOn::from_list(&args.fail_on));
-    print!("{}", render(&d, args.format)?);
-    Ok(ExitCode::from(if d.fails() {
-        EXIT_FINDINGS
-    } else {
-        EXIT_OK
-    }))
+/// Run `smb1scan diff`: print the comparison on standard output; returns exit code 3 when a new
+/// finding meets `fail_on`, else 0.
+pub fn run(baseline: &Path, current: &Path, format: DiffFormat, fail_on: &FailOn) -> Result<u8> {
+    use std::io::Write as _;
+    let a = read_results(baseline)?;
+    let b = read_results(current)?;
+    let d = compare(&a, &b, fail_on);
+    let text = render(&d, format)?;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing the diff", e))?;
+    Ok(if d.fails() { EXIT_FINDINGS } else { EXIT_OK })
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{write_atomically, Enriched, ScanMeta};
+use crate::error::{Error, Result};
 
 /// The document layout.
 #[derive(Serialize)]
@@ -18,9 +19,12 @@ pub struct Document<'a> {
 }
 
 /// Write the document to `path`.
-pub fn write(path: &Path, meta: &ScanMeta, hosts: Vec<Enriched<'_>>) -> anyhow::Result<()> {
+pub fn write(path: &Path, meta: &ScanMeta, hosts: Vec<Enriched<'_>>) -> Result<()> {
     let doc = Document { meta, hosts };
-    let mut text = serde_json::to_vec_pretty(&doc)?;
+    let mut text = serde_json::to_vec_pretty(&doc).map_err(|source| Error::Json {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
     text.push(b'\n');
     write_atomically(path, &text)
 }

@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use super::Enriched;
+use crate::error::{Error, Result};
 
 /// A streaming JSON Lines writer.
 pub struct JsonlSink {
@@ -20,11 +21,16 @@ impl JsonlSink {
     }
 
     /// Write one line and flush it.
-    pub fn write(&mut self, e: &Enriched<'_>) -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(e)?;
+    pub fn write(&mut self, e: &Enriched<'_>) -> Result<()> {
+        let mut line = serde_json::to_vec(e).map_err(|source| Error::Json {
+            what: "writing JSON Lines".into(),
+            source,
+        })?;
         line.push(b'\n');
-        self.w.write_all(&line)?;
-        self.w.flush()?;
+        self.w
+            .write_all(&line)
+            .and_then(|_| self.w.flush())
+            .map_err(|e| Error::io("writing JSON Lines", e))?;
         Ok(())
     }
 }

@@ -24,18 +24,17 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
 use crate::model::{HostResult, SCHEMA_VERSION};
-use policy::{FailOn, Finding, UsageError};
+use policy::FailOn;
 use remediation::Remediation;
 use risk::Risk;
 pub use summary::{Counts, Summary};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// One row per target (spreadsheets).
@@ -63,80 +62,146 @@ impl Format {
     }
 }
 
-/// Output flags, flattened into the scan command.
-#[derive(Debug, Clone, Default, Args)]
-pub struct OutputArgs {
-    /// Write results to FILE (repeatable: `-o scan.csv -o scan.jsonl -o report.html`). The format
-    /// comes from the extension (.csv .jsonl .json .html), else from --format. `-` is standard
-    /// output. Without -o, JSON Lines go to standard output.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Vec<PathBuf>,
-    /// Format for outputs whose extension names none, and for standard output.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<Format>,
-    /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
-    #[arg(long)]
-    pub excel: bool,
-    /// Replace existing output files.
-    #[arg(long, conflicts_with = "append")]
-    pub overwrite: bool,
-    /// Append to existing CSV / JSON Lines files (the CSV header must match).
-    #[arg(long)]
-    pub append: bool,
-    /// Exit with code 3 when a host shows one of these findings (comma-separated):
-    /// vulnerable, doublepulsar, smb1, unknown, none.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        value_name = "LIST",
-        default_value = "vulnerable,doublepulsar"
-    )]
-    pub fail_on: Vec<Finding>,
-    /// Do not print the summary table on standard error at the end.
-    #[arg(long)]
-    pub no_summary: bool,
+impl Format {
+    /// Every format, in the order the help lists them.
+    pub const ALL: [Format; 4] = [Format::Csv, Format::Jsonl, Format::Json, Format::Html];
+
+    /// The name `--format` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Json => "json",
+            Format::Html => "html",
+        }
+    }
 }
 
-impl OutputArgs {
-    /// The `--fail-on` policy.
-    pub fn fail_on(&self) -> FailOn {
-        FailOn::from_list(&self.fail_on)
-    }
+impl std::str::FromStr for Format {
+    type Err = String;
 
-    /// Each output and its format; standard output (`None`) when no `-o` was given.
-    pub fn targets(&self) -> anyhow::Result<Vec<(Option<PathBuf>, Format)>> {
-        if self.output.is_empty() {
-            return Ok(vec![(None, self.format.unwrap_or(Format::Jsonl))]);
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                format!("`{s}` is not one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Where one output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Standard output.
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+/// One output of a run: where, and in which format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Where.
+    pub dest: Destination,
+    /// Format.
+    pub format: Format,
+}
+
+/// What to do with an output file that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Refuse it.
+    #[default]
+    Create,
+    /// Replace it.
+    Overwrite,
+    /// Add to it (CSV and JSON Lines only).
+    Append,
+}
+
+/// The outputs of a run and how the run is judged: built and validated once by the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputPlan {
+    /// Every output; standard output as JSON Lines when none was asked.
+    pub outputs: Vec<Output>,
+    /// Start new CSV files with a UTF-8 byte-order mark (Excel).
+    pub excel: bool,
+    /// Existing files: refuse, replace or append.
+    pub mode: WriteMode,
+    /// The failure policy (`--fail-on`).
+    pub fail_on: FailOn,
+    /// Print the summary on standard error at the end.
+    pub summary: bool,
+}
+
+impl Default for OutputPlan {
+    fn default() -> Self {
+        OutputPlan {
+            outputs: vec![Output {
+                dest: Destination::Stdout,
+                format: Format::Jsonl,
+            }],
+            excel: false,
+            mode: WriteMode::Create,
+            fail_on: FailOn::default(),
+            summary: true,
+        }
+    }
+}
+
+impl OutputPlan {
+    /// Each of `paths` with its format (`-` = standard output); standard output alone when
+    /// `paths` is empty. The format comes from the extension, else from `format`; a
+    /// contradiction or an unknown extension is a usage error naming the file.
+    pub fn outputs_for(paths: &[PathBuf], format: Option<Format>) -> Result<Vec<Output>> {
+        if paths.is_empty() {
+            return Ok(vec![Output {
+                dest: Destination::Stdout,
+                format: format.unwrap_or(Format::Jsonl),
+            }]);
         }
         let mut out = Vec::new();
-        for p in &self.output {
+        for p in paths {
             if p.as_os_str() == "-" {
-                out.push((None, self.format.unwrap_or(Format::Jsonl)));
+                out.push(Output {
+                    dest: Destination::Stdout,
+                    format: format.unwrap_or(Format::Jsonl),
+                });
                 continue;
             }
-            let fmt = match (Format::from_path(p), self.format) {
+            let fmt = match (Format::from_path(p), format) {
                 (Some(e), Some(f)) if e != f => {
-                    return Err(UsageError(format!(
+                    return Err(Error::usage(format!(
                         "{}: the extension says {e:?} but --format says {f:?}",
                         p.display()
-                    ))
-                    .into())
+                    )))
                 }
                 (Some(e), _) => e,
                 (None, Some(f)) => f,
                 (None, None) => {
-                    return Err(UsageError(format!(
+                    return Err(Error::usage(format!(
                         "{}: cannot tell the format from the extension; use .csv, .jsonl, \
                          .json, .html or --format",
                         p.display()
-                    ))
-                    .into())
+                    )))
                 }
             };
-            out.push((Some(p.clone()), fmt));
+            out.push(Output {
+                dest: Destination::File(p.clone()),
+                format: fmt,
+            });
         }
         Ok(out)
+    }
+
+    /// The first JSON Lines file among the outputs (where `--resume` can continue).
+    pub fn jsonl_file(&self) -> Option<&Path> {
+        self.outputs.iter().find_map(|o| match (&o.dest, o.format) {
+            (Destination::File(p), Format::Jsonl) => Some(p.as_path()),
+            _ => None,
+        })
     }
 }
 
@@ -255,12 +320,12 @@ pub fn enum_name<T: Serialize>(v: &T) -> String {
 }
 
 /// Write a whole file through a temporary sibling renamed into place.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io_path("writing", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into", path, e))?;
     Ok(())
 }
 
@@ -285,102 +350,100 @@ pub struct ReportSet {
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
 /// whether the file already had content (appending).
-fn open_stream(path: &Path, args: &OutputArgs) -> anyhow::Result<(File, bool)> {
+fn open_stream(path: &Path, mode: WriteMode) -> Result<(File, bool)> {
     let existing = std::fs::metadata(path)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
-    if path.exists() && !args.overwrite && !args.append {
-        return Err(UsageError(format!(
+    if path.exists() && mode == WriteMode::Create {
+        return Err(Error::usage(format!(
             "{} exists: pass --overwrite to replace it or --append to add to it",
             path.display()
-        ))
-        .into());
+        )));
     }
-    let file = if args.append {
+    let append = mode == WriteMode::Append;
+    let file = if append {
         OpenOptions::new().create(true).append(true).open(path)
     } else {
         File::create(path)
     }
-    .with_context(|| format!("opening {}", path.display()))?;
-    Ok((file, args.append && existing))
+    .map_err(|e| Error::io_path("opening", path, e))?;
+    Ok((file, append && existing))
 }
 
 /// Check that an existing CSV starts with our header before appending rows to it.
-fn check_csv_header(path: &Path) -> anyhow::Result<()> {
-    let f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+fn check_csv_header(path: &Path) -> Result<()> {
+    let f = File::open(path).map_err(|e| Error::io_path("reading", path, e))?;
     let mut first = String::new();
-    BufReader::new(f).read_line(&mut first)?;
+    BufReader::new(f)
+        .read_line(&mut first)
+        .map_err(|e| Error::io_path("reading", path, e))?;
     let first = first.trim_start_matches('\u{feff}').trim_end();
     if first != csv::COLUMNS.join(",") {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "{}: cannot append, its header is not smb1scan's CSV header",
             path.display()
-        ))
-        .into());
+        )));
     }
     Ok(())
 }
 
 impl ReportSet {
-    /// Open every output. Refuses (as a [`UsageError`]) an existing file without --overwrite or
-    /// --append, and --append on a JSON or HTML file.
-    pub fn open(args: &OutputArgs, _meta: &ScanMeta) -> anyhow::Result<ReportSet> {
+    /// Open every output. Refuses (as a usage error) an existing file in [`WriteMode::Create`],
+    /// and appending to a JSON or HTML file.
+    pub fn open(plan: &OutputPlan) -> Result<ReportSet> {
         let table = remediation::table()?;
         let mut sinks = Vec::new();
         let mut keep = false;
-        for (path, fmt) in args.targets()? {
-            let sink = match (path, fmt) {
-                (None, Format::Csv) => Sink::Csv(Box::new(csv::CsvSink::new(
+        for out in &plan.outputs {
+            let sink = match (&out.dest, out.format) {
+                (Destination::Stdout, Format::Csv) => Sink::Csv(Box::new(csv::CsvSink::new(
                     Box::new(std::io::stdout()),
-                    args.excel,
+                    plan.excel,
                     true,
                 )?)),
-                (None, Format::Jsonl) => {
+                (Destination::Stdout, Format::Jsonl) => {
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(std::io::stdout())))
                 }
-                (None, f) => {
-                    return Err(UsageError(format!(
+                (Destination::Stdout, f) => {
+                    return Err(Error::usage(format!(
                         "{f:?} cannot go to standard output; give it a file with -o"
-                    ))
-                    .into())
+                    )))
                 }
-                (Some(p), Format::Csv) => {
-                    let (file, appending) = open_stream(&p, args)?;
+                (Destination::File(p), Format::Csv) => {
+                    let (file, appending) = open_stream(p, plan.mode)?;
                     if appending {
-                        check_csv_header(&p)?;
+                        check_csv_header(p)?;
                     }
-                    let bom = args.excel && !appending;
+                    let bom = plan.excel && !appending;
                     Sink::Csv(Box::new(csv::CsvSink::new(
                         Box::new(file),
                         bom,
                         !appending,
                     )?))
                 }
-                (Some(p), Format::Jsonl) => {
-                    let (file, _) = open_stream(&p, args)?;
+                (Destination::File(p), Format::Jsonl) => {
+                    let (file, _) = open_stream(p, plan.mode)?;
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(file)))
                 }
-                (Some(p), f @ (Format::Json | Format::Html)) => {
-                    if args.append {
-                        return Err(UsageError(format!(
+                (Destination::File(p), f @ (Format::Json | Format::Html)) => {
+                    if plan.mode == WriteMode::Append {
+                        return Err(Error::usage(format!(
                             "{}: --append works for CSV and JSON Lines only; a {f:?} file is one \
                              document (use --overwrite)",
                             p.display()
-                        ))
-                        .into());
+                        )));
                     }
-                    if p.exists() && !args.overwrite {
-                        return Err(UsageError(format!(
+                    if p.exists() && plan.mode != WriteMode::Overwrite {
+                        return Err(Error::usage(format!(
                             "{} exists: pass --overwrite to replace it",
                             p.display()
-                        ))
-                        .into());
+                        )));
                     }
                     keep = true;
                     if f == Format::Json {
-                        Sink::Json(p)
+                        Sink::Json(p.clone())
                     } else {
-                        Sink::Html(p)
+                        Sink::Html(p.clone())
                     }
                 }
             };
@@ -391,19 +454,19 @@ impl ReportSet {
             kept: keep.then(Vec::new),
             table,
             summary: Summary::new(),
-            fail_on: args.fail_on(),
+            fail_on: plan.fail_on.clone(),
             failed: false,
-            print_summary: !args.no_summary,
+            print_summary: plan.summary,
         })
     }
 
     /// Write one finished host to every streaming output (flushed), and keep it for JSON/HTML.
-    pub fn write(&mut self, h: &HostResult) -> anyhow::Result<()> {
+    pub fn write(&mut self, h: &HostResult) -> Result<()> {
         let e = Enriched::new(self.table, h);
         for s in &mut self.sinks {
             match s {
-                Sink::Csv(w) => w.write(&e).context("writing CSV")?,
-                Sink::Jsonl(w) => w.write(&e).context("writing JSON Lines")?,
+                Sink::Csv(w) => w.write(&e)?,
+                Sink::Jsonl(w) => w.write(&e)?,
                 Sink::Json(_) | Sink::Html(_) => {}
             }
         }
@@ -422,7 +485,7 @@ impl ReportSet {
 
     /// Write the JSON and HTML documents and print the summary. `meta.finished_at` is set to now
     /// when null, and `meta.counts` is filled from the hosts written.
-    pub fn finish(self, meta: &ScanMeta) -> anyhow::Result<()> {
+    pub fn finish(self, meta: &ScanMeta) -> Result<()> {
         let mut meta = meta.clone();
         meta.counts = self.summary.counts().clone();
         if meta.finished_at.is_none() {
@@ -433,14 +496,12 @@ impl ReportSet {
             match s {
                 Sink::Json(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
-                    json::write(p, &meta, recs)
-                        .with_context(|| format!("writing {}", p.display()))?
+                    json::write(p, &meta, recs)?
                 }
                 Sink::Html(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     let page = html::render(&meta, recs, self.table);
-                    write_atomically(p, page.as_bytes())
-                        .with_context(|| format!("writing {}", p.display()))?
+                    write_atomically(p, page.as_bytes())?
                 }
                 Sink::Csv(_) | Sink::Jsonl(_) => {}
             }

@@ -20,7 +20,6 @@
 
 use std::fmt;
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
@@ -36,29 +35,6 @@ pub const EXIT_FINDINGS: u8 = 3;
 /// Interrupted by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// A bad request from the user (refused output file, contradicting flags): exit code
-/// [`EXIT_USAGE`]. Returned inside `anyhow::Error`; see [`exit_code_for_error`].
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// The exit code for an error that ended the run: [`EXIT_USAGE`] for a [`UsageError`],
-/// [`EXIT_ERROR`] otherwise.
-pub fn exit_code_for_error(e: &anyhow::Error) -> u8 {
-    if e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
-        EXIT_USAGE
-    } else {
-        EXIT_ERROR
-    }
-}
-
 /// The exit code at the end of a run.
 pub fn exit_code(interrupted: bool, findings_met_policy: bool) -> u8 {
     if interrupted {
@@ -71,9 +47,7 @@ pub fn exit_code(interrupted: bool, findings_met_policy: bool) -> u8 {
 }
 
 /// One kind of finding `--fail-on` can name.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Finding {
     /// MS17-010 `vulnerable`.
@@ -100,6 +74,15 @@ impl Finding {
         }
     }
 
+    /// Every value `--fail-on` accepts, in the order the help lists them.
+    pub const ALL: [Finding; 5] = [
+        Finding::Vulnerable,
+        Finding::Doublepulsar,
+        Finding::Smb1,
+        Finding::Unknown,
+        Finding::None,
+    ];
+
     /// The real findings, in severity order (without `none`).
     pub const REAL: [Finding; 4] = [
         Finding::Doublepulsar,
@@ -107,6 +90,28 @@ impl Finding {
         Finding::Unknown,
         Finding::Smb1,
     ];
+}
+
+impl std::str::FromStr for Finding {
+    type Err = String;
+
+    /// Parses one `--fail-on` value (case-insensitive); the error lists the accepted values.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        Finding::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Finding::ALL.iter().map(|f| f.as_str()).collect();
+                format!("`{s}` is not one of {}", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The findings a host shows, in [`Finding::REAL`] order.

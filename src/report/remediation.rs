@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use super::risk::{risk, smb1_on_or_unknown, Risk};
+use crate::error::Error;
 use crate::model::{DpVerdict, HostResult, Ms17Verdict};
 
 /// The table file, compiled in.
@@ -75,21 +75,20 @@ pub struct Table {
 const REQUIRED_FAMILIES: [&str; 2] = ["samba", "generic"];
 
 /// Parse and check a table.
-pub fn parse_table(text: &str) -> anyhow::Result<Table> {
-    let t: Table = toml::from_str(text).context("parsing the remediation table")?;
+pub fn parse_table(text: &str) -> Result<Table, Error> {
+    let t: Table = toml::from_str(text).map_err(|e| Error::Remediation(e.to_string()))?;
     for f in REQUIRED_FAMILIES {
-        anyhow::ensure!(
-            t.families.contains_key(f),
-            "remediation table: family `{f}` missing"
-        );
+        if !t.families.contains_key(f) {
+            return Err(Error::Remediation(format!("family `{f}` missing")));
+        }
     }
     for e in &t.os {
-        anyhow::ensure!(
-            t.families.contains_key(&e.family),
-            "remediation table: OS row `{}` names unknown family `{}`",
-            e.name,
-            e.family
-        );
+        if !t.families.contains_key(&e.family) {
+            return Err(Error::Remediation(format!(
+                "OS row `{}` names unknown family `{}`",
+                e.name, e.family
+            )));
+        }
     }
     Ok(t)
 }
@@ -97,11 +96,11 @@ pub fn parse_table(text: &str) -> anyhow::Result<Table> {
 static TABLE: OnceLock<Result<Table, String>> = OnceLock::new();
 
 /// The compiled-in table, parsed on first use. Call it at startup so a broken table fails early.
-pub fn table() -> anyhow::Result<&'static Table> {
+pub fn table() -> Result<&'static Table, Error> {
     TABLE
-        .get_or_init(|| parse_table(TABLE_TOML).map_err(|e| format!("{e:#}")))
+        .get_or_init(|| parse_table(TABLE_TOML).map_err(|e| e.to_string()))
         .as_ref()
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| Error::Remediation(e.clone()))
 }
 
 /// What to do about one host.

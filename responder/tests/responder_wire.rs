@@ -3,9 +3,7 @@
 //! scanner sends) and the answers parsed with its parsers, plus direct byte checks.
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)]
-#[path = "../src/responder/mod.rs"]
-mod responder;
+use smb1scan_responder as responder;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;

@@ -3,9 +3,7 @@
 //! reads the capture back. Needs root and tshark; prints why and passes when either is missing.
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)]
-#[path = "../src/responder/mod.rs"]
-mod responder;
+use smb1scan_responder as responder;
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};

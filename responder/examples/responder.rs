@@ -8,9 +8,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)]
-#[path = "../src/responder/mod.rs"]
-mod responder;
+use smb1scan_responder as responder;
 
 use std::net::{Ipv4Addr, SocketAddr};
 

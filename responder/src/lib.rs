@@ -8,8 +8,9 @@
 //! not), TREE_CONNECT to IPC$, the MS17-010 TRANS PeekNamedPipe on FID 0, and the DoublePulsar
 //! TRANS2 ping. It never panics on input: a malformed request gets an error or a closed socket.
 //!
-//! This module is self-contained (it uses only external crates), so integration tests and the
-//! standalone example can include it with `#[path]`.
+//! A crate of its own (`smb1scan-responder`), built on the protocol crate's wire formats and
+//! constants: `smb1scan demo`, the integration tests and `examples/responder.rs` all use it.
+#![forbid(unsafe_code)]
 
 pub mod ntlm;
 pub mod personas;
@@ -19,13 +20,41 @@ pub mod smb2;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use smb1scan_protocol::nbss::{parse_nbss_header, NbssType, MAX_NBSS_LEN, NBSS_HEADER_LEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 pub use personas::{personas, Persona};
+
+/// Why the simulated network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The base address is not in 127.0.0.0/8.
+    #[error("the simulated hosts only listen on loopback addresses (127.0.0.0/8), not {0}")]
+    NotLoopback(Ipv4Addr),
+    /// The personas did not fit between the base and 127.255.255.255.
+    #[error("ran out of loopback addresses after {0}")]
+    OutOfAddresses(Ipv4Addr),
+    /// A listener could not be bound (port 445 needs root or CAP_NET_BIND_SERVICE).
+    #[error("binding simulated host {persona} to {addr}: {source}")]
+    Bind {
+        /// Persona name.
+        persona: &'static str,
+        /// Address.
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StartError {
+    /// True when binding failed for lack of permission (a privileged port without root).
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, StartError::Bind { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+}
 
 /// A connection that has been idle this long is closed (also bounds the "silent" persona).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -109,7 +138,7 @@ pub async fn serve(listener: TcpListener, persona: &'static Persona) {
 }
 
 /// Reads NBSS-framed requests and answers them per the persona.
-async fn serve_conn(mut stream: TcpStream, persona: &'static Persona) -> anyhow::Result<()> {
+async fn serve_conn(mut stream: TcpStream, persona: &'static Persona) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(persona);
     loop {
@@ -118,15 +147,17 @@ async fn serve_conn(mut stream: TcpStream, persona: &'static Persona) -> anyhow:
             Ok(Ok(_)) => {}
             Ok(Err(_)) | Err(_) => return Ok(()),
         }
-        let nbss = parse_nbss_header(&hdr).context("bad NBSS header")?;
+        let Ok(nbss) = parse_nbss_header(&hdr) else {
+            return Ok(());
+        };
         if nbss.length > MAX_NBSS_LEN {
             return Ok(());
         }
         let mut body = vec![0u8; nbss.length];
-        tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut body))
-            .await
-            .context("timeout reading body")?
-            .context("reading body")?;
+        match tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut body)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => return Ok(()),
+        }
         match nbss.kind {
             // Port 139: accept any called name ([RFC 1002] 4.3.3 POSITIVE SESSION RESPONSE).
             NbssType::SESSION_REQUEST => {
@@ -184,25 +215,27 @@ impl DemoNetwork {
 
 /// Binds every persona to its own loopback address: `base`, `base+1`, ... (all of 127.0.0.0/8
 /// is local on Linux), each on `port` (0 = an ephemeral port per host), and serves them.
-pub async fn start_network(base: Ipv4Addr, port: u16) -> anyhow::Result<DemoNetwork> {
-    anyhow::ensure!(
-        base.is_loopback(),
-        "the simulated hosts only listen on loopback addresses (127.0.0.0/8), not {base}"
-    );
+pub async fn start_network(base: Ipv4Addr, port: u16) -> Result<DemoNetwork, StartError> {
+    if !base.is_loopback() {
+        return Err(StartError::NotLoopback(base));
+    }
     let mut hosts = Vec::new();
     let mut tasks = JoinSet::new();
     let mut ip = u32::from(base);
     for p in personas() {
         let addr = SocketAddr::from((Ipv4Addr::from(ip), port));
-        anyhow::ensure!(
-            Ipv4Addr::from(ip).is_loopback(),
-            "ran out of loopback addresses after {}",
-            Ipv4Addr::from(ip.wrapping_sub(1))
-        );
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding simulated host {} to {addr}", p.name))?;
-        let addr = listener.local_addr().context("local_addr")?;
+        if !Ipv4Addr::from(ip).is_loopback() {
+            return Err(StartError::OutOfAddresses(Ipv4Addr::from(
+                ip.wrapping_sub(1),
+            )));
+        }
+        let bind_err = |source| StartError::Bind {
+            persona: p.name,
+            addr,
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
         tasks.spawn(serve(listener, p));
         hosts.push(DemoHost { addr, persona: p });
         ip = ip.wrapping_add(1);

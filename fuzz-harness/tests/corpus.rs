@@ -1,11 +1,9 @@
 //! Replays the fuzz corpus (fuzz/corpus/<target>/) and every crash turned regression
 //! (fuzz/regressions/<target>/) through the same harness the libFuzzer targets run
-//! (fuzz/src/harness.rs), so plain `cargo test` covers them without a fuzzer or nightly flags.
+//! (the `smb1scan-fuzz-harness` crate), so plain `cargo test` covers them without a fuzzer or nightly flags.
 //! A panic in a parser, or a failed invariant in the harness, fails the test and names the file.
 
-#[allow(dead_code)]
-#[path = "../../fuzz/src/harness.rs"]
-mod harness;
+use smb1scan_fuzz_harness as harness;
 
 use std::fs;
 use std::panic;

@@ -1,11 +1,12 @@
 //! What each fuzz target does with one input. Shared by the libFuzzer binaries (fuzz/fuzz_targets)
-//! and by `protocol/tests/fuzz_corpus.rs`, which replays fuzz/corpus and fuzz/regressions through
+//! and by this crate's `tests/corpus.rs`, which replays fuzz/corpus and fuzz/regressions through
 //! [`run`] in plain `cargo test`.
 //!
 //! Every function must return normally for every input: a panic (index out of bounds, overflow with
 //! debug assertions, a failed invariant `assert!` below) is a bug the fuzzer reports. Besides "does
 //! not panic", the asserts check what callers rely on: lengths bounded by the module's constants,
 //! borrowed slices lying inside the input, header fields that write back to the same bytes.
+#![forbid(unsafe_code)]
 
 use bytes::BytesMut;
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};

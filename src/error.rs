@@ -1,0 +1,104 @@
+//! The library's typed errors. Every fallible library function returns [`Error`] (or a module
+//! error that converts into it); the command-line edge maps it to an exit code with
+//! [`Error::exit_code`] and never has to guess from a message.
+
+use std::path::Path;
+
+use crate::report::policy::{EXIT_ERROR, EXIT_USAGE};
+
+/// Everything that can end a run early.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request cannot be carried out as given: a bad flag value, target, config key or
+    /// output file. Exit code 2. The message names the flag, the token, or the file and key.
+    #[error("{0}")]
+    Usage(String),
+    /// A site config file that cannot be read or holds a bad key or value (exit code 2).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Reading or writing a file or stream failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done (`writing scan.csv`).
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record could not be encoded or decoded.
+    #[error("{what}: {source}")]
+    Json {
+        /// What was being read or written.
+        what: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A CSV row could not be written.
+    #[error("{what}: {source}")]
+    Csv {
+        /// Which output.
+        what: String,
+        /// The csv error.
+        #[source]
+        source: csv::Error,
+    },
+    /// The demo's simulated hosts could not start.
+    #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]
+    Demo(#[source] smb1scan_responder::StartError),
+    /// The built-in remediation table is broken (a build defect, never user input).
+    #[error("the remediation table: {0}")]
+    Remediation(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A usage error with this message.
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
+    }
+
+    /// An I/O error while doing `what`.
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// An I/O error on `path` while `doing` (`"writing"`, `"reading"`).
+    pub fn io_path(doing: &str, path: &Path, source: std::io::Error) -> Self {
+        Self::io(format!("{doing} {}", path.display()), source)
+    }
+
+    /// The process exit code this error calls for: 2 for a usage or config error, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
+            _ => EXIT_ERROR,
+        }
+    }
+
+    /// True when the error is a closed pipe on an output (`smb1scan ... | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return true;
+                }
+            }
+            if let Some(c) = e.downcast_ref::<csv::Error>() {
+                if let csv::ErrorKind::Io(io) = c.kind() {
+                    if io.kind() == std::io::ErrorKind::BrokenPipe {
+                        return true;
+                    }
+                }
+            }
+            cur = e.source();
+        }
+        false
+    }
+}

@@ -1,0 +1,697 @@
+//! One validated plan per run. The command line fills [`ScanFlags`] (plain data, no clap), the site
+//! config comes from [`SiteConfig`], and [`ScanPlan::try_from`] merges them over the one table of
+//! built-in [`defaults`], validating every value once. Nothing after this point sees a flag.
+//! Precedence: flag, then `--fast`, then site config, then built-in default.
+//!
+//! # Defaults, and why they are gentle
+//! Hospital networks hold devices with fragile TCP/IP stacks (infusion pumps, imaging modalities,
+//! building controllers). The defaults keep any one device and the network as a whole far from
+//! stress: 100 new hosts per second across a pseudo-randomly permuted address space (so one /24
+//! sees about one new connection every 2.5 s on a /16 sweep), at most 256 hosts in flight, one
+//! connection at a time per host, and bounded timeouts (3 s connect, 5 s per exchange, 30 s per
+//! host). A /16 then takes about 11 minutes, set by the rate. `--fast` (2048 in flight, no rate
+//! limit, 1/2/10 s timeouts) is for labs only.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::SiteConfig;
+use crate::engine::EngineOptions;
+use crate::error::{Error, Result};
+use crate::probe::{Credentials, ProbeOptions};
+use crate::report::policy::{FailOn, Finding};
+use crate::report::{Format, Output, OutputPlan, WriteMode};
+use crate::targets::Shard;
+
+/// The built-in defaults: the one place they are written (see the module doc for the reasoning).
+pub mod defaults {
+    use std::time::Duration;
+    /// Hosts in flight.
+    pub const CONCURRENCY: usize = 256;
+    /// New hosts per second.
+    pub const RATE: f64 = 100.0;
+    /// TCP connect timeout.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+    /// Per-exchange timeout.
+    pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Whole-host deadline.
+    pub const HOST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Grace after Ctrl-C.
+    pub const GRACE: Duration = Duration::from_secs(3);
+    /// Connect retries after a timeout.
+    pub const RETRIES: u32 = 1;
+    /// Ports.
+    pub const PORTS: [u16; 1] = [445];
+    /// Scan order seed.
+    pub const SEED: u64 = 0;
+    /// `--fast`: hosts in flight.
+    pub const FAST_CONCURRENCY: usize = 2048;
+    /// `--fast`: timeouts.
+    pub const FAST_CONNECT: Duration = Duration::from_secs(1);
+    /// `--fast`: per exchange.
+    pub const FAST_READ: Duration = Duration::from_secs(2);
+    /// `--fast`: per host.
+    pub const FAST_HOST: Duration = Duration::from_secs(10);
+    /// File descriptors kept back from the window (stdio, outputs, resolver).
+    pub const FD_RESERVE: u64 = 64;
+}
+
+/// Where the targets come from, as given (read and resolved by [`crate::targets`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetSources {
+    /// Specs from the command line (`-` = standard input).
+    pub targets: Vec<String>,
+    /// Files of specs (`-` = standard input).
+    pub input_files: Vec<PathBuf>,
+    /// Specs never to scan.
+    pub exclude: Vec<String>,
+    /// Files of specs never to scan.
+    pub exclude_files: Vec<PathBuf>,
+    /// Only the first address of each host name.
+    pub first_address: bool,
+}
+
+/// Output flags as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputFlags {
+    /// `-o FILE` (repeatable; `-` = standard output).
+    pub output: Vec<PathBuf>,
+    /// `--format`.
+    pub format: Option<Format>,
+    /// `--excel`.
+    pub excel: bool,
+    /// `--overwrite`.
+    pub overwrite: bool,
+    /// `--append`.
+    pub append: bool,
+    /// `--fail-on`, when given (the site config or the default applies otherwise).
+    pub fail_on: Option<Vec<Finding>>,
+    /// `--no-summary`.
+    pub no_summary: bool,
+}
+
+/// `smb1scan scan` flags as given: `None` / empty = not given.
+#[derive(Debug, Clone, Default)]
+pub struct ScanFlags {
+    /// Targets, input files, exclusions.
+    pub targets: TargetSources,
+    /// `-p`.
+    pub ports: Vec<u16>,
+    /// `-c`.
+    pub concurrency: Option<u32>,
+    /// `--rate`.
+    pub rate: Option<f64>,
+    /// `--fast`.
+    pub fast: bool,
+    /// `--connect-timeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `--read-timeout`.
+    pub read_timeout: Option<Duration>,
+    /// `--host-timeout`.
+    pub host_timeout: Option<Duration>,
+    /// `--grace`.
+    pub grace: Option<Duration>,
+    /// `--retries`.
+    pub retries: Option<u32>,
+    /// `--smb2-quick`.
+    pub smb2_quick: bool,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--shard`.
+    pub shard: Option<Shard>,
+    /// `--resume`.
+    pub resume: Option<PathBuf>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--user`.
+    pub user: Option<String>,
+    /// `--domain`.
+    pub domain: Option<String>,
+    /// `--password-env`.
+    pub password_env: Option<String>,
+    /// `--password-file`.
+    pub password_file: Option<PathBuf>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--no-config`.
+    pub no_config: bool,
+    /// Output flags.
+    pub output: OutputFlags,
+    /// `-q`: no progress bar, no summary.
+    pub quiet: bool,
+}
+
+/// Everything a scan run needs, validated.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    /// Where the targets come from.
+    pub targets: TargetSources,
+    /// Ports per address.
+    pub ports: Vec<u16>,
+    /// Scan order seed.
+    pub seed: u64,
+    /// Shard.
+    pub shard: Shard,
+    /// Engine settings.
+    pub engine: EngineOptions,
+    /// Probe settings.
+    pub probe: ProbeOptions,
+    /// Outputs and the failure policy.
+    pub output: OutputPlan,
+    /// Continue this JSON Lines file (it is among the outputs, appended to).
+    pub resume: Option<PathBuf>,
+    /// List the targets, send nothing.
+    pub dry_run: bool,
+    /// No progress bar (and no summary: see `output.summary`).
+    pub quiet: bool,
+    /// Config files read.
+    pub config_files: Vec<PathBuf>,
+}
+
+fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
+    flag.or(fast).or(site).unwrap_or(default)
+}
+
+impl ScanPlan {
+    /// A plan with every built-in default: standard output as JSON Lines, no site config.
+    pub fn with_defaults(targets: TargetSources) -> ScanPlan {
+        let (engine, probe) = speed(
+            defaults::CONCURRENCY,
+            defaults::RATE,
+            defaults::CONNECT_TIMEOUT,
+            defaults::READ_TIMEOUT,
+            defaults::HOST_TIMEOUT,
+            defaults::GRACE,
+            defaults::RETRIES,
+        );
+        ScanPlan {
+            targets,
+            ports: defaults::PORTS.to_vec(),
+            seed: defaults::SEED,
+            shard: Shard::default(),
+            engine,
+            probe,
+            output: OutputPlan::default(),
+            resume: None,
+            dry_run: false,
+            quiet: false,
+            config_files: Vec::new(),
+        }
+    }
+
+    /// Reads the site config the flags ask for (`--config`, `--no-config`, or the default
+    /// files) and builds the plan.
+    pub fn from_flags(flags: ScanFlags) -> Result<ScanPlan> {
+        let site = SiteConfig::load(flags.config.as_deref(), flags.no_config)?;
+        ScanPlan::try_from((flags, site))
+    }
+
+    /// Options recorded in the scan metadata (no secrets).
+    pub fn options_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "concurrency": self.engine.concurrency,
+            "rate": self.engine.rate,
+            "connect_timeout_ms": self.probe.connect_timeout.as_millis() as u64,
+            "read_timeout_ms": self.probe.read_timeout.as_millis() as u64,
+            "host_timeout_ms": self.probe.host_timeout.as_millis() as u64,
+            "grace_ms": self.engine.grace.as_millis() as u64,
+            "retries": self.probe.retries,
+            "ports": self.ports,
+            "seed": self.seed,
+            "shard": format!("{}/{}", self.shard.index, self.shard.count),
+            "smb2_enumerate": self.probe.smb2_enumerate,
+            "authenticated": self.probe.credentials.is_some(),
+            "user": self.probe.credentials.as_ref().map(|c| c.user.clone()),
+            "config_files": self.config_files,
+        })
+    }
+}
+
+/// Engine and probe settings from the speed values (the burst and the backstop slack follow).
+fn speed(
+    concurrency: usize,
+    rate: f64,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    host_timeout: Duration,
+    grace: Duration,
+    retries: u32,
+) -> (EngineOptions, ProbeOptions) {
+    let engine = EngineOptions {
+        concurrency,
+        rate: (rate > 0.0).then_some(rate),
+        // A small burst: the bucket smooths starts instead of releasing a wave.
+        burst: (rate / 10.0).clamp(1.0, 64.0) as u32,
+        host_timeout,
+        slack: read_timeout.min(Duration::from_secs(2)),
+        grace,
+    };
+    let probe = ProbeOptions {
+        connect_timeout,
+        read_timeout,
+        host_timeout,
+        credentials: None,
+        smb2_enumerate: true,
+        retries,
+    };
+    (engine, probe)
+}
+
+impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
+    type Error = Error;
+
+    fn try_from((flags, site): (ScanFlags, SiteConfig)) -> Result<ScanPlan> {
+        let s = &site.scan;
+        let fast = flags.fast;
+        if s.concurrency == Some(0) {
+            return Err(site
+                .value_error("scan", "concurrency", "must be at least 1")
+                .into());
+        }
+        let concurrency = pick(
+            flags.concurrency.map(|c| c as usize),
+            fast.then_some(defaults::FAST_CONCURRENCY),
+            s.concurrency,
+            defaults::CONCURRENCY,
+        );
+        if let Some(r) = flags.rate {
+            if !r.is_finite() || r < 0.0 {
+                return Err(Error::usage(format!(
+                    "--rate `{r}` must be a number of hosts per second, 0 for unlimited"
+                )));
+            }
+        }
+        if let Some(r) = s.rate {
+            if !r.is_finite() || r < 0.0 {
+                return Err(site
+                    .value_error(
+                        "scan",
+                        "rate",
+                        format!("`{r}` must be a number of hosts per second, 0 for unlimited"),
+                    )
+                    .into());
+            }
+        }
+        let rate = pick(flags.rate, fast.then_some(0.0), s.rate, defaults::RATE);
+        let connect_timeout = pick(
+            flags.connect_timeout,
+            fast.then_some(defaults::FAST_CONNECT),
+            s.connect_timeout.map(|d| d.0),
+            defaults::CONNECT_TIMEOUT,
+        );
+        let read_timeout = pick(
+            flags.read_timeout,
+            fast.then_some(defaults::FAST_READ),
+            s.read_timeout.map(|d| d.0),
+            defaults::READ_TIMEOUT,
+        );
+        let host_timeout = pick(
+            flags.host_timeout,
+            fast.then_some(defaults::FAST_HOST),
+            s.host_timeout.map(|d| d.0),
+            defaults::HOST_TIMEOUT,
+        );
+        for (flag, key, d) in [
+            ("--connect-timeout", "connect_timeout", connect_timeout),
+            ("--read-timeout", "read_timeout", read_timeout),
+            ("--host-timeout", "host_timeout", host_timeout),
+        ] {
+            if d.is_zero() {
+                let from_flag = match key {
+                    "connect_timeout" => flags.connect_timeout.is_some(),
+                    "read_timeout" => flags.read_timeout.is_some(),
+                    _ => flags.host_timeout.is_some(),
+                };
+                return Err(if from_flag {
+                    Error::usage(format!("{flag} must be more than 0"))
+                } else {
+                    site.value_error("scan", key, "must be more than 0").into()
+                });
+            }
+        }
+        let grace = pick(flags.grace, None, s.grace.map(|d| d.0), defaults::GRACE);
+        let retries = pick(flags.retries, None, s.retries, defaults::RETRIES);
+        let ports = if !flags.ports.is_empty() {
+            if flags.ports.contains(&0) {
+                return Err(Error::usage("-p: ports must be between 1 and 65535"));
+            }
+            flags.ports.clone()
+        } else if let Some(p) = &s.ports {
+            if p.is_empty() || p.contains(&0) {
+                return Err(site
+                    .value_error("scan", "ports", "ports must be between 1 and 65535")
+                    .into());
+            }
+            p.clone()
+        } else {
+            defaults::PORTS.to_vec()
+        };
+        let mut seen = HashSet::new();
+        let ports: Vec<u16> = ports.into_iter().filter(|p| seen.insert(*p)).collect();
+
+        let (engine, mut probe) = speed(
+            concurrency,
+            rate,
+            connect_timeout,
+            read_timeout,
+            host_timeout,
+            grace,
+            retries,
+        );
+        probe.credentials = credentials(&flags, &site)?;
+        probe.smb2_enumerate = !flags.smb2_quick;
+
+        let mut targets = flags.targets.clone();
+        targets.exclude.extend(site.targets.exclude.iter().cloned());
+        targets
+            .exclude_files
+            .extend(site.targets.exclude_files.iter().cloned());
+        targets.first_address |= site.targets.first_address.unwrap_or(false);
+
+        let output = output_plan(
+            &flags.output,
+            Some(&site),
+            flags.quiet,
+            flags.resume.as_ref(),
+        )?;
+        Ok(ScanPlan {
+            targets,
+            ports,
+            seed: flags.seed.unwrap_or(defaults::SEED),
+            shard: flags.shard.unwrap_or_default(),
+            engine,
+            probe,
+            output,
+            resume: flags.resume,
+            dry_run: flags.dry_run,
+            quiet: flags.quiet,
+            config_files: site.sources.clone(),
+        })
+    }
+}
+
+/// The outputs and failure policy from the output flags, the site config's `[output]` defaults,
+/// `-q`, and `--resume` (whose file joins the outputs and makes every file append).
+pub fn output_plan(
+    flags: &OutputFlags,
+    site: Option<&SiteConfig>,
+    quiet: bool,
+    resume: Option<&PathBuf>,
+) -> Result<OutputPlan> {
+    let mut paths = flags.output.clone();
+    if paths.is_empty() {
+        if let Some(site) = site {
+            paths = site.output.files.clone();
+        }
+    }
+    let mut mode = match (flags.overwrite, flags.append) {
+        (true, true) => {
+            return Err(Error::usage(
+                "--overwrite and --append contradict each other: choose one",
+            ))
+        }
+        (true, false) => WriteMode::Overwrite,
+        (false, true) => WriteMode::Append,
+        (false, false) => WriteMode::Create,
+    };
+    if let Some(p) = resume {
+        if !paths.contains(p) {
+            paths.push(p.clone());
+        }
+        mode = WriteMode::Append;
+    }
+    let mut outputs: Vec<Output> = OutputPlan::outputs_for(&paths, flags.format)?;
+    if let Some(p) = resume {
+        // The resume file is JSON Lines whatever its name says.
+        for o in &mut outputs {
+            if o.dest == crate::report::Destination::File(p.clone()) {
+                o.format = Format::Jsonl;
+            }
+        }
+    }
+    let fail_on = match (&flags.fail_on, site.and_then(|s| s.output.fail_on.as_ref())) {
+        (Some(list), _) => FailOn::from_list(list),
+        (None, Some(list)) => {
+            let mut v = Vec::new();
+            for name in list {
+                let f = name.parse::<Finding>().map_err(|why| {
+                    site.map(|s| Error::from(s.value_error("output", "fail_on", why.clone())))
+                        .unwrap_or_else(|| Error::usage(why))
+                })?;
+                v.push(f);
+            }
+            FailOn::from_list(&v)
+        }
+        (None, None) => FailOn::default(),
+    };
+    Ok(OutputPlan {
+        outputs,
+        excel: flags.excel,
+        mode,
+        fail_on,
+        summary: !flags.no_summary && !quiet,
+    })
+}
+
+/// Credentials from flags or config: the password only from an environment variable or a file.
+fn credentials(flags: &ScanFlags, site: &SiteConfig) -> Result<Option<Credentials>> {
+    let c = &site.credentials;
+    let (user, from_flags) = match (&flags.user, &c.user) {
+        (Some(u), _) => (u.clone(), true),
+        (None, Some(u)) => (u.clone(), false),
+        (None, None) => {
+            if flags.password_env.is_some() || flags.password_file.is_some() {
+                return Err(Error::usage("--password-env / --password-file need --user"));
+            }
+            return Ok(None);
+        }
+    };
+    let domain = flags
+        .domain
+        .clone()
+        .or(c.domain.clone())
+        .unwrap_or_default();
+    let (env, file) = if from_flags || flags.password_env.is_some() || flags.password_file.is_some()
+    {
+        (flags.password_env.clone(), flags.password_file.clone())
+    } else {
+        (c.password_env.clone(), c.password_file.clone())
+    };
+    let password = match (env, file) {
+        (Some(var), _) => std::env::var(&var).map_err(|_| {
+            Error::usage(format!(
+                "the password variable `{var}` is not set (export it, or use --password-file)"
+            ))
+        })?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::io_path("reading the password file", &path, e))?;
+            text.lines().next().unwrap_or("").to_string()
+        }
+        (None, None) => {
+            return Err(Error::usage(format!(
+                "user `{user}` needs a password source: --password-env VAR or --password-file FILE"
+            )))
+        }
+    };
+    Ok(Some(Credentials {
+        user,
+        domain,
+        password,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn flags(targets: &[&str]) -> ScanFlags {
+        ScanFlags {
+            targets: TargetSources {
+                targets: targets.iter().map(|s| s.to_string()).collect(),
+                ..TargetSources::default()
+            },
+            ..ScanFlags::default()
+        }
+    }
+
+    fn plan(f: ScanFlags, site: &SiteConfig) -> Result<ScanPlan> {
+        ScanPlan::try_from((f, site.clone()))
+    }
+
+    #[test]
+    fn precedence_flag_fast_config_default() {
+        let site = SiteConfig::parse(
+            "[scan]\nrate = 20\nconcurrency = 50\nconnect_timeout = \"7s\"\nports=[139]\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let c = plan(flags(&["x"]), &SiteConfig::default()).unwrap();
+        assert_eq!(c.engine.concurrency, defaults::CONCURRENCY);
+        assert_eq!(c.engine.rate, Some(defaults::RATE));
+        assert_eq!(c.probe.retries, defaults::RETRIES);
+        assert_eq!(c.ports, vec![445]);
+        let c = plan(flags(&["x"]), &site).unwrap();
+        assert_eq!(c.engine.concurrency, 50);
+        assert_eq!(c.engine.rate, Some(20.0));
+        assert_eq!(c.probe.connect_timeout, Duration::from_secs(7));
+        assert_eq!(c.ports, vec![139]);
+        let c = plan(
+            ScanFlags {
+                fast: true,
+                ..flags(&["x"])
+            },
+            &site,
+        )
+        .unwrap();
+        assert_eq!(c.engine.concurrency, defaults::FAST_CONCURRENCY);
+        assert_eq!(c.engine.rate, None);
+        assert_eq!(c.probe.connect_timeout, defaults::FAST_CONNECT);
+        let c = plan(
+            ScanFlags {
+                fast: true,
+                concurrency: Some(9),
+                rate: Some(3.0),
+                ports: vec![445, 139, 445],
+                ..flags(&["x"])
+            },
+            &site,
+        )
+        .unwrap();
+        assert_eq!(c.engine.concurrency, 9);
+        assert_eq!(c.engine.rate, Some(3.0));
+        assert_eq!(c.ports, vec![445, 139]);
+        assert!(plan(
+            ScanFlags {
+                ports: vec![0],
+                ..flags(&["x"])
+            },
+            &site
+        )
+        .is_err());
+        let e = plan(
+            ScanFlags {
+                host_timeout: Some(Duration::ZERO),
+                ..flags(&["x"])
+            },
+            &site,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--host-timeout"), "{e}");
+    }
+
+    #[test]
+    fn one_default_table() {
+        // The plan's defaults are the probe's and the engine's: no second copy can drift.
+        let p = ScanPlan::with_defaults(TargetSources::default());
+        let q = plan(flags(&["x"]), &SiteConfig::default()).unwrap();
+        assert_eq!(p.engine.concurrency, q.engine.concurrency);
+        assert_eq!(p.probe.retries, q.probe.retries);
+        assert_eq!(p.probe.host_timeout, q.probe.host_timeout);
+        assert_eq!(p.output, q.output);
+    }
+
+    #[test]
+    fn config_value_errors_name_the_file_and_key() {
+        let site = SiteConfig::parse(
+            "[output]\nfail_on = [\"vulnerabel\"]\n",
+            Path::new("/etc/smb1scan/site.toml"),
+        )
+        .unwrap();
+        let e = plan(flags(&["x"]), &site).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("/etc/smb1scan/site.toml"), "{msg}");
+        assert!(msg.contains("[output] fail_on"), "{msg}");
+        assert!(msg.contains("vulnerabel"), "{msg}");
+        assert_eq!(e.exit_code(), 2);
+        // A --fail-on flag overrides the config, so its bad value is never looked at.
+        let ok = plan(
+            ScanFlags {
+                output: OutputFlags {
+                    fail_on: Some(vec![Finding::Smb1]),
+                    ..OutputFlags::default()
+                },
+                ..flags(&["x"])
+            },
+            &site,
+        )
+        .unwrap();
+        assert!(ok.output.fail_on.includes(Finding::Smb1));
+        let site = SiteConfig::parse("[scan]\nrate = -3\n", Path::new("r.toml")).unwrap();
+        let msg = plan(flags(&["x"]), &site).unwrap_err().to_string();
+        assert!(
+            msg.contains("r.toml") && msg.contains("[scan] rate"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn resume_joins_the_outputs_and_appends() {
+        let p = plan(
+            ScanFlags {
+                resume: Some(PathBuf::from("r.jsonl")),
+                output: OutputFlags {
+                    output: vec![PathBuf::from("x.csv")],
+                    ..OutputFlags::default()
+                },
+                ..flags(&["x"])
+            },
+            &SiteConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(p.output.mode, WriteMode::Append);
+        assert_eq!(p.output.outputs.len(), 2);
+        assert_eq!(p.output.jsonl_file(), Some(Path::new("r.jsonl")));
+    }
+
+    #[test]
+    fn credentials_never_from_the_command_line() {
+        assert!(plan(flags(&["x"]), &SiteConfig::default())
+            .unwrap()
+            .probe
+            .credentials
+            .is_none());
+        // A user without a password source is refused.
+        let e = plan(
+            ScanFlags {
+                user: Some("u".into()),
+                ..flags(&["x"])
+            },
+            &SiteConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("password"), "{e}");
+        std::env::set_var("SMB1SCAN_TEST_PW_1", "s3cret");
+        let c = plan(
+            ScanFlags {
+                user: Some("u".into()),
+                domain: Some("D".into()),
+                password_env: Some("SMB1SCAN_TEST_PW_1".into()),
+                ..flags(&["x"])
+            },
+            &SiteConfig::default(),
+        )
+        .unwrap();
+        let cr = c.probe.credentials.clone().unwrap();
+        assert_eq!(
+            (cr.user.as_str(), cr.domain.as_str(), cr.password.as_str()),
+            ("u", "D", "s3cret")
+        );
+        let meta = c.options_json().to_string();
+        assert!(!meta.contains("s3cret"), "{meta}");
+        let e = plan(
+            ScanFlags {
+                user: Some("u".into()),
+                password_env: Some("SMB1SCAN_TEST_PW_UNSET".into()),
+                ..flags(&["x"])
+            },
+            &SiteConfig::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("SMB1SCAN_TEST_PW_UNSET"), "{e}");
+    }
+}
