@@ -8,7 +8,6 @@
 //! 3 findings met `--fail-on`; 130 interrupted (Ctrl-C / SIGTERM). See [`crate::report::policy`].
 
 use std::ffi::OsString;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -405,11 +404,6 @@ fn fail_on(list: Option<Vec<FindingArg>>) -> FailOn {
     }
 }
 
-/// Whether stderr may be coloured: a terminal, and `NO_COLOR` unset or empty.
-pub fn color_on_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
-}
-
 /// nmap's `-iL FILE` is two letters after one dash, which clap reads as `-i L`: rewrite it (and
 /// `-iLFILE`) before parsing. Everything after `--` is left alone.
 pub fn rewrite_nmap_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsString> {
@@ -441,11 +435,10 @@ pub fn rewrite_nmap_args<I: IntoIterator<Item = OsString>>(args: I) -> Vec<OsStr
 
 /// The clap command, with colour decided as [`color_on_stderr`] does for `NO_COLOR`.
 pub fn command() -> clap::Command {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    Cli::command().color(if no_color {
-        ColorChoice::Never
-    } else {
+    Cli::command().color(if smb1scan::report::view::color_allowed() {
         ColorChoice::Auto
+    } else {
+        ColorChoice::Never
     })
 }
 
@@ -462,7 +455,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(color_on_stderr())
+        .with_ansi(smb1scan::report::view::color_on_stderr())
         .with_target(false)
         .try_init();
 }

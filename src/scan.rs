@@ -4,8 +4,8 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::io::{BufWriter, Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::engine::{self, Ending};
 use crate::error::{Error, Result};
-use crate::model::{HostResult, HostStatus};
+use crate::model::HostResult;
 use crate::plan::{defaults, ScanPlan, TargetSources};
 use crate::probe::Target;
 use crate::progress::Progress;
@@ -156,34 +156,6 @@ async fn build_space(specs: Specs, first_address: bool) -> Result<TargetSpace> {
     TargetSpace::new(include.ranges, exclude.ranges, names).map_err(|e| usage(format!("{e:#}")))
 }
 
-/// (address, port) pairs already in a JSON Lines file. Unreadable lines (a line cut by a kill)
-/// are skipped with a warning; `interrupted` records do not count as done.
-pub fn read_resume(path: &Path) -> Result<HashSet<(IpAddr, u16)>> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| usage(format!("cannot read --resume file {}: {e}", path.display())))?;
-    let mut done = HashSet::new();
-    for (n, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| Error::io_path("reading", path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        #[derive(serde::Deserialize)]
-        struct Key {
-            ip: IpAddr,
-            port: u16,
-            status: Option<HostStatus>,
-        }
-        match serde_json::from_str::<Key>(&line) {
-            Ok(k) if k.status != Some(HostStatus::Interrupted) => {
-                done.insert((k.ip, k.port));
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("{}: line {} skipped: {e}", path.display(), n + 1),
-        }
-    }
-    Ok(done)
-}
-
 /// Raises the soft open-file limit as far as allowed and returns the window that fits in it.
 fn fit_window(wanted: usize) -> usize {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
@@ -258,7 +230,19 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     engine_opts.concurrency = fit_window(engine_opts.concurrency);
 
     let done = match &plan.resume {
-        Some(p) => read_resume(p)?,
+        Some(p) => {
+            let r = crate::report::input::repair_for_resume(p)?;
+            if r.removed > 0 && !plan.quiet {
+                eprintln!(
+                    "smb1scan: --resume {}: {} finished, {} unfinished or unreadable lines removed \
+                     (their targets are scanned again)",
+                    p.display(),
+                    r.done.len(),
+                    r.removed
+                );
+            }
+            r.done
+        }
         None => HashSet::new(),
     };
 
@@ -339,26 +323,6 @@ mod tests {
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
             ..TargetSources::default()
         }
-    }
-
-    #[test]
-    fn resume_reads_keys_and_tolerates_a_cut_line() {
-        let dir = std::env::temp_dir().join(format!("smb1scan-resume-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("r.jsonl");
-        std::fs::write(
-            &p,
-            "{\"ip\":\"127.0.0.1\",\"port\":445,\"status\":\"closed\"}\n\
-             {\"ip\":\"::1\",\"port\":139,\"status\":\"open\"}\n\
-             {\"ip\":\"127.0.0.3\",\"port\":445,\"status\":\"interrupted\"}\n\
-             {\"ip\":\"127.0.0.2\",\"po",
-        )
-        .unwrap();
-        let d = read_resume(&p).unwrap();
-        assert_eq!(d.len(), 2);
-        assert!(d.contains(&("127.0.0.1".parse().unwrap(), 445)));
-        assert!(d.contains(&("::1".parse().unwrap(), 139)));
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -372,3 +372,70 @@ fn sigterm_gives_hosts_in_flight_the_grace_then_stops() {
     assert!(read_jsonl(&out).is_empty());
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Issue 12: a resume file whose last line was cut by a kill is repaired before anything is
+/// appended: the cut record is removed (and said so), its target scanned again, and the file is
+/// whole JSON Lines with one record per target (before the fix the first new record was glued
+/// onto the cut line and `diff` rejected the whole file).
+#[test]
+fn resume_repairs_a_cut_last_line_and_rescans_that_target() {
+    let d = tmpdir("resume-repair");
+    let out = d.join("scan.jsonl");
+    let port = closed_port().to_string();
+    let range = "127.0.78.0/29";
+    let o = bin()
+        .args(["scan", "--no-config", "-q", "-p", &port, "-o"])
+        .arg(&out)
+        .arg(range)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let full = read_jsonl(&out);
+    assert_eq!(full.len(), 8);
+    // Cut the last record in the middle, as a kill during the write would.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let body = text.trim_end_matches('\n');
+    let last_start = body.rfind('\n').map_or(0, |i| i + 1);
+    let cut_ip = full[7]["ip"].as_str().unwrap().to_string();
+    std::fs::write(&out, &text[..last_start + 20]).unwrap();
+
+    let o = bin()
+        .args(["scan", "--no-config", "-p", &port, "--resume"])
+        .arg(&out)
+        .arg(range)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("line 8"),
+        "the repair is reported: {stderr}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(recs.len(), 8, "one record per target:\n{text}");
+    let ips: HashSet<&str> = recs.iter().map(|r| r["ip"].as_str().unwrap()).collect();
+    assert_eq!(ips.len(), 8);
+    assert_eq!(
+        recs[7]["ip"].as_str(),
+        Some(cut_ip.as_str()),
+        "the cut target was rescanned"
+    );
+    // diff reads the repaired file.
+    let o = bin().arg("diff").arg(&out).arg(&out).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -66,7 +66,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 /// The cells of one row, in [`COLUMNS`] order, already defused.
 pub fn row(e: &Enriched<'_>) -> Vec<String> {
     let h: &HostResult = e.host;
-    let os = h.os.product.clone().or_else(|| h.os.native_os.clone());
+    let os = super::view::os_name(h);
     let build =
         h.os.build
             .map(|b| b.to_string())

@@ -111,49 +111,7 @@ impl Diff {
     }
 }
 
-/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
-/// A truncated last line (interrupted run) is skipped with a warning.
-pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
-    let text = text.trim_start_matches('\u{feff}');
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        let arr = match v {
-            serde_json::Value::Object(mut m) if m.contains_key("hosts") => m.remove("hosts"),
-            a @ serde_json::Value::Array(_) => Some(a),
-            _ => None,
-        };
-        if let Some(arr) = arr {
-            return serde_json::from_value(arr).map_err(|source| Error::Json {
-                what: format!("{}: reading the host array", path.display()),
-                source,
-            });
-        }
-    }
-    let mut out = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
-    let last = lines.len().saturating_sub(1);
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<HostResult>(line) {
-            Ok(h) => out.push(h),
-            Err(e) if i == last && !text.ends_with('\n') => {
-                eprintln!(
-                    "warning: {}: skipping a truncated last line ({e})",
-                    path.display()
-                );
-            }
-            Err(source) => {
-                return Err(Error::Json {
-                    what: format!("{}: line {}", path.display(), i + 1),
-                    source,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
+pub use super::input::read_results;
 
 fn show<T: Serialize>(v: &Option<T>) -> String {
     match v {
@@ -187,12 +145,7 @@ fn field_changes(a: &HostResult, b: &HostResult) -> Vec<String> {
             d.push(format!("{name}: {x} -> {y}"));
         }
     };
-    let os = |h: &HostResult| {
-        h.os.product
-            .clone()
-            .or_else(|| h.os.native_os.clone())
-            .unwrap_or_else(|| "-".into())
-    };
+    let os = |h: &HostResult| super::view::os_name(h).unwrap_or("-").to_string();
     cmp("os", os(a), os(b));
     cmp("os_build", show(&a.os.build), show(&b.os.build));
     cmp("smb1", show(&a.smb1.enabled), show(&b.smb1.enabled));

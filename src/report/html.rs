@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use super::remediation::Table;
 use super::risk::Risk;
 use super::{enum_name, Enriched, ScanMeta};
-use crate::model::{DpVerdict, HostResult, Ms17Verdict};
+use crate::model::HostResult;
 
 /// Escape text for HTML element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
@@ -49,39 +49,14 @@ fn cell(v: Option<&str>) -> String {
     esc(v.unwrap_or(""))
 }
 
-fn os_text(h: &HostResult) -> String {
-    let mut s =
-        h.os.product
-            .clone()
-            .or_else(|| h.os.native_os.clone())
-            .unwrap_or_default();
-    if let Some(v) = &h.os.ntlm_version {
-        s = if s.is_empty() {
-            v.clone()
-        } else {
-            format!("{s} ({v})")
-        };
-    }
-    s
-}
+use super::view::{dp_text, os_with_version as os_text};
 
+/// The MS17-010 text of [`super::view::ms17_text`], with the status the host answered.
 fn ms17_text(h: &HostResult) -> String {
-    let mut s = enum_name(&h.ms17_010.verdict);
-    if h.ms17_010.verdict == Ms17Verdict::Unknown {
-        if let Some(r) = h.ms17_010.reason {
-            s.push_str(&format!(": {}", enum_name(&r)));
-        }
-    }
-    if let Some(st) = &h.ms17_010.status {
-        s.push_str(&format!(" [{st}]"));
-    }
-    s
-}
-
-fn dp_text(h: &HostResult) -> String {
-    match (&h.doublepulsar.verdict, &h.doublepulsar.arch) {
-        (DpVerdict::Present, Some(a)) => format!("present ({a})"),
-        (v, _) => enum_name(v),
+    let s = super::view::ms17_text(h);
+    match &h.ms17_010.status {
+        Some(st) => format!("{s} [{st}]"),
+        None => s,
     }
 }
 

@@ -13,12 +13,14 @@
 pub mod csv;
 pub mod diff;
 pub mod html;
+pub mod input;
 pub mod json;
 pub mod jsonl;
 pub mod policy;
 pub mod remediation;
 pub mod risk;
 pub mod summary;
+pub mod view;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};

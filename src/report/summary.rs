@@ -3,7 +3,6 @@
 //! `NO_COLOR` is not set; control characters from the network are replaced before printing.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 
 use serde::{Deserialize, Serialize};
 
@@ -61,10 +60,6 @@ pub fn sanitize_for_terminal(s: &str) -> String {
         .collect()
 }
 
-fn kebab<T: Serialize>(v: &T) -> String {
-    super::enum_name(v)
-}
-
 impl Summary {
     /// An empty summary.
     pub fn new() -> Self {
@@ -93,26 +88,13 @@ impl Summary {
                     .or(h.hostname.as_deref())
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default();
-            let mut ms17 = kebab(&h.ms17_010.verdict);
-            if let Some(reason) = h.ms17_010.reason {
-                if h.ms17_010.verdict == Ms17Verdict::Unknown {
-                    ms17 = format!("{ms17}: {}", kebab(&reason));
-                }
-            }
-            let dp_text = match (&h.doublepulsar.verdict, &h.doublepulsar.arch) {
-                (DpVerdict::Present, Some(a)) => format!("present ({a})"),
-                (v, _) => kebab(v),
-            };
+            let ms17 = super::view::ms17_text(h);
+            let dp_text = super::view::dp_text(h);
             self.rows.push(Row {
                 risk: r,
                 dp,
                 host: format!("{}:{}{}", h.ip, h.port, name),
-                os: h
-                    .os
-                    .product
-                    .clone()
-                    .or_else(|| h.os.native_os.clone())
-                    .unwrap_or_default(),
+                os: super::view::os_name(h).unwrap_or_default().to_string(),
                 ms17,
                 dp_text,
             });
@@ -219,8 +201,4 @@ impl Summary {
     }
 }
 
-/// Colour on standard error: a terminal, and no non-empty `NO_COLOR`.
-pub fn use_color_stderr() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::stderr().is_terminal()
-}
+pub use super::view::color_on_stderr as use_color_stderr;

@@ -1,0 +1,166 @@
+//! Reading earlier runs back: the one reader of JSON Lines and JSON documents that `diff`,
+//! `--resume` and the tests use.
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::model::{HostResult, HostStatus};
+
+/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
+/// A truncated last line (interrupted run) is skipped with a warning.
+pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
+    let text = text.trim_start_matches('\u{feff}');
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+        let arr = match v {
+            serde_json::Value::Object(mut m) if m.contains_key("hosts") => m.remove("hosts"),
+            a @ serde_json::Value::Array(_) => Some(a),
+            _ => None,
+        };
+        if let Some(arr) = arr {
+            return serde_json::from_value(arr).map_err(|source| Error::Json {
+                what: format!("{}: reading the host array", path.display()),
+                source,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<HostResult>(line) {
+            Ok(h) => out.push(h),
+            Err(e) if i == last && !text.ends_with('\n') => {
+                eprintln!(
+                    "warning: {}: skipping a truncated last line ({e})",
+                    path.display()
+                );
+            }
+            Err(source) => {
+                return Err(Error::Json {
+                    what: format!("{}: line {}", path.display(), i + 1),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What [`repair_for_resume`] found in a JSON Lines file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// (address, port) pairs with a finished record: not scanned again.
+    pub done: HashSet<(IpAddr, u16)>,
+    /// Lines removed: unreadable (a line cut by a kill) or `interrupted` records, whose targets
+    /// are scanned again so that the file ends with one record per target.
+    pub removed: usize,
+}
+
+/// Prepares a JSON Lines file for `--resume`: keeps every readable, finished record, removes an
+/// unreadable line (typically the last one, cut by a kill) and `interrupted` records, and
+/// rewrites the file (through a temporary file renamed into place) when it removed anything, so
+/// that what is appended next starts on a line of its own.
+pub fn repair_for_resume(path: &Path) -> Result<Resume> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read --resume file {}: {e}", path.display())))?;
+    #[derive(serde::Deserialize)]
+    struct Key {
+        ip: IpAddr,
+        port: u16,
+        status: Option<HostStatus>,
+    }
+    let mut out = Resume::default();
+    let mut kept = String::with_capacity(text.len());
+    let mut changed = !text.is_empty() && !text.ends_with('\n');
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            changed = true;
+            continue;
+        }
+        match serde_json::from_str::<Key>(line) {
+            Ok(k) if k.status != Some(HostStatus::Interrupted) => {
+                if out.done.insert((k.ip, k.port)) {
+                    kept.push_str(line);
+                    kept.push('\n');
+                } else {
+                    // A second record of a target: the first one stands.
+                    out.removed += 1;
+                    changed = true;
+                }
+            }
+            Ok(_) => {
+                out.removed += 1;
+                changed = true;
+            }
+            Err(e) => {
+                eprintln!(
+                    "smb1scan: {}: line {} is not a whole record ({e}); removed, that target is \
+                     scanned again",
+                    path.display(),
+                    n + 1
+                );
+                out.removed += 1;
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".repair");
+        let tmp = std::path::PathBuf::from(tmp);
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(kept.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| Error::io_path("repairing", path, e))?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_repairs_a_cut_line_and_drops_interrupted_records() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-resume-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.jsonl");
+        std::fs::write(
+            &p,
+            "{\"ip\":\"127.0.0.1\",\"port\":445,\"status\":\"closed\"}\n\
+             {\"ip\":\"::1\",\"port\":139,\"status\":\"open\"}\n\
+             {\"ip\":\"127.0.0.3\",\"port\":445,\"status\":\"interrupted\"}\n\
+             {\"ip\":\"127.0.0.2\",\"po",
+        )
+        .unwrap();
+        let r = repair_for_resume(&p).unwrap();
+        assert_eq!(r.done.len(), 2);
+        assert!(r.done.contains(&("127.0.0.1".parse().unwrap(), 445)));
+        assert!(r.done.contains(&("::1".parse().unwrap(), 139)));
+        assert_eq!(r.removed, 2);
+        // The file is whole JSON Lines again: every line parses, and it ends with a newline, so
+        // the next record appended starts a line of its own.
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.ends_with('\n'));
+        assert_eq!(text.lines().count(), 2);
+        for l in text.lines() {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+        // A whole file is left untouched.
+        let before = std::fs::metadata(&p).unwrap().modified().unwrap();
+        let again = repair_for_resume(&p).unwrap();
+        assert_eq!((again.done.len(), again.removed), (2, 0));
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), before);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
