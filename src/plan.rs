@@ -369,6 +369,12 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             .extend(site.targets.exclude_files.iter().cloned());
         targets.first_address |= site.targets.first_address.unwrap_or(false);
 
+        if flags.dry_run && !flags.output.output.is_empty() {
+            return Err(Error::usage(
+                "--dry-run prints the target list on standard output and writes no -o file \
+                 (redirect it instead: --dry-run ... > targets.txt)",
+            ));
+        }
         let output = output_plan(
             &flags.output,
             Some(&site),
@@ -429,6 +435,9 @@ pub fn output_plan(
                 o.format = Format::Jsonl;
             }
         }
+    }
+    if flags.excel && !outputs.iter().any(|o| o.format == Format::Csv) {
+        tracing::warn!("--excel acts on CSV outputs only, and no output is CSV: it does nothing");
     }
     let fail_on = match (&flags.fail_on, site.and_then(|s| s.output.fail_on.as_ref())) {
         (Some(list), _) => FailOn::from_list(list),

@@ -165,7 +165,15 @@ impl OutputPlan {
             }]);
         }
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for p in paths {
+            if !seen.insert(p) {
+                return Err(Error::usage(if p.as_os_str() == "-" {
+                    "-o - is given twice: standard output can take one output".to_string()
+                } else {
+                    format!("-o {} is given twice", p.display())
+                }));
+            }
             if p.as_os_str() == "-" {
                 out.push(Output {
                     dest: Destination::Stdout,
@@ -372,6 +380,22 @@ fn open_stream(path: &Path, mode: WriteMode) -> Result<(File, bool)> {
     Ok((file, append && existing))
 }
 
+/// Proves that a document written at the end of the run can be written: its temporary sibling
+/// is created and removed now, before any packet is sent.
+fn check_writable(path: &Path) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    File::create(&tmp).map_err(|e| {
+        Error::usage(format!(
+            "{}: cannot be written ({e}); nothing was scanned",
+            path.display()
+        ))
+    })?;
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
+}
+
 /// Check that an existing CSV starts with our header before appending rows to it.
 fn check_csv_header(path: &Path) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::io_path("reading", path, e))?;
@@ -390,9 +414,22 @@ fn check_csv_header(path: &Path) -> Result<()> {
 }
 
 impl ReportSet {
-    /// Open every output. Refuses (as a usage error) an existing file in [`WriteMode::Create`],
-    /// and appending to a JSON or HTML file.
+    /// Open every output, before the first packet is sent. Refuses (as a usage error) an
+    /// existing file in [`WriteMode::Create`], and appending to a JSON or HTML file; checks that
+    /// the JSON and HTML files, written at the end, can be written. When any output fails, the
+    /// files this call created are removed again, so a failed start leaves nothing behind.
     pub fn open(plan: &OutputPlan) -> Result<ReportSet> {
+        let mut created = Vec::new();
+        let result = Self::open_all(plan, &mut created);
+        if result.is_err() {
+            for p in &created {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        result
+    }
+
+    fn open_all(plan: &OutputPlan, created: &mut Vec<PathBuf>) -> Result<ReportSet> {
         let table = remediation::table()?;
         let mut sinks = Vec::new();
         let mut keep = false;
@@ -412,6 +449,9 @@ impl ReportSet {
                     )))
                 }
                 (Destination::File(p), Format::Csv) => {
+                    if !p.exists() {
+                        created.push(p.clone());
+                    }
                     let (file, appending) = open_stream(p, plan.mode)?;
                     if appending {
                         check_csv_header(p)?;
@@ -424,6 +464,9 @@ impl ReportSet {
                     )?))
                 }
                 (Destination::File(p), Format::Jsonl) => {
+                    if !p.exists() {
+                        created.push(p.clone());
+                    }
                     let (file, _) = open_stream(p, plan.mode)?;
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(file)))
                 }
@@ -441,6 +484,7 @@ impl ReportSet {
                             p.display()
                         )));
                     }
+                    check_writable(p)?;
                     keep = true;
                     if f == Format::Json {
                         Sink::Json(p.clone())

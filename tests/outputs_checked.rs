@@ -1,0 +1,158 @@
+//! Issue 12, "check every output before the first packet": a run whose outputs cannot all be
+//! written stops before it scans and leaves no file behind; contradictory or idle output flags
+//! are refused or warned about; `--dry-run` validates exactly as the real run does; config value
+//! errors name the file and the key. Nothing here sends a packet anywhere but 127.0.0.0/8.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smb1scan"));
+    c.env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run smb1scan")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("smb1scan-outchk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmpdir");
+    d
+}
+
+/// A loopback listener that counts accepted connections: any packet that reaches it is a scan.
+fn listener() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.set_nonblocking(true).expect("nonblocking");
+    let port = l.local_addr().expect("addr").port().to_string();
+    (l, port)
+}
+
+#[test]
+fn an_unwritable_html_stops_the_run_before_it_scans_and_leaves_no_file() {
+    let d = tmpdir("unwritable");
+    let csv = d.join("wards.csv");
+    let jsonl = d.join("wards.jsonl");
+    let (l, port) = listener();
+    let o = bin()
+        .args(["scan", "--no-config", "-q", "-p", &port, "-o"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(&jsonl)
+        .args(["-o", "/nonexistent-dir-smb1scan/report.html", "127.0.0.1"])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
+    assert!(!csv.exists(), "a header-only CSV was left behind");
+    assert!(!jsonl.exists(), "an empty JSON Lines file was left behind");
+    assert!(
+        l.accept().is_err(),
+        "the host was scanned although an output was bad"
+    );
+    // The next run with a good output is not blocked by leftovers.
+    let o = bin()
+        .args([
+            "scan",
+            "--no-config",
+            "-q",
+            "-p",
+            &port,
+            "--host-timeout",
+            "1s",
+            "-o",
+        ])
+        .arg(&csv)
+        .arg("127.0.0.1")
+        .output()
+        .expect("run");
+    assert!(
+        o.status.code().is_some_and(|c| c == 0 || c == 3),
+        "{}",
+        stderr(&o)
+    );
+    assert!(csv.exists());
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn standard_output_twice_is_refused() {
+    let o = run(&["scan", "--no-config", "-o", "-", "-o", "-", "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("-o - is given twice"), "{}", stderr(&o));
+}
+
+#[test]
+fn excel_without_a_csv_output_is_warned_about() {
+    let d = tmpdir("excel");
+    // A port nothing listens on: the scan ends at once.
+    let port = listener().1;
+    let out = d.join("x.jsonl");
+    let o = bin()
+        .args(["scan", "--no-config", "--excel", "-p", &port, "-o"])
+        .arg(&out)
+        .arg("127.0.0.1")
+        .output()
+        .expect("run");
+    assert!(stderr(&o).contains("--excel"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn dry_run_refuses_o_and_validates_like_the_real_run() {
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "-o",
+        "x.csv",
+        "127.0.0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--dry-run"), "{}", stderr(&o));
+    // A config typo that the real run rejects, the dry run rejects too, naming file and key.
+    let d = tmpdir("dry-config");
+    let cfg = d.join("site.toml");
+    std::fs::write(&cfg, "[output]\nfail_on = [\"vulnerabel\"]\n").expect("write");
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let o = bin()
+            .args(["scan", "--config"])
+            .arg(&cfg)
+            .args(extra)
+            .args(["-p", "1", "127.0.0.1"])
+            .output()
+            .expect("run");
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {e}");
+        assert!(e.contains("site.toml"), "{extra:?}: names the file: {e}");
+        assert!(
+            e.contains("[output] fail_on"),
+            "{extra:?}: names the key: {e}"
+        );
+        assert!(e.contains("vulnerabel"), "{extra:?}: names the value: {e}");
+    }
+    // A bad scan value names its file and key too.
+    std::fs::write(&cfg, "[scan]\nconcurrency = 0\n").expect("write");
+    let o = bin()
+        .args(["scan", "--dry-run", "--config"])
+        .arg(&cfg)
+        .arg("127.0.0.1")
+        .output()
+        .expect("run");
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("site.toml") && e.contains("[scan] concurrency"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
