@@ -13,6 +13,10 @@ pub enum Error {
     /// output file. Exit code 2. The message names the flag, the token, or the file and key.
     #[error("{0}")]
     Usage(String),
+    /// Standard output, the run's only output, was closed by its reader (`| head -1`): the scan
+    /// stopped early. Never a success: see [`crate::scan::Outcome`].
+    #[error("standard output was closed before the scan finished")]
+    OutputClosed,
     /// A site config file that cannot be read or holds a bad key or value (exit code 2).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),

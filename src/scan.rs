@@ -26,13 +26,24 @@ use crate::targets::{ip_to_u128, resolve_names, SpecList, TargetSpace};
 pub struct Outcome {
     /// A stop signal ended the run before every target was scanned.
     pub interrupted: bool,
+    /// Standard output, the only output, was closed by its reader: the scan stopped early.
+    pub output_closed: bool,
     /// At least one record met the failure policy.
     pub findings_met: bool,
 }
 
 impl Outcome {
-    /// The process exit code ([`policy`]).
+    /// The process exit code ([`policy`]). A run that stopped because its only output was
+    /// closed never exits 0: the findings code when what was seen meets the policy, else the
+    /// interruption code.
     pub fn exit_code(&self) -> u8 {
+        if self.output_closed {
+            return if self.findings_met {
+                policy::EXIT_FINDINGS
+            } else {
+                policy::EXIT_INTERRUPTED
+            };
+        }
         policy::exit_code(self.interrupted, self.findings_met)
     }
 }
@@ -286,9 +297,32 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     })
     .await;
     progress.finish();
-    let summary = summary?;
+    let (summary, output_closed) = match summary {
+        Ok(s) => (s, false),
+        Err(Error::OutputClosed) => {
+            eprintln!(
+                "smb1scan: standard output was closed: scan stopped early after {} hosts{}",
+                reports.hosts_seen(),
+                if reports.findings_met() {
+                    " (findings met --fail-on)"
+                } else {
+                    ""
+                }
+            );
+            let findings_met = reports.findings_met();
+            let mut meta = meta;
+            meta.interrupted = true;
+            reports.finish(&meta)?;
+            return Ok(Outcome {
+                interrupted: true,
+                output_closed: true,
+                findings_met,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let interrupted = summary.ending != Ending::Completed;
-    let findings_met = reports.exit_code(false) == policy::EXIT_FINDINGS;
+    let findings_met = reports.findings_met();
     let mut meta = meta;
     meta.interrupted = interrupted;
     reports.finish(&meta)?;
@@ -309,6 +343,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     }
     Ok(Outcome {
         interrupted,
+        output_closed,
         findings_met,
     })
 }

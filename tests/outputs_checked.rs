@@ -156,3 +156,104 @@ fn dry_run_refuses_o_and_validates_like_the_real_run() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A port on which nothing listens (bound, then released): records come back at once.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs a scan with standard output piped, reads one line (as `| head -1` does), closes the
+/// pipe, and returns the exit code and standard error.
+fn scan_read_one_line(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("one line");
+    assert!(line.starts_with('{') || line.starts_with("ip,"), "{line}");
+    // The reader is dropped here: the pipe is closed, as when `head -1` exits.
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let status = child.wait().expect("wait");
+    (status.code(), err)
+}
+
+#[test]
+fn a_closed_pipe_never_passes_the_gate() {
+    // 1,024 refused targets write far more than a pipe buffer holds, so the closed pipe is met.
+    let port = closed_port().to_string();
+    let (code, err) = scan_read_one_line(&[
+        "scan",
+        "--no-config",
+        "--rate",
+        "0",
+        "-c",
+        "256",
+        "-p",
+        &port,
+        "127.0.79.0/22",
+    ]);
+    assert_eq!(
+        code,
+        Some(130),
+        "standard output closed early and nothing met --fail-on: the interruption code, never 0\n{err}"
+    );
+    assert!(err.contains("standard output was closed"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_does_not_stop_the_file_outputs() {
+    let d = tmpdir("pipe-files");
+    let csv = d.join("all.csv");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let net = rt
+        .block_on(smb1scan_responder::start_network(
+            "127.0.80.1".parse().expect("ip"),
+            0,
+        ))
+        .expect("simulated hosts");
+    // The unpatched Windows 7 persona, alone on its port, plus 1,024 refused targets on the same
+    // port: whatever the scan order, the CSV must end up with every one of them.
+    let vulnerable = net
+        .hosts
+        .iter()
+        .find(|h| h.persona.name == "win7-sp1-x64-unpatched")
+        .expect("persona");
+    let port = vulnerable.addr.port().to_string();
+    let ip = vulnerable.addr.ip().to_string();
+    let csv_arg = csv.to_string_lossy().to_string();
+    let (code, err) = scan_read_one_line(&[
+        "scan",
+        "--no-config",
+        "--rate",
+        "0",
+        "-c",
+        "256",
+        "-p",
+        &port,
+        "-o",
+        "-",
+        "-o",
+        &csv_arg,
+        &ip,
+        "127.0.84.0/22",
+    ]);
+    rt.block_on(net.shutdown());
+    assert_eq!(code, Some(3), "the vulnerable host meets --fail-on\n{err}");
+    let rows = csv::Reader::from_path(&csv).expect("csv").records().count();
+    assert_eq!(
+        rows, 1025,
+        "the CSV was completed although stdout closed\n{err}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

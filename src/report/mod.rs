@@ -348,7 +348,10 @@ enum Sink {
 
 /// The outputs of one run.
 pub struct ReportSet {
-    sinks: Vec<Sink>,
+    /// Each output, and whether it is standard output.
+    sinks: Vec<(Sink, bool)>,
+    /// Standard output was closed by its reader; its sinks are gone.
+    stdout_closed: bool,
     /// Kept only when JSON or HTML was asked.
     kept: Option<Vec<HostResult>>,
     table: &'static remediation::Table,
@@ -493,10 +496,11 @@ impl ReportSet {
                     }
                 }
             };
-            sinks.push(sink);
+            sinks.push((sink, out.dest == Destination::Stdout));
         }
         Ok(ReportSet {
             sinks,
+            stdout_closed: false,
             kept: keep.then(Vec::new),
             table,
             summary: Summary::new(),
@@ -507,21 +511,54 @@ impl ReportSet {
     }
 
     /// Write one finished host to every streaming output (flushed), and keep it for JSON/HTML.
+    ///
+    /// A closed standard output (its reader went away: `| head -1`) never decides the run: when
+    /// files remain, the stdout output is dropped and the files are completed; when standard
+    /// output was the only output, [`Error::OutputClosed`] stops the scan, and the host counts
+    /// as seen for the failure policy.
     pub fn write(&mut self, h: &HostResult) -> Result<()> {
-        let e = Enriched::new(self.table, h);
-        for s in &mut self.sinks {
-            match s {
-                Sink::Csv(w) => w.write(&e)?,
-                Sink::Jsonl(w) => w.write(&e)?,
-                Sink::Json(_) | Sink::Html(_) => {}
-            }
-        }
+        // Counted first: a host whose line could not be printed was still scanned.
         self.summary.add(h);
         self.failed |= self.fail_on.matches(h);
         if let Some(k) = &mut self.kept {
             k.push(h.clone());
         }
+        let e = Enriched::new(self.table, h);
+        let mut closed = false;
+        for (s, is_stdout) in &mut self.sinks {
+            let r = match s {
+                Sink::Csv(w) => w.write(&e),
+                Sink::Jsonl(w) => w.write(&e),
+                Sink::Json(_) | Sink::Html(_) => Ok(()),
+            };
+            match r {
+                Err(err) if *is_stdout && err.is_broken_pipe() => closed = true,
+                other => other?,
+            }
+        }
+        if closed {
+            self.sinks.retain(|(_, is_stdout)| !is_stdout);
+            if !self.stdout_closed && !self.sinks.is_empty() {
+                tracing::warn!(
+                    "standard output was closed; the scan goes on and completes the file outputs"
+                );
+            }
+            self.stdout_closed = true;
+        }
+        if self.stdout_closed && self.sinks.is_empty() {
+            return Err(Error::OutputClosed);
+        }
         Ok(())
+    }
+
+    /// Records seen so far.
+    pub fn hosts_seen(&self) -> u64 {
+        self.summary.counts().hosts
+    }
+
+    /// Whether a record seen so far met the failure policy.
+    pub fn findings_met(&self) -> bool {
+        self.failed
     }
 
     /// The exit code for the run as it stands ([`policy`]); call before [`ReportSet::finish`].
@@ -538,7 +575,7 @@ impl ReportSet {
             meta.finished_at = Some(now_rfc3339());
         }
         let hosts: &[HostResult] = self.kept.as_deref().unwrap_or(&[]);
-        for s in &self.sinks {
+        for (s, _) in &self.sinks {
             match s {
                 Sink::Json(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
