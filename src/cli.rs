@@ -296,6 +296,7 @@ impl From<OutputArgs> for OutputFlags {
                 .fail_on
                 .map(|v| v.into_iter().map(Finding::from).collect()),
             no_summary: a.no_summary,
+            stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }
 }

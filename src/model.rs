@@ -68,6 +68,22 @@ impl HostResult {
     }
 }
 
+impl HostResult {
+    /// The record of a target name that did not resolve on `port`: every verdict `unknown`
+    /// (nothing was tested), the resolver's answer in `error`.
+    pub fn unresolved(name: &str, port: u16, why: &str) -> Self {
+        let mut r = HostResult::new(
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port,
+            Some(name.to_string()),
+        );
+        r.status = HostStatus::Unresolved;
+        r.ms17_010.reason = Some(Reason::Unresolved);
+        r.error = Some(format!("cannot resolve `{name}`: {why}"));
+        r
+    }
+}
+
 /// Reachability of the target port. Closed vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -90,6 +106,9 @@ pub enum HostStatus {
     Interrupted,
     /// Any other local error (out of file descriptors, ...), see `error`.
     Error,
+    /// The target was given as a host name that did not resolve: nothing was sent. `ip` is
+    /// `0.0.0.0` (there is no address), `hostname` holds the name, `error` the resolver's answer.
+    Unresolved,
 }
 
 /// SMB signing state, from the SecurityMode of a negotiate response.
@@ -317,6 +336,8 @@ pub enum Reason {
     Interrupted,
     /// A local error (see `error`).
     LocalError,
+    /// The host name did not resolve; nothing was sent.
+    Unresolved,
 }
 
 /// One step of the probe, for the audit trail.

@@ -89,6 +89,9 @@ pub struct OutputFlags {
     pub fail_on: Option<Vec<Finding>>,
     /// `--no-summary`.
     pub no_summary: bool,
+    /// Standard output is a terminal: without `-o` (and without config output files) it gets
+    /// the readable table instead of JSON Lines.
+    pub stdout_is_terminal: bool,
 }
 
 /// `smb1scan scan` flags as given: `None` / empty = not given.
@@ -427,7 +430,14 @@ pub fn output_plan(
         }
         mode = WriteMode::Append;
     }
-    let mut outputs: Vec<Output> = OutputPlan::outputs_for(&paths, flags.format)?;
+    let mut outputs: Vec<Output> = if paths.is_empty() && flags.stdout_is_terminal {
+        vec![Output {
+            dest: crate::report::Destination::Stdout,
+            format: flags.format.unwrap_or(Format::Table),
+        }]
+    } else {
+        OutputPlan::outputs_for(&paths, flags.format)?
+    };
     if let Some(p) = resume {
         // The resume file is JSON Lines whatever its name says.
         for o in &mut outputs {

@@ -78,6 +78,14 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (a line printed on the terminal) with the bar hidden, so the two never mix.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(b) = &self.bar {

@@ -288,7 +288,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     let mut counted_skips = 0u64;
     let summary = engine::run(targets, probe, &engine_opts, signals, |r: HostResult| {
-        reports.write(&r)?;
+        progress.suspend(|| reports.write(&r))?;
         let s = skipped.get();
         progress.skip(s - counted_skips);
         counted_skips = s;
@@ -297,8 +297,8 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     })
     .await;
     progress.finish();
-    let (summary, output_closed) = match summary {
-        Ok(s) => (s, false),
+    let summary = match summary {
+        Ok(s) => s,
         Err(Error::OutputClosed) => {
             eprintln!(
                 "smb1scan: standard output was closed: scan stopped early after {} hosts{}",
@@ -309,23 +309,27 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
                     ""
                 }
             );
-            let findings_met = reports.findings_met();
-            let mut meta = meta;
-            meta.interrupted = true;
-            reports.finish(&meta)?;
-            return Ok(Outcome {
+            let outcome = Outcome {
                 interrupted: true,
                 output_closed: true,
-                findings_met,
-            });
+                findings_met: reports.findings_met(),
+            };
+            let mut meta = meta;
+            meta.interrupted = true;
+            reports.finish(&meta, outcome.exit_code())?;
+            return Ok(outcome);
         }
         Err(e) => return Err(e),
     };
     let interrupted = summary.ending != Ending::Completed;
-    let findings_met = reports.findings_met();
+    let outcome = Outcome {
+        interrupted,
+        output_closed: false,
+        findings_met: reports.findings_met(),
+    };
     let mut meta = meta;
     meta.interrupted = interrupted;
-    reports.finish(&meta)?;
+    reports.finish(&meta, outcome.exit_code())?;
     if interrupted {
         let remaining = total
             .saturating_sub(u128::from(summary.finished))
@@ -341,11 +345,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             }
         );
     }
-    Ok(Outcome {
-        interrupted,
-        output_closed,
-        findings_met,
-    })
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ fn write_all(a: &OutputFlags, hosts: &[HostResult]) {
     for h in hosts {
         set.write(h).expect("write");
     }
-    set.finish(&m).expect("finish");
+    set.finish(&m, 0).expect("finish");
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn streaming_files_are_valid_before_finish() {
     assert_eq!(set.exit_code(true), 130);
     let mut m2 = m.clone();
     m2.interrupted = true;
-    set.finish(&m2).expect("finish");
+    set.finish(&m2, 130).expect("finish");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&j).expect("json")).expect("doc");
     assert_eq!(doc["meta"]["interrupted"], true);

@@ -78,7 +78,7 @@ fn html_report_renders_in_chromium() {
     for h in &hosts {
         set.write(h).expect("write");
     }
-    set.finish(&meta).expect("finish");
+    set.finish(&meta, 0).expect("finish");
 
     let shot = std::env::temp_dir().join("smb1scan-report-screenshot.png");
     let _ = std::fs::remove_file(&shot);

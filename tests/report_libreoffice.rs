@@ -49,7 +49,7 @@ fn libreoffice_reads_the_same_rows_and_columns() {
     for h in &hosts {
         set.write(h).expect("write");
     }
-    set.finish(&meta).expect("finish");
+    set.finish(&meta, 0).expect("finish");
 
     let (ours, theirs) = libreoffice_round_trip(bin, &src, &dir);
     assert_eq!(theirs.len(), ours.len(), "row count");

@@ -166,6 +166,7 @@ fn finalise(r: &mut HostResult) {
             HostStatus::ProtocolError => Reason::ProtocolError,
             HostStatus::Interrupted => Reason::Interrupted,
             HostStatus::Error => Reason::LocalError,
+            HostStatus::Unresolved => Reason::Unresolved,
             HostStatus::Open => Reason::Smb1Unknown,
         });
     }

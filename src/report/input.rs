@@ -58,8 +58,8 @@ pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
 pub struct Resume {
     /// (address, port) pairs with a finished record: not scanned again.
     pub done: HashSet<(IpAddr, u16)>,
-    /// Lines removed: unreadable (a line cut by a kill) or `interrupted` records, whose targets
-    /// are scanned again so that the file ends with one record per target.
+    /// Lines removed: unreadable (a line cut by a kill), `interrupted` or `unresolved` records,
+    /// whose targets are tried again so that the file ends with one record per target.
     pub removed: usize,
 }
 
@@ -85,7 +85,12 @@ pub fn repair_for_resume(path: &Path) -> Result<Resume> {
             continue;
         }
         match serde_json::from_str::<Key>(line) {
-            Ok(k) if k.status != Some(HostStatus::Interrupted) => {
+            Ok(k)
+                if !matches!(
+                    k.status,
+                    Some(HostStatus::Interrupted | HostStatus::Unresolved)
+                ) =>
+            {
                 if out.done.insert((k.ip, k.port)) {
                     kept.push_str(line);
                     kept.push('\n');

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod remediation;
 pub mod risk;
 pub mod summary;
+pub mod table;
 pub mod view;
 
 use std::fs::{File, OpenOptions};
@@ -47,6 +48,8 @@ pub enum Format {
     Json,
     /// A self-contained HTML audit report.
     Html,
+    /// A readable per-host table (standard output only; the default on a terminal).
+    Table,
 }
 
 impl Format {
@@ -66,7 +69,13 @@ impl Format {
 
 impl Format {
     /// Every format, in the order the help lists them.
-    pub const ALL: [Format; 4] = [Format::Csv, Format::Jsonl, Format::Json, Format::Html];
+    pub const ALL: [Format; 5] = [
+        Format::Csv,
+        Format::Jsonl,
+        Format::Json,
+        Format::Html,
+        Format::Table,
+    ];
 
     /// The name `--format` takes.
     pub fn as_str(self) -> &'static str {
@@ -75,6 +84,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Json => "json",
             Format::Html => "html",
+            Format::Table => "table",
         }
     }
 }
@@ -340,6 +350,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 enum Sink {
+    Table(table::TableSink),
     Csv(Box<csv::CsvSink>),
     Jsonl(jsonl::JsonlSink),
     Json(PathBuf),
@@ -358,6 +369,8 @@ pub struct ReportSet {
     summary: Summary,
     fail_on: FailOn,
     failed: bool,
+    /// Hosts that met the failure policy.
+    failed_hosts: u64,
     print_summary: bool,
 }
 
@@ -446,6 +459,18 @@ impl ReportSet {
                 (Destination::Stdout, Format::Jsonl) => {
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(std::io::stdout())))
                 }
+                (Destination::Stdout, Format::Table) => Sink::Table(table::TableSink::new(
+                    Box::new(std::io::stdout()),
+                    table::terminal_width(),
+                    view::color_allowed() && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                )),
+                (Destination::File(p), Format::Table) => {
+                    return Err(Error::usage(format!(
+                        "{}: the table is for a terminal; write a file as .csv, .jsonl, .json \
+                         or .html",
+                        p.display()
+                    )))
+                }
                 (Destination::Stdout, f) => {
                     return Err(Error::usage(format!(
                         "{f:?} cannot go to standard output; give it a file with -o"
@@ -506,6 +531,7 @@ impl ReportSet {
             summary: Summary::new(),
             fail_on: plan.fail_on.clone(),
             failed: false,
+            failed_hosts: 0,
             print_summary: plan.summary,
         })
     }
@@ -519,7 +545,10 @@ impl ReportSet {
     pub fn write(&mut self, h: &HostResult) -> Result<()> {
         // Counted first: a host whose line could not be printed was still scanned.
         self.summary.add(h);
-        self.failed |= self.fail_on.matches(h);
+        if self.fail_on.matches(h) {
+            self.failed = true;
+            self.failed_hosts += 1;
+        }
         if let Some(k) = &mut self.kept {
             k.push(h.clone());
         }
@@ -527,6 +556,7 @@ impl ReportSet {
         let mut closed = false;
         for (s, is_stdout) in &mut self.sinks {
             let r = match s {
+                Sink::Table(w) => w.write(&e),
                 Sink::Csv(w) => w.write(&e),
                 Sink::Jsonl(w) => w.write(&e),
                 Sink::Json(_) | Sink::Html(_) => Ok(()),
@@ -566,9 +596,10 @@ impl ReportSet {
         policy::exit_code(interrupted, self.failed)
     }
 
-    /// Write the JSON and HTML documents and print the summary. `meta.finished_at` is set to now
-    /// when null, and `meta.counts` is filled from the hosts written.
-    pub fn finish(self, meta: &ScanMeta) -> Result<()> {
+    /// Write the JSON and HTML documents and print the summary, ending with what `exit_code`
+    /// means. `meta.finished_at` is set to now when null, and `meta.counts` is filled from the
+    /// hosts written.
+    pub fn finish(self, meta: &ScanMeta, exit_code: u8) -> Result<()> {
         let mut meta = meta.clone();
         meta.counts = self.summary.counts().clone();
         if meta.finished_at.is_none() {
@@ -586,13 +617,35 @@ impl ReportSet {
                     let page = html::render(&meta, recs, self.table);
                     write_atomically(p, page.as_bytes())?
                 }
-                Sink::Csv(_) | Sink::Jsonl(_) => {}
+                Sink::Table(_) | Sink::Csv(_) | Sink::Jsonl(_) => {}
             }
         }
         if self.print_summary {
             self.summary.print();
+            eprintln!("{}", exit_line(exit_code, self.failed_hosts, &self.fail_on));
         }
         std::io::stdout().flush().ok();
         Ok(())
+    }
+}
+
+/// The summary's last line: what the exit code means for this run, e.g.
+/// `exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar`.
+pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn) -> String {
+    let hosts = |n: u64| {
+        if n == 1 {
+            "1 host meets".to_string()
+        } else {
+            format!("{n} hosts meet")
+        }
+    };
+    match code {
+        policy::EXIT_OK => format!("exit 0: no host meets --fail-on {fail_on}"),
+        policy::EXIT_FINDINGS => format!("exit 3: {} --fail-on {fail_on}", hosts(failed_hosts)),
+        policy::EXIT_INTERRUPTED => format!(
+            "exit 130: stopped before every target was scanned; so far {} --fail-on {fail_on}",
+            hosts(failed_hosts)
+        ),
+        other => format!("exit {other}"),
     }
 }

@@ -13,7 +13,8 @@
 //! - `vulnerable`: MS17-010 verdict `vulnerable`;
 //! - `doublepulsar`: DoublePulsar verdict `present`;
 //! - `smb1`: SMB1 enabled (`smb1.enabled == true`);
-//! - `unknown`: a host whose port answered but whose MS17-010 verdict is `unknown`;
+//! - `unknown`: a host whose port answered but whose MS17-010 verdict is `unknown`, or a target
+//!   name that did not resolve (status `unresolved`);
 //! - `none`: never fail on findings.
 //!
 //! Default: `vulnerable,doublepulsar`.
@@ -129,7 +130,8 @@ pub fn has_finding(h: &HostResult, f: Finding) -> bool {
         Finding::Doublepulsar => h.doublepulsar.verdict == DpVerdict::Present,
         Finding::Smb1 => h.smb1.enabled == Some(true),
         Finding::Unknown => {
-            h.status == HostStatus::Open && h.ms17_010.verdict == Ms17Verdict::Unknown
+            (h.status == HostStatus::Open && h.ms17_010.verdict == Ms17Verdict::Unknown)
+                || h.status == HostStatus::Unresolved
         }
         Finding::None => false,
     }

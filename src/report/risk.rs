@@ -3,7 +3,8 @@
 //! | risk       | rule (first match wins)                                                        |
 //! |------------|--------------------------------------------------------------------------------|
 //! | `critical` | DoublePulsar `present`, or MS17-010 `vulnerable`                               |
-//! | `high`     | SMB1 on (or undetermined on a host that answered) and MS17-010 `unknown`       |
+//! | `high`     | SMB1 on (or undetermined on a host that answered) and MS17-010 `unknown`; or a |
+//! |            | target named by a host name that did not resolve (status `unresolved`)         |
 //! | `medium`   | SMB1 on and MS17-010 `not-vulnerable`                                          |
 //! | `low`      | SMB1 off (or undetermined) and SMB signing known and not required              |
 //! | `none`     | anything else: SMB1 off with signing required, or the port did not answer      |
@@ -71,6 +72,10 @@ pub fn risk(h: &HostResult) -> Risk {
     if h.doublepulsar.verdict == DpVerdict::Present || h.ms17_010.verdict == Ms17Verdict::Vulnerable
     {
         return Risk::Critical;
+    }
+    if h.status == HostStatus::Unresolved {
+        // A device the user named and nobody could look at: never "nothing to do".
+        return Risk::High;
     }
     if smb1_on_or_unknown(h) {
         return match h.ms17_010.verdict {

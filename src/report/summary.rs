@@ -31,6 +31,9 @@ pub struct Counts {
     pub unknown: u64,
     /// DoublePulsar `present`.
     pub doublepulsar: u64,
+    /// Target names that did not resolve (status `unresolved`): never scanned.
+    #[serde(default)]
+    pub unresolved: u64,
     /// Hosts per risk level (`critical`, `high`, `medium`, `low`, `none`).
     pub risk: BTreeMap<String, u64>,
 }
@@ -78,25 +81,18 @@ impl Summary {
         c.vulnerable += u64::from(h.ms17_010.verdict == Ms17Verdict::Vulnerable);
         c.not_vulnerable += u64::from(h.ms17_010.verdict == Ms17Verdict::NotVulnerable);
         c.unknown += u64::from(open && h.ms17_010.verdict == Ms17Verdict::Unknown);
+        c.unresolved += u64::from(h.status == HostStatus::Unresolved);
         let dp = h.doublepulsar.verdict == DpVerdict::Present;
         c.doublepulsar += u64::from(dp);
         *c.risk.entry(r.to_string()).or_insert(0) += 1;
         if r >= Risk::Medium {
-            let name =
-                h.os.netbios_name
-                    .as_deref()
-                    .or(h.hostname.as_deref())
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default();
-            let ms17 = super::view::ms17_text(h);
-            let dp_text = super::view::dp_text(h);
             self.rows.push(Row {
                 risk: r,
                 dp,
-                host: format!("{}:{}{}", h.ip, h.port, name),
+                host: host_label(h),
                 os: super::view::os_name(h).unwrap_or_default().to_string(),
-                ms17,
-                dp_text,
+                ms17: super::view::ms17_text(h),
+                dp_text: super::view::dp_text(h),
             });
         }
     }
@@ -106,20 +102,23 @@ impl Summary {
         &self.counts
     }
 
-    /// Render the summary. `color` adds ANSI colours to the risk column.
+    /// Render the summary in at most [`WIDTH`] columns (long cells are shortened with `…`,
+    /// never wrapped). `color` adds ANSI colours to the risk column.
     pub fn render(&self, color: bool) -> String {
         let c = &self.counts;
         let rc = |k: Risk| c.risk.get(k.as_str()).copied().unwrap_or(0);
         let mut out = format!(
-            "smb1scan: {} targets, {} answered; SMB1 on {}, vulnerable {}, DoublePulsar {}, \
-             unknown {}, not vulnerable {}\nrisk: critical {}, high {}, medium {}, low {}, none {}\n",
+            "smb1scan: {} targets, {} answered, {} unresolved\n\
+             SMB1 on {}; MS17-010 vulnerable {}, unknown {}, not vulnerable {}\n\
+             DoublePulsar {}; risk: critical {}, high {}, medium {}, low {}, none {}\n",
             c.hosts,
             c.open,
+            c.unresolved,
             c.smb1_on,
             c.vulnerable,
-            c.doublepulsar,
             c.unknown,
             c.not_vulnerable,
+            c.doublepulsar,
             rc(Risk::Critical),
             rc(Risk::High),
             rc(Risk::Medium),
@@ -130,12 +129,7 @@ impl Summary {
             return out;
         }
         let mut rows: Vec<&Row> = self.rows.iter().collect();
-        // DoublePulsar first, then by risk, then by address text.
-        rows.sort_by(|a, b| {
-            b.dp.cmp(&a.dp)
-                .then(b.risk.cmp(&a.risk))
-                .then(a.host.cmp(&b.host))
-        });
+        rows.sort_by(|a, b| order(a, b));
         let shown = rows.len().min(TABLE_ROWS);
         let cells: Vec<[String; 5]> = rows
             .iter()
@@ -150,40 +144,10 @@ impl Summary {
                 ]
             })
             .collect();
-        let header = ["RISK", "HOST", "OS", "MS17-010", "DOUBLEPULSAR"];
-        let mut widths = header.map(|h| h.chars().count());
-        for row in &cells {
-            for (w, cell) in widths.iter_mut().zip(row.iter()) {
-                *w = (*w).max(cell.chars().count()).min(40);
-            }
-        }
-        let line = |cols: [&str; 5], colour: Option<&str>| {
-            let mut s = String::new();
-            for (i, (cell, w)) in cols.iter().zip(widths.iter()).enumerate() {
-                let text: String = cell.chars().take(*w).collect();
-                let pad = w.saturating_sub(text.chars().count());
-                match (i, colour) {
-                    (0, Some(code)) => s.push_str(&format!("\x1b[{code}m{text}\x1b[0m")),
-                    _ => s.push_str(&text),
-                }
-                if i + 1 < cols.len() {
-                    s.push_str(&" ".repeat(pad + 2));
-                }
-            }
-            s.push('\n');
-            s
-        };
         out.push('\n');
-        out.push_str(&line(header, None));
-        for (row, r) in cells.iter().zip(rows.iter()) {
-            let colour = color.then_some(match r.risk {
-                Risk::Critical => "1;31",
-                Risk::High => "31",
-                Risk::Medium => "33",
-                _ => "0",
-            });
-            let cols = [&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str);
-            out.push_str(&line(cols, colour));
+        for line in fitted_table(HEADER, &cells, WIDTH) {
+            out.push_str(&colour_risk(&line, color));
+            out.push('\n');
         }
         if rows.len() > shown {
             out.push_str(&format!(
@@ -202,3 +166,132 @@ impl Summary {
 }
 
 pub use super::view::color_on_stderr as use_color_stderr;
+
+/// Width of the terminal summary: the classic terminal, so it never wraps.
+pub const WIDTH: u16 = 80;
+
+/// Column titles of the summary table and of the per-host terminal table.
+pub const HEADER: [&str; 5] = ["RISK", "HOST", "OS", "MS17-010", "DOUBLEPULSAR"];
+
+/// The order of hosts everywhere a person reads them (summary, terminal table, HTML):
+/// DoublePulsar first, then by risk, then by address text.
+fn order(a: &Row, b: &Row) -> std::cmp::Ordering {
+    b.dp.cmp(&a.dp)
+        .then(b.risk.cmp(&a.risk))
+        .then(a.host.cmp(&b.host))
+}
+
+/// The ordering key of a record for the other readable outputs (see [`order`]).
+pub fn order_key(h: &HostResult) -> (bool, Risk, String) {
+    (
+        h.doublepulsar.verdict == DpVerdict::Present,
+        risk(h),
+        host_label(h),
+    )
+}
+
+/// `address (NAME)`, with `:port` when the port is not 445: the HOST cell.
+pub fn host_label(h: &HostResult) -> String {
+    let name =
+        h.os.netbios_name
+            .as_deref()
+            .or(h.hostname.as_deref())
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+    if h.port == 445 {
+        format!("{}{name}", h.ip)
+    } else {
+        format!("{}:{}{name}", h.ip, h.port)
+    }
+}
+
+/// One row of the per-host terminal table (the HEADER columns), texts sanitised.
+pub fn table_cells(h: &HostResult) -> [String; 5] {
+    [
+        risk(h).to_string(),
+        sanitize_for_terminal(&host_label(h)),
+        sanitize_for_terminal(super::view::os_name(h).unwrap_or_default()),
+        sanitize_for_terminal(&super::view::ms17_text(h)),
+        sanitize_for_terminal(&super::view::dp_text(h)),
+    ]
+}
+
+/// Column widths that fit `width`: each column gets what its widest cell needs; when the sum is
+/// too wide, OS and HOST give way (OS may vanish on a very narrow terminal). The risk and the
+/// verdict columns never shrink: an `unknown` is never shown without its reason.
+pub fn fit_widths(cells: &[[String; 5]], width: u16) -> [usize; 5] {
+    let mut w = HEADER.map(|h| h.chars().count());
+    for row in cells {
+        for (x, cell) in w.iter_mut().zip(row.iter()) {
+            *x = (*x).max(cell.chars().count());
+        }
+    }
+    // Two spaces between columns.
+    let budget = usize::from(width).saturating_sub(2 * (HEADER.len() - 1));
+    // (column, floor): OS to 14, HOST to 20, OS to 8, HOST to 15 (an IPv4 address), OS to 0.
+    for (col, floor) in [(2, 14), (1, 20), (2, 8), (1, 15), (2, 0)] {
+        let total: usize = w.iter().sum();
+        if total <= budget {
+            break;
+        }
+        let excess = total - budget;
+        let give = w[col].saturating_sub(floor).min(excess);
+        w[col] -= give;
+    }
+    // An OS column too narrow to read is dropped, its room given to HOST.
+    if (1..8).contains(&w[2]) {
+        w[1] += w[2] + 2;
+        w[2] = 0;
+    }
+    w
+}
+
+/// One line of cells in the given widths, each shortened with `…` when it does not fit.
+pub fn fitted_line(cells: &[&str; 5], widths: &[usize; 5]) -> String {
+    let mut line = String::new();
+    let last = widths.iter().rposition(|w| *w > 0).unwrap_or(0);
+    for (i, (cell, w)) in cells.iter().zip(widths.iter()).enumerate() {
+        if *w == 0 {
+            continue;
+        }
+        let n = cell.chars().count();
+        let text: String = if n > *w {
+            cell.chars()
+                .take(w.saturating_sub(1))
+                .chain(std::iter::once('…'))
+                .collect()
+        } else {
+            cell.to_string()
+        };
+        line.push_str(&text);
+        if i < last {
+            let pad = w.saturating_sub(text.chars().count()) + 2;
+            line.push_str(&" ".repeat(pad));
+        }
+    }
+    line
+}
+
+/// The header and rows, fitted to `width`.
+fn fitted_table(header: [&str; 5], cells: &[[String; 5]], width: u16) -> Vec<String> {
+    let widths = fit_widths(cells, width);
+    let mut lines = vec![fitted_line(&header, &widths)];
+    for row in cells {
+        let r = [&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str);
+        lines.push(fitted_line(&r, &widths));
+    }
+    lines
+}
+
+/// Colours the risk word a line starts with (critical, high, medium).
+pub fn colour_risk(line: &str, color: bool) -> String {
+    if !color {
+        return line.to_string();
+    }
+    for (word, code) in [("critical", "1;31"), ("high", "31"), ("medium", "33")] {
+        if let Some(rest) = line.strip_prefix(word) {
+            return format!("\x1b[{code}m{word}\x1b[0m{rest}");
+        }
+    }
+    line.to_string()
+}
