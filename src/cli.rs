@@ -106,6 +106,11 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Targets")]
     pub first_address: bool,
+    /// Allow more than 16,777,216 addresses (a /8) in one spec or in all together, and a /0;
+    /// without it such a sweep is refused as a likely typo (as masscan does).
+    #[arg(long)]
+    #[arg(help_heading = "Targets")]
+    pub allow_large: bool,
     /// TCP ports, comma-separated: 445 direct SMB, 139 through a NetBIOS session [default: 445].
     #[arg(short = 'p', long, value_name = "PORT,...", value_delimiter = ',')]
     #[arg(help_heading = "Targets")]

@@ -12,8 +12,8 @@
 //! limit, 1/2/10 s timeouts) is for labs only.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,12 +26,13 @@ use anyhow::{Context, Result};
 use crate::cli::ScanArgs;
 use crate::config::SiteConfig;
 use crate::engine::{self, Ending, EngineOptions};
+use crate::model::Target;
 use crate::model::{HostResult, HostStatus};
-use crate::probe::{Credentials, ProbeOptions, Target};
+use crate::probe::{Credentials, ProbeOptions};
 use crate::progress::Progress;
 use crate::report::policy::{UsageError, EXIT_INTERRUPTED};
 use crate::report::{OutputArgs, ReportSet, ScanMeta};
-use crate::targets::{ip_to_u128, resolve_names, Shard, SpecList, TargetSpace};
+use crate::targets::{LoadedTargets, Shard, TargetError, TargetSources};
 
 /// Built-in defaults (see the module doc for the reasoning).
 pub mod defaults {
@@ -245,119 +246,50 @@ fn credentials(args: &ScanArgs, site: &SiteConfig) -> Result<Option<Credentials>
     }))
 }
 
-/// Reads a spec file (`-` = standard input, read once).
-fn read_spec_source(path: &Path, stdin_used: &mut bool) -> Result<String> {
-    if path.as_os_str() == "-" {
-        if *stdin_used {
-            return Ok(String::new());
-        }
-        *stdin_used = true;
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading targets from standard input")?;
-        return Ok(s);
+/// The target sources of a scan: the flags, plus the site config's exclusions.
+fn target_sources(args: &ScanArgs, site: &SiteConfig, first_address: bool) -> TargetSources {
+    TargetSources {
+        targets: args.targets.clone(),
+        input_files: args.input_file.clone(),
+        exclude: args
+            .exclude
+            .iter()
+            .chain(&site.targets.exclude)
+            .cloned()
+            .collect(),
+        exclude_files: (args.exclude_file.iter())
+            .chain(&site.targets.exclude_files)
+            .cloned()
+            .collect(),
+        first_address,
+        allow_large: args.allow_large,
     }
-    std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
 }
 
-/// Specs to scan and to exclude, as given.
-struct Specs {
-    include: SpecList,
-    exclude: SpecList,
-    described: Vec<String>,
+/// A target error as the command line reports it: a usage error exits with code 2.
+fn target_error(e: TargetError) -> anyhow::Error {
+    if e.is_usage() {
+        usage(e.to_string())
+    } else {
+        e.into()
+    }
 }
 
-fn collect_specs(args: &ScanArgs, site: &SiteConfig) -> Result<Specs> {
-    let mut stdin_used = false;
-    let mut include = SpecList::default();
-    let mut described = Vec::new();
-    for t in &args.targets {
-        if t == "-" {
-            let text = read_spec_source(Path::new("-"), &mut stdin_used)?;
-            include
-                .push_text(&text, "standard input")
-                .map_err(|e| usage(format!("{e:#}")))?;
-            described.push("-".to_string());
-        } else {
-            for tok in crate::targets::split_specs(t) {
-                include
-                    .push_token(tok)
-                    .map_err(|e| usage(format!("{e:#}")))?;
-            }
-            described.push(t.clone());
-        }
+/// Reads, parses and resolves the targets. A name that does not resolve is warned about and
+/// skipped.
+async fn load_targets(
+    args: &ScanArgs,
+    site: &SiteConfig,
+    first_address: bool,
+) -> Result<LoadedTargets> {
+    let specs = target_sources(args, site, first_address)
+        .read_specs()
+        .map_err(target_error)?;
+    let loaded = crate::targets::resolve(specs).await.map_err(target_error)?;
+    for (name, why) in &loaded.unresolved {
+        tracing::warn!("cannot resolve `{name}`: {why}; skipped");
     }
-    for f in &args.input_file {
-        let text = read_spec_source(f, &mut stdin_used)?;
-        include
-            .push_text(&text, &f.display().to_string())
-            .map_err(|e| usage(format!("{e:#}")))?;
-        described.push(format!("file:{}", f.display()));
-    }
-    let mut exclude = SpecList::default();
-    for t in args.exclude.iter().chain(&site.targets.exclude) {
-        exclude
-            .push_token(t)
-            .map_err(|e| usage(format!("exclusion: {e:#}")))?;
-    }
-    for f in args.exclude_file.iter().chain(&site.targets.exclude_files) {
-        let text = read_spec_source(f, &mut stdin_used)?;
-        exclude
-            .push_text(&text, &f.display().to_string())
-            .map_err(|e| usage(format!("exclusion: {e:#}")))?;
-    }
-    if include.ranges.is_empty() && include.names.is_empty() {
-        return Err(usage(
-            "no targets: give addresses, CIDRs, ranges or names, or -i FILE (see --help)".into(),
-        ));
-    }
-    Ok(Specs {
-        include,
-        exclude,
-        described,
-    })
-}
-
-/// Resolves names and builds the space.
-async fn build_space(specs: Specs, first_address: bool) -> Result<TargetSpace> {
-    let Specs {
-        mut include,
-        mut exclude,
-        ..
-    } = specs;
-    let timeout = Duration::from_secs(10);
-    let mut names = HashMap::new();
-    if !include.names.is_empty() {
-        let (ok, failed) = resolve_names(&include.names, first_address, timeout).await;
-        for (name, why) in &failed {
-            tracing::warn!("cannot resolve `{name}`: {why}; skipped");
-        }
-        for (name, addrs) in ok {
-            for a in addrs {
-                let x = ip_to_u128(a);
-                include.ranges.push((x, x));
-                names.entry(x).or_insert_with(|| name.clone());
-            }
-        }
-    }
-    if !exclude.names.is_empty() {
-        // An exclusion by name covers every address the name has.
-        let (ok, failed) = resolve_names(&exclude.names, false, timeout).await;
-        if let Some((name, why)) = failed.first() {
-            // Cannot know what to protect: refuse rather than risk scanning it.
-            return Err(usage(format!(
-                "cannot resolve the excluded name `{name}` ({why}); exclude it by address"
-            )));
-        }
-        for (_, addrs) in ok {
-            for a in addrs {
-                let x = ip_to_u128(a);
-                exclude.ranges.push((x, x));
-            }
-        }
-    }
-    TargetSpace::new(include.ranges, exclude.ranges, names).map_err(|e| usage(format!("{e:#}")))
+    Ok(loaded)
 }
 
 /// (address, port) pairs already in a JSON Lines file. Unreadable lines (a line cut by a kill)
@@ -434,9 +366,9 @@ async fn run_async(mut args: ScanArgs, quiet: bool, fail_on_given: bool) -> Resu
         tracing::info!("config: {}", s.display());
     }
     let mut cfg = ScanConfig::build(&args, &site)?;
-    let specs = collect_specs(&args, &site)?;
-    let described = specs.described.clone();
-    let space = build_space(specs, cfg.first_address).await?;
+    let LoadedTargets {
+        space, described, ..
+    } = load_targets(&args, &site, cfg.first_address).await?;
     let total = space.shard_len(cfg.shard) * cfg.ports.len() as u128;
 
     if args.dry_run {
@@ -692,17 +624,17 @@ mod tests {
 
     #[test]
     fn bad_spec_is_a_usage_error_naming_the_token() {
-        let e = collect_specs(&args(&["10.0.0.1", "10.0.0.300"]), &SiteConfig::default())
-            .err()
-            .unwrap();
+        let read = |a: &ScanArgs| {
+            target_sources(a, &SiteConfig::default(), false)
+                .read_specs()
+                .map_err(target_error)
+        };
+        let e = read(&args(&["10.0.0.1", "10.0.0.300"])).err().unwrap();
         assert_eq!(crate::report::policy::exit_code_for_error(&e), 2);
         assert!(e.to_string().contains("`10.0.0.300`"), "{e}");
-        let e = collect_specs(
-            &args(&["--exclude", "nope!", "10.0.0.1"]),
-            &SiteConfig::default(),
-        )
-        .err()
-        .unwrap();
+        let e = read(&args(&["--exclude", "nope!", "10.0.0.1"]))
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("`nope!`"), "{e}");
     }
 }

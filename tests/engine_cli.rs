@@ -278,6 +278,30 @@ fn shards_via_the_binary_are_disjoint_and_complete() {
 }
 
 #[test]
+fn more_than_a_slash_8_needs_allow_large() {
+    // A /8 plus one address, in total: refused, naming the count and the flag; nothing listed.
+    let o = run(&["scan", "--no-config", "--dry-run", "10.0.0.0/8", "11.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("16777217") && e.contains("--allow-large"), "{e}");
+    assert!(o.stdout.is_empty());
+    // Exclusions count: the same sweep minus one address is exactly a /8, allowed.
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "--shard",
+        "1/65536",
+        "10.0.0.0/8",
+        "11.0.0.1",
+        "--exclude",
+        "10.0.0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 256);
+}
+
+#[test]
 fn a_slash_8_is_lazy() {
     // 1/65536 of a /8 lists 256 addresses at once: the /8 is never materialised.
     let t0 = std::time::Instant::now();
@@ -297,6 +321,7 @@ fn a_slash_8_is_lazy() {
         "scan",
         "--no-config",
         "--dry-run",
+        "--allow-large",
         "--shard",
         "1/18446744073709551615",
         "2001:db8::/64",
