@@ -111,10 +111,11 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Targets")]
     pub allow_large: bool,
-    /// TCP ports, comma-separated: 445 direct SMB, 139 through a NetBIOS session [default: 445].
-    #[arg(short = 'p', long, value_name = "PORT,...", value_delimiter = ',')]
+    /// TCP ports: 445 direct SMB, 139 through a NetBIOS session; comma lists and ranges
+    /// (139,445 or 440-445), repeatable [default: 445].
+    #[arg(short = 'p', long, value_name = "PORT,...")]
     #[arg(help_heading = "Targets")]
-    pub ports: Vec<u16>,
+    pub ports: Vec<crate::targets::PortList>,
     /// Hosts in flight at once [default: 256; --fast: 2048]. Clamped to the open-file limit.
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     #[arg(help_heading = "Speed and timeouts")]
@@ -445,7 +446,7 @@ mod tests {
             panic!()
         };
         assert_eq!(s.exclude, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-        assert_eq!(s.ports, vec![445, 139]);
+        assert_eq!(s.ports, vec![crate::targets::PortList(vec![445, 139])]);
         assert_eq!(
             s.connect_timeout,
             Some(std::time::Duration::from_millis(500))

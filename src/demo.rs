@@ -76,7 +76,7 @@ pub fn run(
     print_banner(&net);
     let scan_args = ScanArgs {
         targets: net.hosts.iter().map(|h| h.addr.ip().to_string()).collect(),
-        ports: vec![port],
+        ports: vec![crate::targets::PortList(vec![port])],
         // The demo never reads a site config: its exclusions or credentials do not apply here.
         no_config: true,
         output: args.output.clone(),

@@ -141,7 +141,10 @@ impl ScanConfig {
         let grace = pick(args.grace, None, s.grace.map(|d| d.0), defaults::GRACE);
         let retries = pick(args.retries, None, s.retries, defaults::RETRIES);
         let ports = if !args.ports.is_empty() {
-            args.ports.clone()
+            args.ports
+                .iter()
+                .flat_map(|p| p.0.iter().copied())
+                .collect()
         } else {
             s.ports.clone().unwrap_or_else(|| defaults::PORTS.to_vec())
         };
@@ -550,7 +553,7 @@ mod tests {
         assert_eq!(c.engine.concurrency, 9);
         assert_eq!(c.engine.rate, Some(3.0));
         assert_eq!(c.ports, vec![445, 139]);
-        assert!(ScanConfig::build(&args(&["-p", "0", "x"]), &site).is_err());
+        assert!(crate::cli::Cli::try_parse_from(["smb1scan", "scan", "-p", "0", "x"]).is_err());
         assert!(ScanConfig::build(&args(&["--host-timeout", "0", "x"]), &site).is_err());
     }
 

@@ -24,6 +24,7 @@ use std::path::PathBuf;
 pub use order::Shard;
 pub use resolve::{resolve, LoadedTargets};
 pub use sources::TargetSources;
+pub use spec::PortList;
 
 /// Without `--allow-large`, the most addresses one spec, or all targets together, may hold: a /8,
 /// as masscan's guard against a typo that would sweep a large part of the Internet.
@@ -85,6 +86,27 @@ pub enum TargetError {
         /// The resolver's reason.
         why: String,
     },
+    /// One spec holds more addresses than allowed without `--allow-large`.
+    #[error(
+        "`{token}` holds {} addresses, more than {limit}; pass --allow-large if that is meant",
+        count.map_or("2^128".to_string(), |n| n.to_string())
+    )]
+    TooLarge {
+        /// The spec as given.
+        token: String,
+        /// Its addresses (`None`: 2^128, the whole IPv6 space).
+        count: Option<u128>,
+        /// The most allowed.
+        limit: u128,
+    },
+    /// A `-p` value that is not a port list.
+    #[error("bad port list `{token}`: {why}")]
+    Ports {
+        /// The value as given.
+        token: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// More addresses than [`LARGE_LIMIT`] in total without `--allow-large`.
     #[error(
         "the targets add up to {count} addresses, more than {LARGE_LIMIT}; pass --allow-large if \
@@ -112,6 +134,8 @@ impl TargetError {
             | TargetError::ReadFile { .. }
             | TargetError::UnresolvedExclusion { .. }
             | TargetError::TotalTooLarge { .. }
+            | TargetError::TooLarge { .. }
+            | TargetError::Ports { .. }
             | TargetError::SpaceOverflow => true,
         }
     }

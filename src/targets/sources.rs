@@ -80,7 +80,7 @@ impl TargetSources {
             reader: stdin,
             used: false,
         };
-        let mut include = SpecList::default();
+        let mut include = SpecList::for_targets(self.allow_large);
         let mut described = Vec::new();
         for t in &self.targets {
             if t == "-" {
