@@ -84,8 +84,9 @@ pub enum Command {
 /// defaults shown in the help.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ScanArgs {
-    /// Targets: addresses (10.0.0.5, 2001:db8::5), CIDRs (10.0.0.0/16), ranges (10.0.0.1-10.0.0.99
-    /// or 10.0.0.1-99), host names, or `-` to read specs from standard input.
+    /// Targets: addresses (10.0.0.5, 2001:db8::5, [2001:db8::5]), CIDRs (10.0.0.0/16), ranges
+    /// (10.0.0.1-10.0.0.99 or 10.0.0.1-99), octet ranges (10.0.0-3.1-254, 10.0.0.*, 192.168.1,3.1),
+    /// host names, or `-` to read specs from standard input.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Read target specs from FILE (`-` = standard input): one or more per line, `#` comments.

@@ -246,6 +246,12 @@ fn target_and_port_errors_say_what_is_wrong() {
             "range `445-440` ends before it starts",
         ),
         (&["-p", "70000", "127.0.0.1"], "70000 is more than 65535"),
+        // As in nmap, --exclude's commas always separate specs: `2` alone is refused, not
+        // silently read as 127.0.0.2.
+        (
+            &["--exclude", "127.0.0.1,2", "127.0.0.1"],
+            "exclusion: bad target spec `2`",
+        ),
     ] {
         let mut a = vec!["scan", "--no-config", "--dry-run"];
         a.extend_from_slice(args);
