@@ -26,8 +26,7 @@ use anyhow::{Context, Result};
 use crate::cli::ScanArgs;
 use crate::config::SiteConfig;
 use crate::engine::{self, Ending, EngineOptions};
-use crate::model::Target;
-use crate::model::{HostResult, HostStatus};
+use crate::model::{HostResult, HostStatus, Target};
 use crate::probe::{Credentials, ProbeOptions};
 use crate::progress::Progress;
 use crate::report::policy::{UsageError, EXIT_INTERRUPTED};
@@ -260,7 +259,9 @@ fn target_sources(args: &ScanArgs, site: &SiteConfig, first_address: bool) -> Ta
             .chain(&site.targets.exclude)
             .cloned()
             .collect(),
-        exclude_files: (args.exclude_file.iter())
+        exclude_files: args
+            .exclude_file
+            .iter()
             .chain(&site.targets.exclude_files)
             .cloned()
             .collect(),

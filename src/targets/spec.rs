@@ -47,9 +47,9 @@ impl Spec {
     pub fn addresses(&self) -> Option<u128> {
         match self {
             Spec::Range(lo, hi) => (hi - lo).checked_add(1),
-            Spec::Ranges(v) => v
-                .iter()
-                .try_fold(0u128, |n, (lo, hi)| n.checked_add(hi - lo + 1)),
+            Spec::Ranges(v) => v.iter().try_fold(0u128, |n, (lo, hi)| {
+                (hi - lo).checked_add(1).and_then(|c| n.checked_add(c))
+            }),
             Spec::Name(_) => None,
         }
     }
