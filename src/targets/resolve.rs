@@ -169,6 +169,7 @@ mod tests {
             "two.test" => v(&["127.0.0.7", "127.0.0.8", "127.0.0.7"]),
             "one.test" => v(&["127.0.0.9"]),
             "empty.test" => v(&[]),
+            "panic.test" => panic!("a resolver bug"),
             "slow.test" => {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 v(&["127.0.0.10"])
@@ -201,6 +202,7 @@ mod tests {
                     "nope.test",
                     "empty.test",
                     "slow.test",
+                    "panic.test",
                 ],
                 &[],
                 false,
@@ -210,14 +212,17 @@ mod tests {
         )
         .await
         .unwrap();
+        let names: Vec<&str> = l.unresolved.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
-            l.unresolved,
-            vec![
-                ("empty.test".to_string(), "no address".to_string()),
-                ("nope.test".to_string(), "no such host".to_string()),
-                ("slow.test".to_string(), "resolution timed out".to_string()),
-            ]
+            names,
+            ["empty.test", "nope.test", "panic.test", "slow.test"]
         );
+        let why: Vec<&str> = l.unresolved.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(why[0], "no address");
+        assert_eq!(why[1], "no such host");
+        // A lookup that panicked is still reported under its name, not lost.
+        assert!(why[2].starts_with("resolver task failed"), "{}", why[2]);
+        assert_eq!(why[3], "resolution timed out");
         assert_eq!(l.space.len(), 3);
         let t: Vec<_> = l
             .space
