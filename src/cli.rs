@@ -89,8 +89,9 @@ pub enum Command {
 /// defaults shown in the help.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ScanArgs {
-    /// Targets: addresses (10.0.0.5, 2001:db8::5), CIDRs (10.0.0.0/16), ranges (10.0.0.1-10.0.0.99
-    /// or 10.0.0.1-99), host names, or `-` to read specs from standard input.
+    /// Targets: addresses (10.0.0.5, 2001:db8::5, [2001:db8::5]), CIDRs (10.0.0.0/16), ranges
+    /// (10.0.0.1-10.0.0.99 or 10.0.0.1-99), octet ranges (10.0.0-3.1-254, 10.0.0.*, 192.168.1,3.1),
+    /// host names, or `-` to read specs from standard input.
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Read target specs from FILE (`-` = standard input): one or more per line, `#` comments.
@@ -111,10 +112,16 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Targets")]
     pub first_address: bool,
-    /// TCP ports, comma-separated: 445 direct SMB, 139 through a NetBIOS session [default: 445].
-    #[arg(short = 'p', long, value_name = "PORT,...", value_delimiter = ',')]
+    /// Allow more than 16,777,216 addresses (a /8) in one spec or in all together, and a /0;
+    /// without it such a sweep is refused as a likely typo (as masscan does).
+    #[arg(long)]
     #[arg(help_heading = "Targets")]
-    pub ports: Vec<u16>,
+    pub allow_large: bool,
+    /// TCP ports: 445 direct SMB, 139 through a NetBIOS session; comma lists and ranges
+    /// (139,445 or 440-445), repeatable [default: 445].
+    #[arg(short = 'p', long, value_name = "PORT,...")]
+    #[arg(help_heading = "Targets")]
+    pub ports: Vec<smb1scan::targets::PortList>,
     /// Hosts in flight at once [default: 256; --fast: 2048]. Clamped to the open-file limit.
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     #[arg(help_heading = "Speed and timeouts")]
@@ -311,8 +318,9 @@ impl ScanArgs {
                 exclude: self.exclude,
                 exclude_files: self.exclude_file,
                 first_address: self.first_address,
+                allow_large: self.allow_large,
             },
-            ports: self.ports,
+            ports: self.ports.into_iter().flat_map(|p| p.0).collect(),
             concurrency: self.concurrency,
             rate: self.rate,
             fast: self.fast,
@@ -658,7 +666,7 @@ mod tests {
             panic!()
         };
         assert_eq!(s.exclude, vec!["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-        assert_eq!(s.ports, vec![445, 139]);
+        assert_eq!(s.ports, vec![smb1scan::targets::PortList(vec![445, 139])]);
         assert_eq!(
             s.connect_timeout,
             Some(std::time::Duration::from_millis(500))

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::model::{HostResult, HostStatus, Reason};
-use crate::probe::Target;
+use crate::model::{HostResult, HostStatus, Reason, Target};
 use crate::ratelimit::TokenBucket;
 
 /// Engine settings (validated).

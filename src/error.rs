@@ -17,6 +17,10 @@ pub enum Error {
     /// stopped early. Never a success: see [`crate::scan::Outcome`].
     #[error("standard output was closed before the scan finished")]
     OutputClosed,
+    /// A target spec, file or name that cannot be used (a usage error, except a failed read of
+    /// standard input).
+    #[error(transparent)]
+    Targets(#[from] crate::targets::TargetError),
     /// A site config file that cannot be read or holds a bad key or value (exit code 2).
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -81,6 +85,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
+            Error::Targets(t) if t.is_usage() => EXIT_USAGE,
             _ => EXIT_ERROR,
         }
     }

@@ -13,6 +13,19 @@ use serde::{Deserialize, Serialize};
 /// Version of the JSON record layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// One thing to probe: an address, a port, and the name it came from. Built by
+/// `crate::targets`, consumed by the engine and the probe; it lives here so neither of them
+/// imports the other for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port: 445 direct, 139 through a NetBIOS session.
+    pub port: u16,
+    /// Host name the address was resolved from, if any.
+    pub hostname: Option<String>,
+}
+
 /// Everything learnt about one target (address and port).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostResult {

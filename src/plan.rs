@@ -57,20 +57,7 @@ pub mod defaults {
     pub const FD_RESERVE: u64 = 64;
 }
 
-/// Where the targets come from, as given (read and resolved by [`crate::targets`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TargetSources {
-    /// Specs from the command line (`-` = standard input).
-    pub targets: Vec<String>,
-    /// Files of specs (`-` = standard input).
-    pub input_files: Vec<PathBuf>,
-    /// Specs never to scan.
-    pub exclude: Vec<String>,
-    /// Files of specs never to scan.
-    pub exclude_files: Vec<PathBuf>,
-    /// Only the first address of each host name.
-    pub first_address: bool,
-}
+pub use crate::targets::TargetSources;
 
 /// Output flags as given.
 #[derive(Debug, Clone, Default, PartialEq)]

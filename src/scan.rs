@@ -3,23 +3,21 @@
 //! host finishes, and the [`Outcome`] the command line maps to an exit code.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
-use std::io::{BufWriter, Read, Write};
+use std::collections::HashSet;
+use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::engine::{self, Ending};
 use crate::error::{Error, Result};
-use crate::model::HostResult;
-use crate::plan::{defaults, ScanPlan, TargetSources};
-use crate::probe::Target;
+use crate::model::{HostResult, Target};
+use crate::plan::{defaults, ScanPlan};
+
 use crate::progress::Progress;
 use crate::report::policy;
 use crate::report::{ReportSet, ScanMeta};
-use crate::targets::{ip_to_u128, resolve_names, SpecList, TargetSpace};
+use crate::targets::LoadedTargets;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,121 +48,6 @@ impl Outcome {
 
 fn usage(msg: String) -> Error {
     Error::Usage(msg)
-}
-
-/// Reads a spec file (`-` = standard input, read once).
-fn read_spec_source(path: &Path, stdin_used: &mut bool) -> Result<String> {
-    if path.as_os_str() == "-" {
-        if *stdin_used {
-            return Ok(String::new());
-        }
-        *stdin_used = true;
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| Error::io("reading targets from standard input", e))?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
-}
-
-/// Specs to scan and to exclude, as given.
-struct Specs {
-    include: SpecList,
-    exclude: SpecList,
-    described: Vec<String>,
-}
-
-fn collect_specs(args: &TargetSources) -> Result<Specs> {
-    let mut stdin_used = false;
-    let mut include = SpecList::default();
-    let mut described = Vec::new();
-    for t in &args.targets {
-        if t == "-" {
-            let text = read_spec_source(Path::new("-"), &mut stdin_used)?;
-            include
-                .push_text(&text, "standard input")
-                .map_err(|e| usage(format!("{e:#}")))?;
-            described.push("-".to_string());
-        } else {
-            for tok in crate::targets::split_specs(t) {
-                include
-                    .push_token(tok)
-                    .map_err(|e| usage(format!("{e:#}")))?;
-            }
-            described.push(t.clone());
-        }
-    }
-    for f in &args.input_files {
-        let text = read_spec_source(f, &mut stdin_used)?;
-        include
-            .push_text(&text, &f.display().to_string())
-            .map_err(|e| usage(format!("{e:#}")))?;
-        described.push(format!("file:{}", f.display()));
-    }
-    let mut exclude = SpecList::default();
-    for t in &args.exclude {
-        exclude
-            .push_token(t)
-            .map_err(|e| usage(format!("exclusion: {e:#}")))?;
-    }
-    for f in &args.exclude_files {
-        let text = read_spec_source(f, &mut stdin_used)?;
-        exclude
-            .push_text(&text, &f.display().to_string())
-            .map_err(|e| usage(format!("exclusion: {e:#}")))?;
-    }
-    if include.ranges.is_empty() && include.names.is_empty() {
-        return Err(usage(
-            "no targets: give addresses, CIDRs, ranges or names, or -i FILE (see --help)".into(),
-        ));
-    }
-    Ok(Specs {
-        include,
-        exclude,
-        described,
-    })
-}
-
-/// Resolves names and builds the space.
-async fn build_space(specs: Specs, first_address: bool) -> Result<TargetSpace> {
-    let Specs {
-        mut include,
-        mut exclude,
-        ..
-    } = specs;
-    let timeout = Duration::from_secs(10);
-    let mut names = HashMap::new();
-    if !include.names.is_empty() {
-        let (ok, failed) = resolve_names(&include.names, first_address, timeout).await;
-        for (name, why) in &failed {
-            tracing::warn!("cannot resolve `{name}`: {why}; skipped");
-        }
-        for (name, addrs) in ok {
-            for a in addrs {
-                let x = ip_to_u128(a);
-                include.ranges.push((x, x));
-                names.entry(x).or_insert_with(|| name.clone());
-            }
-        }
-    }
-    if !exclude.names.is_empty() {
-        // An exclusion by name covers every address the name has.
-        let (ok, failed) = resolve_names(&exclude.names, false, timeout).await;
-        if let Some((name, why)) = failed.first() {
-            // Cannot know what to protect: refuse rather than risk scanning it.
-            return Err(usage(format!(
-                "cannot resolve the excluded name `{name}` ({why}); exclude it by address"
-            )));
-        }
-        for (_, addrs) in ok {
-            for a in addrs {
-                let x = ip_to_u128(a);
-                exclude.ranges.push((x, x));
-            }
-        }
-    }
-    TargetSpace::new(include.ranges, exclude.ranges, names).map_err(|e| usage(format!("{e:#}")))
 }
 
 /// Raises the soft open-file limit as far as allowed and returns the window that fits in it.
@@ -209,10 +92,19 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     for s in &plan.config_files {
         tracing::info!("config: {}", s.display());
     }
-    let specs = collect_specs(&plan.targets)?;
-    let described = specs.described.clone();
-    let space = build_space(specs, plan.targets.first_address).await?;
+    let specs = plan.targets.read_specs()?;
+    let LoadedTargets {
+        space,
+        described,
+        unresolved,
+    } = crate::targets::resolve(specs).await?;
     let total = space.shard_len(plan.shard) * plan.ports.len() as u128;
+
+    // A name that does not resolve is said at once, even under -q: a mistyped device name must
+    // not go unscanned unnoticed. It also becomes a record (status `unresolved`) below.
+    for (name, why) in &unresolved {
+        eprintln!("smb1scan: cannot resolve `{name}`: {why}; it is reported as `unresolved`");
+    }
 
     if plan.dry_run {
         let out = std::io::stdout();
@@ -231,7 +123,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         }
         return Ok(Outcome::default());
     }
-    if space.is_empty() {
+    if space.is_empty() && unresolved.is_empty() {
         return Err(usage("every target is excluded: nothing to scan".into()));
     }
 
@@ -269,6 +161,12 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
+    }
+    for (name, why) in &unresolved {
+        for port in &plan.ports {
+            let r = HostResult::unresolved(name, *port, why);
+            progress.suspend(|| reports.write(&r))?;
+        }
     }
     let skipped = Rc::new(Cell::new(0u64));
     let sk = skipped.clone();
@@ -346,30 +244,4 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         );
     }
     Ok(outcome)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sources(t: &[&str], exclude: &[&str]) -> TargetSources {
-        TargetSources {
-            targets: t.iter().map(|s| s.to_string()).collect(),
-            exclude: exclude.iter().map(|s| s.to_string()).collect(),
-            ..TargetSources::default()
-        }
-    }
-
-    #[test]
-    fn bad_spec_is_a_usage_error_naming_the_token() {
-        let e = collect_specs(&sources(&["10.0.0.1", "10.0.0.300"], &[]))
-            .err()
-            .unwrap();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("`10.0.0.300`"), "{e}");
-        let e = collect_specs(&sources(&["10.0.0.1"], &["nope!"]))
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("`nope!`"), "{e}");
-    }
 }

@@ -171,6 +171,111 @@ fn bad_target_names_the_token() {
 }
 
 #[test]
+fn nmap_target_syntax_and_port_ranges() {
+    // Issue 12: octet ranges, `*`, octet comma lists, bracketed IPv6, -p ranges (repeatable).
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "-p",
+        "440-441",
+        "-p",
+        "445,440",
+        "10.0.0-1.1-2",
+        "192.168.1,3.1",
+        "[::1]",
+        "[2001:db8::]/127",
+        "10.9.9.*",
+        "--exclude",
+        "10.9.9.0/25",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(String::from).collect();
+    let got: HashSet<String> = lines.iter().cloned().collect();
+    assert_eq!(lines.len(), got.len(), "duplicates listed");
+    let mut addrs: Vec<String> = ["10.0.0.1", "10.0.0.2", "10.0.1.1", "10.0.1.2"]
+        .iter()
+        .chain(&["192.168.1.1", "192.168.3.1"])
+        .map(|s| s.to_string())
+        .collect();
+    addrs.extend(["[::1]", "[2001:db8::]", "[2001:db8::1]"].map(String::from));
+    addrs.extend((128..=255).map(|i| format!("10.9.9.{i}")));
+    let want: HashSet<String> = addrs
+        .iter()
+        .flat_map(|a| [440, 441, 445].map(|p| format!("{a}:{p}")))
+        .collect();
+    assert_eq!(got, want);
+    // An octet comma list in a target file works too.
+    let d = tmpdir("octets");
+    let t = d.join("t.txt");
+    std::fs::write(
+        &t,
+        "127.0.0.1,3 # two hosts
+127.0.1-2.*,9
+",
+    )
+    .unwrap();
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "-i",
+        t.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2 + 2 * 256);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn target_and_port_errors_say_what_is_wrong() {
+    for (args, want) in [
+        (&["10.0.0.0/33"][..], "prefix 33 is longer than 32"),
+        (&["2001:db8::/129"], "prefix 129 is longer than 128"),
+        (&["10.0.300.1"], "third octet `300`: 300 is more than 255"),
+        (
+            &["10.0.0.1,2,300"],
+            "fourth octet `1,2,300`: 300 is more than 255",
+        ),
+        (&["[10.0.0.1]"], "not an IPv6 address"),
+        (&["0.0.0.0/0"], "--allow-large"),
+        (&["10.0.0.0/7"], "`10.0.0.0/7` holds 33554432 addresses"),
+        (&["-p", "0", "127.0.0.1"], "port 0 cannot be scanned"),
+        (
+            &["-p", "445-440", "127.0.0.1"],
+            "range `445-440` ends before it starts",
+        ),
+        (&["-p", "70000", "127.0.0.1"], "70000 is more than 65535"),
+        // As in nmap, --exclude's commas always separate specs: `2` alone is refused, not
+        // silently read as 127.0.0.2.
+        (
+            &["--exclude", "127.0.0.1,2", "127.0.0.1"],
+            "exclusion: bad target spec `2`",
+        ),
+    ] {
+        let mut a = vec!["scan", "--no-config", "--dry-run"];
+        a.extend_from_slice(args);
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = stderr(&o);
+        assert!(e.contains(want), "{args:?}: {e}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    // --allow-large lets a /0 through (listing only a sliver of it).
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "--allow-large",
+        "--shard",
+        "1/4294967296",
+        "0.0.0.0/0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+#[test]
 fn nmap_aliases_files_comments_and_exclusions() {
     let d = tmpdir("alias");
     let t = d.join("targets.txt");
@@ -278,6 +383,30 @@ fn shards_via_the_binary_are_disjoint_and_complete() {
 }
 
 #[test]
+fn more_than_a_slash_8_needs_allow_large() {
+    // A /8 plus one address, in total: refused, naming the count and the flag; nothing listed.
+    let o = run(&["scan", "--no-config", "--dry-run", "10.0.0.0/8", "11.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("16777217") && e.contains("--allow-large"), "{e}");
+    assert!(o.stdout.is_empty());
+    // Exclusions count: the same sweep minus one address is exactly a /8, allowed.
+    let o = run(&[
+        "scan",
+        "--no-config",
+        "--dry-run",
+        "--shard",
+        "1/65536",
+        "10.0.0.0/8",
+        "11.0.0.1",
+        "--exclude",
+        "10.0.0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 256);
+}
+
+#[test]
 fn a_slash_8_is_lazy() {
     // 1/65536 of a /8 lists 256 addresses at once: the /8 is never materialised.
     let t0 = std::time::Instant::now();
@@ -297,6 +426,7 @@ fn a_slash_8_is_lazy() {
         "scan",
         "--no-config",
         "--dry-run",
+        "--allow-large",
         "--shard",
         "1/18446744073709551615",
         "2001:db8::/64",

@@ -16,10 +16,12 @@ pub mod os;
 mod smb1;
 mod smb2;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step};
+use crate::model::{
+    DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step, Target,
+};
 use conn::{Conn, NetError};
 
 /// Credentials for networks where anonymous IPC$ is refused. The password never appears in
@@ -72,17 +74,6 @@ impl Default for ProbeOptions {
             retries: 0,
         }
     }
-}
-
-/// One thing to probe: an address, a port, and the name it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    /// Address.
-    pub ip: IpAddr,
-    /// Port: 445 direct, 139 through a NetBIOS session.
-    pub port: u16,
-    /// Host name the address was resolved from, if any.
-    pub hostname: Option<String>,
 }
 
 /// The port that needs a NetBIOS SESSION REQUEST before SMB.

@@ -622,7 +622,12 @@ impl ReportSet {
         }
         if self.print_summary {
             self.summary.print();
-            eprintln!("{}", exit_line(exit_code, self.failed_hosts, &self.fail_on));
+            let c = self.summary.counts();
+            let undecided = c.unknown + c.unresolved;
+            eprintln!(
+                "{}",
+                exit_line(exit_code, self.failed_hosts, &self.fail_on, undecided)
+            );
         }
         std::io::stdout().flush().ok();
         Ok(())
@@ -630,8 +635,9 @@ impl ReportSet {
 }
 
 /// The summary's last line: what the exit code means for this run, e.g.
-/// `exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar`.
-pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn) -> String {
+/// `exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar`. An exit 0 with undecided hosts
+/// (`unknown` or `unresolved`) outside the policy says so: 0 is not "all clear" then.
+pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn, undecided: u64) -> String {
     let hosts = |n: u64| {
         if n == 1 {
             "1 host meets".to_string()
@@ -640,6 +646,12 @@ pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn) -> String {
         }
     };
     match code {
+        policy::EXIT_OK if undecided > 0 && !fail_on.includes(policy::Finding::Unknown) => {
+            format!(
+                "exit 0: no host meets --fail-on {fail_on}, but {undecided} could not be decided \
+                 (add `unknown` to fail on them)"
+            )
+        }
         policy::EXIT_OK => format!("exit 0: no host meets --fail-on {fail_on}"),
         policy::EXIT_FINDINGS => format!("exit 3: {} --fail-on {fail_on}", hosts(failed_hosts)),
         policy::EXIT_INTERRUPTED => format!(

@@ -1,0 +1,124 @@
+//! Issue 12, "unresolvable names are records": a target name that does not resolve gets a
+//! record with status `unresolved` (a CSV row like any other), a line on standard error even
+//! under `-q`, a count in the summary, and meets `--fail-on unknown`.
+//!
+//! Name resolution must not send a query off this machine, so the scan runs in a network
+//! namespace of the test's own whose resolv.conf (`ip netns exec` mounts
+//! /etc/netns/<ns>/resolv.conf) points at 127.0.0.1 inside the namespace, where nothing answers:
+//! the name fails to resolve with no packet leaving the namespace.
+
+mod common;
+
+use std::process::Command;
+
+use common::{bin, scratch_dir, skip_or_fail};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A namespace with only a loopback interface and a resolver that points at it.
+struct Ns {
+    name: String,
+}
+
+impl Ns {
+    fn new() -> Ns {
+        let name = format!("smb1scan-unres-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip netns add {name}");
+        let etc = format!("/etc/netns/{name}");
+        std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<ns>");
+        std::fs::write(
+            format!("{etc}/resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .expect("resolv.conf");
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "lo up in {name}");
+        Ns { name }
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
+
+#[test]
+fn an_unresolvable_name_is_a_record_a_warning_and_a_failure_of_the_gate() {
+    if !is_root() {
+        skip_or_fail("needs root (a network namespace, so that no DNS query leaves the machine)");
+        return;
+    }
+    let ns = Ns::new();
+    let dir = scratch_dir("unresolved");
+    let csv = dir.join("wards.csv");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, bin()])
+        .args(["scan", "--no-config", "-q", "--fail-on", "unknown", "-o"])
+        .arg(&csv)
+        .args(["mri-console-ward3.example", "127.0.0.1"])
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .output()
+        .expect("run smb1scan in the namespace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot resolve `mri-console-ward3.example`"),
+        "a line on standard error even under -q:\n{stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "an unresolved target meets --fail-on unknown\n{stderr}"
+    );
+    let mut rd = csv::Reader::from_path(&csv).expect("csv");
+    let headers = rd.headers().expect("header").clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2, "one row per target");
+    let row = rows
+        .iter()
+        .find(|r| &r[col("hostname")] == "mri-console-ward3.example")
+        .expect("a row for the name");
+    assert_eq!(&row[col("status")], "unresolved");
+    assert_ne!(
+        &row[col("risk")],
+        "none",
+        "nothing is known about it: never risk none"
+    );
+
+    // Without -q the summary counts it.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, bin()])
+        .args(["scan", "--no-config", "mri-console-ward3.example"])
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .output()
+        .expect("run smb1scan in the namespace");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 unresolved"), "{stderr}");
+    assert!(
+        stderr.contains("could not be decided"),
+        "exit 0 is not all-clear: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "default policy: {stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
