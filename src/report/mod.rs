@@ -15,6 +15,8 @@ pub mod diff;
 pub mod html;
 pub mod json;
 pub mod jsonl;
+pub mod junit;
+pub mod nmap_xml;
 pub mod policy;
 pub mod remediation;
 pub mod risk;
