@@ -3,8 +3,8 @@
 //! `smb1scan.<ip>`, `name` `<ip>:<port>`, `time` the host's probe time in seconds).
 //!
 //! - A host that meets `--fail-on` gets a `failure` element: `message` names each finding with
-//!   its verdict and reason (`MS17-010 vulnerable (STATUS_INSUFF_SERVER_RESOURCES)`), `type` the
-//!   findings (`vulnerable,doublepulsar`), the text the record's details.
+//!   its verdict and reason (`MS17-010 vulnerable (STATUS_INSUFF_SERVER_RESOURCES)`), most
+//!   severe first; `type` the findings (`doublepulsar,vulnerable`); the text the record's details.
 //! - A host that does not meet it but whose MS17-010 or DoublePulsar verdict is `unknown` is
 //!   `skipped` with the reason: no answer is not a pass.
 //! - Every other host passes; its verdicts are in `system-out`.
@@ -28,7 +28,7 @@ pub enum Outcome {
     Failure {
         /// Verdict and reason of each finding that met the policy, `; `-separated.
         message: String,
-        /// The findings that met the policy, comma-separated (`vulnerable,doublepulsar`).
+        /// The findings that met the policy, comma-separated, most severe first.
         kind: String,
     },
     /// No evidence either way: the skip message.

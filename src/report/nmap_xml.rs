@@ -8,9 +8,9 @@
 //!   `host-unreach`) when nothing answered, `unknown` when the probe never ran to an answer
 //!   (interrupted, local error). Down hosts keep their `port` element (`filtered`), so an
 //!   unanswered target stays visible: silence is not a clean host.
-//! - `port/script id="smb1scan"`: that port's record (verdicts, reasons, risk).
-//! - `hostscript`: `smb-protocols`, `smb-vuln-ms17-010`, `smb-double-pulsar-backdoor` and
-//!   `smb-os-discovery` in the `id`/`output`/`elem`/`table` shape nmap's scripts produce (nmap
+//! - `hostscript`: on every host a `smb1scan` script with one table per port (verdicts,
+//!   reasons, risk, remediation); and `smb-protocols`, `smb-vuln-ms17-010`,
+//!   `smb-double-pulsar-backdoor` and `smb-os-discovery` in the `id`/`output`/`elem`/`table` shape nmap's scripts produce (nmap
 //!   7.93, `--script-args vulns.showall`), from the address's most severe answering record.
 //!   An `unknown` verdict is `State: UNKNOWN (unable to test)` with the reason under
 //!   `Check results` (nmap itself would say NOT VULNERABLE); a DoublePulsar ping that never ran
@@ -371,8 +371,8 @@ fn write_protocols(x: &mut Xml, h: &HostResult) -> io::Result<()> {
 
 // ---- smb-os-discovery -------------------------------------------------------------------------
 
-/// smb-os-discovery.nse's `make_cpe`.
-fn make_cpe(os: &str) -> Option<String> {
+/// The CPE smb-os-discovery.nse's `make_cpe` derives from a NativeOS string.
+pub fn make_cpe(os: &str) -> Option<String> {
     let starts = |p: &str| os.starts_with(p);
     let server_with = |y: &str| os.starts_with("Windows Server") && os.contains(y);
     // `Windows 8` / `Windows 10` must not be followed by a digit or a dot (Lua's %f[^%d.]).
@@ -503,8 +503,11 @@ fn write_os_discovery(x: &mut Xml, h: &HostResult) -> io::Result<()> {
 
 // ---- smb1scan's own element -------------------------------------------------------------------
 
-/// The `smb1scan` script element: this port's record in `key: value` form.
-fn write_smb1scan(x: &mut Xml, e: &Enriched<'_>) -> io::Result<()> {
+/// One record's facts in `key: value` form, and its remediation actions.
+type Facts = (Vec<(&'static str, String)>, Vec<String>);
+
+/// The [`Facts`] of one record.
+fn smb1scan_facts(e: &Enriched<'_>) -> Facts {
     let h = e.host;
     let smb1 = match h.smb1.enabled {
         Some(true) => "enabled",
@@ -534,23 +537,44 @@ fn write_smb1scan(x: &mut Xml, e: &Enriched<'_>) -> io::Result<()> {
     if let Some(err) = &h.error {
         elems.push(("error", clean(err)));
     }
-    let actions: Vec<String> = e.remediation.actions.iter().map(|a| clean(a)).collect();
+    let actions = e.remediation.actions.iter().map(|a| clean(a)).collect();
+    (elems, actions)
+}
 
-    let mut output: String = elems.iter().map(|(k, v)| format!("\n  {k}: {v}")).collect();
-    if !actions.is_empty() {
-        output.push_str("\n  remediation: ");
-        for a in &actions {
-            output.push_str(&format!("\n    {a}"));
+/// The `smb1scan` host script: one table per scanned port (`445/tcp`) with that record's
+/// verdicts, reasons, risk and remediation. A host script, not a port script, because ndiff's
+/// Python 3 port crashes on any changed port script (`list > int` in `PortDiff`), and so that a
+/// host that did not answer still carries its `unknown` verdict and reason.
+fn write_smb1scan(x: &mut Xml, records: &[&Enriched<'_>]) -> io::Result<()> {
+    let facts: Vec<(String, Facts)> = records
+        .iter()
+        .map(|e| (format!("{}/tcp", e.host.port), smb1scan_facts(e)))
+        .collect();
+    let mut output = String::new();
+    for (port, (elems, actions)) in &facts {
+        output.push_str(&format!("\n  {port}: "));
+        for (k, v) in elems {
+            output.push_str(&format!("\n    {k}: {v}"));
+        }
+        if !actions.is_empty() {
+            output.push_str("\n    remediation: ");
+            for a in actions {
+                output.push_str(&format!("\n      {a}"));
+            }
         }
     }
     x.start("script", &[("id", "smb1scan"), ("output", &output)])?;
-    for (k, v) in &elems {
-        x.text_elem("elem", &[("key", k)], v)?;
-    }
-    if !actions.is_empty() {
-        x.start("table", &[("key", "remediation")])?;
-        for a in &actions {
-            x.text_elem("elem", &[], a)?;
+    for (port, (elems, actions)) in &facts {
+        x.start("table", &[("key", port)])?;
+        for (k, v) in elems {
+            x.text_elem("elem", &[("key", k)], v)?;
+        }
+        if !actions.is_empty() {
+            x.start("table", &[("key", "remediation")])?;
+            for a in actions {
+                x.text_elem("elem", &[], a)?;
+            }
+            x.end("table")?;
         }
         x.end("table")?;
     }
@@ -629,7 +653,6 @@ fn write_port(x: &mut Xml, e: &Enriched<'_>) -> io::Result<()> {
     }
     let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     x.empty("service", &attrs)?;
-    write_smb1scan(x, e)?;
     x.end("port")
 }
 
@@ -691,14 +714,15 @@ fn write_host(x: &mut Xml, ip: IpAddr, records: &[&Enriched<'_>]) -> io::Result<
         write_port(x, e)?;
     }
     x.end("ports")?;
+    x.start("hostscript", &[])?;
     if let Some(d) = decisive(records) {
-        x.start("hostscript", &[])?;
         write_protocols(x, d.host)?;
         write_ms17(x, d.host)?;
         write_doublepulsar(x, d.host)?;
         write_os_discovery(x, d.host)?;
-        x.end("hostscript")?;
     }
+    write_smb1scan(x, records)?;
+    x.end("hostscript")?;
     x.end("host")
 }
 
@@ -811,259 +835,4 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     x.end("runstats")?;
     x.end("nmaprun")?;
     Ok(x.finish())
-}
-
-/// Records and metadata of the report fixtures, shared by the XML formats' unit tests.
-#[cfg(test)]
-pub(super) mod testdata {
-    use std::path::PathBuf;
-
-    use crate::model::HostResult;
-    use crate::report::ScanMeta;
-
-    /// fixtures/reports/`name`.
-    pub fn path(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/reports")
-            .join(name)
-    }
-
-    /// fixtures/reports/sample.json: its metadata and host records.
-    pub fn sample() -> (ScanMeta, Vec<HostResult>) {
-        #[derive(serde::Deserialize)]
-        struct Doc {
-            meta: ScanMeta,
-            hosts: Vec<HostResult>,
-        }
-        let text = std::fs::read_to_string(path("sample.json")).expect("sample.json");
-        let doc: Doc = serde_json::from_str(&text).expect("sample.json parses");
-        (doc.meta, doc.hosts)
-    }
-
-    /// fixtures/reports/baseline.jsonl (the same network six days earlier), with metadata made
-    /// like sample.json's.
-    pub fn baseline() -> (ScanMeta, Vec<HostResult>) {
-        let text = std::fs::read_to_string(path("baseline.jsonl")).expect("baseline.jsonl");
-        let hosts: Vec<HostResult> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("baseline record"))
-            .collect();
-        let (mut meta, _) = sample();
-        meta.started_at = "2026-11-20T09:00:00.000Z".to_string();
-        meta.finished_at = Some("2026-11-20T09:00:41.000Z".to_string());
-        meta.command_line = ["smb1scan", "scan", "10.20.0.0/22", "-o", "baseline.jsonl"]
-            .map(String::from)
-            .to_vec();
-        (meta, hosts)
-    }
-
-    /// Compare `bytes` with the committed fixture `name`; `SMB1SCAN_BLESS=1` rewrites it.
-    pub fn check_fixture(name: &str, bytes: &[u8]) {
-        let p = path(name);
-        if std::env::var_os("SMB1SCAN_BLESS").is_some_and(|v| v == "1") {
-            std::fs::write(&p, bytes).expect("write fixture");
-            return;
-        }
-        let want = std::fs::read(&p).unwrap_or_default();
-        assert!(
-            want == bytes,
-            "{} differs from today's rendering (re-record with SMB1SCAN_BLESS=1 if intended):\n{}",
-            p.display(),
-            String::from_utf8_lossy(bytes)
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::testdata::{baseline, check_fixture, sample};
-    use super::*;
-    use crate::model::{Reason, Smb1Evidence};
-    use crate::report::remediation;
-
-    fn render_all(meta: &ScanMeta, hosts: &[HostResult]) -> String {
-        let table = remediation::table().expect("remediation table");
-        let recs: Vec<Enriched<'_>> = hosts.iter().map(|h| Enriched::new(table, h)).collect();
-        String::from_utf8(render(meta, &recs).expect("render")).expect("UTF-8")
-    }
-
-    /// The text of `<host>...</host>` for `ip`.
-    fn host_block<'a>(xml: &'a str, ip: &str) -> &'a str {
-        let at = xml
-            .find(&format!("addr=\"{ip}\""))
-            .unwrap_or_else(|| panic!("no host {ip}"));
-        let start = xml[..at].rfind("<host").expect("host start");
-        let end = at + xml[at..].find("</host>").expect("host end");
-        &xml[start..end]
-    }
-
-    #[test]
-    fn fixtures_are_todays_rendering() {
-        let (meta, hosts) = sample();
-        check_fixture("sample.xml", render_all(&meta, &hosts).as_bytes());
-        let (meta, hosts) = baseline();
-        check_fixture("baseline.xml", render_all(&meta, &hosts).as_bytes());
-    }
-
-    #[test]
-    fn counts_and_states_follow_the_records() {
-        let (meta, hosts) = sample();
-        let xml = render_all(&meta, &hosts);
-        let answered = hosts
-            .iter()
-            .filter(|h| h.status != HostStatus::Filtered)
-            .count();
-        let silent = hosts.len() - answered;
-        assert!(silent > 0, "the sample has a target that did not answer");
-        assert!(xml.contains(&format!(
-            "<hosts up=\"{answered}\" down=\"{silent}\" total=\"{}\"/>",
-            hosts.len()
-        )));
-        assert_eq!(xml.matches("<host ").count(), hosts.len());
-        assert!(xml.contains("exit=\"success\""));
-        assert!(xml.contains("elapsed=\"41.00\""));
-        for h in &hosts {
-            let block = host_block(&xml, &h.ip.to_string());
-            match h.status {
-                HostStatus::Open => {
-                    assert!(block.contains("<status state=\"up\""), "{block}");
-                    assert!(block.contains("<state state=\"open\""), "{block}");
-                    assert!(block.contains("id=\"smb-vuln-ms17-010\""), "{block}");
-                }
-                HostStatus::Filtered => {
-                    assert!(block.contains("<status state=\"down\""), "{block}");
-                    assert!(block.contains("<state state=\"filtered\""), "{block}");
-                    assert!(!block.contains("<hostscript>"), "{block}");
-                }
-                _ => {}
-            }
-            let verdict = match h.ms17_010.verdict {
-                Ms17Verdict::Vulnerable => "VULNERABLE",
-                Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed => "NOT VULNERABLE",
-                Ms17Verdict::Unknown => continue,
-            };
-            assert!(
-                block.contains(&format!("<elem key=\"state\">{verdict}</elem>")),
-                "{}: {verdict}\n{block}",
-                h.ip
-            );
-        }
-    }
-
-    #[test]
-    fn unknown_is_never_not_vulnerable() {
-        // A host whose session setup was refused: nmap's script would say NOT VULNERABLE.
-        let (meta, hosts) = sample();
-        let mut h = hosts
-            .iter()
-            .find(|h| h.status == HostStatus::Open)
-            .expect("an open host")
-            .clone();
-        h.ms17_010.verdict = Ms17Verdict::Unknown;
-        h.ms17_010.reason = Some(Reason::SessionSetupRefused);
-        h.ms17_010.status_name = Some("STATUS_ACCESS_DENIED".to_string());
-        h.doublepulsar.verdict = DpVerdict::NotTested;
-        let xml = render_all(&meta, &[h]);
-        assert!(xml.contains("<elem key=\"state\">UNKNOWN (unable to test)</elem>"));
-        assert!(!xml.contains("NOT VULNERABLE"), "{xml}");
-        assert!(
-            xml.contains("Check results:&#xa;      session-setup-refused (STATUS_ACCESS_DENIED)")
-        );
-        assert!(
-            !xml.contains("smb-double-pulsar-backdoor"),
-            "never pinged: no element"
-        );
-        assert!(xml.contains("<elem key=\"ms17_010_reason\">session-setup-refused</elem>"));
-    }
-
-    #[test]
-    fn port_139_timeouts_and_interruptions() {
-        let (meta, hosts) = sample();
-        let open = hosts
-            .iter()
-            .find(|h| h.status == HostStatus::Open)
-            .expect("an open host");
-        let mut on139 = open.clone();
-        on139.port = 139;
-        on139.status = HostStatus::Closed;
-        let mut timed_out = open.clone();
-        timed_out.ip = "10.9.9.9".parse().expect("ip");
-        timed_out.status = HostStatus::Timeout;
-        timed_out.smb1.enabled = None;
-        timed_out.smb1.evidence = Smb1Evidence::Timeout;
-        timed_out.ms17_010.verdict = Ms17Verdict::Unknown;
-        timed_out.ms17_010.reason = Some(Reason::TimeoutAfterNegotiate);
-        let mut cut = open.clone();
-        cut.ip = "10.9.9.10".parse().expect("ip");
-        cut.status = HostStatus::Interrupted;
-        let xml = render_all(&meta, &[open.clone(), on139, timed_out, cut]);
-        // One host for both ports of an address.
-        assert_eq!(xml.matches("<host ").count(), 3, "{xml}");
-        let both = host_block(&xml, &open.ip.to_string());
-        assert!(both.contains("portid=\"445\""));
-        assert!(both.contains("portid=\"139\""));
-        assert!(both.contains("<service name=\"netbios-ssn\""));
-        assert!(both.contains("<state state=\"closed\" reason=\"conn-refused\""));
-        // A connected port that then went silent answered at the TCP level: up, open, unknown.
-        let t = host_block(&xml, "10.9.9.9");
-        assert!(t.contains("<status state=\"up\""), "{t}");
-        assert!(t.contains("UNKNOWN (unable to test)"), "{t}");
-        assert!(t.contains("timeout-after-negotiate"), "{t}");
-        let c = host_block(&xml, "10.9.9.10");
-        assert!(
-            c.contains("<status state=\"unknown\" reason=\"interrupted\""),
-            "{c}"
-        );
-        assert!(
-            xml.contains("<hosts up=\"2\" down=\"0\" total=\"3\"/>"),
-            "{xml}"
-        );
-    }
-
-    #[test]
-    fn control_characters_from_the_network_are_replaced() {
-        let (mut meta, hosts) = sample();
-        meta.interrupted = true;
-        let mut h = hosts
-            .iter()
-            .find(|h| h.status == HostStatus::Open)
-            .expect("an open host")
-            .clone();
-        h.os.netbios_name = Some("EVIL\u{1b}]0;pwned\u{7}\nNetBIOS computer name: FAKE".into());
-        h.os.native_os = Some("Windows\u{0} 7 <b>&\"".into());
-        h.hostname = Some("x\u{ffff}y".into());
-        let xml = render_all(&meta, &[h]);
-        for bad in ['\u{1b}', '\u{7}', '\u{0}', '\u{ffff}'] {
-            assert!(!xml.contains(bad), "{bad:?} in output");
-        }
-        assert!(xml.contains("NetBIOS computer name: EVIL\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}NetBIOS"));
-        assert!(xml.contains("Windows\u{FFFD} 7 &lt;b&gt;&amp;&quot;"));
-        assert!(xml.contains("exit=\"error\""));
-    }
-
-    #[test]
-    fn cpe_as_smb_os_discovery_makes_it() {
-        assert_eq!(
-            make_cpe("Windows 7 Professional 7601 Service Pack 1").as_deref(),
-            Some("cpe:/o:microsoft:windows_7::sp1:professional")
-        );
-        assert_eq!(
-            make_cpe("Windows Server 2008 R2 Standard 7601 Service Pack 1").as_deref(),
-            Some("cpe:/o:microsoft:windows_server_2008::sp1")
-        );
-        assert_eq!(
-            make_cpe("Windows 10 Pro 19045").as_deref(),
-            Some("cpe:/o:microsoft:windows_10::-")
-        );
-        assert_eq!(
-            make_cpe("Windows 8.1 Pro 9600").as_deref(),
-            Some("cpe:/o:microsoft:windows_8.1::-")
-        );
-        assert_eq!(
-            make_cpe("Windows 5.1").as_deref(),
-            Some("cpe:/o:microsoft:windows_xp::-")
-        );
-        assert_eq!(make_cpe("Samba 4.17.12-Debian"), None);
-    }
 }
