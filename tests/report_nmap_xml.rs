@@ -288,6 +288,7 @@ fn xmllint_valid_against_nmap_dtd() {
         "awkward.xml",
         &render_all(&meta, &awkward_hosts()),
     ));
+    assert_dtd_valid(&write(&dir, "empty.xml", &render_all(&meta, &[])));
     let (meta, hosts) = demo_run("127.0.121.1", &dir);
     assert_dtd_valid(&write(&dir, "demo.xml", &render_all(&meta, &hosts)));
     // The check has teeth: a document missing a required part is refused.

@@ -127,13 +127,6 @@ impl Xml {
     }
 }
 
-/// Seconds since the epoch of an RFC 3339 time.
-pub(super) fn epoch(rfc3339: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.timestamp())
-}
-
 /// Milliseconds since the epoch of an RFC 3339 time.
 pub(super) fn epoch_ms(rfc3339: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(rfc3339)
@@ -700,11 +693,13 @@ fn write_host(x: &mut Xml, ip: IpAddr, records: &[&Enriched<'_>]) -> io::Result<
     let addrtype = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
     x.empty("address", &[("addr", &ip_text), ("addrtype", addrtype)])?;
     x.start("hostnames", &[])?;
-    let mut names: Vec<String> = records
-        .iter()
-        .filter_map(|e| e.host.hostname.as_deref().map(clean))
-        .collect();
-    names.dedup();
+    let mut names: Vec<String> = Vec::new();
+    for n in records.iter().filter_map(|e| e.host.hostname.as_deref()) {
+        let n = clean(n);
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     for n in &names {
         x.empty("hostname", &[("name", n), ("type", "user")])?;
     }
