@@ -66,6 +66,14 @@ have_impacket() {
     [ -n "$(smbserver_script)" ]
 }
 
+# From PyPI: impacket (the lab's server), python-libnmap and junitparser (tests/report_nmap_xml.rs
+# and tests/report_junit.rs read smb1scan's nmap XML and JUnit reports back with them).
+PIP_PACKAGES=(impacket python-libnmap junitparser)
+
+have_pip_packages() {
+    have_impacket && "$(python_bin)" -c 'import libnmap, junitparser' >/dev/null 2>&1
+}
+
 # Where pip put impacket's smbserver.py (pyenv, a venv and Debian's pip all differ).
 smbserver_script() {
     local py dir
@@ -106,7 +114,7 @@ pkg_installed() { # package
 }
 
 # Installs what the lab needs that is missing, plus any extra Debian packages named (.ci/run
-# passes the ones other test suites need), then impacket from PyPI.
+# passes the ones other test suites need), then the PyPI packages (PIP_PACKAGES).
 cmd_install() {
     local pkgs=() p
     smbd_bin >/dev/null || pkgs+=(samba)
@@ -120,20 +128,23 @@ cmd_install() {
         log "installing ${pkgs[*]}"
         apt_install "${pkgs[@]}"
     fi
-    if ! have_impacket; then
-        log "installing impacket (pip)"
+    if ! have_pip_packages; then
+        log "installing ${PIP_PACKAGES[*]} (pip)"
         mkdir -p "$LAB_DIR"
         # pyenv / a pip that may install: straight in. An externally managed Debian python
-        # (PEP 668) refuses: then a venv under the lab dir.
-        if ! python3 -m pip install -q impacket 2>"$LAB_DIR/pip.log"; then
+        # (PEP 668) refuses: then a venv under the lab dir (reused once made).
+        if [ -x "$LAB_DIR/venv/bin/python3" ]; then
+            "$LAB_DIR/venv/bin/python3" -m pip install -q "${PIP_PACKAGES[@]}"
+        elif ! python3 -m pip install -q "${PIP_PACKAGES[@]}" 2>"$LAB_DIR/pip.log"; then
             log "pip install refused ($(tail -n 1 "$LAB_DIR/pip.log" 2>/dev/null)); using a venv"
             python3 -m venv "$LAB_DIR/venv" 2>/dev/null || {
                 apt_install python3-venv python3-pip
                 python3 -m venv "$LAB_DIR/venv"
             }
-            "$LAB_DIR/venv/bin/python3" -m pip install -q impacket
+            "$LAB_DIR/venv/bin/python3" -m pip install -q "${PIP_PACKAGES[@]}"
         fi
         have_impacket || die "impacket installed but smbserver.py not found"
+        have_pip_packages || die "python-libnmap / junitparser installed but not importable"
     fi
 }
 

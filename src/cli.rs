@@ -221,6 +221,12 @@ pub enum FormatArg {
     Json,
     /// A self-contained HTML audit report.
     Html,
+    /// A readable per-host table (standard output; the default on a terminal).
+    Table,
+    /// nmap's XML, for tools that import nmap results (ndiff, nmap.xsl, vulnerability managers).
+    NmapXml,
+    /// JUnit XML: one test case per target, a failure per host that meets --fail-on.
+    Junit,
 }
 
 impl From<FormatArg> for Format {
@@ -230,6 +236,9 @@ impl From<FormatArg> for Format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Json => Format::Json,
             FormatArg::Html => Format::Html,
+            FormatArg::Table => Format::Table,
+            FormatArg::NmapXml => Format::NmapXml,
+            FormatArg::Junit => Format::Junit,
         }
     }
 }
@@ -265,8 +274,8 @@ impl From<FindingArg> for Finding {
 #[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
     /// Write results to FILE (repeatable: `-o scan.csv -o scan.jsonl -o report.html`). The format
-    /// comes from the extension (.csv .jsonl .json .html), else from --format. `-` is standard
-    /// output. Without -o, JSON Lines go to standard output.
+    /// comes from the extension (.csv .jsonl .json .html .xml .junit.xml), else from --format.
+    /// `-` is standard output. Without -o: a table on a terminal, JSON Lines into a pipe.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<PathBuf>,
     /// Format for outputs whose extension names none, and for standard output.

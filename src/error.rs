@@ -51,6 +51,15 @@ pub enum Error {
         #[source]
         source: csv::Error,
     },
+    /// An XML document (nmap XML, JUnit) could not be rendered.
+    #[error("rendering {what}: {source}")]
+    Xml {
+        /// Which output.
+        what: String,
+        /// The writer's error.
+        #[source]
+        source: crate::report::nmap_xml::XmlError,
+    },
     /// The demo's simulated hosts could not start.
     #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]
     Demo(#[source] smb1scan_responder::StartError),

@@ -257,3 +257,29 @@ fn a_closed_pipe_does_not_stop_the_file_outputs() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn nmap_xml_and_junit_are_written_by_a_real_run() {
+    let d = tmpdir("xml-formats");
+    let xml = d.join("sweep.xml");
+    let junit = d.join("gate.junit.xml");
+    let o = bin()
+        .args(["demo", "--base", "127.0.86.1", "--port", "4458", "-q", "-o"])
+        .arg(&xml)
+        .arg("-o")
+        .arg(&junit)
+        .output()
+        .expect("run demo");
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let x = std::fs::read_to_string(&xml).expect("nmap XML written");
+    assert!(x.contains("<nmaprun"), "{x}");
+    assert!(x.contains("id=\"smb-vuln-ms17-010\""), "{x}");
+    assert!(x.contains("127.0.86.1"), "{x}");
+    let j = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(j.contains("<testsuite"), "{j}");
+    // The demo's three vulnerable hosts meet the default --fail-on.
+    assert!(j.contains("failures=\"3\""), "{j}");
+    // A .junit.xml name is JUnit, not nmap XML.
+    assert!(!j.contains("<nmaprun"));
+    std::fs::remove_dir_all(&d).ok();
+}

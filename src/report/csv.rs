@@ -7,11 +7,15 @@
 //!   carriage return gets a single quote (`'`) prepended, so a host naming itself
 //!   `=HYPERLINK(...)` shows as text in a spreadsheet. This applies to every text cell (most come
 //!   from the network); numbers we produce (port, duration) never start with those characters.
+//! - Control characters are replaced with U+FFFD first, as the terminal summary does
+//!   ([`sanitize_for_terminal`]): a host naming itself with ESC or BEL sequences must not run
+//!   them in the terminal of whoever runs `cat scan.csv`.
 
 use std::io::Write;
 
 use crate::model::HostResult;
 
+use super::summary::sanitize_for_terminal;
 use super::{enum_name, Enriched};
 use crate::error::{Error, Result};
 
@@ -63,7 +67,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// The cells of one row, in [`COLUMNS`] order, already defused.
+/// The cells of one row, in [`COLUMNS`] order, control characters replaced and defused.
 pub fn row(e: &Enriched<'_>) -> Vec<String> {
     let h: &HostResult = e.host;
     let os = super::view::os_name(h);
@@ -98,7 +102,10 @@ pub fn row(e: &Enriched<'_>) -> Vec<String> {
         h.duration_ms.to_string(),
         opt(h.error.as_deref()),
     ];
-    cells.iter().map(|c| defuse(c)).collect()
+    cells
+        .iter()
+        .map(|c| defuse(&sanitize_for_terminal(c)))
+        .collect()
 }
 
 /// A streaming CSV writer: every row is flushed at once, so an interrupted run leaves a valid file.
@@ -137,5 +144,61 @@ fn csv_err(source: ::csv::Error) -> Error {
     Error::Csv {
         what: "writing CSV".into(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::remediation;
+
+    #[test]
+    fn control_characters_from_the_network_never_reach_the_file() {
+        let mut h = HostResult::new([10, 20, 9, 7].into(), 445, Some("pc\u{7}.clinic".into()));
+        h.os.netbios_name = Some("PC\u{1b}]0;owned\u{7}".into());
+        h.os.native_os = Some("Windows\u{1b}[2J 7\r\nforged,row".into());
+        h.os.domain = Some("=cmd\u{7}".into());
+        h.error = Some("\tTAB".into());
+        let table = remediation::table().expect("remediation table");
+        let e = Enriched::new(table, &h);
+        let cells = row(&e);
+        let col = |name: &str| {
+            let i = COLUMNS.iter().position(|c| *c == name).expect("column");
+            cells[i].as_str()
+        };
+        assert_eq!(col("netbios_name"), "PC\u{FFFD}]0;owned\u{FFFD}");
+        assert_eq!(col("hostname"), "pc\u{FFFD}.clinic");
+        assert_eq!(col("os"), "Windows\u{FFFD}[2J 7\u{FFFD}\u{FFFD}forged,row");
+        // Formula defusing still applies after the replacement.
+        assert_eq!(col("domain"), "'=cmd\u{FFFD}");
+        assert_eq!(col("error"), "\u{FFFD}TAB");
+
+        // The written file: control characters only in the CRLF record terminators.
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = CsvSink::new(Box::new(Shared(buf.clone())), false, true).expect("sink");
+        sink.write(&e).expect("write row");
+        drop(sink);
+        let bytes = buf.lock().expect("buffer").clone();
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        assert_eq!(text.matches("\r\n").count(), 2, "{text:?}");
+        let stray: Vec<char> = text
+            .replace("\r\n", "")
+            .chars()
+            .filter(|c| c.is_control())
+            .collect();
+        assert!(stray.is_empty(), "control characters in the CSV: {stray:?}");
     }
 }

@@ -16,6 +16,8 @@ pub mod html;
 pub mod input;
 pub mod json;
 pub mod jsonl;
+pub mod junit;
+pub mod nmap_xml;
 pub mod policy;
 pub mod remediation;
 pub mod risk;
@@ -50,14 +52,24 @@ pub enum Format {
     Html,
     /// A readable per-host table (standard output only; the default on a terminal).
     Table,
+    /// nmap's XML (`nmaprun`), for tools that import nmap results.
+    NmapXml,
+    /// JUnit XML, one test case per target, for CI dashboards.
+    Junit,
 }
 
 impl Format {
     /// The format a file name's extension names (`.csv`, `.jsonl`/`.ndjson`, `.json`,
     /// `.html`/`.htm`), if any.
     pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        // `x.junit.xml` has the extension `xml`: the longer suffix decides first.
+        if name.ends_with(".junit.xml") {
+            return Some(Format::Junit);
+        }
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
+            "xml" => Some(Format::NmapXml),
             "csv" => Some(Format::Csv),
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "json" => Some(Format::Json),
@@ -69,12 +81,14 @@ impl Format {
 
 impl Format {
     /// Every format, in the order the help lists them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Csv,
         Format::Jsonl,
         Format::Json,
         Format::Html,
         Format::Table,
+        Format::NmapXml,
+        Format::Junit,
     ];
 
     /// The name `--format` takes.
@@ -85,6 +99,8 @@ impl Format {
             Format::Json => "json",
             Format::Html => "html",
             Format::Table => "table",
+            Format::NmapXml => "nmap-xml",
+            Format::Junit => "junit",
         }
     }
 }
@@ -203,7 +219,7 @@ impl OutputPlan {
                 (None, None) => {
                     return Err(Error::usage(format!(
                         "{}: cannot tell the format from the extension; use .csv, .jsonl, \
-                         .json, .html or --format",
+                         .json, .html, .xml (nmap), .junit.xml or --format",
                         p.display()
                     )))
                 }
@@ -355,6 +371,8 @@ enum Sink {
     Jsonl(jsonl::JsonlSink),
     Json(PathBuf),
     Html(PathBuf),
+    NmapXml(PathBuf),
+    Junit(PathBuf),
 }
 
 /// The outputs of one run.
@@ -498,7 +516,10 @@ impl ReportSet {
                     let (file, _) = open_stream(p, plan.mode)?;
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(file)))
                 }
-                (Destination::File(p), f @ (Format::Json | Format::Html)) => {
+                (
+                    Destination::File(p),
+                    f @ (Format::Json | Format::Html | Format::NmapXml | Format::Junit),
+                ) => {
                     if plan.mode == WriteMode::Append {
                         return Err(Error::usage(format!(
                             "{}: --append works for CSV and JSON Lines only; a {f:?} file is one \
@@ -514,10 +535,11 @@ impl ReportSet {
                     }
                     check_writable(p)?;
                     keep = true;
-                    if f == Format::Json {
-                        Sink::Json(p.clone())
-                    } else {
-                        Sink::Html(p.clone())
+                    match f {
+                        Format::Json => Sink::Json(p.clone()),
+                        Format::NmapXml => Sink::NmapXml(p.clone()),
+                        Format::Junit => Sink::Junit(p.clone()),
+                        _ => Sink::Html(p.clone()),
                     }
                 }
             };
@@ -559,7 +581,7 @@ impl ReportSet {
                 Sink::Table(w) => w.write(&e),
                 Sink::Csv(w) => w.write(&e),
                 Sink::Jsonl(w) => w.write(&e),
-                Sink::Json(_) | Sink::Html(_) => Ok(()),
+                Sink::Json(_) | Sink::Html(_) | Sink::NmapXml(_) | Sink::Junit(_) => Ok(()),
             };
             match r {
                 Err(err) if *is_stdout && err.is_broken_pipe() => closed = true,
@@ -616,6 +638,26 @@ impl ReportSet {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     let page = html::render(&meta, recs, self.table);
                     write_atomically(p, page.as_bytes())?
+                }
+                Sink::NmapXml(p) => {
+                    let recs: Vec<Enriched<'_>> =
+                        hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
+                    let doc = nmap_xml::render(&meta, &recs).map_err(|source| Error::Xml {
+                        what: p.display().to_string(),
+                        source,
+                    })?;
+                    write_atomically(p, &doc)?
+                }
+                Sink::Junit(p) => {
+                    let recs: Vec<Enriched<'_>> =
+                        hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
+                    let doc = junit::render(&meta, &recs, &self.fail_on).map_err(|source| {
+                        Error::Xml {
+                            what: p.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    write_atomically(p, &doc)?
                 }
                 Sink::Table(_) | Sink::Csv(_) | Sink::Jsonl(_) => {}
             }

@@ -1,0 +1,232 @@
+//! JUnit XML for CI dashboards (Jenkins, GitLab, Azure DevOps...): a `testsuites` root holding
+//! one `testsuite` named `smb1scan`, with one `testcase` per target (`classname`
+//! `smb1scan.<ip>`, `name` `<ip>:<port>`, `time` the host's probe time in seconds).
+//!
+//! - A host that meets `--fail-on` gets a `failure` element: `message` names each finding with
+//!   its verdict and reason (`MS17-010 vulnerable (STATUS_INSUFF_SERVER_RESOURCES)`), most
+//!   severe first; `type` the findings (`doublepulsar,vulnerable`); the text the record's details.
+//! - A host that does not meet it but whose MS17-010 or DoublePulsar verdict is `unknown` is
+//!   `skipped` with the reason: no answer is not a pass.
+//! - Every other host passes; its verdicts are in `system-out`.
+//! - `tests`, `failures`, `errors` (always 0), `skipped` and `time` are set on both levels;
+//!   suite properties record the command line and the `--fail-on` policy.
+//! - Strings from the network have their control characters replaced, as in the nmap XML.
+
+// The scan command does not call this yet (issue 12: the lead wires the formats into the
+// output set); until then only the tests do.
+
+use super::nmap_xml::{clean, Xml, XmlError};
+use super::policy::{findings, FailOn, Finding};
+use super::{enum_name, Enriched, ScanMeta};
+use crate::model::{DpVerdict, HostResult, Ms17Verdict};
+
+/// How one target's test case ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Meets `--fail-on`: the failure `message` and `type`.
+    Failure {
+        /// Verdict and reason of each finding that met the policy, `; `-separated.
+        message: String,
+        /// The findings that met the policy, comma-separated, most severe first.
+        kind: String,
+    },
+    /// No evidence either way: the skip message.
+    Skipped(String),
+    /// Evidence from the host that nothing in the policy applies.
+    Passed,
+}
+
+/// `MS17-010 <verdict> (<reason or status>)`.
+fn ms17_text(h: &HostResult) -> String {
+    let m = &h.ms17_010;
+    let why = m
+        .reason
+        .map(|r| enum_name(&r))
+        .or_else(|| m.status_name.as_deref().map(clean));
+    match why {
+        Some(w) => format!("MS17-010 {} ({w})", enum_name(&m.verdict)),
+        None => format!("MS17-010 {}", enum_name(&m.verdict)),
+    }
+}
+
+/// `DoublePulsar <verdict> (<arch or reason>)`.
+fn dp_text(h: &HostResult) -> String {
+    let d = &h.doublepulsar;
+    let why = d
+        .arch
+        .as_deref()
+        .map(clean)
+        .or_else(|| d.reason.map(|r| enum_name(&r)));
+    match why {
+        Some(w) => format!("DoublePulsar {} ({w})", enum_name(&d.verdict)),
+        None => format!("DoublePulsar {}", enum_name(&d.verdict)),
+    }
+}
+
+/// The verdict and reason behind one finding.
+fn finding_text(h: &HostResult, f: Finding) -> String {
+    match f {
+        Finding::Doublepulsar => dp_text(h),
+        Finding::Vulnerable | Finding::Unknown => ms17_text(h),
+        Finding::Smb1 => format!("SMB1 enabled ({})", enum_name(&h.smb1.evidence)),
+        Finding::None => String::new(),
+    }
+}
+
+/// The outcome of one host's test case under `fail_on`.
+pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
+    let met: Vec<Finding> = findings(h)
+        .into_iter()
+        .filter(|f| fail_on.includes(*f))
+        .collect();
+    if !met.is_empty() {
+        let mut texts: Vec<String> = met.iter().map(|f| finding_text(h, *f)).collect();
+        texts.dedup();
+        return Outcome::Failure {
+            message: texts.join("; "),
+            kind: met.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","),
+        };
+    }
+    let mut unknown = Vec::new();
+    if h.ms17_010.verdict == Ms17Verdict::Unknown {
+        unknown.push(ms17_text(h));
+    }
+    if h.doublepulsar.verdict == DpVerdict::Unknown {
+        unknown.push(dp_text(h));
+    }
+    if unknown.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Skipped(format!("{}: {}", enum_name(&h.status), unknown.join("; ")))
+    }
+}
+
+/// The record's details, one `key: value` per line (failure text and `system-out`).
+fn details(e: &Enriched<'_>) -> String {
+    let h = e.host;
+    let mut lines = vec![
+        format!("status: {}", enum_name(&h.status)),
+        format!(
+            "smb1: {} ({})",
+            h.smb1
+                .enabled
+                .map_or("unknown".to_string(), |b| b.to_string()),
+            enum_name(&h.smb1.evidence)
+        ),
+        ms17_text(h),
+        dp_text(h),
+        format!("risk: {}", e.risk),
+    ];
+    if let Some(os) = h.os.product.as_deref().or(h.os.native_os.as_deref()) {
+        lines.push(format!("os: {}", clean(os)));
+    }
+    if let Some(err) = &h.error {
+        lines.push(format!("error: {}", clean(err)));
+    }
+    lines.extend(
+        e.remediation
+            .actions
+            .iter()
+            .map(|a| format!("remediation: {}", clean(a))),
+    );
+    lines.join("\n") + "\n"
+}
+
+/// Seconds with millisecond precision, as JUnit writes `time`.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// Render the JUnit document: one test case per record, failing where the host meets
+/// `fail_on`.
+pub fn render(
+    meta: &ScanMeta,
+    hosts: &[Enriched<'_>],
+    fail_on: &FailOn,
+) -> Result<Vec<u8>, XmlError> {
+    let outcomes: Vec<Outcome> = hosts.iter().map(|e| outcome(e.host, fail_on)).collect();
+    let tests = hosts.len().to_string();
+    let failures = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failure { .. }))
+        .count()
+        .to_string();
+    let skipped = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Skipped(_)))
+        .count()
+        .to_string();
+    let elapsed_ms = match (
+        super::nmap_xml::epoch_ms(&meta.started_at),
+        meta.finished_at
+            .as_deref()
+            .and_then(super::nmap_xml::epoch_ms),
+    ) {
+        (Some(s), Some(e)) => u64::try_from(e.saturating_sub(s)).unwrap_or(0),
+        _ => hosts.iter().map(|e| e.host.duration_ms).sum(),
+    };
+    let time = seconds(elapsed_ms);
+    let counts = [
+        ("tests", tests.as_str()),
+        ("failures", failures.as_str()),
+        ("errors", "0"),
+        ("skipped", skipped.as_str()),
+        ("time", time.as_str()),
+    ];
+
+    let mut x = Xml::new();
+    x.decl()?;
+    let mut root = vec![("name", "smb1scan")];
+    root.extend(counts);
+    x.start("testsuites", &root)?;
+    let started = clean(&meta.started_at);
+    let mut suite = vec![("name", "smb1scan")];
+    suite.extend(counts);
+    suite.push(("timestamp", started.as_str()));
+    x.start("testsuite", &suite)?;
+    x.start("properties", &[])?;
+    let policy = fail_on.to_string();
+    let command = clean(&meta.command_line.join(" "));
+    let version = clean(&meta.version);
+    for (k, v) in [
+        ("fail-on", policy.as_str()),
+        ("command_line", command.as_str()),
+        ("version", version.as_str()),
+        (
+            "interrupted",
+            if meta.interrupted { "true" } else { "false" },
+        ),
+    ] {
+        x.empty("property", &[("name", k), ("value", v)])?;
+    }
+    x.end("properties")?;
+    for (e, o) in hosts.iter().zip(&outcomes) {
+        let h = e.host;
+        let classname = format!("smb1scan.{}", h.ip);
+        let name = match h.ip {
+            std::net::IpAddr::V4(ip) => format!("{ip}:{}", h.port),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", h.port),
+        };
+        let t = seconds(h.duration_ms);
+        x.start(
+            "testcase",
+            &[("classname", &classname), ("name", &name), ("time", &t)],
+        )?;
+        match o {
+            Outcome::Failure { message, kind } => x.text_elem(
+                "failure",
+                &[("message", message), ("type", kind)],
+                &details(e),
+            )?,
+            Outcome::Skipped(message) => x.empty("skipped", &[("message", message)])?,
+            Outcome::Passed => {}
+        }
+        if !matches!(o, Outcome::Failure { .. }) {
+            x.text_elem("system-out", &[], &details(e))?;
+        }
+        x.end("testcase")?;
+    }
+    x.end("testsuite")?;
+    x.end("testsuites")?;
+    Ok(x.finish())
+}
