@@ -87,7 +87,7 @@ pub fn build_ntlmssp_negotiate() -> Vec<u8> {
 
 /// The VERSION structure ([MS-NLMP] 2.2.2.10): the server's OS version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NtlmVersion {
+pub struct NtlmsspVersion {
     /// ProductMajorVersion.
     pub major: u8,
     /// ProductMinorVersion.
@@ -98,7 +98,7 @@ pub struct NtlmVersion {
     pub revision: u8,
 }
 
-impl fmt::Display for NtlmVersion {
+impl fmt::Display for NtlmsspVersion {
     /// `major.minor.build`, e.g. "6.1.7601".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.build)
@@ -107,7 +107,7 @@ impl fmt::Display for NtlmVersion {
 
 /// The AV_PAIRs of a CHALLENGE's TargetInfo that identify the host ([MS-NLMP] 2.2.2.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetInfo {
+pub struct NtlmsspTargetInfo {
     /// MsvAvNbComputerName (1).
     pub nb_computer_name: Option<String>,
     /// MsvAvNbDomainName (2).
@@ -126,7 +126,7 @@ pub struct TargetInfo {
 
 /// A parsed CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NtlmChallenge {
+pub struct NtlmsspChallenge {
     /// NegotiateFlags chosen by the server.
     pub flags: u32,
     /// ServerChallenge (a nonce, not a secret).
@@ -134,11 +134,11 @@ pub struct NtlmChallenge {
     /// TargetName (the NetBIOS domain or server name).
     pub target_name: Option<String>,
     /// Identity fields decoded from TargetInfo.
-    pub target_info: TargetInfo,
+    pub target_info: NtlmsspTargetInfo,
     /// TargetInfo exactly as sent (echoed inside the NTLMv2 response).
     pub target_info_raw: Vec<u8>,
     /// Version, when the server sent one.
-    pub version: Option<NtlmVersion>,
+    pub version: Option<NtlmsspVersion>,
 }
 
 fn u16_at(b: &[u8], k: usize) -> Option<u16> {
@@ -175,8 +175,8 @@ fn fields_at(m: &[u8], k: usize) -> Option<(usize, usize)> {
 
 /// Parses the AV_PAIR list ([MS-NLMP] 2.2.2.1), at most [`MAX_AV_PAIRS`] entries, stopping at
 /// MsvAvEOL. A pair running past the end is an error.
-pub fn parse_av_pairs(ti: &[u8]) -> Result<TargetInfo> {
-    let mut out = TargetInfo::default();
+pub fn parse_ntlmssp_av_pairs(ti: &[u8]) -> Result<NtlmsspTargetInfo> {
+    let mut out = NtlmsspTargetInfo::default();
     let mut pos = 0usize;
     for _ in 0..MAX_AV_PAIRS {
         if pos >= ti.len() {
@@ -214,10 +214,10 @@ pub fn parse_av_pairs(ti: &[u8]) -> Result<TargetInfo> {
 }
 
 /// Parses an NTLMSSP CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2) starting at its signature (use
-/// [`crate::spnego::find_ntlmssp`] to locate it in a SPNEGO blob). Offsets are bounded by the
+/// [`crate::spnego::spnego_find_ntlmssp`] to locate it in a SPNEGO blob). Offsets are bounded by the
 /// message; the Version is read when NTLMSSP_NEGOTIATE_VERSION is set and the payload starts at or
 /// after byte 56.
-pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmChallenge> {
+pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmsspChallenge> {
     const WHAT: &str = "NTLMSSP CHALLENGE";
     if i.len() < 48 {
         return Err(ParseError::Truncated {
@@ -254,9 +254,9 @@ pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmChallenge> {
     };
     let (target_info_raw, target_info) = if ti_len > 0 {
         let raw = slice_at("NTLMSSP TargetInfo", i, ti_off, ti_len)?;
-        (raw.to_vec(), parse_av_pairs(raw)?)
+        (raw.to_vec(), parse_ntlmssp_av_pairs(raw)?)
     } else {
-        (Vec::new(), TargetInfo::default())
+        (Vec::new(), NtlmsspTargetInfo::default())
     };
     let payload_start = [(tn_off, tn_len), (ti_off, ti_len)]
         .iter()
@@ -268,7 +268,7 @@ pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmChallenge> {
         Some(&[major, minor, b0, b1, _, _, _, revision])
             if flags & flags::VERSION != 0 && payload_start >= 56 =>
         {
-            Some(NtlmVersion {
+            Some(NtlmsspVersion {
                 major,
                 minor,
                 build: u16::from_le_bytes([b0, b1]),
@@ -277,7 +277,7 @@ pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmChallenge> {
         }
         _ => None,
     };
-    Ok(NtlmChallenge {
+    Ok(NtlmsspChallenge {
         flags,
         server_challenge,
         target_name,
@@ -346,7 +346,7 @@ pub fn ntlmv2_responses(
 /// sends no EncryptedRandomSessionKey and never signs or seals (Samba rejects a KEY_EXCH
 /// AUTHENTICATE without a 16-byte key). No MIC. Version 6.1.7601 is included.
 pub fn build_ntlmssp_authenticate(
-    challenge: &NtlmChallenge,
+    challenge: &NtlmsspChallenge,
     creds: Option<(&str, &str, &str)>,
     client_challenge: [u8; 8],
     timestamp_fallback: u64,
@@ -359,7 +359,7 @@ pub fn build_ntlmssp_authenticate(
 /// HMAC_MD5(NTOWFv2, NTProofStr) ([MS-NLMP] 3.3.2, 3.4.5.1). SMB1 signing keys on it
 /// ([MS-SMB] 3.2.5.3). Anonymous logons have no session key.
 pub fn build_ntlmssp_authenticate_keyed(
-    challenge: &NtlmChallenge,
+    challenge: &NtlmsspChallenge,
     creds: Option<(&str, &str, &str)>,
     client_challenge: [u8; 8],
     timestamp_fallback: u64,
@@ -476,10 +476,10 @@ mod tests {
         assert_eq!(c.target_name.as_deref(), Some("Server"));
         assert_eq!(
             c.target_info,
-            TargetInfo {
+            NtlmsspTargetInfo {
                 nb_computer_name: Some("Server".into()),
                 nb_domain_name: Some("Domain".into()),
-                ..TargetInfo::default()
+                ..NtlmsspTargetInfo::default()
             }
         );
         let v = c.version.expect("version");
@@ -599,17 +599,17 @@ mod tests {
         bad[12..14].copy_from_slice(&0xFFFFu16.to_le_bytes()); // TargetName length
         assert!(parse_ntlmssp_challenge(&bad).is_err());
         // An AV pair whose length runs past the list.
-        assert!(parse_av_pairs(&unhex("0100 ff00 5300")).is_err());
+        assert!(parse_ntlmssp_av_pairs(&unhex("0100 ff00 5300")).is_err());
         // More than MAX_AV_PAIRS pairs.
         let many: Vec<u8> = std::iter::repeat([9u8, 0, 0, 0])
             .take(MAX_AV_PAIRS + 5)
             .flatten()
             .collect();
         assert!(matches!(
-            parse_av_pairs(&many),
+            parse_ntlmssp_av_pairs(&many),
             Err(ParseError::TooLarge { .. })
         ));
         // Truncated pair header.
-        assert!(parse_av_pairs(&[1, 0, 2]).is_err());
+        assert!(parse_ntlmssp_av_pairs(&[1, 0, 2]).is_err());
     }
 }

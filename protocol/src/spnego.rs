@@ -11,7 +11,7 @@ pub const NTLMSSP_OID: [u8; 12] = [
     0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a,
 ];
 
-/// Largest blob [`find_ntlmssp`] searches (bytes); SESSION_SETUP blobs are well under this.
+/// Largest blob [`spnego_find_ntlmssp`] searches (bytes); SESSION_SETUP blobs are well under this.
 pub const MAX_SPNEGO_SEARCH: usize = 64 * 1024;
 
 /// DER length octets: short form below 128, long form (0x81 / 0x82 / 0x83 + big-endian) above.
@@ -38,7 +38,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// Wraps an NTLMSSP NEGOTIATE in a GSS-API InitialContextToken holding a NegTokenInit
 /// ([RFC 4178] 4.2.1): `60 { OID spnego, a0 { 30 { a0 { 30 { OID ntlmssp } }, a2 { 04 token } } } }`.
-pub fn wrap_neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
+pub fn build_spnego_neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
     let mech_types = tlv(0xa0, &tlv(0x30, &NTLMSSP_OID));
     let mech_token = tlv(0xa2, &tlv(0x04, ntlm_negotiate));
     let mut seq = mech_types;
@@ -51,7 +51,7 @@ pub fn wrap_neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
 
 /// Wraps an NTLMSSP AUTHENTICATE in a NegTokenResp ([RFC 4178] 4.2.2) with only responseToken:
 /// `a1 { 30 { a2 { 04 token } } }`.
-pub fn wrap_neg_token_resp(ntlm_auth: &[u8]) -> Vec<u8> {
+pub fn build_spnego_neg_token_resp(ntlm_auth: &[u8]) -> Vec<u8> {
     tlv(0xa1, &tlv(0x30, &tlv(0xa2, &tlv(0x04, ntlm_auth))))
 }
 
@@ -77,7 +77,7 @@ fn read_der_len(b: &[u8], pos: usize) -> Option<(usize, usize)> {
 /// [`MAX_SPNEGO_SEARCH`] bytes; when a DER OCTET STRING header immediately precedes it, the result is
 /// cut to that string's length, otherwise it runs to the end of the blob (NTLMSSP offsets are
 /// relative to its own start, so trailing bytes do no harm).
-pub fn find_ntlmssp(blob: &[u8]) -> Option<&[u8]> {
+pub fn spnego_find_ntlmssp(blob: &[u8]) -> Option<&[u8]> {
     let hay = blob.get(..MAX_SPNEGO_SEARCH).unwrap_or(blob);
     let pos = hay
         .windows(NTLMSSP_SIGNATURE.len())
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn neg_token_init_golden() {
         let ntlm = build_ntlmssp_negotiate();
-        let t = wrap_neg_token_init(&ntlm);
+        let t = build_spnego_neg_token_init(&ntlm);
         // 60 48 | 06 06 2b0601050502 | a0 3e | 30 3c | a0 0e | 30 0c | 06 0a 2b0601040182370202 0a
         // | a2 2a | 04 28 | <40-byte NEGOTIATE>
         let want = format!(
@@ -117,7 +117,7 @@ mod tests {
             hex(&ntlm)
         );
         assert_eq!(hex(&t), want);
-        assert_eq!(find_ntlmssp(&t), Some(&ntlm[..]));
+        assert_eq!(spnego_find_ntlmssp(&t), Some(&ntlm[..]));
     }
 
     #[test]
@@ -125,18 +125,18 @@ mod tests {
         // A 300-byte token needs 0x82 lengths throughout.
         let mut tok = NTLMSSP_SIGNATURE.to_vec();
         tok.resize(300, 0x11);
-        let r = wrap_neg_token_resp(&tok);
+        let r = build_spnego_neg_token_resp(&tok);
         // a1 82 0138 | 30 82 0134 | a2 82 0130 | 04 82 012c | token
         assert_eq!(
             hex(r.get(..15).unwrap_or_default()),
             "a182013830820134a2820130048201"
         );
         assert_eq!(r.len(), 316);
-        assert_eq!(find_ntlmssp(&r), Some(&tok[..]));
+        assert_eq!(spnego_find_ntlmssp(&r), Some(&tok[..]));
         // 200 bytes: 0x81 form.
         let mut tok = NTLMSSP_SIGNATURE.to_vec();
         tok.resize(200, 0);
-        let r = wrap_neg_token_resp(&tok);
+        let r = build_spnego_neg_token_resp(&tok);
         assert_eq!(
             hex(r.get(..12).unwrap_or_default()),
             "a181d13081cea281cb0481c8"
@@ -157,14 +157,14 @@ mod tests {
         seq.extend_from_slice(&tlv(0xa2, &tlv(0x04, &chal)));
         seq.extend_from_slice(&tlv(0xa3, &tlv(0x04, &[9; 16])));
         let blob = tlv(0xa1, &tlv(0x30, &seq));
-        assert_eq!(find_ntlmssp(&blob), Some(&chal[..]));
+        assert_eq!(spnego_find_ntlmssp(&blob), Some(&chal[..]));
         // Raw NTLMSSP, no SPNEGO.
-        assert_eq!(find_ntlmssp(&chal), Some(&chal[..]));
+        assert_eq!(spnego_find_ntlmssp(&chal), Some(&chal[..]));
         // Nothing there, empty, or a lying OCTET STRING length: no panic.
-        assert_eq!(find_ntlmssp(&[0x60, 0x03, 0x01, 0x02, 0x03]), None);
-        assert_eq!(find_ntlmssp(&[]), None);
+        assert_eq!(spnego_find_ntlmssp(&[0x60, 0x03, 0x01, 0x02, 0x03]), None);
+        assert_eq!(spnego_find_ntlmssp(&[]), None);
         let mut lying = vec![0x04, 0x82, 0xFF, 0xFF];
         lying.extend_from_slice(&chal);
-        assert_eq!(find_ntlmssp(&lying), Some(&chal[..]));
+        assert_eq!(spnego_find_ntlmssp(&lying), Some(&chal[..]));
     }
 }

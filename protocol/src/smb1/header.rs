@@ -1,10 +1,11 @@
 //! The SMB1 message header ([MS-CIFS] 2.2.3.1) and the generic message body layout
 //! (WordCount, Words, ByteCount, Bytes; [MS-CIFS] 2.2.3.2-2.2.3.3).
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{ParseError, Result};
 use crate::status::{DosError, NtStatus, SmbError};
+use crate::util::{take_oemz, take_utf16z};
 
 /// `\xFFSMB`.
 pub const SMB1_MAGIC: [u8; 4] = [0xFF, b'S', b'M', b'B'];
@@ -79,6 +80,23 @@ pub mod flags2 {
     /// SMB_FLAGS2_UNICODE: strings are UTF-16LE.
     pub const UNICODE: u16 = 0x8000;
 }
+
+/// Longest string (in characters) kept from a server's NativeOS / NativeLanMan / PrimaryDomain /
+/// Service fields; longer ones are cut. Real values are under 64 characters.
+pub const MAX_SMB_STRING_CHARS: usize = 256;
+
+/// Flags of every smb1scan request ([MS-CIFS] 2.2.3.1): canonicalized paths, case-insensitive
+/// (0x18, what Windows, nmap and Metasploit send).
+pub const CLIENT_FLAGS: u8 = flags::CANONICALIZED_PATHS | flags::CASE_INSENSITIVE;
+
+/// Flags2 of the NEGOTIATE, the non-extended SESSION_SETUP and TREE_CONNECT ([MS-CIFS] 2.2.3.1):
+/// UNICODE | NT_STATUS | LONG_NAMES (0xC001), and *no* extended security, so servers answer the
+/// NEGOTIATE with the classic body that names their domain and server.
+pub const CLIENT_FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
+
+/// Flags2 of the extended-security SESSION_SETUP ([MS-SMB] 2.2.3.1): [`CLIENT_FLAGS2`] plus
+/// EXTENDED_SECURITY (0xC801).
+pub const CLIENT_FLAGS2_EXTENDED: u16 = CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY;
 
 /// The identifiers a request carries ([MS-CIFS] 2.2.3.1): tree, process, user (session) and
 /// multiplex ids. The caller keeps them across a connection's steps.
@@ -281,12 +299,82 @@ pub fn parse_smb1_body(rest: &[u8]) -> Result<Smb1Body<'_>> {
     })
 }
 
-/// Appends WordCount, the words, ByteCount and the bytes to `b`.
+/// Appends WordCount, the words, ByteCount and the bytes to `b` ([MS-CIFS] 2.2.3.2-2.2.3.3).
 pub fn write_smb1_body(b: &mut BytesMut, words: &[u8], bytes: &[u8]) {
     b.put_u8((words.len() / 2) as u8);
     b.put_slice(words);
     b.put_u16_le(bytes.len() as u16);
     b.put_slice(bytes);
+}
+
+/// Offset from the header start of the data bytes that follow `words_len` bytes of parameter
+/// words ([MS-CIFS] 2.2.3.2-2.2.3.3): header, WordCount, the words, ByteCount. Offset fields and
+/// the Unicode alignment of strings count from the header start.
+pub const fn smb1_bytes_offset(words_len: usize) -> usize {
+    SMB1_HEADER_LEN + 1 + words_len + 2
+}
+
+/// Appends the AndX block that opens the parameter words of every AndX message ([MS-CIFS]
+/// 2.2.3.4): AndXCommand `next`, AndXReserved 0, AndXOffset `offset` (0 in a request without a
+/// follow-up command; servers put the response length there).
+pub fn put_smb1_andx(words: &mut impl BufMut, next: Smb1Command, offset: u16) {
+    words.put_u8(next.0);
+    words.put_u8(0); // AndXReserved
+    words.put_u16_le(offset);
+}
+
+/// Appends an SMB_STRING ([MS-CIFS] 2.2.1.1) NUL-terminated: UTF-16LE preceded by a pad byte when
+/// it would start at an odd offset from the header start (`bytes_offset` is the offset of `out`'s
+/// first byte, see [`smb1_bytes_offset`]), or OEM with non-ASCII characters as `?`.
+pub fn put_smb1_string(out: &mut Vec<u8>, bytes_offset: usize, s: &str, unicode: bool) {
+    if unicode {
+        if (bytes_offset + out.len()) % 2 == 1 {
+            out.push(0);
+        }
+        out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+        out.extend_from_slice(&[0, 0]);
+    } else {
+        out.extend(s.bytes().map(|b| if b.is_ascii() { b } else { b'?' }));
+        out.push(0);
+    }
+}
+
+/// Reads one SMB string from `bytes` at `pos` (relative to `bytes`), whose first byte sits at
+/// `bytes_offset` from the SMB header start. Unicode strings skip the alignment pad byte. Returns
+/// `None` when nothing is left (a missing trailing string), else the string (cut to
+/// [`MAX_SMB_STRING_CHARS`]) and the position after its terminator.
+pub(crate) fn read_smb1_string(
+    bytes: &[u8],
+    bytes_offset: usize,
+    pos: usize,
+    unicode: bool,
+) -> Option<(String, usize)> {
+    let mut pos = pos;
+    // The pad byte is zero by definition; impacket omits it, so a non-zero byte at the pad
+    // position is taken as the string's first byte.
+    if unicode && (bytes_offset + pos) % 2 == 1 && bytes.get(pos) == Some(&0) {
+        pos += 1;
+    }
+    let rest = bytes.get(pos..).filter(|r| !r.is_empty())?;
+    let (s, after) = if unicode {
+        take_utf16z(rest)
+    } else {
+        take_oemz(rest)
+    };
+    let consumed = rest.len() - after.len();
+    Some((
+        s.chars().take(MAX_SMB_STRING_CHARS).collect(),
+        pos + consumed,
+    ))
+}
+
+/// Builds a complete SMB1 message ([MS-CIFS] 2.2.3): `header`, then WordCount, `words`,
+/// ByteCount and `bytes`. Every SMB1 request builder of this crate ends here.
+pub fn build_smb1_message(header: &Smb1Header, words: &[u8], bytes: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(smb1_bytes_offset(words.len()) + bytes.len());
+    header.write(&mut b);
+    write_smb1_body(&mut b, words, bytes);
+    b.freeze()
 }
 
 #[cfg(test)]

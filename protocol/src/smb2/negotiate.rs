@@ -107,23 +107,26 @@ pub mod capabilities {
 
 /// Negotiate context type ([MS-SMB2] 2.2.3.1 "ContextType"). Unknown types are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NegotiateContextType(pub u16);
+pub struct Smb2NegotiateContextType(pub u16);
 
-impl NegotiateContextType {
+impl Smb2NegotiateContextType {
     /// SMB2_PREAUTH_INTEGRITY_CAPABILITIES.
-    pub const PREAUTH_INTEGRITY_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0001);
+    pub const PREAUTH_INTEGRITY_CAPABILITIES: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0001);
     /// SMB2_ENCRYPTION_CAPABILITIES.
-    pub const ENCRYPTION_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0002);
+    pub const ENCRYPTION_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0002);
     /// SMB2_COMPRESSION_CAPABILITIES.
-    pub const COMPRESSION_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0003);
+    pub const COMPRESSION_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0003);
     /// SMB2_NETNAME_NEGOTIATE_CONTEXT_ID.
-    pub const NETNAME_NEGOTIATE_CONTEXT_ID: NegotiateContextType = NegotiateContextType(0x0005);
+    pub const NETNAME_NEGOTIATE_CONTEXT_ID: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0005);
     /// SMB2_TRANSPORT_CAPABILITIES.
-    pub const TRANSPORT_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0006);
+    pub const TRANSPORT_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0006);
     /// SMB2_RDMA_TRANSFORM_CAPABILITIES.
-    pub const RDMA_TRANSFORM_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0007);
+    pub const RDMA_TRANSFORM_CAPABILITIES: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0007);
     /// SMB2_SIGNING_CAPABILITIES.
-    pub const SIGNING_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0008);
+    pub const SIGNING_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0008);
 
     /// Readable name for known types.
     pub fn name(self) -> Option<&'static str> {
@@ -170,7 +173,7 @@ pub const PREAUTH_SALT_LEN: usize = 32;
 /// 8-byte aligned offsets ([MS-SMB2] 2.2.3.1), a PREAUTH_INTEGRITY_CAPABILITIES context (SHA-512
 /// with `salt`) and an ENCRYPTION_CAPABILITIES context (AES-128-GCM, AES-128-CCM); otherwise the
 /// ClientStartTime field is zero. Returns the bare SMB2 message (frame it with
-/// [`crate::nbss::frame_session_message`]).
+/// [`crate::nbss::build_nbss_session_message`]).
 pub fn build_smb2_negotiate_request(
     dialects: &[Smb2Dialect],
     message_id: u64,
@@ -211,7 +214,7 @@ pub fn build_smb2_negotiate_request(
         preauth.put_slice(&salt);
         put_context(
             &mut b,
-            NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES,
+            Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES,
             &preauth,
         );
         pad_to_8(&mut b);
@@ -220,7 +223,11 @@ pub fn build_smb2_negotiate_request(
         enc.put_u16_le(2);
         enc.put_u16_le(CIPHER_AES128_GCM);
         enc.put_u16_le(CIPHER_AES128_CCM);
-        put_context(&mut b, NegotiateContextType::ENCRYPTION_CAPABILITIES, &enc);
+        put_context(
+            &mut b,
+            Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES,
+            &enc,
+        );
     }
     b.freeze()
 }
@@ -231,7 +238,7 @@ fn pad_to_8(b: &mut BytesMut) {
     }
 }
 
-fn put_context(b: &mut BytesMut, t: NegotiateContextType, data: &[u8]) {
+fn put_context(b: &mut BytesMut, t: Smb2NegotiateContextType, data: &[u8]) {
     b.put_u16_le(t.0);
     b.put_u16_le(data.len() as u16);
     b.put_u32_le(0); // Reserved
@@ -240,18 +247,18 @@ fn put_context(b: &mut BytesMut, t: NegotiateContextType, data: &[u8]) {
 
 /// One negotiate context from a response ([MS-SMB2] 2.2.3.1): type and borrowed data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NegotiateContext<'a> {
+pub struct Smb2NegotiateContext<'a> {
     /// ContextType.
-    pub context_type: NegotiateContextType,
+    pub context_type: Smb2NegotiateContextType,
     /// Data, DataLength bytes.
     pub data: &'a [u8],
 }
 
-impl NegotiateContext<'_> {
+impl Smb2NegotiateContext<'_> {
     /// The single cipher a server chose in an ENCRYPTION_CAPABILITIES context ([MS-SMB2]
     /// 3.3.5.4: the response carries CipherCount 1; cipher 0 means none in common).
     pub fn selected_cipher(&self) -> Option<u16> {
-        if self.context_type != NegotiateContextType::ENCRYPTION_CAPABILITIES {
+        if self.context_type != Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES {
             return None;
         }
         match self.data {
@@ -262,7 +269,7 @@ impl NegotiateContext<'_> {
 
     /// The first hash algorithm of a PREAUTH_INTEGRITY_CAPABILITIES context.
     pub fn preauth_hash(&self) -> Option<u16> {
-        if self.context_type != NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES {
+        if self.context_type != Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES {
             return None;
         }
         match self.data {
@@ -300,7 +307,7 @@ pub struct Smb2NegotiateResponse<'a> {
     /// The security buffer (a SPNEGO NegTokenInit, possibly empty).
     pub security_buffer: &'a [u8],
     /// Negotiate contexts (3.1.1 only; empty otherwise).
-    pub negotiate_contexts: Vec<NegotiateContext<'a>>,
+    pub negotiate_contexts: Vec<Smb2NegotiateContext<'a>>,
 }
 
 impl Smb2NegotiateResponse<'_> {
@@ -336,7 +343,7 @@ impl Smb2NegotiateResponse<'_> {
     }
 
     /// The first context of type `t`.
-    pub fn context(&self, t: NegotiateContextType) -> Option<&NegotiateContext<'_>> {
+    pub fn context(&self, t: Smb2NegotiateContextType) -> Option<&Smb2NegotiateContext<'_>> {
         self.negotiate_contexts.iter().find(|c| c.context_type == t)
     }
 }
@@ -539,7 +546,7 @@ fn parse_body<'a>(msg: &'a [u8], body: &'a [u8]) -> Result<Smb2NegotiateResponse
 /// Context header: ContextType, DataLength, Reserved ([MS-SMB2] 2.2.3.1).
 const CONTEXT_HEADER_LEN: usize = 8;
 
-fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<NegotiateContext<'_>>> {
+fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<Smb2NegotiateContext<'_>>> {
     let count = usize::from(count);
     if count > MAX_NEGOTIATE_CONTEXTS {
         return Err(ParseError::TooLarge {
@@ -576,8 +583,8 @@ fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<NegotiateCo
             pos + CONTEXT_HEADER_LEN,
             usize::from(data_length),
         )?;
-        out.push(NegotiateContext {
-            context_type: NegotiateContextType(context_type),
+        out.push(Smb2NegotiateContext {
+            context_type: Smb2NegotiateContextType(context_type),
             data,
         });
         pos += CONTEXT_HEADER_LEN + usize::from(data_length);
