@@ -3,7 +3,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use nom::number::complete::{be_u24, be_u8};
+use nom::{IResult, Parser};
+
 use crate::error::{ParseError, Result};
+use crate::util::run;
 
 /// Largest NBSS payload smb1scan accepts. Real negotiate and session-setup replies are a few hundred
 /// bytes; 128 KiB leaves room for large security blobs while capping what a hostile peer can make
@@ -41,20 +45,28 @@ pub struct NbssHeader {
     pub length: usize,
 }
 
+/// The 4 header bytes (RFC 1002 4.3.1): TYPE, then FLAGS + LENGTH as one 24-bit big-endian field.
+fn header_fields(i: &[u8]) -> IResult<&[u8], (u8, u32)> {
+    let (i, kind) = be_u8.parse(i)?;
+    let (i, length) = be_u24.parse(i)?;
+    Ok((i, (kind, length)))
+}
+
 /// Parses the 4-byte NBSS header. The length is checked against [`MAX_NBSS_LEN`] here, before any
 /// caller reads or buffers the body.
 pub fn parse_nbss_header(i: &[u8]) -> Result<NbssHeader> {
-    let b: [u8; 4] = i
-        .get(..NBSS_HEADER_LEN)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(ParseError::Truncated {
+    if i.len() < NBSS_HEADER_LEN {
+        return Err(ParseError::Truncated {
             what: "NBSS header",
             need: NBSS_HEADER_LEN,
             have: i.len(),
-        })?;
-    let word = u32::from_be_bytes(b);
-    let kind = NbssType((word >> 24) as u8);
-    let length = (word & 0x00FF_FFFF) as usize;
+        });
+    }
+    let (_, (kind, length)) = run("NBSS header", i, header_fields)?;
+    let kind = NbssType(kind);
+    // Flags (7 bits) + the length extension bit, then 16 bits (RFC 1002 4.3.1); direct-hosted SMB
+    // uses all 24 bits for the length ([MS-SMB2] 2.1).
+    let length = length as usize;
     match kind {
         NbssType::SESSION_MESSAGE
         | NbssType::POSITIVE_RESPONSE

@@ -2,6 +2,8 @@
 //! NegTokenInit offering only NTLMSSP, the NegTokenResp that carries the AUTHENTICATE, and a
 //! bounded search for the NTLMSSP message inside whatever a server sends back.
 
+use bytes::Bytes;
+
 use crate::ntlmssp::NTLMSSP_SIGNATURE;
 
 /// DER of OID 1.3.6.1.5.5.2 (SPNEGO), with tag and length.
@@ -38,7 +40,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// Wraps an NTLMSSP NEGOTIATE in a GSS-API InitialContextToken holding a NegTokenInit
 /// ([RFC 4178] 4.2.1): `60 { OID spnego, a0 { 30 { a0 { 30 { OID ntlmssp } }, a2 { 04 token } } } }`.
-pub fn build_spnego_neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
+pub fn build_spnego_neg_token_init(ntlm_negotiate: &[u8]) -> Bytes {
     let mech_types = tlv(0xa0, &tlv(0x30, &NTLMSSP_OID));
     let mech_token = tlv(0xa2, &tlv(0x04, ntlm_negotiate));
     let mut seq = mech_types;
@@ -46,13 +48,13 @@ pub fn build_spnego_neg_token_init(ntlm_negotiate: &[u8]) -> Vec<u8> {
     let neg_token_init = tlv(0xa0, &tlv(0x30, &seq));
     let mut inner = SPNEGO_OID.to_vec();
     inner.extend_from_slice(&neg_token_init);
-    tlv(0x60, &inner)
+    tlv(0x60, &inner).into()
 }
 
 /// Wraps an NTLMSSP AUTHENTICATE in a NegTokenResp ([RFC 4178] 4.2.2) with only responseToken:
 /// `a1 { 30 { a2 { 04 token } } }`.
-pub fn build_spnego_neg_token_resp(ntlm_auth: &[u8]) -> Vec<u8> {
-    tlv(0xa1, &tlv(0x30, &tlv(0xa2, &tlv(0x04, ntlm_auth))))
+pub fn build_spnego_neg_token_resp(ntlm_auth: &[u8]) -> Bytes {
+    tlv(0xa1, &tlv(0x30, &tlv(0xa2, &tlv(0x04, ntlm_auth)))).into()
 }
 
 /// Reads a DER length at `b[pos..]`: (length, octets used). Definite forms up to 3 length bytes.

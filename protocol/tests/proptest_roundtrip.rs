@@ -320,8 +320,8 @@ proptest! {
         let msg = challenge(flags, nonce, &target, &ti, ver);
         let blob = match wrap {
             0 => msg.clone(),
-            1 => build_spnego_neg_token_init(&msg),
-            _ => build_spnego_neg_token_resp(&msg),
+            1 => build_spnego_neg_token_init(&msg).to_vec(),
+            _ => build_spnego_neg_token_resp(&msg).to_vec(),
         };
         // spnego_find_ntlmssp locates exactly the message inside any wrapping.
         let found = spnego_find_ntlmssp(&blob).unwrap();

@@ -2,10 +2,13 @@
 //! (WordCount, Words, ByteCount, Bytes; [MS-CIFS] 2.2.3.2-2.2.3.3).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, le_u32, le_u8};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::status::{DosError, NtStatus, SmbError};
-use crate::util::{take_oemz, take_utf16z};
+use crate::util::{run, take_oemz, take_utf16z};
 
 /// `\xFFSMB`.
 pub const SMB1_MAGIC: [u8; 4] = [0xFF, b'S', b'M', b'B'];
@@ -209,37 +212,59 @@ impl Smb1Header {
 /// Parses the fixed SMB1 header at the start of `i` (the NBSS payload). Returns the header and the
 /// rest of the message (starting at WordCount).
 pub fn parse_smb1_header(i: &[u8]) -> Result<(Smb1Header, &[u8])> {
-    let h: &[u8; SMB1_HEADER_LEN] = i
-        .get(..SMB1_HEADER_LEN)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(ParseError::Truncated {
+    if i.len() < SMB1_HEADER_LEN {
+        return Err(ParseError::Truncated {
             what: "SMB1 header",
             need: SMB1_HEADER_LEN,
             have: i.len(),
-        })?;
-    let rest = i.get(SMB1_HEADER_LEN..).unwrap_or_default();
-    let [m0, m1, m2, m3, cmd, s0, s1, s2, s3, fl, f20, f21, ph0, ph1, g0, g1, g2, g3, g4, g5, g6, g7, _r0, _r1, t0, t1, p0, p1, u0, u1, x0, x1] =
-        *h;
-    if [m0, m1, m2, m3] != SMB1_MAGIC {
+        });
+    }
+    let (rest, (protocol, header)) = run("SMB1 header", i, header_fields)?;
+    if protocol != SMB1_MAGIC {
+        let [m0, m1, m2, m3] = protocol;
         return Err(ParseError::invalid(
             "SMB1 header",
             format!("magic {m0:02x}{m1:02x}{m2:02x}{m3:02x} is not ff534d42"),
         ));
     }
+    Ok((header, rest))
+}
+
+/// The 32 header bytes in [MS-CIFS] 2.2.3.1 order: Protocol, then the header fields.
+fn header_fields(i: &[u8]) -> IResult<&[u8], ([u8; 4], Smb1Header)> {
+    let (i, protocol) = take(4usize).parse(i)?;
+    let (i, command) = le_u8.parse(i)?;
+    let (i, status_raw) = le_u32.parse(i)?;
+    let (i, flags) = le_u8.parse(i)?;
+    let (i, flags2) = le_u16.parse(i)?;
+    let (i, pid_high) = le_u16.parse(i)?;
+    let (i, security_features) = take(8usize).parse(i)?;
+    let (i, _reserved) = le_u16.parse(i)?;
+    let (i, tid) = le_u16.parse(i)?;
+    let (i, pid_low) = le_u16.parse(i)?;
+    let (i, uid) = le_u16.parse(i)?;
+    let (i, mid) = le_u16.parse(i)?;
+    let mut magic = [0u8; 4];
+    magic.copy_from_slice(protocol);
+    let mut security_signature = [0u8; 8];
+    security_signature.copy_from_slice(security_features);
     Ok((
-        Smb1Header {
-            command: Smb1Command(cmd),
-            status_raw: u32::from_le_bytes([s0, s1, s2, s3]),
-            flags: fl,
-            flags2: u16::from_le_bytes([f20, f21]),
-            pid_high: u16::from_le_bytes([ph0, ph1]),
-            security_signature: [g0, g1, g2, g3, g4, g5, g6, g7],
-            tid: u16::from_le_bytes([t0, t1]),
-            pid_low: u16::from_le_bytes([p0, p1]),
-            uid: u16::from_le_bytes([u0, u1]),
-            mid: u16::from_le_bytes([x0, x1]),
-        },
-        rest,
+        i,
+        (
+            magic,
+            Smb1Header {
+                command: Smb1Command(command),
+                status_raw,
+                flags,
+                flags2,
+                pid_high,
+                security_signature,
+                tid,
+                pid_low,
+                uid,
+                mid,
+            },
+        ),
     ))
 }
 
@@ -321,6 +346,29 @@ pub fn put_smb1_andx(words: &mut impl BufMut, next: Smb1Command, offset: u16) {
     words.put_u8(next.0);
     words.put_u8(0); // AndXReserved
     words.put_u16_le(offset);
+}
+
+/// The AndX block of a parsed AndX message ([MS-CIFS] 2.2.3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smb1AndX {
+    /// AndXCommand: the next command in the chain, [`Smb1Command::NO_ANDX`] for none.
+    pub command: Smb1Command,
+    /// AndXOffset: offset of the next command's WordCount from the header start.
+    pub offset: u16,
+}
+
+/// Parses the AndX block at the start of an AndX message's words ([MS-CIFS] 2.2.3.4).
+pub fn parse_smb1_andx(i: &[u8]) -> IResult<&[u8], Smb1AndX> {
+    let (i, command) = le_u8.parse(i)?;
+    let (i, _andx_reserved) = le_u8.parse(i)?;
+    let (i, offset) = le_u16.parse(i)?;
+    Ok((
+        i,
+        Smb1AndX {
+            command: Smb1Command(command),
+            offset,
+        },
+    ))
 }
 
 /// Appends an SMB_STRING ([MS-CIFS] 2.2.1.1) NUL-terminated: UTF-16LE preceded by a pad byte when

@@ -4,14 +4,17 @@
 //! PrimaryDomain).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::le_u16;
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
-    build_smb1_message, parse_smb1_body, parse_smb1_header, put_smb1_andx, put_smb1_string,
-    read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids, CLIENT_FLAGS,
-    CLIENT_FLAGS2, CLIENT_FLAGS2_EXTENDED,
+    build_smb1_message, parse_smb1_andx, parse_smb1_body, parse_smb1_header, put_smb1_andx,
+    put_smb1_string, read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids,
+    CLIENT_FLAGS, CLIENT_FLAGS2, CLIENT_FLAGS2_EXTENDED,
 };
 use crate::smb1::negotiate::capabilities;
+use crate::util::run;
 
 /// Client capabilities ([MS-CIFS] 2.2.4.53.1): CAP_UNICODE | CAP_NT_SMBS | CAP_STATUS32 |
 /// CAP_LEVEL_II_OPLOCKS (0xD4, as Windows XP/7 send). CAP_STATUS32 matters: without it Windows
@@ -127,6 +130,22 @@ impl Smb1SessionSetupResponse<'_> {
     }
 }
 
+/// The words of the basic response, WordCount 3 ([MS-CIFS] 2.2.4.53.2): the Action.
+fn basic_words(i: &[u8]) -> IResult<&[u8], u16> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, action) = le_u16.parse(i)?;
+    Ok((i, action))
+}
+
+/// The words of the extended-security response, WordCount 4 ([MS-SMB] 2.2.4.6.2): Action and
+/// SecurityBlobLength.
+fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u16)> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, action) = le_u16.parse(i)?;
+    let (i, security_blob_length) = le_u16.parse(i)?;
+    Ok((i, (action, security_blob_length)))
+}
+
 /// Parses a SESSION_SETUP_ANDX response (the NBSS payload, from `\xFFSMB`). Strings are Unicode
 /// when the response's Flags2 says so (with the pad byte that aligns them relative to the header
 /// start), OEM otherwise; a missing trailing string is `None`. WordCount 0 (an error such as
@@ -134,10 +153,11 @@ impl Smb1SessionSetupResponse<'_> {
 pub fn parse_smb1_session_setup_response(
     i: &[u8],
 ) -> Result<(Smb1Header, Smb1SessionSetupResponse<'_>)> {
+    const WHAT: &str = "SESSION_SETUP_ANDX response";
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::SESSION_SETUP_ANDX {
         return Err(ParseError::invalid(
-            "SESSION_SETUP_ANDX response",
+            WHAT,
             format!("command 0x{:02X}", h.command.0),
         ));
     }
@@ -150,21 +170,17 @@ pub fn parse_smb1_session_setup_response(
         native_lanman: None,
         primary_domain: None,
     };
-    let w = |k: usize| -> Option<u16> {
-        Some(u16::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-        ]))
-    };
     let mut pos = 0usize;
     match body.word_count {
         0 => return Ok((h, r)),
         3 => {
-            r.action = w(4).unwrap_or(0);
+            let (_, action) = run(WHAT, body.words, basic_words)?;
+            r.action = action;
         }
         4 => {
-            r.action = w(4).unwrap_or(0);
-            let blob_len = usize::from(w(6).unwrap_or(0));
+            let (_, (action, security_blob_length)) = run(WHAT, body.words, extended_words)?;
+            r.action = action;
+            let blob_len = usize::from(security_blob_length);
             r.security_blob = body.bytes.get(..blob_len).ok_or(ParseError::Truncated {
                 what: "SESSION_SETUP_ANDX security blob",
                 need: blob_len,
@@ -174,7 +190,7 @@ pub fn parse_smb1_session_setup_response(
         }
         n => {
             return Err(ParseError::invalid(
-                "SESSION_SETUP_ANDX response",
+                WHAT,
                 format!("WordCount {n} (expected 0, 3 or 4)"),
             ))
         }

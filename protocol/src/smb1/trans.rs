@@ -2,13 +2,16 @@
 //! FID 0 — and the TRANS response, whose status is the verdict.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, le_u8};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
     build_smb1_message, flags2, parse_smb1_body, parse_smb1_header, smb1_bytes_offset, Smb1Command,
     Smb1Header, Smb1Ids, CLIENT_FLAGS,
 };
-use crate::util::slice_at;
+use crate::util::{run, slice_at};
 
 /// A SMB_COM_TRANSACTION subcommand, the first Setup word of a named-pipe transaction
 /// ([MS-CIFS] 2.2.5). A newtype so unknown subcommands are kept.
@@ -164,6 +167,46 @@ pub struct Smb1TransResponse<'a> {
     pub data: &'a [u8],
 }
 
+/// The parameter words of a TRANS response ([MS-CIFS] 2.2.4.33.2 table order).
+struct TransResponseWords<'a> {
+    total_parameter_count: u16,
+    total_data_count: u16,
+    parameter_count: u16,
+    parameter_offset: u16,
+    data_count: u16,
+    data_offset: u16,
+    setup_count: u8,
+    setup: &'a [u8],
+}
+
+fn trans_response_words(i: &[u8]) -> IResult<&[u8], TransResponseWords<'_>> {
+    let (i, total_parameter_count) = le_u16.parse(i)?;
+    let (i, total_data_count) = le_u16.parse(i)?;
+    let (i, _reserved1) = le_u16.parse(i)?;
+    let (i, parameter_count) = le_u16.parse(i)?;
+    let (i, parameter_offset) = le_u16.parse(i)?;
+    let (i, _parameter_displacement) = le_u16.parse(i)?;
+    let (i, data_count) = le_u16.parse(i)?;
+    let (i, data_offset) = le_u16.parse(i)?;
+    let (i, _data_displacement) = le_u16.parse(i)?;
+    let (i, setup_count) = le_u8.parse(i)?;
+    let (i, _reserved2) = le_u8.parse(i)?;
+    let (i, setup) = take(usize::from(setup_count) * 2).parse(i)?;
+    Ok((
+        i,
+        TransResponseWords {
+            total_parameter_count,
+            total_data_count,
+            parameter_count,
+            parameter_offset,
+            data_count,
+            data_offset,
+            setup_count,
+            setup,
+        },
+    ))
+}
+
 /// Parses a TRANS response (the NBSS payload, from `\xFFSMB`). The verdict comes from
 /// [`Smb1Header::status`] of the returned header; the body is checked for consistency: parameter
 /// and data offsets (relative to the header start) must fall inside the message.
@@ -194,22 +237,8 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, Smb1TransRespo
             format!("WordCount {} (expected 0 or >= 10)", body.word_count),
         ));
     }
-    let w = |k: usize| -> u16 {
-        u16::from_le_bytes([
-            body.words.get(k).copied().unwrap_or(0),
-            body.words.get(k + 1).copied().unwrap_or(0),
-        ])
-    };
-    r.total_parameter_count = w(0);
-    r.total_data_count = w(2);
-    // w(4) Reserved1
-    let parameter_count = usize::from(w(6));
-    let parameter_offset = usize::from(w(8));
-    // w(10) ParameterDisplacement
-    let data_count = usize::from(w(12));
-    let data_offset = usize::from(w(14));
-    // w(16) DataDisplacement
-    let setup_count = usize::from(body.words.get(18).copied().unwrap_or(0));
+    let (_, w) = run(WHAT, body.words, trans_response_words)?;
+    let setup_count = usize::from(w.setup_count);
     if usize::from(body.word_count) != 10 + setup_count {
         return Err(ParseError::invalid(
             WHAT,
@@ -219,7 +248,13 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, Smb1TransRespo
             ),
         ));
     }
-    r.setup = slice_at(WHAT, body.words, 20, setup_count * 2)?;
+    r.total_parameter_count = w.total_parameter_count;
+    r.total_data_count = w.total_data_count;
+    r.setup = w.setup;
+    let parameter_count = usize::from(w.parameter_count);
+    let parameter_offset = usize::from(w.parameter_offset);
+    let data_count = usize::from(w.data_count);
+    let data_offset = usize::from(w.data_offset);
     // Offsets count from the header start; `i` is the whole message and ByteCount bounds the end.
     let end = body.bytes_offset + body.bytes.len();
     let msg = i.get(..end).unwrap_or(i);

@@ -2,13 +2,16 @@
 //! its response. The TID the server assigns is in the response header.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::{le_u16, le_u32};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
-    build_smb1_message, parse_smb1_body, parse_smb1_header, put_smb1_andx, put_smb1_string,
-    read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids, CLIENT_FLAGS,
-    CLIENT_FLAGS2,
+    build_smb1_message, parse_smb1_andx, parse_smb1_body, parse_smb1_header, put_smb1_andx,
+    put_smb1_string, read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids,
+    CLIENT_FLAGS, CLIENT_FLAGS2,
 };
+use crate::util::run;
 
 /// Service "?????": any device type ([MS-CIFS] 2.2.4.55.1), what nmap, Metasploit and WannaCry send.
 pub const SERVICE_ANY: &str = "?????";
@@ -57,30 +60,41 @@ pub struct Smb1TreeConnectResponse {
     pub native_file_system: Option<String>,
 }
 
+/// The words of the basic response, WordCount 3 ([MS-CIFS] 2.2.4.55.2): OptionalSupport.
+fn basic_words(i: &[u8]) -> IResult<&[u8], u16> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, optional_support) = le_u16.parse(i)?;
+    Ok((i, optional_support))
+}
+
+/// The words of the extended response, WordCount 7 ([MS-SMB] 2.2.4.7.2): OptionalSupport,
+/// MaximalShareAccessRights, GuestMaximalShareAccessRights.
+fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u32, u32)> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, optional_support) = le_u16.parse(i)?;
+    let (i, maximal_share_access_rights) = le_u32.parse(i)?;
+    let (i, guest_maximal_share_access_rights) = le_u32.parse(i)?;
+    Ok((
+        i,
+        (
+            optional_support,
+            maximal_share_access_rights,
+            guest_maximal_share_access_rights,
+        ),
+    ))
+}
+
 /// Parses a TREE_CONNECT_ANDX response (the NBSS payload, from `\xFFSMB`).
 pub fn parse_smb1_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, Smb1TreeConnectResponse)> {
+    const WHAT: &str = "TREE_CONNECT_ANDX response";
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::TREE_CONNECT_ANDX {
         return Err(ParseError::invalid(
-            "TREE_CONNECT_ANDX response",
+            WHAT,
             format!("command 0x{:02X}", h.command.0),
         ));
     }
     let body = parse_smb1_body(rest)?;
-    let u16_at = |k: usize| {
-        Some(u16::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-        ]))
-    };
-    let u32_at = |k: usize| {
-        Some(u32::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-            *body.words.get(k + 2)?,
-            *body.words.get(k + 3)?,
-        ]))
-    };
     let mut r = Smb1TreeConnectResponse {
         word_count: body.word_count,
         optional_support: None,
@@ -91,15 +105,20 @@ pub fn parse_smb1_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, Smb1Tre
     };
     match body.word_count {
         0 => return Ok((h, r)),
-        3 => r.optional_support = u16_at(4),
+        3 => {
+            let (_, optional_support) = run(WHAT, body.words, basic_words)?;
+            r.optional_support = Some(optional_support);
+        }
         7 => {
-            r.optional_support = u16_at(4);
-            r.maximal_share_access_rights = u32_at(6);
-            r.guest_maximal_share_access_rights = u32_at(10);
+            let (_, (optional_support, maximal, guest_maximal)) =
+                run(WHAT, body.words, extended_words)?;
+            r.optional_support = Some(optional_support);
+            r.maximal_share_access_rights = Some(maximal);
+            r.guest_maximal_share_access_rights = Some(guest_maximal);
         }
         n => {
             return Err(ParseError::invalid(
-                "TREE_CONNECT_ANDX response",
+                WHAT,
                 format!("WordCount {n} (expected 0, 3 or 7)"),
             ))
         }

@@ -359,11 +359,20 @@ pub struct Smb2ErrorResponse<'a> {
     pub error_data: &'a [u8],
 }
 
+/// The fixed part of an ERROR response ([MS-SMB2] 2.2.2 table order).
+fn error_response_fixed(i: &[u8]) -> IResult<&[u8], (u16, u8, u32)> {
+    let (i, structure_size) = le_u16.parse(i)?;
+    let (i, error_context_count) = le_u8.parse(i)?;
+    let (i, _reserved) = le_u8.parse(i)?;
+    let (i, byte_count) = le_u32.parse(i)?;
+    Ok((i, (structure_size, error_context_count, byte_count)))
+}
+
 /// Parses an SMB2 ERROR body (the bytes after the header). StructureSize must be 9; ErrorData is
 /// clamped to the bytes received (servers send one pad byte with ByteCount 0).
 pub fn parse_smb2_error_response(body: &[u8]) -> Result<Smb2ErrorResponse<'_>> {
-    let (rest, (size, error_context_count, _reserved, byte_count)) =
-        run("SMB2 ERROR response", body, (le_u16, le_u8, le_u8, le_u32))?;
+    let (rest, (size, error_context_count, byte_count)) =
+        run("SMB2 ERROR response", body, error_response_fixed)?;
     if size != ERROR_STRUCTURE_SIZE {
         return Err(ParseError::invalid(
             "SMB2 ERROR response",
@@ -546,6 +555,14 @@ fn parse_body<'a>(msg: &'a [u8], body: &'a [u8]) -> Result<Smb2NegotiateResponse
 /// Context header: ContextType, DataLength, Reserved ([MS-SMB2] 2.2.3.1).
 const CONTEXT_HEADER_LEN: usize = 8;
 
+/// The header of one negotiate context ([MS-SMB2] 2.2.3.1): ContextType, DataLength, Reserved.
+fn context_header(i: &[u8]) -> IResult<&[u8], (u16, u16)> {
+    let (i, context_type) = le_u16.parse(i)?;
+    let (i, data_length) = le_u16.parse(i)?;
+    let (i, _reserved) = le_u32.parse(i)?;
+    Ok((i, (context_type, data_length)))
+}
+
 fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<Smb2NegotiateContext<'_>>> {
     let count = usize::from(count);
     if count > MAX_NEGOTIATE_CONTEXTS {
@@ -575,8 +592,7 @@ fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<Smb2Negotia
                 .ok_or_else(|| ParseError::invalid("SMB2 negotiate context", "offset overflow"))?;
         }
         let hdr = slice_at("SMB2 negotiate context", msg, pos, CONTEXT_HEADER_LEN)?;
-        let (_, (context_type, data_length)) =
-            run("SMB2 negotiate context", hdr, (le_u16, le_u16))?;
+        let (_, (context_type, data_length)) = run("SMB2 negotiate context", hdr, context_header)?;
         let data = slice_at(
             "SMB2 negotiate context data",
             msg,
