@@ -22,6 +22,45 @@ use crate::util::{run, slice_at, take_oemz, utf16le, utf16le_to_string};
 /// `NTLMSSP\0`.
 pub const NTLMSSP_SIGNATURE: [u8; 8] = *b"NTLMSSP\0";
 
+/// MessageType of the three NTLMSSP messages ([MS-NLMP] 2.2.1.1-2.2.1.3).
+pub mod message_type {
+    /// NtLmNegotiate.
+    pub const NEGOTIATE: u32 = 0x0000_0001;
+    /// NtLmChallenge.
+    pub const CHALLENGE: u32 = 0x0000_0002;
+    /// NtLmAuthenticate.
+    pub const AUTHENTICATE: u32 = 0x0000_0003;
+}
+
+/// AvId of an AV_PAIR ([MS-NLMP] 2.2.2.1).
+pub mod av_id {
+    /// MsvAvEOL: ends the list.
+    pub const EOL: u16 = 0x0000;
+    /// MsvAvNbComputerName.
+    pub const NB_COMPUTER_NAME: u16 = 0x0001;
+    /// MsvAvNbDomainName.
+    pub const NB_DOMAIN_NAME: u16 = 0x0002;
+    /// MsvAvDnsComputerName.
+    pub const DNS_COMPUTER_NAME: u16 = 0x0003;
+    /// MsvAvDnsDomainName.
+    pub const DNS_DOMAIN_NAME: u16 = 0x0004;
+    /// MsvAvDnsTreeName.
+    pub const DNS_TREE_NAME: u16 = 0x0005;
+    /// MsvAvFlags.
+    pub const FLAGS: u16 = 0x0006;
+    /// MsvAvTimestamp.
+    pub const TIMESTAMP: u16 = 0x0007;
+}
+
+/// Appends one AV_PAIR ([MS-NLMP] 2.2.2.1): AvId, AvLen, Value. A value over 65535 bytes cannot be
+/// encoded and is cut.
+pub fn put_ntlmssp_av_pair(out: &mut Vec<u8>, id: u16, value: &[u8]) {
+    let value = value.get(..usize::from(u16::MAX)).unwrap_or(value);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(value);
+}
+
 /// Most AV_PAIRs read from a CHALLENGE's target info ([MS-NLMP] 2.2.2.1); Windows sends about ten.
 pub const MAX_AV_PAIRS: usize = 64;
 
@@ -78,7 +117,7 @@ const CLIENT_VERSION: [u8; 8] = [6, 1, 0xB1, 0x1D, 0, 0, 0, 15];
 pub fn build_ntlmssp_negotiate() -> Bytes {
     let mut m = Vec::with_capacity(40);
     m.extend_from_slice(&NTLMSSP_SIGNATURE);
-    m.extend_from_slice(&1u32.to_le_bytes());
+    m.extend_from_slice(&message_type::NEGOTIATE.to_le_bytes());
     m.extend_from_slice(&NEGOTIATE_FLAGS.to_le_bytes());
     // DomainNameFields and WorkstationFields: empty, offset = end of the message.
     for _ in 0..2 {
@@ -198,14 +237,16 @@ pub fn parse_ntlmssp_av_pairs(ti: &[u8]) -> Result<NtlmsspTargetInfo> {
         }
         let (rest, (av_id, value)) = run(WHAT, i, av_pair)?;
         match av_id {
-            0 => return Ok(out),
-            1 => out.nb_computer_name = Some(name(value)),
-            2 => out.nb_domain_name = Some(name(value)),
-            3 => out.dns_computer_name = Some(name(value)),
-            4 => out.dns_domain_name = Some(name(value)),
-            5 => out.dns_tree_name = Some(name(value)),
-            6 => out.flags = Some(run("NTLMSSP MsvAvFlags", value, le_u32)?.1),
-            7 => out.timestamp = Some(run("NTLMSSP MsvAvTimestamp", value, le_u64)?.1),
+            av_id::EOL => return Ok(out),
+            av_id::NB_COMPUTER_NAME => out.nb_computer_name = Some(name(value)),
+            av_id::NB_DOMAIN_NAME => out.nb_domain_name = Some(name(value)),
+            av_id::DNS_COMPUTER_NAME => out.dns_computer_name = Some(name(value)),
+            av_id::DNS_DOMAIN_NAME => out.dns_domain_name = Some(name(value)),
+            av_id::DNS_TREE_NAME => out.dns_tree_name = Some(name(value)),
+            av_id::FLAGS => out.flags = Some(run("NTLMSSP MsvAvFlags", value, le_u32)?.1),
+            av_id::TIMESTAMP => {
+                out.timestamp = Some(run("NTLMSSP MsvAvTimestamp", value, le_u64)?.1)
+            }
             _ => {}
         }
         i = rest;
@@ -287,7 +328,7 @@ pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmsspChallenge> {
         return Err(ParseError::invalid(WHAT, "no NTLMSSP signature"));
     }
     let (after_fixed, fixed) = run(WHAT, i, challenge_fixed)?;
-    if fixed.message_type != 2 {
+    if fixed.message_type != message_type::CHALLENGE {
         return Err(ParseError::invalid(
             WHAT,
             format!("MessageType {} (expected 2)", fixed.message_type),
@@ -460,7 +501,7 @@ pub fn build_ntlmssp_authenticate_keyed(
 
     let mut m = Vec::with_capacity(HEADER + payload.len());
     m.extend_from_slice(&NTLMSSP_SIGNATURE);
-    m.extend_from_slice(&3u32.to_le_bytes());
+    m.extend_from_slice(&message_type::AUTHENTICATE.to_le_bytes());
     for (len, off) in [f_lm, f_nt, f_dom, f_user, f_ws, f_key] {
         m.extend_from_slice(&len.to_le_bytes());
         m.extend_from_slice(&len.to_le_bytes());

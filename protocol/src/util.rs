@@ -76,3 +76,39 @@ fn latin1(b: &[u8]) -> String {
 pub fn utf16le(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
 }
+
+/// Little-endian u16 at `offset` of `b`, `None` when it does not fit. For code that picks single
+/// fields out of a message (the responder reading requests); parsers of this crate use nom.
+pub fn u16_le_at(b: &[u8], offset: usize) -> Option<u16> {
+    let bytes = b.get(offset..offset.checked_add(2)?)?;
+    bytes.try_into().ok().map(u16::from_le_bytes)
+}
+
+/// Little-endian u32 at `offset` of `b`, `None` when it does not fit (see [`u16_le_at`]).
+pub fn u32_le_at(b: &[u8], offset: usize) -> Option<u32> {
+    let bytes = b.get(offset..offset.checked_add(4)?)?;
+    bytes.try_into().ok().map(u32::from_le_bytes)
+}
+
+/// Little-endian u64 at `offset` of `b`, `None` when it does not fit (see [`u16_le_at`]).
+pub fn u64_le_at(b: &[u8], offset: usize) -> Option<u64> {
+    let bytes = b.get(offset..offset.checked_add(8)?)?;
+    bytes.try_into().ok().map(u64::from_le_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_at_bounds() {
+        let b = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(u16_le_at(&b, 0), Some(0x0201));
+        assert_eq!(u16_le_at(&b, 8), None);
+        assert_eq!(u16_le_at(&b, usize::MAX), None);
+        assert_eq!(u32_le_at(&b, 5), Some(0x0908_0706));
+        assert_eq!(u32_le_at(&b, 6), None);
+        assert_eq!(u64_le_at(&b, 1), Some(0x0908_0706_0504_0302));
+        assert_eq!(u64_le_at(&b, 2), None);
+    }
+}

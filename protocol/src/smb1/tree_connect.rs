@@ -16,6 +16,24 @@ use crate::util::run;
 /// Service "?????": any device type ([MS-CIFS] 2.2.4.55.1), what nmap, Metasploit and WannaCry send.
 pub const SERVICE_ANY: &str = "?????";
 
+/// Flags of a TREE_CONNECT_ANDX request ([MS-CIFS] 2.2.4.55.1, [MS-SMB] 2.2.4.7.1).
+pub mod request_flags {
+    /// TREE_CONNECT_ANDX_DISCONNECT_TID.
+    pub const DISCONNECT_TID: u16 = 0x0001;
+    /// TREE_CONNECT_ANDX_EXTENDED_SIGNATURES ([MS-SMB]).
+    pub const EXTENDED_SIGNATURES: u16 = 0x0004;
+    /// TREE_CONNECT_ANDX_EXTENDED_RESPONSE ([MS-SMB]): asks for the WordCount 7 response.
+    pub const EXTENDED_RESPONSE: u16 = 0x0008;
+}
+
+/// OptionalSupport bits of a TREE_CONNECT_ANDX response ([MS-CIFS] 2.2.4.55.2).
+pub mod optional_support {
+    /// SMB_SUPPORT_SEARCH_BITS.
+    pub const SUPPORT_SEARCH_BITS: u16 = 0x0001;
+    /// SMB_SHARE_IS_IN_DFS.
+    pub const SHARE_IS_IN_DFS: u16 = 0x0002;
+}
+
 /// Builds a TREE_CONNECT_ANDX request for `path` (e.g. `\\127.0.0.1\IPC$`), WordCount 4
 /// ([MS-CIFS] 2.2.4.55.1): Flags 0, PasswordLength 1 with a single 0x00 password byte (share-level
 /// password unused under user-level security; real clients send this one byte), the path in
