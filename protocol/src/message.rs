@@ -12,6 +12,7 @@ use crate::smb1::header::{parse_smb1_header, Smb1Header, SMB1_MAGIC};
 use crate::smb2::header::{parse_smb2_header, Smb2Header, SMB2_MAGIC};
 
 /// One SMB message: its parsed header and the bytes after the header.
+/// Spec: [MS-CIFS] 2.2.3.1, [MS-SMB2] 2.2.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmbMessage<'a> {
     /// An SMB1 message ([MS-CIFS] 2.2.3.1); the slice starts at WordCount.
@@ -29,6 +30,7 @@ pub const SMB2_COMPRESSION_MAGIC: [u8; 4] = [0xFC, b'S', b'M', b'B'];
 /// Parses the header of an NBSS payload, choosing SMB1 or SMB2 by the 4-byte magic. Anything else
 /// (including the SMB3 transform/compression headers, which smb1scan never asks for) is
 /// [`ParseError::Invalid`].
+/// Spec: [MS-CIFS] 2.2.3.1 (Protocol `\xFFSMB`), [MS-SMB2] 2.2.1 (ProtocolId `\xFESMB`).
 pub fn parse_smb_message(payload: &[u8]) -> Result<SmbMessage<'_>> {
     let magic = payload.get(..4).ok_or(ParseError::Truncated {
         what: "SMB message",

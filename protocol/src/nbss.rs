@@ -12,9 +12,11 @@ use crate::util::run;
 /// Largest NBSS payload smb1scan accepts. Real negotiate and session-setup replies are a few hundred
 /// bytes; 128 KiB leaves room for large security blobs while capping what a hostile peer can make
 /// us buffer (the 24-bit length field allows 16 MiB).
+/// Spec: RFC 1002 4.3.1 (LENGTH), [MS-SMB2] 2.1 (24-bit length on port 445).
 pub const MAX_NBSS_LEN: usize = 128 * 1024;
 
 /// Length of the NBSS header.
+/// Spec: RFC 1002 4.3.1.
 pub const NBSS_HEADER_LEN: usize = 4;
 
 /// NBSS packet type (RFC 1002 4.3.1). A newtype so unknown values are kept and reported.
@@ -54,6 +56,7 @@ fn header_fields(i: &[u8]) -> IResult<&[u8], (u8, u32)> {
 
 /// Parses the 4-byte NBSS header. The length is checked against [`MAX_NBSS_LEN`] here, before any
 /// caller reads or buffers the body.
+/// Spec: RFC 1002 4.3.1, [MS-SMB2] 2.1.
 pub fn parse_nbss_header(i: &[u8]) -> Result<NbssHeader> {
     if i.len() < NBSS_HEADER_LEN {
         return Err(ParseError::Truncated {
@@ -93,6 +96,7 @@ pub fn parse_nbss_header(i: &[u8]) -> Result<NbssHeader> {
 
 /// Frames `payload` as an NBSS SESSION MESSAGE. Payloads over 16 MiB cannot be framed; smb1scan
 /// never builds one, so the length is truncated to 24 bits rather than panicking.
+/// Spec: RFC 1002 4.3.6 (SESSION MESSAGE), [MS-SMB2] 2.1.
 pub fn build_nbss_session_message(payload: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(NBSS_HEADER_LEN + payload.len());
     b.put_u32((payload.len() as u32) & 0x00FF_FFFF);
@@ -145,6 +149,7 @@ pub enum NbssSessionResponse {
 }
 
 /// Parses the complete answer to a SESSION REQUEST (header plus body).
+/// Spec: RFC 1002 4.3.3-4.3.5.
 pub fn parse_nbss_session_response(i: &[u8]) -> Result<NbssSessionResponse> {
     let h = parse_nbss_header(i)?;
     match h.kind {

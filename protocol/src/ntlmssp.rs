@@ -20,6 +20,7 @@ use crate::error::{ParseError, Result};
 use crate::util::{run, slice_at, take_oemz, utf16le, utf16le_to_string};
 
 /// `NTLMSSP\0`.
+/// Spec: [MS-NLMP] 2.2.1 (Signature).
 pub const NTLMSSP_SIGNATURE: [u8; 8] = *b"NTLMSSP\0";
 
 /// MessageType of the three NTLMSSP messages ([MS-NLMP] 2.2.1.1-2.2.1.3).
@@ -65,6 +66,7 @@ pub fn put_ntlmssp_av_pair(out: &mut Vec<u8>, id: u16, value: &[u8]) {
 pub const MAX_AV_PAIRS: usize = 64;
 
 /// Longest name kept from an AV_PAIR or TargetName, in characters.
+/// Bounds the names of [MS-NLMP] 2.2.1.2 (TargetName) and 2.2.2.1 (AV_PAIR values).
 pub const MAX_NAME_CHARS: usize = 256;
 
 /// NegotiateFlags ([MS-NLMP] 2.2.2.5).
@@ -107,6 +109,7 @@ pub mod flags {
 
 /// Flags of our NEGOTIATE: Windows 7's 0xE2088297 (56, KEY_EXCH, 128, VERSION, extended session
 /// security, ALWAYS_SIGN, NTLM, LM_KEY, SIGN, REQUEST_TARGET, OEM, UNICODE) plus TARGET_INFO.
+/// Spec: [MS-NLMP] 2.2.1.1, 2.2.2.5.
 pub const NEGOTIATE_FLAGS: u32 = 0xE288_8297;
 
 /// The Version we announce: 6.1 build 7601, NTLMSSP_REVISION_W2K3 (15), as Windows 7 SP1 does.

@@ -20,6 +20,7 @@ pub const NEGOEX_OID: [u8; 12] = [
 ];
 
 /// Largest blob [`spnego_find_ntlmssp`] searches (bytes); SESSION_SETUP blobs are well under this.
+/// Bounds the SecurityBlob of [MS-SMB] 2.2.4.6.2 / SecurityBuffer of [MS-SMB2] 2.2.6.
 pub const MAX_SPNEGO_SEARCH: usize = 64 * 1024;
 
 /// DER length octets: short form below 128, long form (0x81 / 0x82 / 0x83 + big-endian) above.
@@ -89,6 +90,7 @@ fn read_der_len(b: &[u8], pos: usize) -> Option<(usize, usize)> {
 /// [`MAX_SPNEGO_SEARCH`] bytes; when a DER OCTET STRING header immediately precedes it, the result is
 /// cut to that string's length, otherwise it runs to the end of the blob (NTLMSSP offsets are
 /// relative to its own start, so trailing bytes do no harm).
+/// Spec: [RFC 4178] 4.2, [MS-SPNG] 2.2, [MS-NLMP] 2.2.1.
 pub fn spnego_find_ntlmssp(blob: &[u8]) -> Option<&[u8]> {
     let hay = blob.get(..MAX_SPNEGO_SEARCH).unwrap_or(blob);
     let pos = hay

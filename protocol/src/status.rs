@@ -126,6 +126,7 @@ impl fmt::Display for DosError {
 }
 
 /// The status of an SMB1 response: NT style or DOS style, as its Flags2 says.
+/// Spec: [MS-CIFS] 2.2.3.1 (Status), [MS-ERREF] 2.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SmbError {
     /// Flags2 had `SMB_FLAGS2_NT_STATUS`.

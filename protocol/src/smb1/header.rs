@@ -11,8 +11,10 @@ use crate::status::{DosError, NtStatus, SmbError};
 use crate::util::{run, take_oemz, take_utf16z};
 
 /// `\xFFSMB`.
+/// Spec: [MS-CIFS] 2.2.3.1 (Protocol).
 pub const SMB1_MAGIC: [u8; 4] = [0xFF, b'S', b'M', b'B'];
 /// Size of the fixed header.
+/// Spec: [MS-CIFS] 2.2.3.1.
 pub const SMB1_HEADER_LEN: usize = 32;
 
 /// SMB1 command code ([MS-CIFS] 2.2.2.1). A newtype: unknown commands are kept.
@@ -86,6 +88,7 @@ pub mod flags2 {
 
 /// Longest string (in characters) kept from a server's NativeOS / NativeLanMan / PrimaryDomain /
 /// Service fields; longer ones are cut. Real values are under 64 characters.
+/// Bounds the SMB_STRING fields of [MS-CIFS] 2.2.4.53.2 and 2.2.4.55.2.
 pub const MAX_SMB_STRING_CHARS: usize = 256;
 
 /// Flags of every smb1scan request ([MS-CIFS] 2.2.3.1): canonicalized paths, case-insensitive
@@ -211,6 +214,7 @@ impl Smb1Header {
 
 /// Parses the fixed SMB1 header at the start of `i` (the NBSS payload). Returns the header and the
 /// rest of the message (starting at WordCount).
+/// Spec: [MS-CIFS] 2.2.3.1.
 pub fn parse_smb1_header(i: &[u8]) -> Result<(Smb1Header, &[u8])> {
     if i.len() < SMB1_HEADER_LEN {
         return Err(ParseError::Truncated {
@@ -286,6 +290,7 @@ pub struct Smb1Body<'a> {
 /// Splits the body that follows the header (the `rest` from [`parse_smb1_header`]). WordCount and
 /// ByteCount are bounded by the input; a ByteCount larger than what arrived is an error. Some
 /// servers answer errors with WordCount 0 and no ByteCount at all; that yields an empty body.
+/// Spec: [MS-CIFS] 2.2.3.2, 2.2.3.3.
 pub fn parse_smb1_body(rest: &[u8]) -> Result<Smb1Body<'_>> {
     let Some((&word_count, after_wc)) = rest.split_first() else {
         return Ok(Smb1Body {

@@ -33,6 +33,7 @@ pub const SMB1_DIALECTS: &[&str] = &[
 ];
 
 /// The dialect string of NT LAN Manager, the dialect every SMB1 server since NT 4 picks.
+/// Spec: [MS-CIFS] 1.7, 2.2.4.52.1.
 pub const NT_LM_0_12: &str = "NT LM 0.12";
 
 /// DialectIndex meaning "none of the offered dialects" ([MS-CIFS] 2.2.4.52.2).
@@ -96,6 +97,7 @@ pub mod security_mode {
 
 /// Longest challenge accepted in a classic NT LM 0.12 body. ChallengeLength is a u8, real servers
 /// send 8; the bound only documents that nothing larger than the message is ever taken.
+/// Spec: [MS-CIFS] 2.2.4.52.2 (ChallengeLength).
 pub const MAX_CHALLENGE_LEN: usize = 255;
 
 /// Builds an SMB_COM_NEGOTIATE request ([MS-CIFS] 2.2.4.52.1) offering `dialects` in order, with
@@ -107,6 +109,7 @@ pub fn build_smb1_negotiate_request(dialects: &[&str], ids: Smb1Ids) -> Bytes {
 
 /// As [`build_smb1_negotiate_request`], with the caller's Flags2 (e.g. adding
 /// `flags2::EXTENDED_SECURITY` to get the GUID + SPNEGO response form).
+/// Spec: [MS-CIFS] 2.2.4.52.1, [MS-SMB] 2.2.3.1 (SMB_FLAGS2_EXTENDED_SECURITY).
 pub fn build_smb1_negotiate_request_with_flags2(
     dialects: &[&str],
     ids: Smb1Ids,
@@ -124,6 +127,7 @@ pub fn build_smb1_negotiate_request_with_flags2(
 
 /// The dialect at `index` in the list the client offered, or `None` for [`DIALECT_INDEX_NONE`]
 /// or an index outside the list (a server bug or a hostile answer).
+/// Spec: [MS-CIFS] 2.2.4.52.2 (DialectIndex).
 pub fn dialect_name<'d>(offered: &[&'d str], index: u16) -> Option<&'d str> {
     offered.get(usize::from(index)).copied()
 }
@@ -243,6 +247,7 @@ pub struct Smb1NtLmNegotiate<'a> {
 }
 
 /// The data block of an NT LM 0.12 response.
+/// Spec: [MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Smb1NegotiateSecurity<'a> {
     /// Classic (non-extended) body ([MS-CIFS] 2.2.4.52.2): challenge, then the names.
@@ -392,6 +397,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// Errors: not SMB1, not a NEGOTIATE, a body shorter than its WordCount/ByteCount claim, or an NT
 /// LM body whose challenge runs past the data. A WordCount-0 answer is not an error here: it is
 /// [`Smb1NegotiateResponse::Error`] carrying the header status, for the caller to classify.
+/// Spec: [MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2.
 pub fn parse_smb1_negotiate_response(i: &[u8]) -> Result<(Smb1Header, Smb1NegotiateResponse<'_>)> {
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::NEGOTIATE {

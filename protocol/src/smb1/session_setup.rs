@@ -35,6 +35,7 @@ const CLIENT_VC_NUMBER: u16 = 1;
 /// Action bit 0, SMB_SETUP_GUEST ([MS-CIFS] 2.2.4.53.2).
 pub const ACTION_GUEST: u16 = 0x0001;
 /// Action bit 1, SMB_SETUP_USE_LANMAN_KEY.
+/// Spec: [MS-CIFS] 2.2.4.53.2.
 pub const ACTION_USE_LANMAN_KEY: u16 = 0x0002;
 
 /// Builds an anonymous SESSION_SETUP_ANDX request without extended security, WordCount 13
@@ -150,6 +151,7 @@ fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u16)> {
 /// when the response's Flags2 says so (with the pad byte that aligns them relative to the header
 /// start), OEM otherwise; a missing trailing string is `None`. WordCount 0 (an error such as
 /// STATUS_ACCESS_DENIED) yields an empty response: check [`Smb1Header::status`].
+/// Spec: [MS-CIFS] 2.2.4.53.2, [MS-SMB] 2.2.4.6.2.
 pub fn parse_smb1_session_setup_response(
     i: &[u8],
 ) -> Result<(Smb1Header, Smb1SessionSetupResponse<'_>)> {

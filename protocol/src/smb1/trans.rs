@@ -46,6 +46,7 @@ impl TransSubcommand {
 /// Flags2 of the PeekNamedPipe request: NT_STATUS | LONG_NAMES (0x4001). No UNICODE bit, because
 /// the transaction name `\PIPE\` is sent in OEM (ByteCount 7) exactly as nmap and Metasploit do;
 /// NT_STATUS so the server answers with the NT status the verdict is read from.
+/// Spec: [MS-CIFS] 2.2.3.1 (Flags2).
 pub const PEEK_FLAGS2: u16 = flags2::NT_STATUS | flags2::LONG_NAMES;
 
 /// The variable fields of a SMB_COM_TRANSACTION or SMB_COM_TRANSACTION2 request; both share one
@@ -210,6 +211,7 @@ fn trans_response_words(i: &[u8]) -> IResult<&[u8], TransResponseWords<'_>> {
 /// Parses a TRANS response (the NBSS payload, from `\xFFSMB`). The verdict comes from
 /// [`Smb1Header::status`] of the returned header; the body is checked for consistency: parameter
 /// and data offsets (relative to the header start) must fall inside the message.
+/// Spec: [MS-CIFS] 2.2.4.33.2.
 pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, Smb1TransResponse<'_>)> {
     const WHAT: &str = "TRANS response";
     let (h, rest) = parse_smb1_header(i)?;

@@ -11,9 +11,11 @@ use crate::smb1::header::{flags2, Smb1Command, Smb1Header, Smb1Ids};
 use crate::smb1::trans::{build_smb1_trans_request, Smb1TransRequest};
 
 /// The MID of the ping (0x41), the value Metasploit, nmap and the Shadow Brokers tools use.
+/// Spec: [MS-CIFS] 2.2.3.1 (MID); the value is the tools' convention, not the spec's.
 pub const DOUBLEPULSAR_PING_MID: u16 = 65;
 
 /// The MID offset an infected host adds to the request's MID in its reply.
+/// Not in any spec: [MS-CIFS] 3.3.4.1 requires the reply to echo the request's MID, which the implant breaks.
 pub const DOUBLEPULSAR_MID_DELTA: u16 = 16;
 
 /// A SMB_COM_TRANSACTION2 subcommand, the single Setup word of a TRANS2 request
@@ -35,10 +37,12 @@ impl Trans2Subcommand {
 
 /// Timeout field of the ping (Metasploit's). DoublePulsar reads its opcode from it: the low byte
 /// of the sum of its four bytes is 0x23, "ping" (a6+d9+a4+00 = 0x223).
+/// Spec: [MS-CIFS] 2.2.4.46.1 (Timeout), which the implant reuses as its opcode.
 pub const DOUBLEPULSAR_PING_TIMEOUT: u32 = 0x00A4_D9A6;
 
 /// Flags2 of the ping: 0xC007 (UNICODE | NT_STATUS | SECURITY_SIGNATURE | EAS | LONG_NAMES), the
 /// exact value in every public ping capture (WannaCry, FuzzBunch, Metasploit).
+/// Spec: [MS-CIFS] 2.2.3.1 (Flags2).
 pub const PING_FLAGS2: u16 = flags2::UNICODE
     | flags2::NT_STATUS
     | flags2::SECURITY_SIGNATURE
@@ -71,6 +75,7 @@ pub fn build_smb1_doublepulsar_ping(ids: Smb1Ids) -> Bytes {
 }
 
 /// Processor architecture of the implant, from SecuritySignature byte 4.
+/// Read from SecuritySignature ([MS-CIFS] 2.2.3.1), where the implant puts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     /// Byte 4 = 0.
@@ -90,6 +95,7 @@ impl Arch {
 }
 
 /// What a reply to the ping says.
+/// Read from the TRANS2 response header ([MS-CIFS] 2.2.4.46.2, 2.2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoublePulsarReply {
     /// MID = request MID + 16: the implant answered.
@@ -106,6 +112,7 @@ pub enum DoublePulsarReply {
 }
 
 /// Why a ping reply was neither present nor absent.
+/// Spec: [MS-CIFS] 2.2.3.1 (Command, MID, SecuritySignature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnexpectedReply {
     /// The reply is not a TRANS2 response (command shown).
@@ -119,6 +126,7 @@ pub enum UnexpectedReply {
 /// DoublePulsar's XOR key from the first SecuritySignature u32 (little-endian) `s`, exactly as
 /// Metasploit's `calculate_doublepulsar_xor_key` computes it, in wrapping 32-bit arithmetic:
 /// `2*s ^ ((((s & 0xff00) | (s << 16)) << 8) | (((s >> 16) | (s & 0xff0000)) >> 8))`.
+/// Not in any spec: the implant's own scheme, as Metasploit documents it.
 pub fn doublepulsar_xor_key(s: u32) -> u32 {
     let left = ((s & 0xff00) | (s << 16)) << 8;
     let right = ((s >> 16) | (s & 0x00ff_0000)) >> 8;
@@ -127,6 +135,7 @@ pub fn doublepulsar_xor_key(s: u32) -> u32 {
 
 /// Interprets the reply header to a ping sent with `request_mid`. The status is not part of the
 /// decision (both clean and infected hosts answer STATUS_NOT_IMPLEMENTED); the MID is.
+/// Spec: [MS-CIFS] 2.2.4.46.2, 3.3.4.1 (the MID a clean server echoes).
 pub fn interpret_doublepulsar_reply(request_mid: u16, reply: &Smb1Header) -> DoublePulsarReply {
     if reply.command != Smb1Command::TRANSACTION2 {
         return DoublePulsarReply::Unexpected(UnexpectedReply::WrongCommand(reply.command.0));

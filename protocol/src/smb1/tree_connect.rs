@@ -103,6 +103,7 @@ fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u32, u32)> {
 }
 
 /// Parses a TREE_CONNECT_ANDX response (the NBSS payload, from `\xFFSMB`).
+/// Spec: [MS-CIFS] 2.2.4.55.2, [MS-SMB] 2.2.4.7.2.
 pub fn parse_smb1_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, Smb1TreeConnectResponse)> {
     const WHAT: &str = "TREE_CONNECT_ANDX response";
     let (h, rest) = parse_smb1_header(i)?;

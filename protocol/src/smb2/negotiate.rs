@@ -69,6 +69,7 @@ impl fmt::Display for Smb2Dialect {
 }
 
 /// Every dialect smb1scan knows, ascending.
+/// Spec: [MS-SMB2] 2.2.3 (Dialects).
 pub const ALL_DIALECTS: [Smb2Dialect; 5] = [
     Smb2Dialect::SMB2_0_2,
     Smb2Dialect::SMB2_1,
@@ -164,8 +165,10 @@ const RESPONSE_FIXED_LEN: usize = 64;
 const ERROR_STRUCTURE_SIZE: u16 = 9;
 /// Most negotiate contexts accepted in one response. Windows and Samba send 2-5; the bound keeps
 /// a hostile count from costing more than a few iterations.
+/// Bounds NegotiateContextCount ([MS-SMB2] 2.2.4).
 pub const MAX_NEGOTIATE_CONTEXTS: usize = 32;
 /// Salt length smb1scan sends in its preauth integrity context.
+/// Spec: [MS-SMB2] 2.2.3.1.1 (SaltLength).
 pub const PREAUTH_SALT_LEN: usize = 32;
 
 /// Builds an SMB2 NEGOTIATE request ([MS-SMB2] 2.2.3) offering `dialects` in order, with
@@ -370,6 +373,7 @@ fn error_response_fixed(i: &[u8]) -> IResult<&[u8], (u16, u8, u32)> {
 
 /// Parses an SMB2 ERROR body (the bytes after the header). StructureSize must be 9; ErrorData is
 /// clamped to the bytes received (servers send one pad byte with ByteCount 0).
+/// Spec: [MS-SMB2] 2.2.2.
 pub fn parse_smb2_error_response(body: &[u8]) -> Result<Smb2ErrorResponse<'_>> {
     let (rest, (size, error_context_count, byte_count)) =
         run("SMB2 ERROR response", body, error_response_fixed)?;
@@ -390,6 +394,7 @@ pub fn parse_smb2_error_response(body: &[u8]) -> Result<Smb2ErrorResponse<'_>> {
 }
 
 /// What came back for an SMB2 NEGOTIATE: a negotiated dialect, or an error status.
+/// Spec: [MS-SMB2] 2.2.4 (success), 2.2.2 (error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Smb2NegotiateOutcome<'a> {
     /// Status success and a NEGOTIATE response body.
@@ -401,6 +406,7 @@ pub enum Smb2NegotiateOutcome<'a> {
 
 /// Parses the answer to an SMB2 NEGOTIATE, telling a refusal (non-success status) apart from a
 /// negotiated dialect. Malformed bytes are still an `Err`.
+/// Spec: [MS-SMB2] 2.2.4, 2.2.2.
 pub fn parse_smb2_negotiate_outcome(i: &[u8]) -> Result<Smb2NegotiateOutcome<'_>> {
     let (h, rest) = parse_smb2_header(i)?;
     check_command(&h)?;
@@ -417,6 +423,7 @@ pub fn parse_smb2_negotiate_outcome(i: &[u8]) -> Result<Smb2NegotiateOutcome<'_>
 /// returned as `ParseError::Invalid { what: "SMB2 NEGOTIATE status", .. }`; callers that need to
 /// classify refusals should use [`parse_smb2_negotiate_outcome`], which returns the header.
 /// Offsets and lengths (security buffer, contexts) are checked against the message before use.
+/// Spec: [MS-SMB2] 2.2.4.
 pub fn parse_smb2_negotiate_response(i: &[u8]) -> Result<(Smb2Header, Smb2NegotiateResponse<'_>)> {
     match parse_smb2_negotiate_outcome(i)? {
         Smb2NegotiateOutcome::Negotiated(h, r) => Ok((h, r)),

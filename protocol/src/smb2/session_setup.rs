@@ -13,6 +13,7 @@ use crate::util::{run, slice_at};
 
 /// Largest security buffer accepted in a response (bytes). CHALLENGE blobs are ~300 bytes;
 /// Kerberos tickets can reach a few KiB.
+/// Bounds SecurityBufferLength ([MS-SMB2] 2.2.6).
 pub const MAX_SMB2_SECURITY_BUFFER: usize = 16 * 1024;
 
 /// SessionFlags ([MS-SMB2] 2.2.6).
@@ -86,6 +87,7 @@ fn session_setup_response_fixed(i: &[u8]) -> IResult<&[u8], SessionSetupResponse
 
 /// Parses an SMB2 SESSION_SETUP response (the NBSS payload, from `\xFESMB`). The buffer offset
 /// counts from the header start and must fall inside the message.
+/// Spec: [MS-SMB2] 2.2.6.
 pub fn parse_smb2_session_setup_response(
     i: &[u8],
 ) -> Result<(Smb2Header, Smb2SessionSetupResponse<'_>)> {
