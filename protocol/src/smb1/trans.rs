@@ -278,8 +278,51 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, Smb1TransRespo
 mod tests {
     use super::*;
     use crate::smb1::header::write_smb1_body;
+    use crate::smb1::trans2::Trans2Subcommand;
     use crate::status::{NtStatus, SmbError};
     use crate::test_util::hex;
+
+    /// The shared builder puts Trans_Parameters and Trans_Data at even offsets from the header
+    /// start, pads with one zero byte when needed, and its offset/count words point at them.
+    #[test]
+    fn trans_request_offsets_point_at_parameters_and_data() {
+        let ids = Smb1Ids::default();
+        for (setup, name) in [
+            (
+                &[TransSubcommand::TRANSACT_NMPIPE.0, 0x4000][..],
+                &b"\\PIPE\\\0"[..],
+            ),
+            (&[Trans2Subcommand::SESSION_SETUP.0][..], &[0u8][..]),
+            (&[][..], &b"ab\0"[..]),
+        ] {
+            let t = Smb1TransRequest {
+                max_parameter_count: 10,
+                max_data_count: 20,
+                max_setup_count: 0,
+                flags: 0,
+                timeout: 0,
+                setup,
+                name,
+                parameters: &[1, 2, 3],
+                data: &[4, 5],
+            };
+            let m = build_smb1_trans_request(Smb1Command::TRANSACTION, PEEK_FLAGS2, ids, &t);
+            let (_, rest) = parse_smb1_header(&m).expect("header");
+            let body = parse_smb1_body(rest).expect("body");
+            assert_eq!(usize::from(body.word_count), 14 + setup.len());
+            let word =
+                |k: usize| usize::from(u16::from_le_bytes([body.words[k], body.words[k + 1]]));
+            let (pc, po, dc, d_o) = (word(18), word(20), word(22), word(24));
+            assert_eq!((word(0), word(2), pc, dc), (3, 2, 3, 2), "total and counts");
+            assert_eq!(po % 2, 0, "ParameterOffset {po} is even");
+            assert_eq!(d_o % 2, 0, "DataOffset {d_o} is even");
+            assert_eq!(&m[po..po + pc], &[1, 2, 3]);
+            assert_eq!(&m[d_o..d_o + dc], &[4, 5]);
+            assert_eq!(d_o + dc, m.len(), "data ends the message");
+            assert_eq!(&body.bytes[..name.len()], name);
+            assert_eq!(usize::from(body.words[26]), setup.len(), "SetupCount");
+        }
+    }
 
     #[test]
     fn peek_golden() {
