@@ -264,10 +264,15 @@ impl Smb2NegotiateContext<'_> {
         if self.context_type != Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES {
             return None;
         }
-        match self.data {
-            [1, 0, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi])),
-            _ => None,
+        // ENCRYPTION_CAPABILITIES ([MS-SMB2] 2.2.3.1.2): CipherCount, Ciphers.
+        let (i, cipher_count) = le_u16::<_, nom::error::Error<&[u8]>>
+            .parse(self.data)
+            .ok()?;
+        if cipher_count != 1 {
+            return None;
         }
+        let (_, cipher) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        Some(cipher)
     }
 
     /// The first hash algorithm of a PREAUTH_INTEGRITY_CAPABILITIES context.
@@ -275,12 +280,17 @@ impl Smb2NegotiateContext<'_> {
         if self.context_type != Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES {
             return None;
         }
-        match self.data {
-            [c0, c1, _, _, lo, hi, ..] if u16::from_le_bytes([*c0, *c1]) >= 1 => {
-                Some(u16::from_le_bytes([*lo, *hi]))
-            }
-            _ => None,
+        // PREAUTH_INTEGRITY_CAPABILITIES ([MS-SMB2] 2.2.3.1.1): HashAlgorithmCount, SaltLength,
+        // HashAlgorithms, Salt.
+        let (i, hash_algorithm_count) = le_u16::<_, nom::error::Error<&[u8]>>
+            .parse(self.data)
+            .ok()?;
+        let (i, _salt_length) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        if hash_algorithm_count < 1 {
+            return None;
         }
+        let (_, first) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        Some(first)
     }
 }
 
