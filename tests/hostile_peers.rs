@@ -967,14 +967,14 @@ fn peer_harness_classifies_requests() {
     // The peer must recognise the probe's requests, or the per-step cases would test nothing.
     use smb1scan_protocol::smb1::header::Smb1Ids;
     use smb1scan_protocol::smb1::negotiate::{build_smb1_negotiate_request, SMB1_DIALECTS};
-    use smb1scan_protocol::smb1::trans::build_peek_named_pipe_fid0;
-    use smb1scan_protocol::smb1::trans2::build_doublepulsar_ping;
+    use smb1scan_protocol::smb1::trans::build_smb1_peek_named_pipe_fid0;
+    use smb1scan_protocol::smb1::trans2::build_smb1_doublepulsar_ping;
     let ids = Smb1Ids::default();
     assert_eq!(
         classify(&build_smb1_negotiate_request(SMB1_DIALECTS, ids)),
         Step::Negotiate
     );
-    assert_eq!(classify(&build_peek_named_pipe_fid0(ids)), Step::Peek);
-    assert_eq!(classify(&build_doublepulsar_ping(ids)), Step::Ping);
+    assert_eq!(classify(&build_smb1_peek_named_pipe_fid0(ids)), Step::Peek);
+    assert_eq!(classify(&build_smb1_doublepulsar_ping(ids)), Step::Ping);
     assert_eq!(classify(b"GET / HTTP/1.0"), Step::Other);
 }

@@ -11,26 +11,26 @@
 use bytes::BytesMut;
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::nbss::{
-    parse_nbss_header, parse_session_response, NbssType, MAX_NBSS_LEN, NBSS_HEADER_LEN,
+    parse_nbss_header, parse_nbss_session_response, NbssType, MAX_NBSS_LEN, NBSS_HEADER_LEN,
 };
-use smb1scan_protocol::ntlmssp::{parse_av_pairs, parse_ntlmssp_challenge, MAX_NAME_CHARS};
-use smb1scan_protocol::smb1::header::{parse_smb1_body, parse_smb1_header, SMB1_HEADER_LEN};
+use smb1scan_protocol::ntlmssp::{parse_ntlmssp_av_pairs, parse_ntlmssp_challenge, MAX_NAME_CHARS};
+use smb1scan_protocol::smb1::header::{
+    parse_smb1_body, parse_smb1_header, MAX_SMB_STRING_CHARS, SMB1_HEADER_LEN,
+};
 use smb1scan_protocol::smb1::negotiate::{parse_smb1_negotiate_response, SMB1_DIALECTS};
-use smb1scan_protocol::smb1::session_setup::{
-    parse_smb1_session_setup_response, MAX_SMB_STRING_CHARS,
-};
+use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb1::trans::parse_smb1_trans_response;
 use smb1scan_protocol::smb1::trans2::{interpret_doublepulsar_reply, DOUBLEPULSAR_PING_MID};
-use smb1scan_protocol::smb1::tree_connect::parse_tree_connect_response;
+use smb1scan_protocol::smb1::tree_connect::parse_smb1_tree_connect_response;
 use smb1scan_protocol::smb2::header::parse_smb2_header;
 use smb1scan_protocol::smb2::negotiate::{
     parse_smb2_error_response, parse_smb2_negotiate_outcome, parse_smb2_negotiate_response,
-    NegotiateContextType, Smb2NegotiateOutcome, MAX_NEGOTIATE_CONTEXTS,
+    Smb2NegotiateContextType, Smb2NegotiateOutcome, MAX_NEGOTIATE_CONTEXTS,
 };
 use smb1scan_protocol::smb2::session_setup::{
     parse_smb2_session_setup_response, MAX_SMB2_SECURITY_BUFFER,
 };
-use smb1scan_protocol::spnego::find_ntlmssp;
+use smb1scan_protocol::spnego;
 
 /// Every target name, as used for fuzz/fuzz_targets/<name>.rs and fuzz/corpus/<name>/.
 pub const TARGETS: &[&str] = &[
@@ -92,9 +92,9 @@ pub fn nbss_header(data: &[u8]) {
     }
 }
 
-/// parse_session_response on a whole NBSS answer to a SESSION REQUEST.
+/// parse_nbss_session_response on a whole NBSS answer to a SESSION REQUEST.
 pub fn session_response(data: &[u8]) {
-    let _ = format!("{:?}", parse_session_response(data));
+    let _ = format!("{:?}", parse_nbss_session_response(data));
 }
 
 /// parse_smb1_header + parse_smb1_body; a parsed header writes back to the same 32 bytes
@@ -142,7 +142,7 @@ pub fn smb1_negotiate(data: &[u8]) {
         let _ = n.has_capability(0x8000_0000);
         if let Some(blob) = n.security_blob() {
             assert!(within(data, blob));
-            spnego_find_ntlmssp(blob);
+            spnego::spnego_find_ntlmssp(blob);
         }
     }
     let _ = format!("{r:?}");
@@ -167,8 +167,8 @@ pub fn smb2_negotiate(data: &[u8]) {
                 r.server_start_time_unix(),
             );
             let _ = (r.server_guid_string(), r.dialect_revision.name());
-            let _ = r.context(NegotiateContextType::ENCRYPTION_CAPABILITIES);
-            spnego_find_ntlmssp(r.security_buffer);
+            let _ = r.context(Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES);
+            spnego::spnego_find_ntlmssp(r.security_buffer);
         }
         Ok(Smb2NegotiateOutcome::Failed(h, rest)) => {
             assert!(!h.status.is_success());
@@ -208,12 +208,12 @@ pub fn smb1_session_setup(data: &[u8]) {
     assert!(short(&r.native_lanman, MAX_SMB_STRING_CHARS));
     assert!(short(&r.primary_domain, MAX_SMB_STRING_CHARS));
     let _ = r.is_guest();
-    spnego_find_ntlmssp(r.security_blob);
+    spnego::spnego_find_ntlmssp(r.security_blob);
 }
 
-/// parse_tree_connect_response.
+/// parse_smb1_tree_connect_response.
 pub fn tree_connect(data: &[u8]) {
-    if let Ok((h, r)) = parse_tree_connect_response(data) {
+    if let Ok((h, r)) = parse_smb1_tree_connect_response(data) {
         let _ = (h.tid, h.status(), format!("{r:?}"));
     }
 }
@@ -242,7 +242,7 @@ pub fn doublepulsar(data: &[u8]) {
     }
 }
 
-/// parse_ntlmssp_challenge and parse_av_pairs; names capped at MAX_NAME_CHARS.
+/// parse_ntlmssp_challenge and parse_ntlmssp_av_pairs; names capped at MAX_NAME_CHARS.
 pub fn ntlmssp_challenge(data: &[u8]) {
     if let Ok(c) = parse_ntlmssp_challenge(data) {
         assert!(short(&c.target_name, MAX_NAME_CHARS));
@@ -259,12 +259,12 @@ pub fn ntlmssp_challenge(data: &[u8]) {
         assert!(c.target_info_raw.len() <= data.len());
         let _ = c.version.map(|v| v.to_string());
     }
-    let _ = parse_av_pairs(data);
+    let _ = parse_ntlmssp_av_pairs(data);
 }
 
-/// spnego::find_ntlmssp, then the CHALLENGE parser on what it found.
+/// spnego::spnego_find_ntlmssp, then the CHALLENGE parser on what it found.
 pub fn spnego_find_ntlmssp(data: &[u8]) {
-    if let Some(m) = find_ntlmssp(data) {
+    if let Some(m) = spnego::spnego_find_ntlmssp(data) {
         assert!(within(data, m));
         assert!(m.starts_with(b"NTLMSSP\0"));
         ntlmssp_challenge(m);
@@ -276,7 +276,7 @@ pub fn smb2_session_setup(data: &[u8]) {
     if let Ok((_h, r)) = parse_smb2_session_setup_response(data) {
         assert!(within(data, r.security_buffer));
         assert!(r.security_buffer.len() <= MAX_SMB2_SECURITY_BUFFER);
-        spnego_find_ntlmssp(r.security_buffer);
+        spnego::spnego_find_ntlmssp(r.security_buffer);
     }
 }
 
@@ -316,7 +316,7 @@ pub fn probe_path(data: &[u8]) {
         let Some(frame) = stream.get(..end) else {
             return;
         };
-        let _ = parse_session_response(frame);
+        let _ = parse_nbss_session_response(frame);
         stream = stream.get(end..).unwrap_or_default();
     }
     type Step = fn(&[u8]);

@@ -4,10 +4,9 @@
 //!
 //! Run: `cargo run -p smb1scan-protocol --example negotiate_requests`
 
-use smb1scan_protocol::smb1::header::{flags2, Smb1Ids};
+use smb1scan_protocol::smb1::header::{flags2, Smb1Ids, CLIENT_FLAGS2};
 use smb1scan_protocol::smb1::negotiate::{
-    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, NEGOTIATE_FLAGS2,
-    SMB1_DIALECTS,
+    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb2::negotiate::{build_smb2_negotiate_request, Smb2Dialect, ALL_DIALECTS};
 
@@ -30,7 +29,7 @@ fn main() {
             build_smb1_negotiate_request_with_flags2(
                 SMB1_DIALECTS,
                 ids,
-                NEGOTIATE_FLAGS2 | flags2::EXTENDED_SECURITY,
+                CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY,
             )
             .to_vec(),
         ),

@@ -5,11 +5,14 @@
 //! request offered an "SMB 2.???" dialect; [`parse_smb_message`] lets the caller see which it got
 //! before choosing a body parser.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{parse_smb1_header, Smb1Header, SMB1_MAGIC};
 use crate::smb2::header::{parse_smb2_header, Smb2Header, SMB2_MAGIC};
 
 /// One SMB message: its parsed header and the bytes after the header.
+/// Spec: [MS-CIFS] 2.2.3.1, [MS-SMB2] 2.2.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmbMessage<'a> {
     /// An SMB1 message ([MS-CIFS] 2.2.3.1); the slice starts at WordCount.
@@ -27,6 +30,7 @@ pub const SMB2_COMPRESSION_MAGIC: [u8; 4] = [0xFC, b'S', b'M', b'B'];
 /// Parses the header of an NBSS payload, choosing SMB1 or SMB2 by the 4-byte magic. Anything else
 /// (including the SMB3 transform/compression headers, which smb1scan never asks for) is
 /// [`ParseError::Invalid`].
+/// Spec: [MS-CIFS] 2.2.3.1 (Protocol `\xFFSMB`), [MS-SMB2] 2.2.1 (ProtocolId `\xFESMB`).
 pub fn parse_smb_message(payload: &[u8]) -> Result<SmbMessage<'_>> {
     let magic = payload.get(..4).ok_or(ParseError::Truncated {
         what: "SMB message",
@@ -88,6 +92,28 @@ pub fn filetime_to_unix(ft: u64) -> Option<i64> {
     // u64::MAX / 10^7 fits in i64, so this conversion cannot fail; map defensively anyway.
     let secs = i64::try_from(ft / 10_000_000).ok()?;
     secs.checked_sub(FILETIME_UNIX_EPOCH_SECS)
+}
+
+/// Converts a time to a FILETIME ([MS-DTYP] 2.3.3); times before 1601 or beyond the u64 range
+/// saturate (0 / `u64::MAX`).
+pub fn filetime_from_system_time(t: SystemTime) -> u64 {
+    let since_1601 = match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => Duration::from_secs(FILETIME_UNIX_EPOCH_SECS as u64).checked_add(after),
+        Err(before) => {
+            Duration::from_secs(FILETIME_UNIX_EPOCH_SECS as u64).checked_sub(before.duration())
+        }
+    };
+    match since_1601 {
+        Some(d) => u64::try_from(d.as_nanos() / 100).unwrap_or(u64::MAX),
+        None if t < UNIX_EPOCH => 0,
+        None => u64::MAX,
+    }
+}
+
+/// The current time as a FILETIME ([MS-DTYP] 2.3.3): SystemTime of NEGOTIATE responses,
+/// MsvAvTimestamp, the NTLMv2 client time.
+pub fn filetime_now() -> u64 {
+    filetime_from_system_time(SystemTime::now())
 }
 
 /// Formats a GUID as stored on the wire ([MS-DTYP] 2.3.4.2: Data1 u32 LE, Data2 u16 LE, Data3 u16
@@ -169,6 +195,18 @@ mod tests {
             0xee, 0xff,
         ];
         assert_eq!(guid_to_string(&g), "00112233-4455-6677-8899-aabbccddeeff");
+        // FILETIME from a time: the inverse of filetime_to_unix, 100-ns resolution.
+        let t = UNIX_EPOCH + Duration::new(1_165_911_617, 83_842_000);
+        assert_eq!(filetime_from_system_time(t), 0x01c7_1dc6_5b00_8194);
+        assert_eq!(
+            filetime_from_system_time(UNIX_EPOCH),
+            116_444_736_000_000_000
+        );
+        assert_eq!(
+            filetime_from_system_time(UNIX_EPOCH - Duration::from_secs(20_000_000_000)),
+            0
+        );
+        assert!(filetime_to_unix(filetime_now()).is_some_and(|s| s > 1_700_000_000));
         assert_eq!(Signing::Required.as_str(), "required");
     }
 }

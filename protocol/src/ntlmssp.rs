@@ -7,20 +7,66 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use md4::{Digest, Md4};
 use md5::Md5;
 
+use nom::bytes::complete::{tag, take};
+use nom::number::complete::{le_u16, le_u32, le_u64, le_u8};
+use nom::{IResult, Parser};
+
 use crate::error::{ParseError, Result};
-use crate::util::{slice_at, take_oemz, utf16le, utf16le_to_string};
+use crate::util::{run, slice_at, take_oemz, utf16le, utf16le_to_string};
 
 /// `NTLMSSP\0`.
+/// Spec: [MS-NLMP] 2.2.1 (Signature).
 pub const NTLMSSP_SIGNATURE: [u8; 8] = *b"NTLMSSP\0";
+
+/// MessageType of the three NTLMSSP messages ([MS-NLMP] 2.2.1.1-2.2.1.3).
+pub mod message_type {
+    /// NtLmNegotiate.
+    pub const NEGOTIATE: u32 = 0x0000_0001;
+    /// NtLmChallenge.
+    pub const CHALLENGE: u32 = 0x0000_0002;
+    /// NtLmAuthenticate.
+    pub const AUTHENTICATE: u32 = 0x0000_0003;
+}
+
+/// AvId of an AV_PAIR ([MS-NLMP] 2.2.2.1).
+pub mod av_id {
+    /// MsvAvEOL: ends the list.
+    pub const EOL: u16 = 0x0000;
+    /// MsvAvNbComputerName.
+    pub const NB_COMPUTER_NAME: u16 = 0x0001;
+    /// MsvAvNbDomainName.
+    pub const NB_DOMAIN_NAME: u16 = 0x0002;
+    /// MsvAvDnsComputerName.
+    pub const DNS_COMPUTER_NAME: u16 = 0x0003;
+    /// MsvAvDnsDomainName.
+    pub const DNS_DOMAIN_NAME: u16 = 0x0004;
+    /// MsvAvDnsTreeName.
+    pub const DNS_TREE_NAME: u16 = 0x0005;
+    /// MsvAvFlags.
+    pub const FLAGS: u16 = 0x0006;
+    /// MsvAvTimestamp.
+    pub const TIMESTAMP: u16 = 0x0007;
+}
+
+/// Appends one AV_PAIR ([MS-NLMP] 2.2.2.1): AvId, AvLen, Value. A value over 65535 bytes cannot be
+/// encoded and is cut.
+pub fn put_ntlmssp_av_pair(out: &mut Vec<u8>, id: u16, value: &[u8]) {
+    let value = value.get(..usize::from(u16::MAX)).unwrap_or(value);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(value);
+}
 
 /// Most AV_PAIRs read from a CHALLENGE's target info ([MS-NLMP] 2.2.2.1); Windows sends about ten.
 pub const MAX_AV_PAIRS: usize = 64;
 
 /// Longest name kept from an AV_PAIR or TargetName, in characters.
+/// Bounds the names of [MS-NLMP] 2.2.1.2 (TargetName) and 2.2.2.1 (AV_PAIR values).
 pub const MAX_NAME_CHARS: usize = 256;
 
 /// NegotiateFlags ([MS-NLMP] 2.2.2.5).
@@ -63,6 +109,7 @@ pub mod flags {
 
 /// Flags of our NEGOTIATE: Windows 7's 0xE2088297 (56, KEY_EXCH, 128, VERSION, extended session
 /// security, ALWAYS_SIGN, NTLM, LM_KEY, SIGN, REQUEST_TARGET, OEM, UNICODE) plus TARGET_INFO.
+/// Spec: [MS-NLMP] 2.2.1.1, 2.2.2.5.
 pub const NEGOTIATE_FLAGS: u32 = 0xE288_8297;
 
 /// The Version we announce: 6.1 build 7601, NTLMSSP_REVISION_W2K3 (15), as Windows 7 SP1 does.
@@ -70,10 +117,10 @@ const CLIENT_VERSION: [u8; 8] = [6, 1, 0xB1, 0x1D, 0, 0, 0, 15];
 
 /// Builds an NTLMSSP NEGOTIATE_MESSAGE ([MS-NLMP] 2.2.1.1): no domain or workstation supplied,
 /// flags [`NEGOTIATE_FLAGS`], Version 6.1.7601. 40 bytes.
-pub fn build_ntlmssp_negotiate() -> Vec<u8> {
+pub fn build_ntlmssp_negotiate() -> Bytes {
     let mut m = Vec::with_capacity(40);
     m.extend_from_slice(&NTLMSSP_SIGNATURE);
-    m.extend_from_slice(&1u32.to_le_bytes());
+    m.extend_from_slice(&message_type::NEGOTIATE.to_le_bytes());
     m.extend_from_slice(&NEGOTIATE_FLAGS.to_le_bytes());
     // DomainNameFields and WorkstationFields: empty, offset = end of the message.
     for _ in 0..2 {
@@ -82,12 +129,12 @@ pub fn build_ntlmssp_negotiate() -> Vec<u8> {
         m.extend_from_slice(&40u32.to_le_bytes());
     }
     m.extend_from_slice(&CLIENT_VERSION);
-    m
+    m.into()
 }
 
 /// The VERSION structure ([MS-NLMP] 2.2.2.10): the server's OS version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NtlmVersion {
+pub struct NtlmsspVersion {
     /// ProductMajorVersion.
     pub major: u8,
     /// ProductMinorVersion.
@@ -98,7 +145,7 @@ pub struct NtlmVersion {
     pub revision: u8,
 }
 
-impl fmt::Display for NtlmVersion {
+impl fmt::Display for NtlmsspVersion {
     /// `major.minor.build`, e.g. "6.1.7601".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.build)
@@ -107,7 +154,7 @@ impl fmt::Display for NtlmVersion {
 
 /// The AV_PAIRs of a CHALLENGE's TargetInfo that identify the host ([MS-NLMP] 2.2.2.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TargetInfo {
+pub struct NtlmsspTargetInfo {
     /// MsvAvNbComputerName (1).
     pub nb_computer_name: Option<String>,
     /// MsvAvNbDomainName (2).
@@ -126,7 +173,7 @@ pub struct TargetInfo {
 
 /// A parsed CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NtlmChallenge {
+pub struct NtlmsspChallenge {
     /// NegotiateFlags chosen by the server.
     pub flags: u32,
     /// ServerChallenge (a nonce, not a secret).
@@ -134,77 +181,78 @@ pub struct NtlmChallenge {
     /// TargetName (the NetBIOS domain or server name).
     pub target_name: Option<String>,
     /// Identity fields decoded from TargetInfo.
-    pub target_info: TargetInfo,
+    pub target_info: NtlmsspTargetInfo,
     /// TargetInfo exactly as sent (echoed inside the NTLMv2 response).
     pub target_info_raw: Vec<u8>,
     /// Version, when the server sent one.
-    pub version: Option<NtlmVersion>,
-}
-
-fn u16_at(b: &[u8], k: usize) -> Option<u16> {
-    Some(u16::from_le_bytes([*b.get(k)?, *b.get(k + 1)?]))
-}
-
-fn u32_at(b: &[u8], k: usize) -> Option<u32> {
-    Some(u32::from_le_bytes([
-        *b.get(k)?,
-        *b.get(k + 1)?,
-        *b.get(k + 2)?,
-        *b.get(k + 3)?,
-    ]))
-}
-
-fn u64_at(b: &[u8], k: usize) -> Option<u64> {
-    let s = b.get(k..k.checked_add(8)?)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(s);
-    Some(u64::from_le_bytes(a))
+    pub version: Option<NtlmsspVersion>,
 }
 
 fn name(b: &[u8]) -> String {
     utf16le_to_string(b).chars().take(MAX_NAME_CHARS).collect()
 }
 
-/// Reads a (Len, MaxLen, BufferOffset) field triple at `k` and returns (offset, len).
-fn fields_at(m: &[u8], k: usize) -> Option<(usize, usize)> {
-    Some((
-        usize::try_from(u32_at(m, k + 4)?).ok()?,
-        usize::from(u16_at(m, k)?),
-    ))
+/// A (Len, MaxLen, BufferOffset) field triple ([MS-NLMP] 2.2.1.2): where a payload field sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PayloadField {
+    len: u16,
+    offset: u32,
+}
+
+impl PayloadField {
+    /// The field's bytes in `msg` (offsets count from the signature), a typed error when they run
+    /// past the message; `None` when the field is empty.
+    fn get<'a>(self, what: &'static str, msg: &'a [u8]) -> Result<Option<&'a [u8]>> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let offset = usize::try_from(self.offset)
+            .map_err(|_| ParseError::invalid(what, "offset overflow"))?;
+        slice_at(what, msg, offset, usize::from(self.len)).map(Some)
+    }
+}
+
+fn payload_field(i: &[u8]) -> IResult<&[u8], PayloadField> {
+    let (i, len) = le_u16.parse(i)?;
+    let (i, _max_len) = le_u16.parse(i)?;
+    let (i, offset) = le_u32.parse(i)?;
+    Ok((i, PayloadField { len, offset }))
+}
+
+/// One AV_PAIR ([MS-NLMP] 2.2.2.1): AvId, AvLen, Value.
+fn av_pair(i: &[u8]) -> IResult<&[u8], (u16, &[u8])> {
+    let (i, av_id) = le_u16.parse(i)?;
+    let (i, av_len) = le_u16.parse(i)?;
+    let (i, value) = take(av_len).parse(i)?;
+    Ok((i, (av_id, value)))
 }
 
 /// Parses the AV_PAIR list ([MS-NLMP] 2.2.2.1), at most [`MAX_AV_PAIRS`] entries, stopping at
-/// MsvAvEOL. A pair running past the end is an error.
-pub fn parse_av_pairs(ti: &[u8]) -> Result<TargetInfo> {
-    let mut out = TargetInfo::default();
-    let mut pos = 0usize;
+/// MsvAvEOL. A pair running past the end, or an MsvAvFlags / MsvAvTimestamp value shorter than
+/// its type, is an error.
+pub fn parse_ntlmssp_av_pairs(ti: &[u8]) -> Result<NtlmsspTargetInfo> {
+    const WHAT: &str = "NTLMSSP AV_PAIR";
+    let mut out = NtlmsspTargetInfo::default();
+    let mut i = ti;
     for _ in 0..MAX_AV_PAIRS {
-        if pos >= ti.len() {
+        if i.is_empty() {
             return Ok(out); // some servers omit MsvAvEOL
         }
-        let (id, len) = match (u16_at(ti, pos), u16_at(ti, pos + 2)) {
-            (Some(id), Some(len)) => (id, usize::from(len)),
-            _ => {
-                return Err(ParseError::Truncated {
-                    what: "NTLMSSP AV_PAIR",
-                    need: pos + 4,
-                    have: ti.len(),
-                })
+        let (rest, (av_id, value)) = run(WHAT, i, av_pair)?;
+        match av_id {
+            av_id::EOL => return Ok(out),
+            av_id::NB_COMPUTER_NAME => out.nb_computer_name = Some(name(value)),
+            av_id::NB_DOMAIN_NAME => out.nb_domain_name = Some(name(value)),
+            av_id::DNS_COMPUTER_NAME => out.dns_computer_name = Some(name(value)),
+            av_id::DNS_DOMAIN_NAME => out.dns_domain_name = Some(name(value)),
+            av_id::DNS_TREE_NAME => out.dns_tree_name = Some(name(value)),
+            av_id::FLAGS => out.flags = Some(run("NTLMSSP MsvAvFlags", value, le_u32)?.1),
+            av_id::TIMESTAMP => {
+                out.timestamp = Some(run("NTLMSSP MsvAvTimestamp", value, le_u64)?.1)
             }
-        };
-        let v = slice_at("NTLMSSP AV_PAIR value", ti, pos + 4, len)?;
-        match id {
-            0 => return Ok(out),
-            1 => out.nb_computer_name = Some(name(v)),
-            2 => out.nb_domain_name = Some(name(v)),
-            3 => out.dns_computer_name = Some(name(v)),
-            4 => out.dns_domain_name = Some(name(v)),
-            5 => out.dns_tree_name = Some(name(v)),
-            6 => out.flags = u32_at(v, 0),
-            7 => out.timestamp = u64_at(v, 0),
             _ => {}
         }
-        pos += 4 + len;
+        i = rest;
     }
     Err(ParseError::TooLarge {
         what: "NTLMSSP AV_PAIR list",
@@ -213,73 +261,110 @@ pub fn parse_av_pairs(ti: &[u8]) -> Result<TargetInfo> {
     })
 }
 
+/// Length of a CHALLENGE_MESSAGE without its Version and payload.
+const CHALLENGE_FIXED_LEN: usize = 48;
+
+/// The fixed fields of a CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2 table order).
+struct ChallengeFixed {
+    message_type: u32,
+    target_name: PayloadField,
+    negotiate_flags: u32,
+    server_challenge: [u8; 8],
+    target_info: PayloadField,
+}
+
+fn challenge_fixed(i: &[u8]) -> IResult<&[u8], ChallengeFixed> {
+    let (i, _signature) = tag(&NTLMSSP_SIGNATURE[..]).parse(i)?;
+    let (i, message_type) = le_u32.parse(i)?;
+    let (i, target_name) = payload_field(i)?;
+    let (i, negotiate_flags) = le_u32.parse(i)?;
+    let (i, server_challenge) = take(8usize).parse(i)?;
+    let (i, _reserved) = take(8usize).parse(i)?;
+    let (i, target_info) = payload_field(i)?;
+    let mut challenge = [0u8; 8];
+    challenge.copy_from_slice(server_challenge);
+    Ok((
+        i,
+        ChallengeFixed {
+            message_type,
+            target_name,
+            negotiate_flags,
+            server_challenge: challenge,
+            target_info,
+        },
+    ))
+}
+
+/// The VERSION structure ([MS-NLMP] 2.2.2.10).
+fn version(i: &[u8]) -> IResult<&[u8], NtlmsspVersion> {
+    let (i, major) = le_u8.parse(i)?;
+    let (i, minor) = le_u8.parse(i)?;
+    let (i, build) = le_u16.parse(i)?;
+    let (i, _reserved) = take(3usize).parse(i)?;
+    let (i, revision) = le_u8.parse(i)?;
+    Ok((
+        i,
+        NtlmsspVersion {
+            major,
+            minor,
+            build,
+            revision,
+        },
+    ))
+}
+
 /// Parses an NTLMSSP CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2) starting at its signature (use
-/// [`crate::spnego::find_ntlmssp`] to locate it in a SPNEGO blob). Offsets are bounded by the
+/// [`crate::spnego::spnego_find_ntlmssp`] to locate it in a SPNEGO blob). A message shorter than
+/// the 48 fixed bytes is [`ParseError::Truncated`], never zeroed fields. Offsets are bounded by the
 /// message; the Version is read when NTLMSSP_NEGOTIATE_VERSION is set and the payload starts at or
 /// after byte 56.
-pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmChallenge> {
+pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmsspChallenge> {
     const WHAT: &str = "NTLMSSP CHALLENGE";
-    if i.len() < 48 {
+    if i.len() < CHALLENGE_FIXED_LEN {
         return Err(ParseError::Truncated {
             what: WHAT,
-            need: 48,
+            need: CHALLENGE_FIXED_LEN,
             have: i.len(),
         });
     }
-    if i.get(..8) != Some(&NTLMSSP_SIGNATURE[..]) {
+    if i.get(..NTLMSSP_SIGNATURE.len()) != Some(&NTLMSSP_SIGNATURE[..]) {
         return Err(ParseError::invalid(WHAT, "no NTLMSSP signature"));
     }
-    let msg_type = u32_at(i, 8).unwrap_or(0);
-    if msg_type != 2 {
+    let (after_fixed, fixed) = run(WHAT, i, challenge_fixed)?;
+    if fixed.message_type != message_type::CHALLENGE {
         return Err(ParseError::invalid(
             WHAT,
-            format!("MessageType {msg_type} (expected 2)"),
+            format!("MessageType {} (expected 2)", fixed.message_type),
         ));
     }
-    let (tn_off, tn_len) = fields_at(i, 12).unwrap_or((0, 0));
-    let flags = u32_at(i, 20).unwrap_or(0);
-    let mut server_challenge = [0u8; 8];
-    server_challenge.copy_from_slice(slice_at(WHAT, i, 24, 8)?);
-    let (ti_off, ti_len) = fields_at(i, 40).unwrap_or((0, 0));
-
-    let target_name = if tn_len > 0 {
-        let raw = slice_at("NTLMSSP TargetName", i, tn_off, tn_len)?;
-        Some(if flags & flags::UNICODE != 0 {
+    let flags = fixed.negotiate_flags;
+    let target_name = fixed.target_name.get("NTLMSSP TargetName", i)?.map(|raw| {
+        if flags & flags::UNICODE != 0 {
             name(raw)
         } else {
             take_oemz(raw).0.chars().take(MAX_NAME_CHARS).collect()
-        })
+        }
+    });
+    let (target_info_raw, target_info) = match fixed.target_info.get("NTLMSSP TargetInfo", i)? {
+        Some(raw) => (raw.to_vec(), parse_ntlmssp_av_pairs(raw)?),
+        None => (Vec::new(), NtlmsspTargetInfo::default()),
+    };
+    // The Version sits between the fixed fields and the payload: only read it when the payload
+    // leaves room for it (older servers put TargetName right at byte 48).
+    let payload_start = [fixed.target_name, fixed.target_info]
+        .iter()
+        .filter(|f| f.len > 0)
+        .filter_map(|f| usize::try_from(f.offset).ok())
+        .min()
+        .unwrap_or(usize::MAX);
+    let version = if flags & flags::VERSION != 0 && payload_start >= CHALLENGE_FIXED_LEN + 8 {
+        version(after_fixed).ok().map(|(_, v)| v)
     } else {
         None
     };
-    let (target_info_raw, target_info) = if ti_len > 0 {
-        let raw = slice_at("NTLMSSP TargetInfo", i, ti_off, ti_len)?;
-        (raw.to_vec(), parse_av_pairs(raw)?)
-    } else {
-        (Vec::new(), TargetInfo::default())
-    };
-    let payload_start = [(tn_off, tn_len), (ti_off, ti_len)]
-        .iter()
-        .filter(|(_, l)| *l > 0)
-        .map(|(o, _)| *o)
-        .min()
-        .unwrap_or(usize::MAX);
-    let version = match i.get(48..56) {
-        Some(&[major, minor, b0, b1, _, _, _, revision])
-            if flags & flags::VERSION != 0 && payload_start >= 56 =>
-        {
-            Some(NtlmVersion {
-                major,
-                minor,
-                build: u16::from_le_bytes([b0, b1]),
-                revision,
-            })
-        }
-        _ => None,
-    };
-    Ok(NtlmChallenge {
+    Ok(NtlmsspChallenge {
         flags,
-        server_challenge,
+        server_challenge: fixed.server_challenge,
         target_name,
         target_info,
         target_info_raw,
@@ -346,11 +431,11 @@ pub fn ntlmv2_responses(
 /// sends no EncryptedRandomSessionKey and never signs or seals (Samba rejects a KEY_EXCH
 /// AUTHENTICATE without a 16-byte key). No MIC. Version 6.1.7601 is included.
 pub fn build_ntlmssp_authenticate(
-    challenge: &NtlmChallenge,
+    challenge: &NtlmsspChallenge,
     creds: Option<(&str, &str, &str)>,
     client_challenge: [u8; 8],
     timestamp_fallback: u64,
-) -> Vec<u8> {
+) -> Bytes {
     build_ntlmssp_authenticate_keyed(challenge, creds, client_challenge, timestamp_fallback).0
 }
 
@@ -359,11 +444,11 @@ pub fn build_ntlmssp_authenticate(
 /// HMAC_MD5(NTOWFv2, NTProofStr) ([MS-NLMP] 3.3.2, 3.4.5.1). SMB1 signing keys on it
 /// ([MS-SMB] 3.2.5.3). Anonymous logons have no session key.
 pub fn build_ntlmssp_authenticate_keyed(
-    challenge: &NtlmChallenge,
+    challenge: &NtlmsspChallenge,
     creds: Option<(&str, &str, &str)>,
     client_challenge: [u8; 8],
     timestamp_fallback: u64,
-) -> (Vec<u8>, Option<[u8; 16]>) {
+) -> (Bytes, Option<[u8; 16]>) {
     let mut session_base_key = None;
     let mut fl = (challenge.flags & NEGOTIATE_FLAGS)
         & !(flags::KEY_EXCH | flags::SIGN | flags::SEAL | flags::LM_KEY | flags::TARGET_INFO);
@@ -419,7 +504,7 @@ pub fn build_ntlmssp_authenticate_keyed(
 
     let mut m = Vec::with_capacity(HEADER + payload.len());
     m.extend_from_slice(&NTLMSSP_SIGNATURE);
-    m.extend_from_slice(&3u32.to_le_bytes());
+    m.extend_from_slice(&message_type::AUTHENTICATE.to_le_bytes());
     for (len, off) in [f_lm, f_nt, f_dom, f_user, f_ws, f_key] {
         m.extend_from_slice(&len.to_le_bytes());
         m.extend_from_slice(&len.to_le_bytes());
@@ -428,13 +513,33 @@ pub fn build_ntlmssp_authenticate_keyed(
     m.extend_from_slice(&fl.to_le_bytes());
     m.extend_from_slice(&CLIENT_VERSION);
     m.extend_from_slice(&payload);
-    (m, session_base_key)
+    (m.into(), session_base_key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::hex;
+
+    /// (offset, len) of the (Len, MaxLen, BufferOffset) triple at `k` of a built message.
+    fn fields_at(m: &[u8], k: usize) -> Option<(usize, usize)> {
+        let (_, f) = payload_field(m.get(k..)?).ok()?;
+        Some((usize::try_from(f.offset).ok()?, usize::from(f.len)))
+    }
+
+    fn u32_at(b: &[u8], k: usize) -> Option<u32> {
+        le_u32::<_, nom::error::Error<&[u8]>>
+            .parse(b.get(k..)?)
+            .ok()
+            .map(|(_, v)| v)
+    }
+
+    fn u64_at(b: &[u8], k: usize) -> Option<u64> {
+        le_u64::<_, nom::error::Error<&[u8]>>
+            .parse(b.get(k..)?)
+            .ok()
+            .map(|(_, v)| v)
+    }
 
     fn unhex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
@@ -476,10 +581,10 @@ mod tests {
         assert_eq!(c.target_name.as_deref(), Some("Server"));
         assert_eq!(
             c.target_info,
-            TargetInfo {
+            NtlmsspTargetInfo {
                 nb_computer_name: Some("Server".into()),
                 nb_domain_name: Some("Domain".into()),
-                ..TargetInfo::default()
+                ..NtlmsspTargetInfo::default()
             }
         );
         let v = c.version.expect("version");
@@ -599,17 +704,56 @@ mod tests {
         bad[12..14].copy_from_slice(&0xFFFFu16.to_le_bytes()); // TargetName length
         assert!(parse_ntlmssp_challenge(&bad).is_err());
         // An AV pair whose length runs past the list.
-        assert!(parse_av_pairs(&unhex("0100 ff00 5300")).is_err());
+        assert!(parse_ntlmssp_av_pairs(&unhex("0100 ff00 5300")).is_err());
         // More than MAX_AV_PAIRS pairs.
         let many: Vec<u8> = std::iter::repeat([9u8, 0, 0, 0])
             .take(MAX_AV_PAIRS + 5)
             .flatten()
             .collect();
         assert!(matches!(
-            parse_av_pairs(&many),
+            parse_ntlmssp_av_pairs(&many),
             Err(ParseError::TooLarge { .. })
         ));
         // Truncated pair header.
-        assert!(parse_av_pairs(&[1, 0, 2]).is_err());
+        assert!(parse_ntlmssp_av_pairs(&[1, 0, 2]).is_err());
+    }
+
+    /// A message cut anywhere inside its 48 fixed bytes is a Truncated error, never a CHALLENGE
+    /// with zeroed flags or challenge (the fields used to be read with `unwrap_or(0)`).
+    #[test]
+    fn truncated_challenge_is_an_error_not_zeroed_fields() {
+        let good = spec_challenge();
+        for cut in 0..CHALLENGE_FIXED_LEN {
+            let r = parse_ntlmssp_challenge(&good[..cut]);
+            assert!(
+                matches!(r, Err(ParseError::Truncated { need: 48, have, .. }) if have == cut),
+                "cut at {cut}: {r:?}"
+            );
+        }
+        // Cut inside the payload: TargetName/TargetInfo run past the end.
+        for cut in [CHALLENGE_FIXED_LEN, 56, 60, good.len() - 1] {
+            assert!(
+                matches!(
+                    parse_ntlmssp_challenge(&good[..cut]),
+                    Err(ParseError::Truncated { .. })
+                ),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    /// A short MsvAvFlags (4 bytes) or MsvAvTimestamp (8 bytes) value is an error, not an absent
+    /// field: before, `u32_at(v, 0)` on a 2-byte value silently gave `flags: None`.
+    #[test]
+    fn short_av_pair_values_are_errors() {
+        assert!(parse_ntlmssp_av_pairs(&unhex("0600 0200 0100 0000 0000")).is_err());
+        assert!(parse_ntlmssp_av_pairs(&unhex("0700 0400 01020304 0000 0000")).is_err());
+        let ok = parse_ntlmssp_av_pairs(&unhex("0600 0400 02000000 0000 0000")).expect("parse");
+        assert_eq!(ok.flags, Some(2));
+        // A pair header cut after AvId.
+        assert!(matches!(
+            parse_ntlmssp_av_pairs(&unhex("0100")),
+            Err(ParseError::Nom { .. })
+        ));
     }
 }

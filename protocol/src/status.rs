@@ -50,7 +50,9 @@ nt_statuses! {
     INSUFF_SERVER_RESOURCES = 0xC000_0205, "STATUS_INSUFF_SERVER_RESOURCES";
     USER_SESSION_DELETED = 0xC000_0203, "STATUS_USER_SESSION_DELETED";
     NETWORK_SESSION_EXPIRED = 0xC000_035C, "STATUS_NETWORK_SESSION_EXPIRED";
+    INVALID_SMB = 0x0001_0002, "STATUS_INVALID_SMB";
     SMB_BAD_TID = 0x0005_0002, "STATUS_SMB_BAD_TID";
+    SMB_BAD_COMMAND = 0x0016_0002, "STATUS_SMB_BAD_COMMAND";
     SMB_BAD_UID = 0x005B_0002, "STATUS_SMB_BAD_UID";
 }
 
@@ -124,6 +126,7 @@ impl fmt::Display for DosError {
 }
 
 /// The status of an SMB1 response: NT style or DOS style, as its Flags2 says.
+/// Spec: [MS-CIFS] 2.2.3.1 (Status), [MS-ERREF] 2.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SmbError {
     /// Flags2 had `SMB_FLAGS2_NT_STATUS`.

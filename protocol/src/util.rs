@@ -29,6 +29,7 @@ pub(crate) fn slice_at<'a>(
 }
 
 /// Decodes UTF-16LE up to the first NUL (or the end), lossily; odd trailing bytes are ignored.
+/// Spec: [MS-CIFS] 2.2.1.1 (Unicode SMB_STRING).
 pub fn utf16le_to_string(b: &[u8]) -> String {
     let units: Vec<u16> = b
         .chunks_exact(2)
@@ -45,6 +46,7 @@ pub fn utf16le_to_string(b: &[u8]) -> String {
 
 /// Splits a UTF-16LE NUL-terminated string off the front of `b`: (string, rest after the NUL).
 /// Without a terminator the whole input is the string and the rest is empty.
+/// Spec: [MS-CIFS] 2.2.1.1.
 pub fn take_utf16z(b: &[u8]) -> (String, &[u8]) {
     let mut i = 0;
     while let Some(pair) = b.get(i..i + 2) {
@@ -58,6 +60,7 @@ pub fn take_utf16z(b: &[u8]) -> (String, &[u8]) {
 }
 
 /// Splits an OEM (treated as Latin-1/ASCII) NUL-terminated string off the front of `b`.
+/// Spec: [MS-CIFS] 2.2.1.1 (OEM SMB_STRING).
 pub fn take_oemz(b: &[u8]) -> (String, &[u8]) {
     match b.iter().position(|&c| c == 0) {
         Some(n) => (
@@ -73,6 +76,46 @@ fn latin1(b: &[u8]) -> String {
 }
 
 /// Encodes `s` as UTF-16LE without terminator.
+/// Spec: [MS-CIFS] 2.2.1.1, [MS-NLMP] 2.2 (Unicode strings).
 pub fn utf16le(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+/// Little-endian u16 at `offset` of `b`, `None` when it does not fit. For code that picks single
+/// fields out of a message (the responder reading requests); parsers of this crate use nom.
+/// Spec: [MS-CIFS] 2.2.1, [MS-SMB2] 2.2 (little-endian integers).
+pub fn u16_le_at(b: &[u8], offset: usize) -> Option<u16> {
+    let bytes = b.get(offset..offset.checked_add(2)?)?;
+    bytes.try_into().ok().map(u16::from_le_bytes)
+}
+
+/// Little-endian u32 at `offset` of `b`, `None` when it does not fit (see [`u16_le_at`]).
+/// Spec: [MS-CIFS] 2.2.1, [MS-SMB2] 2.2.
+pub fn u32_le_at(b: &[u8], offset: usize) -> Option<u32> {
+    let bytes = b.get(offset..offset.checked_add(4)?)?;
+    bytes.try_into().ok().map(u32::from_le_bytes)
+}
+
+/// Little-endian u64 at `offset` of `b`, `None` when it does not fit (see [`u16_le_at`]).
+/// Spec: [MS-CIFS] 2.2.1, [MS-SMB2] 2.2.
+pub fn u64_le_at(b: &[u8], offset: usize) -> Option<u64> {
+    let bytes = b.get(offset..offset.checked_add(8)?)?;
+    bytes.try_into().ok().map(u64::from_le_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_at_bounds() {
+        let b = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        assert_eq!(u16_le_at(&b, 0), Some(0x0201));
+        assert_eq!(u16_le_at(&b, 8), None);
+        assert_eq!(u16_le_at(&b, usize::MAX), None);
+        assert_eq!(u32_le_at(&b, 5), Some(0x0908_0706));
+        assert_eq!(u32_le_at(&b, 6), None);
+        assert_eq!(u64_le_at(&b, 1), Some(0x0908_0706_0504_0302));
+        assert_eq!(u64_le_at(&b, 2), None);
+    }
 }

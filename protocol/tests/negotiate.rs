@@ -14,16 +14,16 @@
 //!   over every fixture, all of which must return (Ok or Err) without panicking.
 
 use smb1scan_protocol::message::{parse_smb_message, Signing, SmbMessage};
-use smb1scan_protocol::smb1::header::{flags2, Smb1Ids};
+use smb1scan_protocol::smb1::header::{flags2, Smb1Ids, CLIENT_FLAGS2};
 use smb1scan_protocol::smb1::negotiate::{
-    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, dialect_name,
-    parse_smb1_negotiate_response, Smb1NegotiateResponse, Smb1NegotiateSecurity,
-    CAP_EXTENDED_SECURITY, CAP_UNIX, NEGOTIATE_FLAGS2, SMB1_DIALECTS,
+    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, capabilities,
+    dialect_name, parse_smb1_negotiate_response, Smb1NegotiateResponse, Smb1NegotiateSecurity,
+    SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb2::header::{parse_smb2_header, Smb2Command};
 use smb1scan_protocol::smb2::negotiate::{
     build_smb2_negotiate_request, parse_smb2_error_response, parse_smb2_negotiate_outcome,
-    parse_smb2_negotiate_response, NegotiateContextType, Smb2Dialect, Smb2NegotiateOutcome,
+    parse_smb2_negotiate_response, Smb2Dialect, Smb2NegotiateContextType, Smb2NegotiateOutcome,
     ALL_DIALECTS, CIPHER_AES128_CCM, CIPHER_AES128_GCM, HASH_SHA512, MAX_NEGOTIATE_CONTEXTS,
 };
 use smb1scan_protocol::status::{NtStatus, SmbError};
@@ -111,11 +111,11 @@ fn smb1_negotiate_request_golden() {
                 024e54204c4d20302e313200";
     assert_eq!(hex(&b), want.replace(' ', ""));
     // Flags2 0xC001: Unicode, NT status, long names; no extended security.
-    assert_eq!(NEGOTIATE_FLAGS2, 0xC001);
+    assert_eq!(CLIENT_FLAGS2, 0xC001);
     let ext = build_smb1_negotiate_request_with_flags2(
         SMB1_DIALECTS,
         IDS,
-        NEGOTIATE_FLAGS2 | flags2::EXTENDED_SECURITY,
+        CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY,
     );
     assert_eq!(&ext[10..12], &[0x01, 0xC8]);
     assert_eq!(&ext[12..], &b[12..]);
@@ -199,7 +199,7 @@ fn samba_nt1_classic_body() {
     assert_eq!(n.max_number_vcs, 1);
     assert_eq!(n.max_buffer_size, 16644);
     assert_eq!(n.capabilities, 0x0080_f3fc);
-    assert!(n.has_capability(CAP_UNIX));
+    assert!(n.has_capability(capabilities::UNIX));
     assert!(!n.is_extended_security());
     assert_eq!(n.server_time_zone, 0);
     assert_eq!(n.system_time_unix(), Some(RECORDED_AT));
@@ -224,7 +224,7 @@ fn samba_nt1_extended_security_body() {
     assert_eq!(h.flags2, 0xC801);
     let n = r.nt_lm().expect("NT LM 0.12 form");
     assert_eq!(n.capabilities, 0x8080_f3fc);
-    assert!(n.has_capability(CAP_EXTENDED_SECURITY));
+    assert!(n.has_capability(capabilities::EXTENDED_SECURITY));
     assert!(n.is_extended_security());
     // Samba's SMB1 ServerGUID is its NetBIOS name in lower case, zero padded. Formatted like an
     // SMB2 ServerGuid ([MS-DTYP] 2.3.4.2, little-endian groups) so both read the same; tshark's
@@ -340,7 +340,7 @@ fn samba_smb2_311_with_preauth_context() {
     assert_eq!(r.negotiate_context_count, 1);
     assert_eq!(r.negotiate_contexts.len(), 1);
     let c = r
-        .context(NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES)
+        .context(Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES)
         .expect("preauth context");
     assert_eq!(c.data.len(), 38);
     assert_eq!(c.preauth_hash(), Some(HASH_SHA512));
@@ -720,12 +720,12 @@ fn context_helpers_on_encryption_context() {
     let (_, r) = parse_smb2_negotiate_response(&m).expect("parse");
     assert_eq!(r.negotiate_contexts.len(), 2);
     let enc = r
-        .context(NegotiateContextType::ENCRYPTION_CAPABILITIES)
+        .context(Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES)
         .expect("encryption context");
     assert_eq!(enc.selected_cipher(), Some(CIPHER_AES128_GCM));
     assert_ne!(enc.selected_cipher(), Some(CIPHER_AES128_CCM));
     assert_eq!(
-        NegotiateContextType::ENCRYPTION_CAPABILITIES.name(),
+        Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES.name(),
         Some("SMB2_ENCRYPTION_CAPABILITIES")
     );
 }

@@ -6,11 +6,11 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::nbss::{
-    frame_session_message, parse_nbss_header, parse_session_response, NbssType, SessionResponse,
-    MAX_NBSS_LEN,
+    build_nbss_session_message, parse_nbss_header, parse_nbss_session_response,
+    NbssSessionResponse, NbssType, MAX_NBSS_LEN,
 };
 use smb1scan_protocol::ntlmssp::{
-    flags as ntlm_flags, parse_av_pairs, parse_ntlmssp_challenge, MAX_NAME_CHARS,
+    flags as ntlm_flags, parse_ntlmssp_av_pairs, parse_ntlmssp_challenge, MAX_NAME_CHARS,
 };
 use smb1scan_protocol::smb1::header::{
     parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header, Smb1Ids,
@@ -21,9 +21,9 @@ use smb1scan_protocol::smb1::negotiate::{
 use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb1::trans::parse_smb1_trans_response;
 use smb1scan_protocol::smb1::trans2::{
-    build_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply,
+    build_smb1_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply,
 };
-use smb1scan_protocol::smb1::tree_connect::parse_tree_connect_response;
+use smb1scan_protocol::smb1::tree_connect::parse_smb1_tree_connect_response;
 use smb1scan_protocol::smb2::header::{parse_smb2_header, Smb2Command, Smb2Header};
 use smb1scan_protocol::smb2::negotiate::{
     parse_smb2_error_response, parse_smb2_negotiate_outcome, parse_smb2_negotiate_response,
@@ -31,7 +31,9 @@ use smb1scan_protocol::smb2::negotiate::{
 use smb1scan_protocol::smb2::session_setup::{
     build_smb2_session_setup, parse_smb2_session_setup_response,
 };
-use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_token_resp};
+use smb1scan_protocol::spnego::{
+    build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
+};
 use smb1scan_protocol::util::utf16le;
 use smb1scan_protocol::NtStatus;
 
@@ -55,7 +57,7 @@ const FIXTURES: &[&[u8]] = &[
 /// Runs every parser on `b`; each must return (Ok or Err), never panic.
 fn all_parsers(b: &[u8]) {
     let _ = parse_nbss_header(b);
-    let _ = parse_session_response(b);
+    let _ = parse_nbss_session_response(b);
     let _ = parse_smb_message(b);
     if let Ok((h, rest)) = parse_smb1_header(b) {
         let _ = parse_smb1_body(rest);
@@ -64,7 +66,7 @@ fn all_parsers(b: &[u8]) {
     }
     let _ = parse_smb1_negotiate_response(b);
     let _ = parse_smb1_session_setup_response(b);
-    let _ = parse_tree_connect_response(b);
+    let _ = parse_smb1_tree_connect_response(b);
     let _ = parse_smb1_trans_response(b);
     let _ = parse_smb2_header(b);
     let _ = parse_smb2_negotiate_outcome(b);
@@ -72,8 +74,8 @@ fn all_parsers(b: &[u8]) {
     let _ = parse_smb2_error_response(b);
     let _ = parse_smb2_session_setup_response(b);
     let _ = parse_ntlmssp_challenge(b);
-    let _ = parse_av_pairs(b);
-    if let Some(m) = find_ntlmssp(b) {
+    let _ = parse_ntlmssp_av_pairs(b);
+    if let Some(m) = spnego_find_ntlmssp(b) {
         let _ = parse_ntlmssp_challenge(m);
     }
 }
@@ -163,7 +165,7 @@ proptest! {
         prop_assert_eq!(rest.len(), 3 + want.len());
         // The same bytes dispatch as SMB1 and frame as one NBSS message.
         prop_assert!(matches!(parse_smb_message(&req), Ok(SmbMessage::Smb1(..))));
-        let framed = frame_session_message(&req);
+        let framed = build_nbss_session_message(&req);
         let nh = parse_nbss_header(&framed).unwrap();
         prop_assert_eq!(nh.length, req.len());
         prop_assert_eq!(&framed[4..], &req[..]);
@@ -171,7 +173,7 @@ proptest! {
 
     #[test]
     fn nbss_frame_roundtrip(payload in prop::collection::vec(any::<u8>(), 0..4096)) {
-        let f = frame_session_message(&payload);
+        let f = build_nbss_session_message(&payload);
         let h = parse_nbss_header(&f).unwrap();
         prop_assert_eq!(h.kind, NbssType::SESSION_MESSAGE);
         prop_assert_eq!(h.length, payload.len());
@@ -192,7 +194,7 @@ proptest! {
             Err(_) => prop_assert!(!known || len as usize > MAX_NBSS_LEN),
         }
         if t == 0x82 && len as usize <= MAX_NBSS_LEN {
-            prop_assert_eq!(parse_session_response(&hdr).ok(), Some(SessionResponse::Positive));
+            prop_assert_eq!(parse_nbss_session_response(&hdr).ok(), Some(NbssSessionResponse::Positive));
         }
     }
 
@@ -234,7 +236,7 @@ proptest! {
         h.mid = mid;
         prop_assert_eq!(interpret_doublepulsar_reply(mid, &h), DoublePulsarReply::Absent);
         // The builder's own request parses back with the ping's MID.
-        let ping = build_doublepulsar_ping(Smb1Ids { mid, ..Smb1Ids::default() });
+        let ping = build_smb1_doublepulsar_ping(Smb1Ids { mid, ..Smb1Ids::default() });
         let (ph, _) = parse_smb1_header(&ping).unwrap();
         prop_assert_eq!(ph.command, Smb1Command::TRANSACTION2);
         prop_assert_eq!(ph.mid, mid);
@@ -294,7 +296,7 @@ proptest! {
         if eol {
             ti.extend(av(0, &[]));
         }
-        let t = parse_av_pairs(&ti).unwrap();
+        let t = parse_ntlmssp_av_pairs(&ti).unwrap();
         prop_assert_eq!(t.nb_computer_name, Some(capped(&nb)));
         prop_assert_eq!(t.nb_domain_name, Some(capped(&dom)));
         prop_assert_eq!(t.dns_computer_name, Some(dns.clone()));
@@ -303,7 +305,7 @@ proptest! {
         prop_assert_eq!(t.timestamp, Some(ts));
         // A pair cut short is an error, not a panic or a silent success.
         let cut = ti.len() - if eol { 5 } else { 1 };
-        prop_assert!(parse_av_pairs(&ti[..cut]).is_err());
+        prop_assert!(parse_ntlmssp_av_pairs(&ti[..cut]).is_err());
     }
 
     #[test]
@@ -318,11 +320,11 @@ proptest! {
         let msg = challenge(flags, nonce, &target, &ti, ver);
         let blob = match wrap {
             0 => msg.clone(),
-            1 => wrap_neg_token_init(&msg),
-            _ => wrap_neg_token_resp(&msg),
+            1 => build_spnego_neg_token_init(&msg).to_vec(),
+            _ => build_spnego_neg_token_resp(&msg).to_vec(),
         };
-        // find_ntlmssp locates exactly the message inside any wrapping.
-        let found = find_ntlmssp(&blob).unwrap();
+        // spnego_find_ntlmssp locates exactly the message inside any wrapping.
+        let found = spnego_find_ntlmssp(&blob).unwrap();
         prop_assert_eq!(found, &msg[..]);
         let c = parse_ntlmssp_challenge(found).unwrap();
         prop_assert_eq!(c.flags, flags);

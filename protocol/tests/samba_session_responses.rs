@@ -9,10 +9,10 @@ use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
 use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb1::trans::parse_smb1_trans_response;
 use smb1scan_protocol::smb1::trans2::{interpret_doublepulsar_reply, DoublePulsarReply};
-use smb1scan_protocol::smb1::tree_connect::parse_tree_connect_response;
+use smb1scan_protocol::smb1::tree_connect::parse_smb1_tree_connect_response;
 use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command};
 use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
-use smb1scan_protocol::spnego::find_ntlmssp;
+use smb1scan_protocol::spnego::spnego_find_ntlmssp;
 use smb1scan_protocol::{NtStatus, SmbError};
 
 macro_rules! fixture {
@@ -40,7 +40,7 @@ fn anonymous_session_setup_names_samba() {
 #[test]
 fn tree_connect_ipc() {
     let (h, r) =
-        parse_tree_connect_response(fixture!("samba-nt1-smb1-tree-connect-ipc-response.bin"))
+        parse_smb1_tree_connect_response(fixture!("samba-nt1-smb1-tree-connect-ipc-response.bin"))
             .expect("parse");
     assert!(h.status().is_success());
     assert_ne!(h.tid, 0);
@@ -82,7 +82,7 @@ fn smb1_extended_challenge() {
     assert_eq!(h.status(), SmbError::Nt(NtStatus::MORE_PROCESSING_REQUIRED));
     assert_eq!(r.word_count, 4);
     assert_eq!(r.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
-    let c = parse_ntlmssp_challenge(find_ntlmssp(r.security_blob).expect("NTLMSSP in blob"))
+    let c = parse_ntlmssp_challenge(spnego_find_ntlmssp(r.security_blob).expect("NTLMSSP in blob"))
         .expect("challenge");
     assert_eq!(c.target_name.as_deref(), Some("REC70"));
     assert_eq!(c.target_info.nb_computer_name.as_deref(), Some("REC70"));
@@ -131,8 +131,9 @@ fn smb2_challenge_identifies_host() {
     .expect("parse");
     assert_eq!(h.status, NtStatus::MORE_PROCESSING_REQUIRED);
     assert_ne!(h.session_id, 0);
-    let c = parse_ntlmssp_challenge(find_ntlmssp(r.security_buffer).expect("NTLMSSP in blob"))
-        .expect("challenge");
+    let c =
+        parse_ntlmssp_challenge(spnego_find_ntlmssp(r.security_buffer).expect("NTLMSSP in blob"))
+            .expect("challenge");
     assert_eq!(c.target_info.nb_computer_name.as_deref(), Some("REC70"));
     assert_eq!(c.version.map(|v| v.to_string()).as_deref(), Some("6.1.0"));
 }
@@ -154,10 +155,10 @@ fn truncations_never_panic() {
         for n in 0..=msg.len() {
             let p = &msg[..n];
             let _ = parse_smb1_session_setup_response(p);
-            let _ = parse_tree_connect_response(p);
+            let _ = parse_smb1_tree_connect_response(p);
             let _ = parse_smb1_trans_response(p);
             let _ = parse_smb2_session_setup_response(p);
-            if let Some(t) = find_ntlmssp(p) {
+            if let Some(t) = spnego_find_ntlmssp(p) {
                 let _ = parse_ntlmssp_challenge(t);
             }
         }
@@ -166,7 +167,7 @@ fn truncations_never_panic() {
             let mut m = msg.to_vec();
             m[k] ^= 0xFF;
             if let Ok((_, r)) = parse_smb1_session_setup_response(&m) {
-                if let Some(t) = find_ntlmssp(r.security_blob) {
+                if let Some(t) = spnego_find_ntlmssp(r.security_blob) {
                     let _ = parse_ntlmssp_challenge(t);
                 }
             }

@@ -10,10 +10,10 @@ use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
 use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb1::trans::parse_smb1_trans_response;
 use smb1scan_protocol::smb1::trans2::{interpret_doublepulsar_reply, Arch, DoublePulsarReply};
-use smb1scan_protocol::smb1::tree_connect::parse_tree_connect_response;
+use smb1scan_protocol::smb1::tree_connect::parse_smb1_tree_connect_response;
 use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command};
 use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
-use smb1scan_protocol::spnego::find_ntlmssp;
+use smb1scan_protocol::spnego::spnego_find_ntlmssp;
 use smb1scan_protocol::{DosError, NtStatus, SmbError};
 
 fn captures_dir() -> Option<PathBuf> {
@@ -234,7 +234,7 @@ fn dos_errors_from_xp() {
         return;
     };
     let tc = smb1_replies(&msgs, Smb1Command::TREE_CONNECT_ANDX);
-    let (h, _) = parse_tree_connect_response(tc.first().expect(file)).expect(file);
+    let (h, _) = parse_smb1_tree_connect_response(tc.first().expect(file)).expect(file);
     assert_eq!(h.status(), SmbError::Dos(DosError { class: 2, code: 1 }));
     let tr = smb1_replies(&msgs, Smb1Command::TRANSACTION);
     let (h, _) = parse_smb1_trans_response(tr.first().expect(file)).expect(file);
@@ -293,7 +293,9 @@ fn ntlmssp_versions() {
             } else {
                 continue;
             };
-            if let Some(c) = find_ntlmssp(&blob).and_then(|t| parse_ntlmssp_challenge(t).ok()) {
+            if let Some(c) =
+                spnego_find_ntlmssp(&blob).and_then(|t| parse_ntlmssp_challenge(t).ok())
+            {
                 if let Some(v) = c.version {
                     versions.insert(v.to_string(), c.target_info.nb_computer_name.clone());
                 }
@@ -325,7 +327,9 @@ fn every_reply_parses() {
                     Smb1Command::SESSION_SETUP_ANDX => {
                         parse_smb1_session_setup_response(&m).map(|_| ())
                     }
-                    Smb1Command::TREE_CONNECT_ANDX => parse_tree_connect_response(&m).map(|_| ()),
+                    Smb1Command::TREE_CONNECT_ANDX => {
+                        parse_smb1_tree_connect_response(&m).map(|_| ())
+                    }
                     Smb1Command::TRANSACTION => parse_smb1_trans_response(&m).map(|_| ()),
                     _ => continue,
                 };

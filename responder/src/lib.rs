@@ -169,7 +169,7 @@ async fn serve_conn(mut stream: TcpStream, persona: &'static Persona) -> std::io
         }
         match conn.handle(&body) {
             Action::Reply(msg) => {
-                let framed = smb1scan_protocol::nbss::frame_session_message(&msg);
+                let framed = smb1scan_protocol::nbss::build_nbss_session_message(&msg);
                 stream.write_all(&framed).await?;
             }
             Action::Silent => {}

@@ -3,18 +3,13 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use smb1scan_protocol::message::filetime_now;
+use smb1scan_protocol::ntlmssp::{av_id, message_type, put_ntlmssp_av_pair, NTLMSSP_SIGNATURE};
+use smb1scan_protocol::spnego::{der_tlv as der, NEGOEX_OID, NTLMSSP_OID, SPNEGO_OID};
+use smb1scan_protocol::util::{u16_le_at, u32_le_at, utf16le as utf16};
 
 use super::personas::NtlmIdentity;
-
-/// "NTLMSSP\0".
-pub const NTLMSSP_SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
-/// OID 1.3.6.1.5.5.2 (SPNEGO), DER content bytes.
-const OID_SPNEGO: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
-/// OID 1.3.6.1.4.1.311.2.2.10 (NTLMSSP).
-const OID_NTLMSSP: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
-/// OID 1.3.6.1.4.1.311.2.2.30 (NEGOEX), listed first by Windows 7 and later.
-const OID_NEGOEX: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x1e];
 
 /// Which NTLMSSP message a client blob carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +39,11 @@ pub fn classify(blob: &[u8]) -> (NtlmMessage, bool) {
         return (NtlmMessage::Other, spnego);
     };
     let msg = blob.get(pos..).unwrap_or_default();
-    let u16_at = |o: usize| {
-        msg.get(o..o + 2)
-            .and_then(|s| <[u8; 2]>::try_from(s).ok())
-            .map_or(0, u16::from_le_bytes)
-    };
-    let kind = match msg.get(8..12) {
-        Some([1, 0, 0, 0]) => NtlmMessage::Negotiate,
-        Some([3, 0, 0, 0]) => {
+    // A field cut off by the end of the blob reads as 0: the simulator answers what it can.
+    let u16_at = |o: usize| u16_le_at(msg, o).unwrap_or(0);
+    let kind = match u32_le_at(msg, 8) {
+        Some(message_type::NEGOTIATE) => NtlmMessage::Negotiate,
+        Some(message_type::AUTHENTICATE) => {
             // NtChallengeResponseFields @20, UserNameFields @36 (Len u16 first).
             let nt_len = u16_at(20);
             let user_len = usize::from(u16_at(36));
@@ -73,14 +65,6 @@ pub fn classify(blob: &[u8]) -> (NtlmMessage, bool) {
     (kind, spnego)
 }
 
-/// Current time as a Windows FILETIME (100 ns since 1601-01-01).
-pub fn filetime_now() -> u64 {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (d.as_secs() + 11_644_473_600) * 10_000_000 + u64::from(d.subsec_nanos() / 100)
-}
-
 /// Eight unpredictable bytes (server challenge, GUID halves, salts). Not cryptographic: this is
 /// a simulator, and std's per-process random hasher keys avoid a new dependency.
 pub fn random_u64() -> u64 {
@@ -99,40 +83,33 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
     v
 }
 
-/// UTF-16LE bytes of `s`.
-pub fn utf16(s: &str) -> Vec<u8> {
-    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
-fn av_pair(out: &mut Vec<u8>, id: u16, value: &[u8]) {
-    out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    out.extend_from_slice(value);
-}
-
 /// Builds the NTLMSSP CHALLENGE ([MS-NLMP] 2.2.1.2): TargetName = NetBIOS domain, TargetInfo
 /// AV_PAIRs in the order Windows sends them (2, 1, 4, 3, [5], [7], 0), Version with revision 15.
 pub fn build_challenge(id: &NtlmIdentity) -> Vec<u8> {
     const HEADER_LEN: usize = 56;
     let target_name = utf16(id.netbios_domain);
     let mut info = Vec::new();
-    av_pair(&mut info, 2, &utf16(id.netbios_domain));
-    av_pair(&mut info, 1, &utf16(id.netbios_computer));
-    av_pair(&mut info, 4, &utf16(id.dns_domain));
-    av_pair(&mut info, 3, &utf16(id.dns_computer));
+    put_ntlmssp_av_pair(&mut info, av_id::NB_DOMAIN_NAME, &utf16(id.netbios_domain));
+    put_ntlmssp_av_pair(
+        &mut info,
+        av_id::NB_COMPUTER_NAME,
+        &utf16(id.netbios_computer),
+    );
+    put_ntlmssp_av_pair(&mut info, av_id::DNS_DOMAIN_NAME, &utf16(id.dns_domain));
+    put_ntlmssp_av_pair(&mut info, av_id::DNS_COMPUTER_NAME, &utf16(id.dns_computer));
     if let Some(tree) = id.dns_tree {
-        av_pair(&mut info, 5, &utf16(tree));
+        put_ntlmssp_av_pair(&mut info, av_id::DNS_TREE_NAME, &utf16(tree));
     }
     if id.timestamp {
-        av_pair(&mut info, 7, &filetime_now().to_le_bytes());
+        put_ntlmssp_av_pair(&mut info, av_id::TIMESTAMP, &filetime_now().to_le_bytes());
     }
-    av_pair(&mut info, 0, &[]);
+    put_ntlmssp_av_pair(&mut info, av_id::EOL, &[]);
 
     let name_off = HEADER_LEN;
     let info_off = name_off + target_name.len();
     let mut m = Vec::new();
-    m.extend_from_slice(NTLMSSP_SIGNATURE);
-    m.extend_from_slice(&2u32.to_le_bytes());
+    m.extend_from_slice(&NTLMSSP_SIGNATURE);
+    m.extend_from_slice(&message_type::CHALLENGE.to_le_bytes());
     m.extend_from_slice(&(target_name.len() as u16).to_le_bytes());
     m.extend_from_slice(&(target_name.len() as u16).to_le_bytes());
     m.extend_from_slice(&(name_off as u32).to_le_bytes());
@@ -152,29 +129,14 @@ pub fn build_challenge(id: &NtlmIdentity) -> Vec<u8> {
     m
 }
 
-/// DER TLV.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    }
-    v.extend_from_slice(content);
-    v
-}
-
 /// The negTokenInit a server advertises in its NEGOTIATE response ([MS-SPNG] 3.2.5.2):
 /// mechTypes NEGOEX, NTLMSSP.
 pub fn spnego_init_hint() -> Vec<u8> {
-    let mut mechs = der(0x06, OID_NEGOEX);
-    mechs.extend(der(0x06, OID_NTLMSSP));
+    let mut mechs = NEGOEX_OID.to_vec();
+    mechs.extend(NTLMSSP_OID);
     let mech_types = der(0xa0, &der(0x30, &mechs));
     let neg_token_init = der(0xa0, &der(0x30, &mech_types));
-    let mut inner = der(0x06, OID_SPNEGO);
+    let mut inner = SPNEGO_OID.to_vec();
     inner.extend(neg_token_init);
     der(0x60, &inner)
 }
@@ -184,7 +146,7 @@ pub fn spnego_init_hint() -> Vec<u8> {
 pub fn spnego_resp(neg_state: u8, token: Option<&[u8]>) -> Vec<u8> {
     let mut seq = der(0xa0, &der(0x0a, &[neg_state]));
     if let Some(t) = token {
-        seq.extend(der(0xa1, &der(0x06, OID_NTLMSSP)));
+        seq.extend(der(0xa1, &NTLMSSP_OID));
         seq.extend(der(0xa2, &der(0x04, t)));
     }
     der(0xa1, &der(0x30, &seq))
@@ -193,16 +155,6 @@ pub fn spnego_resp(neg_state: u8, token: Option<&[u8]>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_long_lengths() {
-        assert_eq!(der(0x04, &[0; 3]), vec![0x04, 3, 0, 0, 0]);
-        assert_eq!(der(0x04, &[0; 200]).get(..3), Some(&[0x04, 0x81, 200][..]));
-        assert_eq!(
-            der(0x04, &[0; 300]).get(..4),
-            Some(&[0x04, 0x82, 1, 44][..])
-        );
-    }
 
     #[test]
     fn classify_raw_and_wrapped() {

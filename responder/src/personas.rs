@@ -8,27 +8,14 @@
 //! keys are invented for the simulation. The responder builds every byte from these values with
 //! its own code: nothing is replayed from a capture.
 
-/// SMB2 dialect revisions ([MS-SMB2] 2.2.3).
-pub mod dialect {
-    /// SMB 2.0.2.
-    pub const SMB202: u16 = 0x0202;
-    /// SMB 2.1.
-    pub const SMB210: u16 = 0x0210;
-    /// SMB 3.0.
-    pub const SMB300: u16 = 0x0300;
-    /// SMB 3.0.2.
-    pub const SMB302: u16 = 0x0302;
-    /// SMB 3.1.1.
-    pub const SMB311: u16 = 0x0311;
-    /// The "SMB 2.???" wildcard answer to a multi-protocol SMB1 negotiate ([MS-SMB2] 3.3.5.3.1).
-    pub const WILDCARD: u16 = 0x02FF;
-}
+use smb1scan_protocol::smb2::negotiate::Smb2Dialect;
+use smb1scan_protocol::NtStatus;
 
 /// What the host does with the MS17-010 probe: TRANS PeekNamedPipe on FID 0 over IPC$.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeekBehaviour {
     /// Answer with this NT status and an empty body (the 35-byte response).
-    Status(u32),
+    Status(NtStatus),
     /// Answer with this DOS error (class, code), Flags2 without NT_STATUS.
     Dos(u8, u16),
     /// Never answer; keep the connection open.
@@ -75,7 +62,7 @@ pub struct Smb1Persona {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Smb2Persona {
     /// Dialects the server implements, ascending.
-    pub dialects: &'static [u16],
+    pub dialects: &'static [Smb2Dialect],
     /// SecurityMode (0x01 signing enabled, 0x02 signing required).
     pub security_mode: u16,
     /// Capabilities for dialects below 3.x.
@@ -123,37 +110,11 @@ pub struct Persona {
     /// NTLMSSP identity.
     pub ntlm: NtlmIdentity,
     /// Status for an anonymous SESSION_SETUP (SMB1 and SMB2), `None` = accepted.
-    pub anonymous_refused: Option<u32>,
+    pub anonymous_refused: Option<NtStatus>,
     /// Answer to the MS17-010 PeekNamedPipe on FID 0.
     pub peek: PeekBehaviour,
     /// DoublePulsar implant, if infected.
     pub implant: Option<Implant>,
-}
-
-/// NT status values the personas use ([MS-ERREF] 2.3.1).
-pub mod nt {
-    /// STATUS_SUCCESS.
-    pub const SUCCESS: u32 = 0x0000_0000;
-    /// STATUS_NOT_IMPLEMENTED.
-    pub const NOT_IMPLEMENTED: u32 = 0xC000_0002;
-    /// STATUS_INVALID_HANDLE.
-    pub const INVALID_HANDLE: u32 = 0xC000_0008;
-    /// STATUS_INVALID_PARAMETER.
-    pub const INVALID_PARAMETER: u32 = 0xC000_000D;
-    /// STATUS_MORE_PROCESSING_REQUIRED.
-    pub const MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
-    /// STATUS_ACCESS_DENIED.
-    pub const ACCESS_DENIED: u32 = 0xC000_0022;
-    /// STATUS_NOT_SUPPORTED.
-    pub const NOT_SUPPORTED: u32 = 0xC000_00BB;
-    /// STATUS_BAD_NETWORK_NAME.
-    pub const BAD_NETWORK_NAME: u32 = 0xC000_00CC;
-    /// STATUS_INSUFF_SERVER_RESOURCES: what unpatched srv.sys answers to the FID-0 peek.
-    pub const INSUFF_SERVER_RESOURCES: u32 = 0xC000_0205;
-    /// STATUS_SMB_BAD_TID (ERRSRV/ERRinvtid as an NT status).
-    pub const SMB_BAD_TID: u32 = 0x0005_0002;
-    /// STATUS_SMB_BAD_UID (ERRSRV/ERRbaduid as an NT status).
-    pub const SMB_BAD_UID: u32 = 0x005B_0002;
 }
 
 // Shared building blocks, each from the captures named.
@@ -175,7 +136,7 @@ const WIN7_SMB1: Smb1Persona = Smb1Persona {
 /// Windows 7 SMB2 (win7-homebasic-sp1-nmap-smb1-and-smb2-negotiate.pcap): up to 2.1, SM 0x01,
 /// Caps 0x07, sizes 1 MiB.
 const WIN7_SMB2: Smb2Persona = Smb2Persona {
-    dialects: &[dialect::SMB202, dialect::SMB210],
+    dialects: &[Smb2Dialect::SMB2_0_2, Smb2Dialect::SMB2_1],
     security_mode: 0x01,
     capabilities: 0x07,
     capabilities_3x: 0x07,
@@ -199,11 +160,11 @@ const WIN7_NTLM: NtlmIdentity = NtlmIdentity {
 /// win10-19041-smb2-negotiate-311.pcap): up to 3.1.1, SM 0x01, Caps 0x07 / 0x2f, sizes 8 MiB.
 const WIN10_SMB2: Smb2Persona = Smb2Persona {
     dialects: &[
-        dialect::SMB202,
-        dialect::SMB210,
-        dialect::SMB300,
-        dialect::SMB302,
-        dialect::SMB311,
+        Smb2Dialect::SMB2_0_2,
+        Smb2Dialect::SMB2_1,
+        Smb2Dialect::SMB3_0,
+        Smb2Dialect::SMB3_0_2,
+        Smb2Dialect::SMB3_1_1,
     ],
     security_mode: 0x01,
     capabilities: 0x07,
@@ -265,7 +226,7 @@ static PERSONAS: [Persona; 10] = [
         smb2: Some(WIN7_SMB2),
         ntlm: WIN7_NTLM,
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::INSUFF_SERVER_RESOURCES),
+        peek: PeekBehaviour::Status(NtStatus::INSUFF_SERVER_RESOURCES),
         implant: None,
     },
     Persona {
@@ -282,7 +243,7 @@ static PERSONAS: [Persona; 10] = [
             ..WIN7_NTLM
         },
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::INSUFF_SERVER_RESOURCES),
+        peek: PeekBehaviour::Status(NtStatus::INSUFF_SERVER_RESOURCES),
         // Key bytes chosen for the simulation (not a captured key).
         implant: Some(Implant {
             signature_key: [0x5a, 0x3c, 0x9e, 0x71],
@@ -297,7 +258,7 @@ static PERSONAS: [Persona; 10] = [
         smb2: None,
         ntlm: XP_NTLM,
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::INSUFF_SERVER_RESOURCES),
+        peek: PeekBehaviour::Status(NtStatus::INSUFF_SERVER_RESOURCES),
         implant: Some(Implant {
             signature_key: [0x2d, 0x81, 0x4f, 0xc6],
             arch: 0,
@@ -320,7 +281,7 @@ static PERSONAS: [Persona; 10] = [
             timestamp: true,
         },
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::ACCESS_DENIED),
+        peek: PeekBehaviour::Status(NtStatus::ACCESS_DENIED),
         implant: None,
     },
     Persona {
@@ -352,7 +313,7 @@ static PERSONAS: [Persona; 10] = [
             timestamp: true,
         },
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::INVALID_HANDLE),
+        peek: PeekBehaviour::Status(NtStatus::INVALID_HANDLE),
         implant: None,
     },
     Persona {
@@ -371,10 +332,10 @@ static PERSONAS: [Persona; 10] = [
         }),
         smb2: Some(Smb2Persona {
             dialects: &[
-                dialect::SMB202,
-                dialect::SMB210,
-                dialect::SMB300,
-                dialect::SMB302,
+                Smb2Dialect::SMB2_0_2,
+                Smb2Dialect::SMB2_1,
+                Smb2Dialect::SMB3_0,
+                Smb2Dialect::SMB3_0_2,
             ],
             security_mode: 0x03,
             capabilities: 0x07,
@@ -391,8 +352,8 @@ static PERSONAS: [Persona; 10] = [
             flags: WIN10_NTLM_FLAGS,
             timestamp: true,
         },
-        anonymous_refused: Some(nt::ACCESS_DENIED),
-        peek: PeekBehaviour::Status(nt::INVALID_HANDLE),
+        anonymous_refused: Some(NtStatus::ACCESS_DENIED),
+        peek: PeekBehaviour::Status(NtStatus::INVALID_HANDLE),
         implant: None,
     },
     Persona {
@@ -434,7 +395,7 @@ static PERSONAS: [Persona; 10] = [
             timestamp: true,
         },
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::ACCESS_DENIED),
+        peek: PeekBehaviour::Status(NtStatus::ACCESS_DENIED),
         implant: None,
     },
     Persona {
@@ -457,7 +418,7 @@ static PERSONAS: [Persona; 10] = [
             timestamp: true,
         },
         anonymous_refused: None,
-        peek: PeekBehaviour::Status(nt::ACCESS_DENIED),
+        peek: PeekBehaviour::Status(NtStatus::ACCESS_DENIED),
         implant: None,
     },
     Persona {

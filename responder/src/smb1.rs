@@ -3,43 +3,37 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use bytes::BytesMut;
+use smb1scan_protocol::message::filetime_now;
 use smb1scan_protocol::smb1::header::{
-    flags2, parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Body, Smb1Command, Smb1Header,
+    build_smb1_message, flags2, parse_smb1_body, parse_smb1_header, put_smb1_andx, put_smb1_string,
+    smb1_bytes_offset, Smb1Body, Smb1Command, Smb1Header,
 };
+use smb1scan_protocol::smb1::negotiate::{capabilities, NT_LM_0_12};
+use smb1scan_protocol::smb1::trans::TransSubcommand;
+use smb1scan_protocol::smb1::trans2::{Trans2Subcommand, DOUBLEPULSAR_MID_DELTA};
+use smb1scan_protocol::smb1::tree_connect::{optional_support, request_flags};
+use smb1scan_protocol::smb2::negotiate::Smb2Dialect;
+use smb1scan_protocol::util::{u16_le_at, utf16le};
+use smb1scan_protocol::NtStatus;
 
 use super::ntlm::{self, NtlmMessage};
-use super::personas::{nt, PeekBehaviour, Smb1Persona};
+use super::personas::{PeekBehaviour, Smb1Persona};
 use super::{smb2, Action, Conn};
 
 /// The UID and TID Windows hands out first (0x0800, seen in every capture).
 const FIRST_ID: u16 = 0x0800;
-/// CAP_EXTENDED_SECURITY ([MS-SMB] 2.2.4.5.2.1).
-const CAP_EXTENDED_SECURITY: u32 = 0x8000_0000;
-/// TRANS_PEEK_NMPIPE subcommand ([MS-CIFS] 2.2.5.5).
-const TRANS_PEEK_NMPIPE: u16 = 0x0023;
-/// TRANS2_SESSION_SETUP subcommand ([MS-CIFS] 2.2.6.16): the DoublePulsar ping.
-const TRANS2_SESSION_SETUP: u16 = 0x000E;
-/// STATUS_SMB_BAD_COMMAND (ERRSRV/ERRbadcmd).
-const SMB_BAD_COMMAND: u32 = 0x0016_0002;
-/// STATUS_INVALID_SMB (ERRSRV/ERRerror).
-const INVALID_SMB: u32 = 0x0001_0002;
-/// STATUS_LOGON_FAILURE.
-const LOGON_FAILURE: u32 = 0xC000_006D;
-/// STATUS_ACCOUNT_DISABLED.
-const ACCOUNT_DISABLED: u32 = 0xC000_0072;
 
 /// The status of a response: NT status, or DOS class/code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
-    Nt(u32),
+    Nt(NtStatus),
     Dos(u8, u16),
 }
 
 impl Status {
     fn raw(self) -> u32 {
         match self {
-            Status::Nt(s) => s,
+            Status::Nt(s) => s.0,
             // [MS-CIFS] 2.2.3.1: byte 0 ErrorClass, byte 1 reserved, bytes 2-3 ErrorCode.
             Status::Dos(class, code) => u32::from(class) | (u32::from(code) << 16),
         }
@@ -93,10 +87,7 @@ impl<'a> Reply<'a> {
             uid: self.uid,
             mid: self.mid,
         };
-        let mut b = BytesMut::new();
-        h.write(&mut b);
-        write_smb1_body(&mut b, words, bytes);
-        b.to_vec()
+        build_smb1_message(&h, words, bytes).to_vec()
     }
 
     /// An error response: WordCount 0, ByteCount 0 (35 bytes).
@@ -128,7 +119,11 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
     };
     let r = Reply::new(&req, p);
     let Ok(body) = parse_smb1_body(rest) else {
-        return r.error(dos_or(p, Status::Nt(INVALID_SMB), Status::Dos(2, 1)));
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::INVALID_SMB),
+            Status::Dos(2, 1),
+        ));
     };
     match req.command {
         Smb1Command::NEGOTIATE => negotiate(conn, p, &req, &body),
@@ -139,19 +134,32 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
         Smb1Command::TREE_DISCONNECT => {
             if req.tid == conn.tid && conn.tid != 0 {
                 conn.tid = 0;
-                Action::Reply(r.build(Status::Nt(nt::SUCCESS), &[], &[]))
+                Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &[], &[]))
             } else {
-                r.error(dos_or(p, Status::Nt(nt::SMB_BAD_TID), Status::Dos(2, 5)))
+                r.error(dos_or(
+                    p,
+                    Status::Nt(NtStatus::SMB_BAD_TID),
+                    Status::Dos(2, 5),
+                ))
             }
         }
         Smb1Command::LOGOFF_ANDX => {
             conn.uid = 0;
             conn.logged_on = false;
             conn.tid = 0;
-            let words = andx_words(0, 35 + 4);
-            Action::Reply(r.build(Status::Nt(nt::SUCCESS), &words, &[]))
+            let mut words = Vec::new();
+            put_smb1_andx(
+                &mut words,
+                Smb1Command::NO_ANDX,
+                smb1_bytes_offset(4) as u16,
+            );
+            Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &words, &[]))
         }
-        _ => r.error(dos_or(p, Status::Nt(SMB_BAD_COMMAND), Status::Dos(2, 0x16))),
+        _ => r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_COMMAND),
+            Status::Dos(2, 0x16),
+        )),
     }
 }
 
@@ -181,19 +189,16 @@ fn dialects(bytes: &[u8]) -> Vec<&[u8]> {
 
 /// [MS-SMB2] 3.3.5.3.1: a multi-protocol SMB1 NEGOTIATE naming "SMB 2.???" gets an SMB2 answer
 /// with dialect 0x02FF (when the server implements more than 2.0.2), "SMB 2.002" gets 0x0202.
-fn smb2_from_multiprotocol(conn: &Conn, bytes: &[u8]) -> Option<u16> {
+fn smb2_from_multiprotocol(conn: &Conn, bytes: &[u8]) -> Option<Smb2Dialect> {
     let s2 = conn.persona.smb2.as_ref()?;
     let names = dialects(bytes);
     let wildcard = names.iter().any(|d| *d == b"SMB 2.???");
     let d202 = names.iter().any(|d| *d == b"SMB 2.002");
-    let beyond_202 = s2
-        .dialects
-        .iter()
-        .any(|&d| d > super::personas::dialect::SMB202);
+    let beyond_202 = s2.dialects.iter().any(|d| d.0 > Smb2Dialect::SMB2_0_2.0);
     if wildcard && beyond_202 {
-        Some(super::personas::dialect::WILDCARD)
+        Some(Smb2Dialect::WILDCARD)
     } else if d202 || wildcard {
-        Some(super::personas::dialect::SMB202)
+        Some(Smb2Dialect::SMB2_0_2)
     } else {
         None
     }
@@ -210,46 +215,22 @@ pub fn server_guid(name: &str) -> [u8; 16] {
     g
 }
 
-/// Encodes a NUL-terminated string, UTF-16LE or OEM (ASCII) per the request's Flags2.
-fn smb_string(out: &mut Vec<u8>, s: &str, unicode: bool) {
-    if unicode {
-        out.extend(ntlm::utf16(s));
-        out.extend_from_slice(&[0, 0]);
-    } else {
-        out.extend(s.bytes().map(|b| if b.is_ascii() { b } else { b'?' }));
-        out.push(0);
-    }
-}
-
-/// AndX block: no further command, AndXOffset = length of this whole response.
-fn andx_words(extra_words: usize, total_len: usize) -> Vec<u8> {
-    let mut w = vec![0xFF, 0x00];
-    w.extend_from_slice(&(total_len as u16).to_le_bytes());
-    w.resize(4 + extra_words, 0);
-    w
-}
-
-/// Offset of the data bytes from the SMB header start, for `word_count` words.
-fn bytes_offset(word_count: usize) -> usize {
-    32 + 1 + 2 * word_count + 2
-}
-
 fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_>) -> Action {
     if let Some(d) = smb2_from_multiprotocol(conn, body.bytes) {
         return Action::Reply(smb2::multiprotocol_response(conn, d));
     }
     let r = Reply::new(req, p);
     let names = dialects(body.bytes);
-    let Some(index) = names.iter().position(|d| *d == b"NT LM 0.12") else {
+    let Some(index) = names.iter().position(|d| *d == NT_LM_0_12.as_bytes()) else {
         // [MS-CIFS] 2.2.4.52.2: no dialect accepted: WordCount 1, DialectIndex 0xFFFF.
-        return Action::Reply(r.build(Status::Nt(nt::SUCCESS), &[0xFF, 0xFF], &[]));
+        return Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &[0xFF, 0xFF], &[]));
     };
-    let extended =
-        req.flags2 & flags2::EXTENDED_SECURITY != 0 && p.capabilities & CAP_EXTENDED_SECURITY != 0;
+    let extended = req.flags2 & flags2::EXTENDED_SECURITY != 0
+        && p.capabilities & capabilities::EXTENDED_SECURITY != 0;
     let caps = if extended {
         p.capabilities
     } else {
-        p.capabilities & !CAP_EXTENDED_SECURITY
+        p.capabilities & !capabilities::EXTENDED_SECURITY
     };
     let mut w = Vec::new();
     w.extend_from_slice(&(index as u16).to_le_bytes());
@@ -260,7 +241,7 @@ fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body
     w.extend_from_slice(&65536u32.to_le_bytes()); // MaxRawSize
     w.extend_from_slice(&0u32.to_le_bytes()); // SessionKey
     w.extend_from_slice(&caps.to_le_bytes());
-    w.extend_from_slice(&ntlm::filetime_now().to_le_bytes());
+    w.extend_from_slice(&filetime_now().to_le_bytes());
     w.extend_from_slice(&p.time_zone.to_le_bytes());
     w.push(if extended { 0 } else { 8 }); // ChallengeLength
     let mut b = Vec::new();
@@ -274,8 +255,13 @@ fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body
         // the names in Unicode (and says so in Flags2) whatever the request's Flags2, right after
         // the challenge, unpadded; clients such as nmap rely on it.
         b.extend(ntlm::random_bytes(8));
-        smb_string(&mut b, conn.persona.ntlm.netbios_domain, true);
-        smb_string(&mut b, conn.persona.ntlm.netbios_computer, true);
+        for name in [
+            conn.persona.ntlm.netbios_domain,
+            conn.persona.ntlm.netbios_computer,
+        ] {
+            b.extend(utf16le(name));
+            b.extend_from_slice(&[0, 0]);
+        }
     }
     let mut hreq = *req;
     if !extended {
@@ -283,25 +269,20 @@ fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body
         hreq.flags2 |= flags2::UNICODE;
     }
     let r = Reply::new(&hreq, p);
-    Action::Reply(r.build(Status::Nt(nt::SUCCESS), &w, &b))
+    Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &w, &b))
 }
 
+/// A request word at byte `o` of the words; a word cut short reads as 0 (the simulator answers
+/// what it can; the scanner's own parsers never default a field).
 fn u16_at(b: &[u8], o: usize) -> u16 {
-    b.get(o..o + 2)
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map_or(0, u16::from_le_bytes)
+    u16_le_at(b, o).unwrap_or(0)
 }
 
 /// The NativeOS / NativeLanMan (and optionally PrimaryDomain) tail of a SESSION_SETUP response,
 /// padded to an even offset when Unicode ([MS-SMB] 2.2.4.6.2).
 fn os_strings(out: &mut Vec<u8>, start: usize, p: &Smb1Persona, domain: Option<&str>, uni: bool) {
-    if uni && (start + out.len()) % 2 == 1 {
-        out.push(0);
-    }
-    smb_string(out, p.native_os, uni);
-    smb_string(out, p.native_lanman, uni);
-    if let Some(d) = domain {
-        smb_string(out, d, uni);
+    for s in [p.native_os, p.native_lanman].into_iter().chain(domain) {
+        put_smb1_string(out, start, s, uni);
     }
 }
 
@@ -333,18 +314,18 @@ fn session_setup(
                     Action::Reply(extended_reply(
                         &r,
                         p,
-                        nt::MORE_PROCESSING_REQUIRED,
+                        NtStatus::MORE_PROCESSING_REQUIRED,
                         &token,
                         uni,
                     ))
                 }
                 NtlmMessage::Authenticate { anonymous, guest } => {
                     if req.uid != conn.uid || conn.uid == 0 {
-                        return r.error(Status::Nt(nt::SMB_BAD_UID));
+                        return r.error(Status::Nt(NtStatus::SMB_BAD_UID));
                     }
                     if guest {
                         conn.uid = 0;
-                        return r.error(Status::Nt(ACCOUNT_DISABLED));
+                        return r.error(Status::Nt(NtStatus::ACCOUNT_DISABLED));
                     }
                     if let (true, Some(refused)) = (anonymous, persona.anonymous_refused) {
                         conn.uid = 0;
@@ -356,9 +337,9 @@ fn session_setup(
                     } else {
                         Vec::new()
                     };
-                    Action::Reply(extended_reply(&r, p, nt::SUCCESS, &token, uni))
+                    Action::Reply(extended_reply(&r, p, NtStatus::SUCCESS, &token, uni))
                 }
-                NtlmMessage::Other => r.error(Status::Nt(LOGON_FAILURE)),
+                NtlmMessage::Other => r.error(Status::Nt(NtStatus::LOGON_FAILURE)),
             }
         }
         // Non-extended ([MS-CIFS] 2.2.4.53.1): OEMPasswordLen word 7, UnicodePasswordLen word 8.
@@ -369,7 +350,7 @@ fn session_setup(
             // The built-in Guest account is disabled on every Windows since XP SP2 (nmap's guest
             // attempt in win7-homebasic-sp1-nmap-smb1-and-smb2-negotiate.pcap gets this status).
             if account.eq_ignore_ascii_case("guest") {
-                return r.error(Status::Nt(ACCOUNT_DISABLED));
+                return r.error(Status::Nt(NtStatus::ACCOUNT_DISABLED));
             }
             let anonymous = oem_len <= 1 && uni_len == 0 && account.is_empty();
             if let (true, Some(refused)) = (anonymous, persona.anonymous_refused) {
@@ -379,30 +360,35 @@ fn session_setup(
             conn.logged_on = true;
             r.uid = FIRST_ID;
             let mut b = Vec::new();
-            os_strings(
-                &mut b,
-                bytes_offset(3),
-                p,
-                Some(persona.ntlm.netbios_domain),
-                uni,
-            );
-            let total = bytes_offset(3) + b.len();
-            let mut w = andx_words(2, total);
+            let start = smb1_bytes_offset(2 * 3);
+            os_strings(&mut b, start, p, Some(persona.ntlm.netbios_domain), uni);
+            let mut w = Vec::new();
+            put_smb1_andx(&mut w, Smb1Command::NO_ANDX, (start + b.len()) as u16);
             // Action: bit 0 = logged on as guest; a null session is not a guest logon.
-            w.truncate(4);
             w.extend_from_slice(&0u16.to_le_bytes());
-            Action::Reply(r.build(Status::Nt(nt::SUCCESS), &w, &b))
+            Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &w, &b))
         }
-        _ => r.error(dos_or(p, Status::Nt(INVALID_SMB), Status::Dos(2, 1))),
+        _ => r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::INVALID_SMB),
+            Status::Dos(2, 1),
+        )),
     }
 }
 
 /// SESSION_SETUP_ANDX extended response ([MS-SMB] 2.2.4.6.2): WordCount 4.
-fn extended_reply(r: &Reply<'_>, p: &Smb1Persona, status: u32, blob: &[u8], uni: bool) -> Vec<u8> {
+fn extended_reply(
+    r: &Reply<'_>,
+    p: &Smb1Persona,
+    status: NtStatus,
+    blob: &[u8],
+    uni: bool,
+) -> Vec<u8> {
     let mut b = blob.to_vec();
-    os_strings(&mut b, bytes_offset(4), p, None, uni);
-    let total = bytes_offset(4) + b.len();
-    let mut w = andx_words(0, total);
+    let start = smb1_bytes_offset(2 * 4);
+    os_strings(&mut b, start, p, None, uni);
+    let mut w = Vec::new();
+    put_smb1_andx(&mut w, Smb1Command::NO_ANDX, (start + b.len()) as u16);
     w.extend_from_slice(&0u16.to_le_bytes()); // Action
     w.extend_from_slice(&(blob.len() as u16).to_le_bytes());
     r.build(Status::Nt(status), &w, &b)
@@ -447,34 +433,34 @@ fn tree_connect(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1B
         return r.error(Status::Dos(2, 0x0001));
     }
     if !conn.logged_on || req.uid != conn.uid {
-        return r.error(Status::Nt(nt::SMB_BAD_UID));
+        return r.error(Status::Nt(NtStatus::SMB_BAD_UID));
     }
     if body.word_count != 4 {
-        return r.error(Status::Nt(INVALID_SMB));
+        return r.error(Status::Nt(NtStatus::INVALID_SMB));
     }
     let path = tree_path(req, body).to_ascii_uppercase();
     // The share is the last path component; srv.sys also takes a bare "IPC$" (nmap sends one).
     if path.rsplit('\\').next() != Some("IPC$") {
-        return r.error(Status::Nt(nt::BAD_NETWORK_NAME));
+        return r.error(Status::Nt(NtStatus::BAD_NETWORK_NAME));
     }
     conn.tid = FIRST_ID;
     r.tid = FIRST_ID;
     // TREE_CONNECT_ANDX_EXTENDED_RESPONSE (0x0008) asks for WordCount 7 ([MS-SMB] 2.2.4.7.2).
-    let extended = u16_at(body.words, 4) & 0x0008 != 0;
+    let extended = u16_at(body.words, 4) & request_flags::EXTENDED_RESPONSE != 0;
     let wc = if extended { 7 } else { 3 };
     let uni = req.flags2 & flags2::UNICODE != 0;
-    let mut b = b"IPC\0".to_vec();
-    if uni && (bytes_offset(wc) + b.len()) % 2 == 1 {
-        b.push(0);
-    }
-    smb_string(&mut b, "", uni); // NativeFileSystem: empty for IPC$
-    let mut w = andx_words(0, bytes_offset(wc) + b.len());
-    w.extend_from_slice(&0x0001u16.to_le_bytes()); // OptionalSupport: SMB_SUPPORT_SEARCH_BITS
+    let start = smb1_bytes_offset(2 * wc);
+    let mut b = Vec::new();
+    put_smb1_string(&mut b, start, "IPC", false); // Service, always OEM
+    put_smb1_string(&mut b, start, "", uni); // NativeFileSystem: empty for IPC$
+    let mut w = Vec::new();
+    put_smb1_andx(&mut w, Smb1Command::NO_ANDX, (start + b.len()) as u16);
+    w.extend_from_slice(&optional_support::SUPPORT_SEARCH_BITS.to_le_bytes()); // OptionalSupport
     if extended {
         w.extend_from_slice(&0x001f_01ffu32.to_le_bytes()); // MaximalShareAccessRights
         w.extend_from_slice(&0u32.to_le_bytes()); // GuestMaximalShareAccessRights
     }
-    Action::Reply(r.build(Status::Nt(nt::SUCCESS), &w, &b))
+    Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &w, &b))
 }
 
 /// Setup word `i` of a TRANS/TRANS2 request (Setup starts at byte 28 of the words, SetupCount at
@@ -485,45 +471,61 @@ fn setup_word(body: &Smb1Body<'_>, i: usize) -> Option<u16> {
         return None;
     }
     let o = 28 + 2 * i;
-    body.words
-        .get(o..o + 2)
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map(u16::from_le_bytes)
+    u16_le_at(body.words, o)
 }
 
 fn trans(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_>) -> Action {
     let r = Reply::new(req, p);
     if !conn.logged_on || req.uid != conn.uid {
-        return r.error(dos_or(p, Status::Nt(nt::SMB_BAD_UID), Status::Dos(2, 0x5b)));
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_UID),
+            Status::Dos(2, 0x5b),
+        ));
     }
     if conn.tid == 0 || req.tid != conn.tid {
-        return r.error(dos_or(p, Status::Nt(nt::SMB_BAD_TID), Status::Dos(2, 5)));
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_TID),
+            Status::Dos(2, 5),
+        ));
     }
-    match (setup_word(body, 0), setup_word(body, 1)) {
-        (Some(TRANS_PEEK_NMPIPE), Some(0)) => match conn.persona.peek {
+    let subcommand = setup_word(body, 0).map(TransSubcommand);
+    match (subcommand, setup_word(body, 1)) {
+        (Some(TransSubcommand::PEEK_NMPIPE), Some(0)) => match conn.persona.peek {
             PeekBehaviour::Status(s) => r.error(Status::Nt(s)),
             PeekBehaviour::Dos(class, code) => r.error(Status::Dos(class, code)),
             PeekBehaviour::Silent => Action::Silent,
         },
         // No pipe is ever open here, so any other FID is invalid.
-        (Some(TRANS_PEEK_NMPIPE), Some(_)) => r.error(Status::Nt(nt::INVALID_HANDLE)),
-        _ => r.error(Status::Nt(nt::NOT_SUPPORTED)),
+        (Some(TransSubcommand::PEEK_NMPIPE), Some(_)) => {
+            r.error(Status::Nt(NtStatus::INVALID_HANDLE))
+        }
+        _ => r.error(Status::Nt(NtStatus::NOT_SUPPORTED)),
     }
 }
 
 fn trans2(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_>) -> Action {
     let mut r = Reply::new(req, p);
     if !conn.logged_on || req.uid != conn.uid {
-        return r.error(dos_or(p, Status::Nt(nt::SMB_BAD_UID), Status::Dos(2, 0x5b)));
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_UID),
+            Status::Dos(2, 0x5b),
+        ));
     }
     if conn.tid == 0 || req.tid != conn.tid {
-        return r.error(dos_or(p, Status::Nt(nt::SMB_BAD_TID), Status::Dos(2, 5)));
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_TID),
+            Status::Dos(2, 5),
+        ));
     }
-    if setup_word(body, 0) == Some(TRANS2_SESSION_SETUP) {
+    if setup_word(body, 0).map(Trans2Subcommand) == Some(Trans2Subcommand::SESSION_SETUP) {
         if let Some(imp) = conn.persona.implant {
             // The implant answers its ping with MID + 16 and key material + arch in the
             // SecuritySignature.
-            r.mid = req.mid.wrapping_add(16);
+            r.mid = req.mid.wrapping_add(DOUBLEPULSAR_MID_DELTA);
             let k = imp.signature_key;
             r.signature = [k[0], k[1], k[2], k[3], imp.arch, 0, 0, 0];
         }
@@ -531,7 +533,7 @@ fn trans2(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_
     // Clean srv.sys does not implement TRANS2_SESSION_SETUP (nor anything else here).
     r.error(dos_or(
         p,
-        Status::Nt(nt::NOT_IMPLEMENTED),
+        Status::Nt(NtStatus::NOT_IMPLEMENTED),
         Status::Dos(1, 1),
     ))
 }

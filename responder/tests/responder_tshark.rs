@@ -10,20 +10,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use smb1scan_protocol::nbss::frame_session_message;
+use smb1scan_protocol::nbss::build_nbss_session_message;
 use smb1scan_protocol::ntlmssp::{
     build_ntlmssp_authenticate, build_ntlmssp_negotiate, parse_ntlmssp_challenge,
 };
 use smb1scan_protocol::smb1::header::{flags2, parse_smb1_header, Smb1Ids};
 use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request_with_flags2;
 use smb1scan_protocol::smb1::session_setup::{
-    build_session_setup_extended, parse_smb1_session_setup_response,
+    build_smb1_session_setup_extended, parse_smb1_session_setup_response,
 };
-use smb1scan_protocol::smb1::trans::build_peek_named_pipe_fid0;
-use smb1scan_protocol::smb1::trans2::build_doublepulsar_ping;
-use smb1scan_protocol::smb1::tree_connect::build_tree_connect_andx;
+use smb1scan_protocol::smb1::trans::build_smb1_peek_named_pipe_fid0;
+use smb1scan_protocol::smb1::trans2::build_smb1_doublepulsar_ping;
+use smb1scan_protocol::smb1::tree_connect::build_smb1_tree_connect_andx;
 use smb1scan_protocol::smb2::negotiate::{build_smb2_negotiate_request, Smb2Dialect};
-use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_token_resp};
+use smb1scan_protocol::spnego::{
+    build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,7 +46,7 @@ fn tshark_usable() -> Result<(), String> {
 
 /// Sends one message and returns the reply, or None on EOF/reset/timeout.
 async fn send(s: &mut TcpStream, msg: &[u8]) -> Option<Vec<u8>> {
-    s.write_all(&frame_session_message(msg)).await.ok()?;
+    s.write_all(&build_nbss_session_message(msg)).await.ok()?;
     let fut = async {
         let mut h = [0u8; 4];
         s.read_exact(&mut h).await?;
@@ -75,26 +77,35 @@ async fn talk(addr: SocketAddr) {
     if let Ok(mut s) = TcpStream::connect(addr).await {
         let neg = build_smb1_negotiate_request_with_flags2(&["NT LM 0.12"], ids(0, 0, 1), f2);
         if send(&mut s, &neg).await.is_some() {
-            let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
-            let m = send(&mut s, &build_session_setup_extended(ids(0, 0, 2), &blob)).await;
+            let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
+            let m = send(
+                &mut s,
+                &build_smb1_session_setup_extended(ids(0, 0, 2), &blob),
+            )
+            .await;
             let parsed = m
                 .as_deref()
                 .and_then(|m| parse_smb1_session_setup_response(m).ok());
             if let Some((h, r)) = parsed {
-                if let Some(chal) =
-                    find_ntlmssp(r.security_blob).and_then(|n| parse_ntlmssp_challenge(n).ok())
+                if let Some(chal) = spnego_find_ntlmssp(r.security_blob)
+                    .and_then(|n| parse_ntlmssp_challenge(n).ok())
                 {
-                    let auth =
-                        wrap_neg_token_resp(&build_ntlmssp_authenticate(&chal, None, [7; 8], 0));
+                    let auth = build_spnego_neg_token_resp(&build_ntlmssp_authenticate(
+                        &chal, None, [7; 8], 0,
+                    ));
                     let uid = h.uid;
-                    send(&mut s, &build_session_setup_extended(ids(uid, 0, 3), &auth)).await;
-                    let tc = build_tree_connect_andx(ids(uid, 0, 4), "\\\\127.0.0.1\\IPC$");
+                    send(
+                        &mut s,
+                        &build_smb1_session_setup_extended(ids(uid, 0, 3), &auth),
+                    )
+                    .await;
+                    let tc = build_smb1_tree_connect_andx(ids(uid, 0, 4), "\\\\127.0.0.1\\IPC$");
                     let tid = send(&mut s, &tc)
                         .await
                         .and_then(|m| parse_smb1_header(&m).ok().map(|(h, _)| h.tid))
                         .unwrap_or(0);
-                    send(&mut s, &build_peek_named_pipe_fid0(ids(uid, tid, 5))).await;
-                    send(&mut s, &build_doublepulsar_ping(ids(uid, tid, 65))).await;
+                    send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5))).await;
+                    send(&mut s, &build_smb1_doublepulsar_ping(ids(uid, tid, 65))).await;
                 }
             }
         }
@@ -110,7 +121,7 @@ async fn talk(addr: SocketAddr) {
         if let Ok(mut s) = TcpStream::connect(addr).await {
             let n = build_smb2_negotiate_request(dialects, 0, [1; 16], [2; 32]);
             if send(&mut s, &n).await.is_some() {
-                let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
+                let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
                 let mut m = vec![0xFE, b'S', b'M', b'B', 64, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0];
                 m.extend_from_slice(&[0; 8]);
                 m.extend_from_slice(&1u64.to_le_bytes());

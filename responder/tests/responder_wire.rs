@@ -9,9 +9,9 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use smb1scan_protocol::nbss::frame_session_message;
+use smb1scan_protocol::nbss::build_nbss_session_message;
 use smb1scan_protocol::ntlmssp::{
-    build_ntlmssp_authenticate, build_ntlmssp_negotiate, parse_ntlmssp_challenge, NtlmChallenge,
+    build_ntlmssp_authenticate, build_ntlmssp_negotiate, parse_ntlmssp_challenge, NtlmsspChallenge,
 };
 use smb1scan_protocol::smb1::header::{flags2, parse_smb1_header, Smb1Ids};
 use smb1scan_protocol::smb1::negotiate::{
@@ -19,18 +19,21 @@ use smb1scan_protocol::smb1::negotiate::{
     Smb1NegotiateSecurity,
 };
 use smb1scan_protocol::smb1::session_setup::{
-    build_session_setup_anonymous, build_session_setup_extended, parse_smb1_session_setup_response,
+    build_smb1_session_setup_anonymous, build_smb1_session_setup_extended,
+    parse_smb1_session_setup_response,
 };
-use smb1scan_protocol::smb1::trans::{build_peek_named_pipe_fid0, parse_smb1_trans_response};
+use smb1scan_protocol::smb1::trans::{build_smb1_peek_named_pipe_fid0, parse_smb1_trans_response};
 use smb1scan_protocol::smb1::trans2::{
-    build_doublepulsar_ping, interpret_doublepulsar_reply, Arch, DoublePulsarReply,
+    build_smb1_doublepulsar_ping, interpret_doublepulsar_reply, Arch, DoublePulsarReply,
 };
-use smb1scan_protocol::smb1::tree_connect::build_tree_connect_andx;
+use smb1scan_protocol::smb1::tree_connect::build_smb1_tree_connect_andx;
 use smb1scan_protocol::smb2::negotiate::{
-    build_smb2_negotiate_request, parse_smb2_negotiate_outcome, NegotiateContextType, Smb2Dialect,
-    Smb2NegotiateOutcome,
+    build_smb2_negotiate_request, parse_smb2_negotiate_outcome, Smb2Dialect,
+    Smb2NegotiateContextType, Smb2NegotiateOutcome,
 };
-use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_token_resp};
+use smb1scan_protocol::spnego::{
+    build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
+};
 use smb1scan_protocol::{DosError, NtStatus, SmbError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,7 +56,7 @@ async fn start(name: &str) -> SocketAddr {
 }
 
 async fn send(s: &mut TcpStream, msg: &[u8]) -> Rx {
-    if let Err(e) = s.write_all(&frame_session_message(msg)).await {
+    if let Err(e) = s.write_all(&build_nbss_session_message(msg)).await {
         return match e.kind() {
             ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => Rx::Reset,
             _ => panic!("write: {e}"),
@@ -105,7 +108,7 @@ fn ids(uid: u16, tid: u16, mid: u16) -> Smb1Ids {
 
 /// Runs NEGOTIATE, the NTLMSSP session setup (anonymous) and TREE_CONNECT IPC$ over SMB1.
 /// Returns the stream, UID, TID and the CHALLENGE.
-async fn smb1_to_ipc(addr: SocketAddr) -> (TcpStream, u16, u16, NtlmChallenge) {
+async fn smb1_to_ipc(addr: SocketAddr) -> (TcpStream, u16, u16, NtlmsspChallenge) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let neg = build_smb1_negotiate_request_with_flags2(NT1, ids(0, 0, 1), EXT_FLAGS2);
     let m = msg(send(&mut s, &neg).await);
@@ -113,16 +116,24 @@ async fn smb1_to_ipc(addr: SocketAddr) -> (TcpStream, u16, u16, NtlmChallenge) {
     assert_eq!(h.status(), SmbError::Nt(NtStatus::SUCCESS));
     assert!(matches!(r, Smb1NegotiateResponse::NtLm(_)));
 
-    let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
-    let m = msg(send(&mut s, &build_session_setup_extended(ids(0, 0, 2), &blob)).await);
+    let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
+    let m = msg(send(
+        &mut s,
+        &build_smb1_session_setup_extended(ids(0, 0, 2), &blob),
+    )
+    .await);
     let (h, r) = parse_smb1_session_setup_response(&m).expect("session setup parses");
     assert_eq!(h.status(), SmbError::Nt(NtStatus::MORE_PROCESSING_REQUIRED));
     let uid = h.uid;
-    let ntlm = find_ntlmssp(r.security_blob).expect("NTLMSSP in SPNEGO");
+    let ntlm = spnego_find_ntlmssp(r.security_blob).expect("NTLMSSP in SPNEGO");
     let chal = parse_ntlmssp_challenge(ntlm).expect("challenge parses");
 
-    let auth = wrap_neg_token_resp(&build_ntlmssp_authenticate(&chal, None, [7; 8], 0));
-    let m = msg(send(&mut s, &build_session_setup_extended(ids(uid, 0, 3), &auth)).await);
+    let auth = build_spnego_neg_token_resp(&build_ntlmssp_authenticate(&chal, None, [7; 8], 0));
+    let m = msg(send(
+        &mut s,
+        &build_smb1_session_setup_extended(ids(uid, 0, 3), &auth),
+    )
+    .await);
     let (h, _) = parse_smb1_session_setup_response(&m).expect("auth parses");
     assert_eq!(
         h.status(),
@@ -132,7 +143,7 @@ async fn smb1_to_ipc(addr: SocketAddr) -> (TcpStream, u16, u16, NtlmChallenge) {
 
     let m = msg(send(
         &mut s,
-        &build_tree_connect_andx(ids(uid, 0, 4), "\\\\127.0.0.1\\IPC$"),
+        &build_smb1_tree_connect_andx(ids(uid, 0, 4), "\\\\127.0.0.1\\IPC$"),
     )
     .await);
     let (h, _) = parse_smb1_header(&m).expect("tree connect parses");
@@ -212,7 +223,7 @@ async fn win7_unpatched_peek_is_35_bytes_insuff_server_resources() {
     assert_eq!(uid, 0x0800);
     assert_eq!(tid, 0x0800);
 
-    let m = msg(send(&mut s, &build_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
+    let m = msg(send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
     assert_eq!(m.len(), 35, "32-byte header + WordCount + ByteCount");
     assert_eq!(m.get(4..9), Some(&[0x25, 0x05, 0x02, 0x00, 0xc0][..]));
     let (h, t) = parse_smb1_trans_response(&m).expect("trans parses");
@@ -222,7 +233,7 @@ async fn win7_unpatched_peek_is_35_bytes_insuff_server_resources() {
     assert_ne!(h.flags2 & flags2::NT_STATUS, 0);
 
     // DoublePulsar ping on a clean host: NOT_IMPLEMENTED, same MID, zero signature.
-    let m = msg(send(&mut s, &build_doublepulsar_ping(ids(uid, tid, 65))).await);
+    let m = msg(send(&mut s, &build_smb1_doublepulsar_ping(ids(uid, tid, 65))).await);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert_eq!(h.status(), SmbError::Nt(NtStatus::NOT_IMPLEMENTED));
     assert_eq!(h.mid, 65);
@@ -237,11 +248,11 @@ async fn win7_unpatched_peek_is_35_bytes_insuff_server_resources() {
 async fn doublepulsar_x64_reply_mid_81_with_key_and_arch() {
     let addr = start("win7-sp1-x64-doublepulsar").await;
     let (mut s, uid, tid, _) = smb1_to_ipc(addr).await;
-    let m = msg(send(&mut s, &build_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
+    let m = msg(send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert_eq!(h.status(), SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES));
 
-    let m = msg(send(&mut s, &build_doublepulsar_ping(ids(uid, tid, 65))).await);
+    let m = msg(send(&mut s, &build_smb1_doublepulsar_ping(ids(uid, tid, 65))).await);
     assert_eq!(m.len(), 35);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert_eq!(h.mid, 81);
@@ -283,12 +294,12 @@ async fn winxp_doublepulsar_x86_and_xp_negotiate() {
         Some("5.1.2600")
     );
     assert_eq!(chal.target_info.timestamp, None);
-    let m = msg(send(&mut s, &build_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
+    let m = msg(send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
     assert_eq!(
         parse_smb1_header(&m).expect("parses").0.status(),
         SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES)
     );
-    let m = msg(send(&mut s, &build_doublepulsar_ping(ids(uid, tid, 65))).await);
+    let m = msg(send(&mut s, &build_smb1_doublepulsar_ping(ids(uid, tid, 65))).await);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert!(matches!(
         interpret_doublepulsar_reply(65, &h),
@@ -312,7 +323,7 @@ async fn patched_hosts_peek_statuses() {
     ] {
         let addr = start(name).await;
         let (mut s, uid, tid, _) = smb1_to_ipc(addr).await;
-        let m = msg(send(&mut s, &build_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
+        let m = msg(send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5))).await);
         assert_eq!(m.len(), 35, "{name}");
         let (h, _) = parse_smb1_trans_response(&m).expect("parses");
         assert_eq!(h.status(), SmbError::Nt(status), "{name}");
@@ -344,7 +355,7 @@ async fn win2012r2_refuses_anonymous_setup_both_forms() {
     msg(send(&mut s, &neg).await);
     let m = msg(send(
         &mut s,
-        &build_session_setup_anonymous(ids(0, 0, 2), "Unix", "smb1scan"),
+        &build_smb1_session_setup_anonymous(ids(0, 0, 2), "Unix", "smb1scan"),
     )
     .await);
     let (h, r) = parse_smb1_session_setup_response(&m).expect("parses");
@@ -355,10 +366,15 @@ async fn win2012r2_refuses_anonymous_setup_both_forms() {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let neg = build_smb1_negotiate_request_with_flags2(NT1, ids(0, 0, 1), EXT_FLAGS2);
     msg(send(&mut s, &neg).await);
-    let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
-    let m = msg(send(&mut s, &build_session_setup_extended(ids(0, 0, 2), &blob)).await);
+    let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
+    let m = msg(send(
+        &mut s,
+        &build_smb1_session_setup_extended(ids(0, 0, 2), &blob),
+    )
+    .await);
     let (h, r) = parse_smb1_session_setup_response(&m).expect("parses");
-    let chal = parse_ntlmssp_challenge(find_ntlmssp(r.security_blob).expect("ntlm")).expect("chal");
+    let chal =
+        parse_ntlmssp_challenge(spnego_find_ntlmssp(r.security_blob).expect("ntlm")).expect("chal");
     assert_eq!(
         chal.version.map(|v| v.to_string()).as_deref(),
         Some("6.3.9600")
@@ -367,10 +383,10 @@ async fn win2012r2_refuses_anonymous_setup_both_forms() {
         chal.target_info.dns_tree_name.as_deref(),
         Some("hospital.local")
     );
-    let auth = wrap_neg_token_resp(&build_ntlmssp_authenticate(&chal, None, [7; 8], 0));
+    let auth = build_spnego_neg_token_resp(&build_ntlmssp_authenticate(&chal, None, [7; 8], 0));
     let m = msg(send(
         &mut s,
-        &build_session_setup_extended(ids(h.uid, 0, 3), &auth),
+        &build_smb1_session_setup_extended(ids(h.uid, 0, 3), &auth),
     )
     .await);
     assert_eq!(m.len(), 35);
@@ -387,7 +403,7 @@ async fn dos_error_host_answers_class_and_code() {
     msg(send(&mut s, &neg).await);
     let m = msg(send(
         &mut s,
-        &build_session_setup_anonymous(ids(0, 0, 2), "Unix", "x"),
+        &build_smb1_session_setup_anonymous(ids(0, 0, 2), "Unix", "x"),
     )
     .await);
     let (h, _) = parse_smb1_session_setup_response(&m).expect("parses");
@@ -395,13 +411,13 @@ async fn dos_error_host_answers_class_and_code() {
     let uid = h.uid;
     let m = msg(send(
         &mut s,
-        &build_tree_connect_andx(ids(uid, 0, 3), "\\\\127.0.0.1\\IPC$"),
+        &build_smb1_tree_connect_andx(ids(uid, 0, 3), "\\\\127.0.0.1\\IPC$"),
     )
     .await);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert_eq!(h.flags2 & flags2::NT_STATUS, 0);
     assert_eq!(h.status(), SmbError::Dos(DosError { class: 2, code: 1 }));
-    let m = msg(send(&mut s, &build_peek_named_pipe_fid0(ids(uid, 0, 4))).await);
+    let m = msg(send(&mut s, &build_smb1_peek_named_pipe_fid0(ids(uid, 0, 4))).await);
     let (h, _) = parse_smb1_header(&m).expect("parses");
     assert_eq!(
         h.status(),
@@ -414,8 +430,8 @@ async fn dos_error_host_answers_class_and_code() {
 async fn silent_host_never_answers_peek_but_keeps_connection() {
     let addr = start("win7-silent-after-peek").await;
     let (mut s, uid, tid, _) = smb1_to_ipc(addr).await;
-    let peek = build_peek_named_pipe_fid0(ids(uid, tid, 5));
-    s.write_all(&frame_session_message(&peek))
+    let peek = build_smb1_peek_named_pipe_fid0(ids(uid, tid, 5));
+    s.write_all(&build_nbss_session_message(&peek))
         .await
         .expect("write");
     assert!(matches!(
@@ -423,7 +439,7 @@ async fn silent_host_never_answers_peek_but_keeps_connection() {
         Rx::Timeout
     ));
     // Still open: the next request is answered.
-    let m = msg(send(&mut s, &build_doublepulsar_ping(ids(uid, tid, 65))).await);
+    let m = msg(send(&mut s, &build_smb1_doublepulsar_ping(ids(uid, tid, 65))).await);
     assert_eq!(parse_smb1_header(&m).expect("parses").0.mid, 65);
 }
 
@@ -515,10 +531,10 @@ async fn smb2_highest_common_dialect_and_not_supported() {
     assert_eq!(r.capabilities, 0x2f);
     assert_eq!(r.negotiate_contexts.len(), 2);
     assert!(r
-        .context(NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES)
+        .context(Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES)
         .is_some());
     assert!(r
-        .context(NegotiateContextType::ENCRYPTION_CAPABILITIES)
+        .context(Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES)
         .is_some());
 }
 
@@ -543,7 +559,7 @@ async fn smb2_session_setup_challenge_identifies_os() {
         .await);
         let m = msg(send(
             &mut s,
-            &smb2_session_setup(1, &wrap_neg_token_init(&build_ntlmssp_negotiate())),
+            &smb2_session_setup(1, &build_spnego_neg_token_init(&build_ntlmssp_negotiate())),
         )
         .await);
         assert_eq!(
@@ -556,7 +572,7 @@ async fn smb2_session_setup_challenge_identifies_os() {
         let len = usize::from(u16::from_le_bytes([body[6], body[7]]));
         let blob = m.get(off..off + len).expect("blob in bounds");
         assert_eq!(blob.first(), Some(&0xa1), "negTokenResp");
-        let chal = parse_ntlmssp_challenge(find_ntlmssp(blob).expect("ntlm")).expect("chal");
+        let chal = parse_ntlmssp_challenge(spnego_find_ntlmssp(blob).expect("ntlm")).expect("chal");
         assert_eq!(
             chal.version.map(|v| v.to_string()).as_deref(),
             Some(version),
@@ -656,14 +672,19 @@ async fn smb1_login(addr: SocketAddr, creds: Option<(&str, &str, &str)>) -> SmbE
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let neg = build_smb1_negotiate_request_with_flags2(NT1, ids(0, 0, 1), EXT_FLAGS2);
     msg(send(&mut s, &neg).await);
-    let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
-    let m = msg(send(&mut s, &build_session_setup_extended(ids(0, 0, 2), &blob)).await);
-    let (h, r) = parse_smb1_session_setup_response(&m).expect("parses");
-    let chal = parse_ntlmssp_challenge(find_ntlmssp(r.security_blob).expect("ntlm")).expect("chal");
-    let auth = wrap_neg_token_resp(&build_ntlmssp_authenticate(&chal, creds, [7; 8], 0));
+    let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
     let m = msg(send(
         &mut s,
-        &build_session_setup_extended(ids(h.uid, 0, 3), &auth),
+        &build_smb1_session_setup_extended(ids(0, 0, 2), &blob),
+    )
+    .await);
+    let (h, r) = parse_smb1_session_setup_response(&m).expect("parses");
+    let chal =
+        parse_ntlmssp_challenge(spnego_find_ntlmssp(r.security_blob).expect("ntlm")).expect("chal");
+    let auth = build_spnego_neg_token_resp(&build_ntlmssp_authenticate(&chal, creds, [7; 8], 0));
+    let m = msg(send(
+        &mut s,
+        &build_smb1_session_setup_extended(ids(h.uid, 0, 3), &auth),
     )
     .await);
     parse_smb1_header(&m).expect("parses").0.status()

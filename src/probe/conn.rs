@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use smb1scan_protocol::nbss::{
-    build_session_request, frame_session_message, parse_nbss_header, parse_session_response,
-    NbssType, SessionResponse, NBSS_HEADER_LEN,
+    build_nbss_session_message, build_nbss_session_request, parse_nbss_header,
+    parse_nbss_session_response, NbssSessionResponse, NbssType, NBSS_HEADER_LEN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -120,13 +120,13 @@ impl Conn {
 
     /// Port 139: NetBIOS SESSION REQUEST to `*SMBSERVER` before any SMB.
     pub async fn netbios_session(&mut self) -> Result<(), NetError> {
-        let req = build_session_request("*SMBSERVER", "SMB1SCAN");
+        let req = build_nbss_session_request("*SMBSERVER", "SMB1SCAN");
         self.write(&req).await?;
         let msg = self.read_frame_raw().await?;
-        match parse_session_response(&msg) {
-            Ok(SessionResponse::Positive) => Ok(()),
-            Ok(SessionResponse::Negative(code)) => Err(NetError::NetbiosRefused(code)),
-            Ok(SessionResponse::Retarget) => Err(NetError::NetbiosRefused(0x84)),
+        match parse_nbss_session_response(&msg) {
+            Ok(NbssSessionResponse::Positive) => Ok(()),
+            Ok(NbssSessionResponse::Negative(code)) => Err(NetError::NetbiosRefused(code)),
+            Ok(NbssSessionResponse::Retarget) => Err(NetError::NetbiosRefused(0x84)),
             Err(e) => Err(NetError::Protocol(e.to_string())),
         }
     }
@@ -141,7 +141,7 @@ impl Conn {
 
     /// Frames `smb` as an NBSS session message and sends it.
     pub async fn send(&mut self, smb: &[u8]) -> Result<(), NetError> {
-        let framed = frame_session_message(smb);
+        let framed = build_nbss_session_message(smb);
         self.write(&framed).await
     }
 

@@ -6,25 +6,30 @@ use std::time::Instant;
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::{
     build_ntlmssp_authenticate_keyed, build_ntlmssp_negotiate, parse_ntlmssp_challenge,
-    NtlmChallenge,
+    NtlmsspChallenge,
 };
-use smb1scan_protocol::smb1::header::flags2;
+use smb1scan_protocol::smb1::header::{flags2, CLIENT_FLAGS2};
 use smb1scan_protocol::smb1::negotiate::{
-    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2,
-    parse_smb1_negotiate_response, Smb1NegotiateResponse, CAP_UNIX, NEGOTIATE_FLAGS2,
-    SMB1_DIALECTS,
+    build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, capabilities,
+    parse_smb1_negotiate_response, Smb1NegotiateResponse, SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb1::session_setup::{
-    build_session_setup_anonymous, build_session_setup_extended, parse_smb1_session_setup_response,
+    build_smb1_session_setup_anonymous, build_smb1_session_setup_extended,
+    parse_smb1_session_setup_response,
 };
 use smb1scan_protocol::smb1::signing::sign_smb1_message;
-use smb1scan_protocol::smb1::trans::{build_peek_named_pipe_fid0, parse_smb1_trans_response};
+use smb1scan_protocol::smb1::trans::{build_smb1_peek_named_pipe_fid0, parse_smb1_trans_response};
 use smb1scan_protocol::smb1::trans2::{
-    build_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply, DOUBLEPULSAR_PING_MID,
+    build_smb1_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply,
+    DOUBLEPULSAR_PING_MID,
 };
-use smb1scan_protocol::smb1::tree_connect::{build_tree_connect_andx, parse_tree_connect_response};
+use smb1scan_protocol::smb1::tree_connect::{
+    build_smb1_tree_connect_andx, parse_smb1_tree_connect_response,
+};
 use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command, Smb1Ids};
-use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_token_resp};
+use smb1scan_protocol::spnego::{
+    build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
+};
 use smb1scan_protocol::{NtStatus, SmbError};
 
 use super::conn::{Conn, NetError};
@@ -131,7 +136,7 @@ impl Probe<'_> {
             build_smb1_negotiate_request_with_flags2(
                 SMB1_DIALECTS,
                 ids,
-                NEGOTIATE_FLAGS2 | flags2::EXTENDED_SECURITY,
+                CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY,
             )
         } else {
             build_smb1_negotiate_request(SMB1_DIALECTS, ids)
@@ -225,7 +230,7 @@ impl Probe<'_> {
         match &resp {
             Smb1NegotiateResponse::NtLm(n) => {
                 extended_security = n.is_extended_security();
-                cap_unix = n.has_capability(CAP_UNIX);
+                cap_unix = n.has_capability(capabilities::UNIX);
                 let s = &mut self.r.smb1;
                 s.security_mode = Some(n.security_mode);
                 s.capabilities = Some(format!("0x{:08x}", n.capabilities));
@@ -297,7 +302,7 @@ impl Probe<'_> {
         let ids = s.next_mid();
         let path = format!("\\\\{}\\IPC$", self.addr.ip());
         let t = Instant::now();
-        let req = build_tree_connect_andx(ids, &path);
+        let req = build_smb1_tree_connect_andx(ids, &path);
         let msg = match s.exchange(&req).await {
             Exchange::Reply(m) => m,
             Exchange::Failed(e) => {
@@ -306,7 +311,7 @@ impl Probe<'_> {
                 return;
             }
         };
-        match parse_tree_connect_response(&msg) {
+        match parse_smb1_tree_connect_response(&msg) {
             Ok((h, _))
                 if h.status().is_success() && h.command == Smb1Command::TREE_CONNECT_ANDX =>
             {
@@ -344,7 +349,7 @@ impl Probe<'_> {
     async fn session_setup_plain(&mut self, s: &mut Smb1Session) -> bool {
         let ids = s.next_mid();
         let t = Instant::now();
-        let req = build_session_setup_anonymous(ids, "Unix", "smb1scan");
+        let req = build_smb1_session_setup_anonymous(ids, "Unix", "smb1scan");
         let detail = self.opts.credentials.as_ref().map(|_| {
             "server lacks extended security: credentials not used, anonymous tried".to_owned()
         });
@@ -363,8 +368,8 @@ impl Probe<'_> {
     async fn session_setup_extended(&mut self, s: &mut Smb1Session) -> bool {
         let ids = s.next_mid();
         let t = Instant::now();
-        let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
-        let req = build_session_setup_extended(ids, &blob);
+        let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
+        let req = build_smb1_session_setup_extended(ids, &blob);
         let msg = match s.exchange(&req).await {
             Exchange::Reply(m) => m,
             Exchange::Failed(e) => {
@@ -392,7 +397,7 @@ impl Probe<'_> {
         }
         s.ids.uid = h.uid;
         let challenge =
-            find_ntlmssp(resp.security_blob).and_then(|m| parse_ntlmssp_challenge(m).ok());
+            spnego_find_ntlmssp(resp.security_blob).and_then(|m| parse_ntlmssp_challenge(m).ok());
         let Some(challenge) = challenge else {
             self.ms17_protocol(
                 t,
@@ -418,7 +423,7 @@ impl Probe<'_> {
             build_ntlmssp_authenticate_keyed(&challenge, creds, nonce8(), filetime_now());
         let ids = s.next_mid();
         let t = Instant::now();
-        let req = build_session_setup_extended(ids, &wrap_neg_token_resp(&auth));
+        let req = build_smb1_session_setup_extended(ids, &build_spnego_neg_token_resp(&auth));
         let msg = match s.exchange(&req).await {
             Exchange::Reply(m) => m,
             Exchange::Failed(e) => {
@@ -494,7 +499,7 @@ impl Probe<'_> {
     async fn peek(&mut self, s: &mut Smb1Session) -> bool {
         let ids = s.next_mid();
         let t = Instant::now();
-        let req = build_peek_named_pipe_fid0(ids);
+        let req = build_smb1_peek_named_pipe_fid0(ids);
         let msg = match s.exchange(&req).await {
             Exchange::Reply(m) => m,
             Exchange::Failed(e) => {
@@ -566,7 +571,7 @@ impl Probe<'_> {
             ..s.ids
         };
         let t = Instant::now();
-        let req = build_doublepulsar_ping(ids);
+        let req = build_smb1_doublepulsar_ping(ids);
         let dp = &mut self.r.doublepulsar;
         let msg = match s.exchange(&req).await {
             Exchange::Reply(m) => m,
@@ -656,7 +661,7 @@ impl Probe<'_> {
     }
 
     /// Copies the NTLMSSP CHALLENGE's identity fields into the record.
-    pub(super) fn apply_challenge(&mut self, c: &NtlmChallenge) {
+    pub(super) fn apply_challenge(&mut self, c: &NtlmsspChallenge) {
         let os = &mut self.r.os;
         let ti = &c.target_info;
         if os.netbios_name.is_none() {

@@ -12,7 +12,7 @@ use smb1scan_protocol::smb2::negotiate::{
 use smb1scan_protocol::smb2::session_setup::{
     build_smb2_session_setup, parse_smb2_session_setup_response,
 };
-use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init};
+use smb1scan_protocol::spnego::{build_spnego_neg_token_init, spnego_find_ntlmssp};
 
 use super::conn::{Conn, NetError};
 use super::smb1::{model_signing, nonce8, time_string};
@@ -146,7 +146,7 @@ impl Probe<'_> {
 
     /// SMB2 SESSION_SETUP with an NTLMSSP NEGOTIATE: the CHALLENGE names the host and its build.
     async fn smb2_identity(&mut self, mut conn: Conn) {
-        let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
+        let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
         let req = build_smb2_session_setup(1, 0, &blob);
         let t = Instant::now();
         let msg = match conn.exchange(&req).await {
@@ -158,7 +158,7 @@ impl Probe<'_> {
         };
         match parse_smb2_session_setup_response(&msg) {
             Ok((h, resp)) => {
-                let challenge = find_ntlmssp(resp.security_buffer)
+                let challenge = spnego_find_ntlmssp(resp.security_buffer)
                     .and_then(|m| parse_ntlmssp_challenge(m).ok());
                 let st = smb1scan_protocol::SmbError::Nt(h.status);
                 match challenge {

@@ -1,14 +1,20 @@
 //! The SMB1 message header ([MS-CIFS] 2.2.3.1) and the generic message body layout
 //! (WordCount, Words, ByteCount, Bytes; [MS-CIFS] 2.2.3.2-2.2.3.3).
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, le_u32, le_u8};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::status::{DosError, NtStatus, SmbError};
+use crate::util::{run, take_oemz, take_utf16z};
 
 /// `\xFFSMB`.
+/// Spec: [MS-CIFS] 2.2.3.1 (Protocol).
 pub const SMB1_MAGIC: [u8; 4] = [0xFF, b'S', b'M', b'B'];
 /// Size of the fixed header.
+/// Spec: [MS-CIFS] 2.2.3.1.
 pub const SMB1_HEADER_LEN: usize = 32;
 
 /// SMB1 command code ([MS-CIFS] 2.2.2.1). A newtype: unknown commands are kept.
@@ -79,6 +85,24 @@ pub mod flags2 {
     /// SMB_FLAGS2_UNICODE: strings are UTF-16LE.
     pub const UNICODE: u16 = 0x8000;
 }
+
+/// Longest string (in characters) kept from a server's NativeOS / NativeLanMan / PrimaryDomain /
+/// Service fields; longer ones are cut. Real values are under 64 characters.
+/// Bounds the SMB_STRING fields of [MS-CIFS] 2.2.4.53.2 and 2.2.4.55.2.
+pub const MAX_SMB_STRING_CHARS: usize = 256;
+
+/// Flags of every smb1scan request ([MS-CIFS] 2.2.3.1): canonicalized paths, case-insensitive
+/// (0x18, what Windows, nmap and Metasploit send).
+pub const CLIENT_FLAGS: u8 = flags::CANONICALIZED_PATHS | flags::CASE_INSENSITIVE;
+
+/// Flags2 of the NEGOTIATE, the non-extended SESSION_SETUP and TREE_CONNECT ([MS-CIFS] 2.2.3.1):
+/// UNICODE | NT_STATUS | LONG_NAMES (0xC001), and *no* extended security, so servers answer the
+/// NEGOTIATE with the classic body that names their domain and server.
+pub const CLIENT_FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
+
+/// Flags2 of the extended-security SESSION_SETUP ([MS-SMB] 2.2.3.1): [`CLIENT_FLAGS2`] plus
+/// EXTENDED_SECURITY (0xC801).
+pub const CLIENT_FLAGS2_EXTENDED: u16 = CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY;
 
 /// The identifiers a request carries ([MS-CIFS] 2.2.3.1): tree, process, user (session) and
 /// multiplex ids. The caller keeps them across a connection's steps.
@@ -190,38 +214,61 @@ impl Smb1Header {
 
 /// Parses the fixed SMB1 header at the start of `i` (the NBSS payload). Returns the header and the
 /// rest of the message (starting at WordCount).
+/// Spec: [MS-CIFS] 2.2.3.1.
 pub fn parse_smb1_header(i: &[u8]) -> Result<(Smb1Header, &[u8])> {
-    let h: &[u8; SMB1_HEADER_LEN] = i
-        .get(..SMB1_HEADER_LEN)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(ParseError::Truncated {
+    if i.len() < SMB1_HEADER_LEN {
+        return Err(ParseError::Truncated {
             what: "SMB1 header",
             need: SMB1_HEADER_LEN,
             have: i.len(),
-        })?;
-    let rest = i.get(SMB1_HEADER_LEN..).unwrap_or_default();
-    let [m0, m1, m2, m3, cmd, s0, s1, s2, s3, fl, f20, f21, ph0, ph1, g0, g1, g2, g3, g4, g5, g6, g7, _r0, _r1, t0, t1, p0, p1, u0, u1, x0, x1] =
-        *h;
-    if [m0, m1, m2, m3] != SMB1_MAGIC {
+        });
+    }
+    let (rest, (protocol, header)) = run("SMB1 header", i, header_fields)?;
+    if protocol != SMB1_MAGIC {
+        let [m0, m1, m2, m3] = protocol;
         return Err(ParseError::invalid(
             "SMB1 header",
             format!("magic {m0:02x}{m1:02x}{m2:02x}{m3:02x} is not ff534d42"),
         ));
     }
+    Ok((header, rest))
+}
+
+/// The 32 header bytes in [MS-CIFS] 2.2.3.1 order: Protocol, then the header fields.
+fn header_fields(i: &[u8]) -> IResult<&[u8], ([u8; 4], Smb1Header)> {
+    let (i, protocol) = take(4usize).parse(i)?;
+    let (i, command) = le_u8.parse(i)?;
+    let (i, status_raw) = le_u32.parse(i)?;
+    let (i, flags) = le_u8.parse(i)?;
+    let (i, flags2) = le_u16.parse(i)?;
+    let (i, pid_high) = le_u16.parse(i)?;
+    let (i, security_features) = take(8usize).parse(i)?;
+    let (i, _reserved) = le_u16.parse(i)?;
+    let (i, tid) = le_u16.parse(i)?;
+    let (i, pid_low) = le_u16.parse(i)?;
+    let (i, uid) = le_u16.parse(i)?;
+    let (i, mid) = le_u16.parse(i)?;
+    let mut magic = [0u8; 4];
+    magic.copy_from_slice(protocol);
+    let mut security_signature = [0u8; 8];
+    security_signature.copy_from_slice(security_features);
     Ok((
-        Smb1Header {
-            command: Smb1Command(cmd),
-            status_raw: u32::from_le_bytes([s0, s1, s2, s3]),
-            flags: fl,
-            flags2: u16::from_le_bytes([f20, f21]),
-            pid_high: u16::from_le_bytes([ph0, ph1]),
-            security_signature: [g0, g1, g2, g3, g4, g5, g6, g7],
-            tid: u16::from_le_bytes([t0, t1]),
-            pid_low: u16::from_le_bytes([p0, p1]),
-            uid: u16::from_le_bytes([u0, u1]),
-            mid: u16::from_le_bytes([x0, x1]),
-        },
-        rest,
+        i,
+        (
+            magic,
+            Smb1Header {
+                command: Smb1Command(command),
+                status_raw,
+                flags,
+                flags2,
+                pid_high,
+                security_signature,
+                tid,
+                pid_low,
+                uid,
+                mid,
+            },
+        ),
     ))
 }
 
@@ -243,6 +290,7 @@ pub struct Smb1Body<'a> {
 /// Splits the body that follows the header (the `rest` from [`parse_smb1_header`]). WordCount and
 /// ByteCount are bounded by the input; a ByteCount larger than what arrived is an error. Some
 /// servers answer errors with WordCount 0 and no ByteCount at all; that yields an empty body.
+/// Spec: [MS-CIFS] 2.2.3.2, 2.2.3.3.
 pub fn parse_smb1_body(rest: &[u8]) -> Result<Smb1Body<'_>> {
     let Some((&word_count, after_wc)) = rest.split_first() else {
         return Ok(Smb1Body {
@@ -281,12 +329,105 @@ pub fn parse_smb1_body(rest: &[u8]) -> Result<Smb1Body<'_>> {
     })
 }
 
-/// Appends WordCount, the words, ByteCount and the bytes to `b`.
+/// Appends WordCount, the words, ByteCount and the bytes to `b` ([MS-CIFS] 2.2.3.2-2.2.3.3).
 pub fn write_smb1_body(b: &mut BytesMut, words: &[u8], bytes: &[u8]) {
     b.put_u8((words.len() / 2) as u8);
     b.put_slice(words);
     b.put_u16_le(bytes.len() as u16);
     b.put_slice(bytes);
+}
+
+/// Offset from the header start of the data bytes that follow `words_len` bytes of parameter
+/// words ([MS-CIFS] 2.2.3.2-2.2.3.3): header, WordCount, the words, ByteCount. Offset fields and
+/// the Unicode alignment of strings count from the header start.
+pub const fn smb1_bytes_offset(words_len: usize) -> usize {
+    SMB1_HEADER_LEN + 1 + words_len + 2
+}
+
+/// Appends the AndX block that opens the parameter words of every AndX message ([MS-CIFS]
+/// 2.2.3.4): AndXCommand `next`, AndXReserved 0, AndXOffset `offset` (0 in a request without a
+/// follow-up command; servers put the response length there).
+pub fn put_smb1_andx(words: &mut impl BufMut, next: Smb1Command, offset: u16) {
+    words.put_u8(next.0);
+    words.put_u8(0); // AndXReserved
+    words.put_u16_le(offset);
+}
+
+/// The AndX block of a parsed AndX message ([MS-CIFS] 2.2.3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smb1AndX {
+    /// AndXCommand: the next command in the chain, [`Smb1Command::NO_ANDX`] for none.
+    pub command: Smb1Command,
+    /// AndXOffset: offset of the next command's WordCount from the header start.
+    pub offset: u16,
+}
+
+/// Parses the AndX block at the start of an AndX message's words ([MS-CIFS] 2.2.3.4).
+pub fn parse_smb1_andx(i: &[u8]) -> IResult<&[u8], Smb1AndX> {
+    let (i, command) = le_u8.parse(i)?;
+    let (i, _andx_reserved) = le_u8.parse(i)?;
+    let (i, offset) = le_u16.parse(i)?;
+    Ok((
+        i,
+        Smb1AndX {
+            command: Smb1Command(command),
+            offset,
+        },
+    ))
+}
+
+/// Appends an SMB_STRING ([MS-CIFS] 2.2.1.1) NUL-terminated: UTF-16LE preceded by a pad byte when
+/// it would start at an odd offset from the header start (`bytes_offset` is the offset of `out`'s
+/// first byte, see [`smb1_bytes_offset`]), or OEM with non-ASCII characters as `?`.
+pub fn put_smb1_string(out: &mut Vec<u8>, bytes_offset: usize, s: &str, unicode: bool) {
+    if unicode {
+        if (bytes_offset + out.len()) % 2 == 1 {
+            out.push(0);
+        }
+        out.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+        out.extend_from_slice(&[0, 0]);
+    } else {
+        out.extend(s.bytes().map(|b| if b.is_ascii() { b } else { b'?' }));
+        out.push(0);
+    }
+}
+
+/// Reads one SMB string from `bytes` at `pos` (relative to `bytes`), whose first byte sits at
+/// `bytes_offset` from the SMB header start. Unicode strings skip the alignment pad byte. Returns
+/// `None` when nothing is left (a missing trailing string), else the string (cut to
+/// [`MAX_SMB_STRING_CHARS`]) and the position after its terminator.
+pub(crate) fn read_smb1_string(
+    bytes: &[u8],
+    bytes_offset: usize,
+    pos: usize,
+    unicode: bool,
+) -> Option<(String, usize)> {
+    let mut pos = pos;
+    // The pad byte is zero by definition; impacket omits it, so a non-zero byte at the pad
+    // position is taken as the string's first byte.
+    if unicode && (bytes_offset + pos) % 2 == 1 && bytes.get(pos) == Some(&0) {
+        pos += 1;
+    }
+    let rest = bytes.get(pos..).filter(|r| !r.is_empty())?;
+    let (s, after) = if unicode {
+        take_utf16z(rest)
+    } else {
+        take_oemz(rest)
+    };
+    let consumed = rest.len() - after.len();
+    Some((
+        s.chars().take(MAX_SMB_STRING_CHARS).collect(),
+        pos + consumed,
+    ))
+}
+
+/// Builds a complete SMB1 message ([MS-CIFS] 2.2.3): `header`, then WordCount, `words`,
+/// ByteCount and `bytes`. Every SMB1 request builder of this crate ends here.
+pub fn build_smb1_message(header: &Smb1Header, words: &[u8], bytes: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(smb1_bytes_offset(words.len()) + bytes.len());
+    header.write(&mut b);
+    write_smb1_body(&mut b, words, bytes);
+    b.freeze()
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use nom::{IResult, Parser};
 use crate::error::{ParseError, Result};
 use crate::message::{filetime_to_unix, guid_to_string, Signing};
 use crate::smb1::header::{
-    flags, flags2, parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header,
-    Smb1Ids,
+    build_smb1_message, flags2, parse_smb1_body, parse_smb1_header, Smb1Command, Smb1Header,
+    Smb1Ids, CLIENT_FLAGS, CLIENT_FLAGS2,
 };
 use crate::status::SmbError;
 use crate::util::{run, take_oemz, take_utf16z};
@@ -33,19 +33,11 @@ pub const SMB1_DIALECTS: &[&str] = &[
 ];
 
 /// The dialect string of NT LAN Manager, the dialect every SMB1 server since NT 4 picks.
+/// Spec: [MS-CIFS] 1.7, 2.2.4.52.1.
 pub const NT_LM_0_12: &str = "NT LM 0.12";
 
 /// DialectIndex meaning "none of the offered dialects" ([MS-CIFS] 2.2.4.52.2).
 pub const DIALECT_INDEX_NONE: u16 = 0xFFFF;
-
-/// Flags smb1scan's NEGOTIATE carries: case-insensitive, canonicalised paths (as Windows sends).
-pub const NEGOTIATE_FLAGS: u8 = flags::CASE_INSENSITIVE | flags::CANONICALIZED_PATHS;
-
-/// Flags2 of [`build_smb1_negotiate_request`]: Unicode, NT status codes, long names, and *no*
-/// extended security, so servers answer with the classic body that names their domain and server
-/// (Windows and Samba both do). Use [`build_smb1_negotiate_request_with_flags2`] to ask for the
-/// extended-security (SPNEGO) form.
-pub const NEGOTIATE_FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
 
 /// Server Capabilities bits ([MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2).
 pub mod capabilities {
@@ -91,11 +83,6 @@ pub mod capabilities {
     pub const EXTENDED_SECURITY: u32 = 0x8000_0000;
 }
 
-/// CAP_EXTENDED_SECURITY ([MS-SMB] 2.2.4.5.2), re-exported for convenience.
-pub const CAP_EXTENDED_SECURITY: u32 = capabilities::EXTENDED_SECURITY;
-/// CAP_UNIX (Samba UNIX extensions), re-exported for convenience.
-pub const CAP_UNIX: u32 = capabilities::UNIX;
-
 /// SecurityMode bits of the NT LM 0.12 response ([MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2).
 pub mod security_mode {
     /// NEGOTIATE_USER_SECURITY: user-level (not share-level) access control.
@@ -110,17 +97,19 @@ pub mod security_mode {
 
 /// Longest challenge accepted in a classic NT LM 0.12 body. ChallengeLength is a u8, real servers
 /// send 8; the bound only documents that nothing larger than the message is ever taken.
+/// Spec: [MS-CIFS] 2.2.4.52.2 (ChallengeLength).
 pub const MAX_CHALLENGE_LEN: usize = 255;
 
 /// Builds an SMB_COM_NEGOTIATE request ([MS-CIFS] 2.2.4.52.1) offering `dialects` in order, with
-/// [`NEGOTIATE_FLAGS2`]. Returns the bare SMB message (frame it with
-/// [`crate::nbss::frame_session_message`]). A dialect string is written up to its first NUL.
+/// [`CLIENT_FLAGS2`]. Returns the bare SMB message (frame it with
+/// [`crate::nbss::build_nbss_session_message`]). A dialect string is written up to its first NUL.
 pub fn build_smb1_negotiate_request(dialects: &[&str], ids: Smb1Ids) -> Bytes {
-    build_smb1_negotiate_request_with_flags2(dialects, ids, NEGOTIATE_FLAGS2)
+    build_smb1_negotiate_request_with_flags2(dialects, ids, CLIENT_FLAGS2)
 }
 
 /// As [`build_smb1_negotiate_request`], with the caller's Flags2 (e.g. adding
 /// `flags2::EXTENDED_SECURITY` to get the GUID + SPNEGO response form).
+/// Spec: [MS-CIFS] 2.2.4.52.1, [MS-SMB] 2.2.3.1 (SMB_FLAGS2_EXTENDED_SECURITY).
 pub fn build_smb1_negotiate_request_with_flags2(
     dialects: &[&str],
     ids: Smb1Ids,
@@ -132,14 +121,13 @@ pub fn build_smb1_negotiate_request_with_flags2(
         data.extend(d.bytes().take_while(|&c| c != 0));
         data.put_u8(0);
     }
-    let mut b = BytesMut::new();
-    Smb1Header::with_ids(Smb1Command::NEGOTIATE, NEGOTIATE_FLAGS, flags2, ids).write(&mut b);
-    write_smb1_body(&mut b, &[], &data);
-    b.freeze()
+    let header = Smb1Header::with_ids(Smb1Command::NEGOTIATE, CLIENT_FLAGS, flags2, ids);
+    build_smb1_message(&header, &[], &data)
 }
 
 /// The dialect at `index` in the list the client offered, or `None` for [`DIALECT_INDEX_NONE`]
 /// or an index outside the list (a server bug or a hostile answer).
+/// Spec: [MS-CIFS] 2.2.4.52.2 (DialectIndex).
 pub fn dialect_name<'d>(offered: &[&'d str], index: u16) -> Option<&'d str> {
     offered.get(usize::from(index)).copied()
 }
@@ -259,6 +247,7 @@ pub struct Smb1NtLmNegotiate<'a> {
 }
 
 /// The data block of an NT LM 0.12 response.
+/// Spec: [MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Smb1NegotiateSecurity<'a> {
     /// Classic (non-extended) body ([MS-CIFS] 2.2.4.52.2): challenge, then the names.
@@ -408,6 +397,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// Errors: not SMB1, not a NEGOTIATE, a body shorter than its WordCount/ByteCount claim, or an NT
 /// LM body whose challenge runs past the data. A WordCount-0 answer is not an error here: it is
 /// [`Smb1NegotiateResponse::Error`] carrying the header status, for the caller to classify.
+/// Spec: [MS-CIFS] 2.2.4.52.2, [MS-SMB] 2.2.4.5.2.
 pub fn parse_smb1_negotiate_response(i: &[u8]) -> Result<(Smb1Header, Smb1NegotiateResponse<'_>)> {
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::NEGOTIATE {
@@ -496,7 +486,8 @@ fn is_extended_body(flags2_value: u16, w: &NtLmWords, bytes_len: usize) -> bool 
     if w.challenge_length != 0 || bytes_len < SERVER_GUID_LEN {
         return false;
     }
-    w.capabilities & CAP_EXTENDED_SECURITY != 0 || flags2_value & flags2::EXTENDED_SECURITY != 0
+    w.capabilities & capabilities::EXTENDED_SECURITY != 0
+        || flags2_value & flags2::EXTENDED_SECURITY != 0
 }
 
 fn parse_nt_lm<'a>(h: &Smb1Header, words: &[u8], bytes: &'a [u8]) -> Result<Smb1NtLmNegotiate<'a>> {

@@ -4,35 +4,25 @@
 //! PrimaryDomain).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::le_u16;
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
-    flags, flags2, parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header,
-    Smb1Ids,
+    build_smb1_message, parse_smb1_andx, parse_smb1_body, parse_smb1_header, put_smb1_andx,
+    put_smb1_string, read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids,
+    CLIENT_FLAGS, CLIENT_FLAGS2, CLIENT_FLAGS2_EXTENDED,
 };
-use crate::util::{take_oemz, take_utf16z, utf16le};
-
-/// Longest string (in characters) kept from a server's NativeOS / NativeLanMan / PrimaryDomain /
-/// Service fields; longer ones are cut. Real values are under 64 characters.
-pub const MAX_SMB_STRING_CHARS: usize = 256;
-
-/// Flags of every smb1scan request: canonicalized paths, case-insensitive (what Windows, nmap and
-/// Metasploit send: 0x18).
-pub const CLIENT_FLAGS: u8 = flags::CANONICALIZED_PATHS | flags::CASE_INSENSITIVE;
-
-/// Flags2 of the non-extended setup and of TREE_CONNECT: UNICODE | NT_STATUS | LONG_NAMES (0xC001).
-pub const CLIENT_FLAGS2: u16 = flags2::UNICODE | flags2::NT_STATUS | flags2::LONG_NAMES;
-
-/// Flags2 of the extended-security setup: [`CLIENT_FLAGS2`] plus EXTENDED_SECURITY (0xC801).
-pub const CLIENT_FLAGS2_EXTENDED: u16 = CLIENT_FLAGS2 | flags2::EXTENDED_SECURITY;
+use crate::smb1::negotiate::capabilities;
+use crate::util::run;
 
 /// Client capabilities ([MS-CIFS] 2.2.4.53.1): CAP_UNICODE | CAP_NT_SMBS | CAP_STATUS32 |
 /// CAP_LEVEL_II_OPLOCKS (0xD4, as Windows XP/7 send). CAP_STATUS32 matters: without it Windows
 /// answers later steps with DOS-style errors instead of NT status codes.
-pub const CLIENT_CAPABILITIES: u32 = 0x0000_00D4;
-
-/// CAP_EXTENDED_SECURITY ([MS-SMB] 2.2.4.6.1), added for the extended form.
-pub const CAP_EXTENDED_SECURITY: u32 = 0x8000_0000;
+pub const CLIENT_CAPABILITIES: u32 = capabilities::UNICODE
+    | capabilities::NT_SMBS
+    | capabilities::STATUS32
+    | capabilities::LEVEL_II_OPLOCKS;
 
 /// MaxBufferSize we announce: 4356, the value Windows uses.
 const CLIENT_MAX_BUFFER: u16 = 4356;
@@ -45,59 +35,22 @@ const CLIENT_VC_NUMBER: u16 = 1;
 /// Action bit 0, SMB_SETUP_GUEST ([MS-CIFS] 2.2.4.53.2).
 pub const ACTION_GUEST: u16 = 0x0001;
 /// Action bit 1, SMB_SETUP_USE_LANMAN_KEY.
+/// Spec: [MS-CIFS] 2.2.4.53.2.
 pub const ACTION_USE_LANMAN_KEY: u16 = 0x0002;
-
-/// Appends a UTF-16LE NUL-terminated string, preceded by a pad byte when the string would start at
-/// an odd offset from the SMB header start (`msg_len` is the message length so far, header
-/// included) — the alignment rule of [MS-CIFS] 2.2.1.1.
-pub(crate) fn put_unicode_z(b: &mut Vec<u8>, msg_offset_of_b: usize, s: &str) {
-    if (msg_offset_of_b + b.len()) % 2 == 1 {
-        b.push(0);
-    }
-    b.extend_from_slice(&utf16le(s));
-    b.extend_from_slice(&[0, 0]);
-}
-
-/// Reads one SMB string from `bytes` at `pos` (relative to `bytes`), whose first byte sits at
-/// `bytes_offset` from the SMB header start. Unicode strings skip the alignment pad byte. Returns
-/// `None` when nothing is left (a missing trailing string), else the string (cut to
-/// [`MAX_SMB_STRING_CHARS`]) and the position after its terminator.
-pub(crate) fn read_smb_string(
-    bytes: &[u8],
-    bytes_offset: usize,
-    pos: usize,
-    unicode: bool,
-) -> Option<(String, usize)> {
-    let mut pos = pos;
-    // The pad byte is zero by definition; impacket omits it, so a non-zero byte at the pad
-    // position is taken as the string's first byte.
-    if unicode && (bytes_offset + pos) % 2 == 1 && bytes.get(pos) == Some(&0) {
-        pos += 1;
-    }
-    let rest = bytes.get(pos..).filter(|r| !r.is_empty())?;
-    let (s, after) = if unicode {
-        take_utf16z(rest)
-    } else {
-        take_oemz(rest)
-    };
-    let consumed = rest.len() - after.len();
-    Some((
-        s.chars().take(MAX_SMB_STRING_CHARS).collect(),
-        pos + consumed,
-    ))
-}
 
 /// Builds an anonymous SESSION_SETUP_ANDX request without extended security, WordCount 13
 /// ([MS-CIFS] 2.2.4.53.1): OEMPassword a single 0x00, UnicodePassword empty, Account and
 /// PrimaryDomain empty, then `native_os` and `native_lanman`, all Unicode and aligned.
 ///
-/// Returns the bare SMB message (frame it with [`crate::nbss::frame_session_message`]).
+/// Returns the bare SMB message (frame it with [`crate::nbss::build_nbss_session_message`]).
 /// Checked with tshark 4.x: the SMB dissector decodes every field and reports no malformed data.
-pub fn build_session_setup_anonymous(ids: Smb1Ids, native_os: &str, native_lanman: &str) -> Bytes {
+pub fn build_smb1_session_setup_anonymous(
+    ids: Smb1Ids,
+    native_os: &str,
+    native_lanman: &str,
+) -> Bytes {
     let mut words = BytesMut::with_capacity(26);
-    words.put_u8(Smb1Command::NO_ANDX.0); // AndXCommand
-    words.put_u8(0); // AndXReserved
-    words.put_u16_le(0); // AndXOffset
+    put_smb1_andx(&mut words, Smb1Command::NO_ANDX, 0);
     words.put_u16_le(CLIENT_MAX_BUFFER);
     words.put_u16_le(CLIENT_MAX_MPX);
     words.put_u16_le(CLIENT_VC_NUMBER);
@@ -107,24 +60,19 @@ pub fn build_session_setup_anonymous(ids: Smb1Ids, native_os: &str, native_lanma
     words.put_u32_le(0); // Reserved
     words.put_u32_le(CLIENT_CAPABILITIES);
 
-    // Bytes start after header (32) + WordCount (1) + words (26) + ByteCount (2).
-    let bytes_offset = 32 + 1 + words.len() + 2;
+    let bytes_offset = smb1_bytes_offset(words.len());
     let mut bytes = vec![0u8]; // OEMPassword
-    put_unicode_z(&mut bytes, bytes_offset, ""); // AccountName
-    put_unicode_z(&mut bytes, bytes_offset, ""); // PrimaryDomain
-    put_unicode_z(&mut bytes, bytes_offset, native_os);
-    put_unicode_z(&mut bytes, bytes_offset, native_lanman);
-
-    let mut b = BytesMut::with_capacity(bytes_offset + bytes.len());
-    Smb1Header::with_ids(
+    for s in ["", "", native_os, native_lanman] {
+        // AccountName, PrimaryDomain, NativeOS, NativeLanMan
+        put_smb1_string(&mut bytes, bytes_offset, s, true);
+    }
+    let header = Smb1Header::with_ids(
         Smb1Command::SESSION_SETUP_ANDX,
         CLIENT_FLAGS,
         CLIENT_FLAGS2,
         ids,
-    )
-    .write(&mut b);
-    write_smb1_body(&mut b, &words, &bytes);
-    b.freeze()
+    );
+    build_smb1_message(&header, &words, &bytes)
 }
 
 /// Builds an extended-security SESSION_SETUP_ANDX request, WordCount 12 ([MS-SMB] 2.2.4.6.1),
@@ -133,41 +81,35 @@ pub fn build_session_setup_anonymous(ids: Smb1Ids, native_os: &str, native_lanma
 ///
 /// A blob longer than 65535 bytes cannot be sent; smb1scan's blobs are a few hundred bytes, and a
 /// longer one is cut rather than panicking. Checked with tshark 4.x (no malformed fields).
-pub fn build_session_setup_extended(ids: Smb1Ids, security_blob: &[u8]) -> Bytes {
+pub fn build_smb1_session_setup_extended(ids: Smb1Ids, security_blob: &[u8]) -> Bytes {
     let blob = security_blob.get(..0xFF00).unwrap_or(security_blob);
     let mut words = BytesMut::with_capacity(24);
-    words.put_u8(Smb1Command::NO_ANDX.0);
-    words.put_u8(0);
-    words.put_u16_le(0);
+    put_smb1_andx(&mut words, Smb1Command::NO_ANDX, 0);
     words.put_u16_le(CLIENT_MAX_BUFFER);
     words.put_u16_le(CLIENT_MAX_MPX);
     words.put_u16_le(CLIENT_VC_NUMBER);
     words.put_u32_le(0); // SessionKey
     words.put_u16_le(blob.len() as u16); // SecurityBlobLength
     words.put_u32_le(0); // Reserved
-    words.put_u32_le(CLIENT_CAPABILITIES | CAP_EXTENDED_SECURITY);
+    words.put_u32_le(CLIENT_CAPABILITIES | capabilities::EXTENDED_SECURITY);
 
-    let bytes_offset = 32 + 1 + words.len() + 2;
+    let bytes_offset = smb1_bytes_offset(words.len());
     let mut bytes = blob.to_vec();
-    put_unicode_z(&mut bytes, bytes_offset, ""); // NativeOS
-    put_unicode_z(&mut bytes, bytes_offset, ""); // NativeLanMan
-
-    let mut b = BytesMut::with_capacity(bytes_offset + bytes.len());
-    Smb1Header::with_ids(
+    put_smb1_string(&mut bytes, bytes_offset, "", true); // NativeOS
+    put_smb1_string(&mut bytes, bytes_offset, "", true); // NativeLanMan
+    let header = Smb1Header::with_ids(
         Smb1Command::SESSION_SETUP_ANDX,
         CLIENT_FLAGS,
         CLIENT_FLAGS2_EXTENDED,
         ids,
-    )
-    .write(&mut b);
-    write_smb1_body(&mut b, &words, &bytes);
-    b.freeze()
+    );
+    build_smb1_message(&header, &words, &bytes)
 }
 
 /// A SESSION_SETUP_ANDX response ([MS-CIFS] 2.2.4.53.2 WordCount 3, [MS-SMB] 2.2.4.6.2
 /// WordCount 4, or an error with WordCount 0). The UID is in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionSetupResponse<'a> {
+pub struct Smb1SessionSetupResponse<'a> {
     /// WordCount as received: 3 (basic), 4 (extended security), 0 (error).
     pub word_count: u8,
     /// Action ([`ACTION_GUEST`] = logged on as guest). 0 when absent.
@@ -182,29 +124,47 @@ pub struct SessionSetupResponse<'a> {
     pub primary_domain: Option<String>,
 }
 
-impl SessionSetupResponse<'_> {
+impl Smb1SessionSetupResponse<'_> {
     /// True when the server logged us on as guest (Action bit 0).
     pub fn is_guest(&self) -> bool {
         self.action & ACTION_GUEST != 0
     }
 }
 
+/// The words of the basic response, WordCount 3 ([MS-CIFS] 2.2.4.53.2): the Action.
+fn basic_words(i: &[u8]) -> IResult<&[u8], u16> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, action) = le_u16.parse(i)?;
+    Ok((i, action))
+}
+
+/// The words of the extended-security response, WordCount 4 ([MS-SMB] 2.2.4.6.2): Action and
+/// SecurityBlobLength.
+fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u16)> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, action) = le_u16.parse(i)?;
+    let (i, security_blob_length) = le_u16.parse(i)?;
+    Ok((i, (action, security_blob_length)))
+}
+
 /// Parses a SESSION_SETUP_ANDX response (the NBSS payload, from `\xFFSMB`). Strings are Unicode
 /// when the response's Flags2 says so (with the pad byte that aligns them relative to the header
 /// start), OEM otherwise; a missing trailing string is `None`. WordCount 0 (an error such as
 /// STATUS_ACCESS_DENIED) yields an empty response: check [`Smb1Header::status`].
+/// Spec: [MS-CIFS] 2.2.4.53.2, [MS-SMB] 2.2.4.6.2.
 pub fn parse_smb1_session_setup_response(
     i: &[u8],
-) -> Result<(Smb1Header, SessionSetupResponse<'_>)> {
+) -> Result<(Smb1Header, Smb1SessionSetupResponse<'_>)> {
+    const WHAT: &str = "SESSION_SETUP_ANDX response";
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::SESSION_SETUP_ANDX {
         return Err(ParseError::invalid(
-            "SESSION_SETUP_ANDX response",
+            WHAT,
             format!("command 0x{:02X}", h.command.0),
         ));
     }
     let body = parse_smb1_body(rest)?;
-    let mut r = SessionSetupResponse {
+    let mut r = Smb1SessionSetupResponse {
         word_count: body.word_count,
         action: 0,
         security_blob: &[],
@@ -212,21 +172,17 @@ pub fn parse_smb1_session_setup_response(
         native_lanman: None,
         primary_domain: None,
     };
-    let w = |k: usize| -> Option<u16> {
-        Some(u16::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-        ]))
-    };
     let mut pos = 0usize;
     match body.word_count {
         0 => return Ok((h, r)),
         3 => {
-            r.action = w(4).unwrap_or(0);
+            let (_, action) = run(WHAT, body.words, basic_words)?;
+            r.action = action;
         }
         4 => {
-            r.action = w(4).unwrap_or(0);
-            let blob_len = usize::from(w(6).unwrap_or(0));
+            let (_, (action, security_blob_length)) = run(WHAT, body.words, extended_words)?;
+            r.action = action;
+            let blob_len = usize::from(security_blob_length);
             r.security_blob = body.bytes.get(..blob_len).ok_or(ParseError::Truncated {
                 what: "SESSION_SETUP_ANDX security blob",
                 need: blob_len,
@@ -236,7 +192,7 @@ pub fn parse_smb1_session_setup_response(
         }
         n => {
             return Err(ParseError::invalid(
-                "SESSION_SETUP_ANDX response",
+                WHAT,
                 format!("WordCount {n} (expected 0, 3 or 4)"),
             ))
         }
@@ -244,7 +200,7 @@ pub fn parse_smb1_session_setup_response(
     let unicode = h.is_unicode();
     let mut strings = [None, None, None];
     for slot in strings.iter_mut() {
-        match read_smb_string(body.bytes, body.bytes_offset, pos, unicode) {
+        match read_smb1_string(body.bytes, body.bytes_offset, pos, unicode) {
             Some((s, next)) => {
                 *slot = Some(s);
                 pos = next;
@@ -262,8 +218,10 @@ pub fn parse_smb1_session_setup_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smb1::header::{write_smb1_body, MAX_SMB_STRING_CHARS};
     use crate::status::{NtStatus, SmbError};
     use crate::test_util::hex;
+    use crate::util::utf16le;
 
     fn ids() -> Smb1Ids {
         Smb1Ids {
@@ -283,7 +241,7 @@ mod tests {
 
     #[test]
     fn anonymous_golden() {
-        let m = build_session_setup_anonymous(ids(), "Unix", "smb1scan");
+        let m = build_smb1_session_setup_anonymous(ids(), "Unix", "smb1scan");
         // Header: cmd 0x73, Flags 0x18, Flags2 0xC001, PID 0xFEFF, MID 2.
         // Words: AndX FF 00 0000, MaxBuffer 4356, Mpx 10, VC 1, SessionKey 0, OEM len 1,
         // Unicode len 0, Reserved 0, Capabilities 0xD4. Bytes (offset 61): OEM password 00, then
@@ -305,7 +263,7 @@ mod tests {
 
     #[test]
     fn extended_golden_and_odd_blob_padding() {
-        let m = build_session_setup_extended(ids(), &[0x60, 0x01, 0x02]);
+        let m = build_smb1_session_setup_extended(ids(), &[0x60, 0x01, 0x02]);
         // Flags2 0xC801; Words: ..., SecurityBlobLength 3, Reserved, Capabilities 0x800000D4.
         // Bytes start at offset 59; the 3-byte blob ends at 62 (even): no pad, then two empty
         // Unicode strings.
@@ -320,7 +278,7 @@ mod tests {
         );
         assert_eq!(hex(&m), want);
         // An even blob leaves the strings at an odd offset: one pad byte.
-        let m = build_session_setup_extended(ids(), &[0x60, 0x01]);
+        let m = build_smb1_session_setup_extended(ids(), &[0x60, 0x01]);
         assert_eq!(
             hex(&m[57..]),
             "0700" /* BCC 7 */
@@ -356,7 +314,7 @@ mod tests {
         assert_eq!(h.uid, 0x0800);
         assert_eq!(
             r,
-            SessionSetupResponse {
+            Smb1SessionSetupResponse {
                 word_count: 3,
                 action: 0,
                 security_blob: &[],

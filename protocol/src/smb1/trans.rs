@@ -2,62 +2,158 @@
 //! FID 0 — and the TRANS response, whose status is the verdict.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::bytes::complete::take;
+use nom::number::complete::{le_u16, le_u8};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
-    flags2, parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header, Smb1Ids,
+    build_smb1_message, flags2, parse_smb1_body, parse_smb1_header, smb1_bytes_offset, Smb1Command,
+    Smb1Header, Smb1Ids, CLIENT_FLAGS,
 };
-use crate::smb1::session_setup::CLIENT_FLAGS;
-use crate::util::slice_at;
+use crate::util::{run, slice_at};
 
-/// TRANS_PEEK_NMPIPE subcommand ([MS-CIFS] 2.2.5.1).
-pub const TRANS_PEEK_NMPIPE: u16 = 0x0023;
+/// A SMB_COM_TRANSACTION subcommand, the first Setup word of a named-pipe transaction
+/// ([MS-CIFS] 2.2.5). A newtype so unknown subcommands are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransSubcommand(pub u16);
+
+impl TransSubcommand {
+    /// TRANS_SET_NMPIPE_STATE ([MS-CIFS] 2.2.5.1).
+    pub const SET_NMPIPE_STATE: TransSubcommand = TransSubcommand(0x0001);
+    /// TRANS_RAW_READ_NMPIPE ([MS-CIFS] 2.2.5.2).
+    pub const RAW_READ_NMPIPE: TransSubcommand = TransSubcommand(0x0011);
+    /// TRANS_QUERY_NMPIPE_STATE ([MS-CIFS] 2.2.5.3).
+    pub const QUERY_NMPIPE_STATE: TransSubcommand = TransSubcommand(0x0021);
+    /// TRANS_QUERY_NMPIPE_INFO ([MS-CIFS] 2.2.5.4).
+    pub const QUERY_NMPIPE_INFO: TransSubcommand = TransSubcommand(0x0022);
+    /// TRANS_PEEK_NMPIPE ([MS-CIFS] 2.2.5.5): the MS17-010 probe.
+    pub const PEEK_NMPIPE: TransSubcommand = TransSubcommand(0x0023);
+    /// TRANS_TRANSACT_NMPIPE ([MS-CIFS] 2.2.5.6).
+    pub const TRANSACT_NMPIPE: TransSubcommand = TransSubcommand(0x0026);
+    /// TRANS_RAW_WRITE_NMPIPE ([MS-CIFS] 2.2.5.7).
+    pub const RAW_WRITE_NMPIPE: TransSubcommand = TransSubcommand(0x0031);
+    /// TRANS_READ_NMPIPE ([MS-CIFS] 2.2.5.8).
+    pub const READ_NMPIPE: TransSubcommand = TransSubcommand(0x0036);
+    /// TRANS_WRITE_NMPIPE ([MS-CIFS] 2.2.5.9).
+    pub const WRITE_NMPIPE: TransSubcommand = TransSubcommand(0x0037);
+    /// TRANS_WAIT_NMPIPE ([MS-CIFS] 2.2.5.10).
+    pub const WAIT_NMPIPE: TransSubcommand = TransSubcommand(0x0053);
+    /// TRANS_CALL_NMPIPE ([MS-CIFS] 2.2.5.11).
+    pub const CALL_NMPIPE: TransSubcommand = TransSubcommand(0x0054);
+}
 
 /// Flags2 of the PeekNamedPipe request: NT_STATUS | LONG_NAMES (0x4001). No UNICODE bit, because
 /// the transaction name `\PIPE\` is sent in OEM (ByteCount 7) exactly as nmap and Metasploit do;
 /// NT_STATUS so the server answers with the NT status the verdict is read from.
+/// Spec: [MS-CIFS] 2.2.3.1 (Flags2).
 pub const PEEK_FLAGS2: u16 = flags2::NT_STATUS | flags2::LONG_NAMES;
 
+/// The variable fields of a SMB_COM_TRANSACTION or SMB_COM_TRANSACTION2 request; both share one
+/// layout ([MS-CIFS] 2.2.4.33.1, 2.2.4.46.1), built by [`build_smb1_trans_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Smb1TransRequest<'a> {
+    /// MaxParameterCount.
+    pub max_parameter_count: u16,
+    /// MaxDataCount.
+    pub max_data_count: u16,
+    /// MaxSetupCount.
+    pub max_setup_count: u8,
+    /// Flags (DISCONNECT_TID 0x0001, NO_RESPONSE 0x0002).
+    pub flags: u16,
+    /// Timeout, in milliseconds.
+    pub timeout: u32,
+    /// Setup words (the subcommand first); SetupCount is their number.
+    pub setup: &'a [u16],
+    /// Name, as sent (OEM or Unicode, terminator included): `\PIPE\` + NUL for a named-pipe TRANS,
+    /// a single 0x00 for TRANS2, whose Name is unused.
+    pub name: &'a [u8],
+    /// Trans_Parameters (all of them: smb1scan never sends secondary requests).
+    pub parameters: &'a [u8],
+    /// Trans_Data.
+    pub data: &'a [u8],
+}
+
+/// Builds a TRANS (`command` [`Smb1Command::TRANSACTION`]) or TRANS2
+/// ([`Smb1Command::TRANSACTION2`]) request ([MS-CIFS] 2.2.4.33.1, 2.2.4.46.1) in one message:
+/// TotalParameterCount = ParameterCount and TotalDataCount = DataCount. Name follows ByteCount;
+/// Trans_Parameters and Trans_Data each start at the next even offset from the header start
+/// (one zero pad byte when needed), and ParameterOffset/DataOffset point there even when empty.
+/// Counts beyond 65535 bytes cannot be sent and are cut to 16 bits; smb1scan sends a few bytes.
+pub fn build_smb1_trans_request(
+    command: Smb1Command,
+    flags2: u16,
+    ids: Smb1Ids,
+    t: &Smb1TransRequest<'_>,
+) -> Bytes {
+    let setup_count = t.setup.len().min(usize::from(u8::MAX));
+    let words_len = 2 * (14 + setup_count);
+    let bytes_offset = smb1_bytes_offset(words_len);
+    let mut bytes = BytesMut::from(t.name);
+    let pad_to_even = |bytes: &mut BytesMut| {
+        if (bytes_offset + bytes.len()) % 2 == 1 {
+            bytes.put_u8(0); // Pad1 / Pad2
+        }
+        bytes_offset + bytes.len()
+    };
+    let parameter_offset = pad_to_even(&mut bytes);
+    bytes.put_slice(t.parameters);
+    let data_offset = pad_to_even(&mut bytes);
+    bytes.put_slice(t.data);
+
+    let mut words = BytesMut::with_capacity(words_len);
+    words.put_u16_le(t.parameters.len() as u16); // TotalParameterCount
+    words.put_u16_le(t.data.len() as u16); // TotalDataCount
+    words.put_u16_le(t.max_parameter_count);
+    words.put_u16_le(t.max_data_count);
+    words.put_u8(t.max_setup_count);
+    words.put_u8(0); // Reserved1
+    words.put_u16_le(t.flags);
+    words.put_u32_le(t.timeout);
+    words.put_u16_le(0); // Reserved2
+    words.put_u16_le(t.parameters.len() as u16); // ParameterCount
+    words.put_u16_le(parameter_offset as u16);
+    words.put_u16_le(t.data.len() as u16); // DataCount
+    words.put_u16_le(data_offset as u16);
+    words.put_u8(setup_count as u8);
+    words.put_u8(0); // Reserved3
+    for w in t.setup.iter().take(setup_count) {
+        words.put_u16_le(*w);
+    }
+    let header = Smb1Header::with_ids(command, CLIENT_FLAGS, flags2, ids);
+    build_smb1_message(&header, &words, &bytes)
+}
+
 /// Builds the MS17-010 probe exactly as nmap's smb-vuln-ms17-010 and Metasploit's
-/// smb_ms17_010 send it ([MS-CIFS] 2.2.4.33.1): WordCount 16, TotalParameterCount 0,
+/// smb_ms17_010 send it ([MS-CIFS] 2.2.4.33.1, 2.2.5.5): WordCount 16, TotalParameterCount 0,
 /// TotalDataCount 0, MaxParameterCount 0xFFFF, MaxDataCount 0xFFFF, MaxSetupCount 0, Flags 0,
 /// Timeout 0, ParameterCount 0, ParameterOffset 0x4A, DataCount 0, DataOffset 0x4A, SetupCount 2,
 /// Setup [TRANS_PEEK_NMPIPE, FID 0], ByteCount 7, Name `\PIPE\` + NUL. `ids` must carry the UID
 /// from SESSION_SETUP and the TID of IPC$.
 ///
 /// An unpatched srv.sys answers STATUS_INSUFF_SERVER_RESOURCES (0xC0000205). Returns the bare
-/// SMB message (74 bytes: ParameterOffset 0x4A points just past it). Checked with tshark 4.x: decoded as "Trans Request, \PIPE\" with
-/// PEEK_NMPIPE, nothing malformed.
-pub fn build_peek_named_pipe_fid0(ids: Smb1Ids) -> Bytes {
-    let mut words = BytesMut::with_capacity(32);
-    words.put_u16_le(0); // TotalParameterCount
-    words.put_u16_le(0); // TotalDataCount
-    words.put_u16_le(0xFFFF); // MaxParameterCount
-    words.put_u16_le(0xFFFF); // MaxDataCount
-    words.put_u8(0); // MaxSetupCount
-    words.put_u8(0); // Reserved1
-    words.put_u16_le(0); // Flags
-    words.put_u32_le(0); // Timeout
-    words.put_u16_le(0); // Reserved2
-    words.put_u16_le(0); // ParameterCount
-    words.put_u16_le(0x4A); // ParameterOffset: 32 + 1 + 32 + 2 + 7 = 74, just past the name
-    words.put_u16_le(0); // DataCount
-    words.put_u16_le(0x4A); // DataOffset
-    words.put_u8(2); // SetupCount
-    words.put_u8(0); // Reserved3
-    words.put_u16_le(TRANS_PEEK_NMPIPE);
-    words.put_u16_le(0); // FID 0
-    let mut b = BytesMut::with_capacity(74);
-    Smb1Header::with_ids(Smb1Command::TRANSACTION, CLIENT_FLAGS, PEEK_FLAGS2, ids).write(&mut b);
-    write_smb1_body(&mut b, &words, b"\\PIPE\\\0");
-    b.freeze()
+/// SMB message (74 bytes: ParameterOffset 0x4A points just past it). Checked with tshark 4.x:
+/// decoded as "Trans Request, \PIPE\" with PEEK_NMPIPE, nothing malformed.
+pub fn build_smb1_peek_named_pipe_fid0(ids: Smb1Ids) -> Bytes {
+    let request = Smb1TransRequest {
+        max_parameter_count: 0xFFFF,
+        max_data_count: 0xFFFF,
+        max_setup_count: 0,
+        flags: 0,
+        timeout: 0,
+        setup: &[TransSubcommand::PEEK_NMPIPE.0, 0], // subcommand, FID 0
+        name: b"\\PIPE\\\0",
+        parameters: &[],
+        data: &[],
+    };
+    build_smb1_trans_request(Smb1Command::TRANSACTION, PEEK_FLAGS2, ids, &request)
 }
 
 /// A TRANS response ([MS-CIFS] 2.2.4.33.2). Errors (including the MS17-010 answers
 /// 0xC0000205 / 0xC0000022 / 0xC0000008) come as WordCount 0, ByteCount 0 (35 bytes on real
 /// Windows); success as WordCount 10 + SetupCount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransResponse<'a> {
+pub struct Smb1TransResponse<'a> {
     /// WordCount as received.
     pub word_count: u8,
     /// TotalParameterCount (0 in the error form).
@@ -72,10 +168,51 @@ pub struct TransResponse<'a> {
     pub data: &'a [u8],
 }
 
+/// The parameter words of a TRANS response ([MS-CIFS] 2.2.4.33.2 table order).
+struct TransResponseWords<'a> {
+    total_parameter_count: u16,
+    total_data_count: u16,
+    parameter_count: u16,
+    parameter_offset: u16,
+    data_count: u16,
+    data_offset: u16,
+    setup_count: u8,
+    setup: &'a [u8],
+}
+
+fn trans_response_words(i: &[u8]) -> IResult<&[u8], TransResponseWords<'_>> {
+    let (i, total_parameter_count) = le_u16.parse(i)?;
+    let (i, total_data_count) = le_u16.parse(i)?;
+    let (i, _reserved1) = le_u16.parse(i)?;
+    let (i, parameter_count) = le_u16.parse(i)?;
+    let (i, parameter_offset) = le_u16.parse(i)?;
+    let (i, _parameter_displacement) = le_u16.parse(i)?;
+    let (i, data_count) = le_u16.parse(i)?;
+    let (i, data_offset) = le_u16.parse(i)?;
+    let (i, _data_displacement) = le_u16.parse(i)?;
+    let (i, setup_count) = le_u8.parse(i)?;
+    let (i, _reserved2) = le_u8.parse(i)?;
+    let (i, setup) = take(usize::from(setup_count) * 2).parse(i)?;
+    Ok((
+        i,
+        TransResponseWords {
+            total_parameter_count,
+            total_data_count,
+            parameter_count,
+            parameter_offset,
+            data_count,
+            data_offset,
+            setup_count,
+            setup,
+        },
+    ))
+}
+
 /// Parses a TRANS response (the NBSS payload, from `\xFFSMB`). The verdict comes from
 /// [`Smb1Header::status`] of the returned header; the body is checked for consistency: parameter
 /// and data offsets (relative to the header start) must fall inside the message.
-pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<'_>)> {
+/// Spec: [MS-CIFS] 2.2.4.33.2.
+pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, Smb1TransResponse<'_>)> {
     const WHAT: &str = "TRANS response";
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::TRANSACTION {
@@ -85,7 +222,7 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<
         ));
     }
     let body = parse_smb1_body(rest)?;
-    let mut r = TransResponse {
+    let mut r = Smb1TransResponse {
         word_count: body.word_count,
         total_parameter_count: 0,
         total_data_count: 0,
@@ -102,22 +239,8 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<
             format!("WordCount {} (expected 0 or >= 10)", body.word_count),
         ));
     }
-    let w = |k: usize| -> u16 {
-        u16::from_le_bytes([
-            body.words.get(k).copied().unwrap_or(0),
-            body.words.get(k + 1).copied().unwrap_or(0),
-        ])
-    };
-    r.total_parameter_count = w(0);
-    r.total_data_count = w(2);
-    // w(4) Reserved1
-    let parameter_count = usize::from(w(6));
-    let parameter_offset = usize::from(w(8));
-    // w(10) ParameterDisplacement
-    let data_count = usize::from(w(12));
-    let data_offset = usize::from(w(14));
-    // w(16) DataDisplacement
-    let setup_count = usize::from(body.words.get(18).copied().unwrap_or(0));
+    let (_, w) = run(WHAT, body.words, trans_response_words)?;
+    let setup_count = usize::from(w.setup_count);
     if usize::from(body.word_count) != 10 + setup_count {
         return Err(ParseError::invalid(
             WHAT,
@@ -127,7 +250,13 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<
             ),
         ));
     }
-    r.setup = slice_at(WHAT, body.words, 20, setup_count * 2)?;
+    r.total_parameter_count = w.total_parameter_count;
+    r.total_data_count = w.total_data_count;
+    r.setup = w.setup;
+    let parameter_count = usize::from(w.parameter_count);
+    let parameter_offset = usize::from(w.parameter_offset);
+    let data_count = usize::from(w.data_count);
+    let data_offset = usize::from(w.data_offset);
     // Offsets count from the header start; `i` is the whole message and ByteCount bounds the end.
     let end = body.bytes_offset + body.bytes.len();
     let msg = i.get(..end).unwrap_or(i);
@@ -148,8 +277,52 @@ pub fn parse_smb1_trans_response(i: &[u8]) -> Result<(Smb1Header, TransResponse<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smb1::header::write_smb1_body;
+    use crate::smb1::trans2::Trans2Subcommand;
     use crate::status::{NtStatus, SmbError};
     use crate::test_util::hex;
+
+    /// The shared builder puts Trans_Parameters and Trans_Data at even offsets from the header
+    /// start, pads with one zero byte when needed, and its offset/count words point at them.
+    #[test]
+    fn trans_request_offsets_point_at_parameters_and_data() {
+        let ids = Smb1Ids::default();
+        for (setup, name) in [
+            (
+                &[TransSubcommand::TRANSACT_NMPIPE.0, 0x4000][..],
+                &b"\\PIPE\\\0"[..],
+            ),
+            (&[Trans2Subcommand::SESSION_SETUP.0][..], &[0u8][..]),
+            (&[][..], &b"ab\0"[..]),
+        ] {
+            let t = Smb1TransRequest {
+                max_parameter_count: 10,
+                max_data_count: 20,
+                max_setup_count: 0,
+                flags: 0,
+                timeout: 0,
+                setup,
+                name,
+                parameters: &[1, 2, 3],
+                data: &[4, 5],
+            };
+            let m = build_smb1_trans_request(Smb1Command::TRANSACTION, PEEK_FLAGS2, ids, &t);
+            let (_, rest) = parse_smb1_header(&m).expect("header");
+            let body = parse_smb1_body(rest).expect("body");
+            assert_eq!(usize::from(body.word_count), 14 + setup.len());
+            let word =
+                |k: usize| usize::from(u16::from_le_bytes([body.words[k], body.words[k + 1]]));
+            let (pc, po, dc, d_o) = (word(18), word(20), word(22), word(24));
+            assert_eq!((word(0), word(2), pc, dc), (3, 2, 3, 2), "total and counts");
+            assert_eq!(po % 2, 0, "ParameterOffset {po} is even");
+            assert_eq!(d_o % 2, 0, "DataOffset {d_o} is even");
+            assert_eq!(&m[po..po + pc], &[1, 2, 3]);
+            assert_eq!(&m[d_o..d_o + dc], &[4, 5]);
+            assert_eq!(d_o + dc, m.len(), "data ends the message");
+            assert_eq!(&body.bytes[..name.len()], name);
+            assert_eq!(usize::from(body.words[26]), setup.len(), "SetupCount");
+        }
+    }
 
     #[test]
     fn peek_golden() {
@@ -159,7 +332,7 @@ mod tests {
             uid: 0x0800,
             mid: 4,
         };
-        let m = build_peek_named_pipe_fid0(ids);
+        let m = build_smb1_peek_named_pipe_fid0(ids);
         assert_eq!(m.len(), 74);
         let want = concat!(
             "ff534d4225000000001801400000000000000000000000000008fffe00080400",

@@ -5,26 +5,44 @@
 //! the request's MID; an infected one answers with MID + 16 and puts its key material (bytes 0-3)
 //! and architecture (byte 4: 0 x86, 1 x64) in the header's SecuritySignature.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::smb1::header::{flags2, write_smb1_body, Smb1Command, Smb1Header, Smb1Ids};
-use crate::smb1::session_setup::CLIENT_FLAGS;
+use crate::smb1::header::{flags2, Smb1Command, Smb1Header, Smb1Ids};
+use crate::smb1::trans::{build_smb1_trans_request, Smb1TransRequest};
 
 /// The MID of the ping (0x41), the value Metasploit, nmap and the Shadow Brokers tools use.
+/// Spec: [MS-CIFS] 2.2.3.1 (MID); the value is the tools' convention, not the spec's.
 pub const DOUBLEPULSAR_PING_MID: u16 = 65;
 
 /// The MID offset an infected host adds to the request's MID in its reply.
+/// Not in any spec: [MS-CIFS] 3.3.4.1 requires the reply to echo the request's MID, which the implant breaks.
 pub const DOUBLEPULSAR_MID_DELTA: u16 = 16;
 
-/// TRANS2_SESSION_SETUP subcommand.
-pub const TRANS2_SESSION_SETUP: u16 = 0x000E;
+/// A SMB_COM_TRANSACTION2 subcommand, the single Setup word of a TRANS2 request
+/// ([MS-CIFS] 2.2.6). A newtype so unknown subcommands are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Trans2Subcommand(pub u16);
+
+impl Trans2Subcommand {
+    /// TRANS2_OPEN2 ([MS-CIFS] 2.2.6.1).
+    pub const OPEN2: Trans2Subcommand = Trans2Subcommand(0x0000);
+    /// TRANS2_FIND_FIRST2 ([MS-CIFS] 2.2.6.2).
+    pub const FIND_FIRST2: Trans2Subcommand = Trans2Subcommand(0x0001);
+    /// TRANS2_QUERY_FS_INFORMATION ([MS-CIFS] 2.2.6.4).
+    pub const QUERY_FS_INFORMATION: Trans2Subcommand = Trans2Subcommand(0x0003);
+    /// TRANS2_SESSION_SETUP ([MS-CIFS] 2.2.6.16): reserved, unimplemented by srv.sys; the
+    /// DoublePulsar implant hooks it.
+    pub const SESSION_SETUP: Trans2Subcommand = Trans2Subcommand(0x000E);
+}
 
 /// Timeout field of the ping (Metasploit's). DoublePulsar reads its opcode from it: the low byte
 /// of the sum of its four bytes is 0x23, "ping" (a6+d9+a4+00 = 0x223).
+/// Spec: [MS-CIFS] 2.2.4.46.1 (Timeout), which the implant reuses as its opcode.
 pub const DOUBLEPULSAR_PING_TIMEOUT: u32 = 0x00A4_D9A6;
 
 /// Flags2 of the ping: 0xC007 (UNICODE | NT_STATUS | SECURITY_SIGNATURE | EAS | LONG_NAMES), the
 /// exact value in every public ping capture (WannaCry, FuzzBunch, Metasploit).
+/// Spec: [MS-CIFS] 2.2.3.1 (Flags2).
 pub const PING_FLAGS2: u16 = flags2::UNICODE
     | flags2::NT_STATUS
     | flags2::SECURITY_SIGNATURE
@@ -34,38 +52,30 @@ pub const PING_FLAGS2: u16 = flags2::UNICODE
 /// Builds the DoublePulsar ping ([MS-CIFS] 2.2.4.46.1 layout): WordCount 15, TotalParameterCount
 /// 12, TotalDataCount 0, MaxParameterCount 1, MaxDataCount 0, MaxSetupCount 0, Flags 0, Timeout
 /// [`DOUBLEPULSAR_PING_TIMEOUT`], ParameterCount 12, ParameterOffset 66, DataCount 0,
-/// DataOffset 78, SetupCount 1, Setup `[0x000E]`, ByteCount 13 (a pad byte + 12 zero parameter
+/// DataOffset 78, SetupCount 1, Setup `[0x000E]`, ByteCount 13 (the one-byte Name + 12 zero parameter
 /// bytes). Set `ids.mid` to [`DOUBLEPULSAR_PING_MID`] as the real tools do.
 ///
 /// Returns the bare SMB message (78 bytes; 82 with the NBSS header). The same shape as WannaCry's ping in
 /// win7-enterprise-sp1-x64-doublepulsar-ping-infected-wannacry.pcap frame 7 (except the Timeout,
 /// which there is 0x00ee3401 — also an opcode-0x23 value); checked with tshark 4.x: decoded as
 /// "Trans2 Request, SESSION_SETUP", nothing malformed.
-pub fn build_doublepulsar_ping(ids: Smb1Ids) -> Bytes {
-    let mut words = BytesMut::with_capacity(30);
-    words.put_u16_le(12); // TotalParameterCount
-    words.put_u16_le(0); // TotalDataCount
-    words.put_u16_le(1); // MaxParameterCount
-    words.put_u16_le(0); // MaxDataCount
-    words.put_u8(0); // MaxSetupCount
-    words.put_u8(0); // Reserved1
-    words.put_u16_le(0); // Flags
-    words.put_u32_le(DOUBLEPULSAR_PING_TIMEOUT);
-    words.put_u16_le(0); // Reserved2
-    words.put_u16_le(12); // ParameterCount
-    words.put_u16_le(66); // ParameterOffset: 32 + 1 + 30 + 2 = 65, + 1 pad byte
-    words.put_u16_le(0); // DataCount
-    words.put_u16_le(78); // DataOffset: 66 + 12
-    words.put_u8(1); // SetupCount
-    words.put_u8(0); // Reserved3
-    words.put_u16_le(TRANS2_SESSION_SETUP);
-    let mut b = BytesMut::with_capacity(82);
-    Smb1Header::with_ids(Smb1Command::TRANSACTION2, CLIENT_FLAGS, PING_FLAGS2, ids).write(&mut b);
-    write_smb1_body(&mut b, &words, &[0u8; 13]);
-    b.freeze()
+pub fn build_smb1_doublepulsar_ping(ids: Smb1Ids) -> Bytes {
+    let request = Smb1TransRequest {
+        max_parameter_count: 1,
+        max_data_count: 0,
+        max_setup_count: 0,
+        flags: 0,
+        timeout: DOUBLEPULSAR_PING_TIMEOUT,
+        setup: &[Trans2Subcommand::SESSION_SETUP.0],
+        name: &[0], // Name: unused in TRANS2, one NUL byte
+        parameters: &[0; 12],
+        data: &[],
+    };
+    build_smb1_trans_request(Smb1Command::TRANSACTION2, PING_FLAGS2, ids, &request)
 }
 
 /// Processor architecture of the implant, from SecuritySignature byte 4.
+/// Read from SecuritySignature ([MS-CIFS] 2.2.3.1), where the implant puts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     /// Byte 4 = 0.
@@ -85,6 +95,7 @@ impl Arch {
 }
 
 /// What a reply to the ping says.
+/// Read from the TRANS2 response header ([MS-CIFS] 2.2.4.46.2, 2.2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoublePulsarReply {
     /// MID = request MID + 16: the implant answered.
@@ -101,6 +112,7 @@ pub enum DoublePulsarReply {
 }
 
 /// Why a ping reply was neither present nor absent.
+/// Spec: [MS-CIFS] 2.2.3.1 (Command, MID, SecuritySignature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnexpectedReply {
     /// The reply is not a TRANS2 response (command shown).
@@ -114,6 +126,7 @@ pub enum UnexpectedReply {
 /// DoublePulsar's XOR key from the first SecuritySignature u32 (little-endian) `s`, exactly as
 /// Metasploit's `calculate_doublepulsar_xor_key` computes it, in wrapping 32-bit arithmetic:
 /// `2*s ^ ((((s & 0xff00) | (s << 16)) << 8) | (((s >> 16) | (s & 0xff0000)) >> 8))`.
+/// Not in any spec: the implant's own scheme, as Metasploit documents it.
 pub fn doublepulsar_xor_key(s: u32) -> u32 {
     let left = ((s & 0xff00) | (s << 16)) << 8;
     let right = ((s >> 16) | (s & 0x00ff_0000)) >> 8;
@@ -122,6 +135,7 @@ pub fn doublepulsar_xor_key(s: u32) -> u32 {
 
 /// Interprets the reply header to a ping sent with `request_mid`. The status is not part of the
 /// decision (both clean and infected hosts answer STATUS_NOT_IMPLEMENTED); the MID is.
+/// Spec: [MS-CIFS] 2.2.4.46.2, 3.3.4.1 (the MID a clean server echoes).
 pub fn interpret_doublepulsar_reply(request_mid: u16, reply: &Smb1Header) -> DoublePulsarReply {
     if reply.command != Smb1Command::TRANSACTION2 {
         return DoublePulsarReply::Unexpected(UnexpectedReply::WrongCommand(reply.command.0));
@@ -147,8 +161,9 @@ pub fn interpret_doublepulsar_reply(request_mid: u16, reply: &Smb1Header) -> Dou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smb1::header::parse_smb1_header;
+    use crate::smb1::header::{parse_smb1_header, write_smb1_body};
     use crate::test_util::hex;
+    use bytes::BytesMut;
 
     #[test]
     fn ping_golden() {
@@ -159,7 +174,7 @@ mod tests {
             uid: 0x0800,
             mid: DOUBLEPULSAR_PING_MID,
         };
-        let m = build_doublepulsar_ping(ids);
+        let m = build_smb1_doublepulsar_ping(ids);
         assert_eq!(m.len(), 78);
         let want = concat!(
             "ff534d4232000000001807c00000000000000000000000000008fffe00084100",

@@ -2,15 +2,37 @@
 //! its response. The TID the server assigns is in the response header.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::{le_u16, le_u32};
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb1::header::{
-    parse_smb1_body, parse_smb1_header, write_smb1_body, Smb1Command, Smb1Header, Smb1Ids,
+    build_smb1_message, parse_smb1_andx, parse_smb1_body, parse_smb1_header, put_smb1_andx,
+    put_smb1_string, read_smb1_string, smb1_bytes_offset, Smb1Command, Smb1Header, Smb1Ids,
+    CLIENT_FLAGS, CLIENT_FLAGS2,
 };
-use crate::smb1::session_setup::{put_unicode_z, read_smb_string, CLIENT_FLAGS, CLIENT_FLAGS2};
+use crate::util::run;
 
 /// Service "?????": any device type ([MS-CIFS] 2.2.4.55.1), what nmap, Metasploit and WannaCry send.
 pub const SERVICE_ANY: &str = "?????";
+
+/// Flags of a TREE_CONNECT_ANDX request ([MS-CIFS] 2.2.4.55.1, [MS-SMB] 2.2.4.7.1).
+pub mod request_flags {
+    /// TREE_CONNECT_ANDX_DISCONNECT_TID.
+    pub const DISCONNECT_TID: u16 = 0x0001;
+    /// TREE_CONNECT_ANDX_EXTENDED_SIGNATURES ([MS-SMB]).
+    pub const EXTENDED_SIGNATURES: u16 = 0x0004;
+    /// TREE_CONNECT_ANDX_EXTENDED_RESPONSE ([MS-SMB]): asks for the WordCount 7 response.
+    pub const EXTENDED_RESPONSE: u16 = 0x0008;
+}
+
+/// OptionalSupport bits of a TREE_CONNECT_ANDX response ([MS-CIFS] 2.2.4.55.2).
+pub mod optional_support {
+    /// SMB_SUPPORT_SEARCH_BITS.
+    pub const SUPPORT_SEARCH_BITS: u16 = 0x0001;
+    /// SMB_SHARE_IS_IN_DFS.
+    pub const SHARE_IS_IN_DFS: u16 = 0x0002;
+}
 
 /// Builds a TREE_CONNECT_ANDX request for `path` (e.g. `\\127.0.0.1\IPC$`), WordCount 4
 /// ([MS-CIFS] 2.2.4.55.1): Flags 0, PasswordLength 1 with a single 0x00 password byte (share-level
@@ -18,37 +40,30 @@ pub const SERVICE_ANY: &str = "?????";
 /// Unicode, the service `?????` in OEM.
 ///
 /// Returns the bare SMB message. Checked with tshark 4.x: path and service decode, nothing malformed.
-pub fn build_tree_connect_andx(ids: Smb1Ids, path: &str) -> Bytes {
+pub fn build_smb1_tree_connect_andx(ids: Smb1Ids, path: &str) -> Bytes {
     let mut words = BytesMut::with_capacity(8);
-    words.put_u8(Smb1Command::NO_ANDX.0);
-    words.put_u8(0);
-    words.put_u16_le(0); // AndXOffset
+    put_smb1_andx(&mut words, Smb1Command::NO_ANDX, 0);
     words.put_u16_le(0); // Flags
     words.put_u16_le(1); // PasswordLength
 
-    let bytes_offset = 32 + 1 + words.len() + 2;
+    let bytes_offset = smb1_bytes_offset(words.len());
     let mut bytes = vec![0u8]; // Password
-    put_unicode_z(&mut bytes, bytes_offset, path);
-    bytes.extend_from_slice(SERVICE_ANY.as_bytes());
-    bytes.push(0);
-
-    let mut b = BytesMut::with_capacity(bytes_offset + bytes.len());
-    Smb1Header::with_ids(
+    put_smb1_string(&mut bytes, bytes_offset, path, true);
+    put_smb1_string(&mut bytes, bytes_offset, SERVICE_ANY, false); // Service is always OEM
+    let header = Smb1Header::with_ids(
         Smb1Command::TREE_CONNECT_ANDX,
         CLIENT_FLAGS,
         CLIENT_FLAGS2,
         ids,
-    )
-    .write(&mut b);
-    write_smb1_body(&mut b, &words, &bytes);
-    b.freeze()
+    );
+    build_smb1_message(&header, &words, &bytes)
 }
 
 /// A TREE_CONNECT_ANDX response: WordCount 3 ([MS-CIFS] 2.2.4.55.2), 7 ([MS-SMB] 2.2.4.7.2,
 /// extended response), or 0 (error; see [`Smb1Header::status`], which separates NT from DOS
 /// errors). The TID is `Smb1Header::tid`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeConnectResponse {
+pub struct Smb1TreeConnectResponse {
     /// WordCount as received.
     pub word_count: u8,
     /// OptionalSupport (SMB_SUPPORT_SEARCH_BITS 0x0001, SMB_SHARE_IS_IN_DFS 0x0002, ...).
@@ -63,31 +78,43 @@ pub struct TreeConnectResponse {
     pub native_file_system: Option<String>,
 }
 
+/// The words of the basic response, WordCount 3 ([MS-CIFS] 2.2.4.55.2): OptionalSupport.
+fn basic_words(i: &[u8]) -> IResult<&[u8], u16> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, optional_support) = le_u16.parse(i)?;
+    Ok((i, optional_support))
+}
+
+/// The words of the extended response, WordCount 7 ([MS-SMB] 2.2.4.7.2): OptionalSupport,
+/// MaximalShareAccessRights, GuestMaximalShareAccessRights.
+fn extended_words(i: &[u8]) -> IResult<&[u8], (u16, u32, u32)> {
+    let (i, _andx) = parse_smb1_andx(i)?;
+    let (i, optional_support) = le_u16.parse(i)?;
+    let (i, maximal_share_access_rights) = le_u32.parse(i)?;
+    let (i, guest_maximal_share_access_rights) = le_u32.parse(i)?;
+    Ok((
+        i,
+        (
+            optional_support,
+            maximal_share_access_rights,
+            guest_maximal_share_access_rights,
+        ),
+    ))
+}
+
 /// Parses a TREE_CONNECT_ANDX response (the NBSS payload, from `\xFFSMB`).
-pub fn parse_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, TreeConnectResponse)> {
+/// Spec: [MS-CIFS] 2.2.4.55.2, [MS-SMB] 2.2.4.7.2.
+pub fn parse_smb1_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, Smb1TreeConnectResponse)> {
+    const WHAT: &str = "TREE_CONNECT_ANDX response";
     let (h, rest) = parse_smb1_header(i)?;
     if h.command != Smb1Command::TREE_CONNECT_ANDX {
         return Err(ParseError::invalid(
-            "TREE_CONNECT_ANDX response",
+            WHAT,
             format!("command 0x{:02X}", h.command.0),
         ));
     }
     let body = parse_smb1_body(rest)?;
-    let u16_at = |k: usize| {
-        Some(u16::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-        ]))
-    };
-    let u32_at = |k: usize| {
-        Some(u32::from_le_bytes([
-            *body.words.get(k)?,
-            *body.words.get(k + 1)?,
-            *body.words.get(k + 2)?,
-            *body.words.get(k + 3)?,
-        ]))
-    };
-    let mut r = TreeConnectResponse {
+    let mut r = Smb1TreeConnectResponse {
         word_count: body.word_count,
         optional_support: None,
         maximal_share_access_rights: None,
@@ -97,24 +124,29 @@ pub fn parse_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, TreeConnectR
     };
     match body.word_count {
         0 => return Ok((h, r)),
-        3 => r.optional_support = u16_at(4),
+        3 => {
+            let (_, optional_support) = run(WHAT, body.words, basic_words)?;
+            r.optional_support = Some(optional_support);
+        }
         7 => {
-            r.optional_support = u16_at(4);
-            r.maximal_share_access_rights = u32_at(6);
-            r.guest_maximal_share_access_rights = u32_at(10);
+            let (_, (optional_support, maximal, guest_maximal)) =
+                run(WHAT, body.words, extended_words)?;
+            r.optional_support = Some(optional_support);
+            r.maximal_share_access_rights = Some(maximal);
+            r.guest_maximal_share_access_rights = Some(guest_maximal);
         }
         n => {
             return Err(ParseError::invalid(
-                "TREE_CONNECT_ANDX response",
+                WHAT,
                 format!("WordCount {n} (expected 0, 3 or 7)"),
             ))
         }
     }
     // Service is always OEM; NativeFileSystem follows Flags2.
-    if let Some((s, pos)) = read_smb_string(body.bytes, body.bytes_offset, 0, false) {
+    if let Some((s, pos)) = read_smb1_string(body.bytes, body.bytes_offset, 0, false) {
         r.service = Some(s);
         r.native_file_system =
-            read_smb_string(body.bytes, body.bytes_offset, pos, h.is_unicode()).map(|(s, _)| s);
+            read_smb1_string(body.bytes, body.bytes_offset, pos, h.is_unicode()).map(|(s, _)| s);
     }
     Ok((h, r))
 }
@@ -122,6 +154,7 @@ pub fn parse_tree_connect_response(i: &[u8]) -> Result<(Smb1Header, TreeConnectR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smb1::header::write_smb1_body;
     use crate::status::{DosError, SmbError};
     use crate::test_util::hex;
 
@@ -133,7 +166,7 @@ mod tests {
             uid: 0x0800,
             mid: 3,
         };
-        let m = build_tree_connect_andx(ids, r"\\127.0.0.1\IPC$");
+        let m = build_smb1_tree_connect_andx(ids, r"\\127.0.0.1\IPC$");
         let mut want =
             String::from("ff534d4275000000001801c00000000000000000000000000000fffe00080300");
         want += "04ff00000000000100"; // WordCount 4, AndX none, Flags 0, PasswordLength 1
@@ -154,11 +187,11 @@ mod tests {
         h.tid = 0x0800;
         h.write(&mut b);
         write_smb1_body(&mut b, &[0xFF, 0, 46, 0, 0x01, 0], b"IPC\0\0");
-        let (h, r) = parse_tree_connect_response(&b).expect("parse");
+        let (h, r) = parse_smb1_tree_connect_response(&b).expect("parse");
         assert_eq!(h.tid, 0x0800);
         assert_eq!(
             r,
-            TreeConnectResponse {
+            Smb1TreeConnectResponse {
                 word_count: 3,
                 optional_support: Some(1),
                 maximal_share_access_rights: None,
@@ -178,7 +211,7 @@ mod tests {
         ];
         // Bytes at 32+1+14+2 = 49; "IPC\0" ends at 53 (odd) -> pad, then an empty Unicode string.
         write_smb1_body(&mut b, &words, b"IPC\0\0\0\0");
-        let (_, r) = parse_tree_connect_response(&b).expect("parse");
+        let (_, r) = parse_smb1_tree_connect_response(&b).expect("parse");
         assert_eq!(r.maximal_share_access_rights, Some(0x001F_01FF));
         assert_eq!(r.guest_maximal_share_access_rights, Some(0));
         assert_eq!(r.service.as_deref(), Some("IPC"));
@@ -195,7 +228,7 @@ mod tests {
         h.status_raw = u32::from_le_bytes([0x02, 0x00, 0x01, 0x00]);
         h.write(&mut b);
         write_smb1_body(&mut b, &[], &[]);
-        let (h, r) = parse_tree_connect_response(&b).expect("parse");
+        let (h, r) = parse_smb1_tree_connect_response(&b).expect("parse");
         assert_eq!(r.word_count, 0);
         assert_eq!(
             h.status(),
@@ -211,11 +244,11 @@ mod tests {
         let mut b = BytesMut::new();
         Smb1Header::request(Smb1Command::TREE_CONNECT_ANDX, 0x98, 0xC801).write(&mut b);
         write_smb1_body(&mut b, &[0; 10], &[]);
-        assert!(parse_tree_connect_response(&b).is_err());
+        assert!(parse_smb1_tree_connect_response(&b).is_err());
         let mut b = BytesMut::new();
         Smb1Header::request(Smb1Command::TREE_CONNECT_ANDX, 0x98, 0xC801).write(&mut b);
         b.extend_from_slice(&[3, 0xFF, 0, 0, 0, 0, 0, 0xFF, 0xFF]);
-        assert!(parse_tree_connect_response(&b).is_err());
-        assert!(parse_tree_connect_response(&[0xFF, b'S', b'M', b'B', 0x75]).is_err());
+        assert!(parse_smb1_tree_connect_response(&b).is_err());
+        assert!(parse_smb1_tree_connect_response(&[0xFF, b'S', b'M', b'B', 0x75]).is_err());
     }
 }

@@ -195,6 +195,7 @@ impl Smb2Header {
 
 /// Parses the 64-byte SMB2 header at the start of `i` (the NBSS payload, starting at `\xFESMB`).
 /// Returns the header and everything after it (the command body, plus any compounded messages).
+/// Spec: [MS-SMB2] 2.2.1.1, 2.2.1.2.
 pub fn parse_smb2_header(i: &[u8]) -> Result<(Smb2Header, &[u8])> {
     if i.len() < SMB2_HEADER_LEN {
         return Err(ParseError::Truncated {

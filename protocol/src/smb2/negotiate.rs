@@ -69,6 +69,7 @@ impl fmt::Display for Smb2Dialect {
 }
 
 /// Every dialect smb1scan knows, ascending.
+/// Spec: [MS-SMB2] 2.2.3 (Dialects).
 pub const ALL_DIALECTS: [Smb2Dialect; 5] = [
     Smb2Dialect::SMB2_0_2,
     Smb2Dialect::SMB2_1,
@@ -107,23 +108,26 @@ pub mod capabilities {
 
 /// Negotiate context type ([MS-SMB2] 2.2.3.1 "ContextType"). Unknown types are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct NegotiateContextType(pub u16);
+pub struct Smb2NegotiateContextType(pub u16);
 
-impl NegotiateContextType {
+impl Smb2NegotiateContextType {
     /// SMB2_PREAUTH_INTEGRITY_CAPABILITIES.
-    pub const PREAUTH_INTEGRITY_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0001);
+    pub const PREAUTH_INTEGRITY_CAPABILITIES: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0001);
     /// SMB2_ENCRYPTION_CAPABILITIES.
-    pub const ENCRYPTION_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0002);
+    pub const ENCRYPTION_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0002);
     /// SMB2_COMPRESSION_CAPABILITIES.
-    pub const COMPRESSION_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0003);
+    pub const COMPRESSION_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0003);
     /// SMB2_NETNAME_NEGOTIATE_CONTEXT_ID.
-    pub const NETNAME_NEGOTIATE_CONTEXT_ID: NegotiateContextType = NegotiateContextType(0x0005);
+    pub const NETNAME_NEGOTIATE_CONTEXT_ID: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0005);
     /// SMB2_TRANSPORT_CAPABILITIES.
-    pub const TRANSPORT_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0006);
+    pub const TRANSPORT_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0006);
     /// SMB2_RDMA_TRANSFORM_CAPABILITIES.
-    pub const RDMA_TRANSFORM_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0007);
+    pub const RDMA_TRANSFORM_CAPABILITIES: Smb2NegotiateContextType =
+        Smb2NegotiateContextType(0x0007);
     /// SMB2_SIGNING_CAPABILITIES.
-    pub const SIGNING_CAPABILITIES: NegotiateContextType = NegotiateContextType(0x0008);
+    pub const SIGNING_CAPABILITIES: Smb2NegotiateContextType = Smb2NegotiateContextType(0x0008);
 
     /// Readable name for known types.
     pub fn name(self) -> Option<&'static str> {
@@ -161,8 +165,10 @@ const RESPONSE_FIXED_LEN: usize = 64;
 const ERROR_STRUCTURE_SIZE: u16 = 9;
 /// Most negotiate contexts accepted in one response. Windows and Samba send 2-5; the bound keeps
 /// a hostile count from costing more than a few iterations.
+/// Bounds NegotiateContextCount ([MS-SMB2] 2.2.4).
 pub const MAX_NEGOTIATE_CONTEXTS: usize = 32;
 /// Salt length smb1scan sends in its preauth integrity context.
+/// Spec: [MS-SMB2] 2.2.3.1.1 (SaltLength).
 pub const PREAUTH_SALT_LEN: usize = 32;
 
 /// Builds an SMB2 NEGOTIATE request ([MS-SMB2] 2.2.3) offering `dialects` in order, with
@@ -170,7 +176,7 @@ pub const PREAUTH_SALT_LEN: usize = 32;
 /// 8-byte aligned offsets ([MS-SMB2] 2.2.3.1), a PREAUTH_INTEGRITY_CAPABILITIES context (SHA-512
 /// with `salt`) and an ENCRYPTION_CAPABILITIES context (AES-128-GCM, AES-128-CCM); otherwise the
 /// ClientStartTime field is zero. Returns the bare SMB2 message (frame it with
-/// [`crate::nbss::frame_session_message`]).
+/// [`crate::nbss::build_nbss_session_message`]).
 pub fn build_smb2_negotiate_request(
     dialects: &[Smb2Dialect],
     message_id: u64,
@@ -211,7 +217,7 @@ pub fn build_smb2_negotiate_request(
         preauth.put_slice(&salt);
         put_context(
             &mut b,
-            NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES,
+            Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES,
             &preauth,
         );
         pad_to_8(&mut b);
@@ -220,7 +226,11 @@ pub fn build_smb2_negotiate_request(
         enc.put_u16_le(2);
         enc.put_u16_le(CIPHER_AES128_GCM);
         enc.put_u16_le(CIPHER_AES128_CCM);
-        put_context(&mut b, NegotiateContextType::ENCRYPTION_CAPABILITIES, &enc);
+        put_context(
+            &mut b,
+            Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES,
+            &enc,
+        );
     }
     b.freeze()
 }
@@ -231,7 +241,7 @@ fn pad_to_8(b: &mut BytesMut) {
     }
 }
 
-fn put_context(b: &mut BytesMut, t: NegotiateContextType, data: &[u8]) {
+fn put_context(b: &mut BytesMut, t: Smb2NegotiateContextType, data: &[u8]) {
     b.put_u16_le(t.0);
     b.put_u16_le(data.len() as u16);
     b.put_u32_le(0); // Reserved
@@ -240,37 +250,47 @@ fn put_context(b: &mut BytesMut, t: NegotiateContextType, data: &[u8]) {
 
 /// One negotiate context from a response ([MS-SMB2] 2.2.3.1): type and borrowed data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NegotiateContext<'a> {
+pub struct Smb2NegotiateContext<'a> {
     /// ContextType.
-    pub context_type: NegotiateContextType,
+    pub context_type: Smb2NegotiateContextType,
     /// Data, DataLength bytes.
     pub data: &'a [u8],
 }
 
-impl NegotiateContext<'_> {
+impl Smb2NegotiateContext<'_> {
     /// The single cipher a server chose in an ENCRYPTION_CAPABILITIES context ([MS-SMB2]
     /// 3.3.5.4: the response carries CipherCount 1; cipher 0 means none in common).
     pub fn selected_cipher(&self) -> Option<u16> {
-        if self.context_type != NegotiateContextType::ENCRYPTION_CAPABILITIES {
+        if self.context_type != Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES {
             return None;
         }
-        match self.data {
-            [1, 0, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi])),
-            _ => None,
+        // ENCRYPTION_CAPABILITIES ([MS-SMB2] 2.2.3.1.2): CipherCount, Ciphers.
+        let (i, cipher_count) = le_u16::<_, nom::error::Error<&[u8]>>
+            .parse(self.data)
+            .ok()?;
+        if cipher_count != 1 {
+            return None;
         }
+        let (_, cipher) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        Some(cipher)
     }
 
     /// The first hash algorithm of a PREAUTH_INTEGRITY_CAPABILITIES context.
     pub fn preauth_hash(&self) -> Option<u16> {
-        if self.context_type != NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES {
+        if self.context_type != Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES {
             return None;
         }
-        match self.data {
-            [c0, c1, _, _, lo, hi, ..] if u16::from_le_bytes([*c0, *c1]) >= 1 => {
-                Some(u16::from_le_bytes([*lo, *hi]))
-            }
-            _ => None,
+        // PREAUTH_INTEGRITY_CAPABILITIES ([MS-SMB2] 2.2.3.1.1): HashAlgorithmCount, SaltLength,
+        // HashAlgorithms, Salt.
+        let (i, hash_algorithm_count) = le_u16::<_, nom::error::Error<&[u8]>>
+            .parse(self.data)
+            .ok()?;
+        let (i, _salt_length) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        if hash_algorithm_count < 1 {
+            return None;
         }
+        let (_, first) = le_u16::<_, nom::error::Error<&[u8]>>.parse(i).ok()?;
+        Some(first)
     }
 }
 
@@ -300,7 +320,7 @@ pub struct Smb2NegotiateResponse<'a> {
     /// The security buffer (a SPNEGO NegTokenInit, possibly empty).
     pub security_buffer: &'a [u8],
     /// Negotiate contexts (3.1.1 only; empty otherwise).
-    pub negotiate_contexts: Vec<NegotiateContext<'a>>,
+    pub negotiate_contexts: Vec<Smb2NegotiateContext<'a>>,
 }
 
 impl Smb2NegotiateResponse<'_> {
@@ -336,7 +356,7 @@ impl Smb2NegotiateResponse<'_> {
     }
 
     /// The first context of type `t`.
-    pub fn context(&self, t: NegotiateContextType) -> Option<&NegotiateContext<'_>> {
+    pub fn context(&self, t: Smb2NegotiateContextType) -> Option<&Smb2NegotiateContext<'_>> {
         self.negotiate_contexts.iter().find(|c| c.context_type == t)
     }
 }
@@ -352,11 +372,21 @@ pub struct Smb2ErrorResponse<'a> {
     pub error_data: &'a [u8],
 }
 
+/// The fixed part of an ERROR response ([MS-SMB2] 2.2.2 table order).
+fn error_response_fixed(i: &[u8]) -> IResult<&[u8], (u16, u8, u32)> {
+    let (i, structure_size) = le_u16.parse(i)?;
+    let (i, error_context_count) = le_u8.parse(i)?;
+    let (i, _reserved) = le_u8.parse(i)?;
+    let (i, byte_count) = le_u32.parse(i)?;
+    Ok((i, (structure_size, error_context_count, byte_count)))
+}
+
 /// Parses an SMB2 ERROR body (the bytes after the header). StructureSize must be 9; ErrorData is
 /// clamped to the bytes received (servers send one pad byte with ByteCount 0).
+/// Spec: [MS-SMB2] 2.2.2.
 pub fn parse_smb2_error_response(body: &[u8]) -> Result<Smb2ErrorResponse<'_>> {
-    let (rest, (size, error_context_count, _reserved, byte_count)) =
-        run("SMB2 ERROR response", body, (le_u16, le_u8, le_u8, le_u32))?;
+    let (rest, (size, error_context_count, byte_count)) =
+        run("SMB2 ERROR response", body, error_response_fixed)?;
     if size != ERROR_STRUCTURE_SIZE {
         return Err(ParseError::invalid(
             "SMB2 ERROR response",
@@ -374,6 +404,7 @@ pub fn parse_smb2_error_response(body: &[u8]) -> Result<Smb2ErrorResponse<'_>> {
 }
 
 /// What came back for an SMB2 NEGOTIATE: a negotiated dialect, or an error status.
+/// Spec: [MS-SMB2] 2.2.4 (success), 2.2.2 (error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Smb2NegotiateOutcome<'a> {
     /// Status success and a NEGOTIATE response body.
@@ -385,6 +416,7 @@ pub enum Smb2NegotiateOutcome<'a> {
 
 /// Parses the answer to an SMB2 NEGOTIATE, telling a refusal (non-success status) apart from a
 /// negotiated dialect. Malformed bytes are still an `Err`.
+/// Spec: [MS-SMB2] 2.2.4, 2.2.2.
 pub fn parse_smb2_negotiate_outcome(i: &[u8]) -> Result<Smb2NegotiateOutcome<'_>> {
     let (h, rest) = parse_smb2_header(i)?;
     check_command(&h)?;
@@ -401,6 +433,7 @@ pub fn parse_smb2_negotiate_outcome(i: &[u8]) -> Result<Smb2NegotiateOutcome<'_>
 /// returned as `ParseError::Invalid { what: "SMB2 NEGOTIATE status", .. }`; callers that need to
 /// classify refusals should use [`parse_smb2_negotiate_outcome`], which returns the header.
 /// Offsets and lengths (security buffer, contexts) are checked against the message before use.
+/// Spec: [MS-SMB2] 2.2.4.
 pub fn parse_smb2_negotiate_response(i: &[u8]) -> Result<(Smb2Header, Smb2NegotiateResponse<'_>)> {
     match parse_smb2_negotiate_outcome(i)? {
         Smb2NegotiateOutcome::Negotiated(h, r) => Ok((h, r)),
@@ -539,7 +572,15 @@ fn parse_body<'a>(msg: &'a [u8], body: &'a [u8]) -> Result<Smb2NegotiateResponse
 /// Context header: ContextType, DataLength, Reserved ([MS-SMB2] 2.2.3.1).
 const CONTEXT_HEADER_LEN: usize = 8;
 
-fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<NegotiateContext<'_>>> {
+/// The header of one negotiate context ([MS-SMB2] 2.2.3.1): ContextType, DataLength, Reserved.
+fn context_header(i: &[u8]) -> IResult<&[u8], (u16, u16)> {
+    let (i, context_type) = le_u16.parse(i)?;
+    let (i, data_length) = le_u16.parse(i)?;
+    let (i, _reserved) = le_u32.parse(i)?;
+    Ok((i, (context_type, data_length)))
+}
+
+fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<Smb2NegotiateContext<'_>>> {
     let count = usize::from(count);
     if count > MAX_NEGOTIATE_CONTEXTS {
         return Err(ParseError::TooLarge {
@@ -568,16 +609,15 @@ fn parse_contexts(msg: &[u8], offset: u32, count: u16) -> Result<Vec<NegotiateCo
                 .ok_or_else(|| ParseError::invalid("SMB2 negotiate context", "offset overflow"))?;
         }
         let hdr = slice_at("SMB2 negotiate context", msg, pos, CONTEXT_HEADER_LEN)?;
-        let (_, (context_type, data_length)) =
-            run("SMB2 negotiate context", hdr, (le_u16, le_u16))?;
+        let (_, (context_type, data_length)) = run("SMB2 negotiate context", hdr, context_header)?;
         let data = slice_at(
             "SMB2 negotiate context data",
             msg,
             pos + CONTEXT_HEADER_LEN,
             usize::from(data_length),
         )?;
-        out.push(NegotiateContext {
-            context_type: NegotiateContextType(context_type),
+        out.push(Smb2NegotiateContext {
+            context_type: Smb2NegotiateContextType(context_type),
             data,
         });
         pos += CONTEXT_HEADER_LEN + usize::from(data_length);

@@ -3,19 +3,18 @@
 //! identify the host even when SMB1 is disabled.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::le_u16;
+use nom::{IResult, Parser};
 
 use crate::error::{ParseError, Result};
 use crate::smb2::header::{parse_smb2_header, Smb2Command, Smb2Header, SMB2_HEADER_LEN};
-use crate::util::slice_at;
+use crate::smb2::negotiate::{capabilities, security_mode};
+use crate::util::{run, slice_at};
 
 /// Largest security buffer accepted in a response (bytes). CHALLENGE blobs are ~300 bytes;
 /// Kerberos tickets can reach a few KiB.
+/// Bounds SecurityBufferLength ([MS-SMB2] 2.2.6).
 pub const MAX_SMB2_SECURITY_BUFFER: usize = 16 * 1024;
-
-/// SecurityMode: SMB2_NEGOTIATE_SIGNING_ENABLED.
-const SIGNING_ENABLED: u8 = 0x01;
-/// Capabilities: SMB2_GLOBAL_CAP_DFS (what Windows clients send here).
-const CAP_DFS: u32 = 0x0000_0001;
 
 /// SessionFlags ([MS-SMB2] 2.2.6).
 pub mod session_flags {
@@ -39,8 +38,9 @@ pub fn build_smb2_session_setup(message_id: u64, session_id: u64, security_blob:
     h.write(&mut b);
     b.put_u16_le(25); // StructureSize (24 fixed bytes + 1-byte buffer rule)
     b.put_u8(0); // Flags
-    b.put_u8(SIGNING_ENABLED);
-    b.put_u32_le(CAP_DFS);
+                 // SecurityMode is one byte in SESSION_SETUP ([MS-SMB2] 2.2.5): signing enabled.
+    b.put_u8(security_mode::SIGNING_ENABLED as u8);
+    b.put_u32_le(capabilities::DFS); // what Windows clients send here
     b.put_u32_le(0); // Channel
     b.put_u16_le((SMB2_HEADER_LEN + 24) as u16); // SecurityBufferOffset = 88
     b.put_u16_le(blob.len() as u16);
@@ -60,8 +60,34 @@ pub struct Smb2SessionSetupResponse<'a> {
     pub security_buffer: &'a [u8],
 }
 
+/// The fixed part of a SESSION_SETUP response ([MS-SMB2] 2.2.6 table order). An error response
+/// ([MS-SMB2] 2.2.2) has the same StructureSize 9 and 8 fixed bytes.
+struct SessionSetupResponseFixed {
+    structure_size: u16,
+    session_flags: u16,
+    security_buffer_offset: u16,
+    security_buffer_length: u16,
+}
+
+fn session_setup_response_fixed(i: &[u8]) -> IResult<&[u8], SessionSetupResponseFixed> {
+    let (i, structure_size) = le_u16.parse(i)?;
+    let (i, session_flags) = le_u16.parse(i)?;
+    let (i, security_buffer_offset) = le_u16.parse(i)?;
+    let (i, security_buffer_length) = le_u16.parse(i)?;
+    Ok((
+        i,
+        SessionSetupResponseFixed {
+            structure_size,
+            session_flags,
+            security_buffer_offset,
+            security_buffer_length,
+        },
+    ))
+}
+
 /// Parses an SMB2 SESSION_SETUP response (the NBSS payload, from `\xFESMB`). The buffer offset
 /// counts from the header start and must fall inside the message.
+/// Spec: [MS-SMB2] 2.2.6.
 pub fn parse_smb2_session_setup_response(
     i: &[u8],
 ) -> Result<(Smb2Header, Smb2SessionSetupResponse<'_>)> {
@@ -73,23 +99,13 @@ pub fn parse_smb2_session_setup_response(
             format!("command 0x{:04X}", h.command.0),
         ));
     }
-    let fixed = slice_at(WHAT, body, 0, 8)?;
-    let structure_size = u16::from_le_bytes([
-        fixed.first().copied().unwrap_or(0),
-        fixed.get(1).copied().unwrap_or(0),
-    ]);
-    if structure_size != 9 {
+    let (_, fixed) = run(WHAT, body, session_setup_response_fixed)?;
+    if fixed.structure_size != 9 {
         return Err(ParseError::invalid(
             WHAT,
-            format!("StructureSize {structure_size} (expected 9)"),
+            format!("StructureSize {} (expected 9)", fixed.structure_size),
         ));
     }
-    let word = |k: usize| {
-        u16::from_le_bytes([
-            fixed.get(k).copied().unwrap_or(0),
-            fixed.get(k + 1).copied().unwrap_or(0),
-        ])
-    };
     let ok = h.status.is_success() || h.status == crate::status::NtStatus::MORE_PROCESSING_REQUIRED;
     if !ok {
         // Error response ([MS-SMB2] 2.2.2): ErrorContextCount/Reserved/ByteCount, no blob.
@@ -101,9 +117,9 @@ pub fn parse_smb2_session_setup_response(
             },
         ));
     }
-    let session_flags = word(2);
-    let offset = usize::from(word(4));
-    let len = usize::from(word(6));
+    let session_flags = fixed.session_flags;
+    let offset = usize::from(fixed.security_buffer_offset);
+    let len = usize::from(fixed.security_buffer_length);
     if len > MAX_SMB2_SECURITY_BUFFER {
         return Err(ParseError::TooLarge {
             what: "SMB2 SESSION_SETUP security buffer",
