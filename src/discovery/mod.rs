@@ -31,7 +31,7 @@ mod syn;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-pub use syn::sweep;
+pub use syn::{send_only, sweep};
 
 /// Settings of one SYN sweep.
 #[derive(Debug, Clone, PartialEq)]

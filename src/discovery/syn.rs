@@ -52,13 +52,7 @@ pub async fn sweep<I>(
 where
     I: Iterator<Item = SocketAddrV4> + Clone + Send + 'static,
 {
-    if let Some(r) = opts.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(DiscoveryError::InvalidOptions(format!(
-                "rate must be a positive number of packets per second, not {r}"
-            )));
-        }
-    }
+    check_rate(opts.rate)?;
     let Some(first) = targets.clone().next() else {
         return Ok(SweepStats::default());
     };
@@ -69,22 +63,7 @@ where
         .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e))?;
     let receiver = RawReceiver::open(iface)
         .map_err(|e| DiscoveryError::from_socket("raw receive socket (IPPROTO_TCP)", e))?;
-    let src_ip = match opts.source_ip {
-        Some(ip) => ip,
-        None => raw::route_source(first, iface).map_err(|source| DiscoveryError::NoRoute {
-            target: *first.ip(),
-            source,
-        })?,
-    };
-    let cookie = Cookie::random().map_err(|source| DiscoveryError::Socket {
-        what: "reading /dev/urandom for the cookie key",
-        source,
-    })?;
-    let src_port = match opts.source_port {
-        Some(p) => p,
-        None => random_port(&cookie, first),
-    };
-    let source = SocketAddrV4::new(src_ip, src_port);
+    let (source, cookie) = source_and_cookie(first, &opts)?;
 
     let t0 = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -177,6 +156,76 @@ where
         source: Some(source),
         elapsed: t0.elapsed(),
     })
+}
+
+/// The sender side alone, for benchmarks: one SYN per target (plus `opts.retries` passes, all
+/// of them since nothing is listening), as fast as `opts.rate` allows, no receiver, no wait and no
+/// results. Blocking. Returns the counts of [`SweepStats`] that the sender knows (`targets`,
+/// `packets_sent`, `unsent`, `send_retries`, `source`, `elapsed`).
+pub fn send_only<I>(targets: I, opts: &SynOptions) -> Result<SweepStats, DiscoveryError>
+where
+    I: Iterator<Item = SocketAddrV4> + Clone,
+{
+    check_rate(opts.rate)?;
+    let Some(first) = targets.clone().next() else {
+        return Ok(SweepStats::default());
+    };
+    let iface = opts.interface.as_deref();
+    let sender = RawSender::open(iface)
+        .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e))?;
+    let (source, cookie) = source_and_cookie(first, opts)?;
+    let stop = AtomicBool::new(false);
+    let resolved: Resolved = Arc::new(Mutex::new(HashSet::new()));
+    // Results (only `Unsent` can occur here) are counted, not delivered.
+    let (utx, _urx) = mpsc::unbounded_channel();
+    let t0 = Instant::now();
+    let sent = send_passes(
+        sender, targets, &cookie, source, opts, &resolved, &stop, &utx,
+    );
+    Ok(SweepStats {
+        targets: sent.targets,
+        packets_sent: sent.packets,
+        unsent: sent.unsent,
+        send_retries: sent.retries,
+        source: Some(source),
+        elapsed: t0.elapsed(),
+        ..SweepStats::default()
+    })
+}
+
+fn check_rate(rate: Option<f64>) -> Result<(), DiscoveryError> {
+    match rate {
+        Some(r) if !(r.is_finite() && r > 0.0) => Err(DiscoveryError::InvalidOptions(format!(
+            "rate must be a positive number of packets per second, not {r}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The source address (given, or the route's towards `first`) and port (given, or random), and
+/// the run's cookie.
+fn source_and_cookie(
+    first: SocketAddrV4,
+    opts: &SynOptions,
+) -> Result<(SocketAddrV4, Cookie), DiscoveryError> {
+    let src_ip = match opts.source_ip {
+        Some(ip) => ip,
+        None => raw::route_source(first, opts.interface.as_deref()).map_err(|source| {
+            DiscoveryError::NoRoute {
+                target: *first.ip(),
+                source,
+            }
+        })?,
+    };
+    let cookie = Cookie::random().map_err(|source| DiscoveryError::Socket {
+        what: "reading /dev/urandom for the cookie key",
+        source,
+    })?;
+    let src_port = match opts.source_port {
+        Some(p) => p,
+        None => random_port(&cookie, first),
+    };
+    Ok((SocketAddrV4::new(src_ip, src_port), cookie))
 }
 
 /// A source port from the run's random key, in `RANDOM_PORT_LO..=65535`.
