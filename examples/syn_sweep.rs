@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ip netns exec NS cargo run --release --example syn_sweep -- 100.64.0.0/10 [--port 445]
-//!     [--rate PPS] [--retries N] [--interface IF]
+//!     [--rate PPS] [--retries N] [--interface IF [--router-mac MAC]]
 //! ```
 //!
 //! It refuses to run outside a namespace made with `ip netns add` (unless the CIDR is in
@@ -79,6 +79,16 @@ fn main() -> anyhow::Result<()> {
             "--rate" => opts.rate = Some(val("--rate")?.parse().context("--rate")?),
             "--retries" => opts.retries = val("--retries")?.parse().context("--retries")?,
             "--interface" => opts.interface = Some(val("--interface")?),
+            "--router-mac" => {
+                let v = val("--router-mac")?;
+                let mut mac = [0u8; 6];
+                let parts: Vec<&str> = v.split([':', '-']).collect();
+                anyhow::ensure!(parts.len() == 6, "--router-mac: six hex bytes, a:b:c:d:e:f");
+                for (m, p) in mac.iter_mut().zip(parts) {
+                    *m = u8::from_str_radix(p, 16).context("--router-mac")?;
+                }
+                opts.router_mac = Some(mac);
+            }
             "--source-port" => {
                 opts.source_port = Some(val("--source-port")?.parse().context("--source-port")?)
             }
@@ -89,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let Some(net) = cidr else {
-        bail!("usage: syn_sweep CIDR [--port P] [--rate PPS] [--retries N] [--interface IF]");
+        bail!("usage: syn_sweep CIDR [--port P] [--rate PPS] [--retries N] [--interface IF [--router-mac MAC]]");
     };
     if !net.network().is_loopback() && !in_named_netns()? {
         bail!("refusing to send raw SYNs outside a network namespace made for them: run it under `ip netns exec` (bench/syn.sh)");

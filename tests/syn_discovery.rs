@@ -248,6 +248,73 @@ fn sweep_sorts_open_closed_filtered_and_unsent() {
     assert!(stats.elapsed < Duration::from_secs(10), "{stats:?}");
 }
 
+/// The `AF_PACKET` path (interface + next-hop MAC, as bench/syn.sh uses it): SYNs go out of
+/// `syn0` framed for `syn1`'s MAC, so `syn1` takes them in and the namespace's stack answers, and
+/// the states are the same as through the IP layer.
+#[test]
+fn link_layer_sender_finds_the_same_states() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = Netns::create("link");
+    // syn1 takes in packets from 198.19.0.1, an address of this same namespace: allow that.
+    for (key, val) in [
+        ("net.ipv4.conf.syn1.accept_local", "1"),
+        ("net.ipv4.conf.syn1.rp_filter", "0"),
+        ("net.ipv4.conf.all.rp_filter", "0"),
+    ] {
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns.name,
+                "sysctl",
+                "-q",
+                "-w",
+                &format!("{key}={val}"),
+            ],
+        );
+    }
+    let out = run("ip", &["-n", &ns.name, "-o", "link", "show", "syn1"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mac_text = text
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no MAC for syn1 in {text}"));
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(mac_text.split(':')) {
+        *m = u8::from_str_radix(p, 16).unwrap_or_else(|e| panic!("{mac_text}: {e}"));
+    }
+    let (stats, got) = ns.run_in(move || {
+        let _l = TcpListener::bind("198.18.90.2:445").expect("listen");
+        let targets: Vec<SocketAddrV4> = (1..=4u8)
+            .map(|l| SocketAddrV4::new(Ipv4Addr::new(198, 18, 90, l), 445))
+            .collect();
+        let opts = SynOptions {
+            timeout: Duration::from_millis(300),
+            interface: Some("syn0".into()),
+            router_mac: Some(mac),
+            source_ip: Some(SOURCE),
+            ..SynOptions::default()
+        };
+        sweep_collect(targets, opts)
+    });
+    let stats = stats.unwrap_or_else(|e| panic!("sweep failed: {e}"));
+    let want: BTreeMap<SocketAddrV4, PortState> = [
+        ("198.18.90.1:445", PortState::Closed),
+        ("198.18.90.2:445", PortState::Open),
+        ("198.18.90.3:445", PortState::Closed),
+        ("198.18.90.4:445", PortState::Closed),
+    ]
+    .into_iter()
+    .map(|(a, s)| (sa(a), s))
+    .collect();
+    assert_eq!(got, want, "{stats:?}");
+    assert_eq!(stats.packets_sent, 4);
+}
+
 #[test]
 fn paced_sweep_of_silence_takes_n_over_rate_plus_timeout() {
     if !prerequisites() {

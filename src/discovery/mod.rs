@@ -45,10 +45,17 @@ pub struct SynOptions {
     /// Source port of every SYN; `None` picks a random one in 61001..=65535, above Linux's
     /// default ephemeral range, so no local connection shares it.
     pub source_port: Option<u16>,
-    /// Send and receive only through this interface (`SO_BINDTODEVICE`).
+    /// Send only through this interface (`SO_BINDTODEVICE`, or the `AF_PACKET` socket with
+    /// `router_mac`). Replies are read from every interface.
     pub interface: Option<String>,
     /// Source address of every SYN; `None` asks the routing table for the first target's.
     pub source_ip: Option<Ipv4Addr>,
+    /// With `interface`: the MAC of the next hop (the router, like masscan's `--router-mac`).
+    /// SYNs then leave through an `AF_PACKET` socket straight onto that interface, without the
+    /// IP layer's per-packet route lookup and local firewall (faster; every target must be
+    /// reached through that next hop). Without it, an `IPPROTO_RAW` socket lets the kernel route
+    /// each SYN.
+    pub router_mac: Option<[u8; 6]>,
 }
 
 impl Default for SynOptions {
@@ -60,6 +67,7 @@ impl Default for SynOptions {
             source_port: None,
             interface: None,
             source_ip: None,
+            router_mac: None,
         }
     }
 }
@@ -138,7 +146,7 @@ pub enum DiscoveryError {
         #[source]
         source: std::io::Error,
     },
-    /// The options make no sense.
+    /// The options make no sense (e.g. `router_mac` without `interface`).
     #[error("invalid SYN discovery option: {0}")]
     InvalidOptions(String),
     /// The receiver of the results went away before the sweep ended.
@@ -167,8 +175,7 @@ impl DiscoveryError {
 /// closes them; sends nothing. The error names the capability and the `setcap` command.
 pub fn check_capability() -> Result<(), DiscoveryError> {
     raw::RawSender::open(None).map_err(|e| DiscoveryError::from_socket("raw send socket", e))?;
-    raw::RawReceiver::open(None)
-        .map_err(|e| DiscoveryError::from_socket("raw receive socket", e))?;
+    raw::RawReceiver::open().map_err(|e| DiscoveryError::from_socket("raw receive socket", e))?;
     Ok(())
 }
 

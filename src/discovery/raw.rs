@@ -1,5 +1,7 @@
 //! The raw sockets of SYN discovery: one `IPPROTO_RAW` socket that sends whole IPv4 packets in
-//! batches with `sendmmsg(2)`, one `IPPROTO_TCP` raw socket that receives a copy of every TCP
+//! batches with `sendmmsg(2)` (or, with a named interface and next-hop MAC, an `AF_PACKET`
+//! socket that hands the same packets straight to the interface, skipping the IP layer's
+//! per-packet route lookup and netfilter, as masscan does with libpcap), one `IPPROTO_TCP` raw socket that receives a copy of every TCP
 //! packet addressed to this host, and the route lookup that picks the source address.
 //!
 //! This is the only module of the crate with `unsafe`: `sendmmsg(2)` has no safe wrapper in
@@ -40,6 +42,8 @@ fn bind_to(sock: &Socket, interface: Option<&str>) -> io::Result<()> {
 /// Sends prebuilt IPv4 packets (IP header included) in `sendmmsg` batches.
 pub struct RawSender {
     sock: Socket,
+    /// `AF_PACKET` mode: the one link-layer destination of every packet.
+    link: Option<libc::sockaddr_ll>,
     addrs: Vec<libc::sockaddr_in>,
     iov: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
@@ -77,10 +81,41 @@ impl RawSender {
         let zero_hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
         Ok(RawSender {
             sock,
+            link: None,
             addrs: vec![zero_addr; MAX_BATCH],
             iov: vec![zero_iov; MAX_BATCH],
             hdrs: vec![zero_hdr; MAX_BATCH],
         })
+    }
+
+    /// An `AF_PACKET` datagram socket on `interface`: the kernel adds the link header for
+    /// `next_hop` (the router's MAC, or the target's on a local segment) and hands the IPv4
+    /// packets to the interface's queue, with no route lookup or netfilter pass per packet.
+    /// Protocol 0, so the socket never receives. Needs CAP_NET_RAW.
+    pub fn open_link(interface: &str, next_hop: [u8; 6]) -> io::Result<RawSender> {
+        let mut s = RawSender::open(None)?;
+        s.sock = Socket::new(Domain::PACKET, Type::DGRAM, None)?;
+        let _ = s.sock.set_send_buffer_size(4 << 20);
+        let name = std::ffi::CString::new(interface)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in interface name"))?;
+        // SAFETY: `if_nametoindex` reads the NUL-terminated string, which lives across the call.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if index == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut addr = [0u8; 8];
+        addr[..6].copy_from_slice(&next_hop);
+        s.link = Some(libc::sockaddr_ll {
+            sll_family: libc::AF_PACKET as libc::c_ushort,
+            sll_protocol: (libc::ETH_P_IP as u16).to_be(),
+            sll_ifindex: libc::c_int::try_from(index)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index"))?,
+            sll_hatype: 0,
+            sll_pkttype: 0,
+            sll_halen: 6,
+            sll_addr: addr,
+        });
+        Ok(s)
     }
 
     /// Sends `packets[i]` to `dsts[i]` (at most [`MAX_BATCH`]) in one `sendmmsg` call. Returns how
@@ -101,11 +136,19 @@ impl RawSender {
             ) else {
                 break;
             };
-            addr.sin_addr.s_addr = u32::from(*dst).to_be();
             iov.iov_base = pkt.as_ptr() as *mut libc::c_void;
             iov.iov_len = SYN_LEN;
-            hdr.msg_hdr.msg_name = (addr as *mut libc::sockaddr_in).cast();
-            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            match self.link.as_mut() {
+                Some(ll) => {
+                    hdr.msg_hdr.msg_name = (ll as *mut libc::sockaddr_ll).cast();
+                    hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                }
+                None => {
+                    addr.sin_addr.s_addr = u32::from(*dst).to_be();
+                    hdr.msg_hdr.msg_name = (addr as *mut libc::sockaddr_in).cast();
+                    hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                }
+            }
             hdr.msg_hdr.msg_iov = iov as *mut libc::iovec;
             hdr.msg_hdr.msg_iovlen = 1;
             hdr.msg_hdr.msg_control = std::ptr::null_mut();
@@ -114,8 +157,8 @@ impl RawSender {
             hdr.msg_len = 0;
         }
         use std::os::fd::AsRawFd as _;
-        // SAFETY: `hdrs[..n]` are initialised above; each points to an `addrs` entry and an `iov`
-        // entry of this struct (heap buffers that neither move nor shrink while `self` is
+        // SAFETY: `hdrs[..n]` are initialised above; each points to an `addrs` entry (or `link`)
+        // and an `iov` entry of this struct (heap buffers that neither move nor shrink while `self` is
         // borrowed), and each `iov` points to a `SYN_LEN`-byte packet of `packets`, borrowed for
         // the whole call. The kernel only reads them (and writes `msg_len`) during the call.
         let r = unsafe {
@@ -134,17 +177,16 @@ impl RawSender {
     }
 }
 
-/// Receives every TCP packet addressed to this host (a raw `IPPROTO_TCP` socket gets a copy of
-/// each, IP header first), bound to `interface` when given. Needs CAP_NET_RAW.
+/// Receives every TCP packet addressed to this host, whichever interface it came through (a raw
+/// `IPPROTO_TCP` socket gets a copy of each, IP header first). Needs CAP_NET_RAW.
 pub struct RawReceiver {
     sock: Socket,
 }
 
 impl RawReceiver {
     /// Opens the socket with a large receive buffer and a short read timeout.
-    pub fn open(interface: Option<&str>) -> io::Result<RawReceiver> {
+    pub fn open() -> io::Result<RawReceiver> {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP))?;
-        bind_to(&sock, interface)?;
         force_recv_buffer(&sock, RECV_BUFFER);
         sock.set_read_timeout(Some(RECV_POLL))?;
         Ok(RawReceiver { sock })

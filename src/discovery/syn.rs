@@ -56,12 +56,12 @@ where
     let Some(first) = targets.clone().next() else {
         return Ok(SweepStats::default());
     };
-    let iface = opts.interface.as_deref();
     // Sockets are opened here, in the caller's thread (and so in its network namespace), before
     // anything is sent: a missing capability fails the sweep with nothing on the wire.
-    let sender = RawSender::open(iface)
-        .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e))?;
-    let receiver = RawReceiver::open(iface)
+    let sender = open_sender(&opts)?;
+    // Not bound to `interface`: a reply may come back through another one (asymmetric routes,
+    // or lo for local targets), and missing it would turn an answer into `filtered`.
+    let receiver = RawReceiver::open()
         .map_err(|e| DiscoveryError::from_socket("raw receive socket (IPPROTO_TCP)", e))?;
     let (source, cookie) = source_and_cookie(first, &opts)?;
 
@@ -170,9 +170,7 @@ where
     let Some(first) = targets.clone().next() else {
         return Ok(SweepStats::default());
     };
-    let iface = opts.interface.as_deref();
-    let sender = RawSender::open(iface)
-        .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e))?;
+    let sender = open_sender(opts)?;
     let (source, cookie) = source_and_cookie(first, opts)?;
     let stop = AtomicBool::new(false);
     let resolved: Resolved = Arc::new(Mutex::new(HashSet::new()));
@@ -191,6 +189,19 @@ where
         elapsed: t0.elapsed(),
         ..SweepStats::default()
     })
+}
+
+/// The `AF_PACKET` sender when an interface and a next-hop MAC are given, else `IPPROTO_RAW`.
+fn open_sender(opts: &SynOptions) -> Result<RawSender, DiscoveryError> {
+    match (opts.interface.as_deref(), opts.router_mac) {
+        (Some(i), Some(mac)) => RawSender::open_link(i, mac)
+            .map_err(|e| DiscoveryError::from_socket("AF_PACKET send socket", e)),
+        (None, Some(_)) => Err(DiscoveryError::InvalidOptions(
+            "router_mac needs an interface".into(),
+        )),
+        (iface, None) => RawSender::open(iface)
+            .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e)),
+    }
 }
 
 fn check_rate(rate: Option<f64>) -> Result<(), DiscoveryError> {
