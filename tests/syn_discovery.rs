@@ -315,6 +315,79 @@ fn link_layer_sender_finds_the_same_states() {
     assert_eq!(stats.packets_sent, 4);
 }
 
+/// docs/syn-discovery.md's rule against the kernel's RSTs: dropping RSTs from the sweep's source
+/// port on OUTPUT silences them (the rule's counter sees them) and the sweep still sees the open
+/// port, because the SYN-ACK itself is not touched.
+#[test]
+fn documented_output_rule_drops_the_kernel_rst_and_keeps_the_answer() {
+    if !prerequisites() {
+        return;
+    }
+    if !Command::new("nft")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        common::skip_or_fail("`nft` (nftables) not found");
+        return;
+    }
+    let ns = Netns::create("rst");
+    let nx = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", ns.name.as_str(), "nft"];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    };
+    // The rule of docs/syn-discovery.md, with a counter to read back.
+    nx(&["add", "table", "inet", "smb1scan"]);
+    nx(&[
+        "add",
+        "chain",
+        "inet",
+        "smb1scan",
+        "out",
+        "{ type filter hook output priority 0; }",
+    ]);
+    nx(&[
+        "add", "rule", "inet", "smb1scan", "out", "tcp", "sport", "62011", "tcp", "flags", "rst",
+        "counter", "drop",
+    ]);
+    let (stats, got) = ns.run_in(|| {
+        let _l = TcpListener::bind("198.18.90.2:445").expect("listen");
+        let targets = vec![sa("198.18.90.2:445"), sa("198.18.90.1:445")];
+        let opts = SynOptions {
+            timeout: Duration::from_millis(300),
+            source_port: Some(62011),
+            source_ip: Some(SOURCE),
+            ..SynOptions::default()
+        };
+        sweep_collect(targets, opts)
+    });
+    stats.unwrap_or_else(|e| panic!("sweep failed: {e}"));
+    assert_eq!(
+        got.get(&sa("198.18.90.2:445")),
+        Some(&PortState::Open),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get(&sa("198.18.90.1:445")),
+        Some(&PortState::Closed),
+        "{got:?}"
+    );
+    let listing = nx(&["list", "chain", "inet", "smb1scan", "out"]);
+    let text = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let packets: u64 = text
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {text}"));
+    assert!(
+        packets >= 1,
+        "the kernel's RST to the SYN-ACK never met the rule: {text}"
+    );
+}
+
 #[test]
 fn paced_sweep_of_silence_takes_n_over_rate_plus_timeout() {
     if !prerequisites() {
