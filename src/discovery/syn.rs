@@ -13,6 +13,10 @@ use super::packet::{self, Cookie, ReplyKind, SYN_LEN};
 use super::raw::{self, RawReceiver, RawSender, MAX_BATCH};
 use super::{DiscoveryError, PortState, SweepStats, SynOptions};
 
+/// How long one SYN may keep meeting a full queue (ENOBUFS/EAGAIN) before it is given up as
+/// `Unsent`: a queue that stays full that long is a broken link, not a burst.
+const STUCK_LIMIT: Duration = Duration::from_secs(2);
+
 /// Lowest random source port: above Linux's default ephemeral range (32768-60999), so the port is
 /// not one of a local connection's.
 const RANDOM_PORT_LO: u16 = 61001;
@@ -86,14 +90,19 @@ where
             })?
     };
 
-    let forwarder = tokio::spawn(async move {
-        while let Some(item) = urx.recv().await {
-            if tx.send(item).await.is_err() {
-                return Err(DiscoveryError::ChannelClosed);
+    let forwarder = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while let Some(item) = urx.recv().await {
+                if tx.send(item).await.is_err() {
+                    // Nobody reads the results any more: stop sending.
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(DiscoveryError::ChannelClosed);
+                }
             }
-        }
-        Ok(tx)
-    });
+            Ok(tx)
+        })
+    };
 
     let send_result = {
         let (targets, cookie, resolved, stop, opts) = (
@@ -347,33 +356,40 @@ where
             }
             let mut off = 0;
             let mut ok = 0u64;
+            // Since when the kernel has refused the current packet with a full queue.
+            let mut stuck_since: Option<Instant> = None;
             while off < n {
                 let (Some(p), Some(d)) = (pkts.get(off..n), dsts.get(off..n)) else {
                     break;
                 };
-                match sender.send(p, d) {
-                    Ok(k) if k > 0 => {
+                let r = sender.send(p, d);
+                match &r {
+                    Ok(k) if *k > 0 => {
                         off += k;
-                        ok += k as u64;
-                    }
-                    Ok(_) => {
-                        stats.retries += 1;
-                        std::thread::yield_now();
+                        ok += *k as u64;
+                        stuck_since = None;
                     }
                     Err(e)
                         if matches!(
                             e.raw_os_error(),
                             Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR)
-                        ) =>
+                        ) && stuck_since.map_or(true, |t| t.elapsed() < STUCK_LIMIT) =>
                     {
                         // The queue is full: wait a little and send the same packets again.
+                        stuck_since.get_or_insert_with(Instant::now);
                         stats.retries += 1;
                         if stop.load(Ordering::Relaxed) {
                             return stats;
                         }
                         std::thread::sleep(Duration::from_micros(50));
                     }
-                    Err(e) => {
+                    // (`Ok(0)` cannot happen for a non-empty batch; treated as a failed SYN so
+                    // the loop always advances.)
+                    Ok(_) | Err(_) => {
+                        let e = match r {
+                            Err(e) => e,
+                            Ok(_) => std::io::Error::from_raw_os_error(libc::EIO),
+                        };
                         // This one SYN cannot go out (no route, a local firewall, ...).
                         if let Some(&t) = tgts.get(off) {
                             // On a re-send pass the first SYN did go out: the target stays
@@ -385,6 +401,7 @@ where
                             }
                         }
                         off += 1;
+                        stuck_since = None;
                     }
                 }
             }
