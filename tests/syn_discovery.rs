@@ -388,6 +388,42 @@ fn documented_output_rule_drops_the_kernel_rst_and_keeps_the_answer() {
     );
 }
 
+/// A consumer that goes away stops the sweep (an error, not a silent run to the end).
+#[test]
+fn sweep_stops_when_the_result_receiver_is_dropped() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = Netns::create("drop");
+    let (res, elapsed) = ns.run_in(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            // 256 closed ports at 100 SYNs/s: 2.5 s if it ran to the end.
+            let targets: Vec<SocketAddrV4> = (0..=255u8)
+                .map(|l| SocketAddrV4::new(Ipv4Addr::new(198, 18, 90, l), 445))
+                .collect();
+            let opts = SynOptions {
+                rate: Some(100.0),
+                timeout: Duration::from_millis(200),
+                ..SynOptions::default()
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+            let t0 = std::time::Instant::now();
+            let task = tokio::spawn(discovery::sweep(targets.into_iter(), opts, tx));
+            let first = rx.recv().await;
+            assert!(first.is_some(), "no result at all");
+            drop(rx);
+            let res = task.await.expect("sweep task");
+            (res, t0.elapsed())
+        })
+    });
+    assert!(matches!(res, Err(DiscoveryError::ChannelClosed)), "{res:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+}
+
 #[test]
 fn paced_sweep_of_silence_takes_n_over_rate_plus_timeout() {
     if !prerequisites() {
