@@ -2,10 +2,13 @@
 //! networks. The command line (`main.rs` and its clap definitions) turns flags into a
 //! [`plan::ScanPlan`], runs it with [`scan::run`] and maps the outcome to an exit code; everything
 //! else lives here and knows nothing of clap.
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: discovery::raw alone allows unsafe (sendmmsg, if_nametoindex), with
+// its reasons.
+#![deny(unsafe_code)]
 
 pub mod config;
 pub mod demo;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod model;

@@ -8,12 +8,19 @@
 //! loopback (`ip route add local ... dev lo`): every address answers port 445 with a RST from the
 //! kernel, and nothing can leave the namespace, which has no interface but `lo`.
 //!
+//! A second test does the same for SYN discovery (issue 13): the raw-socket sweep of
+//! `src/discovery`, run inside the namespace over the scan's own target list (the dry run's,
+//! exclusions applied by the target iterator), must put no packet on the wire to an excluded
+//! address and a SYN to every other one.
+//!
 //! Needs root, `ip` and `tshark`. Without them it prints `SKIPPED: ...` and passes, unless the
 //! `CI` environment variable is set, in which case it fails.
 
-use std::collections::BTreeSet;
+use smb1scan::discovery;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -192,8 +199,8 @@ fn exclude_flags(file: &Path) -> Vec<String> {
     ]
 }
 
-fn tmpdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("smb1scan-exclusion-{}", std::process::id()));
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("smb1scan-exclusion-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
@@ -243,20 +250,8 @@ fn captured(pcap: &Path) -> (BTreeSet<Ipv4Addr>, BTreeSet<Ipv4Addr>) {
     (dst, syn445)
 }
 
-#[test]
-fn excluded_addresses_get_no_packet() {
-    if !is_root() {
-        skip_or_fail!("needs root (network namespace and packet capture)");
-    }
-    if !tool_runs("ip", "-V") {
-        skip_or_fail!("`ip` (iproute2) not found");
-    }
-    if !tool_runs("tshark", "--version") {
-        skip_or_fail!("`tshark` not found");
-    }
-
-    let dir = tmpdir();
-    let pcap = dir.join("scan.pcapng");
+/// The exclude file (`--exclude-file`) of both tests.
+fn write_exclude_file(dir: &Path) -> PathBuf {
     let excl_file = dir.join("exclude.txt");
     std::fs::write(
         &excl_file,
@@ -264,36 +259,30 @@ fn excluded_addresses_get_no_packet() {
          198.18.77.250-198.18.77.252\n",
     )
     .expect("write exclude file");
-    let jsonl = dir.join("scan.jsonl");
+    excl_file
+}
 
-    let mut ns = Netns::create();
-    ns.assert_isolated();
-
-    let excl = excluded();
-    let all: BTreeSet<Ipv4Addr> = (0..=255u8)
-        .map(|l| Ipv4Addr::new(NET[0], NET[1], NET[2], l))
-        .collect();
-    let expected: BTreeSet<Ipv4Addr> = all.difference(&excl).copied().collect();
-    assert_eq!(excl.len(), 1 + 10 + 16 + 1 + 4 + 3);
-
-    // The dry run lists exactly the expected targets (and sends nothing).
+/// The targets `smb1scan scan --dry-run` lists with the test's exclusions, in scan order.
+fn dry_run(ns: &Netns, excl_file: &Path) -> Vec<Ipv4Addr> {
     let mut dry = ns.cmd(&[
         env!("CARGO_BIN_EXE_smb1scan"),
         "scan",
         "--no-config",
         "--dry-run",
     ]);
-    dry.args(exclude_flags(&excl_file)).arg("198.18.77.0/24");
+    dry.args(exclude_flags(excl_file)).arg("198.18.77.0/24");
     let dry = dry.output().expect("dry run");
     assert!(dry.status.success(), "dry run failed: {dry:?}");
-    let listed: BTreeSet<Ipv4Addr> = String::from_utf8_lossy(&dry.stdout)
+    String::from_utf8_lossy(&dry.stdout)
         .lines()
         .filter_map(|l| l.strip_suffix(":445"))
         .filter_map(|a| a.parse().ok())
-        .collect();
-    assert_eq!(listed, expected, "dry run lists the wrong targets");
+        .collect()
+}
 
-    // Capture every IPv4 packet in the namespace.
+/// Starts tshark on every IPv4 packet in the namespace, waits until it captures, and pokes the
+/// canary once (the start mark). Returns tshark's pid.
+fn start_capture(ns: &mut Netns, pcap: &Path) -> u32 {
     let mut tshark = ns
         .cmd(&[
             "tshark",
@@ -329,6 +318,60 @@ fn excluded_addresses_get_no_packet() {
         .expect("tshark did not start capturing within 30 s");
     std::thread::sleep(Duration::from_millis(500));
     ns.poke(CANARY);
+    tshark_pid
+}
+
+/// Lets the last packets reach the capture, marks the end with the canary, and stops tshark with
+/// SIGINT so it writes out what it has.
+fn stop_capture(ns: &mut Netns, tshark_pid: u32) {
+    ns.poke(CANARY);
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = Command::new("kill")
+        .args(["-INT", &tshark_pid.to_string()])
+        .status();
+    if let Some(c) = ns.children.first_mut() {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn excluded_addresses_get_no_packet() {
+    if !is_root() {
+        skip_or_fail!("needs root (network namespace and packet capture)");
+    }
+    if !tool_runs("ip", "-V") {
+        skip_or_fail!("`ip` (iproute2) not found");
+    }
+    if !tool_runs("tshark", "--version") {
+        skip_or_fail!("`tshark` not found");
+    }
+
+    let dir = tmpdir("connect");
+    let pcap = dir.join("scan.pcapng");
+    let excl_file = write_exclude_file(&dir);
+    let jsonl = dir.join("scan.jsonl");
+
+    let mut ns = Netns::create();
+    ns.assert_isolated();
+
+    let excl = excluded();
+    let all: BTreeSet<Ipv4Addr> = (0..=255u8)
+        .map(|l| Ipv4Addr::new(NET[0], NET[1], NET[2], l))
+        .collect();
+    let expected: BTreeSet<Ipv4Addr> = all.difference(&excl).copied().collect();
+    assert_eq!(excl.len(), 1 + 10 + 16 + 1 + 4 + 3);
+
+    // The dry run lists exactly the expected targets (and sends nothing).
+    let listed: BTreeSet<Ipv4Addr> = dry_run(&ns, &excl_file).into_iter().collect();
+    assert_eq!(listed, expected, "dry run lists the wrong targets");
+
+    let tshark_pid = start_capture(&mut ns, &pcap);
 
     let t0 = Instant::now();
     let mut scan = ns.cmd(&[
@@ -363,22 +406,7 @@ fn excluded_addresses_get_no_packet() {
     );
     let scan_time = t0.elapsed();
 
-    // Let the last packets reach the capture, mark the end, and stop tshark with SIGINT so it
-    // writes out what it has.
-    ns.poke(CANARY);
-    std::thread::sleep(Duration::from_secs(1));
-    let _ = Command::new("kill")
-        .args(["-INT", &tshark_pid.to_string()])
-        .status();
-    if let Some(c) = ns.children.first_mut() {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = c.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    stop_capture(&mut ns, tshark_pid);
 
     let (dst, syn445) = captured(&pcap);
     let canary: Ipv4Addr = CANARY.parse().expect("canary address");
@@ -428,6 +456,121 @@ fn excluded_addresses_get_no_packet() {
         syn445.len(),
         excl.len(),
         scan_time.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SYN discovery keeps the exclusion guarantee: the raw-socket sweep, run in the namespace over
+/// the scan's own target list (its dry run: the target iterator with the exclusions applied),
+/// sends no packet of any kind to an excluded address and a SYN to every other one, each of which
+/// the namespace's kernel answers with a RST (`Closed`).
+// When `--discovery syn` is wired into `smb1scan scan`, run the binary with it here instead of
+// calling the module.
+#[test]
+fn syn_sweep_sends_no_packet_to_excluded_addresses() {
+    if !is_root() {
+        skip_or_fail!("needs root (network namespace, raw sockets and packet capture)");
+    }
+    if !tool_runs("ip", "-V") {
+        skip_or_fail!("`ip` (iproute2) not found");
+    }
+    if !tool_runs("tshark", "--version") {
+        skip_or_fail!("`tshark` not found");
+    }
+
+    let dir = tmpdir("syn");
+    let pcap = dir.join("syn.pcapng");
+    let excl_file = write_exclude_file(&dir);
+    let mut ns = Netns::create();
+    ns.assert_isolated();
+
+    let excl = excluded();
+    let all: BTreeSet<Ipv4Addr> = (0..=255u8)
+        .map(|l| Ipv4Addr::new(NET[0], NET[1], NET[2], l))
+        .collect();
+    let expected: BTreeSet<Ipv4Addr> = all.difference(&excl).copied().collect();
+    let order = dry_run(&ns, &excl_file);
+    assert_eq!(
+        order.iter().copied().collect::<BTreeSet<_>>(),
+        expected,
+        "dry run lists the wrong targets"
+    );
+
+    let tshark_pid = start_capture(&mut ns, &pcap);
+    let ns_path = format!("/run/netns/{}", ns.name);
+    let targets: Vec<SocketAddrV4> = order.iter().map(|a| SocketAddrV4::new(*a, 445)).collect();
+    let sweep = std::thread::spawn(move || {
+        // This thread's sockets are the namespace's: nothing it sends can leave it.
+        let fd = std::fs::File::open(&ns_path).unwrap_or_else(|e| panic!("{ns_path}: {e}"));
+        nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
+            .unwrap_or_else(|e| panic!("setns {ns_path}: {e}"));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            let opts = discovery::SynOptions {
+                rate: Some(5000.0),
+                timeout: std::time::Duration::from_millis(500),
+                retries: 1,
+                ..Default::default()
+            };
+            let task = tokio::spawn(discovery::sweep(targets.into_iter(), opts, tx));
+            let mut got = BTreeMap::new();
+            while let Some((t, s)) = rx.recv().await {
+                assert!(got.insert(t, s).is_none(), "{t} reported twice");
+            }
+            (task.await.expect("sweep task"), got)
+        })
+    });
+    let (stats, got) = sweep
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    stop_capture(&mut ns, tshark_pid);
+    let stats = stats.unwrap_or_else(|e| panic!("SYN sweep failed: {e}"));
+
+    let (dst, syn445) = captured(&pcap);
+    let canary: Ipv4Addr = CANARY.parse().expect("canary address");
+    assert!(
+        dst.contains(&canary),
+        "the capture missed the canary connects: it does not cover the sweep"
+    );
+    // 1. Not one packet to an excluded address.
+    let leaked: Vec<&Ipv4Addr> = dst.intersection(&excl).collect();
+    assert!(
+        leaked.is_empty(),
+        "SYN mode sent packets to EXCLUDED addresses: {leaked:?}"
+    );
+    // 2. A SYN to port 445 of every other address.
+    let missed: Vec<&Ipv4Addr> = expected.difference(&syn445).collect();
+    assert!(
+        missed.is_empty(),
+        "{} non-excluded addresses got no SYN: {missed:?}",
+        missed.len()
+    );
+    // 3. Nothing else touched.
+    let stray: Vec<&Ipv4Addr> = dst
+        .iter()
+        .filter(|a| **a != canary && !expected.contains(a))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "packets to unexpected addresses: {stray:?}"
+    );
+    // 4. Every expected target answered (the kernel's RST), none excluded, once each.
+    let reported: BTreeSet<Ipv4Addr> = got.keys().map(|t| *t.ip()).collect();
+    assert_eq!(reported, expected, "results do not match the targets");
+    assert!(
+        got.values().all(|s| *s == discovery::PortState::Closed),
+        "every port is closed in this namespace: {got:?}"
+    );
+    assert_eq!(stats.closed, expected.len() as u64, "{stats:?}");
+    eprintln!(
+        "exclusion capture (SYN): {} SYNs, {} addresses excluded and untouched, {:.2} s",
+        stats.packets_sent,
+        excl.len(),
+        stats.elapsed.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
