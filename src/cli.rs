@@ -71,6 +71,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Compare two runs (JSON Lines or JSON): newly exposed, fixed, changed, appeared, gone.
     Diff(DiffArgs),
+    /// Render earlier runs (JSON Lines or JSON: shards, resumed files, several sweeps) into any
+    /// output format; the newest record per target wins. Same summary, --fail-on and exit codes
+    /// as scan.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
     Completions {
         /// Shell.
@@ -370,6 +375,29 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
+/// `smb1scan report` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Earlier runs: JSON Lines or JSON files (`smb1scan scan -o x.jsonl` / `-o x.json`).
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Output flags, as for `scan`.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  # Merge the shards of a sweep into one HTML audit report and one spreadsheet
+  smb1scan report part-*.jsonl -o sweep.html -o sweep.csv
+
+  # A resumed run as HTML, and a CI gate on it
+  smb1scan report wards.jsonl -o wards.html --fail-on vulnerable,doublepulsar,unknown
+
+  # Feed nmap-XML importers and a CI dashboard
+  smb1scan report wards.jsonl -o wards.xml -o wards.junit.xml
+";
+
 /// Diff output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum DiffFormatArg {
@@ -533,6 +561,12 @@ pub fn main() -> ExitCode {
                         quiet: cli.quiet,
                     })
                 })
+                .map(|o| o.exit_code())
+                .map_err(anyhow::Error::from)
+        }
+        Command::Report(args) => {
+            smb1scan::plan::output_plan(&args.output.into(), None, cli.quiet, None)
+                .and_then(|output| smb1scan::render::run(&args.runs, &output))
                 .map(|o| o.exit_code())
                 .map_err(anyhow::Error::from)
         }

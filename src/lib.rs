@@ -16,6 +16,7 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod ratelimit;
+pub mod render;
 pub mod report;
 pub mod scan;
 pub mod signals;

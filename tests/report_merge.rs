@@ -1,0 +1,110 @@
+//! Issue 12, `smb1scan report`: two shards of one sweep and a resumed run are rendered into CSV,
+//! JSON, HTML, nmap XML and JUnit, one record per target, with scan's exit codes. The network is
+//! the responder's simulated Windows hosts on loopback.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{bin, scratch_dir};
+
+const BASE: &str = "127.0.87.1";
+const RANGE: &str = "127.0.87.1-10";
+const PORT: u16 = 4462;
+
+fn scan(args: &[&str], out: &Path) -> i32 {
+    let o = Command::new(bin())
+        .args(["scan", "--no-config", "-q", "--rate", "0", "--read-timeout", "1s"])
+        .args(["-p", &PORT.to_string()])
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .arg(RANGE)
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .output()
+        .expect("run scan");
+    o.status.code().unwrap_or(-1)
+}
+
+fn lines(p: &Path) -> usize {
+    std::fs::read_to_string(p)
+        .expect("read")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+}
+
+#[test]
+fn report_merges_shards_and_a_resumed_run_into_every_format() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let net = rt
+        .block_on(smb1scan_responder::start_network(
+            BASE.parse().expect("ip"),
+            PORT,
+        ))
+        .expect("simulated hosts");
+    let d = scratch_dir("report-merge");
+    let (s1, s2, r) = (d.join("s1.jsonl"), d.join("s2.jsonl"), d.join("r.jsonl"));
+    assert_eq!(scan(&["--shard", "1/2"], &s1), 3);
+    let c2 = scan(&["--shard", "2/2"], &s2);
+    assert!(c2 == 0 || c2 == 3, "{c2}");
+    assert_eq!(lines(&s1) + lines(&s2), 10, "the shards cover the network once");
+    // A resumed run: a cut-off file finished by --resume.
+    assert_eq!(scan(&[], &r), 3);
+    let text = std::fs::read_to_string(&r).expect("read");
+    let cut: String = text.lines().take(4).collect::<Vec<_>>().join("\n") + "\n{\"ip\":\"127.";
+    std::fs::write(&r, cut).expect("cut");
+    let o = Command::new(bin())
+        .args(["scan", "--no-config", "-q", "--rate", "0", "--read-timeout", "1s"])
+        .args(["-p", &PORT.to_string(), "--resume"])
+        .arg(&r)
+        .arg(RANGE)
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .output()
+        .expect("resume");
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(lines(&r), 10);
+    rt.block_on(net.shutdown());
+
+    let outs = ["m.csv", "m.json", "m.html", "m.xml", "m.junit.xml"].map(|n| d.join(n));
+    let mut cmd = Command::new(bin());
+    cmd.arg("report").arg(&s1).arg(&s2).arg(&r);
+    for o in &outs {
+        cmd.arg("-o").arg(o);
+    }
+    let o = cmd.env("NO_COLOR", "1").output().expect("report");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "vulnerable hosts meet --fail-on\n{stderr}");
+    assert!(stderr.contains("10 targets"), "the summary counts each target once\n{stderr}");
+    assert!(stderr.contains("exit 3: 3 hosts meet"), "{stderr}");
+
+    let rows = csv::Reader::from_path(&outs[0]).expect("csv").records().count();
+    assert_eq!(rows, 10, "one CSV row per target");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&outs[1]).expect("json")).expect("json");
+    assert_eq!(doc["hosts"].as_array().map(Vec::len), Some(10));
+    let html = std::fs::read_to_string(&outs[2]).expect("html");
+    assert!(html.contains("127.0.87.2"), "the HTML lists the hosts");
+    let xml = std::fs::read_to_string(&outs[3]).expect("xml");
+    assert_eq!(xml.matches("<host ").count() + xml.matches("<host>").count(), 10, "{xml}");
+    let junit = std::fs::read_to_string(&outs[4]).expect("junit");
+    assert!(junit.contains("tests=\"10\""), "{junit}");
+    assert!(junit.contains("failures=\"3\""), "{junit}");
+
+    // The gate is the scan's: --fail-on none passes, a missing run is an error.
+    let o = Command::new(bin())
+        .args(["report", "--fail-on", "none", "-q", "-o"])
+        .arg(d.join("gate.jsonl"))
+        .arg(&s1)
+        .output()
+        .expect("report");
+    assert_eq!(o.status.code(), Some(0));
+    let o = Command::new(bin())
+        .args(["report", "-q"])
+        .arg(d.join("missing.jsonl"))
+        .output()
+        .expect("report");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::remove_dir_all(&d).ok();
+}
