@@ -23,7 +23,7 @@ use smb1scan::targets::Shard;
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
-  # A /24, results as JSON Lines on standard output
+  # A /24: a table on a terminal, JSON Lines into a pipe (or with -o -)
   smb1scan scan 192.0.2.0/24
 
   # A file of targets with exclusions (nmap's -iL / --excludefile work too), CSV and HTML out
@@ -404,7 +404,7 @@ pub enum DiffFormatArg {
     /// Human-readable lines.
     #[default]
     Text,
-    /// One row per change: change, ip, port, findings, detail.
+    /// One row per change: change, ip, port, findings, fails_policy, details.
     Csv,
     /// One JSON document.
     Json,
@@ -506,19 +506,120 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  # The simulated network, on a fresh machine (no set-up, nothing leaves loopback)
+  smb1scan demo
+
+  # A /24 as a table on the terminal, or as JSON Lines into a pipe
+  smb1scan scan 192.0.2.0/24
+  smb1scan scan 192.0.2.0/24 | jq -c 'select(.ms17_010.verdict == \"vulnerable\")'
+
+  # What changed since last week, failing on a new finding
+  smb1scan diff last-week.jsonl today.jsonl
+";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  # A change-window gate: exit 3 when a host newly shows a finding
+  smb1scan diff baseline.jsonl today.jsonl --fail-on vulnerable,doublepulsar,smb1
+
+  # The changes as a spreadsheet
+  smb1scan diff baseline.jsonl today.jsonl --format csv > changes.csv
+";
+
+/// Text that roff must print as it is: backslashes escaped, a leading `.` or `'` defused.
+fn roff_verbatim(text: &str) -> String {
+    let mut out = String::from(".nf\n");
+    for line in text.lines() {
+        let l = line.replace('\\', "\\e");
+        if l.starts_with('.') || l.starts_with('\'') {
+            out.push_str("\\&");
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push_str(".fi\n");
+    out
+}
+
+/// One man page: clap_mangen's NAME, SYNOPSIS, DESCRIPTION, OPTIONS and SUBCOMMANDS, then our
+/// own EXIT STATUS, EXAMPLES (verbatim: clap_mangen would reflow them), FILES and SEE ALSO.
+fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io::Result<Vec<u8>> {
+    let page = clap_mangen::Man::new(cmd.clone());
+    let mut buf = Vec::new();
+    page.render_title(&mut buf)?;
+    page.render_name_section(&mut buf)?;
+    page.render_synopsis_section(&mut buf)?;
+    page.render_description_section(&mut buf)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        page.render_options_section(&mut buf)?;
+    }
+    if cmd.has_subcommands() {
+        page.render_subcommands_section(&mut buf)?;
+    }
+    let mut extra = String::from(
+        ".SH \"EXIT STATUS\"\n.TP\n0\nThe run finished and no host meets \\fB--fail-on\\fR (for \
+         \\fBdiff\\fR: no new finding does).\n.TP\n1\nA runtime error: an output cannot be \
+         written, an input cannot be read.\n.TP\n2\nA usage error: a bad flag, target, config \
+         key or value, or a refused output file. Nothing was scanned.\n.TP\n3\nAt least one \
+         host meets \\fB--fail-on\\fR (default vulnerable,doublepulsar).\n.TP\n130\nInterrupted \
+         (Ctrl-C, SIGTERM), or standard output closed before the end with nothing meeting \
+         \\fB--fail-on\\fR; the outputs written so far are valid files. Never 0.\n",
+    );
+    if let Some(ex) = examples {
+        extra.push_str(".SH EXAMPLES\n");
+        extra.push_str(&roff_verbatim(
+            ex.trim_start_matches("Examples:\n").trim_end(),
+        ));
+    }
+    if files {
+        extra.push_str(
+            ".SH FILES\n.TP\n/etc/smb1scan/config.toml\nThe site config: exclusions, rate, \
+             timeouts, ports, credentials source, output defaults, fail-on policy.\n.TP\n\
+             $XDG_CONFIG_HOME/smb1scan/config.toml\nThe user config (default \
+             ~/.config/smb1scan/config.toml), read after the site file; exclusions add up.\n",
+        );
+    }
+    extra.push_str(
+        ".SH \"SEE ALSO\"\n\\fBsmb1scan\\fR(1), \\fBsmb1scan-scan\\fR(1), \\fBsmb1scan-demo\\fR(1), \
+         \\fBsmb1scan-report\\fR(1), \\fBsmb1scan-diff\\fR(1), \\fBnmap\\fR(1), \
+         \\fBndiff\\fR(1)\n",
+    );
+    buf.extend_from_slice(extra.as_bytes());
+    page.render_version_section(&mut buf)?;
+    Ok(buf)
+}
+
+/// The examples and FILES flag of each page.
+fn page_extras(name: &str) -> (Option<&'static str>, bool) {
+    match name {
+        "smb1scan" => (Some(MAIN_EXAMPLES), true),
+        "scan" => (Some(SCAN_EXAMPLES), true),
+        "report" => (Some(REPORT_EXAMPLES), false),
+        "diff" => (Some(DIFF_EXAMPLES), false),
+        _ => (None, false),
+    }
+}
+
 /// Writes the man pages: the main one to stdout, or every page into `dir`.
 fn man(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
     use std::io::Write as _;
-    let cmd = Cli::command();
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let (ex, files) = page_extras("smb1scan");
     match out_dir {
         None => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut buf)?;
-            std::io::stdout().write_all(&buf)?;
+            std::io::stdout().write_all(&man_page(cmd, ex, files)?)?;
         }
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;
-            clap_mangen::generate_to(cmd, &dir)?;
+            for sub in cmd.get_subcommands() {
+                let (ex, files) = page_extras(sub.get_name());
+                let name = format!("smb1scan-{}.1", sub.get_name());
+                std::fs::write(dir.join(name), man_page(sub.clone(), ex, files)?)?;
+            }
+            std::fs::write(dir.join("smb1scan.1"), man_page(cmd.clone(), ex, files)?)?;
         }
     }
     Ok(())

@@ -30,8 +30,7 @@ pub fn merge(runs: &[PathBuf]) -> Result<Vec<HostResult>> {
         for h in input::read_results(p)? {
             let when = chrono::DateTime::parse_from_rfc3339(&h.scanned_at).ok();
             match newest.get(&key(&h)) {
-                Some(old)
-                    if chrono::DateTime::parse_from_rfc3339(&old.scanned_at).ok() > when => {}
+                Some(old) if chrono::DateTime::parse_from_rfc3339(&old.scanned_at).ok() > when => {}
                 _ => {
                     newest.insert(key(&h), h);
                 }
@@ -53,7 +52,9 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
     }
     let hosts = merge(runs)?;
     let meta = ScanMeta::new(
-        runs.iter().map(|p| format!("file:{}", p.display())).collect(),
+        runs.iter()
+            .map(|p| format!("file:{}", p.display()))
+            .collect(),
         serde_json::json!({ "merged_from": runs }),
     );
     let mut reports = ReportSet::open(output)?;

@@ -50,6 +50,31 @@ fn usage(msg: String) -> Error {
     Error::Usage(msg)
 }
 
+/// What an interrupted run did with its targets; the four parts add up to `total`.
+struct InterruptCounts {
+    total: u128,
+    finished: u64,
+    abandoned: u64,
+    skipped: u64,
+}
+
+impl std::fmt::Display for InterruptCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reached =
+            u128::from(self.finished) + u128::from(self.abandoned) + u128::from(self.skipped);
+        write!(
+            f,
+            "of {} targets, {} finished and written, {} abandoned in flight, {} skipped as already \
+             done, {} not reached",
+            self.total,
+            self.finished,
+            self.abandoned,
+            self.skipped,
+            self.total.saturating_sub(reached)
+        )
+    }
+}
+
 /// Raises the soft open-file limit as far as allowed and returns the window that fits in it.
 fn fit_window(wanted: usize) -> usize {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
@@ -229,14 +254,15 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
     if interrupted {
-        let remaining = total
-            .saturating_sub(u128::from(summary.finished))
-            .saturating_sub(u128::from(skipped.get()));
+        let counts = InterruptCounts {
+            total,
+            finished: summary.finished,
+            abandoned: summary.abandoned,
+            skipped: skipped.get(),
+        };
         eprintln!(
-            "smb1scan: interrupted: {} hosts finished and written, {} in flight abandoned, about \
-             {remaining} not scanned{}",
-            summary.finished,
-            summary.abandoned,
+            "smb1scan: interrupted: {}{}",
+            counts,
             match plan.output.jsonl_file() {
                 Some(p) => format!("; finish with --resume {}", p.display()),
                 None => String::new(),
@@ -244,4 +270,31 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         );
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interruption_counts_add_up() {
+        let c = InterruptCounts {
+            total: 100,
+            finished: 40,
+            abandoned: 3,
+            skipped: 7,
+        };
+        let text = c.to_string();
+        assert_eq!(
+            text,
+            "of 100 targets, 40 finished and written, 3 abandoned in flight, 7 skipped as already \
+             done, 50 not reached"
+        );
+        let parts: u128 = text
+            .split(", ")
+            .skip(1)
+            .filter_map(|p| p.split(' ').next()?.parse::<u128>().ok())
+            .sum();
+        assert_eq!(parts, 100);
+    }
 }

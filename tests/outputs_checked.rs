@@ -283,3 +283,61 @@ fn nmap_xml_and_junit_are_written_by_a_real_run() {
     assert!(!j.contains("<nmaprun"));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Issue 12: man pages with NAME, SYNOPSIS, DESCRIPTION, OPTIONS, EXIT STATUS, EXAMPLES (verbatim,
+/// not reflowed), FILES and SEE ALSO; `diff --help` names the real CSV columns.
+#[test]
+fn man_pages_have_every_section_and_verbatim_examples() {
+    let d = tmpdir("man-sections");
+    let o = bin()
+        .args(["man", "--out-dir"])
+        .arg(&d)
+        .output()
+        .expect("man");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for page in ["smb1scan.1", "smb1scan-scan.1"] {
+        let text = std::fs::read_to_string(d.join(page)).expect(page);
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH OPTIONS",
+            ".SH \"EXIT STATUS\"",
+            ".SH EXAMPLES",
+            ".SH FILES",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(text.contains(section), "{page} lacks {section}");
+        }
+        assert!(text.contains("/etc/smb1scan/config.toml"), "{page}: FILES");
+    }
+    let scan = std::fs::read_to_string(d.join("smb1scan-scan.1")).expect("scan page");
+    // Verbatim: a no-fill block, the continuation backslash kept at the end of its own line.
+    let ex = &scan[scan.find(".SH EXAMPLES").expect("examples")..];
+    assert!(ex.contains(".nf\n"), "{ex}");
+    assert!(
+        ex.lines()
+            .any(|l| l.trim_start().starts_with("smb1scan scan -i wards.txt") && l.ends_with("\\e")),
+        "the first line of a continued example stays one line:\n{ex}"
+    );
+    assert!(
+        ex.lines().any(|l| l.trim() == "-o wards.csv -o wards.html"),
+        "{ex}"
+    );
+    for code in ["0", "1", "2", "3", "130"] {
+        assert!(
+            scan.contains(&format!(".TP\n{code}\n")),
+            "exit {code} explained"
+        );
+    }
+    std::fs::remove_dir_all(&d).ok();
+
+    let o = run(&["diff", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cols = smb1scan::report::diff::CSV_COLUMNS.join(", ");
+    assert!(
+        help.contains(&cols),
+        "diff --help must list {cols}:\n{help}"
+    );
+}

@@ -15,7 +15,15 @@ const PORT: u16 = 4462;
 
 fn scan(args: &[&str], out: &Path) -> i32 {
     let o = Command::new(bin())
-        .args(["scan", "--no-config", "-q", "--rate", "0", "--read-timeout", "1s"])
+        .args([
+            "scan",
+            "--no-config",
+            "-q",
+            "--rate",
+            "0",
+            "--read-timeout",
+            "1s",
+        ])
         .args(["-p", &PORT.to_string()])
         .args(args)
         .arg("-o")
@@ -49,14 +57,26 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
     assert_eq!(scan(&["--shard", "1/2"], &s1), 3);
     let c2 = scan(&["--shard", "2/2"], &s2);
     assert!(c2 == 0 || c2 == 3, "{c2}");
-    assert_eq!(lines(&s1) + lines(&s2), 10, "the shards cover the network once");
+    assert_eq!(
+        lines(&s1) + lines(&s2),
+        10,
+        "the shards cover the network once"
+    );
     // A resumed run: a cut-off file finished by --resume.
     assert_eq!(scan(&[], &r), 3);
     let text = std::fs::read_to_string(&r).expect("read");
     let cut: String = text.lines().take(4).collect::<Vec<_>>().join("\n") + "\n{\"ip\":\"127.";
     std::fs::write(&r, cut).expect("cut");
     let o = Command::new(bin())
-        .args(["scan", "--no-config", "-q", "--rate", "0", "--read-timeout", "1s"])
+        .args([
+            "scan",
+            "--no-config",
+            "-q",
+            "--rate",
+            "0",
+            "--read-timeout",
+            "1s",
+        ])
         .args(["-p", &PORT.to_string(), "--resume"])
         .arg(&r)
         .arg(RANGE)
@@ -75,11 +95,21 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
     }
     let o = cmd.env("NO_COLOR", "1").output().expect("report");
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "vulnerable hosts meet --fail-on\n{stderr}");
-    assert!(stderr.contains("10 targets"), "the summary counts each target once\n{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "vulnerable hosts meet --fail-on\n{stderr}"
+    );
+    assert!(
+        stderr.contains("10 targets"),
+        "the summary counts each target once\n{stderr}"
+    );
     assert!(stderr.contains("exit 3: 3 hosts meet"), "{stderr}");
 
-    let rows = csv::Reader::from_path(&outs[0]).expect("csv").records().count();
+    let rows = csv::Reader::from_path(&outs[0])
+        .expect("csv")
+        .records()
+        .count();
     assert_eq!(rows, 10, "one CSV row per target");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&outs[1]).expect("json")).expect("json");
@@ -87,7 +117,11 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
     let html = std::fs::read_to_string(&outs[2]).expect("html");
     assert!(html.contains("127.0.87.2"), "the HTML lists the hosts");
     let xml = std::fs::read_to_string(&outs[3]).expect("xml");
-    assert_eq!(xml.matches("<host ").count() + xml.matches("<host>").count(), 10, "{xml}");
+    assert_eq!(
+        xml.matches("<host ").count() + xml.matches("<host>").count(),
+        10,
+        "{xml}"
+    );
     let junit = std::fs::read_to_string(&outs[4]).expect("junit");
     assert!(junit.contains("tests=\"10\""), "{junit}");
     assert!(junit.contains("failures=\"3\""), "{junit}");
@@ -105,6 +139,11 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
         .arg(d.join("missing.jsonl"))
         .output()
         .expect("report");
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     std::fs::remove_dir_all(&d).ok();
 }

@@ -263,6 +263,16 @@ fn names(fs: &[Finding]) -> String {
     fs.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
 }
 
+/// The columns of `diff --format csv`, in order.
+pub const CSV_COLUMNS: [&str; 6] = [
+    "change",
+    "ip",
+    "port",
+    "findings",
+    "fails_policy",
+    "details",
+];
+
 /// Render a diff in a format.
 pub fn render(d: &Diff, format: DiffFormat) -> Result<String> {
     let csv_err = |source| Error::Csv {
@@ -280,15 +290,7 @@ pub fn render(d: &Diff, format: DiffFormat) -> Result<String> {
             let mut w = ::csv::WriterBuilder::new()
                 .terminator(::csv::Terminator::CRLF)
                 .from_writer(Vec::new());
-            w.write_record([
-                "change",
-                "ip",
-                "port",
-                "findings",
-                "fails_policy",
-                "details",
-            ])
-            .map_err(csv_err)?;
+            w.write_record(CSV_COLUMNS).map_err(csv_err)?;
             for c in &d.changes {
                 let row = [
                     enum_name(&c.kind),
