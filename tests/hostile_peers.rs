@@ -83,6 +83,8 @@ const REASONS: &[&str] = &[
     "host-timeout",
     "interrupted",
     "local-error",
+    "no-smb-answer",
+    "smb1-error-at-negotiate",
 ];
 
 /// A probe step, as the peer recognises it from the request.
@@ -181,6 +183,10 @@ enum Act {
     ResetMidway,
     /// FIN without a reply.
     Close,
+    /// RST without a reply (SO_LINGER 0), as Windows with SMB1 removed answers an SMB1 negotiate.
+    Reset,
+    /// The right SMB1 reply header with STATUS_REQUEST_NOT_ACCEPTED and an empty body.
+    ErrorStatus,
     /// NEGATIVE SESSION RESPONSE "called name not present" (port 139).
     NegativeSession,
     /// Never read, never write, hold the connection.
@@ -381,6 +387,21 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
                 return;
             }
             Act::Close => return,
+            Act::Reset => {
+                let _ = s.set_zero_linger();
+                drop(s);
+                return;
+            }
+            Act::ErrorStatus => {
+                let mut m = good[..32].to_vec();
+                if m.starts_with(b"\xffSMB") {
+                    // Status 0xC00000D0, Flags2 with NT_STATUS; WordCount 0, ByteCount 0.
+                    m[5..9].copy_from_slice(&0xC000_00D0u32.to_le_bytes());
+                    m[11] |= 0x40;
+                    m.extend_from_slice(&[0, 0, 0]);
+                }
+                let _ = s.write_all(&frame(&m)).await;
+            }
             Act::Tarpit => return hold(s).await,
         }
     }
@@ -644,6 +665,8 @@ fn hostile_negotiate_answers_are_classified() {
         // Part of a reply, then RST: a broken answer, not a refusal (never "SMB1 disabled").
         (Act::ResetMidway, "protocol-error", "protocol-error"),
         (Act::Close, "reset", "closed-after-negotiate"),
+        (Act::Reset, "reset", "reset-after-negotiate"),
+        (Act::ErrorStatus, "open", "error-status"),
         (Act::Tarpit, "timeout", "timeout"),
     ];
     let mut failures = Vec::new();
@@ -679,6 +702,140 @@ fn hostile_negotiate_answers_are_classified() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 11, "positive evidence for SMB1 off" and "unknown is visible": `smb1.enabled = false`
+/// only when the server speaks SMB and refuses SMB1. A port that resets, closes or stays silent
+/// on every request, or answers the SMB1 negotiate with an SMB1 error, is `unknown` with its own
+/// reason, risk `high`, counted as unknown in the summary, and meets `--fail-on unknown`.
+#[test]
+fn silence_or_an_smb1_error_is_never_smb1_off() {
+    // (peer, smb1.enabled, ms17_010 verdict, reason, risk)
+    let cases = [
+        (
+            Peer::all(Act::Close),
+            Value::Null,
+            "unknown",
+            "no-smb-answer",
+            "high",
+        ),
+        (
+            Peer::all(Act::Reset),
+            Value::Null,
+            "unknown",
+            "no-smb-answer",
+            "high",
+        ),
+        (
+            Peer::all(Act::Tarpit),
+            Value::Null,
+            "unknown",
+            "timeout-after-negotiate",
+            "high",
+        ),
+        (
+            Peer::at(Act::ErrorStatus, Step::Negotiate),
+            Value::Null,
+            "unknown",
+            "smb1-error-at-negotiate",
+            "high",
+        ),
+        (
+            Peer::all(Act::ErrorStatus),
+            Value::Null,
+            "unknown",
+            "smb1-error-at-negotiate",
+            "high",
+        ),
+        // The positive evidence: the same refusals on a host whose SMB2 negotiate succeeds (risk
+        // `low`: the peer's recorded SMB2 reply does not require signing).
+        (
+            Peer::at(Act::Reset, Step::Negotiate),
+            Value::Bool(false),
+            "not-exposed",
+            "smb1-disabled",
+            "none",
+        ),
+        (
+            Peer::at(Act::Close, Step::Negotiate),
+            Value::Bool(false),
+            "not-exposed",
+            "smb1-disabled",
+            "none",
+        ),
+        (
+            Peer::at(Act::Smb2Reply, Step::Negotiate),
+            Value::Bool(false),
+            "not-exposed",
+            "smb1-disabled",
+            "none",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (peer, enabled, verdict, reason, risk) in cases {
+        let (rec, _) = scan_one(peer);
+        let sum = summary(&rec);
+        println!("{peer:?}: {sum} risk={}", s(&rec, "/risk"));
+        let got = (
+            rec.pointer("/smb1/enabled").cloned().unwrap_or(Value::Null),
+            s(&rec, "/ms17_010/verdict"),
+            s(&rec, "/ms17_010/reason"),
+            s(&rec, "/risk"),
+        );
+        if got != (enabled.clone(), verdict, reason, risk) {
+            failures.push(format!(
+                "{peer:?}: want {enabled}/{verdict}/{reason}/{risk}; got {got:?}; {sum}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The same closing port through the policy and the summary.
+    let rt = runtime();
+    let addr = rt.block_on(start_peer(
+        IpAddr::from([127, 0, 0, 1]),
+        0,
+        Peer::all(Act::Close),
+    ));
+    let bin =
+        std::env::var_os("SMB1SCAN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_smb1scan").into());
+    let out = Command::new(bin)
+        .args([
+            "scan",
+            &addr.ip().to_string(),
+            "--ports",
+            &addr.port().to_string(),
+        ])
+        .args([
+            "--read-timeout",
+            "1s",
+            "--host-timeout",
+            "6s",
+            "--smb2-quick",
+            "--rate",
+            "0",
+        ])
+        .args(["--fail-on", "unknown"])
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run smb1scan");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "--fail-on unknown must fail:\n{text}"
+    );
+    assert!(
+        text.contains("unknown 1"),
+        "summary must count the host as unknown:\n{text}"
+    );
+    drop(rt);
 }
 
 /// A tarpit from the first byte (accept, then nothing at all) costs at most the host deadline and

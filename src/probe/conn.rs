@@ -14,6 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use super::verdict::Failure;
+
 /// Keep-alives a peer may send before a real message; more than this is a protocol error.
 const MAX_KEEPALIVES: usize = 8;
 
@@ -66,18 +68,18 @@ impl NetError {
         }
     }
 
-    /// Short outcome word for a [`crate::model::Step`].
-    pub fn outcome(&self) -> &'static str {
+    /// The failure as the verdict rules classify it.
+    pub fn failure(&self) -> Failure {
         match self {
-            NetError::Refused => "refused",
-            NetError::ConnectTimeout => "connect-timeout",
-            NetError::Unreachable(_) => "unreachable",
-            NetError::Reset => "reset",
-            NetError::Closed => "closed",
-            NetError::Timeout(_) => "timeout",
-            NetError::Protocol(_) => "protocol-error",
-            NetError::NetbiosRefused(_) => "netbios-refused",
-            NetError::Io(_) => "error",
+            NetError::Refused => Failure::Refused,
+            NetError::ConnectTimeout => Failure::ConnectTimeout,
+            NetError::Unreachable(_) => Failure::Unreachable,
+            NetError::Reset => Failure::Reset,
+            NetError::Closed => Failure::Closed,
+            NetError::Timeout(_) => Failure::Timeout,
+            NetError::Protocol(_) => Failure::Protocol,
+            NetError::NetbiosRefused(_) => Failure::NetbiosRefused,
+            NetError::Io(_) => Failure::Local,
         }
     }
 }
@@ -89,13 +91,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `addr`, retrying a timed-out connect `retries` more times.
+    /// Connects to `addr`, retrying a timed-out connect `retries` more times. Also returns the
+    /// number of attempts made, for the audit trail.
     pub async fn connect(
         addr: SocketAddr,
         connect_timeout: Duration,
         read_timeout: Duration,
         retries: u32,
-    ) -> Result<Conn, NetError> {
+    ) -> (Result<Conn, NetError>, u32) {
         let mut attempt = 0;
         loop {
             let r = match timeout(connect_timeout, TcpStream::connect(addr)).await {
@@ -103,16 +106,20 @@ impl Conn {
                 Ok(Err(e)) => Err(NetError::from_io(e)),
                 Ok(Ok(stream)) => {
                     // Small request/response exchanges: do not let Nagle delay them.
+                    // Best effort: a socket without it still works, only slower.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Conn {
-                        stream,
-                        read_timeout,
-                    });
+                    return (
+                        Ok(Conn {
+                            stream,
+                            read_timeout,
+                        }),
+                        attempt + 1,
+                    );
                 }
             };
             // Only a connect that went unanswered is retried: a refusal is an answer.
             if attempt >= retries || !matches!(r, Err(NetError::ConnectTimeout)) {
-                return r;
+                return (r, attempt + 1);
             }
             attempt += 1;
         }

@@ -1,6 +1,6 @@
 //! The per-host probe: async steps over a `TcpStream`, each under a timeout, the whole host under
-//! a deadline. Protocol decisions live here; wire formats live in `smb1scan-protocol`; framing and
-//! timeouts live in [`conn`].
+//! a deadline. The order of the steps lives here; wire formats live in `smb1scan-protocol`; framing and
+//! timeouts live in [`conn`]; the verdict rules live in [`verdict`], without I/O.
 //!
 //! Order of work for one target:
 //! 1. SMB1 connection: NEGOTIATE offering SMB1 dialects only -> `smb1.enabled` and its evidence.
@@ -15,11 +15,12 @@ pub mod conn;
 pub mod os;
 mod smb1;
 mod smb2;
+pub mod verdict;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step};
+use crate::model::{Exchange, HostResult, HostStatus, Reason, Step, StepName, StepOutcome};
 use conn::{Conn, NetError};
 
 /// Credentials for networks where anonymous IPC$ is refused. The password never appears in
@@ -103,75 +104,18 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
         r: &mut r,
     };
     let finished = tokio::time::timeout_at(deadline, p.run()).await.is_ok();
-    if !finished {
-        r.steps.push(Step {
-            name: "host-deadline".into(),
-            outcome: "timeout".into(),
-            status: None,
-            status_name: None,
-            detail: Some(format!("host timeout of {:?} expired", opts.host_timeout)),
-            ms: elapsed_ms(started),
-        });
-        mark_unfinished(&mut r, Reason::HostTimeout);
-        if r.error.is_none() {
-            r.error = Some(format!("host timeout ({:?}) expired", opts.host_timeout));
-        }
+    if finished {
+        verdict::finalise(&mut r);
+        r.duration_ms = elapsed_ms(started);
+    } else {
+        verdict::finish_cut(
+            &mut r,
+            Reason::HostTimeout,
+            opts.host_timeout,
+            elapsed_ms(started),
+        );
     }
-    finalise(&mut r);
-    r.duration_ms = elapsed_ms(started);
     r
-}
-
-/// Marks verdicts still undecided when the probe stopped early (deadline, interruption).
-pub fn mark_unfinished(r: &mut HostResult, reason: Reason) {
-    if r.smb1.evidence == Smb1Evidence::NotTested && r.status == HostStatus::Timeout {
-        // Connected, and the SMB1 negotiate was still waiting for its answer.
-        r.smb1.evidence = Smb1Evidence::Timeout;
-    }
-    if r.ms17_010.verdict == Ms17Verdict::Unknown && r.ms17_010.reason.is_none() {
-        r.ms17_010.reason = Some(reason);
-    }
-    if matches!(
-        r.doublepulsar.verdict,
-        DpVerdict::Unknown | DpVerdict::NotTested
-    ) && r.doublepulsar.reason.is_none()
-        && r.smb1.enabled == Some(true)
-    {
-        r.doublepulsar.verdict = DpVerdict::Unknown;
-        r.doublepulsar.reason = Some(reason);
-    }
-}
-
-/// Derives the verdicts that follow from others, so every record is self-consistent.
-fn finalise(r: &mut HostResult) {
-    if r.smb1.enabled == Some(false) && r.ms17_010.verdict == Ms17Verdict::Unknown {
-        r.ms17_010.verdict = Ms17Verdict::NotExposed;
-        r.ms17_010.reason = Some(Reason::Smb1Disabled);
-    }
-    if r.ms17_010.verdict == Ms17Verdict::Unknown && r.ms17_010.reason.is_none() {
-        r.ms17_010.reason = Some(match r.status {
-            HostStatus::Closed => Reason::ConnectionRefused,
-            HostStatus::Filtered => Reason::ConnectTimeout,
-            HostStatus::Unreachable => Reason::Unreachable,
-            HostStatus::Reset => Reason::ConnectionReset,
-            // On port 139 the first exchange is the NetBIOS session request, not a negotiate.
-            HostStatus::Timeout
-                if r.steps
-                    .last()
-                    .is_some_and(|s| s.name.starts_with("netbios-session")) =>
-            {
-                Reason::TimeoutAfterNetbiosSession
-            }
-            HostStatus::Timeout => Reason::TimeoutAfterNegotiate,
-            HostStatus::ProtocolError => Reason::ProtocolError,
-            HostStatus::Interrupted => Reason::Interrupted,
-            HostStatus::Error => Reason::LocalError,
-            HostStatus::Open => Reason::Smb1Unknown,
-        });
-    }
-    if r.doublepulsar.verdict == DpVerdict::Unknown && r.doublepulsar.reason.is_none() {
-        r.doublepulsar.reason = r.ms17_010.reason;
-    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -209,68 +153,74 @@ impl Probe<'_> {
         )
     }
 
-    /// Opens a connection (NetBIOS session first on port 139), recording the connect step.
-    async fn connect(&mut self, label: &str) -> Result<Conn, NetError> {
+    /// Opens a connection for `purpose` (none: the SMB1 connection), NetBIOS session first on
+    /// port 139, recording the connect step with its attempts.
+    async fn connect(&mut self, purpose: Option<Exchange>) -> Result<Conn, NetError> {
         let t = Instant::now();
-        let res = Conn::connect(
+        let (res, attempts) = Conn::connect(
             self.addr,
             self.opts.connect_timeout,
             self.opts.read_timeout,
             self.opts.retries,
         )
         .await;
+        let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
+        step.attempts = Some(attempts);
         let mut conn = match res {
             Ok(c) => c,
             Err(e) => {
-                self.step_err(&format!("connect{label}"), t, &e);
+                step.outcome = e.failure().outcome();
+                step.detail = Some(e.to_string());
+                self.r.steps.push(step);
                 return Err(e);
             }
         };
+        // Today's audit trail lists a successful connect only for the SMB1 connection.
+        if purpose.is_none() {
+            self.r.steps.push(step);
+        }
         if self.r.status == HostStatus::Filtered {
             self.r.status = HostStatus::Timeout;
         }
         if self.addr.port() == NETBIOS_SSN_PORT {
             let t = Instant::now();
             if let Err(e) = conn.netbios_session().await {
-                self.step_err(&format!("netbios-session{label}"), t, &e);
+                self.step_err(StepName::NetbiosSession(purpose), t, &e);
+                if purpose.is_none() && e.failure() == verdict::Failure::Timeout {
+                    // The first exchange on 139 is the session request, not the negotiate.
+                    self.r.ms17_010.reason = Some(Reason::TimeoutAfterNetbiosSession);
+                }
                 return Err(e);
             }
         }
         Ok(conn)
     }
 
-    fn step(&mut self, name: &str, t: Instant, outcome: &str, detail: Option<String>) {
-        self.r.steps.push(Step {
-            name: name.into(),
-            outcome: outcome.into(),
-            status: None,
-            status_name: None,
-            detail,
-            ms: elapsed_ms(t),
-        });
+    fn step(&mut self, x: Exchange, t: Instant, outcome: StepOutcome, detail: Option<String>) {
+        let mut s = Step::new(StepName::Exchange(x), outcome, elapsed_ms(t));
+        s.detail = detail;
+        self.r.steps.push(s);
     }
 
     fn step_status(
         &mut self,
-        name: &str,
+        x: Exchange,
         t: Instant,
-        outcome: &str,
+        outcome: StepOutcome,
         status: smb1scan_protocol::SmbError,
         detail: Option<String>,
     ) {
-        self.r.steps.push(Step {
-            name: name.into(),
-            outcome: outcome.into(),
-            status: Some(status.hex()),
-            status_name: status_name(status),
-            detail,
-            ms: elapsed_ms(t),
-        });
+        let mut s = Step::new(StepName::Exchange(x), outcome, elapsed_ms(t));
+        s.status = Some(status.hex());
+        s.status_name = status_name(status);
+        s.detail = detail;
+        self.r.steps.push(s);
     }
 
-    fn step_err(&mut self, name: &str, t: Instant, e: &NetError) {
-        let detail = Some(e.to_string());
-        self.step(name, t, e.outcome(), detail);
+    fn step_err(&mut self, name: StepName, t: Instant, e: &NetError) {
+        let mut s = Step::new(name, e.failure().outcome(), elapsed_ms(t));
+        s.detail = Some(e.to_string());
+        self.r.steps.push(s);
     }
 }
 
@@ -279,33 +229,5 @@ pub fn status_name(s: smb1scan_protocol::SmbError) -> Option<String> {
     match s {
         smb1scan_protocol::SmbError::Nt(n) => n.name().map(str::to_owned),
         smb1scan_protocol::SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
-}
-
-/// Host status for a connection-level failure.
-fn status_for(e: &NetError) -> HostStatus {
-    match e {
-        NetError::Refused => HostStatus::Closed,
-        NetError::ConnectTimeout => HostStatus::Filtered,
-        NetError::Unreachable(_) => HostStatus::Unreachable,
-        NetError::Reset => HostStatus::Reset,
-        NetError::Closed => HostStatus::Reset,
-        NetError::Timeout(_) => HostStatus::Timeout,
-        NetError::Protocol(_) | NetError::NetbiosRefused(_) => HostStatus::ProtocolError,
-        NetError::Io(_) => HostStatus::Error,
-    }
-}
-
-/// Reason for a connection-level failure at a step; `timeout` names the step's own timeout reason.
-fn reason_for(e: &NetError, timeout: Reason) -> Reason {
-    match e {
-        NetError::Refused => Reason::ConnectionRefused,
-        NetError::ConnectTimeout => Reason::ConnectTimeout,
-        NetError::Unreachable(_) => Reason::Unreachable,
-        NetError::Reset => Reason::ConnectionReset,
-        NetError::Closed => Reason::ConnectionClosed,
-        NetError::Timeout(_) => timeout,
-        NetError::Protocol(_) | NetError::NetbiosRefused(_) => Reason::ProtocolError,
-        NetError::Io(_) => Reason::LocalError,
     }
 }

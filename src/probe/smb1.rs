@@ -19,17 +19,16 @@ use smb1scan_protocol::smb1::session_setup::{
 };
 use smb1scan_protocol::smb1::signing::sign_smb1_message;
 use smb1scan_protocol::smb1::trans::{build_peek_named_pipe_fid0, parse_smb1_trans_response};
-use smb1scan_protocol::smb1::trans2::{
-    build_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply, DOUBLEPULSAR_PING_MID,
-};
+use smb1scan_protocol::smb1::trans2::{build_doublepulsar_ping, DOUBLEPULSAR_PING_MID};
 use smb1scan_protocol::smb1::tree_connect::{build_tree_connect_andx, parse_tree_connect_response};
 use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command, Smb1Ids};
 use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_token_resp};
 use smb1scan_protocol::{NtStatus, SmbError};
 
 use super::conn::{Conn, NetError};
-use super::{reason_for, status_for, Probe};
-use crate::model::{DpVerdict, HostStatus, Ms17Verdict, Reason, Smb1Evidence};
+use super::verdict::{self, PingSession, Smb1NegotiateReply};
+use super::Probe;
+use crate::model::{DpVerdict, Exchange, HostStatus, Ms17Verdict, Reason, StepName, StepOutcome};
 
 /// PID smb1scan puts in its SMB1 requests (any value works; this one is easy to spot in captures).
 const PID: u16 = 0xFEFF;
@@ -48,7 +47,7 @@ pub(super) struct Smb1Session {
 }
 
 /// Outcome of one SMB1 request/response step.
-enum Exchange {
+enum Sent {
     Reply(Vec<u8>),
     Failed(NetError),
 }
@@ -63,7 +62,7 @@ impl Smb1Session {
         self.ids
     }
 
-    async fn exchange(&mut self, msg: &[u8]) -> Exchange {
+    async fn exchange(&mut self, msg: &[u8]) -> Sent {
         let signed;
         let msg = match &mut self.signing {
             Some((key, seq)) => {
@@ -77,15 +76,15 @@ impl Smb1Session {
         };
         match self.conn.exchange(msg).await {
             Ok(m) => match check_mid(msg, &m) {
-                Ok(()) => Exchange::Reply(m),
-                Err(e) => Exchange::Failed(e),
+                Ok(()) => Sent::Reply(m),
+                Err(e) => Sent::Failed(e),
             },
-            Err(e) => Exchange::Failed(e),
+            Err(e) => Sent::Failed(e),
         }
     }
 }
 
-fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
+pub(super) fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
     use smb1scan_protocol::message::Signing as P;
     match s {
         P::Disabled => crate::model::Signing::Disabled,
@@ -94,32 +93,22 @@ fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
     }
 }
 
-pub(super) fn model_signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
-    signing(s)
-}
-
-fn unix_to_rfc3339(secs: Option<i64>) -> Option<String> {
+pub(super) fn time_string(secs: Option<i64>) -> Option<String> {
     secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-pub(super) fn time_string(secs: Option<i64>) -> Option<String> {
-    unix_to_rfc3339(secs)
 }
 
 impl Probe<'_> {
     /// Step 1: connect and send an NEGOTIATE offering SMB1 dialects only.
     pub(super) async fn smb1_negotiate(&mut self) -> Option<Smb1Session> {
-        let t = Instant::now();
-        let mut conn = match self.connect("").await {
+        let mut conn = match self.connect(None).await {
             Ok(c) => c,
             Err(e) => {
-                self.r.status = status_for(&e);
+                self.r.status = e.failure().host_status();
                 self.r.error = Some(e.to_string());
                 return None;
             }
         };
-        self.step("connect", t, "ok", None);
         let ids = Smb1Ids {
             pid: PID,
             mid: 1,
@@ -137,88 +126,45 @@ impl Probe<'_> {
             build_smb1_negotiate_request(SMB1_DIALECTS, ids)
         };
         let t = Instant::now();
-        let msg = match conn
+        let msg;
+        let (reply, detail, resp) = match conn
             .exchange(&req)
             .await
             .and_then(|m| check_mid(&req, &m).map(|()| m))
         {
-            Ok(m) => m,
             Err(e) => {
-                let (enabled, evidence) = match e {
-                    NetError::Reset => (Some(false), Smb1Evidence::ResetAfterNegotiate),
-                    NetError::Closed => (Some(false), Smb1Evidence::ClosedAfterNegotiate),
-                    NetError::Timeout(_) => (None, Smb1Evidence::Timeout),
-                    _ => (None, Smb1Evidence::ProtocolError),
-                };
-                self.r.smb1.enabled = enabled;
-                self.r.smb1.evidence = evidence;
                 // Provisional: an SMB2 answer later makes the host `open`.
-                self.r.status = status_for(&e);
-                self.step_err("smb1-negotiate", t, &e);
-                return None;
+                self.r.status = e.failure().host_status();
+                (
+                    Smb1NegotiateReply::Failed(e.failure()),
+                    Some(e.to_string()),
+                    None,
+                )
+            }
+            Ok(m) => {
+                msg = m;
+                let (reply, detail, resp) = read_negotiate(&msg);
+                self.r.status = if reply == Smb1NegotiateReply::Unparsable {
+                    HostStatus::ProtocolError
+                } else {
+                    HostStatus::Open
+                };
+                (reply, detail, resp)
             }
         };
-        self.r.status = HostStatus::Open;
-        match parse_smb_message(&msg) {
-            Ok(SmbMessage::Smb2(h, _)) => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::Smb2Reply;
-                self.step(
-                    "smb1-negotiate",
-                    t,
-                    "smb2-reply",
-                    Some(format!("answered in SMB2 (status {})", h.status)),
-                );
-                return None;
+        let (evidence, outcome) = verdict::smb1_evidence(reply);
+        self.r.smb1.evidence = evidence;
+        // Provisional until the SMB2 outcome is known (a reset means "off" only on a host that
+        // speaks SMB2); "on" needs nothing more.
+        self.r.smb1.enabled = verdict::smb1_enabled(evidence, false);
+        match reply {
+            Smb1NegotiateReply::Error(st) => {
+                self.step_status(Exchange::Smb1Negotiate, t, outcome, st, detail)
             }
-            Ok(SmbMessage::Smb1(..)) => {}
-            Err(e) => {
-                self.smb1_protocol_error(t, e.to_string());
-                return None;
-            }
+            _ => self.step(Exchange::Smb1Negotiate, t, outcome, detail),
         }
-        let (h, resp) = match parse_smb1_negotiate_response(&msg) {
-            Ok(x) => x,
-            Err(e) => {
-                self.smb1_protocol_error(t, e.to_string());
-                return None;
-            }
-        };
-        if h.command != Smb1Command::NEGOTIATE {
-            self.smb1_protocol_error(t, format!("reply command 0x{:02X}", h.command.0));
-            return None;
-        }
-        let status = h.status();
-        let dialect = resp.dialect_name(SMB1_DIALECTS).map(str::to_owned);
-        match &resp {
-            Smb1NegotiateResponse::Error { status } => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::ErrorStatus;
-                self.step_status("smb1-negotiate", t, "status", *status, None);
-                return None;
-            }
-            Smb1NegotiateResponse::NoDialect => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::DialectIndexNone;
-                self.step(
-                    "smb1-negotiate",
-                    t,
-                    "no-dialect",
-                    Some("DialectIndex 0xFFFF".into()),
-                );
-                return None;
-            }
-            _ if !status.is_success() => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::ErrorStatus;
-                self.step_status("smb1-negotiate", t, "status", status, None);
-                return None;
-            }
-            _ => {}
-        }
-        self.r.smb1.enabled = Some(true);
-        self.r.smb1.evidence = Smb1Evidence::DialectSelected;
-        self.r.smb1.dialect = dialect.clone();
+        let resp = resp?;
+        self.r.smb1.dialect = resp.dialect_name(SMB1_DIALECTS).map(str::to_owned);
         self.r.smb1.signing = resp.signing().map(signing);
         let mut extended_security = false;
         let mut cap_unix = false;
@@ -232,15 +178,11 @@ impl Probe<'_> {
                 s.extended_security = Some(extended_security);
                 s.max_mpx = Some(n.max_mpx_count);
                 s.max_buffer = Some(n.max_buffer_size);
-                s.server_time = unix_to_rfc3339(n.system_time_unix());
+                s.server_time = time_string(n.system_time_unix());
                 s.server_timezone_min = Some(n.server_time_zone);
                 s.domain = n.domain_name().map(str::to_owned);
                 s.server_name = n.server_name().map(str::to_owned);
                 s.server_guid = n.server_guid();
-                if let Some(blob) = n.security_blob() {
-                    // Some servers put an NTLMSSP-free SPNEGO hint here; nothing to learn yet.
-                    let _ = blob;
-                }
             }
             Smb1NegotiateResponse::Lanman(l) => {
                 self.r.smb1.security_mode = u8::try_from(l.security_mode).ok();
@@ -253,12 +195,6 @@ impl Probe<'_> {
         if let Some(name) = &self.r.smb1.server_name {
             self.r.os.netbios_name.get_or_insert_with(|| name.clone());
         }
-        self.step(
-            "smb1-negotiate",
-            t,
-            "ok",
-            dialect.map(|d| format!("dialect {d}")),
-        );
         Some(Smb1Session {
             conn,
             extended_security,
@@ -271,13 +207,6 @@ impl Probe<'_> {
             signing_required: self.r.smb1.signing == Some(crate::model::Signing::Required),
             signing: None,
         })
-    }
-
-    fn smb1_protocol_error(&mut self, t: Instant, detail: String) {
-        self.r.smb1.enabled = None;
-        self.r.smb1.evidence = Smb1Evidence::ProtocolError;
-        self.r.status = HostStatus::ProtocolError;
-        self.step("smb1-negotiate", t, "protocol-error", Some(detail));
     }
 
     /// Steps 3-6 on the SMB1 connection.
@@ -299,10 +228,10 @@ impl Probe<'_> {
         let t = Instant::now();
         let req = build_tree_connect_andx(ids, &path);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterTreeConnect);
-                self.step_err("tree-connect", t, &e);
+                self.step_err(StepName::Exchange(Exchange::TreeConnect), t, &e);
                 return;
             }
         };
@@ -312,28 +241,34 @@ impl Probe<'_> {
             {
                 s.ids.tid = h.tid;
                 self.step(
-                    "tree-connect",
+                    Exchange::TreeConnect,
                     t,
-                    "ok",
+                    StepOutcome::Ok,
                     Some(format!("IPC$ TID 0x{:04x}", h.tid)),
                 );
             }
             Ok((h, _)) => {
                 let st = h.status();
                 self.ms17_status(st, Reason::TreeConnectRefused);
-                self.step_status("tree-connect", t, outcome_for(st), st, Some(path));
+                self.step_status(
+                    Exchange::TreeConnect,
+                    t,
+                    verdict::status_outcome(st),
+                    st,
+                    Some(path),
+                );
                 return;
             }
             Err(e) => {
-                self.ms17_protocol(t, "tree-connect", e.to_string());
+                self.ms17_protocol(t, Exchange::TreeConnect, e.to_string());
                 return;
             }
         }
         // The MS17-010 test.
-        let peek_answered = self.peek(&mut s).await;
+        let peeked = self.peek(&mut s).await;
         // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
-        if peek_answered {
-            self.ping(&mut s).await;
+        if let Some(session) = peeked {
+            self.ping(&mut s, session).await;
         } else {
             self.r.doublepulsar.verdict = DpVerdict::Unknown;
             self.r.doublepulsar.reason = self.r.ms17_010.reason;
@@ -349,10 +284,10 @@ impl Probe<'_> {
             "server lacks extended security: credentials not used, anonymous tried".to_owned()
         });
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup", t, &e);
+                self.step_err(StepName::Exchange(Exchange::SessionSetup), t, &e);
                 return false;
             }
         };
@@ -366,17 +301,17 @@ impl Probe<'_> {
         let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
         let req = build_session_setup_extended(ids, &blob);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup-negotiate", t, &e);
+                self.step_err(StepName::Exchange(Exchange::SessionSetupNegotiate), t, &e);
                 return false;
             }
         };
         let (h, resp) = match parse_smb1_session_setup_response(&msg) {
             Ok(x) => x,
             Err(e) => {
-                self.ms17_protocol(t, "session-setup-negotiate", e.to_string());
+                self.ms17_protocol(t, Exchange::SessionSetupNegotiate, e.to_string());
                 return false;
             }
         };
@@ -387,7 +322,13 @@ impl Probe<'_> {
                 return self.finish_session_setup(s, &msg, t, None);
             }
             self.ms17_status(st, Reason::SessionSetupRefused);
-            self.step_status("session-setup-negotiate", t, outcome_for(st), st, None);
+            self.step_status(
+                Exchange::SessionSetupNegotiate,
+                t,
+                verdict::status_outcome(st),
+                st,
+                None,
+            );
             return false;
         }
         s.ids.uid = h.uid;
@@ -396,16 +337,16 @@ impl Probe<'_> {
         let Some(challenge) = challenge else {
             self.ms17_protocol(
                 t,
-                "session-setup-negotiate",
+                Exchange::SessionSetupNegotiate,
                 "no NTLMSSP CHALLENGE in the security blob".into(),
             );
             return false;
         };
         self.apply_challenge(&challenge);
         self.step_status(
-            "session-setup-negotiate",
+            Exchange::SessionSetupNegotiate,
             t,
-            "ok",
+            StepOutcome::Ok,
             st,
             Some("NTLMSSP CHALLENGE".into()),
         );
@@ -420,10 +361,10 @@ impl Probe<'_> {
         let t = Instant::now();
         let req = build_session_setup_extended(ids, &wrap_neg_token_resp(&auth));
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup", t, &e);
+                self.step_err(StepName::Exchange(Exchange::SessionSetup), t, &e);
                 return false;
             }
         };
@@ -458,7 +399,7 @@ impl Probe<'_> {
         let (h, resp) = match parse_smb1_session_setup_response(msg) {
             Ok(x) => x,
             Err(e) => {
-                self.ms17_protocol(t, "session-setup", e.to_string());
+                self.ms17_protocol(t, Exchange::SessionSetup, e.to_string());
                 return false;
             }
         };
@@ -480,27 +421,34 @@ impl Probe<'_> {
         }
         if !st.is_success() || h.command != Smb1Command::SESSION_SETUP_ANDX {
             self.ms17_status(st, Reason::SessionSetupRefused);
-            self.step_status("session-setup", t, outcome_for(st), st, detail);
+            self.step_status(
+                Exchange::SessionSetup,
+                t,
+                verdict::status_outcome(st),
+                st,
+                detail,
+            );
             return false;
         }
         s.ids.uid = h.uid;
         let guest = if resp.is_guest() { " (guest)" } else { "" };
         let d = format!("{}{guest}", detail.unwrap_or_else(|| "anonymous".into()));
-        self.step_status("session-setup", t, "ok", st, Some(d));
+        self.step_status(Exchange::SessionSetup, t, StepOutcome::Ok, st, Some(d));
         true
     }
 
-    /// The MS17-010 test: TRANS PeekNamedPipe on FID 0. Returns true when it was answered.
-    async fn peek(&mut self, s: &mut Smb1Session) -> bool {
+    /// The MS17-010 test: TRANS PeekNamedPipe on FID 0. Returns what the answer proves about the
+    /// session for the DoublePulsar ping, or `None` when the peek got no usable answer.
+    async fn peek(&mut self, s: &mut Smb1Session) -> Option<PingSession> {
         let ids = s.next_mid();
         let t = Instant::now();
         let req = build_peek_named_pipe_fid0(ids);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterPeek);
-                self.step_err("peek-named-pipe", t, &e);
-                return false;
+                self.step_err(StepName::Exchange(Exchange::PeekNamedPipe), t, &e);
+                return None;
             }
         };
         let h = match parse_smb1_trans_response(&msg) {
@@ -509,122 +457,93 @@ impl Probe<'_> {
             Err(e) => match parse_smb1_header(&msg) {
                 Ok((h, _)) => h,
                 Err(_) => {
-                    self.ms17_protocol(t, "peek-named-pipe", e.to_string());
-                    return false;
+                    self.ms17_protocol(t, Exchange::PeekNamedPipe, e.to_string());
+                    return None;
                 }
             },
         };
-        if h.command != Smb1Command::TRANSACTION {
-            self.ms17_protocol(
-                t,
-                "peek-named-pipe",
-                format!("reply command 0x{:02X}", h.command.0),
-            );
-            return true;
-        }
+        let is_trans = h.command == Smb1Command::TRANSACTION;
         let st = h.status();
+        let (verdict, reason, outcome) = verdict::ms17_from_peek(is_trans, st);
         let m = &mut self.r.ms17_010;
+        m.verdict = verdict;
+        m.reason = reason;
+        if !is_trans {
+            self.step(
+                Exchange::PeekNamedPipe,
+                t,
+                outcome,
+                Some(format!("reply command 0x{:02X}", h.command.0)),
+            );
+            return Some(PingSession::Unproven(Reason::ProtocolError));
+        }
         m.status = Some(st.hex());
         m.status_name = super::status_name(st);
-        match st {
-            SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES) => {
-                m.verdict = Ms17Verdict::Vulnerable;
-                m.reason = None;
-            }
-            SmbError::Nt(NtStatus::ACCESS_DENIED) | SmbError::Nt(NtStatus::INVALID_HANDLE) => {
-                m.verdict = Ms17Verdict::NotVulnerable;
-                m.reason = None;
-            }
-            SmbError::Dos(_) => {
-                m.verdict = Ms17Verdict::Unknown;
-                m.reason = Some(Reason::DosError);
-            }
-            SmbError::Nt(_) => {
-                m.verdict = Ms17Verdict::Unknown;
-                m.reason = Some(Reason::UnexpectedStatus);
-            }
-        }
-        let outcome = match m.verdict {
-            Ms17Verdict::Vulnerable => "vulnerable",
-            Ms17Verdict::NotVulnerable => "not-vulnerable",
-            _ => outcome_for(st),
-        };
         self.step_status(
-            "peek-named-pipe",
+            Exchange::PeekNamedPipe,
             t,
             outcome,
             st,
             Some("TRANS PeekNamedPipe FID 0".into()),
         );
-        true
+        Some(match st {
+            SmbError::Nt(_) => PingSession::PeekAnswered,
+            SmbError::Dos(_) => PingSession::Unproven(Reason::DosError),
+        })
     }
 
-    /// The DoublePulsar ping: TRANS2 SESSION_SETUP with MID 65.
-    async fn ping(&mut self, s: &mut Smb1Session) {
+    /// The DoublePulsar ping: TRANS2 SESSION_SETUP with MID 65, on a session that `session`
+    /// shows accepted (or not).
+    async fn ping(&mut self, s: &mut Smb1Session, session: PingSession) {
         let ids = Smb1Ids {
             mid: DOUBLEPULSAR_PING_MID,
             ..s.ids
         };
         let t = Instant::now();
         let req = build_doublepulsar_ping(ids);
-        let dp = &mut self.r.doublepulsar;
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
+                let dp = &mut self.r.doublepulsar;
                 dp.verdict = DpVerdict::Unknown;
-                dp.reason = Some(reason_for(&e, Reason::TimeoutAfterPing));
-                self.step_err("doublepulsar-ping", t, &e);
+                dp.reason = Some(e.failure().reason(Reason::TimeoutAfterPing));
+                self.step_err(StepName::Exchange(Exchange::DoublepulsarPing), t, &e);
                 return;
             }
         };
         let h = match parse_smb1_header(&msg) {
             Ok((h, _)) => h,
             Err(e) => {
+                let dp = &mut self.r.doublepulsar;
                 dp.verdict = DpVerdict::Unknown;
                 dp.reason = Some(Reason::ProtocolError);
                 self.step(
-                    "doublepulsar-ping",
+                    Exchange::DoublepulsarPing,
                     t,
-                    "protocol-error",
+                    StepOutcome::ProtocolError,
                     Some(e.to_string()),
                 );
                 return;
             }
         };
+        let v = verdict::doublepulsar_from_ping(DOUBLEPULSAR_PING_MID, &h, session);
+        let dp = &mut self.r.doublepulsar;
         dp.reply_mid = Some(h.mid);
-        let st = h.status();
-        let outcome = match interpret_doublepulsar_reply(DOUBLEPULSAR_PING_MID, &h) {
-            DoublePulsarReply::Present { arch, xor_key } => {
-                dp.verdict = DpVerdict::Present;
-                dp.reason = None;
-                dp.arch = Some(arch.as_str().to_owned());
-                dp.xor_key = Some(format!("0x{xor_key:08x}"));
-                "present"
-            }
-            DoublePulsarReply::Absent => {
-                dp.verdict = DpVerdict::Absent;
-                dp.reason = None;
-                "absent"
-            }
-            DoublePulsarReply::Unexpected(u) => {
-                dp.verdict = DpVerdict::Unknown;
-                dp.reason = Some(Reason::ProtocolError);
-                self.step_status(
-                    "doublepulsar-ping",
-                    t,
-                    "unexpected",
-                    st,
-                    Some(format!("{u:?}")),
-                );
-                return;
-            }
+        dp.verdict = v.verdict;
+        dp.reason = v.reason;
+        dp.arch = v.arch.map(str::to_owned);
+        dp.xor_key = v.xor_key.map(|k| format!("0x{k:08x}"));
+        let detail = if h.command == Smb1Command::TRANSACTION2 {
+            format!("reply MID {}", h.mid)
+        } else {
+            format!("reply MID {}, command 0x{:02X}", h.mid, h.command.0)
         };
         self.step_status(
-            "doublepulsar-ping",
+            Exchange::DoublepulsarPing,
             t,
-            outcome,
-            st,
-            Some(format!("reply MID {}", h.mid)),
+            v.outcome,
+            h.status(),
+            Some(detail),
         );
     }
 
@@ -632,7 +551,7 @@ impl Probe<'_> {
     fn ms17_failed(&mut self, e: &NetError, timeout_reason: Reason) {
         let m = &mut self.r.ms17_010;
         m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(reason_for(e, timeout_reason));
+        m.reason = Some(e.failure().reason(timeout_reason));
         self.r.doublepulsar.verdict = DpVerdict::NotTested;
     }
 
@@ -640,19 +559,16 @@ impl Probe<'_> {
     fn ms17_status(&mut self, st: SmbError, refused: Reason) {
         let m = &mut self.r.ms17_010;
         m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(match st {
-            SmbError::Dos(_) => Reason::DosError,
-            SmbError::Nt(_) => refused,
-        });
+        m.reason = Some(verdict::refusal_reason(st, refused));
         m.status = Some(st.hex());
         m.status_name = super::status_name(st);
         self.r.doublepulsar.verdict = DpVerdict::NotTested;
     }
 
-    fn ms17_protocol(&mut self, t: Instant, step: &str, detail: String) {
+    fn ms17_protocol(&mut self, t: Instant, step: Exchange, detail: String) {
         self.r.ms17_010.verdict = Ms17Verdict::Unknown;
         self.r.ms17_010.reason = Some(Reason::ProtocolError);
-        self.step(step, t, "protocol-error", Some(detail));
+        self.step(step, t, StepOutcome::ProtocolError, Some(detail));
     }
 
     /// Copies the NTLMSSP CHALLENGE's identity fields into the record.
@@ -695,6 +611,48 @@ impl Probe<'_> {
     }
 }
 
+/// Reads an answer to the SMB1-only NEGOTIATE: what it shows, the step detail, and the response
+/// when a dialect was chosen.
+fn read_negotiate(
+    msg: &[u8],
+) -> (
+    Smb1NegotiateReply,
+    Option<String>,
+    Option<Smb1NegotiateResponse<'_>>,
+) {
+    match parse_smb_message(msg) {
+        Ok(SmbMessage::Smb2(h, _)) => {
+            let d = format!("answered in SMB2 (status {})", h.status);
+            return (Smb1NegotiateReply::Smb2, Some(d), None);
+        }
+        Ok(SmbMessage::Smb1(..)) => {}
+        Err(e) => return (Smb1NegotiateReply::Unparsable, Some(e.to_string()), None),
+    }
+    let (h, resp) = match parse_smb1_negotiate_response(msg) {
+        Ok(x) => x,
+        Err(e) => return (Smb1NegotiateReply::Unparsable, Some(e.to_string()), None),
+    };
+    if h.command != Smb1Command::NEGOTIATE {
+        let d = format!("reply command 0x{:02X}", h.command.0);
+        return (Smb1NegotiateReply::Unparsable, Some(d), None);
+    }
+    match &resp {
+        Smb1NegotiateResponse::Error { status } => (Smb1NegotiateReply::Error(*status), None, None),
+        Smb1NegotiateResponse::NoDialect => (
+            Smb1NegotiateReply::NoDialect,
+            Some("DialectIndex 0xFFFF".into()),
+            None,
+        ),
+        _ if !h.status().is_success() => (Smb1NegotiateReply::Error(h.status()), None, None),
+        _ => {
+            let d = resp
+                .dialect_name(SMB1_DIALECTS)
+                .map(|d| format!("dialect {d}"));
+            (Smb1NegotiateReply::Dialect, d, Some(resp))
+        }
+    }
+}
+
 fn parse_version(s: &str) -> Option<(u8, u8, u16)> {
     let mut it = s.split('.');
     Some((
@@ -702,13 +660,6 @@ fn parse_version(s: &str) -> Option<(u8, u8, u16)> {
         it.next()?.parse().ok()?,
         it.next()?.parse().ok()?,
     ))
-}
-
-fn outcome_for(st: SmbError) -> &'static str {
-    match st {
-        SmbError::Dos(_) => "dos-error",
-        SmbError::Nt(_) => "status",
-    }
 }
 
 /// A reply must carry its request's MID ([MS-CIFS] 3.2.5.1); a peer answering another MID is
