@@ -13,7 +13,7 @@
 //! - `vulnerable`: MS17-010 verdict `vulnerable`;
 //! - `doublepulsar`: DoublePulsar verdict `present`;
 //! - `smb1`: SMB1 enabled (`smb1.enabled == true`);
-//! - `unknown`: a host whose port answered but whose MS17-010 verdict is `unknown`;
+//! - `unknown`: a host whose port accepted TCP but whose MS17-010 verdict is `unknown`;
 //! - `none`: never fail on findings.
 //!
 //! Default: `vulnerable,doublepulsar`.
@@ -23,7 +23,7 @@ use std::fmt;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+use crate::model::{DpVerdict, HostResult, Ms17Verdict};
 
 /// Scan finished, nothing met the policy.
 pub const EXIT_OK: u8 = 0;
@@ -82,7 +82,7 @@ pub enum Finding {
     Doublepulsar,
     /// SMB1 enabled.
     Smb1,
-    /// MS17-010 `unknown` on a host whose port answered.
+    /// MS17-010 `unknown` on a host whose port accepted TCP.
     Unknown,
     /// Never fail (only meaningful alone).
     None,
@@ -123,9 +123,7 @@ pub fn has_finding(h: &HostResult, f: Finding) -> bool {
         Finding::Vulnerable => h.ms17_010.verdict == Ms17Verdict::Vulnerable,
         Finding::Doublepulsar => h.doublepulsar.verdict == DpVerdict::Present,
         Finding::Smb1 => h.smb1.enabled == Some(true),
-        Finding::Unknown => {
-            h.status == HostStatus::Open && h.ms17_010.verdict == Ms17Verdict::Unknown
-        }
+        Finding::Unknown => h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
         Finding::None => false,
     }
 }

@@ -3,12 +3,13 @@
 //! | risk       | rule (first match wins)                                                        |
 //! |------------|--------------------------------------------------------------------------------|
 //! | `critical` | DoublePulsar `present`, or MS17-010 `vulnerable`                               |
-//! | `high`     | SMB1 on (or undetermined on a host that answered) and MS17-010 `unknown`       |
+//! | `high`     | SMB1 on (or undetermined on a port that accepted TCP) and MS17-010 `unknown`   |
 //! | `medium`   | SMB1 on and MS17-010 `not-vulnerable`                                          |
 //! | `low`      | SMB1 off (or undetermined) and SMB signing known and not required              |
-//! | `none`     | anything else: SMB1 off with signing required, or the port did not answer      |
+//! | `none`     | anything else: SMB1 off with signing required, or the TCP connect failed       |
 //!
-//! An undetermined SMB1 state on an open port counts as "on": an auditor must look at it.
+//! An undetermined SMB1 state on a port that accepted TCP (even if it then reset, closed, stayed
+//! silent or sent garbage) counts as "on": an auditor must look at it, so it is `high`.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,11 +59,11 @@ impl std::fmt::Display for Risk {
     }
 }
 
-/// Whether SMB1 must be treated as on: known on, or unknown on a host whose port answered.
+/// Whether SMB1 must be treated as on: known on, or unknown on a host whose port accepted TCP.
 pub fn smb1_on_or_unknown(h: &HostResult) -> bool {
     match h.smb1.enabled {
         Some(on) => on,
-        None => h.status == HostStatus::Open,
+        None => h.port_answered(),
     }
 }
 
@@ -87,5 +88,31 @@ pub fn risk(h: &HostResult) -> Risk {
     match signing {
         Some(Signing::Disabled) | Some(Signing::Enabled) => Risk::Low,
         _ => Risk::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Smb1Evidence;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// A port that accepted TCP and gave no verdict is never `none` (issue 11); a port that never
+    /// accepted TCP has nothing to rate.
+    #[test]
+    fn undecided_host_whose_port_accepted_tcp_is_high() {
+        for (status, want) in [
+            (HostStatus::Reset, Risk::High),
+            (HostStatus::Timeout, Risk::High),
+            (HostStatus::ProtocolError, Risk::High),
+            (HostStatus::Open, Risk::High),
+            (HostStatus::Closed, Risk::None),
+            (HostStatus::Filtered, Risk::None),
+        ] {
+            let mut h = HostResult::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 445, None);
+            h.status = status;
+            h.smb1.evidence = Smb1Evidence::ClosedAfterNegotiate;
+            assert_eq!(risk(&h), want, "{status:?}");
+        }
     }
 }
