@@ -754,21 +754,21 @@ fn silence_or_an_smb1_error_is_never_smb1_off() {
             Value::Bool(false),
             "not-exposed",
             "smb1-disabled",
-            "none",
+            "low",
         ),
         (
             Peer::at(Act::Close, Step::Negotiate),
             Value::Bool(false),
             "not-exposed",
             "smb1-disabled",
-            "none",
+            "low",
         ),
         (
             Peer::at(Act::Smb2Reply, Step::Negotiate),
             Value::Bool(false),
             "not-exposed",
             "smb1-disabled",
-            "none",
+            "low",
         ),
     ];
     let mut failures = Vec::new();
