@@ -187,6 +187,14 @@ enum Act {
     Reset,
     /// The right SMB1 reply header with STATUS_REQUEST_NOT_ACCEPTED and an empty body.
     ErrorStatus,
+    /// The right reply with a DOS-style error (Flags2 without NT_STATUS, ERRSRV/ERRbaduid).
+    DosError,
+    /// The right reply with STATUS_SMB_BAD_UID (an earlier layer's refusal).
+    BadUid,
+    /// The DoublePulsar implant's answer: MID + 16, SecuritySignature byte 4 = this arch byte.
+    Implant(u8),
+    /// Silence at the peek, the x64 implant's answer at the ping.
+    SilentPeekImplant,
     /// NEGATIVE SESSION RESPONSE "called name not present" (port 139).
     NegativeSession,
     /// Never read, never write, hold the connection.
@@ -402,6 +410,29 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
                 }
                 let _ = s.write_all(&frame(&m)).await;
             }
+            Act::DosError | Act::BadUid => {
+                let mut m = good;
+                if m.starts_with(b"\xffSMB") {
+                    if act == Act::DosError {
+                        // ErrorClass 0x02 (ERRSRV), ErrorCode 0x005B (ERRbaduid), no NT_STATUS.
+                        m[5..9].copy_from_slice(&[0x02, 0, 0x5B, 0]);
+                        m[11] &= !0x40;
+                    } else {
+                        m[5..9].copy_from_slice(&0x005B_0002u32.to_le_bytes());
+                        m[11] |= 0x40;
+                    }
+                }
+                let _ = s.write_all(&frame(&m)).await;
+            }
+            Act::Implant(_) | Act::SilentPeekImplant if step == Step::Ping => {
+                let arch = if let Act::Implant(a) = act { a } else { 1 };
+                let mut m = good;
+                let mid = u16::from_le_bytes([m[30], m[31]]).wrapping_add(16);
+                m[30..32].copy_from_slice(&mid.to_le_bytes());
+                m[14..22].copy_from_slice(&[0x5A, 0x13, 0x2C, 0x7B, arch, 0, 0, 0]);
+                let _ = s.write_all(&frame(&m)).await;
+            }
+            Act::Implant(_) | Act::SilentPeekImplant => return hold(s).await,
             Act::Tarpit => return hold(s).await,
         }
     }
@@ -901,23 +932,147 @@ fn hostile_netbios_session_answers_on_port_139() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A peer slower than the host deadline allows: the SMB2 negotiate and the session setup each
-/// wait out their 2 s read timeout, and the 3 s host deadline cuts the host off in the second:
-/// `host-deadline` step, reason `host-timeout`, wall time bounded.
+/// A peer slower than the host deadline allows (issue 11, independent tests): a session setup
+/// that never answers (read timeout 5 s) is cut when the SMB1 tests' share (2/3 of the 3 s host
+/// deadline) expires, and SMB2 still gets the rest; the SMB2 negotiate that never answers either is
+/// then cut by the host deadline: `host-deadline` steps, reason `host-timeout`, wall time bounded.
 #[test]
 fn host_deadline_cuts_off_a_peer_slower_than_it() {
     let peer = Peer {
         act: Act::Tarpit,
         at: &[Step::Smb2Negotiate, Step::SessionSetup],
     };
-    let (rec, run) = scan_one_with(peer, 2, 3);
+    let (rec, run) = scan_one_with(peer, 5, 3);
     let sum = summary(&rec);
     assert!(steps(&rec).contains("host-deadline=timeout"), "{sum}");
+    assert_eq!(
+        steps(&rec).matches("host-deadline=timeout").count(),
+        2,
+        "{sum}"
+    );
     assert_eq!(s(&rec, "/smb1/evidence"), "dialect-selected", "{sum}");
     assert_eq!(s(&rec, "/ms17_010/verdict"), "unknown", "{sum}");
     assert_eq!(s(&rec, "/ms17_010/reason"), "host-timeout", "{sum}");
     assert!(run.wall >= Duration::from_millis(2900), "{:?}", run.wall);
     assert!(run.wall < Duration::from_secs(3 + 3), "{:?}", run.wall);
+}
+
+/// Issue 11, independent tests: the MS17-010 sequence runs right after the SMB1 negotiate, so an
+/// SMB2 side that stalls cannot starve it; a stalled SMB1 session cannot starve SMB2; and a lost
+/// peek reply does not stop the DoublePulsar ping, which then runs on a fresh connection.
+#[test]
+fn each_test_gets_its_own_chance() {
+    // SMB2 stalls: MS17-010 and DoublePulsar are decided first.
+    let peer = Peer::at(Act::Tarpit, Step::Smb2Negotiate);
+    let (rec, _) = scan_one_with(peer, 5, 3);
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/verdict"), "absent", "{sum}");
+    assert!(
+        steps(&rec).starts_with("connect=ok smb1-negotiate=ok session-setup=ok"),
+        "{sum}"
+    );
+
+    // The SMB1 session stalls: SMB2 still runs in its share and shows SMB2 on.
+    let peer = Peer::at(Act::Tarpit, Step::SessionSetup);
+    let (rec, _) = scan_one_with(peer, 5, 3);
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/reason"), "host-timeout", "{sum}");
+    assert_eq!(
+        rec.pointer("/smb2/enabled"),
+        Some(&Value::Bool(true)),
+        "{sum}"
+    );
+
+    // The peek goes unanswered: the ping runs on a fresh connection with its own session.
+    let (rec, _) = scan_one(Peer::at(Act::Tarpit, Step::Peek));
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/reason"), "timeout-after-peek", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/verdict"), "absent", "{sum}");
+    assert!(
+        steps(&rec).contains("peek-named-pipe=timeout connect (doublepulsar-ping)=ok smb1-negotiate=ok session-setup=ok tree-connect=ok doublepulsar-ping=absent"),
+        "{sum}"
+    );
+
+    // ... and an implant that answers there is found although the peek reply was lost.
+    let peer = Peer {
+        act: Act::SilentPeekImplant,
+        at: &[Step::Peek, Step::Ping],
+    };
+    let (rec, _) = scan_one(peer);
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "unknown", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/verdict"), "present", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/arch"), "x64", "{sum}");
+    assert_eq!(s(&rec, "/risk"), "critical", "{sum}");
+}
+
+/// Issue 11, DoublePulsar verdicts from what the ping proves: MID + 16 is the implant whatever
+/// its arch byte says; an unchanged MID is `absent` only on a session the server accepted, and a
+/// refusal from an earlier layer (bad UID, a DOS error) leaves `unknown` with the reason.
+#[test]
+fn doublepulsar_verdicts_follow_what_the_ping_proves() {
+    // (peer, dp verdict, dp reason, arch)
+    let cases = [
+        (
+            Peer::at(Act::Implant(1), Step::Ping),
+            "present",
+            "<null>",
+            "x64",
+        ),
+        (
+            Peer::at(Act::Implant(0), Step::Ping),
+            "present",
+            "<null>",
+            "x86",
+        ),
+        (
+            Peer::at(Act::Implant(7), Step::Ping),
+            "present",
+            "<null>",
+            "unknown",
+        ),
+        (
+            Peer::at(Act::BadUid, Step::Ping),
+            "unknown",
+            "unexpected-status",
+            "<null>",
+        ),
+        (
+            Peer::at(Act::DosError, Step::Ping),
+            "unknown",
+            "dos-error",
+            "<null>",
+        ),
+        // The peek answered with a DOS error: the session is not shown accepted.
+        (
+            Peer::at(Act::DosError, Step::Peek),
+            "unknown",
+            "dos-error",
+            "<null>",
+        ),
+        (Peer::all(Act::Good), "absent", "<null>", "<null>"),
+    ];
+    let mut failures = Vec::new();
+    for (peer, verdict, reason, arch) in cases {
+        let (rec, _) = scan_one(peer);
+        let sum = summary(&rec);
+        println!("{peer:?}: {sum}");
+        let got = (
+            s(&rec, "/doublepulsar/verdict"),
+            s(&rec, "/doublepulsar/reason"),
+            s(&rec, "/doublepulsar/arch"),
+        );
+        if got != (verdict, reason, arch) {
+            failures.push(format!(
+                "{peer:?}: want {verdict}/{reason}/{arch}; got {got:?}; {sum}"
+            ));
+        }
+        if verdict == "present" && s(&rec, "/doublepulsar/xor_key") == "<null>" {
+            failures.push(format!("{peer:?}: present without its key; {sum}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Every hostile behaviour at every later SMB1 step (session setup, tree connect, peek, ping):

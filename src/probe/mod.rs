@@ -4,12 +4,13 @@
 //!
 //! Order of work for one target:
 //! 1. SMB1 connection: NEGOTIATE offering SMB1 dialects only -> `smb1.enabled` and its evidence.
-//! 2. SMB2 connections: one NEGOTIATE offering every dialect (highest dialect, signing, and an
+//! 2. On that connection, when SMB1 answered: SESSION_SETUP_ANDX (anonymous or the given
+//!    credentials), TREE_CONNECT_ANDX to IPC$, TRANS PeekNamedPipe on FID 0 (the MS17-010 test),
+//!    TRANS2 SESSION_SETUP (the DoublePulsar ping). When the peek got no answer, the ping runs on
+//!    a fresh connection with its own session. All within [`SMB1_SHARE`] of the host deadline.
+//! 3. SMB2 connections: one NEGOTIATE offering every dialect (highest dialect, signing, and an
 //!    NTLMSSP CHALLENGE over SESSION_SETUP for the OS identity), then each lower dialect alone on
 //!    its own connection, so the list is complete.
-//! 3. Back on the SMB1 connection, when SMB1 answered: SESSION_SETUP_ANDX (anonymous or the given
-//!    credentials), TREE_CONNECT_ANDX to IPC$, TRANS PeekNamedPipe on FID 0 (the MS17-010 test),
-//!    TRANS2 SESSION_SETUP (the DoublePulsar ping).
 
 pub mod conn;
 pub mod os;
@@ -102,6 +103,8 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
         addr: SocketAddr::new(target.ip, target.port),
         opts,
         r: &mut r,
+        started,
+        fresh: false,
     };
     let finished = tokio::time::timeout_at(deadline, p.run()).await.is_ok();
     if finished {
@@ -127,22 +130,48 @@ struct Probe<'a> {
     addr: SocketAddr,
     opts: &'a ProbeOptions,
     r: &'a mut HostResult,
+    started: Instant,
+    /// The SMB1 steps run on the fresh connection of the DoublePulsar ping (their failures
+    /// decide only the DoublePulsar verdict).
+    fresh: bool,
 }
+
+/// The SMB1 tests' share of the host deadline; SMB2 always keeps the rest, so a stalled step on
+/// one side cannot starve the other.
+const SMB1_SHARE: f64 = 2.0 / 3.0;
 
 impl Probe<'_> {
     async fn run(&mut self) {
-        // 1. SMB1-only negotiate, on its own connection that later carries the MS17-010 test.
+        // 1. SMB1-only negotiate, on its own connection that then carries the MS17-010 test.
         let smb1_conn = self.smb1_negotiate().await;
         if self.r.status != HostStatus::Open && smb1_conn.is_none() && !self.port_answered() {
             // Refused, filtered, unreachable: nothing more to learn on this port.
             return;
         }
-        // 2. SMB2 negotiates.
-        self.smb2_probe().await;
-        // 3. The SMB1 session steps.
+        // 2. The SMB1 session steps right away (the most important test first), within their
+        //    share of the host deadline.
         if let Some(conn) = smb1_conn {
-            self.smb1_session(conn).await;
+            let share = self.opts.host_timeout.mul_f64(SMB1_SHARE);
+            let until = tokio::time::Instant::from_std(self.started + share);
+            if tokio::time::timeout_at(until, self.smb1_session(conn))
+                .await
+                .is_err()
+            {
+                let mut step = Step::new(
+                    StepName::HostDeadline,
+                    StepOutcome::Timeout,
+                    elapsed_ms(self.started),
+                );
+                step.detail = Some(format!(
+                    "the SMB1 tests' share ({share:?}) of the host timeout expired"
+                ));
+                self.r.steps.push(step);
+                self.fresh = false;
+                verdict::mark_unfinished(self.r, Reason::HostTimeout);
+            }
         }
+        // 3. SMB2 negotiates, in the rest of the host deadline.
+        self.smb2_probe().await;
     }
 
     /// True when the TCP connect succeeded at least once (status beyond connect failures).
@@ -175,8 +204,9 @@ impl Probe<'_> {
                 return Err(e);
             }
         };
-        // Today's audit trail lists a successful connect only for the SMB1 connection.
-        if purpose.is_none() {
+        // A successful connect is listed for the SMB1 connections; the SMB2 ones show in their
+        // negotiate step.
+        if !matches!(purpose, Some(Exchange::Smb2Negotiate(_))) {
             self.r.steps.push(step);
         }
         if self.r.status == HostStatus::Filtered {

@@ -53,6 +53,28 @@ enum Sent {
 }
 
 impl Smb1Session {
+    /// The session state a NEGOTIATE response sets up.
+    fn new(conn: Conn, resp: &Smb1NegotiateResponse<'_>) -> Self {
+        let (extended_security, cap_unix) = match resp {
+            Smb1NegotiateResponse::NtLm(n) => {
+                (n.is_extended_security(), n.has_capability(CAP_UNIX))
+            }
+            _ => (false, false),
+        };
+        Smb1Session {
+            conn,
+            extended_security,
+            cap_unix,
+            ids: Smb1Ids {
+                pid: PID,
+                mid: 1,
+                ..Smb1Ids::default()
+            },
+            signing_required: resp.signing() == Some(smb1scan_protocol::message::Signing::Required),
+            signing: None,
+        }
+    }
+
     fn next_mid(&mut self) -> Smb1Ids {
         self.ids.mid = self.ids.mid.wrapping_add(1);
         // MID 65 is the DoublePulsar ping's; keep ordinary steps off it so replies are unambiguous.
@@ -100,10 +122,17 @@ pub(super) fn time_string(secs: Option<i64>) -> Option<String> {
 
 impl Probe<'_> {
     /// Step 1: connect and send an NEGOTIATE offering SMB1 dialects only.
+    /// On the fresh DoublePulsar connection (`self.fresh`) it records only its steps, and the
+    /// DoublePulsar reason when SMB1 does not answer there.
     pub(super) async fn smb1_negotiate(&mut self) -> Option<Smb1Session> {
-        let mut conn = match self.connect(None).await {
+        let purpose = self.fresh.then_some(Exchange::DoublepulsarPing);
+        let mut conn = match self.connect(purpose).await {
             Ok(c) => c,
             Err(e) => {
+                if self.fresh {
+                    self.stopped(e.failure().reason(Reason::TimeoutAfterNegotiate), None);
+                    return None;
+                }
                 self.r.status = e.failure().host_status();
                 self.r.error = Some(e.to_string());
                 return None;
@@ -134,7 +163,9 @@ impl Probe<'_> {
         {
             Err(e) => {
                 // Provisional: an SMB2 answer later makes the host `open`.
-                self.r.status = e.failure().host_status();
+                if !self.fresh {
+                    self.r.status = e.failure().host_status();
+                }
                 (
                     Smb1NegotiateReply::Failed(e.failure()),
                     Some(e.to_string()),
@@ -144,15 +175,34 @@ impl Probe<'_> {
             Ok(m) => {
                 msg = m;
                 let (reply, detail, resp) = read_negotiate(&msg);
-                self.r.status = if reply == Smb1NegotiateReply::Unparsable {
-                    HostStatus::ProtocolError
-                } else {
-                    HostStatus::Open
-                };
+                if !self.fresh {
+                    self.r.status = if reply == Smb1NegotiateReply::Unparsable {
+                        HostStatus::ProtocolError
+                    } else {
+                        HostStatus::Open
+                    };
+                }
                 (reply, detail, resp)
             }
         };
         let (evidence, outcome) = verdict::smb1_evidence(reply);
+        if self.fresh {
+            match reply {
+                Smb1NegotiateReply::Error(st) => {
+                    self.step_status(Exchange::Smb1Negotiate, t, outcome, st, detail)
+                }
+                _ => self.step(Exchange::Smb1Negotiate, t, outcome, detail),
+            }
+            let Some(resp) = resp else {
+                let reason = match reply {
+                    Smb1NegotiateReply::Failed(f) => f.reason(Reason::TimeoutAfterNegotiate),
+                    _ => Reason::Smb1Unknown,
+                };
+                self.stopped(reason, None);
+                return None;
+            };
+            return Some(Smb1Session::new(conn, &resp));
+        }
         self.r.smb1.evidence = evidence;
         // Provisional until the SMB2 outcome is known (a reset means "off" only on a host that
         // speaks SMB2); "on" needs nothing more.
@@ -166,16 +216,12 @@ impl Probe<'_> {
         let resp = resp?;
         self.r.smb1.dialect = resp.dialect_name(SMB1_DIALECTS).map(str::to_owned);
         self.r.smb1.signing = resp.signing().map(signing);
-        let mut extended_security = false;
-        let mut cap_unix = false;
         match &resp {
             Smb1NegotiateResponse::NtLm(n) => {
-                extended_security = n.is_extended_security();
-                cap_unix = n.has_capability(CAP_UNIX);
                 let s = &mut self.r.smb1;
                 s.security_mode = Some(n.security_mode);
                 s.capabilities = Some(format!("0x{:08x}", n.capabilities));
-                s.extended_security = Some(extended_security);
+                s.extended_security = Some(n.is_extended_security());
                 s.max_mpx = Some(n.max_mpx_count);
                 s.max_buffer = Some(n.max_buffer_size);
                 s.server_time = time_string(n.system_time_unix());
@@ -195,32 +241,54 @@ impl Probe<'_> {
         if let Some(name) = &self.r.smb1.server_name {
             self.r.os.netbios_name.get_or_insert_with(|| name.clone());
         }
-        Some(Smb1Session {
-            conn,
-            extended_security,
-            cap_unix,
-            ids: Smb1Ids {
-                pid: PID,
-                mid: 1,
-                ..Smb1Ids::default()
-            },
-            signing_required: self.r.smb1.signing == Some(crate::model::Signing::Required),
-            signing: None,
-        })
+        Some(Smb1Session::new(conn, &resp))
     }
 
-    /// Steps 3-6 on the SMB1 connection.
+    /// Steps 3-6 on the SMB1 connection: log on, IPC$, the MS17-010 peek, the DoublePulsar ping.
     pub(super) async fn smb1_session(&mut self, mut s: Smb1Session) {
+        if !self.logon_ipc(&mut s).await {
+            return;
+        }
+        // The MS17-010 test.
+        let peeked = self.peek(&mut s).await;
+        // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
+        if let Some(session) = peeked {
+            self.ping(&mut s, session).await;
+        } else {
+            // The implant answers whatever became of the peek: ask it on a fresh connection
+            // with its own session, so an infected host is found even when its peek reply is lost.
+            drop(s);
+            self.r.doublepulsar.verdict = DpVerdict::Unknown;
+            self.r.doublepulsar.reason = self.r.ms17_010.reason;
+            self.fresh_ping().await;
+        }
+    }
+
+    /// The DoublePulsar ping on its own connection: negotiate, session setup, IPC$, ping. Failures
+    /// on the way make the DoublePulsar verdict `unknown` with their reason, and leave the
+    /// MS17-010 verdict as the first connection left it.
+    async fn fresh_ping(&mut self) {
+        self.fresh = true;
+        if let Some(mut s) = self.smb1_negotiate().await {
+            if self.logon_ipc(&mut s).await {
+                self.ping(&mut s, PingSession::TreeConnected).await;
+            }
+        }
+        self.fresh = false;
+    }
+
+    /// SESSION_SETUP_ANDX then TREE_CONNECT_ANDX to IPC$. Returns true when IPC$ is connected.
+    async fn logon_ipc(&mut self, s: &mut Smb1Session) -> bool {
         self.r.os.samba |= s.cap_unix;
         // Session setup.
         let ok = if s.extended_security {
-            self.session_setup_extended(&mut s).await
+            self.session_setup_extended(s).await
         } else {
-            self.session_setup_plain(&mut s).await
+            self.session_setup_plain(s).await
         };
         self.refresh_os(s.cap_unix);
         if !ok {
-            return;
+            return false;
         }
         // Tree connect to IPC$.
         let ids = s.next_mid();
@@ -232,7 +300,7 @@ impl Probe<'_> {
             Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterTreeConnect);
                 self.step_err(StepName::Exchange(Exchange::TreeConnect), t, &e);
-                return;
+                return false;
             }
         };
         match parse_tree_connect_response(&msg) {
@@ -246,6 +314,7 @@ impl Probe<'_> {
                     StepOutcome::Ok,
                     Some(format!("IPC$ TID 0x{:04x}", h.tid)),
                 );
+                true
             }
             Ok((h, _)) => {
                 let st = h.status();
@@ -257,21 +326,12 @@ impl Probe<'_> {
                     st,
                     Some(path),
                 );
-                return;
+                false
             }
             Err(e) => {
                 self.ms17_protocol(t, Exchange::TreeConnect, e.to_string());
-                return;
+                false
             }
-        }
-        // The MS17-010 test.
-        let peeked = self.peek(&mut s).await;
-        // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
-        if let Some(session) = peeked {
-            self.ping(&mut s, session).await;
-        } else {
-            self.r.doublepulsar.verdict = DpVerdict::Unknown;
-            self.r.doublepulsar.reason = self.r.ms17_010.reason;
         }
     }
 
@@ -547,27 +607,38 @@ impl Probe<'_> {
         );
     }
 
-    /// The MS17-010 test stopped at a step because of a connection-level failure.
+    /// The test of this connection stopped before its deciding step, for `reason`: on the first
+    /// connection that is the MS17-010 test (and the ping is not tried); on the fresh
+    /// connection, the DoublePulsar ping.
+    fn stopped(&mut self, reason: Reason, st: Option<SmbError>) {
+        if self.fresh {
+            self.r.doublepulsar.verdict = DpVerdict::Unknown;
+            self.r.doublepulsar.reason = Some(reason);
+            return;
+        }
+        let m = &mut self.r.ms17_010;
+        m.verdict = Ms17Verdict::Unknown;
+        m.reason = Some(reason);
+        if let Some(st) = st {
+            m.status = Some(st.hex());
+            m.status_name = super::status_name(st);
+        }
+        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+    }
+
+    /// A step failed at the connection level.
     fn ms17_failed(&mut self, e: &NetError, timeout_reason: Reason) {
-        let m = &mut self.r.ms17_010;
-        m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(e.failure().reason(timeout_reason));
-        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+        self.stopped(e.failure().reason(timeout_reason), None);
     }
 
-    /// The MS17-010 test stopped at a step because the server refused it with `st`.
+    /// A step was refused with `st`.
     fn ms17_status(&mut self, st: SmbError, refused: Reason) {
-        let m = &mut self.r.ms17_010;
-        m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(verdict::refusal_reason(st, refused));
-        m.status = Some(st.hex());
-        m.status_name = super::status_name(st);
-        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+        self.stopped(verdict::refusal_reason(st, refused), Some(st));
     }
 
+    /// A step's reply did not parse.
     fn ms17_protocol(&mut self, t: Instant, step: Exchange, detail: String) {
-        self.r.ms17_010.verdict = Ms17Verdict::Unknown;
-        self.r.ms17_010.reason = Some(Reason::ProtocolError);
+        self.stopped(Reason::ProtocolError, None);
         self.step(step, t, StepOutcome::ProtocolError, Some(detail));
     }
 

@@ -192,8 +192,6 @@ pub enum PingSession {
     /// The PeekNamedPipe on this session was answered with an NT status.
     PeekAnswered,
     /// This session's own TREE_CONNECT to IPC$ succeeded.
-    // Built by the fresh-connection ping (issue 11) that comes next.
-    #[allow(dead_code)]
     TreeConnected,
     /// Not proven; the reason the ping's reply cannot read as `absent`.
     Unproven(Reason),
