@@ -334,6 +334,9 @@ pub enum Reason {
     /// The SMB1-only NEGOTIATE was answered with an SMB1 error status: an SMB1 parser answered,
     /// so SMB1 is not shown off, and not shown on.
     Smb1ErrorAtNegotiate,
+    /// The session setup was still refused as "server busy" (STATUS_REQUEST_NOT_ACCEPTED or
+    /// STATUS_INSUFF_SERVER_RESOURCES) after retries with back-off.
+    ServerBusy,
 }
 
 /// One step of the probe, for the audit trail.

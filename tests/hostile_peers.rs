@@ -85,6 +85,7 @@ const REASONS: &[&str] = &[
     "local-error",
     "no-smb-answer",
     "smb1-error-at-negotiate",
+    "server-busy",
 ];
 
 /// A probe step, as the peer recognises it from the request.
@@ -195,6 +196,8 @@ enum Act {
     Implant(u8),
     /// Silence at the peek, the x64 implant's answer at the ping.
     SilentPeekImplant,
+    /// The first answer on each connection like `ErrorStatus` (server busy), then Samba's.
+    BusyOnce,
     /// NEGATIVE SESSION RESPONSE "called name not present" (port 139).
     NegativeSession,
     /// Never read, never write, hold the connection.
@@ -252,6 +255,7 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
     if peer.act == Act::Tarpit && peer.at.is_empty() {
         return hold(s).await;
     }
+    let mut busy_sent = false;
     loop {
         let Some((kind, req)) = read_request(&mut s).await else {
             return;
@@ -261,10 +265,14 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
         } else {
             classify(&req)
         };
-        let act = if peer.at.is_empty() || peer.at.contains(&step) {
-            peer.act
-        } else {
-            Act::Good
+        let act = match peer.act {
+            _ if !peer.at.is_empty() && !peer.at.contains(&step) => Act::Good,
+            Act::BusyOnce if busy_sent => Act::Good,
+            Act::BusyOnce => {
+                busy_sent = true;
+                Act::ErrorStatus
+            }
+            a => a,
         };
         let good = good_reply(step, &req);
         // The whole well-behaved frame: POSITIVE SESSION RESPONSE to a session request.
@@ -433,6 +441,7 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
                 let _ = s.write_all(&frame(&m)).await;
             }
             Act::Implant(_) | Act::SilentPeekImplant => return hold(s).await,
+            Act::BusyOnce => unreachable!("resolved above"),
             Act::Tarpit => return hold(s).await,
         }
     }
@@ -1005,6 +1014,36 @@ fn each_test_gets_its_own_chance() {
     assert_eq!(s(&rec, "/doublepulsar/verdict"), "present", "{sum}");
     assert_eq!(s(&rec, "/doublepulsar/arch"), "x64", "{sum}");
     assert_eq!(s(&rec, "/risk"), "critical", "{sum}");
+}
+
+/// Issue 11, transient refusals: STATUS_REQUEST_NOT_ACCEPTED at the session setup is retried with
+/// back-off; a server busy once then gets its verdict, one busy for good reads `server-busy`.
+#[test]
+fn busy_server_is_asked_again() {
+    let (rec, _) = scan_one(Peer::at(Act::BusyOnce, Step::SessionSetup));
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/verdict"), "absent", "{sum}");
+    assert!(
+        steps(&rec).contains("session-setup=status session-setup=ok"),
+        "{sum}"
+    );
+
+    let (rec, run) = scan_one(Peer::at(Act::ErrorStatus, Step::SessionSetup));
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "unknown", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/reason"), "server-busy", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/status"), "0xC00000D0", "{sum}");
+    assert_eq!(
+        steps(&rec).matches("session-setup=status").count(),
+        4,
+        "{sum}"
+    );
+    assert!(
+        run.wall >= Duration::from_millis(1700),
+        "back-off 0.25+0.5+1 s: {:?}",
+        run.wall
+    );
 }
 
 /// Issue 11, DoublePulsar verdicts from what the ping proves: MID + 16 is the implant whatever

@@ -30,6 +30,11 @@ use super::verdict::{self, PingSession, Smb1NegotiateReply};
 use super::Probe;
 use crate::model::{DpVerdict, Exchange, HostStatus, Ms17Verdict, Reason, StepName, StepOutcome};
 
+/// Session setups refused as "server busy" are retried this many times ...
+const SERVER_BUSY_RETRIES: u32 = 3;
+/// ... after this pause, doubled each time (0.25 + 0.5 + 1 s at most, within the host deadline).
+const SERVER_BUSY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// PID smb1scan puts in its SMB1 requests (any value works; this one is easy to spot in captures).
 const PID: u16 = 0xFEFF;
 
@@ -280,15 +285,25 @@ impl Probe<'_> {
     /// SESSION_SETUP_ANDX then TREE_CONNECT_ANDX to IPC$. Returns true when IPC$ is connected.
     async fn logon_ipc(&mut self, s: &mut Smb1Session) -> bool {
         self.r.os.samba |= s.cap_unix;
-        // Session setup.
-        let ok = if s.extended_security {
-            self.session_setup_extended(s).await
-        } else {
-            self.session_setup_plain(s).await
-        };
-        self.refresh_os(s.cap_unix);
-        if !ok {
-            return false;
+        // Session setup; a server too busy for another session is asked again after a pause.
+        let mut backoff = SERVER_BUSY_BACKOFF;
+        for retry in 0..=SERVER_BUSY_RETRIES {
+            let ok = if s.extended_security {
+                self.session_setup_extended(s).await
+            } else {
+                self.session_setup_plain(s).await
+            };
+            self.refresh_os(s.cap_unix);
+            if ok {
+                break;
+            }
+            if self.stop_reason() != Some(Reason::ServerBusy) || retry == SERVER_BUSY_RETRIES {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            self.clear_stop();
+            s.ids.uid = 0;
         }
         // Tree connect to IPC$.
         let ids = s.next_mid();
@@ -623,6 +638,25 @@ impl Probe<'_> {
             m.status = Some(st.hex());
             m.status_name = super::status_name(st);
         }
+        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+    }
+
+    /// The reason the last [`Self::stopped`] recorded for this connection's test.
+    fn stop_reason(&self) -> Option<Reason> {
+        if self.fresh {
+            self.r.doublepulsar.reason
+        } else {
+            self.r.ms17_010.reason
+        }
+    }
+
+    /// Forgets a stop before the step is tried again.
+    fn clear_stop(&mut self) {
+        if self.fresh {
+            self.r.doublepulsar.reason = None;
+            return;
+        }
+        self.r.ms17_010 = Default::default();
         self.r.doublepulsar.verdict = DpVerdict::NotTested;
     }
 

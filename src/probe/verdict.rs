@@ -176,11 +176,18 @@ pub fn ms17_from_peek(is_trans: bool, st: SmbError) -> (Ms17Verdict, Option<Reas
     }
 }
 
-/// The reason a step before the peek was refused with `st`: a DOS-style error says so, an NT
-/// status gives the step's own refusal reason (`session-setup-refused`, ...).
+/// The reason a step before the peek was refused with `st`: a DOS-style error says so; at the
+/// session setup, STATUS_REQUEST_NOT_ACCEPTED and STATUS_INSUFF_SERVER_RESOURCES are a busy
+/// server (too many sessions, common on client editions), worth retrying; any other NT status
+/// gives the step's own refusal reason (`session-setup-refused`, ...).
 pub fn refusal_reason(st: SmbError, refused: Reason) -> Reason {
     match st {
         SmbError::Dos(_) => Reason::DosError,
+        SmbError::Nt(NtStatus::REQUEST_NOT_ACCEPTED | NtStatus::INSUFF_SERVER_RESOURCES)
+            if refused == Reason::SessionSetupRefused =>
+        {
+            Reason::ServerBusy
+        }
         SmbError::Nt(_) => refused,
     }
 }
@@ -464,6 +471,20 @@ mod tests {
             (
                 refusal_reason(dos(), Reason::TreeConnectRefused),
                 Reason::DosError,
+            ),
+            // A busy server at the session setup (retried, then `server-busy`); elsewhere the
+            // same statuses are ordinary refusals.
+            (
+                refusal_reason(NT(0xC000_00D0), Reason::SessionSetupRefused),
+                Reason::ServerBusy,
+            ),
+            (
+                refusal_reason(NT(0xC000_0205), Reason::SessionSetupRefused),
+                Reason::ServerBusy,
+            ),
+            (
+                refusal_reason(NT(0xC000_00D0), Reason::TreeConnectRefused),
+                Reason::TreeConnectRefused,
             ),
             (Failure::Timeout.reason(t), t),
             (
