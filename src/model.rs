@@ -192,6 +192,10 @@ pub struct Smb2Info {
     pub capabilities: Option<String>,
     /// Server system time (RFC 3339).
     pub server_time: Option<String>,
+    /// When the server last started (RFC 3339), from the NEGOTIATE response's ServerStartTime
+    /// ([MS-SMB2] 2.2.4); null when the server sends 0 (Windows 8 and later, Samba).
+    #[serde(default)]
+    pub boot_time: Option<String>,
 }
 
 /// Identity of the host.
@@ -249,6 +253,22 @@ pub struct Ms17010 {
     pub status: Option<String>,
     /// Status name, e.g. `STATUS_INSUFF_SERVER_RESOURCES`.
     pub status_name: Option<String>,
+    /// When the verdict is `unknown`: what other evidence implies (`missing`: the update cannot
+    /// be installed), else null. Never set when the peek reached a verdict.
+    #[serde(default)]
+    pub inferred: Option<Ms17Inferred>,
+    /// Why `inferred` says so (`booted-before-ms17-010`).
+    #[serde(default)]
+    pub inferred_reason: Option<Reason>,
+}
+
+/// What other evidence implies about MS17-010 when the test gave no verdict. Closed vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ms17Inferred {
+    /// The update is missing: the host has not restarted since before its release, and it
+    /// needs a restart to take effect.
+    Missing,
 }
 
 /// DoublePulsar verdict. Closed vocabulary.
@@ -334,6 +354,9 @@ pub enum Reason {
     /// The SMB1-only NEGOTIATE was answered with an SMB1 error status: an SMB1 parser answered,
     /// so SMB1 is not shown off, and not shown on.
     Smb1ErrorAtNegotiate,
+    /// The host last started before 2017-03-14, MS17-010's release (SMB2 ServerStartTime).
+    #[serde(rename = "booted-before-ms17-010")]
+    BootedBeforeMs17010,
     /// The session setup was still refused as "server busy" (STATUS_REQUEST_NOT_ACCEPTED or
     /// STATUS_INSUFF_SERVER_RESOURCES) after retries with back-off.
     ServerBusy,

@@ -86,6 +86,7 @@ const REASONS: &[&str] = &[
     "no-smb-answer",
     "smb1-error-at-negotiate",
     "server-busy",
+    "booted-before-ms17-010",
 ];
 
 /// A probe step, as the peer recognises it from the request.
@@ -198,6 +199,9 @@ enum Act {
     SilentPeekImplant,
     /// The first answer on each connection like `ErrorStatus` (server busy), then Samba's.
     BusyOnce,
+    /// Samba's SMB2 NEGOTIATE response with ServerStartTime 2017-01-05T08:00:00Z (before
+    /// MS17-010), as Windows 7 sends its boot time; silence at the peek.
+    OldBootSilentPeek,
     /// NEGATIVE SESSION RESPONSE "called name not present" (port 139).
     NegativeSession,
     /// Never read, never write, hold the connection.
@@ -442,6 +446,13 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
             }
             Act::Implant(_) | Act::SilentPeekImplant => return hold(s).await,
             Act::BusyOnce => unreachable!("resolved above"),
+            Act::OldBootSilentPeek if step == Step::Smb2Negotiate => {
+                let mut m = good;
+                // [MS-SMB2] 2.2.4: ServerStartTime at body offset 48, after the 64-byte header.
+                m[112..120].copy_from_slice(&131_280_768_000_000_000u64.to_le_bytes());
+                let _ = s.write_all(&frame(&m)).await;
+            }
+            Act::OldBootSilentPeek => return hold(s).await,
             Act::Tarpit => return hold(s).await,
         }
     }
@@ -1044,6 +1055,37 @@ fn busy_server_is_asked_again() {
         "back-off 0.25+0.5+1 s: {:?}",
         run.wall
     );
+}
+
+/// Issue 11, boot-time evidence: a host that reports (SMB2 ServerStartTime) a start before
+/// 2017-03-14 and whose peek goes unanswered is inferred `missing` the update, risk critical; a
+/// verdict the peek reached is never overridden.
+#[test]
+fn booted_before_ms17_010_is_inferred_missing() {
+    let peer = Peer {
+        act: Act::OldBootSilentPeek,
+        at: &[Step::Smb2Negotiate, Step::Peek],
+    };
+    let (rec, _) = scan_one(peer);
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/smb2/boot_time"), "2017-01-05T08:00:00Z", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "unknown", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/reason"), "timeout-after-peek", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/inferred"), "missing", "{sum}");
+    assert_eq!(
+        s(&rec, "/ms17_010/inferred_reason"),
+        "booted-before-ms17-010",
+        "{sum}"
+    );
+    assert_eq!(s(&rec, "/risk"), "critical", "{sum}");
+
+    // Same boot time, peek answered (Samba: STATUS_INVALID_HANDLE): the verdict stands.
+    let peer = Peer::at(Act::OldBootSilentPeek, Step::Smb2Negotiate);
+    let (rec, _) = scan_one(peer);
+    let sum = summary(&rec);
+    assert_eq!(s(&rec, "/smb2/boot_time"), "2017-01-05T08:00:00Z", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/inferred"), "<null>", "{sum}");
 }
 
 /// Issue 11, DoublePulsar verdicts from what the ping proves: MID + 16 is the implant whatever

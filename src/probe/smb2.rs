@@ -122,6 +122,7 @@ impl Probe<'_> {
                     s.server_guid = Some(resp.server_guid_string());
                     s.capabilities = Some(format!("0x{:08x}", resp.capabilities));
                     s.server_time = time_string(resp.system_time_unix());
+                    s.boot_time = time_string(resp.server_start_time_unix());
                 }
                 self.step_status(
                     step,

@@ -11,8 +11,8 @@ use smb1scan_protocol::smb1::Smb1Command;
 use smb1scan_protocol::{NtStatus, SmbError};
 
 use crate::model::{
-    DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step, StepName,
-    StepOutcome,
+    DpVerdict, HostResult, HostStatus, Ms17Inferred, Ms17Verdict, Reason, Smb1Evidence, Step,
+    StepName, StepOutcome,
 };
 
 /// How an exchange failed below SMB: the connection-level part of a step's outcome.
@@ -333,6 +333,23 @@ pub fn finalise(r: &mut HostResult) {
     if r.doublepulsar.verdict == DpVerdict::Unknown && r.doublepulsar.reason.is_none() {
         r.doublepulsar.reason = r.ms17_010.reason;
     }
+    if r.ms17_010.verdict == Ms17Verdict::Unknown
+        && booted_before_ms17_010(r.smb2.boot_time.as_deref())
+    {
+        r.ms17_010.inferred = Some(Ms17Inferred::Missing);
+        r.ms17_010.inferred_reason = Some(Reason::BootedBeforeMs17010);
+    }
+}
+
+/// MS17-010's release (Microsoft Security Bulletin MS17-010, 2017-03-14), Unix seconds.
+const MS17_010_RELEASED: i64 = 1_489_449_600;
+
+/// True when the SMB2 ServerStartTime shows a start before MS17-010 was released: the update,
+/// which needs a restart, cannot be in effect.
+pub fn booted_before_ms17_010(boot_time: Option<&str>) -> bool {
+    boot_time
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| t.timestamp() < MS17_010_RELEASED)
 }
 
 /// Finishes a record whose probe was cut off (`reason`: `host-timeout`, `interrupted`), whichever
@@ -731,6 +748,46 @@ mod tests {
             Failure::Timeout.reason(Reason::TimeoutAfterPing),
             Reason::TimeoutAfterPing
         );
+    }
+
+    /// docs/verdicts.md, "Boot-time evidence": an `unknown` verdict on a host booted before
+    /// 2017-03-14 is inferred `missing`; a verdict the peek reached is never overridden.
+    #[test]
+    fn verdict_boot_time_table() {
+        let rows = [
+            (
+                Ms17Verdict::Unknown,
+                Some("2017-01-05T08:00:00Z"),
+                Some(Ms17Inferred::Missing),
+            ),
+            (
+                Ms17Verdict::Unknown,
+                Some("2017-03-13T23:59:59Z"),
+                Some(Ms17Inferred::Missing),
+            ),
+            (Ms17Verdict::Unknown, Some("2017-03-14T00:00:00Z"), None),
+            (Ms17Verdict::Unknown, None, None),
+            (
+                Ms17Verdict::NotVulnerable,
+                Some("2016-01-01T00:00:00Z"),
+                None,
+            ),
+            (Ms17Verdict::Vulnerable, Some("2016-01-01T00:00:00Z"), None),
+        ];
+        for (verdict, boot, inferred) in rows {
+            let mut r = record(HostStatus::Open, E::DialectSelected, Some(true));
+            r.ms17_010.verdict = verdict;
+            r.ms17_010.reason =
+                (verdict == Ms17Verdict::Unknown).then_some(Reason::TimeoutAfterPeek);
+            r.smb2.boot_time = boot.map(str::to_owned);
+            finalise(&mut r);
+            assert_eq!(r.ms17_010.verdict, verdict, "{boot:?}");
+            assert_eq!(r.ms17_010.inferred, inferred, "{verdict:?} {boot:?}");
+            assert_eq!(
+                r.ms17_010.inferred_reason,
+                inferred.map(|_| Reason::BootedBeforeMs17010)
+            );
+        }
     }
 
     /// One function finishes a cut-off record: the probe's partial record and the engine's empty

@@ -2,7 +2,7 @@
 //!
 //! | risk       | rule (first match wins)                                                        |
 //! |------------|--------------------------------------------------------------------------------|
-//! | `critical` | DoublePulsar `present`, or MS17-010 `vulnerable`                               |
+//! | `critical` | DoublePulsar `present`, MS17-010 `vulnerable`, or `inferred` `missing`         |
 //! | `high`     | SMB1 on (or undetermined on a port that accepted TCP) and MS17-010 `unknown`   |
 //! | `medium`   | SMB1 on and MS17-010 `not-vulnerable`                                          |
 //! | `low`      | SMB1 off (or undetermined) and SMB signing known and not required              |
@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Signing};
+use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Inferred, Ms17Verdict, Signing};
 
 /// Risk level of one host. Closed vocabulary, ordered from `none` to `critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -71,6 +71,10 @@ pub fn smb1_on_or_unknown(h: &HostResult) -> bool {
 pub fn risk(h: &HostResult) -> Risk {
     if h.doublepulsar.verdict == DpVerdict::Present || h.ms17_010.verdict == Ms17Verdict::Vulnerable
     {
+        return Risk::Critical;
+    }
+    // Booted before the update existed, SMB1 reachable: as good as `vulnerable`.
+    if h.ms17_010.inferred == Some(Ms17Inferred::Missing) && smb1_on_or_unknown(h) {
         return Risk::Critical;
     }
     if smb1_on_or_unknown(h) {
