@@ -199,6 +199,10 @@ enum Act {
     SilentPeekImplant,
     /// The first answer on each connection like `ErrorStatus` (server busy), then Samba's.
     BusyOnce,
+    /// A server without extended security that accepts only [`PEER_USER`] with [`PEER_PASSWORD`]:
+    /// it checks the LMv2 response of a plain SESSION_SETUP_ANDX against its negotiate challenge,
+    /// and answers STATUS_LOGON_FAILURE to anything else (guest, anonymous).
+    CheckNtlmv2,
     /// Samba's SMB2 NEGOTIATE response with ServerStartTime 2017-01-05T08:00:00Z (before
     /// MS17-010), as Windows 7 sends its boot time; silence at the peek.
     OldBootSilentPeek,
@@ -234,6 +238,34 @@ impl Peer {
         };
         Peer { act, at }
     }
+}
+
+/// The account [`Act::CheckNtlmv2`] accepts.
+const PEER_USER: &str = "alice";
+const PEER_PASSWORD: &str = "Corr3ct-Horse";
+
+/// Whether a plain SESSION_SETUP_ANDX request ([MS-CIFS] 2.2.4.53.1) carries, as OEMPassword, the
+/// LMv2 response of [`PEER_USER`] / [`PEER_PASSWORD`] to the challenge in the recorded NEGOTIATE
+/// response ([MS-NLMP] 3.3.2).
+fn lmv2_verifies(req: &[u8]) -> bool {
+    use smb1scan_protocol::ntlmssp::{ntlmv2_responses, ntowfv2};
+    let (Some(&13), Some(&[lo, hi])) = (req.get(32), req.get(47..49)) else {
+        return false;
+    };
+    let Some(lm) = req
+        .get(61..85)
+        .filter(|_| u16::from_le_bytes([lo, hi]) == 24)
+    else {
+        return false;
+    };
+    let (Ok(challenge), Ok(client)) = (
+        <[u8; 8]>::try_from(&NEGOTIATE[69..77]),
+        <[u8; 8]>::try_from(&lm[16..24]),
+    ) else {
+        return false;
+    };
+    let key = ntowfv2(PEER_USER, "", PEER_PASSWORD);
+    ntlmv2_responses(&key, &challenge, &client, 0, &[]).1 == lm
 }
 
 /// Reads one NBSS frame from the client: (NBSS type, payload).
@@ -446,6 +478,16 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
             }
             Act::Implant(_) | Act::SilentPeekImplant => return hold(s).await,
             Act::BusyOnce => unreachable!("resolved above"),
+            Act::CheckNtlmv2 => {
+                let mut m = good;
+                if !lmv2_verifies(&req) {
+                    m.truncate(32);
+                    m[5..9].copy_from_slice(&0xC000_006Du32.to_le_bytes());
+                    m[11] |= 0x40;
+                    m.extend_from_slice(&[0, 0, 0]);
+                }
+                let _ = s.write_all(&frame(&m)).await;
+            }
             Act::OldBootSilentPeek if step == Step::Smb2Negotiate => {
                 let mut m = good;
                 // [MS-SMB2] 2.2.4: ServerStartTime at body offset 48, after the 64-byte header.
@@ -1055,6 +1097,75 @@ fn busy_server_is_asked_again() {
         "back-off 0.25+0.5+1 s: {:?}",
         run.wall
     );
+}
+
+/// Issue 11, login chain: given credentials also work against a server without extended security
+/// (LMv2/NTLMv2 in the plain SESSION_SETUP_ANDX), and a refused account falls back to guest, then
+/// anonymous; the first refusal stays the recorded one, and the password appears nowhere.
+#[test]
+fn credentials_work_without_extended_security() {
+    let dir = std::env::temp_dir().join(format!("smb1scan-hp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let mut failures = Vec::new();
+    for (password, verdict, first_status) in [
+        (PEER_PASSWORD, "not-vulnerable", "0x00000000"),
+        ("wrong-password", "unknown", "0xC000006D"),
+    ] {
+        let pw_file = dir.join("pw");
+        std::fs::write(&pw_file, format!("{password}\n")).expect("password file");
+        let rt = runtime();
+        let peer = Peer::at(Act::CheckNtlmv2, Step::SessionSetup);
+        let addr = rt.block_on(start_peer(IpAddr::from([127, 0, 0, 1]), 0, peer));
+        let (ip, port) = (addr.ip().to_string(), addr.port().to_string());
+        let pw = pw_file.to_string_lossy().to_string();
+        let args = [
+            ip.as_str(),
+            "--ports",
+            &port,
+            "--read-timeout",
+            "1s",
+            "--host-timeout",
+            "6s",
+            "--smb2-quick",
+            "--rate",
+            "0",
+            "--user",
+            PEER_USER,
+            "--password-file",
+            &pw,
+        ];
+        let run = scan(&args, Duration::from_secs(16));
+        check_run(&run, 1);
+        let rec = &run.records[0];
+        let sum = summary(rec);
+        let setups: Vec<_> = rec["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|st| st["name"] == "session-setup")
+            .collect();
+        let first = setups.first().copied().cloned().unwrap_or(Value::Null);
+        let ok = s(rec, "/ms17_010/verdict") == verdict
+            && s(&first, "/status") == first_status
+            && s(&first, "/detail")
+                .starts_with("NTLMv2 with the given credentials (no extended security)")
+            && !run.stderr.contains(password)
+            && !rec.to_string().contains(password);
+        if !ok {
+            failures.push(format!(
+                "password {password}: {sum}; first session setup {first}"
+            ));
+        }
+        if verdict == "unknown" {
+            // given -> guest -> anonymous, all refused; the given account's refusal is the one kept.
+            if setups.len() != 3 || s(rec, "/ms17_010/status") != "0xC000006D" {
+                failures.push(format!("chain: {sum}; {setups:?}"));
+            }
+        }
+        drop(rt);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// Issue 11, boot-time evidence: a host that reports (SMB2 ServerStartTime) a start before

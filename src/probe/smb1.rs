@@ -8,14 +8,16 @@ use smb1scan_protocol::ntlmssp::{
     build_ntlmssp_authenticate_keyed, build_ntlmssp_negotiate, parse_ntlmssp_challenge,
     NtlmChallenge,
 };
+use smb1scan_protocol::ntlmssp::{ntlmv2_responses, ntowfv2};
 use smb1scan_protocol::smb1::header::flags2;
 use smb1scan_protocol::smb1::negotiate::{
     build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2,
-    parse_smb1_negotiate_response, Smb1NegotiateResponse, CAP_UNIX, NEGOTIATE_FLAGS2,
-    SMB1_DIALECTS,
+    parse_smb1_negotiate_response, Smb1NegotiateResponse, Smb1NegotiateSecurity, CAP_UNIX,
+    NEGOTIATE_FLAGS2, SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb1::session_setup::{
-    build_session_setup_anonymous, build_session_setup_extended, parse_smb1_session_setup_response,
+    build_session_setup_extended, build_session_setup_plain, parse_smb1_session_setup_response,
+    PlainLogon,
 };
 use smb1scan_protocol::smb1::signing::sign_smb1_message;
 use smb1scan_protocol::smb1::trans::{build_peek_named_pipe_fid0, parse_smb1_trans_response};
@@ -26,7 +28,7 @@ use smb1scan_protocol::spnego::{find_ntlmssp, wrap_neg_token_init, wrap_neg_toke
 use smb1scan_protocol::{NtStatus, SmbError};
 
 use super::conn::{Conn, NetError};
-use super::verdict::{self, PingSession, Smb1NegotiateReply};
+use super::verdict::{self, Login, PingSession, Smb1NegotiateReply};
 use super::Probe;
 use crate::model::{DpVerdict, Exchange, HostStatus, Ms17Verdict, Reason, StepName, StepOutcome};
 
@@ -46,6 +48,8 @@ pub(super) struct Smb1Session {
     ids: Smb1Ids,
     /// The server requires signing (SecurityMode 0x08).
     signing_required: bool,
+    /// The classic negotiate's challenge, for credentials without extended security.
+    challenge: Option<[u8; 8]>,
     /// Once a credentialed session is up on such a server: the MAC key and the next request's
     /// sequence number ([MS-CIFS] 3.1.4.1; each request/response pair takes two numbers).
     signing: Option<([u8; 16], u32)>,
@@ -66,6 +70,15 @@ impl Smb1Session {
             }
             _ => (false, false),
         };
+        let challenge = match resp {
+            Smb1NegotiateResponse::NtLm(n) => match &n.security {
+                Smb1NegotiateSecurity::Challenge { challenge, .. } => {
+                    <[u8; 8]>::try_from(*challenge).ok()
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         Smb1Session {
             conn,
             extended_security,
@@ -77,6 +90,7 @@ impl Smb1Session {
             },
             signing_required: resp.signing() == Some(smb1scan_protocol::message::Signing::Required),
             signing: None,
+            challenge,
         }
     }
 
@@ -285,25 +299,58 @@ impl Probe<'_> {
     /// SESSION_SETUP_ANDX then TREE_CONNECT_ANDX to IPC$. Returns true when IPC$ is connected.
     async fn logon_ipc(&mut self, s: &mut Smb1Session) -> bool {
         self.r.os.samba |= s.cap_unix;
-        // Session setup; a server too busy for another session is asked again after a pause.
-        let mut backoff = SERVER_BUSY_BACKOFF;
-        for retry in 0..=SERVER_BUSY_RETRIES {
-            let ok = if s.extended_security {
-                self.session_setup_extended(s).await
-            } else {
-                self.session_setup_plain(s).await
-            };
-            self.refresh_os(s.cap_unix);
-            if ok {
-                break;
+        // Session setup: each login of the chain in turn until one is accepted; a server too
+        // busy for another session is asked again after a pause.
+        let mut accepted = false;
+        let chain = verdict::login_chain(self.opts.credentials.is_some());
+        let mut first_refusal = None;
+        'chain: for (k, &login) in chain.iter().enumerate() {
+            let mut backoff = SERVER_BUSY_BACKOFF;
+            for retry in 0..=SERVER_BUSY_RETRIES {
+                let ok = if s.extended_security {
+                    Some(self.session_setup_extended(s, login).await)
+                } else {
+                    self.session_setup_plain(s, login).await
+                };
+                self.refresh_os(s.cap_unix);
+                let Some(ok) = ok else {
+                    continue 'chain;
+                };
+                if ok {
+                    if self.stop_reason().is_some() {
+                        // An earlier login was refused; this one is the session in use.
+                        self.clear_stop();
+                    }
+                    accepted = true;
+                    break 'chain;
+                }
+                let reason = self.stop_reason();
+                if reason == Some(Reason::ServerBusy) && retry < SERVER_BUSY_RETRIES {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                } else if reason.is_some_and(verdict::try_next_login) && k + 1 < chain.len() {
+                    // Refused: the next login of the chain. The first refusal stays recorded
+                    // (the given account's, or the anonymous one's) in case none is accepted.
+                    s.ids.uid = 0;
+                    first_refusal.get_or_insert_with(|| {
+                        (self.r.ms17_010.clone(), self.r.doublepulsar.clone())
+                    });
+                    continue 'chain;
+                } else {
+                    if reason.is_some_and(verdict::try_next_login) {
+                        if let Some((m, d)) = first_refusal {
+                            (self.r.ms17_010, self.r.doublepulsar) = (m, d);
+                        }
+                    }
+                    return false;
+                }
+                self.clear_stop();
+                s.ids.uid = 0;
             }
-            if self.stop_reason() != Some(Reason::ServerBusy) || retry == SERVER_BUSY_RETRIES {
-                return false;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
-            self.clear_stop();
-            s.ids.uid = 0;
+            return false;
+        }
+        if !accepted {
+            return false;
         }
         // Tree connect to IPC$.
         let ids = s.next_mid();
@@ -350,27 +397,63 @@ impl Probe<'_> {
         }
     }
 
-    /// Non-extended anonymous SESSION_SETUP_ANDX ([MS-CIFS] 2.2.4.53).
-    async fn session_setup_plain(&mut self, s: &mut Smb1Session) -> bool {
+    /// SESSION_SETUP_ANDX without extended security ([MS-CIFS] 2.2.4.53) for `login`; given
+    /// credentials answer the negotiate's challenge with LMv2 and NTLMv2 ([MS-CIFS] 3.2.4.2.4,
+    /// [MS-NLMP] 3.3.2). Returns `None` when the login cannot be tried here (no challenge).
+    async fn session_setup_plain(&mut self, s: &mut Smb1Session, login: Login) -> Option<bool> {
+        let responses;
+        let (logon, detail) = match login {
+            Login::Anonymous => (
+                PlainLogon {
+                    account: "",
+                    domain: "",
+                    oem_password: &[0],
+                    unicode_password: &[],
+                },
+                "anonymous",
+            ),
+            Login::Guest => (
+                PlainLogon {
+                    account: "guest",
+                    domain: "",
+                    oem_password: &[],
+                    unicode_password: &[],
+                },
+                "guest",
+            ),
+            Login::Given => {
+                let c = self.opts.credentials.as_ref()?;
+                let challenge = s.challenge?;
+                let key = ntowfv2(&c.user, &c.domain, &c.password);
+                responses = ntlmv2_responses(&key, &challenge, &nonce8(), filetime_now(), &[]);
+                let (nt, lm) = (&responses.0, &responses.1);
+                (
+                    PlainLogon {
+                        account: &c.user,
+                        domain: &c.domain,
+                        oem_password: lm,
+                        unicode_password: nt,
+                    },
+                    "NTLMv2 with the given credentials (no extended security)",
+                )
+            }
+        };
         let ids = s.next_mid();
         let t = Instant::now();
-        let req = build_session_setup_anonymous(ids, "Unix", "smb1scan");
-        let detail = self.opts.credentials.as_ref().map(|_| {
-            "server lacks extended security: credentials not used, anonymous tried".to_owned()
-        });
+        let req = build_session_setup_plain(ids, &logon, "Unix", "smb1scan");
         let msg = match s.exchange(&req).await {
             Sent::Reply(m) => m,
             Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
                 self.step_err(StepName::Exchange(Exchange::SessionSetup), t, &e);
-                return false;
+                return Some(false);
             }
         };
-        self.finish_session_setup(s, &msg, t, detail)
+        Some(self.finish_session_setup(s, &msg, t, Some(detail.to_owned())))
     }
 
     /// Extended-security SESSION_SETUP_ANDX: SPNEGO/NTLMSSP NEGOTIATE, CHALLENGE, AUTHENTICATE.
-    async fn session_setup_extended(&mut self, s: &mut Smb1Session) -> bool {
+    async fn session_setup_extended(&mut self, s: &mut Smb1Session, login: Login) -> bool {
         let ids = s.next_mid();
         let t = Instant::now();
         let blob = wrap_neg_token_init(&build_ntlmssp_negotiate());
@@ -425,11 +508,15 @@ impl Probe<'_> {
             st,
             Some("NTLMSSP CHALLENGE".into()),
         );
-        let creds = self
-            .opts
-            .credentials
-            .as_ref()
-            .map(|c| (c.user.as_str(), c.domain.as_str(), c.password.as_str()));
+        let creds = match login {
+            Login::Given => self
+                .opts
+                .credentials
+                .as_ref()
+                .map(|c| (c.user.as_str(), c.domain.as_str(), c.password.as_str())),
+            Login::Guest => Some(("guest", "", "")),
+            Login::Anonymous => None,
+        };
         let (auth, session_key) =
             build_ntlmssp_authenticate_keyed(&challenge, creds, nonce8(), filetime_now());
         let ids = s.next_mid();
@@ -444,15 +531,16 @@ impl Probe<'_> {
             }
         };
         let detail = Some(
-            if creds.is_some() {
-                "NTLMv2 with the given credentials"
-            } else {
-                "anonymous"
+            match login {
+                Login::Given => "NTLMv2 with the given credentials",
+                Login::Guest => "guest",
+                Login::Anonymous => "anonymous",
             }
             .to_owned(),
         );
         let ok = self.finish_session_setup(s, &msg, t, detail);
-        if ok && s.signing_required {
+        // Only the given account's session is signed: guest and anonymous sessions never are.
+        if ok && s.signing_required && login == Login::Given {
             if let Some(key) = session_key {
                 // The setup request/response took sequence numbers 0 and 1.
                 s.signing = Some((key, 2));

@@ -192,6 +192,36 @@ pub fn refusal_reason(st: SmbError, refused: Reason) -> Reason {
     }
 }
 
+/// One logon of the login chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The account given with `--user`.
+    Given,
+    /// `guest` with an empty password.
+    Guest,
+    /// A null session.
+    Anonymous,
+}
+
+/// The logons to try in turn, the first accepted session running the tests. With credentials,
+/// nmap's order: the given account, then `guest`, then anonymous. Without, anonymous first (it
+/// is what almost every server that allows a session accepts, and keeps the scan to one logon),
+/// then `guest`.
+pub fn login_chain(has_credentials: bool) -> &'static [Login] {
+    if has_credentials {
+        &[Login::Given, Login::Guest, Login::Anonymous]
+    } else {
+        &[Login::Anonymous, Login::Guest]
+    }
+}
+
+/// Whether a session setup that stopped for `reason` moves on to the next login of the chain:
+/// a refusal does (wrong password, account disabled, anonymous refused, a DOS-style refusal); a
+/// failed connection, a busy server or garbage does not.
+pub fn try_next_login(reason: Reason) -> bool {
+    matches!(reason, Reason::SessionSetupRefused | Reason::DosError)
+}
+
 /// What proves that the session the DoublePulsar ping travels on was accepted by the server, so
 /// that an unchanged-MID reply came from the SMB layer that an implant hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -787,6 +817,26 @@ mod tests {
                 r.ms17_010.inferred_reason,
                 inferred.map(|_| Reason::BootedBeforeMs17010)
             );
+        }
+    }
+
+    /// docs/verdicts.md, "Login chain": the order, and which stops move on to the next login.
+    #[test]
+    fn verdict_login_chain() {
+        assert_eq!(
+            login_chain(true),
+            &[Login::Given, Login::Guest, Login::Anonymous]
+        );
+        assert_eq!(login_chain(false), &[Login::Anonymous, Login::Guest]);
+        for (reason, next) in [
+            (Reason::SessionSetupRefused, true),
+            (Reason::DosError, true),
+            (Reason::ServerBusy, false),
+            (Reason::TimeoutAfterSessionSetup, false),
+            (Reason::ConnectionReset, false),
+            (Reason::ProtocolError, false),
+        ] {
+            assert_eq!(try_next_login(reason), next, "{reason:?}");
         }
     }
 

@@ -94,6 +94,49 @@ pub(crate) fn read_smb_string(
 /// Returns the bare SMB message (frame it with [`crate::nbss::frame_session_message`]).
 /// Checked with tshark 4.x: the SMB dissector decodes every field and reports no malformed data.
 pub fn build_session_setup_anonymous(ids: Smb1Ids, native_os: &str, native_lanman: &str) -> Bytes {
+    build_session_setup_plain(
+        ids,
+        &PlainLogon {
+            account: "",
+            domain: "",
+            oem_password: &[0],
+            unicode_password: &[],
+        },
+        native_os,
+        native_lanman,
+    )
+}
+
+/// Who logs on in a SESSION_SETUP_ANDX without extended security ([MS-CIFS] 2.2.4.53.1).
+#[derive(Debug, Clone, Copy)]
+pub struct PlainLogon<'a> {
+    /// AccountName (`guest`, a user name, or empty for anonymous).
+    pub account: &'a str,
+    /// PrimaryDomain.
+    pub domain: &'a str,
+    /// OEMPassword: the LMv2 response ([MS-NLMP] 3.3.2), or a single 0x00 for anonymous.
+    pub oem_password: &'a [u8],
+    /// UnicodePassword: the NTLMv2 response ([MS-NLMP] 3.3.2), or empty.
+    pub unicode_password: &'a [u8],
+}
+
+/// Builds a SESSION_SETUP_ANDX request without extended security, WordCount 13 ([MS-CIFS]
+/// 2.2.4.53.1; the responses per [MS-CIFS] 3.2.4.2.4 and [MS-NLMP] 3.3.2), for `logon`.
+/// Passwords longer than 65535 bytes cannot be sent and are cut rather than panicking.
+pub fn build_session_setup_plain(
+    ids: Smb1Ids,
+    logon: &PlainLogon<'_>,
+    native_os: &str,
+    native_lanman: &str,
+) -> Bytes {
+    let oem = logon
+        .oem_password
+        .get(..0xFFFF)
+        .unwrap_or(logon.oem_password);
+    let uni = logon
+        .unicode_password
+        .get(..0xFFFF)
+        .unwrap_or(logon.unicode_password);
     let mut words = BytesMut::with_capacity(26);
     words.put_u8(Smb1Command::NO_ANDX.0); // AndXCommand
     words.put_u8(0); // AndXReserved
@@ -102,16 +145,17 @@ pub fn build_session_setup_anonymous(ids: Smb1Ids, native_os: &str, native_lanma
     words.put_u16_le(CLIENT_MAX_MPX);
     words.put_u16_le(CLIENT_VC_NUMBER);
     words.put_u32_le(0); // SessionKey
-    words.put_u16_le(1); // OEMPasswordLen: one 0x00 byte, as Windows sends for a null session
-    words.put_u16_le(0); // UnicodePasswordLen
+    words.put_u16_le(oem.len() as u16); // OEMPasswordLen
+    words.put_u16_le(uni.len() as u16); // UnicodePasswordLen
     words.put_u32_le(0); // Reserved
     words.put_u32_le(CLIENT_CAPABILITIES);
 
     // Bytes start after header (32) + WordCount (1) + words (26) + ByteCount (2).
     let bytes_offset = 32 + 1 + words.len() + 2;
-    let mut bytes = vec![0u8]; // OEMPassword
-    put_unicode_z(&mut bytes, bytes_offset, ""); // AccountName
-    put_unicode_z(&mut bytes, bytes_offset, ""); // PrimaryDomain
+    let mut bytes = oem.to_vec(); // OEMPassword
+    bytes.extend_from_slice(uni); // UnicodePassword
+    put_unicode_z(&mut bytes, bytes_offset, logon.account); // AccountName
+    put_unicode_z(&mut bytes, bytes_offset, logon.domain); // PrimaryDomain
     put_unicode_z(&mut bytes, bytes_offset, native_os);
     put_unicode_z(&mut bytes, bytes_offset, native_lanman);
 
