@@ -454,6 +454,8 @@ pub enum Exchange {
     PeekNamedPipe,
     /// `doublepulsar-ping`: the DoublePulsar test.
     DoublepulsarPing,
+    /// `nbns-node-status`: the host's NetBIOS names over UDP 137 (port 139 only).
+    NbnsNodeStatus,
 }
 
 impl Exchange {
@@ -467,6 +469,7 @@ impl Exchange {
             Exchange::TreeConnect => "tree-connect",
             Exchange::PeekNamedPipe => "peek-named-pipe",
             Exchange::DoublepulsarPing => "doublepulsar-ping",
+            Exchange::NbnsNodeStatus => "nbns-node-status",
         });
         if let Exchange::Smb2Negotiate(Some(d)) = self {
             out.push('-');
@@ -484,6 +487,7 @@ impl Exchange {
             "tree-connect" => Exchange::TreeConnect,
             "peek-named-pipe" => Exchange::PeekNamedPipe,
             "doublepulsar-ping" => Exchange::DoublepulsarPing,
+            "nbns-node-status" => Exchange::NbnsNodeStatus,
             _ => {
                 let d = s.strip_prefix("smb2-negotiate-")?;
                 let d = Smb2DialectName::ALL.into_iter().find(|x| x.as_str() == d)?;

@@ -199,6 +199,9 @@ enum Act {
     SilentPeekImplant,
     /// The first answer on each connection like `ErrorStatus` (server busy), then Samba's.
     BusyOnce,
+    /// Port 139: a NEGATIVE SESSION RESPONSE "called name not present" to any called name but
+    /// [`PEER_NETBIOS_NAME`] (as Windows answers `*SMBSERVER` on some setups).
+    CalledNameOnly,
     /// A server without extended security that accepts only [`PEER_USER`] with [`PEER_PASSWORD`]:
     /// it checks the LMv2 response of a plain SESSION_SETUP_ANDX against its negotiate challenge,
     /// and answers STATUS_LOGON_FAILURE to anything else (guest, anonymous).
@@ -238,6 +241,44 @@ impl Peer {
         };
         Peer { act, at }
     }
+}
+
+/// The NetBIOS name of the port-139 peer that refuses `*SMBSERVER`.
+const PEER_NETBIOS_NAME: &str = "MRI-CONSOLE";
+
+/// Answers NBNS NODE STATUS requests on `ip`:137 (RFC 1002 4.2.18) with the names of a Windows
+/// host called [`PEER_NETBIOS_NAME`] in workgroup HOSPITAL.
+async fn start_nbns(ip: IpAddr) -> std::io::Result<()> {
+    let sock = tokio::net::UdpSocket::bind((ip, 137)).await?;
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let req = &buf[..n];
+            if n < 50 {
+                continue;
+            }
+            let mut r = req[..2].to_vec(); // transaction id
+            r.extend_from_slice(&[0x84, 0x00, 0, 0, 0, 1, 0, 0, 0, 0]);
+            r.extend_from_slice(&req[12..46]); // the question name
+            r.extend_from_slice(&[0, 0x21, 0, 1, 0, 0, 0, 0]);
+            let names: [(&str, u8, u8); 3] = [
+                (PEER_NETBIOS_NAME, 0x00, 0x04),
+                ("HOSPITAL", 0x00, 0x84),
+                (PEER_NETBIOS_NAME, 0x20, 0x04),
+            ];
+            r.extend_from_slice(&((1 + names.len() * 18 + 46) as u16).to_be_bytes());
+            r.push(names.len() as u8);
+            for (name, suffix, flags) in names {
+                let mut raw = [b' '; 15];
+                raw[..name.len()].copy_from_slice(name.as_bytes());
+                r.extend_from_slice(&raw);
+                r.extend_from_slice(&[suffix, flags, 0]);
+            }
+            r.extend_from_slice(&[0u8; 46]);
+            let _ = sock.send_to(&r, from).await;
+        }
+    });
+    Ok(())
 }
 
 /// The account [`Act::CheckNtlmv2`] accepts.
@@ -320,6 +361,15 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
         match act {
             Act::Good => {
                 if s.write_all(&good_frame).await.is_err() {
+                    return;
+                }
+            }
+            Act::CalledNameOnly => {
+                let want = smb1scan_protocol::nbss::encode_netbios_name(PEER_NETBIOS_NAME, 0x20);
+                if req.get(..34) == Some(&want[..]) {
+                    let _ = s.write_all(&[0x82, 0, 0, 0]).await;
+                } else {
+                    let _ = s.write_all(&[0x83, 0, 0, 1, 0x82]).await;
                     return;
                 }
             }
@@ -980,7 +1030,8 @@ fn hostile_netbios_session_answers_on_port_139() {
         let (rec, _) = scan_addr(rt, addr, peer, READ_TIMEOUT_S, HOST_TIMEOUT_S);
         let sum = summary(&rec);
         println!("{act:?}: {sum}");
-        let first = rec.pointer("/steps/0/name").and_then(Value::as_str);
+        // The TCP connect is the first step; the session request comes right after it.
+        let first = rec.pointer("/steps/1/name").and_then(Value::as_str);
         let ok = s(&rec, "/status") == status
             && if act == Act::Good {
                 s(&rec, "/doublepulsar/verdict") == "absent"
@@ -992,6 +1043,46 @@ fn hostile_netbios_session_answers_on_port_139() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 11, port 139: when `*SMBSERVER` is refused, the host's name comes from an NBNS node
+/// status query (UDP 137) and is called instead, on this and every later connection; the record
+/// says which name was used. Needs root for ports 137/139 (SKIPPED otherwise).
+#[test]
+fn port_139_calls_the_name_nbns_gives() {
+    let rt = runtime();
+    let ip = IpAddr::from([127, 78, 1, 1]);
+    let bound = rt.block_on(async { TcpListener::bind((ip, 139)).await.map(drop) });
+    if let Err(e) = bound {
+        if e.kind() == std::io::ErrorKind::PermissionDenied
+            && !std::env::var("CI").is_ok_and(|v| v == "true")
+        {
+            println!("SKIPPED: cannot bind port 139 ({e}); run as root");
+            return;
+        }
+        panic!("bind {ip}:139: {e}");
+    }
+    rt.block_on(start_nbns(ip)).expect("bind UDP 137");
+    let peer = Peer::at(Act::CalledNameOnly, Step::NetbiosSession);
+    let addr = rt.block_on(start_peer(ip, 139, peer));
+    let (rec, _) = scan_addr(rt, addr, peer, READ_TIMEOUT_S, HOST_TIMEOUT_S);
+    let sum = summary(&rec);
+    assert!(
+        steps(&rec).starts_with(
+            "connect=ok netbios-session=netbios-refused nbns-node-status=ok connect=ok netbios-session=ok smb1-negotiate=ok"
+        ),
+        "{sum}"
+    );
+    let called = rec["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|st| st["name"] == "netbios-session" && st["outcome"] == "ok")
+        .map(|st| s(st, "/detail").to_owned());
+    assert_eq!(called.as_deref(), Some("called name MRI-CONSOLE"), "{sum}");
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{sum}");
+    assert_eq!(s(&rec, "/doublepulsar/verdict"), "absent", "{sum}");
+    assert_eq!(s(&rec, "/os/netbios_name"), "MRI-CONSOLE", "{sum}");
 }
 
 /// A peer slower than the host deadline allows (issue 11, independent tests): a session setup

@@ -3,15 +3,18 @@
 //! second cannot stretch it), and the NBSS length bound checked before any body is read.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use smb1scan_protocol::nbns::{
+    build_node_status_request, parse_node_status_response, NodeName, NBNS_PORT,
+};
 use smb1scan_protocol::nbss::{
     build_session_request, frame_session_message, parse_nbss_header, parse_session_response,
     NbssType, SessionResponse, NBSS_HEADER_LEN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
 use super::verdict::Failure;
@@ -125,9 +128,10 @@ impl Conn {
         }
     }
 
-    /// Port 139: NetBIOS SESSION REQUEST to `*SMBSERVER` before any SMB.
-    pub async fn netbios_session(&mut self) -> Result<(), NetError> {
-        let req = build_session_request("*SMBSERVER", "SMB1SCAN");
+    /// Port 139: NetBIOS SESSION REQUEST to `called` (`*SMBSERVER`, or the host's own name)
+    /// before any SMB.
+    pub async fn netbios_session(&mut self, called: &str) -> Result<(), NetError> {
+        let req = build_session_request(called, "SMB1SCAN");
         self.write(&req).await?;
         let msg = self.read_frame_raw().await?;
         match parse_session_response(&msg) {
@@ -193,6 +197,34 @@ impl Conn {
     pub async fn exchange(&mut self, smb: &[u8]) -> Result<Vec<u8>, NetError> {
         self.send(smb).await?;
         self.recv().await
+    }
+}
+
+/// Asks `ip` for its NetBIOS names with an NBNS NODE STATUS request (UDP 137, RFC 1002 4.2.17),
+/// waiting at most `wait` for the answer.
+pub async fn nbns_node_status(ip: IpAddr, wait: Duration) -> Result<Vec<NodeName>, NetError> {
+    let local: SocketAddr = match ip {
+        IpAddr::V4(_) => (IpAddr::from([0u8; 4]), 0).into(),
+        IpAddr::V6(_) => (IpAddr::from([0u16; 8]), 0).into(),
+    };
+    let sock = UdpSocket::bind(local).await.map_err(NetError::from_io)?;
+    sock.connect((ip, NBNS_PORT))
+        .await
+        .map_err(NetError::from_io)?;
+    // Any fixed id works: the socket is connected to this one host and used once.
+    let id = 0x5342;
+    let fut = async {
+        sock.send(&build_node_status_request(id))
+            .await
+            .map_err(NetError::from_io)?;
+        let mut buf = vec![0u8; 1500];
+        let n = sock.recv(&mut buf).await.map_err(NetError::from_io)?;
+        let reply = buf.get(..n).unwrap_or_default();
+        parse_node_status_response(reply, id).map_err(|e| NetError::Protocol(e.to_string()))
+    };
+    match timeout(wait, fut).await {
+        Err(_) => Err(NetError::Timeout(wait)),
+        Ok(r) => r,
     }
 }
 

@@ -90,6 +90,9 @@ pub struct Target {
 /// The port that needs a NetBIOS SESSION REQUEST before SMB.
 pub const NETBIOS_SSN_PORT: u16 = 139;
 
+/// The called name Windows accepts without knowing its own NetBIOS name.
+const ANY_SMB_SERVER: &str = "*SMBSERVER";
+
 /// Probes one target and returns its record. Never panics on network input, and returns within
 /// `host_timeout` (plus scheduling slack): whatever finished by then is kept.
 pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
@@ -104,6 +107,8 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
         opts,
         r: &mut r,
         started,
+        called: None,
+        nbns_asked: false,
         fresh: false,
     };
     let finished = tokio::time::timeout_at(deadline, p.run()).await.is_ok();
@@ -131,6 +136,10 @@ struct Probe<'a> {
     opts: &'a ProbeOptions,
     r: &'a mut HostResult,
     started: Instant,
+    /// Port 139: the NetBIOS name learnt by NBNS after `*SMBSERVER` was refused.
+    called: Option<String>,
+    /// The NBNS query was made (once per host, whatever it gave).
+    nbns_asked: bool,
     /// The SMB1 steps run on the fresh connection of the DoublePulsar ping (their failures
     /// decide only the DoublePulsar verdict).
     fresh: bool,
@@ -213,16 +222,103 @@ impl Probe<'_> {
             self.r.status = HostStatus::Timeout;
         }
         if self.addr.port() == NETBIOS_SSN_PORT {
+            let called = self.called.clone();
             let t = Instant::now();
-            if let Err(e) = conn.netbios_session().await {
-                self.step_err(StepName::NetbiosSession(purpose), t, &e);
-                if purpose.is_none() && e.failure() == verdict::Failure::Timeout {
-                    // The first exchange on 139 is the session request, not the negotiate.
-                    self.r.ms17_010.reason = Some(Reason::TimeoutAfterNetbiosSession);
+            match conn
+                .netbios_session(called.as_deref().unwrap_or(ANY_SMB_SERVER))
+                .await
+            {
+                Ok(()) => {}
+                Err(e @ NetError::NetbiosRefused(_)) if called.is_none() && !self.nbns_asked => {
+                    self.step_err(StepName::NetbiosSession(purpose), t, &e);
+                    // Ask the host its name once, and call that on this and later connections.
+                    let Some(name) = self.nbns_name().await else {
+                        return Err(e);
+                    };
+                    conn = self.connect_named(purpose, &name).await?;
                 }
-                return Err(e);
+                Err(e) => {
+                    self.step_err(StepName::NetbiosSession(purpose), t, &e);
+                    if purpose.is_none() && e.failure() == verdict::Failure::Timeout {
+                        // The first exchange on 139 is the session request, not the negotiate.
+                        self.r.ms17_010.reason = Some(Reason::TimeoutAfterNetbiosSession);
+                    }
+                    return Err(e);
+                }
             }
         }
+        Ok(conn)
+    }
+
+    /// The host's file-server NetBIOS name from an NBNS node status query, recorded as a step.
+    async fn nbns_name(&mut self) -> Option<String> {
+        self.nbns_asked = true;
+        let t = Instant::now();
+        match conn::nbns_node_status(self.addr.ip(), self.opts.read_timeout).await {
+            Ok(names) => {
+                let name = smb1scan_protocol::nbns::file_server_name(&names).map(str::to_owned);
+                let listed: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("{}<{:02X}>", n.name, n.suffix))
+                    .collect();
+                let outcome = if name.is_some() {
+                    StepOutcome::Ok
+                } else {
+                    StepOutcome::ProtocolError
+                };
+                let detail = format!("names: {}", listed.join(", "));
+                self.step(Exchange::NbnsNodeStatus, t, outcome, Some(detail));
+                if let Some(n) = &name {
+                    self.r.os.netbios_name.get_or_insert_with(|| n.clone());
+                }
+                self.called = name.clone();
+                name
+            }
+            Err(e) => {
+                self.step_err(StepName::Exchange(Exchange::NbnsNodeStatus), t, &e);
+                None
+            }
+        }
+    }
+
+    /// A new connection whose NetBIOS session calls `name` (after `*SMBSERVER` was refused).
+    async fn connect_named(
+        &mut self,
+        purpose: Option<Exchange>,
+        name: &str,
+    ) -> Result<Conn, NetError> {
+        let t = Instant::now();
+        let (res, attempts) = Conn::connect(
+            self.addr,
+            self.opts.connect_timeout,
+            self.opts.read_timeout,
+            self.opts.retries,
+        )
+        .await;
+        let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
+        step.attempts = Some(attempts);
+        let mut conn = match res {
+            Ok(c) => c,
+            Err(e) => {
+                step.outcome = e.failure().outcome();
+                step.detail = Some(e.to_string());
+                self.r.steps.push(step);
+                return Err(e);
+            }
+        };
+        self.r.steps.push(step);
+        let t = Instant::now();
+        if let Err(e) = conn.netbios_session(name).await {
+            self.step_err(StepName::NetbiosSession(purpose), t, &e);
+            return Err(e);
+        }
+        let mut step = Step::new(
+            StepName::NetbiosSession(purpose),
+            StepOutcome::Ok,
+            elapsed_ms(t),
+        );
+        step.detail = Some(format!("called name {name}"));
+        self.r.steps.push(step);
         Ok(conn)
     }
 
