@@ -101,6 +101,63 @@ mod tests {
     use crate::model::Smb1Evidence;
     use std::net::{IpAddr, Ipv4Addr};
 
+    /// docs/verdicts.md, "Risk": one case per row.
+    #[test]
+    fn risk_table() {
+        use crate::model::Ms17Inferred;
+        let host = |smb1: Option<bool>, ms17: Ms17Verdict, dp: DpVerdict| {
+            let mut h = HostResult::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 445, None);
+            h.smb1.enabled = smb1;
+            h.ms17_010.verdict = ms17;
+            h.doublepulsar.verdict = dp;
+            h
+        };
+        let mut missing = host(Some(true), Ms17Verdict::Unknown, DpVerdict::Unknown);
+        missing.ms17_010.inferred = Some(Ms17Inferred::Missing);
+        let mut low = host(Some(false), Ms17Verdict::NotExposed, DpVerdict::NotTested);
+        low.smb2.signing = Some(Signing::Enabled);
+        let mut none = host(Some(false), Ms17Verdict::NotExposed, DpVerdict::NotTested);
+        none.smb2.signing = Some(Signing::Required);
+        let mut closed = host(None, Ms17Verdict::Unknown, DpVerdict::NotTested);
+        closed.status = HostStatus::Closed;
+        let rows = [
+            (
+                host(Some(true), Ms17Verdict::NotVulnerable, DpVerdict::Present),
+                Risk::Critical,
+            ),
+            (
+                host(Some(true), Ms17Verdict::Vulnerable, DpVerdict::Absent),
+                Risk::Critical,
+            ),
+            (missing, Risk::Critical),
+            (
+                host(Some(true), Ms17Verdict::Unknown, DpVerdict::Unknown),
+                Risk::High,
+            ),
+            (
+                host(None, Ms17Verdict::Unknown, DpVerdict::NotTested),
+                Risk::High,
+            ),
+            (
+                host(Some(true), Ms17Verdict::NotVulnerable, DpVerdict::Absent),
+                Risk::Medium,
+            ),
+            (low, Risk::Low),
+            (none, Risk::None),
+            (closed, Risk::None),
+        ];
+        for (h, want) in rows {
+            assert_eq!(
+                risk(&h),
+                want,
+                "{:?} {:?} {:?}",
+                h.smb1.enabled,
+                h.ms17_010,
+                h.status
+            );
+        }
+    }
+
     /// A port that accepted TCP and gave no verdict is never `none` (issue 11); a port that never
     /// accepted TCP has nothing to rate.
     #[test]
