@@ -153,7 +153,7 @@ impl Probe<'_> {
     async fn run(&mut self) {
         // 1. SMB1-only negotiate, on its own connection that then carries the MS17-010 test.
         let smb1_conn = self.smb1_negotiate().await;
-        if self.r.status != HostStatus::Open && smb1_conn.is_none() && !self.port_answered() {
+        if smb1_conn.is_none() && !self.r.port_answered() {
             // Refused, filtered, unreachable: nothing more to learn on this port.
             return;
         }
@@ -181,14 +181,6 @@ impl Probe<'_> {
         }
         // 3. SMB2 negotiates, in the rest of the host deadline.
         self.smb2_probe().await;
-    }
-
-    /// True when the TCP connect succeeded at least once (status beyond connect failures).
-    fn port_answered(&self) -> bool {
-        !matches!(
-            self.r.status,
-            HostStatus::Closed | HostStatus::Filtered | HostStatus::Unreachable | HostStatus::Error
-        )
     }
 
     /// Opens a connection for `purpose` (none: the SMB1 connection), NetBIOS session first on
