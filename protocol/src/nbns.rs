@@ -4,7 +4,7 @@
 
 use crate::error::{ParseError, Result};
 
-/// The UDP port of the NetBIOS name service.
+/// The UDP port of the NetBIOS name service (RFC 1002 4.2).
 pub const NBNS_PORT: u16 = 137;
 
 /// RR type NBSTAT (RFC 1002 4.2.1.3).
@@ -114,8 +114,9 @@ pub fn parse_node_status_response(i: &[u8], id: u16) -> Result<Vec<NodeName>> {
         .collect())
 }
 
-/// The name to call on port 139: the unique name registered for the file server service (suffix
-/// 0x20), else the unique workstation name (0x00).
+/// The name to call on port 139 (RFC 1002 4.3.2 CALLED NAME): the unique name registered for the
+/// file server service (suffix 0x20), else the unique workstation name (0x00), from the
+/// NODE_NAME entries of RFC 1002 4.2.18.
 pub fn file_server_name(names: &[NodeName]) -> Option<&str> {
     let unique = |suffix| {
         names
