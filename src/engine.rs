@@ -74,12 +74,21 @@ pub struct EngineSummary {
     pub ending: Ending,
 }
 
-/// The result recorded when the engine itself had to cut a host (probe overran its deadline or
-/// panicked).
-fn cut_result(t: Target, status: HostStatus, reason: Reason, msg: String, ms: u64) -> HostResult {
+/// The result recorded when the engine itself had to cut a host that overran its deadline: the
+/// probe's own deadline handling ([`crate::probe::verdict::finish_cut`]) applied to what the engine
+/// knows (the port connected or not is unknown here, so the provisional `timeout` status).
+fn overran_result(t: Target, host_timeout: Duration, ms: u64) -> HostResult {
     let mut r = HostResult::new(t.ip, t.port, t.hostname);
-    r.status = status;
-    r.ms17_010.reason = Some(reason);
+    r.status = HostStatus::Timeout;
+    crate::probe::verdict::finish_cut(&mut r, Reason::HostTimeout, host_timeout, ms);
+    r
+}
+
+/// The result recorded when the probe task panicked.
+fn failed_result(t: Target, msg: String, ms: u64) -> HostResult {
+    let mut r = HostResult::new(t.ip, t.port, t.hostname);
+    r.status = HostStatus::Error;
+    r.ms17_010.reason = Some(Reason::LocalError);
     r.duration_ms = ms;
     r.error = Some(msg);
     r
@@ -143,15 +152,14 @@ where
                 let t0 = tokio::time::Instant::now();
                 let fut = probe(t.clone());
                 let backstop = t.clone();
+                let host_timeout = opts.host_timeout;
                 let handle = set.spawn(async move {
                     match tokio::time::timeout(deadline, fut).await {
                         Ok(r) => r,
-                        Err(_) => cut_result(
+                        Err(_) => overran_result(
                             backstop,
-                            HostStatus::Timeout,
-                            Reason::HostTimeout,
-                            format!("host deadline of {} ms expired", deadline.as_millis()),
-                            deadline.as_millis() as u64,
+                            host_timeout,
+                            u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
                         ),
                     }
                 });
@@ -197,7 +205,7 @@ where
                         let Some((t, t0)) = in_flight.remove(&e.id()) else { continue };
                         let ms = t0.elapsed().as_millis() as u64;
                         tracing::error!(ip = %t.ip, port = t.port, "probe task failed: {e}");
-                        cut_result(t, HostStatus::Error, Reason::LocalError, format!("probe failed: {e}"), ms)
+                        failed_result(t, format!("probe failed: {e}"), ms)
                     }
                 };
                 summary.finished += 1;
@@ -307,6 +315,70 @@ mod tests {
         // First token immediately, then 25 more at 50/s: at least 0.5 s.
         assert!(el >= Duration::from_millis(480), "{el:?}");
         assert!(el < Duration::from_millis(1500), "{el:?}");
+    }
+
+    /// The probe's own host deadline and the engine's backstop write the same shape of record for
+    /// the same timed-out host (a loopback port that accepts and never answers).
+    #[tokio::test]
+    async fn probe_deadline_and_engine_backstop_agree() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let target = Target {
+            ip: addr.ip(),
+            port: addr.port(),
+            hostname: None,
+        };
+        let limit = Duration::from_millis(300);
+        let probe_opts = |host_timeout| crate::probe::ProbeOptions {
+            host_timeout,
+            read_timeout: Duration::from_secs(5),
+            ..crate::probe::ProbeOptions::default()
+        };
+        let by_probe = crate::probe::probe(target.clone(), &probe_opts(limit)).await;
+        // The engine's backstop: a probe that would run for 10 s, cut at 300 ms.
+        let (_tx, rx) = watch::channel(0u32);
+        let o = EngineOptions {
+            host_timeout: limit,
+            slack: Duration::ZERO,
+            ..EngineOptions::default()
+        };
+        let slow = probe_opts(Duration::from_secs(10));
+        let mut got = Vec::new();
+        run(
+            vec![target],
+            move |tg: Target| {
+                let slow = slow.clone();
+                async move { crate::probe::probe(tg, &slow).await }
+            },
+            &o,
+            rx,
+            |r| {
+                got.push(r);
+                Ok::<(), String>(())
+            },
+        )
+        .await
+        .unwrap();
+        let by_engine = got.pop().unwrap();
+        let last = |r: &HostResult| {
+            let mut s = r.steps.last().cloned().unwrap();
+            s.ms = 0;
+            s
+        };
+        assert_eq!(last(&by_probe), last(&by_engine));
+        assert_eq!(last(&by_engine).name, crate::model::StepName::HostDeadline);
+        assert_eq!(by_probe.status, by_engine.status);
+        assert_eq!(by_probe.smb1, by_engine.smb1);
+        assert_eq!(by_probe.ms17_010, by_engine.ms17_010);
+        assert_eq!(by_probe.doublepulsar, by_engine.doublepulsar);
+        assert_eq!(by_probe.error, by_engine.error);
+        assert_eq!(by_engine.ms17_010.reason, Some(Reason::HostTimeout));
     }
 
     #[tokio::test]

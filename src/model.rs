@@ -95,6 +95,15 @@ impl HostResult {
         r.error = Some(format!("cannot resolve `{name}`: {why}"));
         r
     }
+
+    /// The port accepted a TCP connection (whatever came after): a host that then gives no
+    /// verdict is undecided, never safe.
+    pub fn port_answered(&self) -> bool {
+        matches!(
+            self.status,
+            HostStatus::Open | HostStatus::Reset | HostStatus::Timeout | HostStatus::ProtocolError
+        )
+    }
 }
 
 /// Reachability of the target port. Closed vocabulary.
@@ -213,6 +222,10 @@ pub struct Smb2Info {
     pub capabilities: Option<String>,
     /// Server system time (RFC 3339).
     pub server_time: Option<String>,
+    /// When the server last started (RFC 3339), from the NEGOTIATE response's ServerStartTime
+    /// ([MS-SMB2] 2.2.4); null when the server sends 0 (Windows 8 and later, Samba).
+    #[serde(default)]
+    pub boot_time: Option<String>,
 }
 
 /// Identity of the host.
@@ -270,6 +283,22 @@ pub struct Ms17010 {
     pub status: Option<String>,
     /// Status name, e.g. `STATUS_INSUFF_SERVER_RESOURCES`.
     pub status_name: Option<String>,
+    /// When the verdict is `unknown`: what other evidence implies (`missing`: the update cannot
+    /// be installed), else null. Never set when the peek reached a verdict.
+    #[serde(default)]
+    pub inferred: Option<Ms17Inferred>,
+    /// Why `inferred` says so (`booted-before-ms17-010`).
+    #[serde(default)]
+    pub inferred_reason: Option<Reason>,
+}
+
+/// What other evidence implies about MS17-010 when the test gave no verdict. Closed vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ms17Inferred {
+    /// The update is missing: the host has not restarted since before its release, and it
+    /// needs a restart to take effect.
+    Missing,
 }
 
 /// DoublePulsar verdict. Closed vocabulary.
@@ -351,17 +380,31 @@ pub enum Reason {
     LocalError,
     /// The host name did not resolve; nothing was sent.
     Unresolved,
+    /// TCP connected, but no request got an SMB answer (resets, closes or silence on every
+    /// connection): nothing shows whether SMB1 is on.
+    NoSmbAnswer,
+    /// The SMB1-only NEGOTIATE was answered with an SMB1 error status: an SMB1 parser answered,
+    /// so SMB1 is not shown off, and not shown on.
+    Smb1ErrorAtNegotiate,
+    /// The host last started before 2017-03-14, MS17-010's release (SMB2 ServerStartTime).
+    #[serde(rename = "booted-before-ms17-010")]
+    BootedBeforeMs17010,
+    /// The session setup was still refused as "server busy" (STATUS_REQUEST_NOT_ACCEPTED or
+    /// STATUS_INSUFF_SERVER_RESOURCES) after retries with back-off.
+    ServerBusy,
 }
 
 /// One step of the probe, for the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
-    /// Step name: `connect`, `netbios-session`, `smb1-negotiate`, `smb2-negotiate-3.1.1`,
-    /// `session-setup`, `tree-connect`, `peek-named-pipe`, `doublepulsar-ping`, ...
-    pub name: String,
-    /// `ok`, or what went wrong (`refused`, `timeout`, `reset`, `closed`, `status`, `dos-error`,
-    /// `protocol-error`, ...).
-    pub outcome: String,
+    /// What ran, see [`StepName`].
+    pub name: StepName,
+    /// How it ended, see [`StepOutcome`].
+    pub outcome: StepOutcome,
+    /// TCP connect attempts made (connect steps only; more than 1 when `--retries` retried a
+    /// connect that went unanswered), else null.
+    #[serde(default)]
+    pub attempts: Option<u32>,
     /// The status the server returned, hex, when it returned one.
     pub status: Option<String>,
     /// Its name, when known.
@@ -370,4 +413,229 @@ pub struct Step {
     pub detail: Option<String>,
     /// Duration, milliseconds.
     pub ms: u64,
+}
+
+impl Step {
+    /// A step with only a name, an outcome and a duration.
+    pub fn new(name: StepName, outcome: StepOutcome, ms: u64) -> Self {
+        Step {
+            name,
+            outcome,
+            attempts: None,
+            status: None,
+            status_name: None,
+            detail: None,
+            ms,
+        }
+    }
+}
+
+/// An SMB2/3 dialect as named in steps and in `smb2.dialects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Smb2DialectName {
+    /// 2.0.2
+    V202,
+    /// 2.1
+    V210,
+    /// 3.0
+    V300,
+    /// 3.0.2
+    V302,
+    /// 3.1.1
+    V311,
+}
+
+impl Smb2DialectName {
+    /// Every dialect, ascending.
+    pub const ALL: [Smb2DialectName; 5] = [
+        Smb2DialectName::V202,
+        Smb2DialectName::V210,
+        Smb2DialectName::V300,
+        Smb2DialectName::V302,
+        Smb2DialectName::V311,
+    ];
+
+    /// `2.0.2`, `2.1`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Smb2DialectName::V202 => "2.0.2",
+            Smb2DialectName::V210 => "2.1",
+            Smb2DialectName::V300 => "3.0",
+            Smb2DialectName::V302 => "3.0.2",
+            Smb2DialectName::V311 => "3.1.1",
+        }
+    }
+}
+
+/// A request/response exchange of the probe. Closed vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exchange {
+    /// `smb1-negotiate`: the SMB1-only NEGOTIATE.
+    Smb1Negotiate,
+    /// `smb2-negotiate` (every dialect offered) or `smb2-negotiate-2.1` (one dialect alone).
+    Smb2Negotiate(Option<Smb2DialectName>),
+    /// `smb2-session-setup`: NTLMSSP NEGOTIATE over SMB2, for the host's identity.
+    Smb2SessionSetup,
+    /// `session-setup-negotiate`: first leg of an extended-security SMB1 session setup.
+    SessionSetupNegotiate,
+    /// `session-setup`: the SMB1 SESSION_SETUP_ANDX that logs on.
+    SessionSetup,
+    /// `tree-connect`: TREE_CONNECT_ANDX to IPC$.
+    TreeConnect,
+    /// `peek-named-pipe`: the MS17-010 test.
+    PeekNamedPipe,
+    /// `doublepulsar-ping`: the DoublePulsar test.
+    DoublepulsarPing,
+    /// `nbns-node-status`: the host's NetBIOS names over UDP 137 (port 139 only).
+    NbnsNodeStatus,
+}
+
+impl Exchange {
+    fn write(self, out: &mut String) {
+        out.push_str(match self {
+            Exchange::Smb1Negotiate => "smb1-negotiate",
+            Exchange::Smb2Negotiate(_) => "smb2-negotiate",
+            Exchange::Smb2SessionSetup => "smb2-session-setup",
+            Exchange::SessionSetupNegotiate => "session-setup-negotiate",
+            Exchange::SessionSetup => "session-setup",
+            Exchange::TreeConnect => "tree-connect",
+            Exchange::PeekNamedPipe => "peek-named-pipe",
+            Exchange::DoublepulsarPing => "doublepulsar-ping",
+            Exchange::NbnsNodeStatus => "nbns-node-status",
+        });
+        if let Exchange::Smb2Negotiate(Some(d)) = self {
+            out.push('-');
+            out.push_str(d.as_str());
+        }
+    }
+
+    fn parse(s: &str) -> Option<Exchange> {
+        Some(match s {
+            "smb1-negotiate" => Exchange::Smb1Negotiate,
+            "smb2-negotiate" => Exchange::Smb2Negotiate(None),
+            "smb2-session-setup" => Exchange::Smb2SessionSetup,
+            "session-setup-negotiate" => Exchange::SessionSetupNegotiate,
+            "session-setup" => Exchange::SessionSetup,
+            "tree-connect" => Exchange::TreeConnect,
+            "peek-named-pipe" => Exchange::PeekNamedPipe,
+            "doublepulsar-ping" => Exchange::DoublepulsarPing,
+            "nbns-node-status" => Exchange::NbnsNodeStatus,
+            _ => {
+                let d = s.strip_prefix("smb2-negotiate-")?;
+                let d = Smb2DialectName::ALL.into_iter().find(|x| x.as_str() == d)?;
+                Exchange::Smb2Negotiate(Some(d))
+            }
+        })
+    }
+}
+
+/// The name of a [`Step`]. Closed vocabulary, serialised as today's strings: `connect`,
+/// `netbios-session`, an [`Exchange`] name, `host-deadline`; a connection opened for a later
+/// exchange names it in parentheses: `connect (smb2-negotiate-2.1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum StepName {
+    /// TCP connect, for the exchange named (none: the SMB1 connection).
+    Connect(Option<Exchange>),
+    /// NetBIOS SESSION REQUEST on port 139, for the exchange named.
+    NetbiosSession(Option<Exchange>),
+    /// A request/response exchange.
+    Exchange(Exchange),
+    /// The whole-host deadline expired.
+    HostDeadline,
+}
+
+impl std::fmt::Display for StepName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = String::new();
+        let (word, for_) = match self {
+            StepName::Connect(x) => ("connect", x),
+            StepName::NetbiosSession(x) => ("netbios-session", x),
+            StepName::Exchange(e) => {
+                e.write(&mut out);
+                return f.write_str(&out);
+            }
+            StepName::HostDeadline => return f.write_str("host-deadline"),
+        };
+        out.push_str(word);
+        if let Some(e) = for_ {
+            out.push_str(" (");
+            e.write(&mut out);
+            out.push(')');
+        }
+        f.write_str(&out)
+    }
+}
+
+impl From<StepName> for String {
+    fn from(n: StepName) -> String {
+        n.to_string()
+    }
+}
+
+impl TryFrom<String> for StepName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("unknown step name {s:?}");
+        let (word, for_) = match s.split_once(" (") {
+            Some((w, rest)) => {
+                let inner = rest.strip_suffix(')').ok_or_else(bad)?;
+                (w, Some(Exchange::parse(inner).ok_or_else(bad)?))
+            }
+            None => (s.as_str(), None),
+        };
+        match (word, for_) {
+            ("connect", x) => Ok(StepName::Connect(x)),
+            ("netbios-session", x) => Ok(StepName::NetbiosSession(x)),
+            ("host-deadline", None) => Ok(StepName::HostDeadline),
+            (w, None) => Exchange::parse(w).map(StepName::Exchange).ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// How a [`Step`] ended. Closed vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// Done as expected.
+    Ok,
+    /// TCP connect refused.
+    Refused,
+    /// TCP connect unanswered.
+    ConnectTimeout,
+    /// ICMP unreachable / no route.
+    Unreachable,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer closed the connection.
+    Closed,
+    /// No answer in time.
+    Timeout,
+    /// The answer did not parse, or carried another MID.
+    ProtocolError,
+    /// The NetBIOS session request was refused.
+    NetbiosRefused,
+    /// A local error.
+    Error,
+    /// The server answered with an NT error status.
+    Status,
+    /// The server answered with a DOS-style error.
+    DosError,
+    /// DialectIndex 0xFFFF.
+    NoDialect,
+    /// An SMB2 reply to an SMB1 request.
+    Smb2Reply,
+    /// An SMB1 reply to an SMB2 request.
+    Smb1Reply,
+    /// PeekNamedPipe: STATUS_INSUFF_SERVER_RESOURCES.
+    Vulnerable,
+    /// PeekNamedPipe: access denied / invalid handle.
+    NotVulnerable,
+    /// The ping reply carried MID + 16.
+    Present,
+    /// The ping reply carried the request's MID, on an accepted session.
+    Absent,
+    /// The ping reply fits neither shape.
+    Unexpected,
 }

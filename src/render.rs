@@ -38,7 +38,7 @@ pub fn merge(runs: &[PathBuf]) -> Result<Vec<HostResult>> {
         }
     }
     let mut out: Vec<HostResult> = newest.into_values().collect();
-    out.sort_by(|a, b| key(a).cmp(&key(b)));
+    out.sort_by_key(key);
     Ok(out)
 }
 

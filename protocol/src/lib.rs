@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod message;
+pub mod nbns;
 pub mod nbss;
 pub mod ntlmssp;
 pub mod smb1;

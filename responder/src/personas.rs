@@ -424,7 +424,7 @@ static PERSONAS: [Persona; 10] = [
     Persona {
         name: "win7-silent-after-peek",
         description: "Windows 7 SP1 that never answers the PeekNamedPipe (win7-ultimate-sp1-ms17-010-peek-unanswered-msf.pcap)",
-        expected: "ms17_010 unknown, reason timeout-after-peek",
+        expected: "ms17_010 unknown, reason timeout-after-peek; DoublePulsar absent (ping on a fresh connection)",
         smb1: Some(Smb1Persona {
             native_os: "Windows 7 Ultimate 7601 Service Pack 1",
             native_lanman: "Windows 7 Ultimate 6.1",

@@ -3,16 +3,21 @@
 //! second cannot stretch it), and the NBSS length bound checked before any body is read.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use smb1scan_protocol::nbns::{
+    build_node_status_request, parse_node_status_response, NodeName, NBNS_PORT,
+};
 use smb1scan_protocol::nbss::{
     build_nbss_session_message, build_nbss_session_request, parse_nbss_header,
     parse_nbss_session_response, NbssSessionResponse, NbssType, NBSS_HEADER_LEN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
+
+use super::verdict::Failure;
 
 /// Keep-alives a peer may send before a real message; more than this is a protocol error.
 const MAX_KEEPALIVES: usize = 8;
@@ -66,18 +71,18 @@ impl NetError {
         }
     }
 
-    /// Short outcome word for a [`crate::model::Step`].
-    pub fn outcome(&self) -> &'static str {
+    /// The failure as the verdict rules classify it.
+    pub fn failure(&self) -> Failure {
         match self {
-            NetError::Refused => "refused",
-            NetError::ConnectTimeout => "connect-timeout",
-            NetError::Unreachable(_) => "unreachable",
-            NetError::Reset => "reset",
-            NetError::Closed => "closed",
-            NetError::Timeout(_) => "timeout",
-            NetError::Protocol(_) => "protocol-error",
-            NetError::NetbiosRefused(_) => "netbios-refused",
-            NetError::Io(_) => "error",
+            NetError::Refused => Failure::Refused,
+            NetError::ConnectTimeout => Failure::ConnectTimeout,
+            NetError::Unreachable(_) => Failure::Unreachable,
+            NetError::Reset => Failure::Reset,
+            NetError::Closed => Failure::Closed,
+            NetError::Timeout(_) => Failure::Timeout,
+            NetError::Protocol(_) => Failure::Protocol,
+            NetError::NetbiosRefused(_) => Failure::NetbiosRefused,
+            NetError::Io(_) => Failure::Local,
         }
     }
 }
@@ -89,13 +94,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects to `addr`, retrying a timed-out connect `retries` more times.
+    /// Connects to `addr`, retrying a timed-out connect `retries` more times. Also returns the
+    /// number of attempts made, for the audit trail.
     pub async fn connect(
         addr: SocketAddr,
         connect_timeout: Duration,
         read_timeout: Duration,
         retries: u32,
-    ) -> Result<Conn, NetError> {
+    ) -> (Result<Conn, NetError>, u32) {
         let mut attempt = 0;
         loop {
             let r = match timeout(connect_timeout, TcpStream::connect(addr)).await {
@@ -103,24 +109,29 @@ impl Conn {
                 Ok(Err(e)) => Err(NetError::from_io(e)),
                 Ok(Ok(stream)) => {
                     // Small request/response exchanges: do not let Nagle delay them.
+                    // Best effort: a socket without it still works, only slower.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Conn {
-                        stream,
-                        read_timeout,
-                    });
+                    return (
+                        Ok(Conn {
+                            stream,
+                            read_timeout,
+                        }),
+                        attempt + 1,
+                    );
                 }
             };
             // Only a connect that went unanswered is retried: a refusal is an answer.
             if attempt >= retries || !matches!(r, Err(NetError::ConnectTimeout)) {
-                return r;
+                return (r, attempt + 1);
             }
             attempt += 1;
         }
     }
 
-    /// Port 139: NetBIOS SESSION REQUEST to `*SMBSERVER` before any SMB.
-    pub async fn netbios_session(&mut self) -> Result<(), NetError> {
-        let req = build_nbss_session_request("*SMBSERVER", "SMB1SCAN");
+    /// Port 139: NetBIOS SESSION REQUEST to `called` (`*SMBSERVER`, or the host's own name)
+    /// before any SMB.
+    pub async fn netbios_session(&mut self, called: &str) -> Result<(), NetError> {
+        let req = build_nbss_session_request(called, "SMB1SCAN");
         self.write(&req).await?;
         let msg = self.read_frame_raw().await?;
         match parse_nbss_session_response(&msg) {
@@ -186,6 +197,34 @@ impl Conn {
     pub async fn exchange(&mut self, smb: &[u8]) -> Result<Vec<u8>, NetError> {
         self.send(smb).await?;
         self.recv().await
+    }
+}
+
+/// Asks `ip` for its NetBIOS names with an NBNS NODE STATUS request (UDP 137, RFC 1002 4.2.17),
+/// waiting at most `wait` for the answer.
+pub async fn nbns_node_status(ip: IpAddr, wait: Duration) -> Result<Vec<NodeName>, NetError> {
+    let local: SocketAddr = match ip {
+        IpAddr::V4(_) => (IpAddr::from([0u8; 4]), 0).into(),
+        IpAddr::V6(_) => (IpAddr::from([0u16; 8]), 0).into(),
+    };
+    let sock = UdpSocket::bind(local).await.map_err(NetError::from_io)?;
+    sock.connect((ip, NBNS_PORT))
+        .await
+        .map_err(NetError::from_io)?;
+    // Any fixed id works: the socket is connected to this one host and used once.
+    let id = 0x5342;
+    let fut = async {
+        sock.send(&build_node_status_request(id))
+            .await
+            .map_err(NetError::from_io)?;
+        let mut buf = vec![0u8; 1500];
+        let n = sock.recv(&mut buf).await.map_err(NetError::from_io)?;
+        let reply = buf.get(..n).unwrap_or_default();
+        parse_node_status_response(reply, id).map_err(|e| NetError::Protocol(e.to_string()))
+    };
+    match timeout(wait, fut).await {
+        Err(_) => Err(NetError::Timeout(wait)),
+        Ok(r) => r,
     }
 }
 

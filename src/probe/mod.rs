@@ -1,27 +1,27 @@
 //! The per-host probe: async steps over a `TcpStream`, each under a timeout, the whole host under
-//! a deadline. Protocol decisions live here; wire formats live in `smb1scan-protocol`; framing and
-//! timeouts live in [`conn`].
+//! a deadline. The order of the steps lives here; wire formats live in `smb1scan-protocol`; framing and
+//! timeouts live in [`conn`]; the verdict rules live in [`verdict`], without I/O.
 //!
 //! Order of work for one target:
 //! 1. SMB1 connection: NEGOTIATE offering SMB1 dialects only -> `smb1.enabled` and its evidence.
-//! 2. SMB2 connections: one NEGOTIATE offering every dialect (highest dialect, signing, and an
+//! 2. On that connection, when SMB1 answered: SESSION_SETUP_ANDX (anonymous or the given
+//!    credentials), TREE_CONNECT_ANDX to IPC$, TRANS PeekNamedPipe on FID 0 (the MS17-010 test),
+//!    TRANS2 SESSION_SETUP (the DoublePulsar ping). When the peek got no answer, the ping runs on
+//!    a fresh connection with its own session. All within [`SMB1_SHARE`] of the host deadline.
+//! 3. SMB2 connections: one NEGOTIATE offering every dialect (highest dialect, signing, and an
 //!    NTLMSSP CHALLENGE over SESSION_SETUP for the OS identity), then each lower dialect alone on
 //!    its own connection, so the list is complete.
-//! 3. Back on the SMB1 connection, when SMB1 answered: SESSION_SETUP_ANDX (anonymous or the given
-//!    credentials), TREE_CONNECT_ANDX to IPC$, TRANS PeekNamedPipe on FID 0 (the MS17-010 test),
-//!    TRANS2 SESSION_SETUP (the DoublePulsar ping).
 
 pub mod conn;
 pub mod os;
 mod smb1;
 mod smb2;
+pub mod verdict;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::model::{
-    DpVerdict, HostResult, HostStatus, Ms17Verdict, Reason, Smb1Evidence, Step, Target,
-};
+use crate::model::{Exchange, HostResult, HostStatus, Reason, Step, StepName, StepOutcome, Target};
 use conn::{Conn, NetError};
 
 /// Credentials for networks where anonymous IPC$ is refused. The password never appears in
@@ -79,6 +79,9 @@ impl Default for ProbeOptions {
 /// The port that needs a NetBIOS SESSION REQUEST before SMB.
 pub const NETBIOS_SSN_PORT: u16 = 139;
 
+/// The called name Windows accepts without knowing its own NetBIOS name.
+const ANY_SMB_SERVER: &str = "*SMBSERVER";
+
 /// Probes one target and returns its record. Never panics on network input, and returns within
 /// `host_timeout` (plus scheduling slack): whatever finished by then is kept.
 pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
@@ -92,78 +95,24 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
         addr: SocketAddr::new(target.ip, target.port),
         opts,
         r: &mut r,
+        started,
+        called: None,
+        nbns_asked: false,
+        fresh: false,
     };
     let finished = tokio::time::timeout_at(deadline, p.run()).await.is_ok();
-    if !finished {
-        r.steps.push(Step {
-            name: "host-deadline".into(),
-            outcome: "timeout".into(),
-            status: None,
-            status_name: None,
-            detail: Some(format!("host timeout of {:?} expired", opts.host_timeout)),
-            ms: elapsed_ms(started),
-        });
-        mark_unfinished(&mut r, Reason::HostTimeout);
-        if r.error.is_none() {
-            r.error = Some(format!("host timeout ({:?}) expired", opts.host_timeout));
-        }
+    if finished {
+        verdict::finalise(&mut r);
+        r.duration_ms = elapsed_ms(started);
+    } else {
+        verdict::finish_cut(
+            &mut r,
+            Reason::HostTimeout,
+            opts.host_timeout,
+            elapsed_ms(started),
+        );
     }
-    finalise(&mut r);
-    r.duration_ms = elapsed_ms(started);
     r
-}
-
-/// Marks verdicts still undecided when the probe stopped early (deadline, interruption).
-pub fn mark_unfinished(r: &mut HostResult, reason: Reason) {
-    if r.smb1.evidence == Smb1Evidence::NotTested && r.status == HostStatus::Timeout {
-        // Connected, and the SMB1 negotiate was still waiting for its answer.
-        r.smb1.evidence = Smb1Evidence::Timeout;
-    }
-    if r.ms17_010.verdict == Ms17Verdict::Unknown && r.ms17_010.reason.is_none() {
-        r.ms17_010.reason = Some(reason);
-    }
-    if matches!(
-        r.doublepulsar.verdict,
-        DpVerdict::Unknown | DpVerdict::NotTested
-    ) && r.doublepulsar.reason.is_none()
-        && r.smb1.enabled == Some(true)
-    {
-        r.doublepulsar.verdict = DpVerdict::Unknown;
-        r.doublepulsar.reason = Some(reason);
-    }
-}
-
-/// Derives the verdicts that follow from others, so every record is self-consistent.
-fn finalise(r: &mut HostResult) {
-    if r.smb1.enabled == Some(false) && r.ms17_010.verdict == Ms17Verdict::Unknown {
-        r.ms17_010.verdict = Ms17Verdict::NotExposed;
-        r.ms17_010.reason = Some(Reason::Smb1Disabled);
-    }
-    if r.ms17_010.verdict == Ms17Verdict::Unknown && r.ms17_010.reason.is_none() {
-        r.ms17_010.reason = Some(match r.status {
-            HostStatus::Closed => Reason::ConnectionRefused,
-            HostStatus::Filtered => Reason::ConnectTimeout,
-            HostStatus::Unreachable => Reason::Unreachable,
-            HostStatus::Reset => Reason::ConnectionReset,
-            // On port 139 the first exchange is the NetBIOS session request, not a negotiate.
-            HostStatus::Timeout
-                if r.steps
-                    .last()
-                    .is_some_and(|s| s.name.starts_with("netbios-session")) =>
-            {
-                Reason::TimeoutAfterNetbiosSession
-            }
-            HostStatus::Timeout => Reason::TimeoutAfterNegotiate,
-            HostStatus::ProtocolError => Reason::ProtocolError,
-            HostStatus::Interrupted => Reason::Interrupted,
-            HostStatus::Error => Reason::LocalError,
-            HostStatus::Unresolved => Reason::Unresolved,
-            HostStatus::Open => Reason::Smb1Unknown,
-        });
-    }
-    if r.doublepulsar.verdict == DpVerdict::Unknown && r.doublepulsar.reason.is_none() {
-        r.doublepulsar.reason = r.ms17_010.reason;
-    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
@@ -175,94 +124,210 @@ struct Probe<'a> {
     addr: SocketAddr,
     opts: &'a ProbeOptions,
     r: &'a mut HostResult,
+    started: Instant,
+    /// Port 139: the NetBIOS name learnt by NBNS after `*SMBSERVER` was refused.
+    called: Option<String>,
+    /// The NBNS query was made (once per host, whatever it gave).
+    nbns_asked: bool,
+    /// The SMB1 steps run on the fresh connection of the DoublePulsar ping (their failures
+    /// decide only the DoublePulsar verdict).
+    fresh: bool,
 }
+
+/// The SMB1 tests' share of the host deadline; SMB2 always keeps the rest, so a stalled step on
+/// one side cannot starve the other.
+const SMB1_SHARE: f64 = 2.0 / 3.0;
 
 impl Probe<'_> {
     async fn run(&mut self) {
-        // 1. SMB1-only negotiate, on its own connection that later carries the MS17-010 test.
+        // 1. SMB1-only negotiate, on its own connection that then carries the MS17-010 test.
         let smb1_conn = self.smb1_negotiate().await;
-        if self.r.status != HostStatus::Open && smb1_conn.is_none() && !self.port_answered() {
+        if smb1_conn.is_none() && !self.r.port_answered() {
             // Refused, filtered, unreachable: nothing more to learn on this port.
             return;
         }
-        // 2. SMB2 negotiates.
-        self.smb2_probe().await;
-        // 3. The SMB1 session steps.
+        // 2. The SMB1 session steps right away (the most important test first), within their
+        //    share of the host deadline.
         if let Some(conn) = smb1_conn {
-            self.smb1_session(conn).await;
+            let share = self.opts.host_timeout.mul_f64(SMB1_SHARE);
+            let until = tokio::time::Instant::from_std(self.started + share);
+            if tokio::time::timeout_at(until, self.smb1_session(conn))
+                .await
+                .is_err()
+            {
+                let mut step = Step::new(
+                    StepName::HostDeadline,
+                    StepOutcome::Timeout,
+                    elapsed_ms(self.started),
+                );
+                step.detail = Some(format!(
+                    "the SMB1 tests' share ({share:?}) of the host timeout expired"
+                ));
+                self.r.steps.push(step);
+                self.fresh = false;
+                verdict::mark_unfinished(self.r, Reason::HostTimeout);
+            }
         }
+        // 3. SMB2 negotiates, in the rest of the host deadline.
+        self.smb2_probe().await;
     }
 
-    /// True when the TCP connect succeeded at least once (status beyond connect failures).
-    fn port_answered(&self) -> bool {
-        !matches!(
-            self.r.status,
-            HostStatus::Closed | HostStatus::Filtered | HostStatus::Unreachable | HostStatus::Error
-        )
-    }
-
-    /// Opens a connection (NetBIOS session first on port 139), recording the connect step.
-    async fn connect(&mut self, label: &str) -> Result<Conn, NetError> {
+    /// Opens a connection for `purpose` (none: the SMB1 connection), NetBIOS session first on
+    /// port 139, recording the connect step with its attempts.
+    async fn connect(&mut self, purpose: Option<Exchange>) -> Result<Conn, NetError> {
         let t = Instant::now();
-        let res = Conn::connect(
+        let (res, attempts) = Conn::connect(
             self.addr,
             self.opts.connect_timeout,
             self.opts.read_timeout,
             self.opts.retries,
         )
         .await;
+        let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
+        step.attempts = Some(attempts);
         let mut conn = match res {
             Ok(c) => c,
             Err(e) => {
-                self.step_err(&format!("connect{label}"), t, &e);
+                step.outcome = e.failure().outcome();
+                step.detail = Some(e.to_string());
+                self.r.steps.push(step);
                 return Err(e);
             }
         };
+        // A successful connect is listed for the SMB1 connections; the SMB2 ones show in their
+        // negotiate step.
+        if !matches!(purpose, Some(Exchange::Smb2Negotiate(_))) {
+            self.r.steps.push(step);
+        }
         if self.r.status == HostStatus::Filtered {
             self.r.status = HostStatus::Timeout;
         }
         if self.addr.port() == NETBIOS_SSN_PORT {
+            let called = self.called.clone();
             let t = Instant::now();
-            if let Err(e) = conn.netbios_session().await {
-                self.step_err(&format!("netbios-session{label}"), t, &e);
-                return Err(e);
+            match conn
+                .netbios_session(called.as_deref().unwrap_or(ANY_SMB_SERVER))
+                .await
+            {
+                Ok(()) => {}
+                Err(e @ NetError::NetbiosRefused(_)) if called.is_none() && !self.nbns_asked => {
+                    self.step_err(StepName::NetbiosSession(purpose), t, &e);
+                    // Ask the host its name once, and call that on this and later connections.
+                    let Some(name) = self.nbns_name().await else {
+                        return Err(e);
+                    };
+                    conn = self.connect_named(purpose, &name).await?;
+                }
+                Err(e) => {
+                    self.step_err(StepName::NetbiosSession(purpose), t, &e);
+                    if purpose.is_none() && e.failure() == verdict::Failure::Timeout {
+                        // The first exchange on 139 is the session request, not the negotiate.
+                        self.r.ms17_010.reason = Some(Reason::TimeoutAfterNetbiosSession);
+                    }
+                    return Err(e);
+                }
             }
         }
         Ok(conn)
     }
 
-    fn step(&mut self, name: &str, t: Instant, outcome: &str, detail: Option<String>) {
-        self.r.steps.push(Step {
-            name: name.into(),
-            outcome: outcome.into(),
-            status: None,
-            status_name: None,
-            detail,
-            ms: elapsed_ms(t),
-        });
+    /// The host's file-server NetBIOS name from an NBNS node status query, recorded as a step.
+    async fn nbns_name(&mut self) -> Option<String> {
+        self.nbns_asked = true;
+        let t = Instant::now();
+        match conn::nbns_node_status(self.addr.ip(), self.opts.read_timeout).await {
+            Ok(names) => {
+                let name = smb1scan_protocol::nbns::file_server_name(&names).map(str::to_owned);
+                let listed: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("{}<{:02X}>", n.name, n.suffix))
+                    .collect();
+                let outcome = if name.is_some() {
+                    StepOutcome::Ok
+                } else {
+                    StepOutcome::ProtocolError
+                };
+                let detail = format!("names: {}", listed.join(", "));
+                self.step(Exchange::NbnsNodeStatus, t, outcome, Some(detail));
+                if let Some(n) = &name {
+                    self.r.os.netbios_name.get_or_insert_with(|| n.clone());
+                }
+                self.called = name.clone();
+                name
+            }
+            Err(e) => {
+                self.step_err(StepName::Exchange(Exchange::NbnsNodeStatus), t, &e);
+                None
+            }
+        }
+    }
+
+    /// A new connection whose NetBIOS session calls `name` (after `*SMBSERVER` was refused).
+    async fn connect_named(
+        &mut self,
+        purpose: Option<Exchange>,
+        name: &str,
+    ) -> Result<Conn, NetError> {
+        let t = Instant::now();
+        let (res, attempts) = Conn::connect(
+            self.addr,
+            self.opts.connect_timeout,
+            self.opts.read_timeout,
+            self.opts.retries,
+        )
+        .await;
+        let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
+        step.attempts = Some(attempts);
+        let mut conn = match res {
+            Ok(c) => c,
+            Err(e) => {
+                step.outcome = e.failure().outcome();
+                step.detail = Some(e.to_string());
+                self.r.steps.push(step);
+                return Err(e);
+            }
+        };
+        self.r.steps.push(step);
+        let t = Instant::now();
+        if let Err(e) = conn.netbios_session(name).await {
+            self.step_err(StepName::NetbiosSession(purpose), t, &e);
+            return Err(e);
+        }
+        let mut step = Step::new(
+            StepName::NetbiosSession(purpose),
+            StepOutcome::Ok,
+            elapsed_ms(t),
+        );
+        step.detail = Some(format!("called name {name}"));
+        self.r.steps.push(step);
+        Ok(conn)
+    }
+
+    fn step(&mut self, x: Exchange, t: Instant, outcome: StepOutcome, detail: Option<String>) {
+        let mut s = Step::new(StepName::Exchange(x), outcome, elapsed_ms(t));
+        s.detail = detail;
+        self.r.steps.push(s);
     }
 
     fn step_status(
         &mut self,
-        name: &str,
+        x: Exchange,
         t: Instant,
-        outcome: &str,
+        outcome: StepOutcome,
         status: smb1scan_protocol::SmbError,
         detail: Option<String>,
     ) {
-        self.r.steps.push(Step {
-            name: name.into(),
-            outcome: outcome.into(),
-            status: Some(status.hex()),
-            status_name: status_name(status),
-            detail,
-            ms: elapsed_ms(t),
-        });
+        let mut s = Step::new(StepName::Exchange(x), outcome, elapsed_ms(t));
+        s.status = Some(status.hex());
+        s.status_name = status_name(status);
+        s.detail = detail;
+        self.r.steps.push(s);
     }
 
-    fn step_err(&mut self, name: &str, t: Instant, e: &NetError) {
-        let detail = Some(e.to_string());
-        self.step(name, t, e.outcome(), detail);
+    fn step_err(&mut self, name: StepName, t: Instant, e: &NetError) {
+        let mut s = Step::new(name, e.failure().outcome(), elapsed_ms(t));
+        s.detail = Some(e.to_string());
+        self.r.steps.push(s);
     }
 }
 
@@ -271,33 +336,5 @@ pub fn status_name(s: smb1scan_protocol::SmbError) -> Option<String> {
     match s {
         smb1scan_protocol::SmbError::Nt(n) => n.name().map(str::to_owned),
         smb1scan_protocol::SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
-}
-
-/// Host status for a connection-level failure.
-fn status_for(e: &NetError) -> HostStatus {
-    match e {
-        NetError::Refused => HostStatus::Closed,
-        NetError::ConnectTimeout => HostStatus::Filtered,
-        NetError::Unreachable(_) => HostStatus::Unreachable,
-        NetError::Reset => HostStatus::Reset,
-        NetError::Closed => HostStatus::Reset,
-        NetError::Timeout(_) => HostStatus::Timeout,
-        NetError::Protocol(_) | NetError::NetbiosRefused(_) => HostStatus::ProtocolError,
-        NetError::Io(_) => HostStatus::Error,
-    }
-}
-
-/// Reason for a connection-level failure at a step; `timeout` names the step's own timeout reason.
-fn reason_for(e: &NetError, timeout: Reason) -> Reason {
-    match e {
-        NetError::Refused => Reason::ConnectionRefused,
-        NetError::ConnectTimeout => Reason::ConnectTimeout,
-        NetError::Unreachable(_) => Reason::Unreachable,
-        NetError::Reset => Reason::ConnectionReset,
-        NetError::Closed => Reason::ConnectionClosed,
-        NetError::Timeout(_) => timeout,
-        NetError::Protocol(_) | NetError::NetbiosRefused(_) => Reason::ProtocolError,
-        NetError::Io(_) => Reason::LocalError,
     }
 }

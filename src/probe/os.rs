@@ -1,11 +1,11 @@
-//! Turns what a host says about itself (NativeOS, NativeLanMan, the NTLMSSP version, CAP_UNIX)
+//! Turns what a host says about itself (NativeOS, NativeLanMan, the NTLMSSP version, capabilities::UNIX)
 //! into a normalised product name and build, which the remediation table keys on.
 
 /// Normalised product and build from the raw identity strings.
 ///
 /// The SESSION_SETUP NativeOS is the most specific source (edition and service pack); the NTLMSSP
 /// version (major.minor.build) still identifies the OS when SMB1 is off; Samba is recognised from
-/// its LAN manager string or CAP_UNIX and reported as such, since it answers like patched Windows.
+/// its LAN manager string or capabilities::UNIX and reported as such, since it answers like patched Windows.
 pub fn normalise(
     native_os: Option<&str>,
     native_lanman: Option<&str>,

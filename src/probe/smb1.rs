@@ -8,21 +8,19 @@ use smb1scan_protocol::ntlmssp::{
     build_ntlmssp_authenticate_keyed, build_ntlmssp_negotiate, parse_ntlmssp_challenge,
     NtlmsspChallenge,
 };
+use smb1scan_protocol::ntlmssp::{ntlmv2_responses, ntowfv2};
 use smb1scan_protocol::smb1::header::{flags2, CLIENT_FLAGS2};
 use smb1scan_protocol::smb1::negotiate::{
     build_smb1_negotiate_request, build_smb1_negotiate_request_with_flags2, capabilities,
-    parse_smb1_negotiate_response, Smb1NegotiateResponse, SMB1_DIALECTS,
+    parse_smb1_negotiate_response, Smb1NegotiateResponse, Smb1NegotiateSecurity, SMB1_DIALECTS,
 };
 use smb1scan_protocol::smb1::session_setup::{
-    build_smb1_session_setup_anonymous, build_smb1_session_setup_extended,
-    parse_smb1_session_setup_response,
+    build_smb1_session_setup_extended, build_smb1_session_setup_plain,
+    parse_smb1_session_setup_response, PlainLogon,
 };
 use smb1scan_protocol::smb1::signing::sign_smb1_message;
 use smb1scan_protocol::smb1::trans::{build_smb1_peek_named_pipe_fid0, parse_smb1_trans_response};
-use smb1scan_protocol::smb1::trans2::{
-    build_smb1_doublepulsar_ping, interpret_doublepulsar_reply, DoublePulsarReply,
-    DOUBLEPULSAR_PING_MID,
-};
+use smb1scan_protocol::smb1::trans2::{build_smb1_doublepulsar_ping, DOUBLEPULSAR_PING_MID};
 use smb1scan_protocol::smb1::tree_connect::{
     build_smb1_tree_connect_andx, parse_smb1_tree_connect_response,
 };
@@ -33,8 +31,14 @@ use smb1scan_protocol::spnego::{
 use smb1scan_protocol::{NtStatus, SmbError};
 
 use super::conn::{Conn, NetError};
-use super::{reason_for, status_for, Probe};
-use crate::model::{DpVerdict, HostStatus, Ms17Verdict, Reason, Smb1Evidence};
+use super::verdict::{self, Login, PingSession, Smb1NegotiateReply};
+use super::Probe;
+use crate::model::{DpVerdict, Exchange, HostStatus, Ms17Verdict, Reason, StepName, StepOutcome};
+
+/// Session setups refused as "server busy" are retried this many times ...
+const SERVER_BUSY_RETRIES: u32 = 3;
+/// ... after this pause, doubled each time (0.25 + 0.5 + 1 s at most, within the host deadline).
+const SERVER_BUSY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// PID smb1scan puts in its SMB1 requests (any value works; this one is easy to spot in captures).
 const PID: u16 = 0xFEFF;
@@ -47,18 +51,53 @@ pub(super) struct Smb1Session {
     ids: Smb1Ids,
     /// The server requires signing (SecurityMode 0x08).
     signing_required: bool,
+    /// The classic negotiate's challenge, for credentials without extended security.
+    challenge: Option<[u8; 8]>,
     /// Once a credentialed session is up on such a server: the MAC key and the next request's
     /// sequence number ([MS-CIFS] 3.1.4.1; each request/response pair takes two numbers).
     signing: Option<([u8; 16], u32)>,
 }
 
 /// Outcome of one SMB1 request/response step.
-enum Exchange {
+enum Sent {
     Reply(Vec<u8>),
     Failed(NetError),
 }
 
 impl Smb1Session {
+    /// The session state a NEGOTIATE response sets up.
+    fn new(conn: Conn, resp: &Smb1NegotiateResponse<'_>) -> Self {
+        let (extended_security, cap_unix) = match resp {
+            Smb1NegotiateResponse::NtLm(n) => (
+                n.is_extended_security(),
+                n.has_capability(capabilities::UNIX),
+            ),
+            _ => (false, false),
+        };
+        let challenge = match resp {
+            Smb1NegotiateResponse::NtLm(n) => match &n.security {
+                Smb1NegotiateSecurity::Challenge { challenge, .. } => {
+                    <[u8; 8]>::try_from(*challenge).ok()
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        Smb1Session {
+            conn,
+            extended_security,
+            cap_unix,
+            ids: Smb1Ids {
+                pid: PID,
+                mid: 1,
+                ..Smb1Ids::default()
+            },
+            signing_required: resp.signing() == Some(smb1scan_protocol::message::Signing::Required),
+            signing: None,
+            challenge,
+        }
+    }
+
     fn next_mid(&mut self) -> Smb1Ids {
         self.ids.mid = self.ids.mid.wrapping_add(1);
         // MID 65 is the DoublePulsar ping's; keep ordinary steps off it so replies are unambiguous.
@@ -68,7 +107,7 @@ impl Smb1Session {
         self.ids
     }
 
-    async fn exchange(&mut self, msg: &[u8]) -> Exchange {
+    async fn exchange(&mut self, msg: &[u8]) -> Sent {
         let signed;
         let msg = match &mut self.signing {
             Some((key, seq)) => {
@@ -82,15 +121,15 @@ impl Smb1Session {
         };
         match self.conn.exchange(msg).await {
             Ok(m) => match check_mid(msg, &m) {
-                Ok(()) => Exchange::Reply(m),
-                Err(e) => Exchange::Failed(e),
+                Ok(()) => Sent::Reply(m),
+                Err(e) => Sent::Failed(e),
             },
-            Err(e) => Exchange::Failed(e),
+            Err(e) => Sent::Failed(e),
         }
     }
 }
 
-fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
+pub(super) fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
     use smb1scan_protocol::message::Signing as P;
     match s {
         P::Disabled => crate::model::Signing::Disabled,
@@ -99,32 +138,29 @@ fn signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
     }
 }
 
-pub(super) fn model_signing(s: smb1scan_protocol::message::Signing) -> crate::model::Signing {
-    signing(s)
-}
-
-fn unix_to_rfc3339(secs: Option<i64>) -> Option<String> {
+pub(super) fn time_string(secs: Option<i64>) -> Option<String> {
     secs.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-pub(super) fn time_string(secs: Option<i64>) -> Option<String> {
-    unix_to_rfc3339(secs)
-}
-
 impl Probe<'_> {
     /// Step 1: connect and send an NEGOTIATE offering SMB1 dialects only.
+    /// On the fresh DoublePulsar connection (`self.fresh`) it records only its steps, and the
+    /// DoublePulsar reason when SMB1 does not answer there.
     pub(super) async fn smb1_negotiate(&mut self) -> Option<Smb1Session> {
-        let t = Instant::now();
-        let mut conn = match self.connect("").await {
+        let purpose = self.fresh.then_some(Exchange::DoublepulsarPing);
+        let mut conn = match self.connect(purpose).await {
             Ok(c) => c,
             Err(e) => {
-                self.r.status = status_for(&e);
+                if self.fresh {
+                    self.stopped(e.failure().reason(Reason::TimeoutAfterNegotiate), None);
+                    return None;
+                }
+                self.r.status = e.failure().host_status();
                 self.r.error = Some(e.to_string());
                 return None;
             }
         };
-        self.step("connect", t, "ok", None);
         let ids = Smb1Ids {
             pid: PID,
             mid: 1,
@@ -142,110 +178,80 @@ impl Probe<'_> {
             build_smb1_negotiate_request(SMB1_DIALECTS, ids)
         };
         let t = Instant::now();
-        let msg = match conn
+        let msg;
+        let (reply, detail, resp) = match conn
             .exchange(&req)
             .await
             .and_then(|m| check_mid(&req, &m).map(|()| m))
         {
-            Ok(m) => m,
             Err(e) => {
-                let (enabled, evidence) = match e {
-                    NetError::Reset => (Some(false), Smb1Evidence::ResetAfterNegotiate),
-                    NetError::Closed => (Some(false), Smb1Evidence::ClosedAfterNegotiate),
-                    NetError::Timeout(_) => (None, Smb1Evidence::Timeout),
-                    _ => (None, Smb1Evidence::ProtocolError),
-                };
-                self.r.smb1.enabled = enabled;
-                self.r.smb1.evidence = evidence;
                 // Provisional: an SMB2 answer later makes the host `open`.
-                self.r.status = status_for(&e);
-                self.step_err("smb1-negotiate", t, &e);
-                return None;
+                if !self.fresh {
+                    self.r.status = e.failure().host_status();
+                }
+                (
+                    Smb1NegotiateReply::Failed(e.failure()),
+                    Some(e.to_string()),
+                    None,
+                )
+            }
+            Ok(m) => {
+                msg = m;
+                let (reply, detail, resp) = read_negotiate(&msg);
+                if !self.fresh {
+                    self.r.status = if reply == Smb1NegotiateReply::Unparsable {
+                        HostStatus::ProtocolError
+                    } else {
+                        HostStatus::Open
+                    };
+                }
+                (reply, detail, resp)
             }
         };
-        self.r.status = HostStatus::Open;
-        match parse_smb_message(&msg) {
-            Ok(SmbMessage::Smb2(h, _)) => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::Smb2Reply;
-                self.step(
-                    "smb1-negotiate",
-                    t,
-                    "smb2-reply",
-                    Some(format!("answered in SMB2 (status {})", h.status)),
-                );
-                return None;
+        let (evidence, outcome) = verdict::smb1_evidence(reply);
+        if self.fresh {
+            match reply {
+                Smb1NegotiateReply::Error(st) => {
+                    self.step_status(Exchange::Smb1Negotiate, t, outcome, st, detail)
+                }
+                _ => self.step(Exchange::Smb1Negotiate, t, outcome, detail),
             }
-            Ok(SmbMessage::Smb1(..)) => {}
-            Err(e) => {
-                self.smb1_protocol_error(t, e.to_string());
+            let Some(resp) = resp else {
+                let reason = match reply {
+                    Smb1NegotiateReply::Failed(f) => f.reason(Reason::TimeoutAfterNegotiate),
+                    _ => Reason::Smb1Unknown,
+                };
+                self.stopped(reason, None);
                 return None;
-            }
+            };
+            return Some(Smb1Session::new(conn, &resp));
         }
-        let (h, resp) = match parse_smb1_negotiate_response(&msg) {
-            Ok(x) => x,
-            Err(e) => {
-                self.smb1_protocol_error(t, e.to_string());
-                return None;
+        self.r.smb1.evidence = evidence;
+        // Provisional until the SMB2 outcome is known (a reset means "off" only on a host that
+        // speaks SMB2); "on" needs nothing more.
+        self.r.smb1.enabled = verdict::smb1_enabled(evidence, false);
+        match reply {
+            Smb1NegotiateReply::Error(st) => {
+                self.step_status(Exchange::Smb1Negotiate, t, outcome, st, detail)
             }
-        };
-        if h.command != Smb1Command::NEGOTIATE {
-            self.smb1_protocol_error(t, format!("reply command 0x{:02X}", h.command.0));
-            return None;
+            _ => self.step(Exchange::Smb1Negotiate, t, outcome, detail),
         }
-        let status = h.status();
-        let dialect = resp.dialect_name(SMB1_DIALECTS).map(str::to_owned);
-        match &resp {
-            Smb1NegotiateResponse::Error { status } => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::ErrorStatus;
-                self.step_status("smb1-negotiate", t, "status", *status, None);
-                return None;
-            }
-            Smb1NegotiateResponse::NoDialect => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::DialectIndexNone;
-                self.step(
-                    "smb1-negotiate",
-                    t,
-                    "no-dialect",
-                    Some("DialectIndex 0xFFFF".into()),
-                );
-                return None;
-            }
-            _ if !status.is_success() => {
-                self.r.smb1.enabled = Some(false);
-                self.r.smb1.evidence = Smb1Evidence::ErrorStatus;
-                self.step_status("smb1-negotiate", t, "status", status, None);
-                return None;
-            }
-            _ => {}
-        }
-        self.r.smb1.enabled = Some(true);
-        self.r.smb1.evidence = Smb1Evidence::DialectSelected;
-        self.r.smb1.dialect = dialect.clone();
+        let resp = resp?;
+        self.r.smb1.dialect = resp.dialect_name(SMB1_DIALECTS).map(str::to_owned);
         self.r.smb1.signing = resp.signing().map(signing);
-        let mut extended_security = false;
-        let mut cap_unix = false;
         match &resp {
             Smb1NegotiateResponse::NtLm(n) => {
-                extended_security = n.is_extended_security();
-                cap_unix = n.has_capability(capabilities::UNIX);
                 let s = &mut self.r.smb1;
                 s.security_mode = Some(n.security_mode);
                 s.capabilities = Some(format!("0x{:08x}", n.capabilities));
-                s.extended_security = Some(extended_security);
+                s.extended_security = Some(n.is_extended_security());
                 s.max_mpx = Some(n.max_mpx_count);
                 s.max_buffer = Some(n.max_buffer_size);
-                s.server_time = unix_to_rfc3339(n.system_time_unix());
+                s.server_time = time_string(n.system_time_unix());
                 s.server_timezone_min = Some(n.server_time_zone);
                 s.domain = n.domain_name().map(str::to_owned);
                 s.server_name = n.server_name().map(str::to_owned);
                 s.server_guid = n.server_guid();
-                if let Some(blob) = n.security_blob() {
-                    // Some servers put an NTLMSSP-free SPNEGO hint here; nothing to learn yet.
-                    let _ = blob;
-                }
             }
             Smb1NegotiateResponse::Lanman(l) => {
                 self.r.smb1.security_mode = u8::try_from(l.security_mode).ok();
@@ -258,45 +264,97 @@ impl Probe<'_> {
         if let Some(name) = &self.r.smb1.server_name {
             self.r.os.netbios_name.get_or_insert_with(|| name.clone());
         }
-        self.step(
-            "smb1-negotiate",
-            t,
-            "ok",
-            dialect.map(|d| format!("dialect {d}")),
-        );
-        Some(Smb1Session {
-            conn,
-            extended_security,
-            cap_unix,
-            ids: Smb1Ids {
-                pid: PID,
-                mid: 1,
-                ..Smb1Ids::default()
-            },
-            signing_required: self.r.smb1.signing == Some(crate::model::Signing::Required),
-            signing: None,
-        })
+        Some(Smb1Session::new(conn, &resp))
     }
 
-    fn smb1_protocol_error(&mut self, t: Instant, detail: String) {
-        self.r.smb1.enabled = None;
-        self.r.smb1.evidence = Smb1Evidence::ProtocolError;
-        self.r.status = HostStatus::ProtocolError;
-        self.step("smb1-negotiate", t, "protocol-error", Some(detail));
-    }
-
-    /// Steps 3-6 on the SMB1 connection.
+    /// Steps 3-6 on the SMB1 connection: log on, IPC$, the MS17-010 peek, the DoublePulsar ping.
     pub(super) async fn smb1_session(&mut self, mut s: Smb1Session) {
-        self.r.os.samba |= s.cap_unix;
-        // Session setup.
-        let ok = if s.extended_security {
-            self.session_setup_extended(&mut s).await
-        } else {
-            self.session_setup_plain(&mut s).await
-        };
-        self.refresh_os(s.cap_unix);
-        if !ok {
+        if !self.logon_ipc(&mut s).await {
             return;
+        }
+        // The MS17-010 test.
+        let peeked = self.peek(&mut s).await;
+        // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
+        if let Some(session) = peeked {
+            self.ping(&mut s, session).await;
+        } else {
+            // The implant answers whatever became of the peek: ask it on a fresh connection
+            // with its own session, so an infected host is found even when its peek reply is lost.
+            drop(s);
+            self.r.doublepulsar.verdict = DpVerdict::Unknown;
+            self.r.doublepulsar.reason = self.r.ms17_010.reason;
+            self.fresh_ping().await;
+        }
+    }
+
+    /// The DoublePulsar ping on its own connection: negotiate, session setup, IPC$, ping. Failures
+    /// on the way make the DoublePulsar verdict `unknown` with their reason, and leave the
+    /// MS17-010 verdict as the first connection left it.
+    async fn fresh_ping(&mut self) {
+        self.fresh = true;
+        if let Some(mut s) = self.smb1_negotiate().await {
+            if self.logon_ipc(&mut s).await {
+                self.ping(&mut s, PingSession::TreeConnected).await;
+            }
+        }
+        self.fresh = false;
+    }
+
+    /// SESSION_SETUP_ANDX then TREE_CONNECT_ANDX to IPC$. Returns true when IPC$ is connected.
+    async fn logon_ipc(&mut self, s: &mut Smb1Session) -> bool {
+        self.r.os.samba |= s.cap_unix;
+        // Session setup: each login of the chain in turn until one is accepted; a server too
+        // busy for another session is asked again after a pause.
+        let mut accepted = false;
+        let chain = verdict::login_chain(self.opts.credentials.is_some());
+        let mut first_refusal = None;
+        'chain: for (k, &login) in chain.iter().enumerate() {
+            let mut backoff = SERVER_BUSY_BACKOFF;
+            for retry in 0..=SERVER_BUSY_RETRIES {
+                let ok = if s.extended_security {
+                    Some(self.session_setup_extended(s, login).await)
+                } else {
+                    self.session_setup_plain(s, login).await
+                };
+                self.refresh_os(s.cap_unix);
+                let Some(ok) = ok else {
+                    continue 'chain;
+                };
+                if ok {
+                    if self.stop_reason().is_some() {
+                        // An earlier login was refused; this one is the session in use.
+                        self.clear_stop();
+                    }
+                    accepted = true;
+                    break 'chain;
+                }
+                let reason = self.stop_reason();
+                if reason == Some(Reason::ServerBusy) && retry < SERVER_BUSY_RETRIES {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                } else if reason.is_some_and(verdict::try_next_login) && k + 1 < chain.len() {
+                    // Refused: the next login of the chain. The first refusal stays recorded
+                    // (the given account's, or the anonymous one's) in case none is accepted.
+                    s.ids.uid = 0;
+                    first_refusal.get_or_insert_with(|| {
+                        (self.r.ms17_010.clone(), self.r.doublepulsar.clone())
+                    });
+                    continue 'chain;
+                } else {
+                    if reason.is_some_and(verdict::try_next_login) {
+                        if let Some((m, d)) = first_refusal {
+                            (self.r.ms17_010, self.r.doublepulsar) = (m, d);
+                        }
+                    }
+                    return false;
+                }
+                self.clear_stop();
+                s.ids.uid = 0;
+            }
+            return false;
+        }
+        if !accepted {
+            return false;
         }
         // Tree connect to IPC$.
         let ids = s.next_mid();
@@ -304,11 +362,11 @@ impl Probe<'_> {
         let t = Instant::now();
         let req = build_smb1_tree_connect_andx(ids, &path);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterTreeConnect);
-                self.step_err("tree-connect", t, &e);
-                return;
+                self.step_err(StepName::Exchange(Exchange::TreeConnect), t, &e);
+                return false;
             }
         };
         match parse_smb1_tree_connect_response(&msg) {
@@ -317,71 +375,105 @@ impl Probe<'_> {
             {
                 s.ids.tid = h.tid;
                 self.step(
-                    "tree-connect",
+                    Exchange::TreeConnect,
                     t,
-                    "ok",
+                    StepOutcome::Ok,
                     Some(format!("IPC$ TID 0x{:04x}", h.tid)),
                 );
+                true
             }
             Ok((h, _)) => {
                 let st = h.status();
                 self.ms17_status(st, Reason::TreeConnectRefused);
-                self.step_status("tree-connect", t, outcome_for(st), st, Some(path));
-                return;
+                self.step_status(
+                    Exchange::TreeConnect,
+                    t,
+                    verdict::status_outcome(st),
+                    st,
+                    Some(path),
+                );
+                false
             }
             Err(e) => {
-                self.ms17_protocol(t, "tree-connect", e.to_string());
-                return;
+                self.ms17_protocol(t, Exchange::TreeConnect, e.to_string());
+                false
             }
-        }
-        // The MS17-010 test.
-        let peek_answered = self.peek(&mut s).await;
-        // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
-        if peek_answered {
-            self.ping(&mut s).await;
-        } else {
-            self.r.doublepulsar.verdict = DpVerdict::Unknown;
-            self.r.doublepulsar.reason = self.r.ms17_010.reason;
         }
     }
 
-    /// Non-extended anonymous SESSION_SETUP_ANDX ([MS-CIFS] 2.2.4.53).
-    async fn session_setup_plain(&mut self, s: &mut Smb1Session) -> bool {
-        let ids = s.next_mid();
-        let t = Instant::now();
-        let req = build_smb1_session_setup_anonymous(ids, "Unix", "smb1scan");
-        let detail = self.opts.credentials.as_ref().map(|_| {
-            "server lacks extended security: credentials not used, anonymous tried".to_owned()
-        });
-        let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
-                self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup", t, &e);
-                return false;
+    /// SESSION_SETUP_ANDX without extended security ([MS-CIFS] 2.2.4.53) for `login`; given
+    /// credentials answer the negotiate's challenge with LMv2 and NTLMv2 ([MS-CIFS] 3.2.4.2.4,
+    /// [MS-NLMP] 3.3.2). Returns `None` when the login cannot be tried here (no challenge).
+    async fn session_setup_plain(&mut self, s: &mut Smb1Session, login: Login) -> Option<bool> {
+        let responses;
+        let (logon, detail) = match login {
+            Login::Anonymous => (
+                PlainLogon {
+                    account: "",
+                    domain: "",
+                    oem_password: &[0],
+                    unicode_password: &[],
+                },
+                "anonymous",
+            ),
+            Login::Guest => (
+                PlainLogon {
+                    account: "guest",
+                    domain: "",
+                    oem_password: &[],
+                    unicode_password: &[],
+                },
+                "guest",
+            ),
+            Login::Given => {
+                let c = self.opts.credentials.as_ref()?;
+                let challenge = s.challenge?;
+                let key = ntowfv2(&c.user, &c.domain, &c.password);
+                responses = ntlmv2_responses(&key, &challenge, &nonce8(), filetime_now(), &[]);
+                let (nt, lm) = (&responses.0, &responses.1);
+                (
+                    PlainLogon {
+                        account: &c.user,
+                        domain: &c.domain,
+                        oem_password: lm,
+                        unicode_password: nt,
+                    },
+                    "NTLMv2 with the given credentials (no extended security)",
+                )
             }
         };
-        self.finish_session_setup(s, &msg, t, detail)
+        let ids = s.next_mid();
+        let t = Instant::now();
+        let req = build_smb1_session_setup_plain(ids, &logon, "Unix", "smb1scan");
+        let msg = match s.exchange(&req).await {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
+                self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
+                self.step_err(StepName::Exchange(Exchange::SessionSetup), t, &e);
+                return Some(false);
+            }
+        };
+        Some(self.finish_session_setup(s, &msg, t, Some(detail.to_owned())))
     }
 
     /// Extended-security SESSION_SETUP_ANDX: SPNEGO/NTLMSSP NEGOTIATE, CHALLENGE, AUTHENTICATE.
-    async fn session_setup_extended(&mut self, s: &mut Smb1Session) -> bool {
+    async fn session_setup_extended(&mut self, s: &mut Smb1Session, login: Login) -> bool {
         let ids = s.next_mid();
         let t = Instant::now();
         let blob = build_spnego_neg_token_init(&build_ntlmssp_negotiate());
         let req = build_smb1_session_setup_extended(ids, &blob);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup-negotiate", t, &e);
+                self.step_err(StepName::Exchange(Exchange::SessionSetupNegotiate), t, &e);
                 return false;
             }
         };
         let (h, resp) = match parse_smb1_session_setup_response(&msg) {
             Ok(x) => x,
             Err(e) => {
-                self.ms17_protocol(t, "session-setup-negotiate", e.to_string());
+                self.ms17_protocol(t, Exchange::SessionSetupNegotiate, e.to_string());
                 return false;
             }
         };
@@ -392,7 +484,13 @@ impl Probe<'_> {
                 return self.finish_session_setup(s, &msg, t, None);
             }
             self.ms17_status(st, Reason::SessionSetupRefused);
-            self.step_status("session-setup-negotiate", t, outcome_for(st), st, None);
+            self.step_status(
+                Exchange::SessionSetupNegotiate,
+                t,
+                verdict::status_outcome(st),
+                st,
+                None,
+            );
             return false;
         }
         s.ids.uid = h.uid;
@@ -401,47 +499,52 @@ impl Probe<'_> {
         let Some(challenge) = challenge else {
             self.ms17_protocol(
                 t,
-                "session-setup-negotiate",
+                Exchange::SessionSetupNegotiate,
                 "no NTLMSSP CHALLENGE in the security blob".into(),
             );
             return false;
         };
         self.apply_challenge(&challenge);
         self.step_status(
-            "session-setup-negotiate",
+            Exchange::SessionSetupNegotiate,
             t,
-            "ok",
+            StepOutcome::Ok,
             st,
             Some("NTLMSSP CHALLENGE".into()),
         );
-        let creds = self
-            .opts
-            .credentials
-            .as_ref()
-            .map(|c| (c.user.as_str(), c.domain.as_str(), c.password.as_str()));
+        let creds = match login {
+            Login::Given => self
+                .opts
+                .credentials
+                .as_ref()
+                .map(|c| (c.user.as_str(), c.domain.as_str(), c.password.as_str())),
+            Login::Guest => Some(("guest", "", "")),
+            Login::Anonymous => None,
+        };
         let (auth, session_key) =
             build_ntlmssp_authenticate_keyed(&challenge, creds, nonce8(), filetime_now());
         let ids = s.next_mid();
         let t = Instant::now();
         let req = build_smb1_session_setup_extended(ids, &build_spnego_neg_token_resp(&auth));
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterSessionSetup);
-                self.step_err("session-setup", t, &e);
+                self.step_err(StepName::Exchange(Exchange::SessionSetup), t, &e);
                 return false;
             }
         };
         let detail = Some(
-            if creds.is_some() {
-                "NTLMv2 with the given credentials"
-            } else {
-                "anonymous"
+            match login {
+                Login::Given => "NTLMv2 with the given credentials",
+                Login::Guest => "guest",
+                Login::Anonymous => "anonymous",
             }
             .to_owned(),
         );
         let ok = self.finish_session_setup(s, &msg, t, detail);
-        if ok && s.signing_required {
+        // Only the given account's session is signed: guest and anonymous sessions never are.
+        if ok && s.signing_required && login == Login::Given {
             if let Some(key) = session_key {
                 // The setup request/response took sequence numbers 0 and 1.
                 s.signing = Some((key, 2));
@@ -463,7 +566,7 @@ impl Probe<'_> {
         let (h, resp) = match parse_smb1_session_setup_response(msg) {
             Ok(x) => x,
             Err(e) => {
-                self.ms17_protocol(t, "session-setup", e.to_string());
+                self.ms17_protocol(t, Exchange::SessionSetup, e.to_string());
                 return false;
             }
         };
@@ -485,27 +588,34 @@ impl Probe<'_> {
         }
         if !st.is_success() || h.command != Smb1Command::SESSION_SETUP_ANDX {
             self.ms17_status(st, Reason::SessionSetupRefused);
-            self.step_status("session-setup", t, outcome_for(st), st, detail);
+            self.step_status(
+                Exchange::SessionSetup,
+                t,
+                verdict::status_outcome(st),
+                st,
+                detail,
+            );
             return false;
         }
         s.ids.uid = h.uid;
         let guest = if resp.is_guest() { " (guest)" } else { "" };
         let d = format!("{}{guest}", detail.unwrap_or_else(|| "anonymous".into()));
-        self.step_status("session-setup", t, "ok", st, Some(d));
+        self.step_status(Exchange::SessionSetup, t, StepOutcome::Ok, st, Some(d));
         true
     }
 
-    /// The MS17-010 test: TRANS PeekNamedPipe on FID 0. Returns true when it was answered.
-    async fn peek(&mut self, s: &mut Smb1Session) -> bool {
+    /// The MS17-010 test: TRANS PeekNamedPipe on FID 0. Returns what the answer proves about the
+    /// session for the DoublePulsar ping, or `None` when the peek got no usable answer.
+    async fn peek(&mut self, s: &mut Smb1Session) -> Option<PingSession> {
         let ids = s.next_mid();
         let t = Instant::now();
         let req = build_smb1_peek_named_pipe_fid0(ids);
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
                 self.ms17_failed(&e, Reason::TimeoutAfterPeek);
-                self.step_err("peek-named-pipe", t, &e);
-                return false;
+                self.step_err(StepName::Exchange(Exchange::PeekNamedPipe), t, &e);
+                return None;
             }
         };
         let h = match parse_smb1_trans_response(&msg) {
@@ -514,150 +624,148 @@ impl Probe<'_> {
             Err(e) => match parse_smb1_header(&msg) {
                 Ok((h, _)) => h,
                 Err(_) => {
-                    self.ms17_protocol(t, "peek-named-pipe", e.to_string());
-                    return false;
+                    self.ms17_protocol(t, Exchange::PeekNamedPipe, e.to_string());
+                    return None;
                 }
             },
         };
-        if h.command != Smb1Command::TRANSACTION {
-            self.ms17_protocol(
-                t,
-                "peek-named-pipe",
-                format!("reply command 0x{:02X}", h.command.0),
-            );
-            return true;
-        }
+        let is_trans = h.command == Smb1Command::TRANSACTION;
         let st = h.status();
+        let (verdict, reason, outcome) = verdict::ms17_from_peek(is_trans, st);
         let m = &mut self.r.ms17_010;
+        m.verdict = verdict;
+        m.reason = reason;
+        if !is_trans {
+            self.step(
+                Exchange::PeekNamedPipe,
+                t,
+                outcome,
+                Some(format!("reply command 0x{:02X}", h.command.0)),
+            );
+            return Some(PingSession::Unproven(Reason::ProtocolError));
+        }
         m.status = Some(st.hex());
         m.status_name = super::status_name(st);
-        match st {
-            SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES) => {
-                m.verdict = Ms17Verdict::Vulnerable;
-                m.reason = None;
-            }
-            SmbError::Nt(NtStatus::ACCESS_DENIED) | SmbError::Nt(NtStatus::INVALID_HANDLE) => {
-                m.verdict = Ms17Verdict::NotVulnerable;
-                m.reason = None;
-            }
-            SmbError::Dos(_) => {
-                m.verdict = Ms17Verdict::Unknown;
-                m.reason = Some(Reason::DosError);
-            }
-            SmbError::Nt(_) => {
-                m.verdict = Ms17Verdict::Unknown;
-                m.reason = Some(Reason::UnexpectedStatus);
-            }
-        }
-        let outcome = match m.verdict {
-            Ms17Verdict::Vulnerable => "vulnerable",
-            Ms17Verdict::NotVulnerable => "not-vulnerable",
-            _ => outcome_for(st),
-        };
         self.step_status(
-            "peek-named-pipe",
+            Exchange::PeekNamedPipe,
             t,
             outcome,
             st,
             Some("TRANS PeekNamedPipe FID 0".into()),
         );
-        true
+        Some(match st {
+            SmbError::Nt(_) => PingSession::PeekAnswered,
+            SmbError::Dos(_) => PingSession::Unproven(Reason::DosError),
+        })
     }
 
-    /// The DoublePulsar ping: TRANS2 SESSION_SETUP with MID 65.
-    async fn ping(&mut self, s: &mut Smb1Session) {
+    /// The DoublePulsar ping: TRANS2 SESSION_SETUP with MID 65, on a session that `session`
+    /// shows accepted (or not).
+    async fn ping(&mut self, s: &mut Smb1Session, session: PingSession) {
         let ids = Smb1Ids {
             mid: DOUBLEPULSAR_PING_MID,
             ..s.ids
         };
         let t = Instant::now();
         let req = build_smb1_doublepulsar_ping(ids);
-        let dp = &mut self.r.doublepulsar;
         let msg = match s.exchange(&req).await {
-            Exchange::Reply(m) => m,
-            Exchange::Failed(e) => {
+            Sent::Reply(m) => m,
+            Sent::Failed(e) => {
+                let dp = &mut self.r.doublepulsar;
                 dp.verdict = DpVerdict::Unknown;
-                dp.reason = Some(reason_for(&e, Reason::TimeoutAfterPing));
-                self.step_err("doublepulsar-ping", t, &e);
+                dp.reason = Some(e.failure().reason(Reason::TimeoutAfterPing));
+                self.step_err(StepName::Exchange(Exchange::DoublepulsarPing), t, &e);
                 return;
             }
         };
         let h = match parse_smb1_header(&msg) {
             Ok((h, _)) => h,
             Err(e) => {
+                let dp = &mut self.r.doublepulsar;
                 dp.verdict = DpVerdict::Unknown;
                 dp.reason = Some(Reason::ProtocolError);
                 self.step(
-                    "doublepulsar-ping",
+                    Exchange::DoublepulsarPing,
                     t,
-                    "protocol-error",
+                    StepOutcome::ProtocolError,
                     Some(e.to_string()),
                 );
                 return;
             }
         };
+        let v = verdict::doublepulsar_from_ping(DOUBLEPULSAR_PING_MID, &h, session);
+        let dp = &mut self.r.doublepulsar;
         dp.reply_mid = Some(h.mid);
-        let st = h.status();
-        let outcome = match interpret_doublepulsar_reply(DOUBLEPULSAR_PING_MID, &h) {
-            DoublePulsarReply::Present { arch, xor_key } => {
-                dp.verdict = DpVerdict::Present;
-                dp.reason = None;
-                dp.arch = Some(arch.as_str().to_owned());
-                dp.xor_key = Some(format!("0x{xor_key:08x}"));
-                "present"
-            }
-            DoublePulsarReply::Absent => {
-                dp.verdict = DpVerdict::Absent;
-                dp.reason = None;
-                "absent"
-            }
-            DoublePulsarReply::Unexpected(u) => {
-                dp.verdict = DpVerdict::Unknown;
-                dp.reason = Some(Reason::ProtocolError);
-                self.step_status(
-                    "doublepulsar-ping",
-                    t,
-                    "unexpected",
-                    st,
-                    Some(format!("{u:?}")),
-                );
-                return;
-            }
+        dp.verdict = v.verdict;
+        dp.reason = v.reason;
+        dp.arch = v.arch.map(str::to_owned);
+        dp.xor_key = v.xor_key.map(|k| format!("0x{k:08x}"));
+        let detail = if h.command == Smb1Command::TRANSACTION2 {
+            format!("reply MID {}", h.mid)
+        } else {
+            format!("reply MID {}, command 0x{:02X}", h.mid, h.command.0)
         };
         self.step_status(
-            "doublepulsar-ping",
+            Exchange::DoublepulsarPing,
             t,
-            outcome,
-            st,
-            Some(format!("reply MID {}", h.mid)),
+            v.outcome,
+            h.status(),
+            Some(detail),
         );
     }
 
-    /// The MS17-010 test stopped at a step because of a connection-level failure.
+    /// The test of this connection stopped before its deciding step, for `reason`: on the first
+    /// connection that is the MS17-010 test (and the ping is not tried); on the fresh
+    /// connection, the DoublePulsar ping.
+    fn stopped(&mut self, reason: Reason, st: Option<SmbError>) {
+        if self.fresh {
+            self.r.doublepulsar.verdict = DpVerdict::Unknown;
+            self.r.doublepulsar.reason = Some(reason);
+            return;
+        }
+        let m = &mut self.r.ms17_010;
+        m.verdict = Ms17Verdict::Unknown;
+        m.reason = Some(reason);
+        if let Some(st) = st {
+            m.status = Some(st.hex());
+            m.status_name = super::status_name(st);
+        }
+        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+    }
+
+    /// The reason the last [`Self::stopped`] recorded for this connection's test.
+    fn stop_reason(&self) -> Option<Reason> {
+        if self.fresh {
+            self.r.doublepulsar.reason
+        } else {
+            self.r.ms17_010.reason
+        }
+    }
+
+    /// Forgets a stop before the step is tried again.
+    fn clear_stop(&mut self) {
+        if self.fresh {
+            self.r.doublepulsar.reason = None;
+            return;
+        }
+        self.r.ms17_010 = Default::default();
+        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+    }
+
+    /// A step failed at the connection level.
     fn ms17_failed(&mut self, e: &NetError, timeout_reason: Reason) {
-        let m = &mut self.r.ms17_010;
-        m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(reason_for(e, timeout_reason));
-        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+        self.stopped(e.failure().reason(timeout_reason), None);
     }
 
-    /// The MS17-010 test stopped at a step because the server refused it with `st`.
+    /// A step was refused with `st`.
     fn ms17_status(&mut self, st: SmbError, refused: Reason) {
-        let m = &mut self.r.ms17_010;
-        m.verdict = Ms17Verdict::Unknown;
-        m.reason = Some(match st {
-            SmbError::Dos(_) => Reason::DosError,
-            SmbError::Nt(_) => refused,
-        });
-        m.status = Some(st.hex());
-        m.status_name = super::status_name(st);
-        self.r.doublepulsar.verdict = DpVerdict::NotTested;
+        self.stopped(verdict::refusal_reason(st, refused), Some(st));
     }
 
-    fn ms17_protocol(&mut self, t: Instant, step: &str, detail: String) {
-        self.r.ms17_010.verdict = Ms17Verdict::Unknown;
-        self.r.ms17_010.reason = Some(Reason::ProtocolError);
-        self.step(step, t, "protocol-error", Some(detail));
+    /// A step's reply did not parse.
+    fn ms17_protocol(&mut self, t: Instant, step: Exchange, detail: String) {
+        self.stopped(Reason::ProtocolError, None);
+        self.step(step, t, StepOutcome::ProtocolError, Some(detail));
     }
 
     /// Copies the NTLMSSP CHALLENGE's identity fields into the record.
@@ -700,6 +808,48 @@ impl Probe<'_> {
     }
 }
 
+/// Reads an answer to the SMB1-only NEGOTIATE: what it shows, the step detail, and the response
+/// when a dialect was chosen.
+fn read_negotiate(
+    msg: &[u8],
+) -> (
+    Smb1NegotiateReply,
+    Option<String>,
+    Option<Smb1NegotiateResponse<'_>>,
+) {
+    match parse_smb_message(msg) {
+        Ok(SmbMessage::Smb2(h, _)) => {
+            let d = format!("answered in SMB2 (status {})", h.status);
+            return (Smb1NegotiateReply::Smb2, Some(d), None);
+        }
+        Ok(SmbMessage::Smb1(..)) => {}
+        Err(e) => return (Smb1NegotiateReply::Unparsable, Some(e.to_string()), None),
+    }
+    let (h, resp) = match parse_smb1_negotiate_response(msg) {
+        Ok(x) => x,
+        Err(e) => return (Smb1NegotiateReply::Unparsable, Some(e.to_string()), None),
+    };
+    if h.command != Smb1Command::NEGOTIATE {
+        let d = format!("reply command 0x{:02X}", h.command.0);
+        return (Smb1NegotiateReply::Unparsable, Some(d), None);
+    }
+    match &resp {
+        Smb1NegotiateResponse::Error { status } => (Smb1NegotiateReply::Error(*status), None, None),
+        Smb1NegotiateResponse::NoDialect => (
+            Smb1NegotiateReply::NoDialect,
+            Some("DialectIndex 0xFFFF".into()),
+            None,
+        ),
+        _ if !h.status().is_success() => (Smb1NegotiateReply::Error(h.status()), None, None),
+        _ => {
+            let d = resp
+                .dialect_name(SMB1_DIALECTS)
+                .map(|d| format!("dialect {d}"));
+            (Smb1NegotiateReply::Dialect, d, Some(resp))
+        }
+    }
+}
+
 fn parse_version(s: &str) -> Option<(u8, u8, u16)> {
     let mut it = s.split('.');
     Some((
@@ -707,13 +857,6 @@ fn parse_version(s: &str) -> Option<(u8, u8, u16)> {
         it.next()?.parse().ok()?,
         it.next()?.parse().ok()?,
     ))
-}
-
-fn outcome_for(st: SmbError) -> &'static str {
-    match st {
-        SmbError::Dos(_) => "dos-error",
-        SmbError::Nt(_) => "status",
-    }
 }
 
 /// A reply must carry its request's MID ([MS-CIFS] 3.2.5.1); a peer answering another MID is

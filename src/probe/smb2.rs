@@ -15,9 +15,9 @@ use smb1scan_protocol::smb2::session_setup::{
 use smb1scan_protocol::spnego::{build_spnego_neg_token_init, spnego_find_ntlmssp};
 
 use super::conn::{Conn, NetError};
-use super::smb1::{model_signing, nonce8, time_string};
+use super::smb1::{nonce8, signing, time_string};
 use super::Probe;
-use crate::model::HostStatus;
+use crate::model::{Exchange, HostStatus, Smb2DialectName, StepName, StepOutcome};
 
 /// What one negotiate on its own connection showed.
 enum Negotiated {
@@ -33,7 +33,7 @@ impl Probe<'_> {
     /// Step 2: the SMB2 negotiates.
     pub(super) async fn smb2_probe(&mut self) {
         let max = match self
-            .smb2_negotiate(&ALL_DIALECTS, "smb2-negotiate", true)
+            .smb2_negotiate(&ALL_DIALECTS, Exchange::Smb2Negotiate(None), true)
             .await
         {
             Negotiated::Yes(d, conn) => {
@@ -52,8 +52,11 @@ impl Probe<'_> {
         if self.opts.smb2_enumerate {
             // A server answers with its highest common dialect only: offer each lower one alone.
             for d in ALL_DIALECTS.iter().copied().filter(|d| d.0 < max.0) {
-                let label = format!("smb2-negotiate-{}", d.name());
-                if let Negotiated::Yes(got, _) = self.smb2_negotiate(&[d], &label, false).await {
+                let name = Smb2DialectName::ALL
+                    .into_iter()
+                    .find(|n| n.as_str() == d.name());
+                let step = Exchange::Smb2Negotiate(name);
+                if let Negotiated::Yes(got, _) = self.smb2_negotiate(&[d], step, false).await {
                     if got == d {
                         accepted.push(d);
                     }
@@ -69,10 +72,10 @@ impl Probe<'_> {
     async fn smb2_negotiate(
         &mut self,
         dialects: &[Smb2Dialect],
-        step: &str,
+        step: Exchange,
         record: bool,
     ) -> Negotiated {
-        let conn = self.connect(&format!(" ({step})")).await;
+        let conn = self.connect(Some(step)).await;
         let mut conn = match conn {
             Ok(c) => c,
             Err(_) => return Negotiated::Unknown,
@@ -90,7 +93,7 @@ impl Probe<'_> {
         let msg = match conn.exchange(&req).await {
             Ok(m) => m,
             Err(e) => {
-                self.step_err(step, t, &e);
+                self.step_err(StepName::Exchange(step), t, &e);
                 return match e {
                     NetError::Reset | NetError::Closed => Negotiated::No,
                     _ => Negotiated::Unknown,
@@ -100,7 +103,13 @@ impl Probe<'_> {
         if let Ok(SmbMessage::Smb1(h, _)) = parse_smb_message(&msg) {
             self.r.status = HostStatus::Open;
             let st = h.status();
-            self.step_status(step, t, "smb1-reply", st, Some("answered in SMB1".into()));
+            self.step_status(
+                step,
+                t,
+                StepOutcome::Smb1Reply,
+                st,
+                Some("answered in SMB1".into()),
+            );
             return Negotiated::No;
         }
         match parse_smb2_negotiate_outcome(&msg) {
@@ -109,15 +118,16 @@ impl Probe<'_> {
                 let d = resp.dialect_revision;
                 if record {
                     let s = &mut self.r.smb2;
-                    s.signing = Some(model_signing(resp.signing()));
+                    s.signing = Some(signing(resp.signing()));
                     s.server_guid = Some(resp.server_guid_string());
                     s.capabilities = Some(format!("0x{:08x}", resp.capabilities));
                     s.server_time = time_string(resp.system_time_unix());
+                    s.boot_time = time_string(resp.server_start_time_unix());
                 }
                 self.step_status(
                     step,
                     t,
-                    "ok",
+                    StepOutcome::Ok,
                     smb1scan_protocol::SmbError::Nt(h.status),
                     Some(format!("dialect {}", d.name())),
                 );
@@ -131,14 +141,14 @@ impl Probe<'_> {
                 self.step_status(
                     step,
                     t,
-                    "status",
+                    StepOutcome::Status,
                     smb1scan_protocol::SmbError::Nt(h.status),
                     None,
                 );
                 Negotiated::No
             }
             Err(e) => {
-                self.step(step, t, "protocol-error", Some(e.to_string()));
+                self.step(step, t, StepOutcome::ProtocolError, Some(e.to_string()));
                 Negotiated::Unknown
             }
         }
@@ -152,7 +162,7 @@ impl Probe<'_> {
         let msg = match conn.exchange(&req).await {
             Ok(m) => m,
             Err(e) => {
-                self.step_err("smb2-session-setup", t, &e);
+                self.step_err(StepName::Exchange(Exchange::Smb2SessionSetup), t, &e);
                 return;
             }
         };
@@ -165,20 +175,26 @@ impl Probe<'_> {
                     Some(c) => {
                         self.apply_challenge(&c);
                         self.step_status(
-                            "smb2-session-setup",
+                            Exchange::Smb2SessionSetup,
                             t,
-                            "ok",
+                            StepOutcome::Ok,
                             st,
                             Some("NTLMSSP CHALLENGE".into()),
                         );
                     }
-                    None => self.step_status("smb2-session-setup", t, "status", st, None),
+                    None => self.step_status(
+                        Exchange::Smb2SessionSetup,
+                        t,
+                        StepOutcome::Status,
+                        st,
+                        None,
+                    ),
                 }
             }
             Err(e) => self.step(
-                "smb2-session-setup",
+                Exchange::Smb2SessionSetup,
                 t,
-                "protocol-error",
+                StepOutcome::ProtocolError,
                 Some(e.to_string()),
             ),
         }

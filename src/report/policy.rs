@@ -57,7 +57,7 @@ pub enum Finding {
     Doublepulsar,
     /// SMB1 enabled.
     Smb1,
-    /// MS17-010 `unknown` on a host whose port answered.
+    /// MS17-010 `unknown` on a host whose port accepted TCP.
     Unknown,
     /// Never fail (only meaningful alone).
     None,
@@ -130,7 +130,7 @@ pub fn has_finding(h: &HostResult, f: Finding) -> bool {
         Finding::Doublepulsar => h.doublepulsar.verdict == DpVerdict::Present,
         Finding::Smb1 => h.smb1.enabled == Some(true),
         Finding::Unknown => {
-            (h.status == HostStatus::Open && h.ms17_010.verdict == Ms17Verdict::Unknown)
+            (h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown)
                 || h.status == HostStatus::Unresolved
         }
         Finding::None => false,

@@ -2,18 +2,19 @@
 //!
 //! | risk       | rule (first match wins)                                                        |
 //! |------------|--------------------------------------------------------------------------------|
-//! | `critical` | DoublePulsar `present`, or MS17-010 `vulnerable`                               |
-//! | `high`     | SMB1 on (or undetermined on a host that answered) and MS17-010 `unknown`; or a |
-//! |            | target named by a host name that did not resolve (status `unresolved`)         |
+//! | `critical` | DoublePulsar `present`, MS17-010 `vulnerable`, or `inferred` `missing`         |
+//! | `high`     | SMB1 on (or undetermined on a port that accepted TCP) and MS17-010 `unknown`;  |
+//! |            | or a target named by a host name that did not resolve (status `unresolved`)    |
 //! | `medium`   | SMB1 on and MS17-010 `not-vulnerable`                                          |
 //! | `low`      | SMB1 off (or undetermined) and SMB signing known and not required              |
-//! | `none`     | anything else: SMB1 off with signing required, or the port did not answer      |
+//! | `none`     | anything else: SMB1 off with signing required, or the TCP connect failed       |
 //!
-//! An undetermined SMB1 state on an open port counts as "on": an auditor must look at it.
+//! An undetermined SMB1 state on a port that accepted TCP (even if it then reset, closed, stayed
+//! silent or sent garbage) counts as "on": an auditor must look at it, so it is `high`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict, Signing};
+use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Inferred, Ms17Verdict, Signing};
 
 /// Risk level of one host. Closed vocabulary, ordered from `none` to `critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -59,11 +60,11 @@ impl std::fmt::Display for Risk {
     }
 }
 
-/// Whether SMB1 must be treated as on: known on, or unknown on a host whose port answered.
+/// Whether SMB1 must be treated as on: known on, or unknown on a host whose port accepted TCP.
 pub fn smb1_on_or_unknown(h: &HostResult) -> bool {
     match h.smb1.enabled {
         Some(on) => on,
-        None => h.status == HostStatus::Open,
+        None => h.port_answered(),
     }
 }
 
@@ -76,6 +77,10 @@ pub fn risk(h: &HostResult) -> Risk {
     if h.status == HostStatus::Unresolved {
         // A device the user named and nobody could look at: never "nothing to do".
         return Risk::High;
+    }
+    // Booted before the update existed, SMB1 reachable: as good as `vulnerable`.
+    if h.ms17_010.inferred == Some(Ms17Inferred::Missing) && smb1_on_or_unknown(h) {
+        return Risk::Critical;
     }
     if smb1_on_or_unknown(h) {
         return match h.ms17_010.verdict {
@@ -92,5 +97,88 @@ pub fn risk(h: &HostResult) -> Risk {
     match signing {
         Some(Signing::Disabled) | Some(Signing::Enabled) => Risk::Low,
         _ => Risk::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Smb1Evidence;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// docs/verdicts.md, "Risk": one case per row.
+    #[test]
+    fn risk_table() {
+        use crate::model::Ms17Inferred;
+        let host = |smb1: Option<bool>, ms17: Ms17Verdict, dp: DpVerdict| {
+            let mut h = HostResult::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 445, None);
+            h.smb1.enabled = smb1;
+            h.ms17_010.verdict = ms17;
+            h.doublepulsar.verdict = dp;
+            h
+        };
+        let mut missing = host(Some(true), Ms17Verdict::Unknown, DpVerdict::Unknown);
+        missing.ms17_010.inferred = Some(Ms17Inferred::Missing);
+        let mut low = host(Some(false), Ms17Verdict::NotExposed, DpVerdict::NotTested);
+        low.smb2.signing = Some(Signing::Enabled);
+        let mut none = host(Some(false), Ms17Verdict::NotExposed, DpVerdict::NotTested);
+        none.smb2.signing = Some(Signing::Required);
+        let mut closed = host(None, Ms17Verdict::Unknown, DpVerdict::NotTested);
+        closed.status = HostStatus::Closed;
+        let rows = [
+            (
+                host(Some(true), Ms17Verdict::NotVulnerable, DpVerdict::Present),
+                Risk::Critical,
+            ),
+            (
+                host(Some(true), Ms17Verdict::Vulnerable, DpVerdict::Absent),
+                Risk::Critical,
+            ),
+            (missing, Risk::Critical),
+            (
+                host(Some(true), Ms17Verdict::Unknown, DpVerdict::Unknown),
+                Risk::High,
+            ),
+            (
+                host(None, Ms17Verdict::Unknown, DpVerdict::NotTested),
+                Risk::High,
+            ),
+            (
+                host(Some(true), Ms17Verdict::NotVulnerable, DpVerdict::Absent),
+                Risk::Medium,
+            ),
+            (low, Risk::Low),
+            (none, Risk::None),
+            (closed, Risk::None),
+        ];
+        for (h, want) in rows {
+            assert_eq!(
+                risk(&h),
+                want,
+                "{:?} {:?} {:?}",
+                h.smb1.enabled,
+                h.ms17_010,
+                h.status
+            );
+        }
+    }
+
+    /// A port that accepted TCP and gave no verdict is never `none` (issue 11); a port that never
+    /// accepted TCP has nothing to rate.
+    #[test]
+    fn undecided_host_whose_port_accepted_tcp_is_high() {
+        for (status, want) in [
+            (HostStatus::Reset, Risk::High),
+            (HostStatus::Timeout, Risk::High),
+            (HostStatus::ProtocolError, Risk::High),
+            (HostStatus::Open, Risk::High),
+            (HostStatus::Closed, Risk::None),
+            (HostStatus::Filtered, Risk::None),
+        ] {
+            let mut h = HostResult::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 445, None);
+            h.status = status;
+            h.smb1.evidence = Smb1Evidence::ClosedAfterNegotiate;
+            assert_eq!(risk(&h), want, "{status:?}");
+        }
     }
 }

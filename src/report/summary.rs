@@ -27,7 +27,7 @@ pub struct Counts {
     pub vulnerable: u64,
     /// MS17-010 `not-vulnerable`.
     pub not_vulnerable: u64,
-    /// MS17-010 `unknown` on a host whose port answered.
+    /// MS17-010 `unknown` on a host whose port accepted TCP.
     pub unknown: u64,
     /// DoublePulsar `present`.
     pub doublepulsar: u64,
@@ -80,7 +80,7 @@ impl Summary {
         c.smb1_off += u64::from(h.smb1.enabled == Some(false));
         c.vulnerable += u64::from(h.ms17_010.verdict == Ms17Verdict::Vulnerable);
         c.not_vulnerable += u64::from(h.ms17_010.verdict == Ms17Verdict::NotVulnerable);
-        c.unknown += u64::from(open && h.ms17_010.verdict == Ms17Verdict::Unknown);
+        c.unknown += u64::from(h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown);
         c.unresolved += u64::from(h.status == HostStatus::Unresolved);
         let dp = h.doublepulsar.verdict == DpVerdict::Present;
         c.doublepulsar += u64::from(dp);

@@ -49,20 +49,64 @@ pub fn build_smb1_session_setup_anonymous(
     native_os: &str,
     native_lanman: &str,
 ) -> Bytes {
+    build_smb1_session_setup_plain(
+        ids,
+        &PlainLogon {
+            account: "",
+            domain: "",
+            oem_password: &[0],
+            unicode_password: &[],
+        },
+        native_os,
+        native_lanman,
+    )
+}
+
+/// Who logs on in a SESSION_SETUP_ANDX without extended security ([MS-CIFS] 2.2.4.53.1).
+#[derive(Debug, Clone, Copy)]
+pub struct PlainLogon<'a> {
+    /// AccountName (`guest`, a user name, or empty for anonymous).
+    pub account: &'a str,
+    /// PrimaryDomain.
+    pub domain: &'a str,
+    /// OEMPassword: the LMv2 response ([MS-NLMP] 3.3.2), or a single 0x00 for anonymous.
+    pub oem_password: &'a [u8],
+    /// UnicodePassword: the NTLMv2 response ([MS-NLMP] 3.3.2), or empty.
+    pub unicode_password: &'a [u8],
+}
+
+/// Builds a SESSION_SETUP_ANDX request without extended security, WordCount 13 ([MS-CIFS]
+/// 2.2.4.53.1; the responses per [MS-CIFS] 3.2.4.2.4 and [MS-NLMP] 3.3.2), for `logon`.
+/// Passwords longer than 65535 bytes cannot be sent and are cut rather than panicking.
+pub fn build_smb1_session_setup_plain(
+    ids: Smb1Ids,
+    logon: &PlainLogon<'_>,
+    native_os: &str,
+    native_lanman: &str,
+) -> Bytes {
+    let oem = logon
+        .oem_password
+        .get(..0xFFFF)
+        .unwrap_or(logon.oem_password);
+    let uni = logon
+        .unicode_password
+        .get(..0xFFFF)
+        .unwrap_or(logon.unicode_password);
     let mut words = BytesMut::with_capacity(26);
     put_smb1_andx(&mut words, Smb1Command::NO_ANDX, 0);
     words.put_u16_le(CLIENT_MAX_BUFFER);
     words.put_u16_le(CLIENT_MAX_MPX);
     words.put_u16_le(CLIENT_VC_NUMBER);
     words.put_u32_le(0); // SessionKey
-    words.put_u16_le(1); // OEMPasswordLen: one 0x00 byte, as Windows sends for a null session
-    words.put_u16_le(0); // UnicodePasswordLen
+    words.put_u16_le(oem.len() as u16); // OEMPasswordLen
+    words.put_u16_le(uni.len() as u16); // UnicodePasswordLen
     words.put_u32_le(0); // Reserved
     words.put_u32_le(CLIENT_CAPABILITIES);
 
     let bytes_offset = smb1_bytes_offset(words.len());
-    let mut bytes = vec![0u8]; // OEMPassword
-    for s in ["", "", native_os, native_lanman] {
+    let mut bytes = oem.to_vec(); // OEMPassword
+    bytes.extend_from_slice(uni); // UnicodePassword
+    for s in [logon.account, logon.domain, native_os, native_lanman] {
         // AccountName, PrimaryDomain, NativeOS, NativeLanMan
         put_smb1_string(&mut bytes, bytes_offset, s, true);
     }
