@@ -4,8 +4,8 @@
 
 use tokio::sync::watch;
 
-/// Exit code of a process killed by a third signal (128 + SIGINT, the shell convention).
-const HARD_EXIT: i32 = 130;
+/// Exit code of a process stopped by a third signal: the interruption code.
+const HARD_EXIT: i32 = crate::report::policy::EXIT_INTERRUPTED as i32;
 
 /// Starts listening. The receiver holds the number of signals received so far.
 pub fn install() -> std::io::Result<watch::Receiver<u32>> {

@@ -32,12 +32,6 @@ const MAX_CONTEXTS: usize = 32;
 /// SessionId handed out (Windows' are opaque 64-bit values like this).
 const SESSION_ID: u64 = 0x0000_4400_0000_0009;
 
-/// A request field; the callers read a field cut short as 0 where the simulator can still
-/// answer (the scanner's own parsers never default a field).
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    u16_le_at(b, o)
-}
-
 /// A response header followed by `body` ([MS-SMB2] 2.2.1.2, sync form).
 fn response(req: &Smb2Header, status: NtStatus, session_id: u64, body: &[u8]) -> Vec<u8> {
     let h = Smb2Header {
@@ -183,12 +177,12 @@ struct Offered {
 /// Walks the request's negotiate context list ([MS-SMB2] 2.2.3.1), bounded and defensive.
 fn offered_contexts(msg: &[u8], body: &[u8]) -> Offered {
     let mut o = Offered::default();
-    let (Some(mut off), Some(count)) = (u32_le_at(body, 28), u16_at(body, 32)) else {
+    let (Some(mut off), Some(count)) = (u32_le_at(body, 28), u16_le_at(body, 32)) else {
         return o;
     };
     for _ in 0..usize::from(count).min(MAX_CONTEXTS) {
         let off_us = off as usize;
-        let (Some(kind), Some(len)) = (u16_at(msg, off_us), u16_at(msg, off_us + 2)) else {
+        let (Some(kind), Some(len)) = (u16_le_at(msg, off_us), u16_le_at(msg, off_us + 2)) else {
             break;
         };
         let Some(data) = msg.get(off_us + 8..off_us + 8 + usize::from(len)) else {
@@ -197,13 +191,13 @@ fn offered_contexts(msg: &[u8], body: &[u8]) -> Offered {
         match Smb2NegotiateContextType(kind) {
             Smb2NegotiateContextType::PREAUTH_INTEGRITY_CAPABILITIES => {
                 o.preauth_present = true;
-                let n = usize::from(u16_at(data, 0).unwrap_or(0)).min(16);
-                o.preauth_sha512 = (0..n).any(|i| u16_at(data, 4 + 2 * i) == Some(HASH_SHA512));
+                let n = usize::from(u16_le_at(data, 0).unwrap_or(0)).min(16);
+                o.preauth_sha512 = (0..n).any(|i| u16_le_at(data, 4 + 2 * i) == Some(HASH_SHA512));
             }
             Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES => {
                 o.encryption_present = true;
-                let n = usize::from(u16_at(data, 0).unwrap_or(0)).min(16);
-                o.ciphers = (0..n).filter_map(|i| u16_at(data, 2 + 2 * i)).collect();
+                let n = usize::from(u16_le_at(data, 0).unwrap_or(0)).min(16);
+                o.ciphers = (0..n).filter_map(|i| u16_le_at(data, 2 + 2 * i)).collect();
             }
             _ => {}
         }
@@ -221,12 +215,12 @@ fn negotiate(
     body: &[u8],
 ) -> Action {
     // [MS-SMB2] 2.2.3: StructureSize 36, DialectCount @2, Dialects @36.
-    if u16_at(body, 0) != Some(36) {
+    if u16_le_at(body, 0) != Some(36) {
         return error(req, NtStatus::INVALID_PARAMETER, 0);
     }
-    let count = usize::from(u16_at(body, 2).unwrap_or(0)).min(MAX_DIALECTS);
+    let count = usize::from(u16_le_at(body, 2).unwrap_or(0)).min(MAX_DIALECTS);
     let offered: Vec<Smb2Dialect> = (0..count)
-        .filter_map(|i| u16_at(body, 36 + 2 * i))
+        .filter_map(|i| u16_le_at(body, 36 + 2 * i))
         .map(Smb2Dialect)
         .collect();
     if offered.is_empty() {
@@ -284,11 +278,11 @@ fn negotiate(
 
 fn session_setup(conn: &mut Conn, req: &Smb2Header, msg: &[u8], body: &[u8]) -> Action {
     // [MS-SMB2] 2.2.5: StructureSize 25, SecurityBufferOffset @12, Length @14.
-    if u16_at(body, 0) != Some(25) {
+    if u16_le_at(body, 0) != Some(25) {
         return error(req, NtStatus::INVALID_PARAMETER, req.session_id);
     }
-    let off = usize::from(u16_at(body, 12).unwrap_or(0));
-    let len = usize::from(u16_at(body, 14).unwrap_or(0));
+    let off = usize::from(u16_le_at(body, 12).unwrap_or(0));
+    let len = usize::from(u16_le_at(body, 14).unwrap_or(0));
     let blob = msg.get(off..off.saturating_add(len)).unwrap_or_default();
     let persona = conn.persona;
     let (kind, spnego) = ntlm::classify(blob);
@@ -363,11 +357,11 @@ fn tree_connect(conn: &mut Conn, req: &Smb2Header, msg: &[u8], body: &[u8]) -> A
     if !conn.logged_on || req.session_id != conn.session_id {
         return error(req, NtStatus::USER_SESSION_DELETED, req.session_id);
     }
-    if u16_at(body, 0) != Some(9) {
+    if u16_le_at(body, 0) != Some(9) {
         return error(req, NtStatus::INVALID_PARAMETER, req.session_id);
     }
-    let off = usize::from(u16_at(body, 4).unwrap_or(0));
-    let len = usize::from(u16_at(body, 6).unwrap_or(0)).min(2048);
+    let off = usize::from(u16_le_at(body, 4).unwrap_or(0));
+    let len = usize::from(u16_le_at(body, 6).unwrap_or(0)).min(2048);
     let raw = msg.get(off..off.saturating_add(len)).unwrap_or_default();
     let units: Vec<u16> = raw
         .chunks_exact(2)

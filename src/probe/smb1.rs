@@ -429,7 +429,13 @@ impl Probe<'_> {
                 let c = self.opts.credentials.as_ref()?;
                 let challenge = s.challenge?;
                 let key = ntowfv2(&c.user, &c.domain, &c.password);
-                responses = ntlmv2_responses(&key, &challenge, &nonce8(), filetime_now(), &[]);
+                responses = ntlmv2_responses(
+                    &key,
+                    &challenge,
+                    &nonce8(),
+                    smb1scan_protocol::message::filetime_now(),
+                    &[],
+                );
                 let (nt, lm) = (&responses.0, &responses.1);
                 (
                     PlainLogon {
@@ -521,8 +527,12 @@ impl Probe<'_> {
             Login::Guest => Some(("guest", "", "")),
             Login::Anonymous => None,
         };
-        let (auth, session_key) =
-            build_ntlmssp_authenticate_keyed(&challenge, creds, nonce8(), filetime_now());
+        let (auth, session_key) = build_ntlmssp_authenticate_keyed(
+            &challenge,
+            creds,
+            nonce8(),
+            smb1scan_protocol::message::filetime_now(),
+        );
         let ids = s.next_mid();
         let t = Instant::now();
         let req = build_smb1_session_setup_extended(ids, &build_spnego_neg_token_resp(&auth));
@@ -888,15 +898,4 @@ pub(super) fn nonce8() -> [u8; 8] {
             .unwrap_or(0),
     );
     h.finish().to_le_bytes()
-}
-
-/// Current time as a FILETIME (NTLMv2 blob timestamp when the server sends none).
-fn filetime_now() -> u64 {
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() / 100)
-        .unwrap_or(0);
-    u64::try_from(unix)
-        .unwrap_or(0)
-        .saturating_add(116_444_736_000_000_000)
 }
