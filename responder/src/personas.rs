@@ -454,3 +454,14 @@ pub fn personas() -> &'static [Persona] {
 pub fn persona(name: &str) -> Option<&'static Persona> {
     PERSONAS.iter().find(|p| p.name == name)
 }
+
+/// A GUID stable per persona (a hash of its name), like a real server's ServerGuid.
+pub fn server_guid(name: &str) -> [u8; 16] {
+    let mut g = [0u8; 16];
+    for (i, chunk) in g.chunks_mut(8).enumerate() {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(name, i), &mut h);
+        chunk.copy_from_slice(&std::hash::Hasher::finish(&h).to_le_bytes());
+    }
+    g
+}

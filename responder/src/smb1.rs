@@ -1,8 +1,6 @@
 //! SMB1 answers ([MS-CIFS], [MS-SMB]): NEGOTIATE, SESSION_SETUP_ANDX, TREE_CONNECT_ANDX, the
 //! MS17-010 TRANS PeekNamedPipe and the DoublePulsar TRANS2 ping, per persona.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use smb1scan_protocol::message::filetime_now;
 use smb1scan_protocol::smb1::header::{
     build_smb1_message, flags2, parse_smb1_body, parse_smb1_header, put_smb1_andx, put_smb1_string,
@@ -204,17 +202,6 @@ fn smb2_from_multiprotocol(conn: &Conn, bytes: &[u8]) -> Option<Smb2Dialect> {
     }
 }
 
-/// A GUID stable per persona (a hash of its name), like a real server's ServerGuid.
-pub fn server_guid(name: &str) -> [u8; 16] {
-    let mut g = [0u8; 16];
-    for (i, chunk) in g.chunks_mut(8).enumerate() {
-        let mut h = DefaultHasher::new();
-        (name, i).hash(&mut h);
-        chunk.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    g
-}
-
 fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_>) -> Action {
     if let Some(d) = smb2_from_multiprotocol(conn, body.bytes) {
         return Action::Reply(smb2::multiprotocol_response(conn, d));
@@ -246,7 +233,7 @@ fn negotiate(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body
     w.push(if extended { 0 } else { 8 }); // ChallengeLength
     let mut b = Vec::new();
     if extended {
-        b.extend_from_slice(&server_guid(conn.persona.name));
+        b.extend_from_slice(&super::personas::server_guid(conn.persona.name));
         if p.negotiate_spnego {
             b.extend(ntlm::spnego_init_hint());
         }

@@ -15,8 +15,8 @@ use smb1scan_protocol::util::{u16_le_at, u32_le_at};
 use smb1scan_protocol::NtStatus;
 
 use super::ntlm::{self, NtlmMessage};
+use super::personas::server_guid;
 use super::personas::Smb2Persona;
-use super::smb1::server_guid;
 use super::{Action, Conn};
 
 /// Ciphers Windows 10 / 2019 implement, in its order of preference ([MS-SMB2] 2.2.3.1.2).
