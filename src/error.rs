@@ -4,7 +4,16 @@
 
 use std::path::Path;
 
-use crate::report::policy::{EXIT_ERROR, EXIT_USAGE};
+/// Scan finished, nothing met the policy.
+pub const EXIT_OK: u8 = 0;
+/// Fatal runtime error.
+pub const EXIT_ERROR: u8 = 1;
+/// Usage error (clap uses 2 as well).
+pub const EXIT_USAGE: u8 = 2;
+/// Findings met `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 3;
+/// Interrupted by Ctrl-C (128 + SIGINT), or stopped early by a closed standard output.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything that can end a run early.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +67,7 @@ pub enum Error {
         what: String,
         /// The writer's error.
         #[source]
-        source: crate::report::nmap_xml::XmlError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The demo's simulated hosts could not start.
     #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]

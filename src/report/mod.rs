@@ -644,7 +644,7 @@ impl ReportSet {
                         hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     let doc = nmap_xml::render(&meta, &recs).map_err(|source| Error::Xml {
                         what: p.display().to_string(),
-                        source,
+                        source: Box::new(source),
                     })?;
                     write_atomically(p, &doc)?
                 }
@@ -654,7 +654,7 @@ impl ReportSet {
                     let doc = junit::render(&meta, &recs, &self.fail_on).map_err(|source| {
                         Error::Xml {
                             what: p.display().to_string(),
-                            source,
+                            source: Box::new(source),
                         }
                     })?;
                     write_atomically(p, &doc)?

@@ -25,16 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
-/// Scan finished, nothing met the policy.
-pub const EXIT_OK: u8 = 0;
-/// Fatal runtime error.
-pub const EXIT_ERROR: u8 = 1;
-/// Usage error (clap uses 2 as well).
-pub const EXIT_USAGE: u8 = 2;
-/// Findings met `--fail-on`.
-pub const EXIT_FINDINGS: u8 = 3;
-/// Interrupted by Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub use crate::error::{EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 
 /// The exit code at the end of a run.
 pub fn exit_code(interrupted: bool, findings_met_policy: bool) -> u8 {
