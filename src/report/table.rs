@@ -24,8 +24,12 @@ pub fn widths_for(width: usize) -> [usize; 5] {
     let gaps = 2 * (HEADER.len() - 1);
     let (risk, ms17, dp) = (8, 32, 13);
     let rest = width.saturating_sub(gaps + risk + ms17 + dp);
-    let host = rest.clamp(15, 40).min(rest.max(15) * 3 / 5).max(15);
+    let host = (rest * 3 / 5).clamp(15, 40);
     let os = rest.saturating_sub(host + 2).min(30);
+    if os < 8 {
+        // Too narrow to read: no OS column, its room goes to HOST.
+        return [risk, rest.max(15), 0, ms17, dp];
+    }
     [risk, host, os, ms17, dp]
 }
 
@@ -84,10 +88,11 @@ mod tests {
 
     #[test]
     fn widths_fit_the_terminal() {
-        for width in [80usize, 100, 132, 200] {
+        for width in [80usize, 90, 100, 132, 200] {
             let w = widths_for(width);
+            let gaps = 2 * (w.iter().filter(|x| **x > 0).count() - 1);
             assert!(
-                w.iter().sum::<usize>() + 8 <= width,
+                w.iter().sum::<usize>() + gaps <= width,
                 "{width}: {w:?} is wider than the terminal"
             );
             // The longest MS17-010 text, `unknown: smb1-error-at-negotiate`, is never cut.
