@@ -37,13 +37,14 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
+        // The built-in defaults, unlimited rate (tests and library users set their own).
         EngineOptions {
-            concurrency: 64,
+            concurrency: crate::defaults::CONCURRENCY,
             rate: None,
-            burst: 1,
-            host_timeout: Duration::from_secs(30),
-            slack: Duration::from_millis(500),
-            grace: Duration::from_secs(3),
+            burst: crate::defaults::BURST,
+            host_timeout: crate::defaults::HOST_TIMEOUT,
+            slack: crate::defaults::SLACK,
+            grace: crate::defaults::GRACE,
         }
     }
 }

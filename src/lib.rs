@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod defaults;
 pub mod demo;
 pub mod discovery;
 pub mod engine;

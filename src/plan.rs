@@ -24,38 +24,7 @@ use crate::report::policy::{FailOn, Finding};
 use crate::report::{Format, Output, OutputPlan, WriteMode};
 use crate::targets::Shard;
 
-/// The built-in defaults: the one place they are written (see the module doc for the reasoning).
-pub mod defaults {
-    use std::time::Duration;
-    /// Hosts in flight.
-    pub const CONCURRENCY: usize = 256;
-    /// New hosts per second.
-    pub const RATE: f64 = 100.0;
-    /// TCP connect timeout.
-    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-    /// Per-exchange timeout.
-    pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-    /// Whole-host deadline.
-    pub const HOST_TIMEOUT: Duration = Duration::from_secs(30);
-    /// Grace after Ctrl-C.
-    pub const GRACE: Duration = Duration::from_secs(3);
-    /// Connect retries after a timeout.
-    pub const RETRIES: u32 = 1;
-    /// Ports.
-    pub const PORTS: [u16; 1] = [445];
-    /// Scan order seed.
-    pub const SEED: u64 = 0;
-    /// `--fast`: hosts in flight.
-    pub const FAST_CONCURRENCY: usize = 2048;
-    /// `--fast`: timeouts.
-    pub const FAST_CONNECT: Duration = Duration::from_secs(1);
-    /// `--fast`: per exchange.
-    pub const FAST_READ: Duration = Duration::from_secs(2);
-    /// `--fast`: per host.
-    pub const FAST_HOST: Duration = Duration::from_secs(10);
-    /// File descriptors kept back from the window (stdio, outputs, resolver).
-    pub const FD_RESERVE: u64 = 64;
-}
+pub use crate::defaults;
 
 pub use crate::targets::TargetSources;
 
@@ -234,7 +203,7 @@ fn speed(
         // A small burst: the bucket smooths starts instead of releasing a wave.
         burst: (rate / 10.0).clamp(1.0, 64.0) as u32,
         host_timeout,
-        slack: read_timeout.min(Duration::from_secs(2)),
+        slack: read_timeout.min(defaults::SLACK),
         grace,
     };
     let probe = ProbeOptions {
@@ -586,6 +555,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("--host-timeout"), "{e}");
+    }
+
+    #[test]
+    fn engine_and_probe_defaults_are_the_table() {
+        // Library users who take EngineOptions/ProbeOptions::default() get the same values as
+        // the command line (issue 10: they used to say 64 and 0 where the scan said 256 and 1).
+        let p = ScanPlan::with_defaults(TargetSources::default());
+        let e = EngineOptions::default();
+        let o = ProbeOptions::default();
+        assert_eq!(e.concurrency, p.engine.concurrency);
+        assert_eq!(e.host_timeout, p.engine.host_timeout);
+        assert_eq!(e.grace, p.engine.grace);
+        assert_eq!(e.slack, p.engine.slack);
+        assert_eq!(o.retries, p.probe.retries);
+        assert_eq!(o.connect_timeout, p.probe.connect_timeout);
+        assert_eq!(o.read_timeout, p.probe.read_timeout);
+        assert_eq!(o.host_timeout, p.probe.host_timeout);
     }
 
     #[test]

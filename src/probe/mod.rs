@@ -66,12 +66,12 @@ pub struct ProbeOptions {
 impl Default for ProbeOptions {
     fn default() -> Self {
         ProbeOptions {
-            connect_timeout: Duration::from_secs(3),
-            read_timeout: Duration::from_secs(5),
-            host_timeout: Duration::from_secs(30),
+            connect_timeout: crate::defaults::CONNECT_TIMEOUT,
+            read_timeout: crate::defaults::READ_TIMEOUT,
+            host_timeout: crate::defaults::HOST_TIMEOUT,
             credentials: None,
             smb2_enumerate: true,
-            retries: 0,
+            retries: crate::defaults::RETRIES,
         }
     }
 }
