@@ -15,7 +15,7 @@ use clap::{
     ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
 };
 
-use smb1scan::plan::{OutputFlags, ScanFlags, ScanPlan, TargetSources};
+use smb1scan::plan::{Discovery, OutputFlags, ScanFlags, ScanPlan, TargetSources};
 use smb1scan::report::diff::DiffFormat;
 use smb1scan::report::policy::{FailOn, Finding, EXIT_USAGE};
 use smb1scan::report::Format;
@@ -162,6 +162,13 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub smb2_quick: bool,
+    /// How to find the answering targets: `connect` (a TCP connect per target in the window) or
+    /// `syn` (a stateless raw SYN sweep of the IPv4 targets at --rate packets/s, then the full
+    /// probe of the answering ones; costs about N/rate + one connect timeout; needs CAP_NET_RAW:
+    /// `setcap cap_net_raw+ep smb1scan`; IPv6 targets use connect) [default: connect].
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub discovery: Option<DiscoveryArg>,
     /// Seed of the pseudo-random scan order; every shard must use the same.
     #[arg(long, value_name = "N", default_value_t = smb1scan::plan::defaults::SEED)]
     #[arg(help_heading = "Order, shards, resume")]
@@ -208,6 +215,24 @@ pub struct ScanArgs {
     /// Outputs and the failure policy.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Discovery mode (`--discovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscoveryArg {
+    /// A kernel TCP connect per target, inside the probe window.
+    Connect,
+    /// A raw SYN sweep at --rate packets/s; only answering targets are probed (CAP_NET_RAW).
+    Syn,
+}
+
+impl From<DiscoveryArg> for Discovery {
+    fn from(d: DiscoveryArg) -> Discovery {
+        match d {
+            DiscoveryArg::Connect => Discovery::Connect,
+            DiscoveryArg::Syn => Discovery::Syn,
+        }
+    }
 }
 
 /// Output format (`--format`).
@@ -298,6 +323,10 @@ pub struct OutputArgs {
     /// Do not print the summary table on standard error at the end.
     #[arg(long)]
     pub no_summary: bool,
+    /// Write only the targets whose port answered (every output and format); the summary and
+    /// --fail-on still count every target.
+    #[arg(long)]
+    pub open: bool,
 }
 
 impl From<OutputArgs> for OutputFlags {
@@ -312,6 +341,7 @@ impl From<OutputArgs> for OutputFlags {
                 .fail_on
                 .map(|v| v.into_iter().map(Finding::from).collect()),
             no_summary: a.no_summary,
+            open: a.open,
             stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }
@@ -339,6 +369,7 @@ impl ScanArgs {
             grace: self.grace,
             retries: self.retries,
             smb2_quick: self.smb2_quick,
+            discovery: self.discovery.map(Discovery::from),
             seed: Some(self.seed),
             shard: self.shard,
             resume: self.resume,

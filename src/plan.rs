@@ -79,6 +79,30 @@ pub struct OutputFlags {
     /// Standard output is a terminal: without `-o` (and without config output files) it gets
     /// the readable table instead of JSON Lines.
     pub stdout_is_terminal: bool,
+    /// `--open`: write only the targets whose port answered.
+    pub open: bool,
+}
+
+/// How a scan finds the targets whose port answers (`--discovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// A kernel TCP connect per target, inside the probe window (the default).
+    #[default]
+    Connect,
+    /// A stateless raw-socket SYN sweep of the IPv4 targets at `--rate` packets per second; only
+    /// the answering targets enter the probe window (`crate::discovery`, needs CAP_NET_RAW).
+    /// IPv6 targets use connect discovery.
+    Syn,
+}
+
+impl Discovery {
+    /// The name `--discovery` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Discovery::Connect => "connect",
+            Discovery::Syn => "syn",
+        }
+    }
 }
 
 /// `smb1scan scan` flags as given: `None` / empty = not given.
@@ -114,6 +138,8 @@ pub struct ScanFlags {
     pub resume: Option<PathBuf>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--discovery` (default connect).
+    pub discovery: Option<Discovery>,
     /// `--user`.
     pub user: Option<String>,
     /// `--domain`.
@@ -153,6 +179,8 @@ pub struct ScanPlan {
     pub resume: Option<PathBuf>,
     /// List the targets, send nothing.
     pub dry_run: bool,
+    /// Connect or SYN discovery.
+    pub discovery: Discovery,
     /// No progress bar (and no summary: see `output.summary`).
     pub quiet: bool,
     /// Config files read.
@@ -185,6 +213,7 @@ impl ScanPlan {
             output: OutputPlan::default(),
             resume: None,
             dry_run: false,
+            discovery: Discovery::Connect,
             quiet: false,
             config_files: Vec::new(),
         }
@@ -211,6 +240,8 @@ impl ScanPlan {
             "seed": self.seed,
             "shard": format!("{}/{}", self.shard.index, self.shard.count),
             "smb2_enumerate": self.probe.smb2_enumerate,
+            "discovery": self.discovery.as_str(),
+            "open_only": self.output.only_open,
             "authenticated": self.probe.credentials.is_some(),
             "user": self.probe.credentials.as_ref().map(|c| c.user.clone()),
             "config_files": self.config_files,
@@ -381,6 +412,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             output,
             resume: flags.resume,
             dry_run: flags.dry_run,
+            discovery: flags.discovery.unwrap_or_default(),
             quiet: flags.quiet,
             config_files: site.sources.clone(),
         })
@@ -457,6 +489,7 @@ pub fn output_plan(
         mode,
         fail_on,
         summary: !flags.no_summary && !quiet,
+        only_open: flags.open,
     })
 }
 

@@ -162,6 +162,9 @@ pub struct OutputPlan {
     pub fail_on: FailOn,
     /// Print the summary on standard error at the end.
     pub summary: bool,
+    /// `--open`: write only the records whose port answered ([`port_answered`]) to the outputs;
+    /// the summary, the counts in the metadata and the failure policy still see every record.
+    pub only_open: bool,
 }
 
 impl Default for OutputPlan {
@@ -175,6 +178,21 @@ impl Default for OutputPlan {
             mode: WriteMode::Create,
             fail_on: FailOn::default(),
             summary: true,
+            only_open: false,
+        }
+    }
+}
+
+/// Whether the target's port answered a connection (the host's own reply: SMB, a reset, a
+/// close or a timeout after the connect), as `--open` keeps. `closed` (a RST to the SYN) is an
+/// answer from the host but not an open port, so it is left out with `filtered`, `unreachable`,
+/// local errors and unresolved names.
+pub fn port_answered(h: &HostResult) -> bool {
+    use crate::model::HostStatus as S;
+    match h.status {
+        S::Open | S::Reset | S::Timeout | S::ProtocolError => true,
+        S::Closed | S::Filtered | S::Unreachable | S::Interrupted | S::Error | S::Unresolved => {
+            false
         }
     }
 }
@@ -390,6 +408,7 @@ pub struct ReportSet {
     /// Hosts that met the failure policy.
     failed_hosts: u64,
     print_summary: bool,
+    only_open: bool,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -555,10 +574,13 @@ impl ReportSet {
             failed: false,
             failed_hosts: 0,
             print_summary: plan.summary,
+            only_open: plan.only_open,
         })
     }
 
     /// Write one finished host to every streaming output (flushed), and keep it for JSON/HTML.
+    /// With `only_open`, a host whose port did not answer is counted (summary, failure policy)
+    /// and not written.
     ///
     /// A closed standard output (its reader went away: `| head -1`) never decides the run: when
     /// files remain, the stdout output is dropped and the files are completed; when standard
@@ -570,6 +592,9 @@ impl ReportSet {
         if self.fail_on.matches(h) {
             self.failed = true;
             self.failed_hosts += 1;
+        }
+        if self.only_open && !port_answered(h) {
+            return Ok(());
         }
         if let Some(k) = &mut self.kept {
             k.push(h.clone());
