@@ -41,6 +41,10 @@ Examples:
   # Shard 2 of 4 (same targets and --seed on every machine), resumable
   smb1scan scan --shard 2/4 10.0.0.0/8 -o part2.jsonl   # after Ctrl-C: --resume part2.jsonl
 
+  # A large, mostly empty range: a SYN sweep at 50,000 packets/s (needs CAP_NET_RAW), the full
+  # probe of the answering hosts only, and only those written (the summary counts every target)
+  smb1scan scan --discovery syn --rate 50000 --open 10.0.0.0/12 -o answering.jsonl
+
   # What would be scanned, without sending anything
   smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
 ";

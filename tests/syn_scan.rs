@@ -431,3 +431,137 @@ fn without_cap_net_raw_syn_mode_stops_with_one_line_and_sends_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn ips_ports(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{}:{}", text(r, "/ip"), text(r, "/port")))
+        .collect()
+}
+
+#[test]
+fn syn_mode_keeps_shards_and_resume() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = Netns::create("shard");
+    let _responder = ns.start_responder();
+    let dir = common::scratch_dir("synscan-shard");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
+    let scan = |out: &str, extra: &[&str]| {
+        let mut args = vec!["--discovery", "syn", "--seed", "7", "-o", out];
+        args.extend(extra);
+        args.extend(FAST);
+        args.extend(TARGETS);
+        let o = ns.scan(&args);
+        assert!(
+            matches!(o.status.code(), Some(0) | Some(3)),
+            "{extra:?}: exit {:?}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // Shards: disjoint, and together every target once.
+    let (s1, s2) = (path("s1.jsonl"), path("s2.jsonl"));
+    scan(&s1, &["--shard", "1/2"]);
+    scan(&s2, &["--shard", "2/2"]);
+    let a = ips_ports(&jsonl(Path::new(&s1)));
+    let b = ips_ports(&jsonl(Path::new(&s2)));
+    assert_eq!(a.len(), 18, "{a:?}");
+    assert_eq!(b.len(), 18, "{b:?}");
+    let union: BTreeSet<String> = a.iter().chain(b.iter()).cloned().collect();
+    assert_eq!(union.len(), 36, "shards overlap");
+
+    // Resume: a file holding the first 10 records of a full run gets the other 26, once each.
+    let full = path("full.jsonl");
+    scan(&full, &[]);
+    let lines: Vec<String> = std::fs::read_to_string(&full)
+        .expect("full run")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 36);
+    let part = path("part.jsonl");
+    std::fs::write(&part, lines[..10].join("\n") + "\n").expect("write partial file");
+    let mut args = vec![
+        "--discovery",
+        "syn",
+        "--seed",
+        "7",
+        "--resume",
+        part.as_str(),
+    ];
+    args.extend(FAST);
+    args.extend(TARGETS);
+    let o = ns.scan(&args);
+    assert!(
+        matches!(o.status.code(), Some(0) | Some(3)),
+        "resume: exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let resumed = ips_ports(&jsonl(Path::new(&part)));
+    assert_eq!(resumed.len(), 36, "{resumed:?}");
+    let uniq: BTreeSet<&String> = resumed.iter().collect();
+    assert_eq!(uniq.len(), 36, "a target was scanned twice on resume");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn syn_mode_stops_on_ctrl_c_and_says_how_to_resume() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = Netns::create("intr");
+    let dir = common::scratch_dir("synscan-intr");
+    let out = dir.join("big.jsonl");
+    // A /17 of silence at 10,000 SYNs/s: about 3.3 s of sending; SIGINT after 1 s.
+    run(
+        "ip",
+        &[
+            "-n",
+            &ns.name,
+            "route",
+            "add",
+            "198.18.128.0/17",
+            "via",
+            "198.19.0.2",
+            "dev",
+            "syn0",
+            "onlink",
+        ],
+    );
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &ns.name, common::bin()])
+        .args(["scan", "--no-config", "--no-summary", "--discovery", "syn"])
+        .args([
+            "--rate",
+            "10000",
+            "--connect-timeout",
+            "1s",
+            "--retries",
+            "0",
+            "-o",
+        ])
+        .arg(&out)
+        .arg("198.18.128.0/17")
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = c.spawn().expect("spawn smb1scan");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    // `ip netns exec` execs the program: the child's pid is smb1scan's.
+    let pid = child.id().to_string();
+    run("kill", &["-INT", &pid]);
+    let t0 = std::time::Instant::now();
+    let o = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?} to stop",
+        t0.elapsed()
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
