@@ -729,6 +729,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("soon"), "{e}");
+        // --discovery and --open reach the library's flags; the default is connect, no filter.
+        let flags = |args: &[&str]| {
+            let m = command().try_get_matches_from(args).unwrap();
+            match Cli::from_arg_matches(&m).unwrap().command {
+                Command::Scan(s) => s.into_flags(false),
+                _ => panic!("not scan"),
+            }
+        };
+        let f = flags(&["smb1scan", "scan", "--discovery", "syn", "--open", "x"]);
+        assert_eq!(f.discovery, Some(Discovery::Syn));
+        assert!(f.output.open);
+        let f = flags(&["smb1scan", "scan", "x"]);
+        assert_eq!(f.discovery, None);
+        assert!(!f.output.open);
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--discovery", "icmp", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("icmp") && e.contains("syn"), "{e}");
         // Suggestions are on.
         let e = command()
             .try_get_matches_from(["smb1scan", "scan", "--concurency", "3"])

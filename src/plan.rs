@@ -630,6 +630,23 @@ mod tests {
         assert_eq!(p.probe.retries, q.probe.retries);
         assert_eq!(p.probe.host_timeout, q.probe.host_timeout);
         assert_eq!(p.output, q.output);
+        assert_eq!(p.discovery, q.discovery);
+    }
+
+    #[test]
+    fn discovery_and_open_reach_the_plan() {
+        let q = plan(flags(&["x"]), &SiteConfig::default()).unwrap();
+        assert_eq!(q.discovery, Discovery::Connect);
+        assert!(!q.output.only_open);
+        let mut f = flags(&["x"]);
+        f.discovery = Some(Discovery::Syn);
+        f.output.open = true;
+        let q = plan(f, &SiteConfig::default()).unwrap();
+        assert_eq!(q.discovery, Discovery::Syn);
+        assert!(q.output.only_open);
+        let o = q.options_json();
+        assert_eq!(o["discovery"], "syn");
+        assert_eq!(o["open_only"], true);
     }
 
     #[test]

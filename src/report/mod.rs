@@ -728,3 +728,51 @@ pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn, undecided: u64) 
         other => format!("exit {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HostStatus;
+
+    #[test]
+    fn only_open_writes_answering_hosts_and_counts_all() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-only-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        let plan = OutputPlan {
+            outputs: vec![Output {
+                dest: Destination::File(path.clone()),
+                format: Format::Jsonl,
+            }],
+            summary: false,
+            only_open: true,
+            ..OutputPlan::default()
+        };
+        let mut set = ReportSet::open(&plan).unwrap();
+        let statuses = [
+            HostStatus::Open,
+            HostStatus::Closed,
+            HostStatus::Filtered,
+            HostStatus::Unreachable,
+            HostStatus::Reset,
+            HostStatus::Error,
+        ];
+        for (i, st) in statuses.iter().enumerate() {
+            let mut h =
+                HostResult::new(std::net::IpAddr::from([127, 0, 0, i as u8 + 1]), 445, None);
+            h.status = *st;
+            set.write(&h).unwrap();
+        }
+        assert_eq!(set.hosts_seen(), 6, "the summary counts every host");
+        drop(set);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ips: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"].to_string())
+            .collect();
+        // Open (SMB answered) and reset (connected, then reset): the port answered.
+        assert_eq!(ips, ["\"127.0.0.1\"", "\"127.0.0.5\""]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
