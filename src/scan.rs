@@ -486,3 +486,75 @@ fn syn_record(
     });
     Some(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn target() -> Target {
+        Target {
+            ip: IpAddr::from([192, 0, 2, 7]),
+            port: 445,
+            hostname: Some("pump-7".into()),
+        }
+    }
+
+    #[test]
+    fn syn_results_become_the_records_connect_discovery_gives() {
+        let t = target();
+        assert!(syn_record(&t, PortState::Open, 1, Duration::from_secs(1)).is_none());
+        let cases = [
+            (
+                PortState::Closed,
+                HostStatus::Closed,
+                Reason::ConnectionRefused,
+            ),
+            (
+                PortState::Filtered,
+                HostStatus::Filtered,
+                Reason::ConnectTimeout,
+            ),
+            (
+                PortState::Unsent {
+                    errno: libc::ENETUNREACH,
+                },
+                HostStatus::Unreachable,
+                Reason::Unreachable,
+            ),
+            (
+                PortState::Unsent {
+                    errno: libc::EHOSTUNREACH,
+                },
+                HostStatus::Unreachable,
+                Reason::Unreachable,
+            ),
+            // A local firewall's refusal says nothing about the host: never filtered.
+            (
+                PortState::Unsent { errno: libc::EPERM },
+                HostStatus::Error,
+                Reason::LocalError,
+            ),
+        ];
+        for (state, status, reason) in cases {
+            let r = syn_record(&t, state, 2, Duration::from_millis(700))
+                .unwrap_or_else(|| panic!("{state:?} gave no record"));
+            assert_eq!(r.status, status, "{state:?}");
+            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::Unknown);
+            assert_eq!(r.ms17_010.reason, Some(reason), "{state:?}");
+            assert_eq!(r.hostname.as_deref(), Some("pump-7"));
+            assert_eq!(r.steps.len(), 1);
+            assert_eq!(r.steps[0].name, "syn");
+            assert!(r.error.is_some(), "{state:?}");
+        }
+        let r = syn_record(
+            &t,
+            PortState::Unsent { errno: libc::EPERM },
+            1,
+            Duration::ZERO,
+        )
+        .unwrap_or_else(|| panic!("no record"));
+        let err = r.error.unwrap_or_default();
+        assert!(err.contains("not permitted"), "{err}");
+    }
+}

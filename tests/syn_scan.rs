@@ -565,3 +565,34 @@ fn syn_mode_stops_on_ctrl_c_and_says_how_to_resume() {
     assert!(stderr.contains("--resume"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ipv6_targets_fall_back_to_connect_discovery_with_a_note() {
+    if !is_root() {
+        common::skip_or_fail("needs root (raw sockets)");
+        return;
+    }
+    // ::1 only: loopback, nothing listens on port 9. No IPv4 target, so no SYN is sent at all.
+    let o = Command::new(common::bin())
+        .args(["scan", "--no-config", "--no-summary", "--discovery", "syn"])
+        .args(["-p", "9", "--connect-timeout", "500ms", "::1"])
+        .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+        .output()
+        .expect("run smb1scan");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("IPv6")).collect();
+    assert_eq!(notes.len(), 1, "one note: {stderr}");
+    assert!(notes[0].contains("connect discovery"), "{stderr}");
+    let recs: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(text(&recs[0], "/status"), "closed");
+    assert_eq!(
+        text(&recs[0], "/steps/0/name"),
+        "connect",
+        "probed by a connect"
+    );
+}
