@@ -596,3 +596,46 @@ fn ipv6_targets_fall_back_to_connect_discovery_with_a_note() {
         "probed by a connect"
     );
 }
+
+/// A target without a route that comes first in the scan order must not pick (or fail) the
+/// sweep's source address: it is `unreachable` like in connect mode, and the others are scanned.
+#[test]
+fn an_unroutable_first_target_does_not_fail_the_sweep() {
+    if !prerequisites() {
+        return;
+    }
+    let ns = Netns::create("noroute");
+    for targets in [
+        &["198.18.92.0/30", "127.0.0.5"][..],
+        &["198.18.92.0/30"][..],
+    ] {
+        // The precondition: the scan order starts with an unroutable address.
+        let mut args = vec!["--dry-run"];
+        args.extend(targets);
+        let dry = ns.scan(&args);
+        let order = String::from_utf8_lossy(&dry.stdout).into_owned();
+        assert!(order.starts_with("198.18.92."), "order: {order}");
+
+        let mut args = vec!["--discovery", "syn"];
+        args.extend(FAST);
+        args.extend(["--format", "jsonl"]);
+        args.extend(targets);
+        let o = ns.scan(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{targets:?}: {stderr}");
+        let recs: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        let m = verdicts(&recs);
+        assert_eq!(with_status(&m, "unreachable").len(), 4, "{m:#?}");
+        let closed = with_status(&m, "closed");
+        let want: BTreeSet<String> = if targets.len() == 2 {
+            ["127.0.0.5:445".to_string()].into()
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(closed, want, "{m:#?}");
+        assert_eq!(m.len(), 4 + want.len());
+    }
+}
