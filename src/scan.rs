@@ -1,6 +1,11 @@
 //! `smb1scan scan`, as the library runs it: a validated [`ScanPlan`] → targets → a lazy
 //! [`TargetSpace`], then the engine with the real probe, results streamed to the reports as each
 //! host finishes, and the [`Outcome`] the command line maps to an exit code.
+//!
+//! With `--discovery syn` the IPv4 targets go through [`discovery::sweep`] first: the answering
+//! ones enter the same probe window ([`engine::run_fed`]), the others become records at once
+//! (closed, filtered, unreachable or error, as connect discovery would record them); IPv6 targets
+//! are probed with connect discovery.
 
 use std::cell::Cell;
 use std::collections::HashSet;
