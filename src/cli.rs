@@ -15,7 +15,7 @@ use clap::{
     ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
 };
 
-use smb1scan::plan::{OutputFlags, ScanFlags, ScanPlan, TargetSources};
+use smb1scan::plan::{Discovery, OutputFlags, ScanFlags, ScanPlan, TargetSources};
 use smb1scan::report::diff::DiffFormat;
 use smb1scan::report::policy::{FailOn, Finding, EXIT_USAGE};
 use smb1scan::report::Format;
@@ -40,6 +40,10 @@ Examples:
 
   # Shard 2 of 4 (same targets and --seed on every machine), resumable
   smb1scan scan --shard 2/4 10.0.0.0/8 -o part2.jsonl   # after Ctrl-C: --resume part2.jsonl
+
+  # A large, mostly empty range: a SYN sweep at 50,000 packets/s (needs CAP_NET_RAW), the full
+  # probe of the answering hosts only, and only those written (the summary counts every target)
+  smb1scan scan --discovery syn --rate 50000 --open 10.0.0.0/12 -o answering.jsonl
 
   # What would be scanned, without sending anything
   smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
@@ -167,6 +171,13 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub smb2_quick: bool,
+    /// How to find the answering targets: `connect` (a TCP connect per target in the window) or
+    /// `syn` (a stateless raw SYN sweep of the IPv4 targets at --rate packets/s, then the full
+    /// probe of the answering ones; costs about N/rate + one connect timeout; needs CAP_NET_RAW:
+    /// `setcap cap_net_raw+ep smb1scan`; IPv6 targets use connect) [default: connect].
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub discovery: Option<DiscoveryArg>,
     /// Seed of the pseudo-random scan order; every shard must use the same.
     #[arg(long, value_name = "N", default_value_t = smb1scan::plan::defaults::SEED)]
     #[arg(help_heading = "Order, shards, resume")]
@@ -213,6 +224,24 @@ pub struct ScanArgs {
     /// Outputs and the failure policy.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Discovery mode (`--discovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscoveryArg {
+    /// A kernel TCP connect per target, inside the probe window.
+    Connect,
+    /// A raw SYN sweep at --rate packets/s; only answering targets are probed (CAP_NET_RAW).
+    Syn,
+}
+
+impl From<DiscoveryArg> for Discovery {
+    fn from(d: DiscoveryArg) -> Discovery {
+        match d {
+            DiscoveryArg::Connect => Discovery::Connect,
+            DiscoveryArg::Syn => Discovery::Syn,
+        }
+    }
 }
 
 /// Output format (`--format`).
@@ -303,6 +332,10 @@ pub struct OutputArgs {
     /// Do not print the summary table on standard error at the end.
     #[arg(long)]
     pub no_summary: bool,
+    /// Write only the targets whose port answered (every output and format); the summary and
+    /// --fail-on still count every target.
+    #[arg(long)]
+    pub open: bool,
 }
 
 impl From<OutputArgs> for OutputFlags {
@@ -317,6 +350,7 @@ impl From<OutputArgs> for OutputFlags {
                 .fail_on
                 .map(|v| v.into_iter().map(Finding::from).collect()),
             no_summary: a.no_summary,
+            open: a.open,
             stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }
@@ -344,6 +378,7 @@ impl ScanArgs {
             grace: self.grace,
             retries: self.retries,
             smb2_quick: self.smb2_quick,
+            discovery: self.discovery.map(Discovery::from),
             seed: Some(self.seed),
             shard: self.shard,
             resume: self.resume,
@@ -829,6 +864,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("soon"), "{e}");
+        // --discovery and --open reach the library's flags; the default is connect, no filter.
+        let flags = |args: &[&str]| {
+            let m = command().try_get_matches_from(args).unwrap();
+            match Cli::from_arg_matches(&m).unwrap().command {
+                Command::Scan(s) => s.into_flags(false),
+                _ => panic!("not scan"),
+            }
+        };
+        let f = flags(&["smb1scan", "scan", "--discovery", "syn", "--open", "x"]);
+        assert_eq!(f.discovery, Some(Discovery::Syn));
+        assert!(f.output.open);
+        let f = flags(&["smb1scan", "scan", "x"]);
+        assert_eq!(f.discovery, None);
+        assert!(!f.output.open);
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--discovery", "icmp", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("icmp") && e.contains("syn"), "{e}");
         // Suggestions are on.
         let e = command()
             .try_get_matches_from(["smb1scan", "scan", "--concurency", "3"])

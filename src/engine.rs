@@ -95,6 +95,62 @@ fn failed_result(t: Target, msg: String, ms: u64) -> HostResult {
     r
 }
 
+/// One item of a channel-fed run ([`run_fed`]).
+#[derive(Debug)]
+pub enum Fed {
+    /// Probe this target: it takes a window slot and a rate token, as in [`run`].
+    Probe(Target),
+    /// A record decided before any probe (SYN discovery's `closed`, `filtered`, ...): handed to
+    /// `on_result` as it comes, without a window slot or a rate token, since nothing is sent.
+    Done(Box<HostResult>),
+}
+
+/// What the engine pulled from its feed without waiting.
+enum Pull {
+    Item(Fed),
+    /// Nothing yet; more may come (wait on [`Feed::next`]).
+    Empty,
+    /// No more items.
+    End,
+}
+
+/// Where the engine's targets come from: a lazy iterator (never `Empty`) or a channel.
+trait Feed {
+    fn try_next(&mut self) -> Pull;
+    /// Waits for the next item; `None` at the end. Cancel-safe (used in `select!`).
+    async fn next(&mut self) -> Option<Fed>;
+}
+
+struct IterFeed<I>(I);
+
+impl<I: Iterator<Item = Target>> Feed for IterFeed<I> {
+    fn try_next(&mut self) -> Pull {
+        match self.0.next() {
+            Some(t) => Pull::Item(Fed::Probe(t)),
+            None => Pull::End,
+        }
+    }
+    async fn next(&mut self) -> Option<Fed> {
+        self.0.next().map(Fed::Probe)
+    }
+}
+
+struct ChannelFeed(tokio::sync::mpsc::Receiver<Fed>);
+
+impl Feed for ChannelFeed {
+    fn try_next(&mut self) -> Pull {
+        use tokio::sync::mpsc::error::TryRecvError;
+        match self.0.try_recv() {
+            Ok(f) => Pull::Item(f),
+            Err(TryRecvError::Empty) => Pull::Empty,
+            Err(TryRecvError::Disconnected) => Pull::End,
+        }
+    }
+    async fn next(&mut self) -> Option<Fed> {
+        self.0.recv().await
+    }
+}
+
 /// Runs the scan. `stop` carries the number of stop signals received so far (0 at start); a
 /// closed channel means no more signals will come. `on_result` is called once per finished host,
 /// in finishing order; an error from it stops the scan (in-flight hosts are abandoned) and is
@@ -103,8 +159,8 @@ pub async fn run<I, F, Fut, S, E>(
     targets: I,
     probe: F,
     opts: &EngineOptions,
-    mut stop: watch::Receiver<u32>,
-    mut on_result: S,
+    stop: watch::Receiver<u32>,
+    on_result: S,
 ) -> Result<EngineSummary, E>
 where
     I: IntoIterator<Item = Target>,
@@ -112,8 +168,42 @@ where
     Fut: Future<Output = HostResult> + Send + 'static,
     S: FnMut(HostResult) -> Result<(), E>,
 {
+    run_feed(IterFeed(targets.into_iter()), probe, opts, stop, on_result).await
+}
+
+/// [`run`] fed from a channel instead of an iterator (SYN discovery feeds the hosts that answered
+/// as they answer): the same window, rate and stop semantics for [`Fed::Probe`] items, and
+/// [`Fed::Done`] records passed straight through. The run ends when every sender is dropped and
+/// the window is empty.
+pub async fn run_fed<F, Fut, S, E>(
+    feed: tokio::sync::mpsc::Receiver<Fed>,
+    probe: F,
+    opts: &EngineOptions,
+    stop: watch::Receiver<u32>,
+    on_result: S,
+) -> Result<EngineSummary, E>
+where
+    F: Fn(Target) -> Fut,
+    Fut: Future<Output = HostResult> + Send + 'static,
+    S: FnMut(HostResult) -> Result<(), E>,
+{
+    run_feed(ChannelFeed(feed), probe, opts, stop, on_result).await
+}
+
+async fn run_feed<D, F, Fut, S, E>(
+    mut feed: D,
+    probe: F,
+    opts: &EngineOptions,
+    mut stop: watch::Receiver<u32>,
+    mut on_result: S,
+) -> Result<EngineSummary, E>
+where
+    D: Feed,
+    F: Fn(Target) -> Fut,
+    Fut: Future<Output = HostResult> + Send + 'static,
+    S: FnMut(HostResult) -> Result<(), E>,
+{
     let concurrency = opts.concurrency.max(1);
-    let mut targets = targets.into_iter();
     let mut bucket = TokenBucket::new(opts.rate, opts.burst, Instant::now());
     let mut set: JoinSet<HostResult> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (Target, tokio::time::Instant)> = HashMap::new();
@@ -138,12 +228,25 @@ where
     let deadline = opts.host_timeout + opts.slack;
 
     loop {
+        // Waiting on an empty channel feed (never with an iterator).
+        let mut feed_empty = false;
         if !stopping && !exhausted && pending.is_none() && set.len() < concurrency {
-            pending = targets.next();
-            exhausted = pending.is_none();
+            match feed.try_next() {
+                Pull::Item(Fed::Probe(t)) => pending = Some(t),
+                Pull::Item(Fed::Done(r)) => {
+                    summary.finished += 1;
+                    if let Err(e) = on_result(*r) {
+                        set.abort_all();
+                        return Err(e);
+                    }
+                    continue;
+                }
+                Pull::Empty => feed_empty = true,
+                Pull::End => exhausted = true,
+            }
         }
         let can_start = !stopping && pending.is_some() && set.len() < concurrency;
-        if set.is_empty() && !can_start {
+        if set.is_empty() && !can_start && !feed_empty {
             break;
         }
         // Start at once when a token is there: going through a zero-length timer would cap the
@@ -213,6 +316,19 @@ where
                 if let Err(e) = on_result(result) {
                     set.abort_all();
                     return Err(e);
+                }
+            }
+            fed = feed.next(), if feed_empty => {
+                match fed {
+                    Some(Fed::Probe(t)) => pending = Some(t),
+                    Some(Fed::Done(r)) => {
+                        summary.finished += 1;
+                        if let Err(e) = on_result(*r) {
+                            set.abort_all();
+                            return Err(e);
+                        }
+                    }
+                    None => exhausted = true,
                 }
             }
             _ = tokio::time::sleep_until(grace_deadline), if stopping => {
@@ -578,6 +694,58 @@ mod tests {
         assert_eq!(s.ending, Ending::Interrupted);
         assert_eq!(s.finished, 4);
         assert_eq!(s.abandoned, 2);
+    }
+
+    /// The channel-fed run: probes keep the window bound and the rate, finished records pass
+    /// through without either, and the run ends when the senders are gone.
+    #[tokio::test]
+    async fn channel_feed_keeps_the_window_and_passes_records_through() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (_stop_tx, stop_rx) = watch::channel(0u32);
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            for i in 0..40u8 {
+                // Items arrive in bursts with gaps, as SYN-ACKs do: the engine waits on the feed.
+                if i % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                let item = if i % 2 == 0 {
+                    Fed::Probe(t(i))
+                } else {
+                    let mut r = HostResult::new(t(i).ip, 445, None);
+                    r.status = HostStatus::Closed;
+                    Fed::Done(Box::new(r))
+                };
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let o = EngineOptions {
+            concurrency: 3,
+            // 20 probes at 100/s: at least 190 ms; the 20 records would add 200 ms if they took
+            // tokens.
+            rate: Some(100.0),
+            ..EngineOptions::default()
+        };
+        let t0 = Instant::now();
+        let mut got = Vec::new();
+        let s = run_fed(rx, sleeper(20, now, peak.clone()), &o, stop_rx, |r| {
+            got.push((r.ip, r.status));
+            Ok::<(), String>(())
+        })
+        .await
+        .unwrap();
+        let el = t0.elapsed();
+        assert_eq!(s.ending, Ending::Completed);
+        assert_eq!(s.started, 20, "only the probes take a slot");
+        assert_eq!(s.finished, 40);
+        assert_eq!(got.len(), 40);
+        assert_eq!(got.iter().filter(|g| g.1 == HostStatus::Closed).count(), 20);
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert!(el >= Duration::from_millis(180), "{el:?}");
+        assert!(el < Duration::from_millis(360), "{el:?}");
     }
 
     #[tokio::test]

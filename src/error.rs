@@ -72,6 +72,10 @@ pub enum Error {
     /// The demo's simulated hosts could not start.
     #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]
     Demo(#[source] smb1scan_responder::StartError),
+    /// SYN discovery could not run (exit code 2 when the capability is missing: nothing was
+    /// sent).
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
     /// The built-in remediation table is broken (a build defect, never user input).
     #[error("the remediation table: {0}")]
     Remediation(String),
@@ -104,6 +108,9 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
             Error::Targets(t) if t.is_usage() => EXIT_USAGE,
+            Error::Discovery(crate::discovery::DiscoveryError::MissingCapability { .. }) => {
+                EXIT_USAGE
+            }
             _ => EXIT_ERROR,
         }
     }

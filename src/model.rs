@@ -543,6 +543,8 @@ pub enum StepName {
     Exchange(Exchange),
     /// The whole-host deadline expired.
     HostDeadline,
+    /// SYN discovery (`--discovery syn`): the SYN and its answer, or the lack of one.
+    Syn,
 }
 
 impl std::fmt::Display for StepName {
@@ -556,6 +558,7 @@ impl std::fmt::Display for StepName {
                 return f.write_str(&out);
             }
             StepName::HostDeadline => return f.write_str("host-deadline"),
+            StepName::Syn => return f.write_str("syn"),
         };
         out.push_str(word);
         if let Some(e) = for_ {
@@ -588,6 +591,7 @@ impl TryFrom<String> for StepName {
             ("connect", x) => Ok(StepName::Connect(x)),
             ("netbios-session", x) => Ok(StepName::NetbiosSession(x)),
             ("host-deadline", None) => Ok(StepName::HostDeadline),
+            ("syn", None) => Ok(StepName::Syn),
             (w, None) => Exchange::parse(w).map(StepName::Exchange).ok_or_else(bad),
             _ => Err(bad()),
         }

@@ -48,6 +48,30 @@ pub struct OutputFlags {
     /// Standard output is a terminal: without `-o` (and without config output files) it gets
     /// the readable table instead of JSON Lines.
     pub stdout_is_terminal: bool,
+    /// `--open`: write only the targets whose port answered.
+    pub open: bool,
+}
+
+/// How a scan finds the targets whose port answers (`--discovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// A kernel TCP connect per target, inside the probe window (the default).
+    #[default]
+    Connect,
+    /// A stateless raw-socket SYN sweep of the IPv4 targets at `--rate` packets per second; only
+    /// the answering targets enter the probe window (`crate::discovery`, needs CAP_NET_RAW).
+    /// IPv6 targets use connect discovery.
+    Syn,
+}
+
+impl Discovery {
+    /// The name `--discovery` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Discovery::Connect => "connect",
+            Discovery::Syn => "syn",
+        }
+    }
 }
 
 /// `smb1scan scan` flags as given: `None` / empty = not given.
@@ -83,6 +107,8 @@ pub struct ScanFlags {
     pub resume: Option<PathBuf>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--discovery` (default connect).
+    pub discovery: Option<Discovery>,
     /// `--user`.
     pub user: Option<String>,
     /// `--domain`.
@@ -122,6 +148,8 @@ pub struct ScanPlan {
     pub resume: Option<PathBuf>,
     /// List the targets, send nothing.
     pub dry_run: bool,
+    /// Connect or SYN discovery.
+    pub discovery: Discovery,
     /// No progress bar (and no summary: see `output.summary`).
     pub quiet: bool,
     /// Config files read.
@@ -154,6 +182,7 @@ impl ScanPlan {
             output: OutputPlan::default(),
             resume: None,
             dry_run: false,
+            discovery: Discovery::Connect,
             quiet: false,
             config_files: Vec::new(),
         }
@@ -180,6 +209,8 @@ impl ScanPlan {
             "seed": self.seed,
             "shard": format!("{}/{}", self.shard.index, self.shard.count),
             "smb2_enumerate": self.probe.smb2_enumerate,
+            "discovery": self.discovery.as_str(),
+            "open_only": self.output.only_open,
             "authenticated": self.probe.credentials.is_some(),
             "user": self.probe.credentials.as_ref().map(|c| c.user.clone()),
             "config_files": self.config_files,
@@ -350,6 +381,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             output,
             resume: flags.resume,
             dry_run: flags.dry_run,
+            discovery: flags.discovery.unwrap_or_default(),
             quiet: flags.quiet,
             config_files: site.sources.clone(),
         })
@@ -426,6 +458,7 @@ pub fn output_plan(
         mode,
         fail_on,
         summary: !flags.no_summary && !quiet,
+        only_open: flags.open,
     })
 }
 
@@ -583,6 +616,23 @@ mod tests {
         assert_eq!(p.probe.retries, q.probe.retries);
         assert_eq!(p.probe.host_timeout, q.probe.host_timeout);
         assert_eq!(p.output, q.output);
+        assert_eq!(p.discovery, q.discovery);
+    }
+
+    #[test]
+    fn discovery_and_open_reach_the_plan() {
+        let q = plan(flags(&["x"]), &SiteConfig::default()).unwrap();
+        assert_eq!(q.discovery, Discovery::Connect);
+        assert!(!q.output.only_open);
+        let mut f = flags(&["x"]);
+        f.discovery = Some(Discovery::Syn);
+        f.output.open = true;
+        let q = plan(f, &SiteConfig::default()).unwrap();
+        assert_eq!(q.discovery, Discovery::Syn);
+        assert!(q.output.only_open);
+        let o = q.options_json();
+        assert_eq!(o["discovery"], "syn");
+        assert_eq!(o["open_only"], true);
     }
 
     #[test]

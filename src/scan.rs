@@ -1,18 +1,26 @@
 //! `smb1scan scan`, as the library runs it: a validated [`ScanPlan`] → targets → a lazy
 //! [`TargetSpace`], then the engine with the real probe, results streamed to the reports as each
 //! host finishes, and the [`Outcome`] the command line maps to an exit code.
+//!
+//! With `--discovery syn` the IPv4 targets go through [`discovery::sweep`] first: the answering
+//! ones enter the same probe window ([`engine::run_fed`]), the others become records at once
+//! (closed, filtered, unreachable or error, as connect discovery would record them); IPv6 targets
+//! are probed with connect discovery.
 
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{BufWriter, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::engine::{self, Ending};
+use crate::discovery::{self, PortState, SynOptions};
+use crate::engine::{self, Ending, Fed};
 use crate::error::{Error, Result};
-use crate::model::{HostResult, Target};
-use crate::plan::{defaults, ScanPlan};
+use crate::model::{HostResult, HostStatus, Reason, Step, StepName, StepOutcome, Target};
+use crate::plan::{defaults, Discovery, ScanPlan};
+use crate::targets::space::TargetSpace;
+use crate::targets::Shard;
 
 use crate::progress::Progress;
 use crate::report::policy;
@@ -123,6 +131,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         described,
         unresolved,
     } = crate::targets::resolve(specs).await?;
+    let space = Arc::new(space);
     let total = space.shard_len(plan.shard) * plan.ports.len() as u128;
 
     // A name that does not resolve is said at once, even under -q: a mistyped device name must
@@ -150,6 +159,13 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     }
     if space.is_empty() && unresolved.is_empty() {
         return Err(usage("every target is excluded: nothing to scan".into()));
+    }
+
+    let syn = plan.discovery == Discovery::Syn && !space.is_empty();
+    if syn {
+        // Before any output file is created and any packet sent: one line naming CAP_NET_RAW
+        // and the setcap command, exit 2.
+        discovery::check_capability()?;
     }
 
     let signals =
@@ -193,32 +209,57 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             progress.suspend(|| reports.write(&r))?;
         }
     }
-    let skipped = Rc::new(Cell::new(0u64));
-    let sk = skipped.clone();
-    let targets = space
-        .targets(plan.seed, plan.shard, &plan.ports)
-        .filter(move |t| {
-            let skip = done.contains(&(t.ip, t.port));
-            if skip {
-                sk.set(sk.get() + 1);
-            }
-            !skip
-        });
     let popts = Arc::new(plan.probe.clone());
     let probe = move |t: Target| {
         let o = popts.clone();
         async move { crate::probe::probe(t, &o).await }
     };
+    let skipped = Rc::new(Cell::new(0u64));
     let mut counted_skips = 0u64;
-    let summary = engine::run(targets, probe, &engine_opts, signals, |r: HostResult| {
+    let on_result = |r: HostResult| {
         progress.suspend(|| reports.write(&r))?;
         let s = skipped.get();
         progress.skip(s - counted_skips);
         counted_skips = s;
         progress.record(&r);
         Ok::<(), Error>(())
-    })
-    .await;
+    };
+    let summary = if syn {
+        let done = Arc::new(done);
+        // Counted in one pass of its own: the sweep goes over the order several times.
+        if !done.is_empty() {
+            let n = space
+                .targets(plan.seed, plan.shard, &plan.ports)
+                .filter(|t| done.contains(&(t.ip, t.port)))
+                .count();
+            skipped.set(u64::try_from(n).unwrap_or(u64::MAX));
+        }
+        let syn_opts = SynOptions {
+            rate: engine_opts.rate,
+            timeout: plan.probe.connect_timeout,
+            retries: plan.probe.retries,
+            ..SynOptions::default()
+        };
+        let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(FED_QUEUE);
+        let feeders = start_syn_feeders(&space, plan, done, syn_opts, fed_tx);
+        let summary = engine::run_fed(fed_rx, probe, &engine_opts, signals, on_result).await;
+        feeders
+            .finish(summary.as_ref().map(|s| s.ending))
+            .await
+            .and(summary)
+    } else {
+        let sk = skipped.clone();
+        let targets = space
+            .targets(plan.seed, plan.shard, &plan.ports)
+            .filter(move |t| {
+                let skip = done.contains(&(t.ip, t.port));
+                if skip {
+                    sk.set(sk.get() + 1);
+                }
+                !skip
+            });
+        engine::run(targets, probe, &engine_opts, signals, on_result).await
+    };
     progress.finish();
     let summary = match summary {
         Ok(s) => s,
@@ -272,9 +313,277 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// Items the SYN feeders may queue ahead of the engine (a few hundred kilobytes at most).
+const FED_QUEUE: usize = 1024;
+
+type DoneSet = Arc<HashSet<(IpAddr, u16)>>;
+
+/// The tasks that feed the engine in SYN mode: the sweep of the IPv4 targets, the task that turns
+/// its results into probes (open) or finished records (everything else), and the one that passes
+/// the IPv6 targets to the window for connect discovery.
+struct SynFeeders {
+    sweep: tokio::task::JoinHandle<
+        std::result::Result<discovery::SweepStats, discovery::DiscoveryError>,
+    >,
+    others: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SynFeeders {
+    /// After the engine: a completed run had every feeder finish (the channel closed), so the
+    /// sweep's own result decides (a sweep that failed midway fails the run: its silent targets
+    /// were never judged). An interrupted or failed run stops them.
+    async fn finish(self, ending: std::result::Result<Ending, &Error>) -> Result<()> {
+        if !matches!(ending, Ok(Ending::Completed)) {
+            self.sweep.abort();
+            for t in &self.others {
+                t.abort();
+            }
+            return Ok(());
+        }
+        for t in self.others {
+            let _ = t.await;
+        }
+        match self.sweep.await {
+            Ok(Ok(stats)) => {
+                tracing::info!(
+                    targets = stats.targets,
+                    packets = stats.packets_sent,
+                    open = stats.open,
+                    closed = stats.closed,
+                    filtered = stats.filtered,
+                    unsent = stats.unsent,
+                    ignored = stats.replies_ignored,
+                    elapsed = ?stats.elapsed,
+                    "SYN sweep done"
+                );
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(discovery::DiscoveryError::Thread("sweep").into()),
+        }
+    }
+}
+
+/// The IPv4 targets of the shard in scan order, without the ones `--resume` found done: an owned
+/// iterator the sweep can go over once per pass.
+fn v4_targets(
+    space: &Arc<TargetSpace>,
+    seed: u64,
+    shard: Shard,
+    ports: Arc<[u16]>,
+    done: DoneSet,
+) -> impl Iterator<Item = SocketAddrV4> + Clone + Send + 'static {
+    TargetSpace::owned_addresses(space, seed, shard)
+        .filter_map(|ip| match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .flat_map(move |a| {
+            let ports = ports.clone();
+            (0..ports.len()).filter_map(move |i| ports.get(i).map(|&p| SocketAddrV4::new(a, p)))
+        })
+        .filter(move |s| !done.contains(&(IpAddr::V4(*s.ip()), s.port())))
+}
+
+fn start_syn_feeders(
+    space: &Arc<TargetSpace>,
+    plan: &ScanPlan,
+    done: DoneSet,
+    opts: SynOptions,
+    fed: tokio::sync::mpsc::Sender<Fed>,
+) -> SynFeeders {
+    let ports: Arc<[u16]> = plan.ports.clone().into();
+    let v4 = v4_targets(space, plan.seed, plan.shard, ports.clone(), done.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(FED_QUEUE);
+    let passes = opts.retries.saturating_add(1);
+    let timeout = opts.timeout;
+    let sweep = tokio::spawn(discovery::sweep(v4, opts, tx));
+
+    let (sp, fed4) = (space.clone(), fed.clone());
+    let convert = tokio::spawn(async move {
+        while let Some((addr, state)) = rx.recv().await {
+            let ip = IpAddr::V4(*addr.ip());
+            let t = Target {
+                ip,
+                port: addr.port(),
+                hostname: sp.hostname(ip),
+            };
+            let item = match syn_record(&t, state, passes, timeout) {
+                Some(r) => Fed::Done(Box::new(r)),
+                None => Fed::Probe(t),
+            };
+            if fed4.send(item).await.is_err() {
+                // The engine stopped (interrupted, or its output closed).
+                return;
+            }
+        }
+    });
+
+    let (sp, quiet, seed, shard) = (space.clone(), plan.quiet, plan.seed, plan.shard);
+    let v6 = tokio::spawn(async move {
+        let mut noted = false;
+        let v6 = TargetSpace::owned_addresses(&sp, seed, shard).filter(IpAddr::is_ipv6);
+        for ip in v6 {
+            if !noted && !quiet {
+                eprintln!(
+                    "smb1scan: SYN discovery is IPv4 only: IPv6 targets are scanned with connect \
+                     discovery"
+                );
+            }
+            noted = true;
+            for &port in ports.iter() {
+                if done.contains(&(ip, port)) {
+                    continue;
+                }
+                let t = Target {
+                    ip,
+                    port,
+                    hostname: sp.hostname(ip),
+                };
+                if fed.send(Fed::Probe(t)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    SynFeeders {
+        sweep,
+        others: vec![convert, v6],
+    }
+}
+
+/// The record of a target SYN discovery decided without a probe, or `None` for an open port (the
+/// full probe follows). The same status, verdict and reason as connect discovery gives for the
+/// same reply; the step says it was a SYN. A SYN the kernel refused is `unreachable` (no route)
+/// or `error`, never `filtered`: nothing was sent.
+fn syn_record(
+    t: &Target,
+    state: PortState,
+    passes: u32,
+    timeout: std::time::Duration,
+) -> Option<HostResult> {
+    let (status, reason, outcome, detail, error) = match state {
+        PortState::Open => return None,
+        PortState::Closed => (
+            HostStatus::Closed,
+            Reason::ConnectionRefused,
+            StepOutcome::Refused,
+            "RST to the SYN".to_string(),
+            "connection refused".to_string(),
+        ),
+        PortState::Filtered => (
+            HostStatus::Filtered,
+            Reason::ConnectTimeout,
+            StepOutcome::ConnectTimeout,
+            format!(
+                "no answer to {passes} SYN{} within {} ms of the last",
+                if passes == 1 { "" } else { "s" },
+                timeout.as_millis()
+            ),
+            "connect timed out".to_string(),
+        ),
+        PortState::Unsent { errno } => {
+            let e = std::io::Error::from_raw_os_error(errno);
+            if matches!(errno, libc::ENETUNREACH | libc::EHOSTUNREACH) {
+                (
+                    HostStatus::Unreachable,
+                    Reason::Unreachable,
+                    StepOutcome::Unreachable,
+                    format!("the kernel refused the SYN: {e}"),
+                    format!("network unreachable: {e}"),
+                )
+            } else {
+                (
+                    HostStatus::Error,
+                    Reason::LocalError,
+                    StepOutcome::Error,
+                    format!("the kernel refused the SYN: {e}"),
+                    format!("SYN not sent: {e}"),
+                )
+            }
+        }
+    };
+    let mut r = HostResult::new(t.ip, t.port, t.hostname.clone());
+    r.status = status;
+    r.ms17_010.reason = Some(reason);
+    r.error = Some(error);
+    let mut step = Step::new(StepName::Syn, outcome, 0);
+    step.detail = Some(detail);
+    r.steps.push(step);
+    Some(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    fn target() -> Target {
+        Target {
+            ip: IpAddr::from([192, 0, 2, 7]),
+            port: 445,
+            hostname: Some("pump-7".into()),
+        }
+    }
+
+    #[test]
+    fn syn_results_become_the_records_connect_discovery_gives() {
+        let t = target();
+        assert!(syn_record(&t, PortState::Open, 1, Duration::from_secs(1)).is_none());
+        let cases = [
+            (
+                PortState::Closed,
+                HostStatus::Closed,
+                Reason::ConnectionRefused,
+            ),
+            (
+                PortState::Filtered,
+                HostStatus::Filtered,
+                Reason::ConnectTimeout,
+            ),
+            (
+                PortState::Unsent {
+                    errno: libc::ENETUNREACH,
+                },
+                HostStatus::Unreachable,
+                Reason::Unreachable,
+            ),
+            (
+                PortState::Unsent {
+                    errno: libc::EHOSTUNREACH,
+                },
+                HostStatus::Unreachable,
+                Reason::Unreachable,
+            ),
+            // A local firewall's refusal says nothing about the host: never filtered.
+            (
+                PortState::Unsent { errno: libc::EPERM },
+                HostStatus::Error,
+                Reason::LocalError,
+            ),
+        ];
+        for (state, status, reason) in cases {
+            let r = syn_record(&t, state, 2, Duration::from_millis(700))
+                .unwrap_or_else(|| panic!("{state:?} gave no record"));
+            assert_eq!(r.status, status, "{state:?}");
+            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::Unknown);
+            assert_eq!(r.ms17_010.reason, Some(reason), "{state:?}");
+            assert_eq!(r.hostname.as_deref(), Some("pump-7"));
+            assert_eq!(r.steps.len(), 1);
+            assert_eq!(r.steps[0].name, StepName::Syn);
+            assert_eq!(r.steps[0].name.to_string(), "syn");
+            assert!(r.error.is_some(), "{state:?}");
+        }
+        let r = syn_record(
+            &t,
+            PortState::Unsent { errno: libc::EPERM },
+            1,
+            Duration::ZERO,
+        )
+        .unwrap_or_else(|| panic!("no record"));
+        let err = r.error.unwrap_or_default();
+        assert!(err.contains("not permitted"), "{err}");
+    }
 
     #[test]
     fn the_interruption_counts_add_up() {

@@ -8,19 +8,16 @@
 //! loopback (`ip route add local ... dev lo`): every address answers port 445 with a RST from the
 //! kernel, and nothing can leave the namespace, which has no interface but `lo`.
 //!
-//! A second test does the same for SYN discovery (issue 13): the raw-socket sweep of
-//! `src/discovery`, run inside the namespace over the scan's own target list (the dry run's,
-//! exclusions applied by the target iterator), must put no packet on the wire to an excluded
-//! address and a SYN to every other one.
+//! A second test does the same for SYN discovery (issue 13): `smb1scan scan --discovery syn`
+//! with the same exclusions must put no packet on the wire to an excluded address and a SYN to
+//! every other one (and its records must come from the SYN sweep).
 //!
 //! Needs root, `ip` and `tshark`. Without them it prints `SKIPPED: ...` and passes, unless the
 //! `CI` environment variable is set, in which case it fails.
 
-use smb1scan::discovery;
-
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -352,7 +349,30 @@ fn excluded_addresses_get_no_packet() {
         skip_or_fail!("`tshark` not found");
     }
 
-    let dir = tmpdir("connect");
+    scan_under_capture("connect");
+}
+
+/// SYN discovery keeps the exclusion guarantee: `smb1scan scan --discovery syn`, with the same
+/// exclusions, sends no packet of any kind to an excluded address and a SYN to every other one,
+/// each of which the namespace's kernel answers with a RST (`closed`).
+#[test]
+fn syn_sweep_sends_no_packet_to_excluded_addresses() {
+    if !is_root() {
+        skip_or_fail!("needs root (network namespace, raw sockets and packet capture)");
+    }
+    if !tool_runs("ip", "-V") {
+        skip_or_fail!("`ip` (iproute2) not found");
+    }
+    if !tool_runs("tshark", "--version") {
+        skip_or_fail!("`tshark` not found");
+    }
+    scan_under_capture("syn");
+}
+
+/// Scans the /24 with the test's exclusions in discovery `mode` (`connect` or `syn`) under a
+/// capture, and checks the capture and the report in both directions.
+fn scan_under_capture(mode: &str) {
+    let dir = tmpdir(mode);
     let pcap = dir.join("scan.pcapng");
     let excl_file = write_exclude_file(&dir);
     let jsonl = dir.join("scan.jsonl");
@@ -393,6 +413,8 @@ fn excluded_addresses_get_no_packet() {
         "64",
         "--rate",
         "0",
+        "--discovery",
+        mode,
         "-o",
         &jsonl.display().to_string(),
     ]);
@@ -448,129 +470,17 @@ fn excluded_addresses_get_no_packet() {
             .and_then(|s| s.parse().ok())
             .expect("ip field");
         assert_eq!(v["status"], "closed", "{line}");
+        // The mode that was asked decided the port (the SYN sweep, or the probe's connect).
+        let step = if mode == "syn" { "syn" } else { "connect" };
+        assert_eq!(v["steps"][0]["name"], step, "{line}");
         assert!(reported.insert(ip), "{ip} reported twice");
     }
     assert_eq!(reported, expected, "report does not match the targets");
     eprintln!(
-        "exclusion capture: {} addresses probed, {} excluded and untouched, scan {:.1} s",
+        "exclusion capture ({mode}): {} addresses probed, {} excluded and untouched, scan {:.1} s",
         syn445.len(),
         excl.len(),
         scan_time.as_secs_f64()
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// SYN discovery keeps the exclusion guarantee: the raw-socket sweep, run in the namespace over
-/// the scan's own target list (its dry run: the target iterator with the exclusions applied),
-/// sends no packet of any kind to an excluded address and a SYN to every other one, each of which
-/// the namespace's kernel answers with a RST (`Closed`).
-// When `--discovery syn` is wired into `smb1scan scan`, run the binary with it here instead of
-// calling the module.
-#[test]
-fn syn_sweep_sends_no_packet_to_excluded_addresses() {
-    if !is_root() {
-        skip_or_fail!("needs root (network namespace, raw sockets and packet capture)");
-    }
-    if !tool_runs("ip", "-V") {
-        skip_or_fail!("`ip` (iproute2) not found");
-    }
-    if !tool_runs("tshark", "--version") {
-        skip_or_fail!("`tshark` not found");
-    }
-
-    let dir = tmpdir("syn");
-    let pcap = dir.join("syn.pcapng");
-    let excl_file = write_exclude_file(&dir);
-    let mut ns = Netns::create();
-    ns.assert_isolated();
-
-    let excl = excluded();
-    let all: BTreeSet<Ipv4Addr> = (0..=255u8)
-        .map(|l| Ipv4Addr::new(NET[0], NET[1], NET[2], l))
-        .collect();
-    let expected: BTreeSet<Ipv4Addr> = all.difference(&excl).copied().collect();
-    let order = dry_run(&ns, &excl_file);
-    assert_eq!(
-        order.iter().copied().collect::<BTreeSet<_>>(),
-        expected,
-        "dry run lists the wrong targets"
-    );
-
-    let tshark_pid = start_capture(&mut ns, &pcap);
-    let ns_path = format!("/run/netns/{}", ns.name);
-    let targets: Vec<SocketAddrV4> = order.iter().map(|a| SocketAddrV4::new(*a, 445)).collect();
-    let sweep = std::thread::spawn(move || {
-        // This thread's sockets are the namespace's: nothing it sends can leave it.
-        let fd = std::fs::File::open(&ns_path).unwrap_or_else(|e| panic!("{ns_path}: {e}"));
-        nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET)
-            .unwrap_or_else(|e| panic!("setns {ns_path}: {e}"));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-            let opts = discovery::SynOptions {
-                rate: Some(5000.0),
-                timeout: std::time::Duration::from_millis(500),
-                retries: 1,
-                ..Default::default()
-            };
-            let task = tokio::spawn(discovery::sweep(targets.into_iter(), opts, tx));
-            let mut got = BTreeMap::new();
-            while let Some((t, s)) = rx.recv().await {
-                assert!(got.insert(t, s).is_none(), "{t} reported twice");
-            }
-            (task.await.expect("sweep task"), got)
-        })
-    });
-    let (stats, got) = sweep
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-    stop_capture(&mut ns, tshark_pid);
-    let stats = stats.unwrap_or_else(|e| panic!("SYN sweep failed: {e}"));
-
-    let (dst, syn445) = captured(&pcap);
-    let canary: Ipv4Addr = CANARY.parse().expect("canary address");
-    assert!(
-        dst.contains(&canary),
-        "the capture missed the canary connects: it does not cover the sweep"
-    );
-    // 1. Not one packet to an excluded address.
-    let leaked: Vec<&Ipv4Addr> = dst.intersection(&excl).collect();
-    assert!(
-        leaked.is_empty(),
-        "SYN mode sent packets to EXCLUDED addresses: {leaked:?}"
-    );
-    // 2. A SYN to port 445 of every other address.
-    let missed: Vec<&Ipv4Addr> = expected.difference(&syn445).collect();
-    assert!(
-        missed.is_empty(),
-        "{} non-excluded addresses got no SYN: {missed:?}",
-        missed.len()
-    );
-    // 3. Nothing else touched.
-    let stray: Vec<&Ipv4Addr> = dst
-        .iter()
-        .filter(|a| **a != canary && !expected.contains(a))
-        .collect();
-    assert!(
-        stray.is_empty(),
-        "packets to unexpected addresses: {stray:?}"
-    );
-    // 4. Every expected target answered (the kernel's RST), none excluded, once each.
-    let reported: BTreeSet<Ipv4Addr> = got.keys().map(|t| *t.ip()).collect();
-    assert_eq!(reported, expected, "results do not match the targets");
-    assert!(
-        got.values().all(|s| *s == discovery::PortState::Closed),
-        "every port is closed in this namespace: {got:?}"
-    );
-    assert_eq!(stats.closed, expected.len() as u64, "{stats:?}");
-    eprintln!(
-        "exclusion capture (SYN): {} SYNs, {} addresses excluded and untouched, {:.2} s",
-        stats.packets_sent,
-        excl.len(),
-        stats.elapsed.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,6 +67,10 @@ where
     // or lo for local targets), and missing it would turn an answer into `filtered`.
     let receiver = RawReceiver::open()
         .map_err(|e| DiscoveryError::from_socket("raw receive socket (IPPROTO_TCP)", e))?;
+    let first = match routed_first(first, targets.clone(), &opts)? {
+        Ok(t) => t,
+        Err(errno) => return report_unroutable(targets, errno, &tx).await,
+    };
     let (source, cookie) = source_and_cookie(first, &opts)?;
 
     let t0 = Instant::now();
@@ -246,6 +250,65 @@ fn source_and_cookie(
         None => random_port(&cookie, first),
     };
     Ok((SocketAddrV4::new(src_ip, src_port), cookie))
+}
+
+/// The target whose route picks the sweep's source address (`first` when the source is given):
+/// the first one the routing table has a route to. A target without a route is sent nothing
+/// anyway (the kernel refuses its SYN: `Unsent`), so it must neither pick the source nor fail
+/// the whole sweep. `Ok(Err(errno))` when no target at all has a route.
+fn routed_first<I>(
+    first: SocketAddrV4,
+    targets: I,
+    opts: &SynOptions,
+) -> Result<Result<SocketAddrV4, i32>, DiscoveryError>
+where
+    I: Iterator<Item = SocketAddrV4>,
+{
+    if opts.source_ip.is_some() {
+        return Ok(Ok(first));
+    }
+    let mut last = libc::ENETUNREACH;
+    for t in targets {
+        match raw::route_source(t, opts.interface.as_deref()) {
+            Ok(_) => return Ok(Ok(t)),
+            Err(e) => match e.raw_os_error() {
+                Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH)) => last = errno,
+                _ => {
+                    return Err(DiscoveryError::NoRoute {
+                        target: *t.ip(),
+                        source: e,
+                    })
+                }
+            },
+        }
+    }
+    Ok(Err(last))
+}
+
+/// No target has a route: each is reported `Unsent` with the routing table's answer, and
+/// nothing is sent.
+async fn report_unroutable<I>(
+    targets: I,
+    errno: i32,
+    tx: &mpsc::Sender<(SocketAddrV4, PortState)>,
+) -> Result<SweepStats, DiscoveryError>
+where
+    I: Iterator<Item = SocketAddrV4>,
+{
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    for t in targets {
+        tx.send((t, PortState::Unsent { errno }))
+            .await
+            .map_err(|_| DiscoveryError::ChannelClosed)?;
+        n += 1;
+    }
+    Ok(SweepStats {
+        targets: n,
+        unsent: n,
+        elapsed: t0.elapsed(),
+        ..SweepStats::default()
+    })
 }
 
 /// A source port from the run's random key, in `RANDOM_PORT_LO..=65535`.

@@ -162,6 +162,9 @@ pub struct OutputPlan {
     pub fail_on: FailOn,
     /// Print the summary on standard error at the end.
     pub summary: bool,
+    /// `--open`: write only the records whose port answered ([`port_answered`]) to the outputs;
+    /// the summary, the counts in the metadata and the failure policy still see every record.
+    pub only_open: bool,
 }
 
 impl Default for OutputPlan {
@@ -175,6 +178,21 @@ impl Default for OutputPlan {
             mode: WriteMode::Create,
             fail_on: FailOn::default(),
             summary: true,
+            only_open: false,
+        }
+    }
+}
+
+/// Whether the target's port answered a connection (the host's own reply: SMB, a reset, a
+/// close or a timeout after the connect), as `--open` keeps. `closed` (a RST to the SYN) is an
+/// answer from the host but not an open port, so it is left out with `filtered`, `unreachable`,
+/// local errors and unresolved names.
+pub fn port_answered(h: &HostResult) -> bool {
+    use crate::model::HostStatus as S;
+    match h.status {
+        S::Open | S::Reset | S::Timeout | S::ProtocolError => true,
+        S::Closed | S::Filtered | S::Unreachable | S::Interrupted | S::Error | S::Unresolved => {
+            false
         }
     }
 }
@@ -390,6 +408,7 @@ pub struct ReportSet {
     /// Hosts that met the failure policy.
     failed_hosts: u64,
     print_summary: bool,
+    only_open: bool,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -555,10 +574,13 @@ impl ReportSet {
             failed: false,
             failed_hosts: 0,
             print_summary: plan.summary,
+            only_open: plan.only_open,
         })
     }
 
     /// Write one finished host to every streaming output (flushed), and keep it for JSON/HTML.
+    /// With `only_open`, a host whose port did not answer is counted (summary, failure policy)
+    /// and not written.
     ///
     /// A closed standard output (its reader went away: `| head -1`) never decides the run: when
     /// files remain, the stdout output is dropped and the files are completed; when standard
@@ -570,6 +592,9 @@ impl ReportSet {
         if self.fail_on.matches(h) {
             self.failed = true;
             self.failed_hosts += 1;
+        }
+        if self.only_open && !port_answered(h) {
+            return Ok(());
         }
         if let Some(k) = &mut self.kept {
             k.push(h.clone());
@@ -701,5 +726,53 @@ pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn, undecided: u64) 
             hosts(failed_hosts)
         ),
         other => format!("exit {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HostStatus;
+
+    #[test]
+    fn only_open_writes_answering_hosts_and_counts_all() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-only-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        let plan = OutputPlan {
+            outputs: vec![Output {
+                dest: Destination::File(path.clone()),
+                format: Format::Jsonl,
+            }],
+            summary: false,
+            only_open: true,
+            ..OutputPlan::default()
+        };
+        let mut set = ReportSet::open(&plan).unwrap();
+        let statuses = [
+            HostStatus::Open,
+            HostStatus::Closed,
+            HostStatus::Filtered,
+            HostStatus::Unreachable,
+            HostStatus::Reset,
+            HostStatus::Error,
+        ];
+        for (i, st) in statuses.iter().enumerate() {
+            let mut h =
+                HostResult::new(std::net::IpAddr::from([127, 0, 0, i as u8 + 1]), 445, None);
+            h.status = *st;
+            set.write(&h).unwrap();
+        }
+        assert_eq!(set.hosts_seen(), 6, "the summary counts every host");
+        drop(set);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ips: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["ip"].to_string())
+            .collect();
+        // Open (SMB answered) and reset (connected, then reset): the port answered.
+        assert_eq!(ips, ["\"127.0.0.1\"", "\"127.0.0.5\""]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

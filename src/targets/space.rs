@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::intervals::{ip_to_u128, u128_to_ip, IntervalSet};
 use super::order::{Permutation, Shard};
@@ -99,6 +100,23 @@ impl TargetSpace {
         })
     }
 
+    /// The host name `ip` was resolved from, if any.
+    pub fn hostname(&self, ip: IpAddr) -> Option<String> {
+        self.names.get(&ip_to_u128(ip)).cloned()
+    }
+
+    /// The addresses of `shard` in the order of [`TargetSpace::addresses`], as an owned iterator
+    /// (`Clone + Send + 'static`) for consumers that outlive a borrow or go over the order
+    /// several times (SYN discovery's send passes). Clones restart from where the original is.
+    pub fn owned_addresses(space: &Arc<TargetSpace>, seed: u64, shard: Shard) -> OwnedAddresses {
+        OwnedAddresses {
+            perm: Permutation::new(space.total, seed),
+            space: space.clone(),
+            step: u128::from(shard.count),
+            pos: u128::from(shard.index - 1),
+        }
+    }
+
     /// Every (address, port) target of `shard`, ports in the given order for each address.
     pub fn targets<'a>(
         &'a self,
@@ -114,6 +132,28 @@ impl TargetSpace {
                 hostname: hostname.clone(),
             })
         })
+    }
+}
+
+/// [`TargetSpace::owned_addresses`]: the permuted, sharded addresses of a shared space.
+#[derive(Debug, Clone)]
+pub struct OwnedAddresses {
+    space: Arc<TargetSpace>,
+    perm: Permutation,
+    step: u128,
+    pos: u128,
+}
+
+impl Iterator for OwnedAddresses {
+    type Item = IpAddr;
+
+    fn next(&mut self) -> Option<IpAddr> {
+        if self.pos >= self.space.total {
+            return None;
+        }
+        let k = self.perm.apply(self.pos);
+        self.pos = self.pos.saturating_add(self.step);
+        self.space.nth(k).map(u128_to_ip)
     }
 }
 
@@ -208,6 +248,20 @@ mod tests {
             }
             assert_eq!(count, sp.len());
             assert_eq!(union, all);
+        }
+    }
+
+    #[test]
+    fn owned_addresses_follow_the_borrowed_order() {
+        let sp = Arc::new(space(&["10.0.0.0/23", "10.9.0.1-77"], &["10.0.1.128/25"]));
+        for sh in [Shard::default(), Shard { index: 2, count: 3 }] {
+            let borrowed: Vec<IpAddr> = sp.addresses(9, sh).collect();
+            let owned = TargetSpace::owned_addresses(&sp, 9, sh);
+            assert_eq!(owned.clone().collect::<Vec<_>>(), borrowed);
+            // A clone taken midway restarts from there.
+            let mut it = owned;
+            it.next();
+            assert_eq!(it.clone().collect::<Vec<_>>(), borrowed[1..].to_vec());
         }
     }
 
