@@ -17,7 +17,7 @@ use smb1scan_protocol::spnego::spnego_find_ntlmssp;
 use smb1scan_protocol::{DosError, NtStatus, SmbError};
 
 fn captures_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures");
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
     if d.is_dir() {
         Some(d)
     } else {
