@@ -783,7 +783,10 @@ fn replay(file: &str, server: Option<[u8; 4]>) -> Option<Replay> {
                 }
             }
         }
-        if !done || r.ms17_010.reason.is_none() && r.ms17_010.verdict == Ms17Verdict::Unknown {
+        // The capture stopped before smb1scan's sequence did (no stop, no ping answer), or it
+        // never recorded a peek (a ping-only connection): what is still open ends there.
+        let no_peek = r.ms17_010.reason.is_none() && r.ms17_010.verdict == Ms17Verdict::Unknown;
+        if !done || no_peek {
             mark_unfinished(r, CAPTURE_ENDS);
         }
     }
