@@ -223,7 +223,8 @@ pub struct Smb2Info {
     /// Server system time (RFC 3339).
     pub server_time: Option<String>,
     /// When the server last started (RFC 3339), from the NEGOTIATE response's ServerStartTime
-    /// ([MS-SMB2] 2.2.4); null when the server sends 0 (Windows 8 and later, Samba).
+    /// ([MS-SMB2] 2.2.4); null when the server sends 0 (Windows 10 2004, Server 2019 and 2022
+    /// do, as does Samba; Windows 7, 2008 R2, 10 1511 and 2016 send their start time).
     #[serde(default)]
     pub boot_time: Option<String>,
 }
