@@ -172,9 +172,9 @@ impl Probe<'_> {
         self.smb2_probe().await;
     }
 
-    /// Opens a connection for `purpose` (none: the SMB1 connection), NetBIOS session first on
-    /// port 139, recording the connect step with its attempts.
-    async fn connect(&mut self, purpose: Option<Exchange>) -> Result<Conn, NetError> {
+    /// The TCP connect of a connection for `purpose`, with its step (already recorded when the
+    /// connect failed; the caller records a successful one where it belongs).
+    async fn tcp_connect(&mut self, purpose: Option<Exchange>) -> Result<(Conn, Step), NetError> {
         let t = Instant::now();
         let (res, attempts) = Conn::connect(
             self.addr,
@@ -185,15 +185,21 @@ impl Probe<'_> {
         .await;
         let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
         step.attempts = Some(attempts);
-        let mut conn = match res {
-            Ok(c) => c,
+        match res {
+            Ok(c) => Ok((c, step)),
             Err(e) => {
                 step.outcome = e.failure().outcome();
                 step.detail = Some(e.to_string());
                 self.r.steps.push(step);
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// Opens a connection for `purpose` (none: the SMB1 connection), NetBIOS session first on
+    /// port 139, recording the connect step with its attempts.
+    async fn connect(&mut self, purpose: Option<Exchange>) -> Result<Conn, NetError> {
+        let (mut conn, step) = self.tcp_connect(purpose).await?;
         // A successful connect is listed for the SMB1 connections; the SMB2 ones show in their
         // negotiate step.
         if !matches!(purpose, Some(Exchange::Smb2Negotiate(_))) {
@@ -268,25 +274,7 @@ impl Probe<'_> {
         purpose: Option<Exchange>,
         name: &str,
     ) -> Result<Conn, NetError> {
-        let t = Instant::now();
-        let (res, attempts) = Conn::connect(
-            self.addr,
-            self.opts.connect_timeout,
-            self.opts.read_timeout,
-            self.opts.retries,
-        )
-        .await;
-        let mut step = Step::new(StepName::Connect(purpose), StepOutcome::Ok, elapsed_ms(t));
-        step.attempts = Some(attempts);
-        let mut conn = match res {
-            Ok(c) => c,
-            Err(e) => {
-                step.outcome = e.failure().outcome();
-                step.detail = Some(e.to_string());
-                self.r.steps.push(step);
-                return Err(e);
-            }
-        };
+        let (mut conn, step) = self.tcp_connect(purpose).await?;
         self.r.steps.push(step);
         let t = Instant::now();
         if let Err(e) = conn.netbios_session(name).await {
