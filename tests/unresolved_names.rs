@@ -11,18 +11,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{bin, scratch_dir, skip_or_fail};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
+use common::{bin, is_root, scratch_dir, skip_or_fail};
 
 /// A namespace with only a loopback interface and a resolver that points at it.
 struct Ns {

@@ -227,3 +227,16 @@ pub fn libreoffice_round_trip(
     let name = csv.file_name().expect("csv file name");
     (csv_rows(csv), csv_rows(&out_dir.join(name)))
 }
+
+/// True when the test runs as root (effective uid 0): network namespaces and raw sockets need it.
+pub fn is_root() -> bool {
+    // `Uid:` real, effective, saved, fs: the effective one decides.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
