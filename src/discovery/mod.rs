@@ -26,6 +26,7 @@
 
 pub mod packet;
 mod raw;
+pub mod route;
 mod syn;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -56,6 +57,54 @@ pub struct SynOptions {
     /// reached through that next hop). Without it, an `IPPROTO_RAW` socket lets the kernel route
     /// each SYN.
     pub router_mac: Option<[u8; 6]>,
+    /// Choose the sender from the kernel's tables ([`route::detect`]) when `interface` and
+    /// `router_mac` are not both given: the link-layer one when every target leaves through one
+    /// Ethernet interface to one gateway with a complete neighbour entry (`interface` and
+    /// `router_mac`, when given, pin that interface or MAC), else the IP-layer one. Never fails
+    /// the sweep; [`SweepStats::sender`] says which and why.
+    pub auto_link: bool,
+}
+
+/// The sender a sweep used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderPath {
+    /// `AF_PACKET` on `interface`, every frame to `next_hop`.
+    LinkLayer {
+        /// The outgoing interface.
+        interface: String,
+        /// The next hop's MAC (the gateway's).
+        next_hop: [u8; 6],
+        /// The gateway whose neighbour entry gave `next_hop` (`None` when both were given).
+        gateway: Option<Ipv4Addr>,
+    },
+    /// `IPPROTO_RAW`: the kernel routes each SYN.
+    IpLayer {
+        /// Why not the link layer.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for SenderPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SenderPath::LinkLayer {
+                interface,
+                next_hop: m,
+                gateway,
+            } => {
+                write!(
+                    f,
+                    "link layer (AF_PACKET) on {interface} to {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                )?;
+                match gateway {
+                    Some(g) => write!(f, " (gateway {g})"),
+                    None => Ok(()),
+                }
+            }
+            SenderPath::IpLayer { reason } => write!(f, "IP layer (IPPROTO_RAW): {reason}"),
+        }
+    }
 }
 
 impl Default for SynOptions {
@@ -68,6 +117,7 @@ impl Default for SynOptions {
             interface: None,
             source_ip: None,
             router_mac: None,
+            auto_link: false,
         }
     }
 }
@@ -114,6 +164,8 @@ pub struct SweepStats {
     pub source: Option<SocketAddrV4>,
     /// From the first SYN to the last result.
     pub elapsed: Duration,
+    /// The sender used (`None` when nothing was sent).
+    pub sender: Option<SenderPath>,
 }
 
 /// Why a sweep could not run.

@@ -1,0 +1,452 @@
+//! Which sender a sweep uses: the link-layer (`AF_PACKET`) one when the kernel's own tables say
+//! every target leaves through one Ethernet interface to one gateway whose MAC is known, else the
+//! IP-layer (`IPPROTO_RAW`) one. The same choice masscan makes when given no `--adapter` or
+//! `--router-mac`, but from the tables alone: it sends nothing (masscan ARPs for the gateway) and
+//! needs no privilege beyond reading `/proc` and `/sys`.
+//!
+//! Sources: `/proc/net/route` (the main routing table, `fib_route_seq_show` in the kernel's
+//! `net/ipv4/fib_trie.c`), `/proc/net/arp` (the IPv4 neighbour table, `arp_seq_show` in
+//! `net/ipv4/arp.c`) and `/sys/class/net/IF/type` (the `ARPHRD_*` of the interface).
+//!
+//! Limits, all of which fall back to the IP-layer sender (never a failed sweep):
+//! - an on-link destination (no gateway): every target would need its own ARP;
+//! - targets on different routes (another gateway, another interface, no route, or only in the
+//!   local table such as 127.0.0.0/8): one next hop cannot reach them all;
+//! - a gateway with no complete neighbour entry (`ATF_COM` unset: incomplete or failed);
+//! - an interface that is not Ethernet-like (`ARPHRD_ETHER`).
+//!
+//! `/proc/net/route` shows the main table only: policy routing (`ip rule`) is not seen, and
+//! `/proc/net/arp` shows a `STALE` entry as complete (the kernel itself still sends to a stale
+//! entry's MAC while it re-checks it). `--interface`/`--router-mac` override the choice.
+
+use std::net::Ipv4Addr;
+
+use super::SenderPath;
+
+/// `RTF_UP`, `RTF_GATEWAY`, `RTF_REJECT` of `<linux/route.h>`.
+const RTF_UP: u32 = 0x0001;
+const RTF_GATEWAY: u32 = 0x0002;
+const RTF_REJECT: u32 = 0x0200;
+/// `ATF_COM` of `<linux/if_arp.h>`: the entry has a usable hardware address.
+const ATF_COM: u32 = 0x02;
+/// `ARPHRD_ETHER` of `<linux/if_arp.h>`.
+pub const ARPHRD_ETHER: u16 = 1;
+
+/// One line of `/proc/net/route`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEntry {
+    /// Output interface (`*` for a route with none, e.g. a blackhole).
+    pub iface: String,
+    /// Destination prefix, host order.
+    pub dest: u32,
+    /// Prefix mask, host order.
+    pub mask: u32,
+    /// Next hop, when the route has one (`RTF_GATEWAY`).
+    pub gateway: Option<Ipv4Addr>,
+    /// `RTF_*` flags.
+    pub flags: u32,
+    /// Route metric (lower wins among equal prefixes).
+    pub metric: u32,
+}
+
+/// One line of `/proc/net/arp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The neighbour's IPv4 address.
+    pub ip: Ipv4Addr,
+    /// `ARPHRD_*` of its interface.
+    pub hw_type: u16,
+    /// `ATF_*` flags.
+    pub flags: u32,
+    /// Its hardware address.
+    pub mac: [u8; 6],
+    /// Its interface.
+    pub device: String,
+}
+
+/// An address column of `/proc/net/route`: the `__be32` printed with `%08X` as a native integer,
+/// so its native-endian bytes are the address's bytes in network order.
+fn proc_addr(s: &str) -> Option<Ipv4Addr> {
+    u32::from_str_radix(s, 16)
+        .ok()
+        .map(|v| Ipv4Addr::from(v.to_ne_bytes()))
+}
+
+/// Parses `/proc/net/route` (header and malformed lines skipped).
+pub fn parse_routes(text: &str) -> Vec<RouteEntry> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (iface, dest, gw, flags, metric, mask) = (
+                f.first()?,
+                proc_addr(f.get(1)?)?,
+                proc_addr(f.get(2)?)?,
+                u32::from_str_radix(f.get(3)?, 16).ok()?,
+                f.get(6)?.parse::<u32>().ok()?,
+                proc_addr(f.get(7)?)?,
+            );
+            Some(RouteEntry {
+                iface: (*iface).to_string(),
+                dest: u32::from(dest),
+                mask: u32::from(mask),
+                gateway: (flags & RTF_GATEWAY != 0).then_some(gw),
+                flags,
+                metric,
+            })
+        })
+        .collect()
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for m in &mut mac {
+        *m = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// Parses `/proc/net/arp` (header and malformed lines skipped).
+pub fn parse_arp(text: &str) -> Vec<Neighbour> {
+    let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(Neighbour {
+                ip: f.first()?.parse().ok()?,
+                hw_type: u16::try_from(hex(f.get(1)?)?).ok()?,
+                flags: hex(f.get(2)?)?,
+                mac: parse_mac(f.get(3)?)?,
+                device: (*f.get(5)?).to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The route the main table gives `ip`: the longest matching prefix, then the lowest metric,
+/// then the first listed (as the kernel keeps them). Routes that are down are skipped.
+pub fn lookup(routes: &[RouteEntry], ip: Ipv4Addr) -> Option<&RouteEntry> {
+    let ip = u32::from(ip);
+    routes
+        .iter()
+        .filter(|r| r.flags & RTF_UP != 0 && ip & r.mask == r.dest & r.mask)
+        .fold(None, |best: Option<&RouteEntry>, r| match best {
+            Some(b)
+                if (b.mask.count_ones(), std::cmp::Reverse(b.metric))
+                    >= (r.mask.count_ones(), std::cmp::Reverse(r.metric)) =>
+            {
+                Some(b)
+            }
+            _ => Some(r),
+        })
+}
+
+/// What the sweep was asked for: overrides of the detected interface and next-hop MAC.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wanted<'a> {
+    /// `--interface`: the route must use it.
+    pub interface: Option<&'a str>,
+    /// `--router-mac`: used instead of the neighbour table's entry.
+    pub router_mac: Option<[u8; 6]>,
+}
+
+fn ip_layer(reason: String) -> SenderPath {
+    SenderPath::IpLayer { reason }
+}
+
+/// The sender for `targets` (the first one's route decides; every other one must take the same
+/// route) from the given tables. `iface_type` gives an interface's `ARPHRD_*`.
+pub fn choose<I>(
+    targets: I,
+    routes: &[RouteEntry],
+    neighbours: &[Neighbour],
+    iface_type: impl Fn(&str) -> Option<u16>,
+    wanted: Wanted<'_>,
+) -> SenderPath
+where
+    I: Iterator<Item = Ipv4Addr>,
+{
+    let mut targets = targets.peekable();
+    let Some(&first) = targets.peek() else {
+        return ip_layer("no targets".into());
+    };
+    let Some(route) = lookup(routes, first) else {
+        return ip_layer(format!(
+            "no route to {first} in the main table (/proc/net/route)"
+        ));
+    };
+    if route.flags & RTF_REJECT != 0 || route.iface == "*" {
+        return ip_layer(format!(
+            "the route to {first} is unreachable, prohibit or blackhole"
+        ));
+    }
+    if let Some(i) = wanted.interface {
+        if i != route.iface {
+            return ip_layer(format!(
+                "the route to {first} leaves through {}, not --interface {i}",
+                route.iface
+            ));
+        }
+    }
+    let Some(gateway) = route.gateway else {
+        return ip_layer(format!(
+            "{first} is on-link on {} (no gateway): each target needs its own ARP",
+            route.iface
+        ));
+    };
+    match iface_type(&route.iface) {
+        Some(ARPHRD_ETHER) => {}
+        Some(t) => {
+            return ip_layer(format!(
+                "{} is not an Ethernet interface (ARPHRD {t})",
+                route.iface
+            ))
+        }
+        None => return ip_layer(format!("cannot read the type of interface {}", route.iface)),
+    }
+    // One next hop for all: a target on another route (another gateway, on-link, local, none)
+    // would get its SYN sent to the wrong place.
+    for t in targets {
+        let same = lookup(routes, t).is_some_and(|r| std::ptr::eq(r, route));
+        if !same {
+            return ip_layer(format!(
+                "{t} does not take the route of {first} (via {gateway} dev {})",
+                route.iface
+            ));
+        }
+    }
+    let next_hop = match wanted.router_mac {
+        Some(mac) => mac,
+        None => {
+            let entry = neighbours
+                .iter()
+                .find(|n| n.ip == gateway && n.device == route.iface);
+            match entry {
+                Some(n) if n.flags & ATF_COM != 0 && n.mac != [0; 6] => n.mac,
+                Some(_) => {
+                    return ip_layer(format!(
+                        "the neighbour entry of gateway {gateway} on {} is incomplete",
+                        route.iface
+                    ))
+                }
+                None => {
+                    return ip_layer(format!(
+                        "gateway {gateway} has no neighbour entry on {} (/proc/net/arp)",
+                        route.iface
+                    ))
+                }
+            }
+        }
+    };
+    SenderPath::LinkLayer {
+        interface: route.iface.clone(),
+        next_hop,
+        gateway: Some(gateway),
+    }
+}
+
+/// `/sys/class/net/IF/type`.
+fn sys_iface_type(iface: &str) -> Option<u16> {
+    if iface.is_empty() || iface.contains('/') || iface.starts_with('.') {
+        return None;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/type"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// [`choose`] with this network namespace's own tables. A table that cannot be read means the
+/// IP-layer sender.
+pub fn detect<I>(targets: I, wanted: Wanted<'_>) -> SenderPath
+where
+    I: Iterator<Item = Ipv4Addr>,
+{
+    let routes = match std::fs::read_to_string("/proc/net/route") {
+        Ok(t) => parse_routes(&t),
+        Err(e) => return ip_layer(format!("cannot read /proc/net/route: {e}")),
+    };
+    let neighbours = if wanted.router_mac.is_some() {
+        Vec::new()
+    } else {
+        match std::fs::read_to_string("/proc/net/arp") {
+            Ok(t) => parse_arp(&t),
+            Err(e) => return ip_layer(format!("cannot read /proc/net/arp: {e}")),
+        }
+    };
+    choose(targets, &routes, &neighbours, sys_iface_type, wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Captured from Linux 6.x (`cat /proc/net/route`), trailing padding included.
+    const ROUTES: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n\
+eth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0                                                                               \n\
+eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0                                                                               \n\
+syn0\t000040C6\t020013C6\t0003\t0\t0\t0\t0000FFFF\t0\t0\t0\n\
+wg0\t000A40C6\t010A40C6\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+eth1\t00000000\t01000A0A\t0003\t0\t0\t200\t00000000\t0\t0\t0\n\
+*\t006433C6\t00000000\t0201\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+bad line\n";
+
+    const ARP: &str =
+        "IP address       HW type     Flags       HW address            Mask     Device\n\
+192.0.2.1        0x1         0x2         02:fc:00:00:00:05     *        eth0\n\
+198.19.0.2       0x1         0x6         02:00:00:00:00:02     *        syn0\n\
+10.10.0.1        0x1         0x0         00:00:00:00:00:00     *        eth1\n\
+garbage\n";
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
+    fn ether(i: &str) -> Option<u16> {
+        match i {
+            "wg0" => Some(65534),
+            "lo" => Some(772),
+            _ => Some(ARPHRD_ETHER),
+        }
+    }
+
+    fn pick(targets: &[&str], wanted: Wanted<'_>, arp: &str) -> SenderPath {
+        choose(
+            targets.iter().map(|t| ip(t)),
+            &parse_routes(ROUTES),
+            &parse_arp(arp),
+            ether,
+            wanted,
+        )
+    }
+
+    fn reason(p: SenderPath) -> String {
+        match p {
+            SenderPath::IpLayer { reason } => reason,
+            other => panic!("expected the IP layer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn proc_net_route_parses_addresses_flags_and_metrics() {
+        let r = parse_routes(ROUTES);
+        assert_eq!(r.len(), 6, "{r:#?}");
+        assert_eq!(r[0].iface, "eth0");
+        assert_eq!(r[0].dest, 0);
+        assert_eq!(r[0].gateway, Some(ip("192.0.2.1")));
+        assert_eq!(r[0].metric, 100);
+        assert_eq!(r[1].dest, u32::from(ip("192.0.2.0")));
+        assert_eq!(r[1].mask, u32::from(ip("255.255.255.0")));
+        assert_eq!(r[1].gateway, None);
+        assert_eq!(r[2].gateway, Some(ip("198.19.0.2")));
+        assert_eq!(r[2].mask, u32::from(ip("255.255.0.0")));
+        assert_eq!(r[5].iface, "*");
+        assert_eq!(r[5].flags & RTF_REJECT, RTF_REJECT);
+    }
+
+    #[test]
+    fn proc_net_arp_parses_macs_flags_and_devices() {
+        let n = parse_arp(ARP);
+        assert_eq!(n.len(), 3, "{n:#?}");
+        assert_eq!(n[1].ip, ip("198.19.0.2"));
+        assert_eq!(n[1].mac, [2, 0, 0, 0, 0, 2]);
+        assert_eq!(n[1].flags, 0x6);
+        assert_eq!(n[1].hw_type, ARPHRD_ETHER);
+        assert_eq!(n[1].device, "syn0");
+        assert_eq!(n[2].flags, 0);
+    }
+
+    #[test]
+    fn lookup_takes_the_longest_prefix_then_the_lowest_metric() {
+        let r = parse_routes(ROUTES);
+        let hit = |s: &str| lookup(&r, ip(s)).map(|e| (e.iface.clone(), e.gateway));
+        assert_eq!(
+            hit("198.64.3.4"),
+            Some(("syn0".into(), Some(ip("198.19.0.2"))))
+        );
+        assert_eq!(hit("192.0.2.77"), Some(("eth0".into(), None)));
+        // Two default routes: metric 100 on eth0 beats 200 on eth1.
+        assert_eq!(
+            hit("203.0.113.9"),
+            Some(("eth0".into(), Some(ip("192.0.2.1"))))
+        );
+    }
+
+    #[test]
+    fn a_gateway_with_a_complete_entry_gives_the_link_layer() {
+        let p = pick(&["198.64.0.1", "198.64.255.254"], Wanted::default(), ARP);
+        assert_eq!(
+            p,
+            SenderPath::LinkLayer {
+                interface: "syn0".into(),
+                next_hop: [2, 0, 0, 0, 0, 2],
+                gateway: Some(ip("198.19.0.2")),
+            }
+        );
+        // The default route's gateway too.
+        let p = pick(&["203.0.113.9"], Wanted::default(), ARP);
+        assert!(
+            matches!(&p, SenderPath::LinkLayer { interface, next_hop, .. }
+                if interface == "eth0" && *next_hop == [2, 0xfc, 0, 0, 0, 5]),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_other_case_falls_back_to_the_ip_layer_with_its_reason() {
+        let none = Wanted::default();
+        assert!(reason(pick(&["192.0.2.9"], none, ARP)).contains("on-link"));
+        assert!(reason(pick(&["198.64.1.1", "192.0.2.9"], none, ARP)).contains("192.0.2.9"));
+        assert!(reason(pick(&["198.64.1.1", "127.0.0.1"], none, ARP)).contains("127.0.0.1"));
+        assert!(reason(pick(&["198.64.10.5"], none, ARP)).contains("not an Ethernet"));
+        assert!(reason(pick(&["198.51.100.1"], none, ARP)).contains("blackhole"));
+        // No gateway entry, or an incomplete one.
+        let no_syn0 = ARP.replace("198.19.0.2 ", "198.19.0.9 ");
+        assert!(reason(pick(&["198.64.1.1"], none, &no_syn0)).contains("no neighbour entry"));
+        let incomplete = ARP.replace(
+            "0x6         02:00:00:00:00:02",
+            "0x0         00:00:00:00:00:00",
+        );
+        assert!(reason(pick(&["198.64.1.1"], none, &incomplete)).contains("incomplete"));
+        // The entry must be on the route's interface.
+        let other_if = ARP.replace("*        syn0", "*        eth0");
+        assert!(reason(pick(&["198.64.1.1"], none, &other_if)).contains("no neighbour entry"));
+        // No route at all (an empty table, as in a namespace with lo only).
+        let p = choose([ip("10.1.1.1")].into_iter(), &[], &[], ether, none);
+        assert!(reason(p).contains("no route"));
+        assert!(reason(pick(&[], none, ARP)).contains("no targets"));
+    }
+
+    #[test]
+    fn overrides_pin_the_interface_and_the_mac() {
+        let on = |i| Wanted {
+            interface: Some(i),
+            router_mac: None,
+        };
+        assert!(matches!(
+            pick(&["198.64.1.1"], on("syn0"), ARP),
+            SenderPath::LinkLayer { .. }
+        ));
+        assert!(reason(pick(&["198.64.1.1"], on("eth0"), ARP)).contains("--interface eth0"));
+        let mac = Wanted {
+            interface: None,
+            router_mac: Some([2, 9, 9, 9, 9, 9]),
+        };
+        // A given MAC needs no neighbour entry.
+        let p = pick(&["198.64.1.1"], mac, "");
+        assert!(
+            matches!(&p, SenderPath::LinkLayer { next_hop, .. } if *next_hop == [2, 9, 9, 9, 9, 9]),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn interface_names_cannot_leave_sys_class_net() {
+        assert_eq!(sys_iface_type("../../etc"), None);
+        assert_eq!(sys_iface_type(""), None);
+        assert_eq!(sys_iface_type(".."), None);
+    }
+}
