@@ -241,6 +241,9 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             // As masscan without --router-mac: the link-layer sender when the kernel's tables
             // allow it (src/discovery/route.rs), else the IP-layer one.
             auto_link: true,
+            // --interface / --router-mac pin what the tables would give.
+            interface: plan.syn_interface.clone(),
+            router_mac: plan.syn_router_mac,
             ..SynOptions::default()
         };
         let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(FED_QUEUE);

@@ -14,7 +14,8 @@
 //! hook; an `IPPROTO_RAW` SYN would be refused there (its record `error`, the rule's counter
 //! moved). With the rule in place the records must still match connect discovery and the counter
 //! stay at 0. Then, with the neighbour entry gone (and the rule too), the scan falls back to the
-//! IP-layer sender, says why, and gives the same records.
+//! IP-layer sender, says why, and gives the same records; and `--router-mac` brings the
+//! link-layer sender back.
 //!
 //! Needs root, `ip` and `nft`. Without them it prints `SKIPPED: ...` and passes, unless `CI` is
 //! set.
@@ -209,7 +210,7 @@ impl Pair {
     }
 
     /// `smb1scan -v scan` in `scan`: the records and standard error.
-    fn scan(&self, mode: &str, out: &std::path::Path) -> (Vec<Value>, String) {
+    fn scan(&self, mode: &str, out: &std::path::Path, extra: &[&str]) -> (Vec<Value>, String) {
         let o = Command::new("ip")
             .args(["netns", "exec", &self.scan, common::bin()])
             .args([
@@ -228,7 +229,9 @@ impl Pair {
                 "--retries",
                 "0",
             ])
-            .args(["--host-timeout", "20s", "-o"])
+            .args(["--host-timeout", "20s"])
+            .args(extra)
+            .arg("-o")
             .arg(out)
             .arg(TARGETS)
             .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
@@ -318,7 +321,7 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
     let _hosts = pair.start_hosts();
     let dir = common::scratch_dir("synlink");
 
-    let (conn, _) = pair.scan("connect", &dir.join("connect.jsonl"));
+    let (conn, _) = pair.scan("connect", &dir.join("connect.jsonl"), &[]);
     let conn = verdicts(&conn);
     assert_eq!(conn.len(), 64, "{conn:#?}");
     assert_eq!(count(&conn, "open"), usize::from(OPEN), "{conn:#?}");
@@ -333,7 +336,7 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
         "add rule inet synlink out tcp sport 61001-65535 tcp flags & (syn|ack) == syn counter drop",
     );
     let rx_before = pair.syn1_rx_packets();
-    let (recs, stderr) = pair.scan("syn", &dir.join("syn-link.jsonl"));
+    let (recs, stderr) = pair.scan("syn", &dir.join("syn-link.jsonl"), &[]);
     assert!(
         stderr.contains("SYN sender: link layer (AF_PACKET) on syn0")
             && stderr.contains("(gateway 198.19.0.2)"),
@@ -358,7 +361,7 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
     // Without the gateway's neighbour entry: the IP-layer sender, with its reason.
     pair.nft("delete table inet synlink");
     pair.ip(&pair.scan, "neigh del 198.19.0.2 dev syn0");
-    let (recs, stderr) = pair.scan("syn", &dir.join("syn-ip.jsonl"));
+    let (recs, stderr) = pair.scan("syn", &dir.join("syn-ip.jsonl"), &[]);
     assert!(
         stderr.contains(
             "SYN sender: IP layer (IPPROTO_RAW): gateway 198.19.0.2 has no neighbour entry on syn0"
@@ -369,6 +372,21 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
         verdicts(&recs),
         conn,
         "IP-layer SYN records differ from connect's"
+    );
+
+    // --router-mac stands in for the missing entry (the interface still comes from the route).
+    let mac = pair.syn1_mac();
+    let (recs, stderr) = pair.scan("syn", &dir.join("syn-mac.jsonl"), &["--router-mac", &mac]);
+    assert!(
+        stderr.contains(&format!(
+            "SYN sender: link layer (AF_PACKET) on syn0 to {mac} (gateway 198.19.0.2)"
+        )),
+        "--router-mac was not used: {stderr}"
+    );
+    assert_eq!(
+        verdicts(&recs),
+        conn,
+        "--router-mac SYN records differ from connect's"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

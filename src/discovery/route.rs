@@ -98,9 +98,10 @@ pub fn parse_routes(text: &str) -> Vec<RouteEntry> {
         .collect()
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
+/// A MAC address written as six hex bytes separated by `:` or `-` (`02:00:5e:10:00:01`).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
+    let mut parts = s.split([':', '-']);
     for m in &mut mac {
         *m = u8::from_str_radix(parts.next()?, 16).ok()?;
     }
@@ -441,6 +442,22 @@ garbage\n";
             matches!(&p, SenderPath::LinkLayer { next_hop, .. } if *next_hop == [2, 9, 9, 9, 9, 9]),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn macs_parse_with_colons_or_dashes_only_when_whole() {
+        assert_eq!(
+            parse_mac("02:00:5e:10:00:01"),
+            Some([2, 0, 0x5e, 0x10, 0, 1])
+        );
+        assert_eq!(
+            parse_mac("02-00-5E-10-00-01"),
+            Some([2, 0, 0x5e, 0x10, 0, 1])
+        );
+        assert_eq!(parse_mac("02:00:5e:10:00"), None);
+        assert_eq!(parse_mac("02:00:5e:10:00:01:07"), None);
+        assert_eq!(parse_mac("02:00:5e:10:00:zz"), None);
+        assert_eq!(parse_mac(""), None);
     }
 
     #[test]

@@ -282,8 +282,10 @@ where
             }
         },
         SenderPath::IpLayer { reason } => {
-            // A given MAC without a usable route is not used.
-            opts.router_mac = None;
+            // A given MAC without a usable route is not used: said louder, it was asked for.
+            if opts.router_mac.take().is_some() {
+                tracing::warn!("the router MAC given is not used: {reason}");
+            }
             (SenderPath::IpLayer { reason }, opened)
         }
         p => (p, opened),
