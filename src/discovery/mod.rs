@@ -21,6 +21,11 @@
 //! RSTs from the sweep's source port (see docs/syn-discovery.md):
 //! `iptables -A OUTPUT -p tcp --sport PORT --tcp-flags RST RST -j DROP`.
 //!
+//! # Which sender
+//! With [`SynOptions::auto_link`] (as the scan runs it) the SYNs go straight onto the interface
+//! (`AF_PACKET`) when the kernel's tables show every target behind one gateway of known MAC
+//! ([`route`]), else through the IP layer (`IPPROTO_RAW`); see docs/syn-discovery.md.
+//!
 //! Linux only; needs CAP_NET_RAW ([`check_capability`]). IPv4 only: IPv6 targets stay with connect
 //! discovery.
 
@@ -54,8 +59,8 @@ pub struct SynOptions {
     /// With `interface`: the MAC of the next hop (the router, like masscan's `--router-mac`).
     /// SYNs then leave through an `AF_PACKET` socket straight onto that interface, without the
     /// IP layer's per-packet route lookup and local firewall (faster; every target must be
-    /// reached through that next hop). Without it, an `IPPROTO_RAW` socket lets the kernel route
-    /// each SYN.
+    /// reached through that next hop). Without it (and without `auto_link` finding one), an
+    /// `IPPROTO_RAW` socket lets the kernel route each SYN.
     pub router_mac: Option<[u8; 6]>,
     /// Choose the sender from the kernel's tables ([`route::detect`]) when `interface` and
     /// `router_mac` are not both given: the link-layer one when every target leaves through one
