@@ -13,9 +13,9 @@
 //! every SYN from the sweep's source ports (61001-65535). `AF_PACKET` frames never pass that
 //! hook; an `IPPROTO_RAW` SYN would be refused there (its record `error`, the rule's counter
 //! moved). With the rule in place the records must still match connect discovery and the counter
-//! stay at 0. Then, with the neighbour entry gone (and the rule too), the scan falls back to the
-//! IP-layer sender, says why, and gives the same records; and `--router-mac` brings the
-//! link-layer sender back.
+//! stay at 0. Then, with the neighbour entry STALE, and then gone (and the rule too), the scan
+//! falls back to the IP-layer sender, says why, and gives the same records; and `--router-mac`
+//! brings the link-layer sender back.
 //!
 //! Needs root, `ip` and `nft`. Without them it prints `SKIPPED: ...` and passes, unless `CI` is
 //! set.
@@ -358,8 +358,28 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
         assert_eq!(text(r, "/steps/0/name"), "syn", "{r}");
     }
 
-    // Without the gateway's neighbour entry: the IP-layer sender, with its reason.
+    // A STALE entry (its MAC unconfirmed, maybe an old gateway's): the IP-layer sender.
     pair.nft("delete table inet synlink");
+    let mac = pair.syn1_mac();
+    pair.ip(
+        &pair.scan,
+        &format!("neigh replace 198.19.0.2 lladdr {mac} dev syn0 nud stale"),
+    );
+    let (recs, stderr) = pair.scan("syn", &dir.join("syn-stale.jsonl"), &[]);
+    assert!(
+        stderr.contains(
+            "SYN sender: IP layer (IPPROTO_RAW): the neighbour entry of gateway 198.19.0.2 on syn0 \
+             is STALE (not confirmed)"
+        ),
+        "no fallback on a stale entry: {stderr}"
+    );
+    assert_eq!(
+        verdicts(&recs),
+        conn,
+        "stale-entry SYN records differ from connect's"
+    );
+
+    // Without the gateway's neighbour entry: the IP-layer sender, with its reason.
     pair.ip(&pair.scan, "neigh del 198.19.0.2 dev syn0");
     let (recs, stderr) = pair.scan("syn", &dir.join("syn-ip.jsonl"), &[]);
     assert!(
@@ -375,7 +395,6 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
     );
 
     // --router-mac stands in for the missing entry (the interface still comes from the route).
-    let mac = pair.syn1_mac();
     let (recs, stderr) = pair.scan("syn", &dir.join("syn-mac.jsonl"), &["--router-mac", &mac]);
     assert!(
         stderr.contains(&format!(

@@ -12,12 +12,14 @@
 //! - an on-link destination (no gateway): every target would need its own ARP;
 //! - targets on different routes (another gateway, another interface, no route, or only in the
 //!   local table such as 127.0.0.0/8): one next hop cannot reach them all;
-//! - a gateway with no complete neighbour entry (`ATF_COM` unset: incomplete or failed);
+//! - a gateway with no neighbour entry, or one that is not confirmed: only `PERMANENT`,
+//!   `NOARP` and `REACHABLE` entries are used. `/proc/net/arp` shows `STALE`, `DELAY` and
+//!   `PROBE` as complete too (`ATF_COM`), so for an entry that is not permanent (`ATF_PERM`) the
+//!   state is read from `ip -j -4 neigh show GW dev IF` (iproute2); without it, the IP layer;
 //! - an interface that is not Ethernet-like (`ARPHRD_ETHER`).
 //!
-//! `/proc/net/route` shows the main table only: policy routing (`ip rule`) is not seen, and
-//! `/proc/net/arp` shows a `STALE` entry as complete (the kernel itself still sends to a stale
-//! entry's MAC while it re-checks it). `--interface`/`--router-mac` override the choice.
+//! `/proc/net/route` shows the main table only: policy routing (`ip rule`) is not seen.
+//! `--interface`/`--router-mac` override the choice.
 
 use std::net::Ipv4Addr;
 
@@ -27,8 +29,13 @@ use super::SenderPath;
 const RTF_UP: u32 = 0x0001;
 const RTF_GATEWAY: u32 = 0x0002;
 const RTF_REJECT: u32 = 0x0200;
-/// `ATF_COM` of `<linux/if_arp.h>`: the entry has a usable hardware address.
+/// `ATF_COM` of `<linux/if_arp.h>`: the entry has a hardware address (any valid NUD state).
 const ATF_COM: u32 = 0x02;
+/// `ATF_PERM`: a permanent entry (`NUD_PERMANENT`), confirmed by definition.
+const ATF_PERM: u32 = 0x04;
+/// The NUD states (`ip neigh` names) whose MAC is confirmed: anything else (`STALE`, `DELAY`,
+/// `PROBE`, `INCOMPLETE`, `FAILED`) may be out of date or absent.
+const CONFIRMED: [&str; 3] = ["PERMANENT", "NOARP", "REACHABLE"];
 /// `ARPHRD_ETHER` of `<linux/if_arp.h>`.
 pub const ARPHRD_ETHER: u16 = 1;
 
@@ -157,13 +164,44 @@ fn ip_layer(reason: String) -> SenderPath {
     SenderPath::IpLayer { reason }
 }
 
+/// The NUD states of one neighbour entry, from `ip -j -4 neigh show GW dev IF` (an array of
+/// objects with `state: [..]`). `None` when the text is not that or holds no entry.
+pub fn parse_ip_neigh_states(json: &str) -> Option<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let states = v.as_array()?.first()?.get("state")?.as_array()?;
+    Some(
+        states
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// The NUD states of `gw`'s entry on `dev`, asked of iproute2 (which reads them over netlink;
+/// `/proc/net/arp` does not show them).
+fn ip_neigh_states(gw: Ipv4Addr, dev: &str) -> Result<Vec<String>, String> {
+    let out = std::process::Command::new("ip")
+        .args(["-j", "-4", "neigh", "show", &gw.to_string(), "dev", dev])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("running `ip`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`ip -j neigh` exited with {}", out.status));
+    }
+    parse_ip_neigh_states(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| "`ip -j neigh` listed no entry".to_string())
+}
+
 /// The sender for `targets` (the first one's route decides; every other one must take the same
-/// route) from the given tables. `iface_type` gives an interface's `ARPHRD_*`.
+/// route) from the given tables. `iface_type` gives an interface's `ARPHRD_*`; `nud_states` the
+/// states of a neighbour entry that is not permanent.
 pub fn choose<I>(
     targets: I,
     routes: &[RouteEntry],
     neighbours: &[Neighbour],
     iface_type: impl Fn(&str) -> Option<u16>,
+    nud_states: impl Fn(Ipv4Addr, &str) -> Result<Vec<String>, String>,
     wanted: Wanted<'_>,
 ) -> SenderPath
 where
@@ -225,7 +263,34 @@ where
                 .iter()
                 .find(|n| n.ip == gateway && n.device == route.iface);
             match entry {
-                Some(n) if n.flags & ATF_COM != 0 && n.mac != [0; 6] => n.mac,
+                Some(n) if n.flags & ATF_COM != 0 && n.mac != [0; 6] => {
+                    if n.flags & ATF_PERM == 0 {
+                        // A stale MAC may be an old gateway's: every SYN would be lost.
+                        match nud_states(gateway, &route.iface) {
+                            Ok(st) if st.iter().any(|s| CONFIRMED.contains(&s.as_str())) => {}
+                            Ok(st) => {
+                                return ip_layer(format!(
+                                    "the neighbour entry of gateway {gateway} on {} is {} \
+                                     (not confirmed)",
+                                    route.iface,
+                                    if st.is_empty() {
+                                        "of no state".to_string()
+                                    } else {
+                                        st.join(",")
+                                    }
+                                ))
+                            }
+                            Err(e) => {
+                                return ip_layer(format!(
+                                    "cannot tell whether the neighbour entry of gateway {gateway} \
+                                     on {} is confirmed: {e}",
+                                    route.iface
+                                ))
+                            }
+                        }
+                    }
+                    n.mac
+                }
                 Some(_) => {
                     return ip_layer(format!(
                         "the neighbour entry of gateway {gateway} on {} is incomplete",
@@ -278,7 +343,14 @@ where
             Err(e) => return ip_layer(format!("cannot read /proc/net/arp: {e}")),
         }
     };
-    choose(targets, &routes, &neighbours, sys_iface_type, wanted)
+    choose(
+        targets,
+        &routes,
+        &neighbours,
+        sys_iface_type,
+        ip_neigh_states,
+        wanted,
+    )
 }
 
 #[cfg(test)]
@@ -314,12 +386,22 @@ garbage\n";
         }
     }
 
+    /// The states `ip -j neigh` gives the non-permanent entries of the fixture.
+    fn states(gw: Ipv4Addr, _dev: &str) -> Result<Vec<String>, String> {
+        match gw.octets() {
+            [192, 0, 2, 1] => Ok(vec!["REACHABLE".into()]),
+            [198, 19, 0, 2] => Ok(vec!["STALE".into()]),
+            _ => Err("`ip -j neigh` listed no entry".into()),
+        }
+    }
+
     fn pick(targets: &[&str], wanted: Wanted<'_>, arp: &str) -> SenderPath {
         choose(
             targets.iter().map(|t| ip(t)),
             &parse_routes(ROUTES),
             &parse_arp(arp),
             ether,
+            states,
             wanted,
         )
     }
@@ -416,9 +498,48 @@ garbage\n";
         let other_if = ARP.replace("*        syn0", "*        eth0");
         assert!(reason(pick(&["198.64.1.1"], none, &other_if)).contains("no neighbour entry"));
         // No route at all (an empty table, as in a namespace with lo only).
-        let p = choose([ip("10.1.1.1")].into_iter(), &[], &[], ether, none);
+        let p = choose([ip("10.1.1.1")].into_iter(), &[], &[], ether, states, none);
         assert!(reason(p).contains("no route"));
         assert!(reason(pick(&[], none, ARP)).contains("no targets"));
+        // A complete but not permanent entry whose state is STALE, or cannot be read.
+        let stale = ARP.replace(
+            "0x6         02:00:00:00:00:02",
+            "0x2         02:00:00:00:00:02",
+        );
+        let r = reason(pick(&["198.64.1.1"], none, &stale));
+        assert!(r.contains("is STALE (not confirmed)"), "{r}");
+        // The default route's gateway is not permanent but REACHABLE: used.
+        assert!(matches!(
+            pick(&["203.0.113.9"], none, ARP),
+            SenderPath::LinkLayer { .. }
+        ));
+        let no_state = |_: Ipv4Addr, _: &str| -> Result<Vec<String>, String> {
+            Err("running `ip`: No such file or directory".into())
+        };
+        let p = choose(
+            [ip("203.0.113.9")].into_iter(),
+            &parse_routes(ROUTES),
+            &parse_arp(ARP),
+            ether,
+            no_state,
+            none,
+        );
+        assert!(reason(p).contains("cannot tell whether"));
+    }
+
+    #[test]
+    fn ip_neigh_json_gives_the_states() {
+        let j = r#"[{"dst":"192.0.2.1","lladdr":"02:fc:00:00:00:05","state":["STALE"]}]"#;
+        assert_eq!(parse_ip_neigh_states(j), Some(vec!["STALE".to_string()]));
+        let j =
+            r#"[{"dst":"198.19.0.2","lladdr":"02:00:00:00:00:02","state":["REACHABLE","PROBE"]}]"#;
+        assert_eq!(
+            parse_ip_neigh_states(j),
+            Some(vec!["REACHABLE".to_string(), "PROBE".to_string()])
+        );
+        assert_eq!(parse_ip_neigh_states("[]"), None);
+        assert_eq!(parse_ip_neigh_states("not json"), None);
+        assert_eq!(parse_ip_neigh_states(r#"[{"dst":"1.2.3.4"}]"#), None);
     }
 
     #[test]
