@@ -1,11 +1,15 @@
 //! The sender side of SYN discovery alone, for bench/syn.sh: one SYN to port `--port` of every
 //! address of a CIDR (in a permuted order, as a scan sends them), as fast as possible or at
-//! `--rate`, no receiver and no wait. Prints one line of figures.
+//! `--rate`, no receiver and no wait. Prints one line of figures, with the sender used.
 //!
 //! ```text
 //! ip netns exec NS cargo run --release --example syn_sweep -- 100.64.0.0/10 [--port 445]
-//!     [--rate PPS] [--retries N] [--interface IF [--router-mac MAC]]
+//!     [--rate PPS] [--retries N] [--interface IF] [--router-mac MAC] [--ip-layer]
 //! ```
+//!
+//! The sender is chosen as `smb1scan scan --discovery syn` chooses it (`auto_link`: the
+//! link-layer one when the kernel's route and neighbour tables allow, src/discovery/route.rs);
+//! `--interface`/`--router-mac` pin it, `--ip-layer` forces the `IPPROTO_RAW` one.
 //!
 //! It refuses to run outside a namespace made with `ip netns add` (unless the CIDR is in
 //! 127.0.0.0/8):
@@ -67,6 +71,7 @@ fn main() -> anyhow::Result<()> {
     let mut cidr: Option<(Ipv4Addr, u8)> = None;
     let mut opts = discovery::SynOptions {
         timeout: std::time::Duration::ZERO,
+        auto_link: true,
         ..Default::default()
     };
     let mut port = 445u16;
@@ -87,6 +92,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 opts.router_mac = Some(mac);
             }
+            "--ip-layer" => opts.auto_link = false,
             "--source-port" => {
                 opts.source_port = Some(val("--source-port")?.parse().context("--source-port")?)
             }
@@ -97,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let Some(net) = cidr else {
-        bail!("usage: syn_sweep CIDR [--port P] [--rate PPS] [--retries N] [--interface IF [--router-mac MAC]]");
+        bail!("usage: syn_sweep CIDR [--port P] [--rate PPS] [--retries N] [--interface IF] [--router-mac MAC] [--ip-layer]");
     };
     if !net.0.is_loopback() && !in_named_netns()? {
         bail!("refusing to send raw SYNs outside a network namespace made for them: run it under `ip netns exec` (bench/syn.sh)");
@@ -115,14 +121,15 @@ fn main() -> anyhow::Result<()> {
     let s = discovery::send_only(targets, &opts)?;
     let secs = s.elapsed.as_secs_f64();
     println!(
-        "syn_sweep: {} SYNs to {} targets in {:.3} s ({:.0} packets/s), source {}, unsent {}, queue-full retries {}",
+        "syn_sweep: {} SYNs to {} targets in {:.3} s ({:.0} packets/s), source {}, unsent {}, queue-full retries {}, sender {}",
         s.packets_sent,
         s.targets,
         secs,
         s.packets_sent as f64 / secs.max(1e-9),
         s.source.map(|a| a.to_string()).unwrap_or_default(),
         s.unsent,
-        s.send_retries
+        s.send_retries,
+        s.sender.map(|p| p.to_string()).unwrap_or_default()
     );
     Ok(())
 }

@@ -178,6 +178,17 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     #[arg(help_heading = "Speed and timeouts")]
     pub discovery: Option<DiscoveryArg>,
+    /// With --discovery syn: send the SYNs through this interface [default: the route's to the
+    /// first target].
+    #[arg(long, value_name = "IF")]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub interface: Option<String>,
+    /// With --discovery syn: the MAC of the next hop (the gateway), for the link-layer sender,
+    /// like masscan's --router-mac [default: the gateway's entry in the neighbour table; without
+    /// a gateway or entry, the kernel routes each SYN].
+    #[arg(long, value_name = "MAC", value_parser = parse_mac)]
+    #[arg(help_heading = "Speed and timeouts")]
+    pub router_mac: Option<[u8; 6]>,
     /// Seed of the pseudo-random scan order; every shard must use the same.
     #[arg(long, value_name = "N", default_value_t = smb1scan::plan::defaults::SEED)]
     #[arg(help_heading = "Order, shards, resume")]
@@ -379,6 +390,8 @@ impl ScanArgs {
             retries: self.retries,
             smb2_quick: self.smb2_quick,
             discovery: self.discovery.map(Discovery::from),
+            interface: self.interface,
+            router_mac: self.router_mac,
             seed: Some(self.seed),
             shard: self.shard,
             resume: self.resume,
@@ -471,6 +484,11 @@ pub struct DiffArgs {
     /// doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub fail_on: Option<Vec<FindingArg>>,
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    smb1scan::discovery::route::parse_mac(s)
+        .ok_or_else(|| format!("`{s}` is not a MAC address (six hex bytes: 02:00:5e:10:00:01)"))
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
@@ -883,6 +901,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("icmp") && e.contains("syn"), "{e}");
+        // --interface and --router-mac (SYN discovery's sender) reach them too.
+        let f = flags(&[
+            "smb1scan",
+            "scan",
+            "--discovery",
+            "syn",
+            "--interface",
+            "eth1",
+            "--router-mac",
+            "02-00-5e-10-00-01",
+            "x",
+        ]);
+        assert_eq!(f.interface.as_deref(), Some("eth1"));
+        assert_eq!(f.router_mac, Some([2, 0, 0x5e, 0x10, 0, 1]));
+        let e = command()
+            .try_get_matches_from(["smb1scan", "scan", "--router-mac", "02:00:5e", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("02:00:5e") && e.contains("MAC"), "{e}");
         // Suggestions are on.
         let e = command()
             .try_get_matches_from(["smb1scan", "scan", "--concurency", "3"])

@@ -109,6 +109,10 @@ pub struct ScanFlags {
     pub dry_run: bool,
     /// `--discovery` (default connect).
     pub discovery: Option<Discovery>,
+    /// `--interface` (SYN discovery only).
+    pub interface: Option<String>,
+    /// `--router-mac` (SYN discovery only).
+    pub router_mac: Option<[u8; 6]>,
     /// `--user`.
     pub user: Option<String>,
     /// `--domain`.
@@ -150,6 +154,10 @@ pub struct ScanPlan {
     pub dry_run: bool,
     /// Connect or SYN discovery.
     pub discovery: Discovery,
+    /// SYN discovery: send through this interface instead of the one the routing table gives.
+    pub syn_interface: Option<String>,
+    /// SYN discovery: the next hop's MAC instead of the neighbour table's.
+    pub syn_router_mac: Option<[u8; 6]>,
     /// No progress bar (and no summary: see `output.summary`).
     pub quiet: bool,
     /// Config files read.
@@ -183,6 +191,8 @@ impl ScanPlan {
             resume: None,
             dry_run: false,
             discovery: Discovery::Connect,
+            syn_interface: None,
+            syn_router_mac: None,
             quiet: false,
             config_files: Vec::new(),
         }
@@ -371,6 +381,13 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             flags.quiet,
             flags.resume.as_ref(),
         )?;
+        let discovery = flags.discovery.unwrap_or_default();
+        if discovery != Discovery::Syn && (flags.interface.is_some() || flags.router_mac.is_some())
+        {
+            return Err(Error::usage(
+                "--interface and --router-mac apply to --discovery syn only",
+            ));
+        }
         Ok(ScanPlan {
             targets,
             ports,
@@ -381,7 +398,9 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             output,
             resume: flags.resume,
             dry_run: flags.dry_run,
-            discovery: flags.discovery.unwrap_or_default(),
+            discovery,
+            syn_interface: flags.interface,
+            syn_router_mac: flags.router_mac,
             quiet: flags.quiet,
             config_files: site.sources.clone(),
         })
@@ -633,6 +652,24 @@ mod tests {
         let o = q.options_json();
         assert_eq!(o["discovery"], "syn");
         assert_eq!(o["open_only"], true);
+    }
+
+    #[test]
+    fn interface_and_router_mac_reach_the_plan_with_syn_only() {
+        let mut f = flags(&["x"]);
+        f.interface = Some("eth1".into());
+        f.router_mac = Some([2, 0, 0, 0, 0, 9]);
+        let e = plan(f.clone(), &SiteConfig::default()).map(|_| ());
+        assert!(
+            matches!(&e, Err(Error::Usage(m)) if m.contains("--discovery syn")),
+            "{e:?}"
+        );
+        f.discovery = Some(Discovery::Syn);
+        let q = plan(f, &SiteConfig::default()).unwrap();
+        assert_eq!(q.syn_interface.as_deref(), Some("eth1"));
+        assert_eq!(q.syn_router_mac, Some([2, 0, 0, 0, 0, 9]));
+        let q = plan(flags(&["x"]), &SiteConfig::default()).unwrap();
+        assert_eq!((q.syn_interface, q.syn_router_mac), (None, None));
     }
 
     #[test]

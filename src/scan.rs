@@ -238,6 +238,12 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             rate: engine_opts.rate,
             timeout: plan.probe.connect_timeout,
             retries: plan.probe.retries,
+            // As masscan without --router-mac: the link-layer sender when the kernel's tables
+            // allow it (src/discovery/route.rs), else the IP-layer one.
+            auto_link: true,
+            // --interface / --router-mac pin what the tables would give.
+            interface: plan.syn_interface.clone(),
+            router_mac: plan.syn_router_mac,
             ..SynOptions::default()
         };
         let (fed_tx, fed_rx) = tokio::sync::mpsc::channel(FED_QUEUE);
@@ -354,6 +360,7 @@ impl SynFeeders {
                     unsent = stats.unsent,
                     ignored = stats.replies_ignored,
                     elapsed = ?stats.elapsed,
+                    sender = %stats.sender.as_ref().map(ToString::to_string).unwrap_or_default(),
                     "SYN sweep done"
                 );
                 Ok(())

@@ -21,11 +21,17 @@
 //! RSTs from the sweep's source port (see docs/syn-discovery.md):
 //! `iptables -A OUTPUT -p tcp --sport PORT --tcp-flags RST RST -j DROP`.
 //!
+//! # Which sender
+//! With [`SynOptions::auto_link`] (as the scan runs it) the SYNs go straight onto the interface
+//! (`AF_PACKET`) when the kernel's tables show every target behind one gateway of known MAC
+//! ([`route`]), else through the IP layer (`IPPROTO_RAW`); see docs/syn-discovery.md.
+//!
 //! Linux only; needs CAP_NET_RAW ([`check_capability`]). IPv4 only: IPv6 targets stay with connect
 //! discovery.
 
 pub mod packet;
 mod raw;
+pub mod route;
 mod syn;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -53,9 +59,57 @@ pub struct SynOptions {
     /// With `interface`: the MAC of the next hop (the router, like masscan's `--router-mac`).
     /// SYNs then leave through an `AF_PACKET` socket straight onto that interface, without the
     /// IP layer's per-packet route lookup and local firewall (faster; every target must be
-    /// reached through that next hop). Without it, an `IPPROTO_RAW` socket lets the kernel route
-    /// each SYN.
+    /// reached through that next hop). Without it (and without `auto_link` finding one), an
+    /// `IPPROTO_RAW` socket lets the kernel route each SYN.
     pub router_mac: Option<[u8; 6]>,
+    /// Choose the sender from the kernel's tables ([`route::detect`]) when `interface` and
+    /// `router_mac` are not both given: the link-layer one when every target leaves through one
+    /// Ethernet interface to one gateway with a complete neighbour entry (`interface` and
+    /// `router_mac`, when given, pin that interface or MAC), else the IP-layer one. Never fails
+    /// the sweep; [`SweepStats::sender`] says which and why.
+    pub auto_link: bool,
+}
+
+/// The sender a sweep used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SenderPath {
+    /// `AF_PACKET` on `interface`, every frame to `next_hop`.
+    LinkLayer {
+        /// The outgoing interface.
+        interface: String,
+        /// The next hop's MAC (the gateway's).
+        next_hop: [u8; 6],
+        /// The gateway whose neighbour entry gave `next_hop` (`None` when both were given).
+        gateway: Option<Ipv4Addr>,
+    },
+    /// `IPPROTO_RAW`: the kernel routes each SYN.
+    IpLayer {
+        /// Why not the link layer.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for SenderPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SenderPath::LinkLayer {
+                interface,
+                next_hop: m,
+                gateway,
+            } => {
+                write!(
+                    f,
+                    "link layer (AF_PACKET) on {interface} to {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                )?;
+                match gateway {
+                    Some(g) => write!(f, " (gateway {g})"),
+                    None => Ok(()),
+                }
+            }
+            SenderPath::IpLayer { reason } => write!(f, "IP layer (IPPROTO_RAW): {reason}"),
+        }
+    }
 }
 
 impl Default for SynOptions {
@@ -68,6 +122,7 @@ impl Default for SynOptions {
             interface: None,
             source_ip: None,
             router_mac: None,
+            auto_link: false,
         }
     }
 }
@@ -114,6 +169,8 @@ pub struct SweepStats {
     pub source: Option<SocketAddrV4>,
     /// From the first SYN to the last result.
     pub elapsed: Duration,
+    /// The sender used (`None` when nothing was sent).
+    pub sender: Option<SenderPath>,
 }
 
 /// Why a sweep could not run.

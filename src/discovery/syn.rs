@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use super::packet::{self, Cookie, ReplyKind, SYN_LEN};
 use super::raw::{self, RawReceiver, RawSender, MAX_BATCH};
-use super::{DiscoveryError, PortState, SweepStats, SynOptions};
+use super::route;
+use super::{DiscoveryError, PortState, SenderPath, SweepStats, SynOptions};
 
 /// How long one SYN may keep meeting a full queue (ENOBUFS/EAGAIN) before it is given up as
 /// `Unsent`: a queue that stays full that long is a broken link, not a burst.
@@ -71,6 +72,7 @@ where
         Ok(t) => t,
         Err(errno) => return report_unroutable(targets, errno, &tx).await,
     };
+    let (opts, path, sender) = pick_sender(opts, first, targets.clone(), sender);
     let (source, cookie) = source_and_cookie(first, &opts)?;
 
     let t0 = Instant::now();
@@ -168,6 +170,7 @@ where
         send_retries: sent.retries,
         source: Some(source),
         elapsed: t0.elapsed(),
+        sender: Some(path),
     })
 }
 
@@ -184,6 +187,8 @@ where
         return Ok(SweepStats::default());
     };
     let sender = open_sender(opts)?;
+    let (opts, path, sender) = pick_sender(opts.clone(), first, targets.clone(), sender);
+    let opts = &opts;
     let (source, cookie) = source_and_cookie(first, opts)?;
     let stop = AtomicBool::new(false);
     let resolved: Resolved = Arc::new(Mutex::new(HashSet::new()));
@@ -200,21 +205,93 @@ where
         send_retries: sent.retries,
         source: Some(source),
         elapsed: t0.elapsed(),
+        sender: Some(path),
         ..SweepStats::default()
     })
 }
 
-/// The `AF_PACKET` sender when an interface and a next-hop MAC are given, else `IPPROTO_RAW`.
+/// The `AF_PACKET` sender when an interface and a next-hop MAC are given, else `IPPROTO_RAW`
+/// (which [`pick_sender`] may still replace with `auto_link`).
 fn open_sender(opts: &SynOptions) -> Result<RawSender, DiscoveryError> {
     match (opts.interface.as_deref(), opts.router_mac) {
         (Some(i), Some(mac)) => RawSender::open_link(i, mac)
             .map_err(|e| DiscoveryError::from_socket("AF_PACKET send socket", e)),
-        (None, Some(_)) => Err(DiscoveryError::InvalidOptions(
+        // With `auto_link` the routing table names the interface.
+        (None, Some(_)) if !opts.auto_link => Err(DiscoveryError::InvalidOptions(
             "router_mac needs an interface".into(),
         )),
-        (iface, None) => RawSender::open(iface)
+        (iface, _) => RawSender::open(iface)
             .map_err(|e| DiscoveryError::from_socket("raw send socket (IPPROTO_RAW)", e)),
     }
+}
+
+/// The sender of the sweep and the options that go with it: `opened` as it is, unless
+/// `auto_link` finds (from the kernel's tables, towards `first`, which must have a route) that
+/// every target leaves through one Ethernet interface to one gateway of known MAC; then the
+/// link-layer sender on that interface. Never fails: the IP-layer sender is the fallback, and
+/// the choice and its reason are logged at info.
+fn pick_sender<I>(
+    mut opts: SynOptions,
+    first: SocketAddrV4,
+    targets: I,
+    opened: RawSender,
+) -> (SynOptions, SenderPath, RawSender)
+where
+    I: Iterator<Item = SocketAddrV4>,
+{
+    let path = match (&opts.interface, opts.router_mac) {
+        (Some(i), Some(mac)) => SenderPath::LinkLayer {
+            interface: i.clone(),
+            next_hop: mac,
+            gateway: None,
+        },
+        _ if !opts.auto_link => SenderPath::IpLayer {
+            reason: "no router MAC given".into(),
+        },
+        _ => {
+            let wanted = route::Wanted {
+                interface: opts.interface.as_deref(),
+                router_mac: opts.router_mac,
+            };
+            // `first` leads (its route decides); the others, from the start, must share it.
+            let all = std::iter::once(*first.ip()).chain(targets.map(|t| *t.ip()));
+            route::detect(all, wanted)
+        }
+    };
+    let already_link = opts.interface.is_some() && opts.router_mac.is_some();
+    let (path, sender) = match path {
+        SenderPath::LinkLayer {
+            interface,
+            next_hop,
+            gateway,
+        } if !already_link => match RawSender::open_link(&interface, next_hop) {
+            Ok(s) => {
+                opts.interface = Some(interface.clone());
+                opts.router_mac = Some(next_hop);
+                let p = SenderPath::LinkLayer {
+                    interface,
+                    next_hop,
+                    gateway,
+                };
+                (p, s)
+            }
+            Err(e) => {
+                opts.router_mac = None;
+                let reason = format!("cannot open the AF_PACKET socket on {interface}: {e}");
+                (SenderPath::IpLayer { reason }, opened)
+            }
+        },
+        SenderPath::IpLayer { reason } => {
+            // A given MAC without a usable route is not used: said louder, it was asked for.
+            if opts.router_mac.take().is_some() {
+                tracing::warn!("the router MAC given is not used: {reason}");
+            }
+            (SenderPath::IpLayer { reason }, opened)
+        }
+        p => (p, opened),
+    };
+    tracing::info!("SYN sender: {path}");
+    (opts, path, sender)
 }
 
 fn check_rate(rate: Option<f64>) -> Result<(), DiscoveryError> {
