@@ -15,6 +15,10 @@
 //! Needs root, `ip` and `tshark`. Without them it prints `SKIPPED: ...` and passes, unless the
 //! `CI` environment variable is set, in which case it fails.
 
+mod common;
+
+use common::is_root;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
@@ -38,18 +42,6 @@ macro_rules! skip_or_fail {
         eprintln!("SKIPPED: {msg}");
         return;
     }};
-}
-
-fn is_root() -> bool {
-    // `Uid:` real, effective, saved, fs: the effective one decides.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 fn tool_runs(cmd: &str, arg: &str) -> bool {

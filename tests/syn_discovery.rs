@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::is_root;
+
 use smb1scan::discovery;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,17 +19,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use discovery::{DiscoveryError, PortState, SweepStats, SynOptions};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
 
 fn has_ip() -> bool {
     Command::new("ip")
