@@ -341,3 +341,24 @@ fn man_pages_have_every_section_and_verbatim_examples() {
         "diff --help must list {cols}:\n{help}"
     );
 }
+
+/// A resumed run cannot append to a one-document format; the refusal says how to get one.
+#[test]
+fn resume_with_a_document_output_points_to_report() {
+    let d = tmpdir("resume-html");
+    let r = d.join("r.jsonl");
+    std::fs::write(&r, "").expect("write");
+    let o = bin()
+        .args(["scan", "--no-config", "-p", "1", "--resume"])
+        .arg(&r)
+        .arg("-o")
+        .arg(d.join("r.html"))
+        .arg("127.0.0.1")
+        .output()
+        .expect("run");
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("smb1scan report"), "{e}");
+    assert!(!d.join("r.html").exists());
+    std::fs::remove_dir_all(&d).ok();
+}

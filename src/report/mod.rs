@@ -541,8 +541,10 @@ impl ReportSet {
                 ) => {
                     if plan.mode == WriteMode::Append {
                         return Err(Error::usage(format!(
-                            "{}: --append works for CSV and JSON Lines only; a {f:?} file is one \
-                             document (use --overwrite)",
+                            "{}: --append and --resume add to CSV and JSON Lines files only; a \
+                             {f:?} file is one document: render it from the JSON Lines once the \
+                             run is complete (smb1scan report RUN.jsonl -o {})",
+                            p.display(),
                             p.display()
                         )));
                     }
