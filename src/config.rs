@@ -27,6 +27,7 @@
 //! grace = "3s"
 //! ports = [445]
 //! retries = 1
+//! discovery = "connect"     # or "syn" (raw SYN sweep, needs CAP_NET_RAW)
 //!
 //! [credentials]
 //! user = "svc-scan"
@@ -172,6 +173,8 @@ pub struct ScanSection {
     pub ports: Option<Vec<u16>>,
     /// Connect retries.
     pub retries: Option<u32>,
+    /// How targets are discovered: `connect` or `syn` (`--discovery`).
+    pub discovery: Option<String>,
 }
 
 /// `[credentials]`: where the password comes from, never the password itself.
@@ -305,6 +308,7 @@ impl SiteConfig {
         over(&mut s.grace, t.grace);
         over(&mut s.ports, t.ports);
         over(&mut s.retries, t.retries);
+        over(&mut s.discovery, t.discovery);
         let (c, t) = (&mut self.credentials, top.credentials);
         over(&mut c.user, t.user);
         over(&mut c.domain, t.domain);

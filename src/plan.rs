@@ -64,6 +64,18 @@ pub enum Discovery {
     Syn,
 }
 
+impl std::str::FromStr for Discovery {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "connect" => Ok(Discovery::Connect),
+            "syn" => Ok(Discovery::Syn),
+            _ => Err(format!("`{s}` is not one of connect, syn")),
+        }
+    }
+}
+
 impl Discovery {
     /// The name `--discovery` takes.
     pub fn as_str(self) -> &'static str {
@@ -221,6 +233,10 @@ impl ScanPlan {
             "smb2_enumerate": self.probe.smb2_enumerate,
             "discovery": self.discovery.as_str(),
             "open_only": self.output.only_open,
+            "syn_interface": self.syn_interface,
+            "syn_router_mac": self.syn_router_mac.map(|m| {
+                m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+            }),
             "authenticated": self.probe.credentials.is_some(),
             "user": self.probe.credentials.as_ref().map(|c| c.user.clone()),
             "config_files": self.config_files,
@@ -381,7 +397,14 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             flags.quiet,
             flags.resume.as_ref(),
         )?;
-        let discovery = flags.discovery.unwrap_or_default();
+        let site_discovery = match &s.discovery {
+            Some(name) => Some(
+                name.parse::<Discovery>()
+                    .map_err(|why| site.value_error("scan", "discovery", why))?,
+            ),
+            None => None,
+        };
+        let discovery = flags.discovery.or(site_discovery).unwrap_or_default();
         if discovery != Discovery::Syn && (flags.interface.is_some() || flags.router_mac.is_some())
         {
             return Err(Error::usage(
@@ -636,6 +659,32 @@ mod tests {
         assert_eq!(p.probe.host_timeout, q.probe.host_timeout);
         assert_eq!(p.output, q.output);
         assert_eq!(p.discovery, q.discovery);
+    }
+
+    #[test]
+    fn discovery_from_the_site_config_and_its_errors() {
+        let site = SiteConfig::parse("[scan]\ndiscovery = \"syn\"\n", Path::new("d.toml")).unwrap();
+        assert_eq!(
+            plan(flags(&["x"]), &site).unwrap().discovery,
+            Discovery::Syn
+        );
+        // The flag wins over the file.
+        let p = plan(
+            ScanFlags {
+                discovery: Some(Discovery::Connect),
+                ..flags(&["x"])
+            },
+            &site,
+        )
+        .unwrap();
+        assert_eq!(p.discovery, Discovery::Connect);
+        let site = SiteConfig::parse("[scan]\ndiscovery = \"sin\"\n", Path::new("d.toml")).unwrap();
+        let msg = plan(flags(&["x"]), &site).unwrap_err().to_string();
+        assert!(
+            msg.contains("d.toml") && msg.contains("[scan] discovery"),
+            "{msg}"
+        );
+        assert!(msg.contains("`sin`"), "{msg}");
     }
 
     #[test]
