@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::is_root;
+use common::{is_root, run_ok, tool_runs};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -44,29 +44,6 @@ macro_rules! skip_or_fail {
     }};
 }
 
-fn tool_runs(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let o = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd} {args:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}): {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
 /// The namespace, and the processes started in it; dropping it stops them and deletes the
 /// namespace, whether the test passed or panicked.
 struct Netns {
@@ -81,7 +58,7 @@ impl Netns {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let name = format!("smb1scan-excl-{}-{nanos}", std::process::id());
-        run("ip", &["netns", "add", &name]);
+        run_ok("ip", &["netns", "add", &name]);
         let ns = Netns {
             name,
             children: Vec::new(),
@@ -102,7 +79,7 @@ impl Netns {
     fn exec_ok(&self, args: &[&str]) -> Output {
         let mut full = vec!["netns", "exec", self.name.as_str()];
         full.extend_from_slice(args);
-        run("ip", &full)
+        run_ok("ip", &full)
     }
 
     /// Refuses to go on unless the namespace's only interface is `lo` and every route is on it.
@@ -198,7 +175,7 @@ fn tmpdir(tag: &str) -> PathBuf {
 /// Destination addresses of the packets in the capture, and the addresses a SYN to port 445 went
 /// to.
 fn captured(pcap: &Path) -> (BTreeSet<Ipv4Addr>, BTreeSet<Ipv4Addr>) {
-    let o = run(
+    let o = run_ok(
         "tshark",
         &[
             "-r",

@@ -9,49 +9,20 @@
 
 mod common;
 
-use common::is_root;
+use common::run_ok;
 
 use smb1scan::discovery;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use discovery::{DiscoveryError, PortState, SweepStats, SynOptions};
 
-fn has_ip() -> bool {
-    Command::new("ip")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// True when the namespace tests can run; otherwise skip (or fail under CI).
 fn prerequisites() -> bool {
-    if !is_root() {
-        return common::skip_or_fail("needs root (network namespace, raw sockets)");
-    }
-    if !has_ip() {
-        return common::skip_or_fail("`ip` (iproute2) not found");
-    }
-    true
-}
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let o = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd} {args:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}): {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::netns_prerequisites(&[])
 }
 
 /// The scanner's source address, on the namespace's veth end.
@@ -72,7 +43,7 @@ impl Netns {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let name = format!("smb1scan-syn-{tag}-{}-{nanos}", std::process::id());
-        run("ip", &["netns", "add", &name]);
+        run_ok("ip", &["netns", "add", &name]);
         let ns = Netns { name };
         for cmd in [
             "link set lo up",
@@ -86,10 +57,10 @@ impl Netns {
         ] {
             let mut args = vec!["-n", ns.name.as_str()];
             args.extend(cmd.split(' '));
-            run("ip", &args);
+            run_ok("ip", &args);
         }
         // Isolation: no route may lead anywhere but lo and the veth pair (both ends are here).
-        let routes = run(
+        let routes = run_ok(
             "ip",
             &["-n", &ns.name, "-4", "route", "show", "table", "all"],
         );
@@ -252,7 +223,7 @@ fn link_layer_sender_finds_the_same_states() {
         ("net.ipv4.conf.syn1.rp_filter", "0"),
         ("net.ipv4.conf.all.rp_filter", "0"),
     ] {
-        run(
+        run_ok(
             "ip",
             &[
                 "netns",
@@ -265,7 +236,7 @@ fn link_layer_sender_finds_the_same_states() {
             ],
         );
     }
-    let out = run("ip", &["-n", &ns.name, "-o", "link", "show", "syn1"]);
+    let out = run_ok("ip", &["-n", &ns.name, "-o", "link", "show", "syn1"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mac_text = text
         .split("link/ether ")
@@ -325,7 +296,7 @@ fn documented_output_rule_drops_the_kernel_rst_and_keeps_the_answer() {
     let nx = |args: &[&str]| {
         let mut full = vec!["netns", "exec", ns.name.as_str(), "nft"];
         full.extend_from_slice(args);
-        run("ip", &full)
+        run_ok("ip", &full)
     };
     // The rule of docs/syn-discovery.md, with a counter to read back.
     nx(&["add", "table", "inet", "smb1scan"]);

@@ -22,48 +22,16 @@
 
 mod common;
 
-use common::is_root;
+use common::{field, run_ok};
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn tool_runs(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn prerequisites() -> bool {
-    if !is_root() {
-        return common::skip_or_fail("needs root (network namespaces, raw sockets)");
-    }
-    if !tool_runs("ip", "-V") {
-        return common::skip_or_fail("`ip` (iproute2) not found");
-    }
-    if !tool_runs("nft", "--version") {
-        return common::skip_or_fail("`nft` (nftables) not found");
-    }
-    true
-}
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let o = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd} {args:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}): {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::netns_prerequisites(&[("nft", "--version")])
 }
 
 /// Every target: open .10-13, closed the rest of .0-30, filtered .31 (broadcast) and .32-63.
@@ -88,14 +56,14 @@ impl Pair {
             hosts: format!("smb1scan-synlink-h-{tag}"),
         };
         for ns in [&p.scan, &p.hosts] {
-            run("ip", &["netns", "add", ns]);
+            run_ok("ip", &["netns", "add", ns]);
             // No IPv6: nothing but the test's own IPv4 traffic on the veth pair.
             for key in [
                 "net.ipv6.conf.all.disable_ipv6=1",
                 "net.ipv6.conf.default.disable_ipv6=1",
                 "net.ipv4.ip_forward=0",
             ] {
-                run("ip", &["netns", "exec", ns, "sysctl", "-qw", key]);
+                run_ok("ip", &["netns", "exec", ns, "sysctl", "-qw", key]);
             }
         }
         p.ip(&p.scan, "link set lo up");
@@ -119,7 +87,7 @@ impl Pair {
         );
         // Isolation: no route may lead anywhere but lo and the veth pair.
         for ns in [&p.scan, &p.hosts] {
-            let routes = run("ip", &["-n", ns, "-4", "route", "show", "table", "all"]);
+            let routes = run_ok("ip", &["-n", ns, "-4", "route", "show", "table", "all"]);
             for r in String::from_utf8_lossy(&routes.stdout).lines() {
                 assert!(
                     (r.contains(" dev lo") || r.contains(" dev syn0") || r.contains(" dev syn1"))
@@ -134,11 +102,11 @@ impl Pair {
     fn ip(&self, ns: &str, cmd: &str) {
         let mut args = vec!["-n", ns];
         args.extend(cmd.split(' '));
-        run("ip", &args);
+        run_ok("ip", &args);
     }
 
     fn syn1_mac(&self) -> String {
-        let o = run(
+        let o = run_ok(
             "ip",
             &[
                 "netns",
@@ -152,7 +120,7 @@ impl Pair {
     }
 
     fn nft(&self, script: &str) -> String {
-        let o = run("ip", &["netns", "exec", &self.scan, "nft", script]);
+        let o = run_ok("ip", &["netns", "exec", &self.scan, "nft", script]);
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -245,7 +213,7 @@ impl Pair {
     }
 
     fn syn1_rx_packets(&self) -> u64 {
-        let o = run(
+        let o = run_ok(
             "ip",
             &[
                 "netns",
@@ -270,14 +238,6 @@ impl Drop for Pair {
     }
 }
 
-fn text(v: &Value, ptr: &str) -> String {
-    match v.pointer(ptr) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "<missing>".into(),
-    }
-}
-
 /// ip -> the fields every mode must agree on.
 fn verdicts(records: &[Value]) -> BTreeMap<String, Vec<String>> {
     let mut m = BTreeMap::new();
@@ -290,9 +250,9 @@ fn verdicts(records: &[Value]) -> BTreeMap<String, Vec<String>> {
             "/risk",
         ]
         .iter()
-        .map(|p| text(r, p))
+        .map(|p| field(r, p))
         .collect();
-        assert!(m.insert(text(r, "/ip"), v).is_none(), "{r} written twice");
+        assert!(m.insert(field(r, "/ip"), v).is_none(), "{r} written twice");
     }
     m
 }
@@ -345,8 +305,8 @@ fn a_gateway_with_a_neighbour_entry_gets_the_link_layer_sender_and_the_same_reco
     );
     let syn = verdicts(&recs);
     assert_eq!(syn, conn, "link-layer SYN records differ from connect's");
-    for r in recs.iter().filter(|r| text(r, "/status") != "open") {
-        assert_eq!(text(r, "/steps/0/name"), "syn", "{r}");
+    for r in recs.iter().filter(|r| field(r, "/status") != "open") {
+        assert_eq!(field(r, "/steps/0/name"), "syn", "{r}");
     }
 
     // A STALE entry (its MAC unconfirmed, maybe an old gateway's): the IP-layer sender.

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::is_root;
+use common::{field, is_root, run_ok, tool_runs};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,37 +22,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn tool_runs(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn prerequisites() -> bool {
-    if !is_root() {
-        return common::skip_or_fail("needs root (network namespace, raw sockets)");
-    }
-    if !tool_runs("ip", "-V") {
-        return common::skip_or_fail("`ip` (iproute2) not found");
-    }
-    true
-}
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    let o = Command::new(cmd)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd} {args:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}): {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::netns_prerequisites(&[])
 }
 
 /// Targets of every scan here.
@@ -74,7 +45,7 @@ impl Netns {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let name = format!("smb1scan-synscan-{tag}-{}-{nanos}", std::process::id());
-        run("ip", &["netns", "add", &name]);
+        run_ok("ip", &["netns", "add", &name]);
         let ns = Netns { name };
         // No IPv6 on the veth pair: its router and neighbour solicitations would move the packet
         // counter that proves nothing was sent.
@@ -82,7 +53,7 @@ impl Netns {
             "net.ipv6.conf.all.disable_ipv6=1",
             "net.ipv6.conf.default.disable_ipv6=1",
         ] {
-            run("ip", &["netns", "exec", &ns.name, "sysctl", "-qw", key]);
+            run_ok("ip", &["netns", "exec", &ns.name, "sysctl", "-qw", key]);
         }
         for cmd in [
             "link set lo up",
@@ -95,10 +66,10 @@ impl Netns {
         ] {
             let mut args = vec!["-n", ns.name.as_str()];
             args.extend(cmd.split(' '));
-            run("ip", &args);
+            run_ok("ip", &args);
         }
         // Isolation: no route may lead anywhere but lo and the veth pair (both ends are here).
-        let routes = run(
+        let routes = run_ok(
             "ip",
             &["-n", &ns.name, "-4", "route", "show", "table", "all"],
         );
@@ -161,7 +132,7 @@ impl Netns {
 
     /// Packets the veth end has sent (every SYN or connect to the silent prefix leaves there).
     fn veth_tx_packets(&self) -> u64 {
-        let o = run(
+        let o = run_ok(
             "ip",
             &[
                 "netns",
@@ -194,19 +165,11 @@ fn jsonl(p: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn text(v: &Value, ptr: &str) -> String {
-    match v.pointer(ptr) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "<missing>".into(),
-    }
-}
-
 /// (ip, port) -> the fields both modes must agree on.
 fn verdicts(records: &[Value]) -> BTreeMap<String, Vec<String>> {
     let mut m = BTreeMap::new();
     for r in records {
-        let key = format!("{}:{}", text(r, "/ip"), text(r, "/port"));
+        let key = format!("{}:{}", field(r, "/ip"), field(r, "/port"));
         let v = [
             "/status",
             "/ms17_010/verdict",
@@ -218,7 +181,7 @@ fn verdicts(records: &[Value]) -> BTreeMap<String, Vec<String>> {
             "/risk",
         ]
         .iter()
-        .map(|p| text(r, p))
+        .map(|p| field(r, p))
         .collect();
         assert!(m.insert(key.clone(), v).is_none(), "{key} written twice");
     }
@@ -269,8 +232,8 @@ fn syn_discovery_gives_the_verdicts_and_closed_set_of_connect_discovery() {
         assert_eq!(recs.len(), 36, "{mode}: one record per target");
         if mode == "syn" {
             // The SYN path decided the ports that did not open: no connect step on them.
-            for r in recs.iter().filter(|r| text(r, "/status") != "open") {
-                assert_eq!(text(r, "/steps/0/name"), "syn", "{r}");
+            for r in recs.iter().filter(|r| field(r, "/status") != "open") {
+                assert_eq!(field(r, "/steps/0/name"), "syn", "{r}");
             }
         }
         by_mode.insert(mode, verdicts(&recs));
@@ -329,12 +292,12 @@ fn open_writes_only_answering_targets_and_the_summary_counts_all() {
             String::from_utf8_lossy(&o.stderr)
         );
         let recs = jsonl(&jl);
-        let ips: BTreeSet<String> = recs.iter().map(|r| text(r, "/ip")).collect();
+        let ips: BTreeSet<String> = recs.iter().map(|r| field(r, "/ip")).collect();
         let expected: BTreeSet<String> = (10..10 + PERSONAS)
             .map(|l| format!("127.0.0.{l}"))
             .collect();
         assert_eq!(ips, expected, "{mode}: --open JSON Lines");
-        assert!(recs.iter().all(|r| text(r, "/status") == "open"));
+        assert!(recs.iter().all(|r| field(r, "/status") == "open"));
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&js).expect("json"))
             .expect("json parses");
         let hosts = doc["hosts"].as_array().expect("hosts array");
@@ -426,7 +389,7 @@ fn without_cap_net_raw_syn_mode_stops_with_one_line_and_sends_nothing() {
 fn ips_ports(records: &[Value]) -> Vec<String> {
     records
         .iter()
-        .map(|r| format!("{}:{}", text(r, "/ip"), text(r, "/port")))
+        .map(|r| format!("{}:{}", field(r, "/ip"), field(r, "/port")))
         .collect()
 }
 
@@ -507,7 +470,7 @@ fn syn_mode_stops_on_ctrl_c_and_says_how_to_resume() {
     let dir = common::scratch_dir("synscan-intr");
     let out = dir.join("big.jsonl");
     // A /17 of silence at 10,000 SYNs/s: about 3.3 s of sending; SIGINT after 1 s.
-    run(
+    run_ok(
         "ip",
         &[
             "-n",
@@ -543,7 +506,7 @@ fn syn_mode_stops_on_ctrl_c_and_says_how_to_resume() {
     std::thread::sleep(std::time::Duration::from_millis(1000));
     // `ip netns exec` execs the program: the child's pid is smb1scan's.
     let pid = child.id().to_string();
-    run("kill", &["-INT", &pid]);
+    run_ok("kill", &["-INT", &pid]);
     let t0 = std::time::Instant::now();
     let o = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -580,9 +543,9 @@ fn ipv6_targets_fall_back_to_connect_discovery_with_a_note() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
     assert_eq!(recs.len(), 1);
-    assert_eq!(text(&recs[0], "/status"), "closed");
+    assert_eq!(field(&recs[0], "/status"), "closed");
     assert_eq!(
-        text(&recs[0], "/steps/0/name"),
+        field(&recs[0], "/steps/0/name"),
         "connect",
         "probed by a connect"
     );

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -239,4 +239,53 @@ pub fn is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// True when `cmd arg` runs and succeeds (a tool's version flag).
+pub fn tool_runs(cmd: &str, arg: &str) -> bool {
+    Command::new(cmd)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a set-up command (`ip`, `nft`, ...) and panics, with its standard error, unless it
+/// succeeds.
+pub fn run_ok(cmd: &str, args: &[&str]) -> Output {
+    let o = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd} {args:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?} failed ({}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// True when the network-namespace tests can run: root, `ip`, and each of `tools` (command,
+/// version flag); otherwise skip (or fail under CI) naming what is missing.
+pub fn netns_prerequisites(tools: &[(&str, &str)]) -> bool {
+    if !is_root() {
+        return skip_or_fail("needs root (network namespaces, raw sockets)");
+    }
+    for (cmd, arg) in [("ip", "-V")].iter().chain(tools) {
+        if !tool_runs(cmd, arg) {
+            return skip_or_fail(&format!("`{cmd}` not found"));
+        }
+    }
+    true
+}
+
+/// The value at `pointer` as text (`<missing>` when absent): for comparing records field by field.
+pub fn field(rec: &Value, pointer: &str) -> String {
+    match rec.pointer(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "<missing>".into(),
+    }
 }
