@@ -1,14 +1,18 @@
 //! `smb1scan report`: renders earlier runs (JSON Lines or JSON: shards of one sweep, a resumed
 //! file, several days' sweeps) into any output format, with the same summary, failure policy
 //! and exit codes as a scan. When a target appears in more than one run, its newest record
-//! (by `scanned_at`) wins.
+//! (by `scanned_at`) wins, with one exception that follows from "silence is never safety": a
+//! newer record in which the host proved nothing (no answer, a timeout, an undecided verdict)
+//! does not erase an older record of higher risk. A finding goes away only on the host's own
+//! evidence: a decided MS17-010 verdict, or a refused connection.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::model::HostResult;
+use crate::model::{HostResult, HostStatus, Ms17Verdict};
+use crate::report::risk::risk;
 use crate::report::{input, OutputPlan, ReportSet, ScanMeta};
 use crate::scan::Outcome;
 
@@ -23,21 +27,41 @@ fn key(h: &HostResult) -> (IpAddr, u16, Option<String>) {
     (h.ip, h.port, name)
 }
 
-/// The records of every run, one per target, the newest winning; in address order.
+/// Whether a record holds the host's own evidence about the port: a decided MS17-010 verdict,
+/// or a refused connection (the port is closed now).
+fn proves_something(h: &HostResult) -> bool {
+    h.status == HostStatus::Closed
+        || matches!(
+            h.ms17_010.verdict,
+            Ms17Verdict::Vulnerable | Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed
+        )
+}
+
+/// The records of every run, one per target, in address order: for each target the newest
+/// (by `scanned_at`; the later file on a tie), unless it proves nothing and an older one is of
+/// higher risk.
 pub fn merge(runs: &[PathBuf]) -> Result<Vec<HostResult>> {
-    let mut newest: HashMap<(IpAddr, u16, Option<String>), HostResult> = HashMap::new();
+    type Timed = (Option<chrono::DateTime<chrono::FixedOffset>>, HostResult);
+    let mut all: HashMap<(IpAddr, u16, Option<String>), Vec<Timed>> = HashMap::new();
     for p in runs {
         for h in input::read_results(p)? {
             let when = chrono::DateTime::parse_from_rfc3339(&h.scanned_at).ok();
-            match newest.get(&key(&h)) {
-                Some(old) if chrono::DateTime::parse_from_rfc3339(&old.scanned_at).ok() > when => {}
-                _ => {
-                    newest.insert(key(&h), h);
-                }
-            }
+            all.entry(key(&h)).or_default().push((when, h));
         }
     }
-    let mut out: Vec<HostResult> = newest.into_values().collect();
+    let mut out = Vec::with_capacity(all.len());
+    for (_, mut recs) in all {
+        // Stable: records of the same instant keep their file order.
+        recs.sort_by_key(|(when, _)| *when);
+        let mut kept: Option<HostResult> = None;
+        for (_, h) in recs {
+            kept = match kept {
+                Some(old) if !proves_something(&h) && risk(&old) > risk(&h) => Some(old),
+                _ => Some(h),
+            };
+        }
+        out.extend(kept);
+    }
     out.sort_by_key(key);
     Ok(out)
 }
@@ -51,6 +75,16 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
         ));
     }
     let hosts = merge(runs)?;
+    if hosts.is_empty() {
+        // An empty run (a scan that wrote nothing, a wrong file) must not pass a gate.
+        return Err(Error::usage(format!(
+            "{} hold no record: nothing to report",
+            runs.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let meta = ScanMeta::new(
         runs.iter()
             .map(|p| format!("file:{}", p.display()))
@@ -90,6 +124,69 @@ mod tests {
         let mut v = serde_json::to_value(&h).unwrap();
         v["ms17_010"]["verdict"] = serde_json::Value::String(verdict.into());
         v.to_string()
+    }
+
+    fn rec_status(ip: &str, at: &str, verdict: &str, status: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&rec(ip, at, verdict)).unwrap();
+        v["status"] = serde_json::Value::String(status.into());
+        v.to_string()
+    }
+
+    #[test]
+    fn a_newer_record_without_evidence_does_not_erase_a_finding() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-render-s-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("monday.jsonl");
+        let b = dir.join("friday.jsonl");
+        std::fs::write(
+            &a,
+            format!(
+                "{}\n{}\n{}\n",
+                rec("10.0.0.1", "2026-11-30T08:00:00.000Z", "vulnerable"),
+                rec("10.0.0.2", "2026-11-30T08:00:00.000Z", "vulnerable"),
+                rec("10.0.0.3", "2026-11-30T08:00:00.000Z", "not-vulnerable"),
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            format!(
+                "{}\n{}\n{}\n",
+                // Offline on Friday: silence, not a fix.
+                rec_status(
+                    "10.0.0.1",
+                    "2026-12-04T08:00:00.000Z",
+                    "unknown",
+                    "filtered"
+                ),
+                // The port refused: the host's own answer.
+                rec_status("10.0.0.2", "2026-12-04T08:00:00.000Z", "unknown", "closed"),
+                // A timeout after an old "patched": the newer, undecided record stands.
+                rec_status("10.0.0.3", "2026-12-04T08:00:00.000Z", "unknown", "timeout"),
+            ),
+        )
+        .unwrap();
+        for order in [vec![a.clone(), b.clone()], vec![b.clone(), a.clone()]] {
+            let m = merge(&order).unwrap();
+            let got: Vec<(String, String)> = m
+                .iter()
+                .map(|h| {
+                    (
+                        crate::report::enum_name(&h.status),
+                        crate::report::enum_name(&h.ms17_010.verdict),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                got,
+                [
+                    ("open".to_string(), "vulnerable".to_string()),
+                    ("closed".to_string(), "unknown".to_string()),
+                    ("timeout".to_string(), "unknown".to_string()),
+                ]
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -134,6 +134,20 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
         .output()
         .expect("report");
     assert_eq!(o.status.code(), Some(0));
+    // An empty run never passes a gate.
+    let empty = d.join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let o = Command::new(bin())
+        .args(["report", "-q", "--fail-on", "none"])
+        .arg(&empty)
+        .output()
+        .expect("report");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = Command::new(bin())
         .args(["report", "-q"])
         .arg(d.join("missing.jsonl"))
