@@ -700,6 +700,12 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    // Runs whose exit code is a verdict: a closed pipe may end them, never pass them.
+    let gate = match &cli.command {
+        Command::Scan(a) => !a.dry_run,
+        Command::Demo(_) | Command::Report(_) => true,
+        _ => false,
+    };
     let result: anyhow::Result<u8> = match cli.command {
         Command::Scan(args) => ScanPlan::from_flags(args.into_flags(cli.quiet))
             .and_then(|plan| smb1scan::scan::run(&plan))
@@ -742,8 +748,12 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {
-                // `smb1scan scan --dry-run ... | head` is a success.
-                return ExitCode::SUCCESS;
+                if !gate {
+                    // `smb1scan scan --dry-run ... | head` is a success: nothing was judged.
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!("smb1scan: standard output was closed before the run ended");
+                return ExitCode::from(smb1scan::report::policy::EXIT_INTERRUPTED);
             }
             eprintln!("smb1scan: error: {e:#}");
             ExitCode::from(exit_code_for_error(&e))

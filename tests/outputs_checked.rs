@@ -362,3 +362,36 @@ fn resume_with_a_document_output_points_to_report() {
     assert!(!d.join("r.html").exists());
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Standard output already closed when the run starts (the CSV header cannot even be written):
+/// the gate still never passes.
+#[test]
+fn standard_output_closed_from_the_start_never_passes_the_gate() {
+    let port = closed_port().to_string();
+    let mut child = bin()
+        .args([
+            "scan",
+            "--no-config",
+            "-q",
+            "--rate",
+            "0",
+            "--format",
+            "csv",
+            "-p",
+            &port,
+        ])
+        .arg("127.0.93.0/22")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end before the scanner writes anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
