@@ -375,7 +375,7 @@ fn write_plan(o: &mut String, hosts: &[Enriched<'_>], table: &Table) {
             o,
             "<p id=\"silent\">{silent} target{s} did not answer on {their} port (closed, \
              filtered or unreachable): nothing was tested there. They are listed under \
-             \"Hosts without findings\".</p>",
+             \"Hosts without findings, and targets that did not answer\".</p>",
             s = if silent == 1 { "" } else { "s" },
             their = if silent == 1 { "its" } else { "their" },
         );
@@ -550,7 +550,12 @@ fn write_findings(o: &mut String, findings: &[&Enriched<'_>]) {
 }
 
 fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
-    let _ = writeln!(o, "<h2>Hosts without findings ({})</h2>", clean.len());
+    // Silent targets sit here too: the heading must not read as "all of these are clean".
+    let _ = writeln!(
+        o,
+        "<h2>Hosts without findings, and targets that did not answer ({})</h2>",
+        clean.len()
+    );
     if clean.is_empty() {
         return;
     }
