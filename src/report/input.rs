@@ -2,7 +2,7 @@
 //! `--resume` and the tests use.
 
 use std::collections::HashSet;
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -68,67 +68,107 @@ pub struct Resume {
 /// rewrites the file (through a temporary file renamed into place) when it removed anything, so
 /// that what is appended next starts on a line of its own.
 pub fn repair_for_resume(path: &Path) -> Result<Resume> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format!("cannot read --resume file {}: {e}", path.display())))?;
+    let open = || {
+        std::fs::File::open(path)
+            .map(std::io::BufReader::new)
+            .map_err(|e| Error::usage(format!("cannot read --resume file {}: {e}", path.display())))
+    };
+    let read_err = |e| Error::io_path("reading", path, e);
+    // First pass, streamed (a sweep's file can be far larger than memory): what is done, and
+    // whether anything must go.
+    let mut out = Resume::default();
+    let mut changed = false;
+    let mut reader = open()?;
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+            break;
+        }
+        n += 1;
+        changed |= line.last() != Some(&b'\n');
+        match classify(&line, &mut out.done) {
+            Line::Keep => {}
+            Line::Blank => changed = true,
+            Line::Drop(why) => {
+                if let Some(e) = why {
+                    eprintln!(
+                        "smb1scan: {}: line {n} is not a whole record ({e}); removed, that \
+                         target is scanned again",
+                        path.display()
+                    );
+                }
+                out.removed += 1;
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return Ok(out);
+    }
+    // Second pass, only when needed: copy the kept lines through a temporary file renamed into
+    // place, so a crash now leaves either file whole.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".repair");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut reader = open()?;
+    let mut copy = || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let mut seen = HashSet::new();
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line)? > 0 {
+            if let Line::Keep = classify(&line, &mut seen) {
+                w.write_all(line.strip_suffix(b"\n").unwrap_or(&line))?;
+                w.write_all(b"\n")?;
+            }
+            line.clear();
+        }
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    copy().map_err(|e| Error::io_path("repairing", path, e))?;
+    Ok(out)
+}
+
+/// What [`repair_for_resume`] does with one line.
+enum Line {
+    /// A finished record of a target not seen before.
+    Keep,
+    /// An empty line.
+    Blank,
+    /// An `interrupted` or `unresolved` record, a second record of a target, or (with the parse
+    /// error) a line that is not a record.
+    Drop(Option<serde_json::Error>),
+}
+
+fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
     #[derive(serde::Deserialize)]
     struct Key {
         ip: IpAddr,
         port: u16,
         status: Option<HostStatus>,
     }
-    let mut out = Resume::default();
-    let mut kept = String::with_capacity(text.len());
-    let mut changed = !text.is_empty() && !text.ends_with('\n');
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            changed = true;
-            continue;
-        }
-        match serde_json::from_str::<Key>(line) {
-            Ok(k)
-                if !matches!(
-                    k.status,
-                    Some(HostStatus::Interrupted | HostStatus::Unresolved)
-                ) =>
-            {
-                if out.done.insert((k.ip, k.port)) {
-                    kept.push_str(line);
-                    kept.push('\n');
-                } else {
-                    // A second record of a target: the first one stands.
-                    out.removed += 1;
-                    changed = true;
-                }
-            }
-            Ok(_) => {
-                out.removed += 1;
-                changed = true;
-            }
-            Err(e) => {
-                eprintln!(
-                    "smb1scan: {}: line {} is not a whole record ({e}); removed, that target is \
-                     scanned again",
-                    path.display(),
-                    n + 1
-                );
-                out.removed += 1;
-                changed = true;
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Line::Blank;
+    }
+    match serde_json::from_slice::<Key>(line) {
+        Ok(k)
+            if !matches!(
+                k.status,
+                Some(HostStatus::Interrupted | HostStatus::Unresolved)
+            ) =>
+        {
+            // A second record of a target: the first one stands.
+            if done.insert((k.ip, k.port)) {
+                Line::Keep
+            } else {
+                Line::Drop(None)
             }
         }
+        Ok(_) => Line::Drop(None),
+        Err(e) => Line::Drop(Some(e)),
     }
-    if changed {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".repair");
-        let tmp = std::path::PathBuf::from(tmp);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(kept.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| Error::io_path("repairing", path, e))?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
