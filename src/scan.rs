@@ -203,10 +203,20 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
     }
+    // The bar steps aside (a clear and a redraw) only when a record prints on the terminal: on
+    // a sweep writing files it would otherwise redraw for every host.
+    let on_terminal = reports.prints_on_terminal();
+    let write = |reports: &mut ReportSet, progress: &Progress, r: &HostResult| {
+        if on_terminal {
+            progress.suspend(|| reports.write(r))
+        } else {
+            reports.write(r)
+        }
+    };
     for (name, why) in &unresolved {
         for port in &plan.ports {
             let r = HostResult::unresolved(name, *port, why);
-            progress.suspend(|| reports.write(&r))?;
+            write(&mut reports, &progress, &r)?;
         }
     }
     let popts = Arc::new(plan.probe.clone());
@@ -217,7 +227,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let skipped = Rc::new(Cell::new(0u64));
     let mut counted_skips = 0u64;
     let on_result = |r: HostResult| {
-        progress.suspend(|| reports.write(&r))?;
+        write(&mut reports, &progress, &r)?;
         let s = skipped.get();
         progress.skip(s - counted_skips);
         counted_skips = s;

@@ -630,6 +630,13 @@ impl ReportSet {
         Ok(())
     }
 
+    /// Whether a record may print on the terminal (an output to standard output, which is a
+    /// terminal): only then must a progress bar step aside for it.
+    pub fn prints_on_terminal(&self) -> bool {
+        self.sinks.iter().any(|(_, is_stdout)| *is_stdout)
+            && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    }
+
     /// Records seen so far.
     pub fn hosts_seen(&self) -> u64 {
         self.summary.counts().hosts
