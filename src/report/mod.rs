@@ -373,11 +373,16 @@ pub fn enum_name<T: Serialize>(v: &T) -> String {
     }
 }
 
-/// Write a whole file through a temporary sibling renamed into place.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The temporary sibling a document is written to before it is renamed into place.
+fn partial_path(path: &Path) -> PathBuf {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
+    PathBuf::from(tmp)
+}
+
+/// Write a whole file through a temporary sibling renamed into place.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
     std::fs::write(&tmp, bytes).map_err(|e| Error::io_path("writing", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into", path, e))?;
     Ok(())
@@ -436,9 +441,7 @@ fn open_stream(path: &Path, mode: WriteMode) -> Result<(File, bool)> {
 /// Proves that a document written at the end of the run can be written: its temporary sibling
 /// is created and removed now, before any packet is sent.
 fn check_writable(path: &Path) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
+    let tmp = partial_path(path);
     File::create(&tmp).map_err(|e| {
         Error::usage(format!(
             "{}: cannot be written ({e}); nothing was scanned",
