@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-/// Scan finished, nothing met the policy.
+/// Run finished, nothing met the policy, and no undecided host remains that the default policy
+/// would not accept.
 pub const EXIT_OK: u8 = 0;
 /// Fatal runtime error.
 pub const EXIT_ERROR: u8 = 1;
@@ -12,6 +13,9 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Findings met `--fail-on`.
 pub const EXIT_FINDINGS: u8 = 3;
+/// Finished, nothing met the default `--fail-on`, but undecided hosts remain (a port that
+/// answered without a decided verdict, or a name that did not resolve). Not used by `diff`.
+pub const EXIT_UNDECIDED: u8 = 4;
 /// Interrupted by Ctrl-C (128 + SIGINT), or stopped early by a closed standard output.
 pub const EXIT_INTERRUPTED: u8 = 130;
 

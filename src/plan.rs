@@ -501,6 +501,8 @@ pub fn output_plan(
         fail_on,
         summary: !flags.no_summary && !quiet,
         only_open: flags.open,
+        resume: resume.is_some(),
+        replace_documents: flags.overwrite,
     })
 }
 

@@ -106,7 +106,11 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
     let outcome = Outcome {
         interrupted: closed,
         output_closed: closed,
-        findings_met: reports.findings_met(),
+        code: reports.exit_code(if closed {
+            crate::report::policy::RunEnd::OutputClosed
+        } else {
+            crate::report::policy::RunEnd::Completed
+        }),
     };
     let mut meta = meta;
     meta.interrupted = closed;

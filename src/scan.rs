@@ -34,23 +34,16 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Standard output, the only output, was closed by its reader: the scan stopped early.
     pub output_closed: bool,
-    /// At least one record met the failure policy.
-    pub findings_met: bool,
+    /// The exit code [`policy::gate`] gave the run (0 for a dry run).
+    pub code: u8,
 }
 
 impl Outcome {
-    /// The process exit code ([`policy`]). A run that stopped because its only output was
-    /// closed never exits 0: the findings code when what was seen meets the policy, else the
-    /// interruption code.
+    /// The process exit code ([`policy::gate`]): 130 stopped, 3 findings, 4 undecided hosts
+    /// under the default policy, else 0. A run that stopped because its only output was closed
+    /// never exits 0.
     pub fn exit_code(&self) -> u8 {
-        if self.output_closed {
-            return if self.findings_met {
-                policy::EXIT_FINDINGS
-            } else {
-                policy::EXIT_INTERRUPTED
-            };
-        }
-        policy::exit_code(self.interrupted, self.findings_met)
+        self.code
     }
 }
 
@@ -199,6 +192,14 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     );
     let meta = ScanMeta::new(described, plan.options_json());
     let mut reports = ReportSet::open(&plan.output)?;
+    // A resumed sweep is one sweep: the records already in the file count in the summary, the
+    // gate and the documents. The file holds one record per (address, port) after the repair,
+    // and none of those targets is scanned again, so no record is counted twice; unresolved
+    // records were removed by the repair and come back below when the name still fails.
+    if let Some(p) = &plan.resume {
+        reports.resuming_from(p);
+        crate::report::input::for_each_record(p, |h| reports.write_earlier(&h))?;
+    }
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
@@ -292,7 +293,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             let outcome = Outcome {
                 interrupted: true,
                 output_closed: true,
-                findings_met: reports.findings_met(),
+                code: reports.exit_code(policy::RunEnd::OutputClosed),
             };
             let mut meta = meta;
             meta.interrupted = true;
@@ -305,7 +306,11 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let outcome = Outcome {
         interrupted,
         output_closed: false,
-        findings_met: reports.findings_met(),
+        code: reports.exit_code(if interrupted {
+            policy::RunEnd::Interrupted
+        } else {
+            policy::RunEnd::Completed
+        }),
     };
     let mut meta = meta;
     meta.interrupted = interrupted;

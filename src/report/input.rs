@@ -131,6 +131,35 @@ pub fn repair_for_resume(path: &Path) -> Result<Resume> {
     Ok(out)
 }
 
+/// Calls `f` with each record of a JSON Lines file, streamed (a sweep's file can be larger than
+/// memory); blank lines are skipped, any other line that is not a record is an error naming it.
+/// Used after [`repair_for_resume`], which leaves only whole records.
+pub fn for_each_record(path: &Path, mut f: impl FnMut(HostResult) -> Result<()>) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io_path("reading", path, e))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io_path("reading", path, e))?
+            == 0
+        {
+            return Ok(());
+        }
+        n += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let h = serde_json::from_slice::<HostResult>(&line).map_err(|source| Error::Json {
+            what: format!("{}: line {n}", path.display()),
+            source,
+        })?;
+        f(h)?;
+    }
+}
+
 /// What [`repair_for_resume`] does with one line.
 enum Line {
     /// A finished record of a target not seen before.
@@ -143,22 +172,13 @@ enum Line {
 }
 
 fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
-    #[derive(serde::Deserialize)]
-    struct Key {
-        ip: IpAddr,
-        port: u16,
-        status: Option<HostStatus>,
-    }
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
     }
-    match serde_json::from_slice::<Key>(line) {
-        Ok(k)
-            if !matches!(
-                k.status,
-                Some(HostStatus::Interrupted | HostStatus::Unresolved)
-            ) =>
-        {
+    // A whole record, not just its key: what is kept is read back as a record of the sweep
+    // ([`for_each_record`]), so a line that is not one is scanned again instead.
+    match serde_json::from_slice::<HostResult>(line) {
+        Ok(k) if !matches!(k.status, HostStatus::Interrupted | HostStatus::Unresolved) => {
             // A second record of a target: the first one stands.
             if done.insert((k.ip, k.port)) {
                 Line::Keep
@@ -180,19 +200,28 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("smb1scan-resume-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("r.jsonl");
+        let rec = |ip: &str, port: u16, status: HostStatus| {
+            let mut h = HostResult::new(ip.parse().unwrap(), port, None);
+            h.status = status;
+            serde_json::to_string(&h).unwrap()
+        };
         std::fs::write(
             &p,
-            "{\"ip\":\"127.0.0.1\",\"port\":445,\"status\":\"closed\"}\n\
-             {\"ip\":\"::1\",\"port\":139,\"status\":\"open\"}\n\
-             {\"ip\":\"127.0.0.3\",\"port\":445,\"status\":\"interrupted\"}\n\
-             {\"ip\":\"127.0.0.2\",\"po",
+            format!(
+                "{}\n{}\n{}\n{{\"ip\":\"127.0.0.4\",\"port\":445,\"status\":\"open\"}}\n\
+                 {{\"ip\":\"127.0.0.2\",\"po",
+                rec("127.0.0.1", 445, HostStatus::Closed),
+                rec("::1", 139, HostStatus::Open),
+                rec("127.0.0.3", 445, HostStatus::Interrupted),
+            ),
         )
         .unwrap();
         let r = repair_for_resume(&p).unwrap();
         assert_eq!(r.done.len(), 2);
         assert!(r.done.contains(&("127.0.0.1".parse().unwrap(), 445)));
         assert!(r.done.contains(&("::1".parse().unwrap(), 139)));
-        assert_eq!(r.removed, 2);
+        // The interrupted record, a key without a record, and the cut line.
+        assert_eq!(r.removed, 3);
         // The file is whole JSON Lines again: every line parses, and it ends with a newline, so
         // the next record appended starts a line of its own.
         let text = std::fs::read_to_string(&p).unwrap();
@@ -201,6 +230,13 @@ mod tests {
         for l in text.lines() {
             serde_json::from_str::<serde_json::Value>(l).unwrap();
         }
+        let mut read = Vec::new();
+        for_each_record(&p, |h| {
+            read.push((h.ip, h.port));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read.len(), 2);
         // A whole file is left untouched.
         let before = std::fs::metadata(&p).unwrap().modified().unwrap();
         let again = repair_for_resume(&p).unwrap();

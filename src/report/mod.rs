@@ -165,6 +165,13 @@ pub struct OutputPlan {
     /// `--open`: write only the records whose port answered ([`port_answered`]) to the outputs;
     /// the summary, the counts in the metadata and the failure policy still see every record.
     pub only_open: bool,
+    /// `--resume`: the run continues an earlier one, whose records join every output that does
+    /// not already hold them ([`ReportSet::write_earlier`]); documents (JSON, HTML, nmap XML,
+    /// JUnit) may then be written, since they cover the whole sweep.
+    pub resume: bool,
+    /// `--overwrite` was given: documents that exist are replaced (also under `--resume`, whose
+    /// streaming files append).
+    pub replace_documents: bool,
 }
 
 impl Default for OutputPlan {
@@ -179,6 +186,8 @@ impl Default for OutputPlan {
             fail_on: FailOn::default(),
             summary: true,
             only_open: false,
+            resume: false,
+            replace_documents: false,
         }
     }
 }
@@ -398,10 +407,20 @@ enum Sink {
     Junit(PathBuf),
 }
 
+/// One output of a run.
+struct Open {
+    sink: Sink,
+    /// Standard output.
+    stdout: bool,
+    /// A file appended to that already held records (the earlier run's rows under `--resume`):
+    /// the earlier records are not written to it again.
+    holds_earlier: bool,
+}
+
 /// The outputs of one run.
 pub struct ReportSet {
-    /// Each output, and whether it is standard output.
-    sinks: Vec<(Sink, bool)>,
+    /// Each output.
+    sinks: Vec<Open>,
     /// Standard output was closed by its reader; its sinks are gone.
     stdout_closed: bool,
     /// Kept only when JSON or HTML was asked.
@@ -409,9 +428,8 @@ pub struct ReportSet {
     table: &'static remediation::Table,
     summary: Summary,
     fail_on: FailOn,
-    failed: bool,
-    /// Hosts that met the failure policy.
-    failed_hosts: u64,
+    /// What the gate counts: hosts meeting the policy, undecided hosts.
+    tally: policy::Tally,
     print_summary: bool,
     only_open: bool,
 }
@@ -490,6 +508,7 @@ impl ReportSet {
         let mut sinks = Vec::new();
         let mut keep = false;
         for out in &plan.outputs {
+            let mut holds_earlier = false;
             let sink = match (&out.dest, out.format) {
                 (Destination::Stdout, Format::Csv) => Sink::Csv(Box::new(csv::CsvSink::new(
                     Box::new(std::io::stdout()),
@@ -524,6 +543,7 @@ impl ReportSet {
                     if appending {
                         check_csv_header(p)?;
                     }
+                    holds_earlier = appending;
                     let bom = plan.excel && !appending;
                     Sink::Csv(Box::new(csv::CsvSink::new(
                         Box::new(file),
@@ -535,23 +555,24 @@ impl ReportSet {
                     if !p.exists() {
                         created.push(p.clone());
                     }
-                    let (file, _) = open_stream(p, plan.mode)?;
+                    let (file, appending) = open_stream(p, plan.mode)?;
+                    holds_earlier = appending;
                     Sink::Jsonl(jsonl::JsonlSink::new(Box::new(file)))
                 }
                 (
                     Destination::File(p),
                     f @ (Format::Json | Format::Html | Format::NmapXml | Format::Junit),
                 ) => {
-                    if plan.mode == WriteMode::Append {
+                    if plan.mode == WriteMode::Append && !plan.resume {
                         return Err(Error::usage(format!(
-                            "{}: --append and --resume add to CSV and JSON Lines files only; a \
-                             {f:?} file is one document: render it from the JSON Lines once the \
-                             run is complete (smb1scan report RUN.jsonl -o {})",
+                            "{}: --append adds to CSV and JSON Lines files only; a {f:?} file is \
+                             one document: render it from the JSON Lines once the run is \
+                             complete (smb1scan report RUN.jsonl -o {})",
                             p.display(),
                             p.display()
                         )));
                     }
-                    if p.exists() && plan.mode != WriteMode::Overwrite {
+                    if p.exists() && plan.mode != WriteMode::Overwrite && !plan.replace_documents {
                         return Err(Error::usage(format!(
                             "{} exists: pass --overwrite to replace it",
                             p.display()
@@ -567,7 +588,11 @@ impl ReportSet {
                     }
                 }
             };
-            sinks.push((sink, out.dest == Destination::Stdout));
+            sinks.push(Open {
+                sink,
+                stdout: out.dest == Destination::Stdout,
+                holds_earlier,
+            });
         }
         Ok(ReportSet {
             sinks,
@@ -576,8 +601,7 @@ impl ReportSet {
             table,
             summary: Summary::new(),
             fail_on: plan.fail_on.clone(),
-            failed: false,
-            failed_hosts: 0,
+            tally: policy::Tally::default(),
             print_summary: plan.summary,
             only_open: plan.only_open,
         })
@@ -592,12 +616,26 @@ impl ReportSet {
     /// output was the only output, [`Error::OutputClosed`] stops the scan, and the host counts
     /// as seen for the failure policy.
     pub fn write(&mut self, h: &HostResult) -> Result<()> {
+        self.write_record(h, false)
+    }
+
+    /// Count and write one record of the earlier run that `--resume` continues: a resumed sweep
+    /// is one sweep, so its summary, gate and documents cover these records too. The files that
+    /// already hold them (the resume file itself, a CSV appended to) are not written again.
+    pub fn write_earlier(&mut self, h: &HostResult) -> Result<()> {
+        self.summary.add_earlier();
+        self.write_record(h, true)
+    }
+
+    /// Names the file the earlier records come from, for the summary.
+    pub fn resuming_from(&mut self, path: &Path) {
+        self.summary.resumed_from(path.display().to_string());
+    }
+
+    fn write_record(&mut self, h: &HostResult, earlier: bool) -> Result<()> {
         // Counted first: a host whose line could not be printed was still scanned.
         self.summary.add(h);
-        if self.fail_on.matches(h) {
-            self.failed = true;
-            self.failed_hosts += 1;
-        }
+        self.tally.add(h, &self.fail_on);
         if self.only_open && !port_answered(h) {
             return Ok(());
         }
@@ -606,20 +644,24 @@ impl ReportSet {
         }
         let e = Enriched::new(self.table, h);
         let mut closed = false;
-        for (s, is_stdout) in &mut self.sinks {
-            let r = match s {
+        for o in &mut self.sinks {
+            if earlier && o.holds_earlier {
+                continue;
+            }
+            let is_stdout = o.stdout;
+            let r = match &mut o.sink {
                 Sink::Table(w) => w.write(&e),
                 Sink::Csv(w) => w.write(&e),
                 Sink::Jsonl(w) => w.write(&e),
                 Sink::Json(_) | Sink::Html(_) | Sink::NmapXml(_) | Sink::Junit(_) => Ok(()),
             };
             match r {
-                Err(err) if *is_stdout && err.is_broken_pipe() => closed = true,
+                Err(err) if is_stdout && err.is_broken_pipe() => closed = true,
                 other => other?,
             }
         }
         if closed {
-            self.sinks.retain(|(_, is_stdout)| !is_stdout);
+            self.sinks.retain(|o| !o.stdout);
             if !self.stdout_closed && !self.sinks.is_empty() {
                 tracing::warn!(
                     "standard output was closed; the scan goes on and completes the file outputs"
@@ -636,8 +678,7 @@ impl ReportSet {
     /// Whether a record may print on the terminal (an output to standard output, which is a
     /// terminal): only then must a progress bar step aside for it.
     pub fn prints_on_terminal(&self) -> bool {
-        self.sinks.iter().any(|(_, is_stdout)| *is_stdout)
-            && std::io::IsTerminal::is_terminal(&std::io::stdout())
+        self.sinks.iter().any(|o| o.stdout) && std::io::IsTerminal::is_terminal(&std::io::stdout())
     }
 
     /// Records seen so far.
@@ -647,16 +688,18 @@ impl ReportSet {
 
     /// Whether a record seen so far met the failure policy.
     pub fn findings_met(&self) -> bool {
-        self.failed
+        self.tally.met > 0
     }
 
-    /// The exit code for the run as it stands ([`policy`]); call before [`ReportSet::finish`].
-    pub fn exit_code(&self, interrupted: bool) -> u8 {
-        policy::exit_code(interrupted, self.failed)
+    /// The exit code for the run as it stands ([`policy::gate`]); call before
+    /// [`ReportSet::finish`].
+    pub fn exit_code(&self, end: policy::RunEnd) -> u8 {
+        policy::gate(end, &self.tally, &self.fail_on)
     }
 
     /// Write the JSON and HTML documents and print the summary, ending with what `exit_code`
-    /// means. `meta.finished_at` is set to now when null, and `meta.counts` is filled from the
+    /// means; without the summary (`-q`, `--no-summary`), a code other than 0 still gets that
+    /// one line. `meta.finished_at` is set to now when null, and `meta.counts` is filled from the
     /// hosts written.
     pub fn finish(self, meta: &ScanMeta, exit_code: u8) -> Result<()> {
         let mut meta = meta.clone();
@@ -665,8 +708,8 @@ impl ReportSet {
             meta.finished_at = Some(now_rfc3339());
         }
         let hosts: &[HostResult] = self.kept.as_deref().unwrap_or(&[]);
-        for (s, _) in &self.sinks {
-            match s {
+        for o in &self.sinks {
+            match &o.sink {
                 Sink::Json(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     json::write(p, &meta, recs)?
@@ -699,45 +742,16 @@ impl ReportSet {
                 Sink::Table(_) | Sink::Csv(_) | Sink::Jsonl(_) => {}
             }
         }
+        let line = policy::exit_line(exit_code, &self.tally, &self.fail_on);
         if self.print_summary {
             self.summary.print();
-            let c = self.summary.counts();
-            let undecided = c.unknown + c.unresolved;
-            eprintln!(
-                "{}",
-                exit_line(exit_code, self.failed_hosts, &self.fail_on, undecided)
-            );
+            eprintln!("{line}");
+        } else if exit_code != policy::EXIT_OK {
+            // `-q` is for CI: a run that does not pass says why in one line.
+            eprintln!("smb1scan: {line}");
         }
         std::io::stdout().flush().ok();
         Ok(())
-    }
-}
-
-/// The summary's last line: what the exit code means for this run, e.g.
-/// `exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar`. An exit 0 with undecided hosts
-/// (`unknown` or `unresolved`) outside the policy says so: 0 is not "all clear" then.
-pub fn exit_line(code: u8, failed_hosts: u64, fail_on: &FailOn, undecided: u64) -> String {
-    let hosts = |n: u64| {
-        if n == 1 {
-            "1 host meets".to_string()
-        } else {
-            format!("{n} hosts meet")
-        }
-    };
-    match code {
-        policy::EXIT_OK if undecided > 0 && !fail_on.includes(policy::Finding::Unknown) => {
-            format!(
-                "exit 0: no host meets --fail-on {fail_on}, but {undecided} could not be decided \
-                 (add `unknown` to fail on them)"
-            )
-        }
-        policy::EXIT_OK => format!("exit 0: no host meets --fail-on {fail_on}"),
-        policy::EXIT_FINDINGS => format!("exit 3: {} --fail-on {fail_on}", hosts(failed_hosts)),
-        policy::EXIT_INTERRUPTED => format!(
-            "exit 130: stopped before every target was scanned; so far {} --fail-on {fail_on}",
-            hosts(failed_hosts)
-        ),
-        other => format!("exit {other}"),
     }
 }
 

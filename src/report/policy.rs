@@ -3,38 +3,203 @@
 //! # Exit codes
 //! | code | meaning                                                                   |
 //! |------|---------------------------------------------------------------------------|
-//! | 0    | the run finished and nothing met the failure policy                       |
+//! | 0    | the run finished, nothing met the failure policy, and every host whose port answered was decided (or an explicit `--fail-on` accepted the undecided ones) |
 //! | 1    | fatal runtime error (cannot write an output, cannot read a diff input...) |
 //! | 2    | usage error (bad flags: clap's code; also refused output files)           |
 //! | 3    | finished, and at least one finding met `--fail-on` (or, for `diff`, a NEW one did) |
+//! | 4    | finished, nothing met the default `--fail-on`, but undecided hosts remain: a port that answered without a decided MS17-010 verdict or SMB1 state, or a name that did not resolve (not for `diff`) |
 //! | 130  | interrupted (Ctrl-C); the outputs written so far are valid files         |
+//!
+//! Precedence: 130 > 3 > 4 > 0 ([`gate`]). Silent addresses (closed, filtered, unreachable) are
+//! counted, never undecided: the host did not answer on that port.
 //!
 //! # `--fail-on` values (comma-separated)
 //! - `vulnerable`: MS17-010 verdict `vulnerable`;
 //! - `doublepulsar`: DoublePulsar verdict `present`;
 //! - `smb1`: SMB1 enabled (`smb1.enabled == true`);
-//! - `unknown`: a host whose port answered but whose MS17-010 verdict is `unknown`, or a target
-//!   name that did not resolve (status `unresolved`);
+//! - `unknown`: an undecided host ([`undecided_reason`]): its port answered but its MS17-010
+//!   verdict is `unknown` or its SMB1 state was not shown, or a target name did not resolve
+//!   (status `unresolved`);
 //! - `none`: never fail on findings.
 //!
-//! Default: `vulnerable,doublepulsar`.
+//! Default: `vulnerable,doublepulsar`, with exit 4 for undecided hosts. A policy given explicitly
+//! (`--fail-on`, or the site config's `[output] fail_on`) is exactly what was given: undecided
+//! hosts fail the run (3) only when it names `unknown`, and never make it exit 4, so
+//! `--fail-on vulnerable,doublepulsar` is the explicit way to accept them and `--fail-on none`
+//! never fails (0).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
-pub use crate::error::{EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+pub use crate::error::{
+    EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE,
+};
 
-/// The exit code at the end of a run.
-pub fn exit_code(interrupted: bool, findings_met_policy: bool) -> u8 {
-    if interrupted {
-        EXIT_INTERRUPTED
-    } else if findings_met_policy {
-        EXIT_FINDINGS
+/// How a run ended, as far as the gate is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every target was scanned (or every record rendered).
+    Completed,
+    /// A stop signal ended the run before every target was scanned.
+    Interrupted,
+    /// Standard output, the only output, was closed by its reader: the run stopped early.
+    OutputClosed,
+}
+
+/// What the gate counts over a run: hosts meeting the policy, by finding, and undecided hosts,
+/// by reason ([`undecided_reason`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Hosts that meet the policy.
+    pub met: u64,
+    /// Of those, how many show each finding of the policy.
+    pub met_by: BTreeMap<Finding, u64>,
+    /// Undecided hosts (whether or not the policy names `unknown`).
+    pub undecided: u64,
+    /// Undecided hosts per reason (`reset`, `unresolved`, `session-setup-refused`, ...).
+    pub undecided_by: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    /// Counts one record under `fail_on`.
+    pub fn add(&mut self, h: &HostResult, fail_on: &FailOn) {
+        let mut met = false;
+        for f in findings(h) {
+            if fail_on.includes(f) {
+                met = true;
+                *self.met_by.entry(f).or_insert(0) += 1;
+            }
+        }
+        self.met += u64::from(met);
+        if let Some(why) = undecided_reason(h) {
+            self.undecided += 1;
+            *self.undecided_by.entry(why).or_insert(0) += 1;
+        }
+    }
+}
+
+/// The exit code of a run: 130 (stopped) > 3 (a host meets the policy) > 4 (undecided hosts
+/// under the default policy) > 0. A run stopped by a closed standard output exits 3 when what it
+/// saw meets the policy, else 130: never 0, never 4 (it did not see everything).
+pub fn gate(end: RunEnd, tally: &Tally, fail_on: &FailOn) -> u8 {
+    match end {
+        RunEnd::Interrupted => EXIT_INTERRUPTED,
+        RunEnd::OutputClosed if tally.met > 0 => EXIT_FINDINGS,
+        RunEnd::OutputClosed => EXIT_INTERRUPTED,
+        RunEnd::Completed if tally.met > 0 => EXIT_FINDINGS,
+        RunEnd::Completed if tally.undecided > 0 && !fail_on.is_explicit() => EXIT_UNDECIDED,
+        RunEnd::Completed => EXIT_OK,
+    }
+}
+
+/// Why a host stays undecided, or `None` when it was decided or never answered on the port.
+/// Undecided: a target name that did not resolve (`unresolved`); a port that answered (status
+/// `open`, `reset`, `timeout`, `protocol-error`) whose MS17-010 verdict is `unknown` or whose
+/// SMB1 state was not shown (`smb1.enabled` null). The reason is the status when the port
+/// answered without SMB (`reset`, `timeout`, `protocol-error`), else the MS17-010 reason
+/// (`session-setup-refused`, ...). Closed, filtered and unreachable ports are silent addresses:
+/// counted, not undecided.
+pub fn undecided_reason(h: &HostResult) -> Option<String> {
+    if h.status == HostStatus::Unresolved {
+        return Some("unresolved".to_string());
+    }
+    if !h.port_answered()
+        || (h.ms17_010.verdict != Ms17Verdict::Unknown && h.smb1.enabled.is_some())
+    {
+        return None;
+    }
+    if h.status != HostStatus::Open {
+        return Some(super::enum_name(&h.status));
+    }
+    Some(
+        h.ms17_010
+            .reason
+            .as_ref()
+            .map_or_else(|| "unknown".to_string(), super::enum_name),
+    )
+}
+
+/// `1 reset, 1 unresolved`: counts per reason, most frequent first.
+fn reasons(by: &BTreeMap<String, u64>) -> String {
+    let mut v: Vec<(&String, &u64)> = by.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hosts(n: u64) -> String {
+    if n == 1 {
+        "1 host".to_string()
     } else {
-        EXIT_OK
+        format!("{n} hosts")
+    }
+}
+
+/// What each finding of the policy counted: `3 vulnerable to MS17-010, 2 DoublePulsar`.
+fn met_details(by: &BTreeMap<Finding, u64>) -> String {
+    [
+        (Finding::Vulnerable, "vulnerable to MS17-010"),
+        (Finding::Doublepulsar, "DoublePulsar"),
+        (Finding::Smb1, "SMB1 on"),
+        (Finding::Unknown, "undecided"),
+    ]
+    .iter()
+    .filter_map(|(f, text)| by.get(f).map(|n| format!("{n} {text}")))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The line that says what the exit code means for this run (the summary's last line; alone on
+/// standard error under `-q` when the code is not 0), e.g.
+/// `exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar (3 vulnerable to MS17-010, 2 DoublePulsar)`
+/// or `exit 4: 2 hosts undecided (1 reset, 1 unresolved); --fail-on vulnerable,doublepulsar accepts them`.
+pub fn exit_line(code: u8, tally: &Tally, fail_on: &FailOn) -> String {
+    let undecided = || {
+        format!(
+            "{} undecided ({})",
+            hosts(tally.undecided),
+            reasons(&tally.undecided_by)
+        )
+    };
+    let meet = |n: u64| {
+        if n == 1 {
+            "1 host meets".to_string()
+        } else {
+            format!("{n} hosts meet")
+        }
+    };
+    match code {
+        EXIT_OK if tally.undecided > 0 => format!(
+            "exit 0: no host meets --fail-on {fail_on}, which accepts {}",
+            undecided()
+        ),
+        EXIT_OK => format!("exit 0: no host meets --fail-on {fail_on}"),
+        EXIT_FINDINGS => {
+            let mut line = format!(
+                "exit 3: {} --fail-on {fail_on} ({})",
+                meet(tally.met),
+                met_details(&tally.met_by)
+            );
+            if tally.undecided > 0 && !fail_on.includes(Finding::Unknown) {
+                line.push_str(&format!("; also {}", undecided()));
+            }
+            line
+        }
+        EXIT_UNDECIDED => format!(
+            "exit 4: {}; --fail-on {fail_on} accepts them, --fail-on unknown fails on them",
+            undecided()
+        ),
+        EXIT_INTERRUPTED => format!(
+            "exit 130: stopped before every target was scanned; so far {} --fail-on {fail_on}",
+            meet(tally.met)
+        ),
+        other => format!("exit {other}"),
     }
 }
 
@@ -48,7 +213,8 @@ pub enum Finding {
     Doublepulsar,
     /// SMB1 enabled.
     Smb1,
-    /// MS17-010 `unknown` on a host whose port accepted TCP.
+    /// An undecided host ([`undecided_reason`]): MS17-010 `unknown` or SMB1 not shown on a port
+    /// that answered, or a name that did not resolve.
     Unknown,
     /// Never fail (only meaningful alone).
     None,
@@ -120,42 +286,54 @@ pub fn has_finding(h: &HostResult, f: Finding) -> bool {
         Finding::Vulnerable => h.ms17_010.verdict == Ms17Verdict::Vulnerable,
         Finding::Doublepulsar => h.doublepulsar.verdict == DpVerdict::Present,
         Finding::Smb1 => h.smb1.enabled == Some(true),
-        Finding::Unknown => {
-            (h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown)
-                || h.status == HostStatus::Unresolved
-        }
+        Finding::Unknown => undecided_reason(h).is_some(),
         Finding::None => false,
     }
 }
 
-/// The `--fail-on` policy: the set of findings that fail the run.
+/// The `--fail-on` policy: the set of findings that fail the run, and whether it was given
+/// (a flag or the site config) or is the default, which also turns undecided hosts into exit 4.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailOn {
     kinds: Vec<Finding>,
+    explicit: bool,
 }
 
 impl Default for FailOn {
     fn default() -> Self {
         FailOn {
             kinds: vec![Finding::Vulnerable, Finding::Doublepulsar],
+            explicit: false,
         }
     }
 }
 
 impl FailOn {
-    /// Build from the parsed `--fail-on` list. `none` anywhere in it empties the policy; an empty
-    /// list means the default.
+    /// Build from a `--fail-on` list given explicitly. `none` anywhere in it empties the policy;
+    /// an empty list means the default.
     pub fn from_list(list: &[Finding]) -> Self {
         if list.is_empty() {
             return FailOn::default();
         }
         if list.contains(&Finding::None) {
-            return FailOn { kinds: Vec::new() };
+            return FailOn {
+                kinds: Vec::new(),
+                explicit: true,
+            };
         }
         let mut kinds = list.to_vec();
         kinds.sort();
         kinds.dedup();
-        FailOn { kinds }
+        FailOn {
+            kinds,
+            explicit: true,
+        }
+    }
+
+    /// Whether the policy was given (flag or config) rather than defaulted: an explicit policy
+    /// is exactly what was given and never exits 4.
+    pub fn is_explicit(&self) -> bool {
+        self.explicit
     }
 
     /// Whether this finding is in the policy.
@@ -176,5 +354,170 @@ impl fmt::Display for FailOn {
         }
         let names: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
         f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Reason;
+
+    fn host(status: HostStatus, smb1: Option<bool>, ms17: Ms17Verdict) -> HostResult {
+        let mut h = HostResult::new(std::net::IpAddr::from([192, 0, 2, 1]), 445, None);
+        h.status = status;
+        h.smb1.enabled = smb1;
+        h.ms17_010.verdict = ms17;
+        h
+    }
+
+    fn tally(hosts: &[HostResult], fail_on: &FailOn) -> Tally {
+        let mut t = Tally::default();
+        for h in hosts {
+            t.add(h, fail_on);
+        }
+        t
+    }
+
+    #[test]
+    fn undecided_means_an_answering_port_without_a_verdict_or_an_unresolved_name() {
+        use HostStatus as S;
+        use Ms17Verdict as V;
+        let mut refused = host(S::Open, Some(true), V::Unknown);
+        refused.ms17_010.reason = Some(Reason::SessionSetupRefused);
+        let cases: Vec<(HostResult, Option<&str>)> = vec![
+            (host(S::Open, Some(true), V::Vulnerable), None),
+            (host(S::Open, Some(true), V::NotVulnerable), None),
+            (host(S::Open, Some(false), V::NotExposed), None),
+            (refused, Some("session-setup-refused")),
+            (host(S::Open, Some(true), V::Unknown), Some("unknown")),
+            // SMB1 neither proven on nor off on a port that answered.
+            (host(S::Open, None, V::NotVulnerable), Some("unknown")),
+            (host(S::Reset, None, V::Unknown), Some("reset")),
+            (host(S::Timeout, None, V::Unknown), Some("timeout")),
+            (
+                host(S::ProtocolError, None, V::Unknown),
+                Some("protocol-error"),
+            ),
+            (
+                HostResult::unresolved("pump-7.example", 445, "no such name"),
+                Some("unresolved"),
+            ),
+            // Silent addresses are counted, never undecided.
+            (host(S::Closed, None, V::Unknown), None),
+            (host(S::Filtered, None, V::Unknown), None),
+            (host(S::Unreachable, None, V::Unknown), None),
+        ];
+        for (h, want) in cases {
+            assert_eq!(
+                undecided_reason(&h).as_deref(),
+                want,
+                "{:?} {:?}",
+                h.status,
+                h.ms17_010.verdict
+            );
+            assert_eq!(has_finding(&h, Finding::Unknown), want.is_some());
+        }
+    }
+
+    #[test]
+    fn the_gate_table() {
+        use HostStatus as S;
+        use Ms17Verdict as V;
+        use RunEnd::*;
+        let vulnerable = host(S::Open, Some(true), V::Vulnerable);
+        let patched = host(S::Open, Some(true), V::NotVulnerable);
+        let reset = host(S::Reset, None, V::Unknown);
+        let closed = host(S::Closed, None, V::Unknown);
+        let unresolved = HostResult::unresolved("x.example", 445, "no such name");
+        let list = |l: &[Finding]| FailOn::from_list(l);
+        let default = FailOn::default();
+        let accept = list(&[Finding::Vulnerable, Finding::Doublepulsar]);
+        let unknown = list(&[Finding::Unknown]);
+        let none = list(&[Finding::None]);
+        // (end, hosts, policy, exit code)
+        let cases: Vec<(RunEnd, Vec<&HostResult>, &FailOn, u8)> = vec![
+            (Completed, vec![&patched], &default, 0),
+            // A silent range alone passes.
+            (Completed, vec![&closed, &closed], &default, 0),
+            (Completed, vec![&patched, &reset], &default, 4),
+            (Completed, vec![&unresolved], &default, 4),
+            (Completed, vec![&reset, &unresolved, &closed], &default, 4),
+            // Findings outrank undecided hosts.
+            (Completed, vec![&reset, &vulnerable], &default, 3),
+            // An explicit policy is exactly what was given.
+            (Completed, vec![&reset, &unresolved], &accept, 0),
+            (Completed, vec![&reset], &unknown, 3),
+            (Completed, vec![&unresolved], &unknown, 3),
+            (Completed, vec![&vulnerable], &unknown, 0),
+            (Completed, vec![&vulnerable, &reset], &none, 0),
+            (Completed, vec![&vulnerable], &accept, 3),
+            // Interrupted outranks everything; a closed output never passes.
+            (Interrupted, vec![&vulnerable], &default, 130),
+            (Interrupted, vec![&patched], &none, 130),
+            (OutputClosed, vec![&vulnerable], &default, 3),
+            (OutputClosed, vec![&reset], &default, 130),
+            (OutputClosed, vec![&patched], &none, 130),
+        ];
+        for (end, hosts, policy, want) in cases {
+            let owned: Vec<HostResult> = hosts.into_iter().cloned().collect();
+            let t = tally(&owned, policy);
+            assert_eq!(
+                gate(end, &t, policy),
+                want,
+                "{end:?} {policy} {:?}",
+                owned.iter().map(|h| h.status).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn the_exit_line_names_the_code_the_counts_and_the_reasons() {
+        use HostStatus as S;
+        use Ms17Verdict as V;
+        let mut dp = host(S::Open, Some(true), V::Vulnerable);
+        dp.doublepulsar.verdict = DpVerdict::Present;
+        let vulnerable = host(S::Open, Some(true), V::Vulnerable);
+        let reset = host(S::Reset, None, V::Unknown);
+        let unresolved = HostResult::unresolved("x.example", 445, "no such name");
+        let default = FailOn::default();
+        let t = tally(&[reset.clone(), unresolved.clone()], &default);
+        assert_eq!(
+            exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
+            "exit 4: 2 hosts undecided (1 reset, 1 unresolved); --fail-on \
+             vulnerable,doublepulsar accepts them, --fail-on unknown fails on them"
+        );
+        let t = tally(
+            &[dp, vulnerable.clone(), vulnerable, reset.clone()],
+            &default,
+        );
+        assert_eq!(
+            exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
+            "exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar (3 vulnerable to \
+             MS17-010, 1 DoublePulsar); also 1 host undecided (1 reset)"
+        );
+        let accept = FailOn::from_list(&[Finding::Vulnerable, Finding::Doublepulsar]);
+        let t = tally(&[reset], &accept);
+        assert_eq!(
+            exit_line(gate(RunEnd::Completed, &t, &accept), &t, &accept),
+            "exit 0: no host meets --fail-on vulnerable,doublepulsar, which accepts 1 host \
+             undecided (1 reset)"
+        );
+        let t = Tally::default();
+        assert_eq!(
+            exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
+            "exit 0: no host meets --fail-on vulnerable,doublepulsar"
+        );
+    }
+
+    #[test]
+    fn explicit_and_default_policies() {
+        assert!(!FailOn::default().is_explicit());
+        assert!(!FailOn::from_list(&[]).is_explicit());
+        let given = FailOn::from_list(&[Finding::Doublepulsar, Finding::Vulnerable]);
+        assert!(given.is_explicit());
+        assert_eq!(given.to_string(), FailOn::default().to_string());
+        let none = FailOn::from_list(&[Finding::None, Finding::Smb1]);
+        assert!(none.is_explicit());
+        assert_eq!(none.to_string(), "none");
     }
 }

@@ -54,6 +54,9 @@ struct Row {
 pub struct Summary {
     counts: Counts,
     rows: Vec<Row>,
+    /// Records that came from the file `--resume` continues, and its name.
+    earlier: u64,
+    earlier_from: Option<String>,
 }
 
 /// Replace control characters (terminal escapes from hostile hosts) with U+FFFD.
@@ -97,6 +100,16 @@ impl Summary {
         }
     }
 
+    /// Notes that the next record counted comes from the file `--resume` continues.
+    pub fn add_earlier(&mut self) {
+        self.earlier += 1;
+    }
+
+    /// The name of the file `--resume` continues.
+    pub fn resumed_from(&mut self, file: String) {
+        self.earlier_from = Some(file);
+    }
+
     /// The counts so far.
     pub fn counts(&self) -> &Counts {
         &self.counts
@@ -125,6 +138,15 @@ impl Summary {
             rc(Risk::Low),
             rc(Risk::None),
         );
+        if let Some(file) = &self.earlier_from {
+            out.push_str(&format!(
+                "resumed: {} of the {} records came from {}, {} were scanned now\n",
+                self.earlier,
+                c.hosts,
+                sanitize_for_terminal(file),
+                c.hosts.saturating_sub(self.earlier)
+            ));
+        }
         if self.rows.is_empty() {
             return out;
         }
