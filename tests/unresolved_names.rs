@@ -104,10 +104,35 @@ fn an_unresolvable_name_is_a_record_a_warning_and_a_failure_of_the_gate() {
         .expect("run smb1scan in the namespace");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("1 unresolved"), "{stderr}");
+    // Issue 16: an unresolved name is undecided: the default policy exits 4, never 0.
     assert!(
-        stderr.contains("could not be decided"),
-        "exit 0 is not all-clear: {stderr}"
+        stderr.contains("exit 4: 1 host undecided (1 unresolved)"),
+        "the last line says why: {stderr}"
     );
-    assert_eq!(out.status.code(), Some(0), "default policy: {stderr}");
+    assert_eq!(out.status.code(), Some(4), "default policy: {stderr}");
+
+    // Under -q: the warning and the one-line reason; an explicit policy accepts it.
+    let run = |extra: &[&str]| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name, bin()])
+            .args(["scan", "--no-config", "-q", "-o", "-"])
+            .args(extra)
+            .arg("mri-console-ward3.example")
+            .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+            .output()
+            .expect("run smb1scan in the namespace")
+    };
+    let out = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("smb1scan: exit 4: 1 host undecided (1 unresolved)")),
+        "{stderr}"
+    );
+    let out = run(&["--fail-on", "vulnerable,doublepulsar"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
