@@ -5,7 +5,8 @@
 //!
 //! # Exit codes
 //! 0 finished, nothing met `--fail-on`; 1 runtime error; 2 usage error (bad flag, target, config);
-//! 3 findings met `--fail-on`; 130 interrupted (Ctrl-C / SIGTERM). See [`crate::report::policy`].
+//! 3 findings met `--fail-on`; 4 undecided hosts under the default `--fail-on`; 130 interrupted
+//! (Ctrl-C / SIGTERM). See [`crate::report::policy`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -199,7 +200,8 @@ pub struct ScanArgs {
     #[arg(help_heading = "Order, shards, resume")]
     pub shard: Option<Shard>,
     /// Skip the (address, port) pairs already in FILE.jsonl (an earlier, possibly interrupted
-    /// run) and append the rest to it.
+    /// run) and append the rest to it. The summary, the exit code and the other outputs cover
+    /// the records already in it too: one sweep.
     #[arg(long, value_name = "FILE.jsonl")]
     #[arg(help_heading = "Order, shards, resume")]
     pub resume: Option<PathBuf>,
@@ -297,7 +299,8 @@ pub enum FindingArg {
     Doublepulsar,
     /// SMB1 enabled.
     Smb1,
-    /// MS17-010 `unknown` on a host whose port answered.
+    /// Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, or a name that
+    /// did not resolve.
     Unknown,
     /// Never fail (only meaningful alone).
     None,
@@ -337,7 +340,8 @@ pub struct OutputArgs {
     pub append: bool,
     /// Exit with code 3 when a host shows one of these findings (comma-separated):
     /// vulnerable, doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar, or the
-    /// site config's `[output] fail_on`].
+    /// site config's `[output] fail_on`]. Without it, undecided hosts make a run that would
+    /// exit 0 exit 4; given, it is exactly the policy (vulnerable,doublepulsar accepts them).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub fail_on: Option<Vec<FindingArg>>,
     /// Do not print the summary table on standard error at the end.
@@ -612,13 +616,21 @@ fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io:
         page.render_subcommands_section(&mut buf)?;
     }
     let mut extra = String::from(
-        ".SH \"EXIT STATUS\"\n.TP\n0\nThe run finished and no host meets \\fB--fail-on\\fR (for \
-         \\fBdiff\\fR: no new finding does).\n.TP\n1\nA runtime error: an output cannot be \
-         written, an input cannot be read.\n.TP\n2\nA usage error: a bad flag, target, config \
-         key or value, or a refused output file. Nothing was scanned.\n.TP\n3\nAt least one \
-         host meets \\fB--fail-on\\fR (default vulnerable,doublepulsar).\n.TP\n130\nInterrupted \
-         (Ctrl-C, SIGTERM), or standard output closed before the end with nothing meeting \
-         \\fB--fail-on\\fR; the outputs written so far are valid files. Never 0.\n",
+        ".SH \"EXIT STATUS\"\n.TP\n0\nThe run finished, no host meets \\fB--fail-on\\fR, and \
+         every host whose port answered was decided or accepted by an explicit \
+         \\fB--fail-on\\fR (for \\fBdiff\\fR: no new finding meets it).\n.TP\n1\nA runtime \
+         error: an output cannot be written, an input cannot be read.\n.TP\n2\nA usage error: a \
+         bad flag, target, config key or value, or a refused output file. Nothing was \
+         scanned.\n.TP\n3\nAt least one host meets \\fB--fail-on\\fR (default \
+         vulnerable,doublepulsar).\n.TP\n4\nNo host meets the default \\fB--fail-on\\fR, but \
+         hosts stayed undecided: a port that answered without a decided MS17-010 verdict or \
+         SMB1 state, or a name that did not resolve. Silent addresses do not count. An explicit \
+         \\fB--fail-on\\fR (flag or config) never exits 4: vulnerable,doublepulsar accepts \
+         undecided hosts, unknown fails on them (3). Not used by \\fBdiff\\fR.\n.TP\n130\n\
+         Interrupted (Ctrl-C, SIGTERM), or standard output closed before the end with nothing \
+         meeting \\fB--fail-on\\fR; the outputs written so far are valid files. Never 0.\n\
+         .PP\nPrecedence: 130, 3, 4, 0. With \\fB-q\\fR, a code other than 0 is explained in \
+         one line on standard error.\n",
     );
     if let Some(ex) = examples {
         extra.push_str(".SH EXAMPLES\n");

@@ -342,15 +342,14 @@ fn man_pages_have_every_section_and_verbatim_examples() {
     );
 }
 
-/// A resumed run cannot append to a one-document format; the refusal says how to get one.
+/// `--append` cannot add to a one-document format; the refusal says how to get one. (A resumed
+/// run writes documents: they cover the whole sweep, tests/resume_sweep.rs.)
 #[test]
-fn resume_with_a_document_output_points_to_report() {
-    let d = tmpdir("resume-html");
-    let r = d.join("r.jsonl");
-    std::fs::write(&r, "").expect("write");
+fn append_with_a_document_output_points_to_report() {
+    let d = tmpdir("append-html");
     let o = bin()
-        .args(["scan", "--no-config", "-p", "1", "--resume"])
-        .arg(&r)
+        .args(["scan", "--no-config", "-p", "1", "--append", "-o"])
+        .arg(d.join("r.jsonl"))
         .arg("-o")
         .arg(d.join("r.html"))
         .arg("127.0.0.1")

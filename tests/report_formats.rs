@@ -373,11 +373,14 @@ fn streaming_files_are_valid_before_finish() {
     assert!(!j.exists(), "JSON is written at finish");
     // Ctrl-C path: the engine calls finish with interrupted set.
     assert_eq!(
-        set.exit_code(false),
+        set.exit_code(smb1scan::report::policy::RunEnd::Completed),
         3,
         "the vulnerable Windows 7 meets the default policy"
     );
-    assert_eq!(set.exit_code(true), 130);
+    assert_eq!(
+        set.exit_code(smb1scan::report::policy::RunEnd::Interrupted),
+        130
+    );
     let mut m2 = m.clone();
     m2.interrupted = true;
     set.finish(&m2, 130).expect("finish");

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use model::HostResult;
 use report::diff::{compare, read_results, render, ChangeKind, DiffFormat};
-use report::policy::{exit_code, FailOn, Finding, EXIT_FINDINGS, EXIT_OK};
+use report::policy::{
+    gate, FailOn, Finding, RunEnd, Tally, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNDECIDED,
+};
 
 fn fixture(name: &str) -> Vec<HostResult> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,8 +23,16 @@ fn policy(list: &[Finding]) -> FailOn {
     FailOn::from_list(list)
 }
 
+fn tally(hosts: &[HostResult], p: &FailOn) -> Tally {
+    let mut t = Tally::default();
+    for h in hosts {
+        t.add(h, p);
+    }
+    t
+}
+
 fn run_code(hosts: &[HostResult], p: &FailOn) -> u8 {
-    exit_code(false, hosts.iter().any(|h| p.matches(h)))
+    gate(RunEnd::Completed, &tally(hosts, p), p)
 }
 
 #[test]
@@ -59,14 +69,31 @@ fn fail_on_policies() {
             "10.20.3.5"
         ]
     );
-    // A clean run passes the default policy; interruption wins over findings.
+    // Without the findings, the 2012 R2 that refused the session is still undecided: the
+    // default policy exits 4 (issue 16; it passed with 0 before), an explicit one accepts it.
     let clean: Vec<HostResult> = base
         .iter()
         .filter(|h| !FailOn::default().matches(h))
         .cloned()
         .collect();
-    assert_eq!(run_code(&clean, &FailOn::default()), EXIT_OK);
-    assert_eq!(exit_code(true, true), 130);
+    assert_eq!(run_code(&clean, &FailOn::default()), EXIT_UNDECIDED);
+    assert_eq!(
+        run_code(&clean, &policy(&[Vulnerable, Doublepulsar])),
+        EXIT_OK
+    );
+    // Without it too, the run passes the default policy.
+    let decided: Vec<HostResult> = clean
+        .iter()
+        .filter(|h| !policy(&[Unknown]).matches(h))
+        .cloned()
+        .collect();
+    assert_eq!(run_code(&decided, &FailOn::default()), EXIT_OK);
+    // Interruption wins over findings.
+    let d = FailOn::default();
+    assert_eq!(
+        gate(RunEnd::Interrupted, &tally(&base, &d), &d),
+        EXIT_INTERRUPTED
+    );
 }
 
 #[test]

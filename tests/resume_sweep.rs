@@ -67,7 +67,11 @@ fn a_resumed_sweep_counts_the_records_already_in_its_file() {
     let mut all = records(&full);
     all.sort_by_key(ip);
     let (found, clean): (Vec<Value>, Vec<Value>) = all.into_iter().partition(finding);
-    assert_eq!(found.len(), 3, "the simulated network has 3 vulnerable hosts");
+    assert_eq!(
+        found.len(),
+        3,
+        "the simulated network has 3 vulnerable hosts"
+    );
     assert_eq!(clean.len(), 7);
 
     // An `interrupted` record of a vulnerable host: scanned again, and the new record wins.

@@ -180,21 +180,12 @@ pub fn exit_line(code: u8, tally: &Tally, fail_on: &FailOn) -> String {
             undecided()
         ),
         EXIT_OK => format!("exit 0: no host meets --fail-on {fail_on}"),
-        EXIT_FINDINGS => {
-            let mut line = format!(
-                "exit 3: {} --fail-on {fail_on} ({})",
-                meet(tally.met),
-                met_details(&tally.met_by)
-            );
-            if tally.undecided > 0 && !fail_on.includes(Finding::Unknown) {
-                line.push_str(&format!("; also {}", undecided()));
-            }
-            line
-        }
-        EXIT_UNDECIDED => format!(
-            "exit 4: {}; --fail-on {fail_on} accepts them, --fail-on unknown fails on them",
-            undecided()
+        EXIT_FINDINGS => format!(
+            "exit 3: {} --fail-on {fail_on} ({})",
+            meet(tally.met),
+            met_details(&tally.met_by)
         ),
+        EXIT_UNDECIDED => format!("exit 4: {}; --fail-on {fail_on} accepts them", undecided()),
         EXIT_INTERRUPTED => format!(
             "exit 130: stopped before every target was scanned; so far {} --fail-on {fail_on}",
             meet(tally.met)
@@ -484,7 +475,7 @@ mod tests {
         assert_eq!(
             exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
             "exit 4: 2 hosts undecided (1 reset, 1 unresolved); --fail-on \
-             vulnerable,doublepulsar accepts them, --fail-on unknown fails on them"
+             vulnerable,doublepulsar accepts them"
         );
         let t = tally(
             &[dp, vulnerable.clone(), vulnerable, reset.clone()],
@@ -493,7 +484,7 @@ mod tests {
         assert_eq!(
             exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
             "exit 3: 3 hosts meet --fail-on vulnerable,doublepulsar (3 vulnerable to \
-             MS17-010, 1 DoublePulsar); also 1 host undecided (1 reset)"
+             MS17-010, 1 DoublePulsar)"
         );
         let accept = FailOn::from_list(&[Finding::Vulnerable, Finding::Doublepulsar]);
         let t = tally(&[reset], &accept);
