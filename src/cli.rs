@@ -73,6 +73,7 @@ pub enum Command {
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(Box<ScanArgs>),
     /// Start a network of SIMULATED Windows hosts on loopback and scan it (no set-up needed).
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
     /// Compare two runs (JSON Lines or JSON): newly exposed, fixed, changed, appeared, gone.
     Diff(DiffArgs),
@@ -576,6 +577,16 @@ Examples:
   smb1scan diff last-week.jsonl today.jsonl
 ";
 
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  # The simulated network: a per-host table, then the summary; exits 3 (its vulnerable and
+  # infected hosts meet the default --fail-on)
+  smb1scan demo
+
+  # The same scan written as a spreadsheet and an HTML report; still exits 3
+  smb1scan demo -o demo.csv -o demo.html
+";
+
 const DIFF_EXAMPLES: &str = "\
 Examples:
   # A change-window gate: exit 3 when a host newly shows a finding
@@ -663,6 +674,7 @@ fn page_extras(name: &str) -> (Option<&'static str>, bool) {
         "scan" => (Some(SCAN_EXAMPLES), true),
         "report" => (Some(REPORT_EXAMPLES), false),
         "diff" => (Some(DIFF_EXAMPLES), false),
+        "demo" => (Some(DEMO_EXAMPLES), false),
         _ => (None, false),
     }
 }
