@@ -300,8 +300,8 @@ pub enum FindingArg {
     Doublepulsar,
     /// SMB1 enabled.
     Smb1,
-    /// Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, or a name that
-    /// did not resolve.
+    /// Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, a name that did
+    /// not resolve, or a target the scanner could not test.
     Unknown,
     /// Never fail (only meaningful alone).
     None,
@@ -635,7 +635,8 @@ fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io:
          scanned.\n.TP\n3\nAt least one host meets \\fB--fail-on\\fR (default \
          vulnerable,doublepulsar).\n.TP\n4\nNo host meets the default \\fB--fail-on\\fR, but \
          hosts stayed undecided: a port that answered without a decided MS17-010 verdict or \
-         SMB1 state, or a name that did not resolve. Silent addresses do not count. An explicit \
+         SMB1 state, a name that did not resolve, or a target the scanner could not test \
+         (status error). Silent addresses do not count. An explicit \
          \\fB--fail-on\\fR (flag or config) never exits 4: vulnerable,doublepulsar accepts \
          undecided hosts, unknown fails on them (3). Not used by \\fBdiff\\fR.\n.TP\n130\n\
          Interrupted (Ctrl-C, SIGTERM), or standard output closed before the end with nothing \

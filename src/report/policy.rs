@@ -18,8 +18,8 @@
 //! - `doublepulsar`: DoublePulsar verdict `present`;
 //! - `smb1`: SMB1 enabled (`smb1.enabled == true`);
 //! - `unknown`: an undecided host ([`undecided_reason`]): its port answered but its MS17-010
-//!   verdict is `unknown` or its SMB1 state was not shown, or a target name did not resolve
-//!   (status `unresolved`);
+//!   verdict is `unknown` or its SMB1 state was not shown, a target name that did not resolve
+//!   (status `unresolved`), or a target the scanner could not test (status `error`);
 //! - `none`: never fail on findings.
 //!
 //! Default: `vulnerable,doublepulsar`, with exit 4 for undecided hosts. A policy given explicitly
@@ -99,13 +99,18 @@ pub fn gate(end: RunEnd, tally: &Tally, fail_on: &FailOn) -> u8 {
 /// Why a host stays undecided, or `None` when it was decided or never answered on the port.
 /// Undecided: a target name that did not resolve (`unresolved`); a port that answered (status
 /// `open`, `reset`, `timeout`, `protocol-error`) whose MS17-010 verdict is `unknown` or whose
-/// SMB1 state was not shown (`smb1.enabled` null). The reason is the status when the port
+/// SMB1 state was not shown (`smb1.enabled` null); a target the scanner could not test (status
+/// `error`: a local error, never the host's answer). The reason is the status when the port
 /// answered without SMB (`reset`, `timeout`, `protocol-error`), else the MS17-010 reason
 /// (`session-setup-refused`, ...). Closed, filtered and unreachable ports are silent addresses:
 /// counted, not undecided.
 pub fn undecided_reason(h: &HostResult) -> Option<String> {
-    if h.status == HostStatus::Unresolved {
-        return Some("unresolved".to_string());
+    match h.status {
+        HostStatus::Unresolved => return Some("unresolved".to_string()),
+        // The scanner itself failed on the target (a local error, a probe that panicked): nothing
+        // shows the port was silent.
+        HostStatus::Error => return Some("error".to_string()),
+        _ => {}
     }
     if !h.port_answered()
         || (h.ms17_010.verdict != Ms17Verdict::Unknown && h.smb1.enabled.is_some())
@@ -393,6 +398,7 @@ mod tests {
                 HostResult::unresolved("pump-7.example", 445, "no such name"),
                 Some("unresolved"),
             ),
+            (host(S::Error, None, V::Unknown), Some("error")),
             // Silent addresses are counted, never undecided.
             (host(S::Closed, None, V::Unknown), None),
             (host(S::Filtered, None, V::Unknown), None),
