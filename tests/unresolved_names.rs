@@ -134,5 +134,40 @@ fn an_unresolvable_name_is_a_record_a_warning_and_a_failure_of_the_gate() {
     let out = run(&["--fail-on", "vulnerable,doublepulsar"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // A resumed sweep keeps one record per unresolved name: the file's record is tried again,
+    // and the new one replaces it; the gate still sees it.
+    let jsonl = dir.join("wards.jsonl");
+    let resume = |first: bool| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name, bin()])
+            .args(["scan", "--no-config"])
+            .arg(if first { "-o" } else { "--resume" })
+            .arg(&jsonl)
+            .args(["mri-console-ward3.example", "127.0.0.1"])
+            .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+            .output()
+            .expect("run smb1scan in the namespace")
+    };
+    assert_eq!(resume(true).status.code(), Some(4));
+    let out = resume(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("2 targets, 0 answered, 1 unresolved"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("resumed: 1 of the 2 records came from"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&jsonl).expect("read");
+    assert_eq!(text.lines().count(), 2, "one record per target:\n{text}");
+    assert_eq!(
+        text.matches("\"status\":\"unresolved\"").count(),
+        1,
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
