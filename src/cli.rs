@@ -54,7 +54,9 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "smb1scan", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// More detail on standard error: -v info, -vv debug, -vvv trace.
+    /// More detail on standard error: -v the config files read and the plan; -vv also every
+    /// step of every host (request, outcome, status, time); -vvv also the bytes of every
+    /// message sent and received, in hex. More v's add nothing.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Only errors on standard error: no progress bar, no summary, no warnings.
@@ -136,12 +138,14 @@ pub struct ScanArgs {
     #[arg(help_heading = "Speed and timeouts")]
     pub concurrency: Option<u32>,
     /// New hosts started per second, 0 = unlimited [default: 100; --fast: 0]. Each host then
-    /// opens its few connections one after another.
-    #[arg(short = 'r', long, value_name = "HOSTS/S")]
+    /// opens its few connections one after another. 0 prints a warning before the first packet.
+    #[arg(short = 'r', long, value_name = "HOSTS/S", value_parser = smb1scan::plan::parse_rate)]
+    #[arg(allow_negative_numbers = true)]
     #[arg(help_heading = "Speed and timeouts")]
     pub rate: Option<f64>,
     /// Lab profile: concurrency 2048, no rate limit, 1 s connect / 2 s read / 10 s host timeouts.
-    /// Not for networks with medical devices.
+    /// Not for networks with medical devices: says so on standard error before the first packet,
+    /// even with -q.
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub fast: bool,
@@ -610,6 +614,26 @@ fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io:
     }
     if cmd.has_subcommands() {
         page.render_subcommands_section(&mut buf)?;
+        // The main page is what `smb1scan man` prints: it carries every subcommand's options
+        // too, so `man smb1scan` alone answers "which flag does X".
+        for sub in cmd.get_subcommands() {
+            if !sub.get_arguments().any(|a| !a.is_hide_set() && !a.is_global_set()) {
+                continue;
+            }
+            // The global flags are on this page already; the subcommand's headings become
+            // subsections of its own section.
+            let own = sub.clone().mut_args(|a| if a.is_global_set() { a.hide(true) } else { a });
+            let mut part = Vec::new();
+            clap_mangen::Man::new(own).render_options_section(&mut part)?;
+            let part = String::from_utf8_lossy(&part)
+                .replace(".SH ", ".SS ")
+                .replacen(
+                    ".SS OPTIONS",
+                    &format!(".SH \"{} OPTIONS\"", sub.get_name().to_uppercase()),
+                    1,
+                );
+            buf.extend_from_slice(part.as_bytes());
+        }
     }
     let mut extra = String::from(
         ".SH \"EXIT STATUS\"\n.TP\n0\nThe run finished and no host meets \\fB--fail-on\\fR (for \
@@ -755,7 +779,7 @@ pub fn main() -> ExitCode {
                 eprintln!("smb1scan: standard output was closed before the run ended");
                 return ExitCode::from(smb1scan::report::policy::EXIT_INTERRUPTED);
             }
-            eprintln!("smb1scan: error: {e:#}");
+            eprintln!("smb1scan: error: {}", crate::error_line(&e));
             ExitCode::from(exit_code_for_error(&e))
         }
     }

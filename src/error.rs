@@ -42,6 +42,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An output file could not be created before the run started (a missing directory, no
+    /// permission): a runtime error (exit code 1) whatever the format, one line naming the file.
+    #[error(
+        "cannot write {}: {source}; nothing was started: give -o a file in a directory that \
+         exists and is writable",
+        path.display()
+    )]
+    Unwritable {
+        /// The output file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A record could not be encoded or decoded.
     #[error("{what}: {source}")]
     Json {

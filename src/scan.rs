@@ -122,6 +122,10 @@ fn socket(t: &Target) -> SocketAddr {
 }
 
 async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
+    // Safety-relevant, so printed even under -q, before anything is resolved or sent.
+    if let Some(w) = &plan.speed_warning {
+        eprintln!("smb1scan: warning: {w}");
+    }
     for s in &plan.config_files {
         tracing::info!("config: {}", s.display());
     }
