@@ -83,9 +83,10 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The demo's simulated hosts could not start.
-    #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]
-    Demo(#[source] smb1scan_responder::StartError),
+    /// The demo's simulated hosts could not start: the message gives the one true cause and
+    /// what to type (see [`crate::demo::start_failure`]); the responder's error is in it.
+    #[error("cannot start the simulated hosts: {0}")]
+    Demo(String),
     /// SYN discovery could not run (exit code 2 when the capability is missing: nothing was
     /// sent).
     #[error(transparent)]
