@@ -34,9 +34,10 @@ Examples:
   smb1scan scan --concurrency 32 --rate 10 --connect-timeout 5s --host-timeout 60s \\
       --config /etc/smb1scan/config.toml 10.0.0.0/16 -o hospital.jsonl
 
-  # A pipeline gate: exit code 3 when a host is vulnerable or has DoublePulsar
+  # A pipeline gate: exit code 3 when a host is vulnerable or has DoublePulsar; the job ends
+  # with smb1scan's own exit code, whatever it is (see EXIT STATUS)
   smb1scan scan --quiet --fail-on vulnerable,doublepulsar 10.1.0.0/22 -o gate.jsonl \\
-      || echo \"SMB1 findings: see gate.jsonl\"
+      || { rc=$?; echo \"smb1scan exit $rc: see gate.jsonl\" >&2; exit $rc; }
 
   # Shard 2 of 4 (same targets and --seed on every machine), resumable
   smb1scan scan --shard 2/4 10.0.0.0/8 -o part2.jsonl   # after Ctrl-C: --resume part2.jsonl
@@ -45,8 +46,8 @@ Examples:
   # probe of the answering hosts only, and only those written (the summary counts every target)
   smb1scan scan --discovery syn --rate 50000 --open 10.0.0.0/12 -o answering.jsonl
 
-  # What would be scanned, without sending anything
-  smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
+  # What would be scanned, without sending anything (pipefail: the pipe keeps the exit code)
+  set -o pipefail; smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
 ";
 
 /// smb1scan: finds SMBv1 exposure, unpatched MS17-010 and DoublePulsar across whole networks,
@@ -570,7 +571,7 @@ Examples:
 
   # A /24 as a table on the terminal, or as JSON Lines into a pipe
   smb1scan scan 192.0.2.0/24
-  smb1scan scan 192.0.2.0/24 | jq -c 'select(.ms17_010.verdict == \"vulnerable\")'
+  set -o pipefail; smb1scan scan 192.0.2.0/24 | jq -c 'select(.ms17_010.verdict == \"vulnerable\")'
 
   # What changed since last week, failing on a new finding
   smb1scan diff last-week.jsonl today.jsonl
@@ -617,12 +618,17 @@ fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io:
         // The main page is what `smb1scan man` prints: it carries every subcommand's options
         // too, so `man smb1scan` alone answers "which flag does X".
         for sub in cmd.get_subcommands() {
-            if !sub.get_arguments().any(|a| !a.is_hide_set() && !a.is_global_set()) {
+            if !sub
+                .get_arguments()
+                .any(|a| !a.is_hide_set() && !a.is_global_set())
+            {
                 continue;
             }
             // The global flags are on this page already; the subcommand's headings become
             // subsections of its own section.
-            let own = sub.clone().mut_args(|a| if a.is_global_set() { a.hide(true) } else { a });
+            let own = sub
+                .clone()
+                .mut_args(|a| if a.is_global_set() { a.hide(true) } else { a });
             let mut part = Vec::new();
             clap_mangen::Man::new(own).render_options_section(&mut part)?;
             let part = String::from_utf8_lossy(&part)

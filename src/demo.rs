@@ -89,16 +89,18 @@ pub fn start_failure(
     holder: impl Fn(SocketAddr) -> Option<String>,
 ) -> String {
     match e {
-        StartError::Bind { addr, source, .. }
-            if source.kind() == std::io::ErrorKind::AddrInUse =>
-        {
+        StartError::Bind { addr, source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
             let who = holder(*addr)
                 .map(|h| format!(" by {h}"))
                 .unwrap_or_default();
             format!(
                 "{addr} is already in use{who}: stop that program, or put the simulated network \
                  elsewhere: smb1scan demo --base 127.0.20.1 (or --port {})",
-                if port == FALLBACK_PORT { FALLBACK_PORT + 1 } else { FALLBACK_PORT }
+                if port == FALLBACK_PORT {
+                    FALLBACK_PORT + 1
+                } else {
+                    FALLBACK_PORT
+                }
             )
         }
         StartError::Bind { addr, source, .. }
@@ -230,6 +232,9 @@ mod tests {
             listening_inode(table, "127.0.10.1:4444".parse().unwrap()),
             Some(777)
         );
-        assert_eq!(listening_inode(table, "127.0.10.2:445".parse().unwrap()), None);
+        assert_eq!(
+            listening_inode(table, "127.0.10.2:445".parse().unwrap()),
+            None
+        );
     }
 }

@@ -62,7 +62,10 @@ mod tests {
         // anyhow context on top of a quoting error: each text once.
         let e = anyhow::Error::new(Quoting(io())).context("writing the report");
         let line = error_line(&e);
-        assert!(line.starts_with("writing the report: opening x.csv: "), "{line}");
+        assert!(
+            line.starts_with("writing the report: opening x.csv: "),
+            "{line}"
+        );
         assert_eq!(line.matches("os error 2").count(), 1, "{line}");
     }
 }

@@ -632,7 +632,10 @@ mod tests {
         assert_eq!(parse_rate("0"), Ok(0.0));
         for bad in ["fast", "", "20/s", "inf", "NaN"] {
             let e = parse_rate(bad).unwrap_err();
-            assert!(e.contains("hosts per second, a number like 20"), "{bad}: {e}");
+            assert!(
+                e.contains("hosts per second, a number like 20"),
+                "{bad}: {e}"
+            );
             assert!(!e.contains("float"), "{bad}: {e}");
         }
         let e = parse_rate("-5").unwrap_err();

@@ -121,7 +121,11 @@ fn every_repository_path_the_docs_name_exists() {
 
 #[test]
 fn the_checker_sees_a_missing_path_and_ignores_what_is_not_one() {
-    let top = vec!["src".to_string(), "tests".to_string(), "README.md".to_string()];
+    let top = vec![
+        "src".to_string(),
+        "tests".to_string(),
+        "README.md".to_string(),
+    ];
     let r = root();
     assert_eq!(
         repo_path("tests/nope.rs", &r, &top),

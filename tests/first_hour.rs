@@ -69,8 +69,14 @@ fn an_unwritable_output_is_one_line_and_exit_1_whatever_its_format() {
 #[test]
 fn a_rate_that_is_not_one_says_what_a_rate_is() {
     for (args, want) in [
-        (&["--rate=fast"][..], "expected hosts per second, a number like 20"),
-        (&["--rate", "fast"][..], "expected hosts per second, a number like 20"),
+        (
+            &["--rate=fast"][..],
+            "expected hosts per second, a number like 20",
+        ),
+        (
+            &["--rate", "fast"][..],
+            "expected hosts per second, a number like 20",
+        ),
         (&["--rate", "-5"][..], "a rate must be positive"),
         (&["--rate=-5"][..], "a rate must be positive"),
     ] {
@@ -85,7 +91,10 @@ fn a_rate_that_is_not_one_says_what_a_rate_is() {
         let first = e.lines().next().unwrap_or("");
         assert!(first.contains(want), "{args:?}: {first}");
         assert!(!e.contains("float"), "{args:?}: {e}");
-        assert!(!e.contains("-- -5"), "{args:?}: no tip to pass -5 as a value: {e}");
+        assert!(
+            !e.contains("-- -5"),
+            "{args:?}: no tip to pass -5 as a value: {e}"
+        );
     }
 }
 
@@ -94,7 +103,15 @@ fn fast_and_no_rate_limit_warn_before_scanning_even_under_q() {
     let port = closed_port();
     for extra in [&["--fast"][..], &["--rate", "0"][..]] {
         let o = smb1scan()
-            .args(["scan", "--no-config", "-q", "-p", &port, "--host-timeout", "2s"])
+            .args([
+                "scan",
+                "--no-config",
+                "-q",
+                "-p",
+                &port,
+                "--host-timeout",
+                "2s",
+            ])
             .args(extra)
             .args(["-o", "-", "127.0.0.1"])
             .output()
@@ -126,7 +143,15 @@ fn fast_and_no_rate_limit_warn_before_scanning_even_under_q() {
 fn verbosity_levels_add_steps_then_wire_bytes() {
     let level = |v: &str, port: &str| {
         let o = smb1scan()
-            .args(["demo", v, "--base", "127.0.94.1", "--port", port, "--no-summary"])
+            .args([
+                "demo",
+                v,
+                "--base",
+                "127.0.94.1",
+                "--port",
+                port,
+                "--no-summary",
+            ])
             .args(["-o", "-", "--format", "jsonl"])
             .output()
             .expect("demo");
@@ -207,8 +232,14 @@ fn demo_on_an_address_in_use_says_so_once_with_what_to_type() {
     let line = &e[0];
     assert_eq!(line.matches("in use").count(), 1, "the cause once: {line}");
     assert!(line.contains("127.0.97.1:4497"), "{line}");
-    assert!(!line.contains("needs root"), "not a permission problem: {line}");
-    assert!(line.contains("smb1scan demo --base"), "what to type: {line}");
+    assert!(
+        !line.contains("needs root"),
+        "not a permission problem: {line}"
+    );
+    assert!(
+        line.contains("smb1scan demo --base"),
+        "what to type: {line}"
+    );
     // This very test process holds it.
     assert!(
         line.contains(&format!("pid {}", std::process::id())),
@@ -224,7 +255,7 @@ struct Ns {
 impl Ns {
     fn new() -> Ns {
         let name = format!("smb1scan-typo-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
         common::run_ok("ip", &["netns", "add", &name]);
         let etc = format!("/etc/netns/{name}");
         std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<ns>");
@@ -233,7 +264,10 @@ impl Ns {
             "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
         )
         .expect("resolv.conf");
-        common::run_ok("ip", &["netns", "exec", &name, "ip", "link", "set", "lo", "up"]);
+        common::run_ok(
+            "ip",
+            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
+        );
         Ns { name }
     }
 }
@@ -256,7 +290,10 @@ fn an_address_with_a_typo_is_refused_not_looked_up() {
     let ns = Ns::new();
     for (args, token) in [
         (&["--exclude", "10.1.2.3o", "127.0.0.1"][..], "10.1.2.3o"),
-        (&["--exclude", "127.0.0.9,10.0.O.1", "127.0.0.1"][..], "10.0.O.1"),
+        (
+            &["--exclude", "127.0.0.9,10.0.O.1", "127.0.0.1"][..],
+            "10.0.O.1",
+        ),
         (&["127.0.0.1x"][..], "127.0.0.1x"),
     ] {
         let o = Command::new("ip")
@@ -271,6 +308,9 @@ fn an_address_with_a_typo_is_refused_not_looked_up() {
         assert_eq!(l.len(), 1, "{args:?}: {l:?}");
         assert!(l[0].contains(token), "{args:?}: names the token: {l:?}");
         assert!(l[0].contains("typo"), "{args:?}: {l:?}");
-        assert!(!l[0].contains("resolve"), "{args:?}: never looked up: {l:?}");
+        assert!(
+            !l[0].contains("resolve"),
+            "{args:?}: never looked up: {l:?}"
+        );
     }
 }

@@ -60,8 +60,14 @@ fn captures_at(dir: PathBuf, ci: bool) -> Option<PathBuf> {
         "{} is missing, and CI is set: the capture replays cannot pass without their captures",
         dir.display()
     );
-    println!("SKIPPED: {} not present (the capture replays need it)", dir.display());
-    eprintln!("SKIPPED: {} not present (the capture replays need it)", dir.display());
+    println!(
+        "SKIPPED: {} not present (the capture replays need it)",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: {} not present (the capture replays need it)",
+        dir.display()
+    );
     None
 }
 

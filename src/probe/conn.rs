@@ -243,7 +243,11 @@ fn wire_trace(peer: SocketAddr, dir: &str, frame: &[u8]) {
     if !tracing::enabled!(tracing::Level::TRACE) {
         return;
     }
-    tracing::trace!("{peer} {dir} {} bytes: {}", frame.len(), hex_prefix(frame, TRACE_BYTES));
+    tracing::trace!(
+        "{peer} {dir} {} bytes: {}",
+        frame.len(),
+        hex_prefix(frame, TRACE_BYTES)
+    );
 }
 
 /// The first `max` bytes in hex, and `...` when there were more.

@@ -130,7 +130,11 @@ fn trace_steps(r: &HostResult) {
             (Some(st), None) => format!(" {st}"),
             _ => String::new(),
         };
-        let detail = s.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        let detail = s
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
         tracing::debug!(
             "{}:{} step {name} {outcome}{status} ({} ms){detail}",
             r.ip,

@@ -202,8 +202,14 @@ mod tests {
     fn csv_and_other_non_json_inputs_are_named() {
         let p = |s: &str| std::path::PathBuf::from(s);
         assert_eq!(not_json(&p("a.csv"), "{\"ip\":1}"), Some("CSV"));
-        assert_eq!(not_json(&p("a.txt"), "ip,hostname,port\n1,2,3\n"), Some("CSV"));
-        assert_eq!(not_json(&p("a.out"), "<?xml version=\"1.0\"?>"), Some("XML or HTML"));
+        assert_eq!(
+            not_json(&p("a.txt"), "ip,hostname,port\n1,2,3\n"),
+            Some("CSV")
+        );
+        assert_eq!(
+            not_json(&p("a.out"), "<?xml version=\"1.0\"?>"),
+            Some("XML or HTML")
+        );
         assert_eq!(not_json(&p("a.jsonl"), "{\"ip\":1}\n"), None);
         assert_eq!(not_json(&p("a.json"), "  [\n]"), None);
         // /dev/null, an empty baseline, stays accepted.

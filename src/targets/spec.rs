@@ -531,7 +531,12 @@ mod tests {
             assert!(e.contains(hint), "{typo}: {e}");
         }
         // Real names stay names, numbers in them or not.
-        for name in ["ward3-pc07", "db1.hospital.local", "mri-console-ward3.example", "a.b.c.d"] {
+        for name in [
+            "ward3-pc07",
+            "db1.hospital.local",
+            "mri-console-ward3.example",
+            "a.b.c.d",
+        ] {
             assert_eq!(parse_spec(name).unwrap(), Spec::Name(name.into()), "{name}");
         }
     }
