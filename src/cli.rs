@@ -60,7 +60,8 @@ pub struct Cli {
     /// message sent and received, in hex. More v's add nothing.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Only errors on standard error: no progress bar, no summary, no warnings.
+    /// Only errors on standard error: no progress bar, no summary, no warnings but
+    /// the safety one of --fast and --rate 0.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// What to do.
