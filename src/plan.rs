@@ -426,7 +426,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             syn_router_mac: flags.router_mac,
             quiet: flags.quiet,
             config_files: site.sources.clone(),
-            speed_warning: speed_warning(fast, flags.rate, rate),
+            speed_warning: speed_warning(fast, flags.rate, rate, concurrency),
         })
     }
 }
@@ -456,8 +456,13 @@ pub fn parse_rate(s: &str) -> std::result::Result<f64, String> {
 
 /// The warning for speed settings that are not for networks with medical devices: `--fast`, or
 /// no rate limit (`--rate 0`, or the config's `rate = 0`). `flag_rate` is `--rate` as given,
-/// `rate` the rate in force.
-pub fn speed_warning(fast: bool, flag_rate: Option<f64>, rate: f64) -> Option<String> {
+/// `rate` and `concurrency` the values in force.
+pub fn speed_warning(
+    fast: bool,
+    flag_rate: Option<f64>,
+    rate: f64,
+    concurrency: usize,
+) -> Option<String> {
     const NOT_FOR: &str = "not for networks with medical devices: for those use a rate, e.g. \
                            --rate 10 --concurrency 32";
     if fast {
@@ -467,8 +472,7 @@ pub fn speed_warning(fast: bool, flag_rate: Option<f64>, rate: f64) -> Option<St
             "no rate limit".into()
         };
         Some(format!(
-            "--fast: {limit}, {} hosts at once, short timeouts; {NOT_FOR}",
-            defaults::FAST_CONCURRENCY
+            "--fast: {limit}, {concurrency} hosts at once, short timeouts; {NOT_FOR}"
         ))
     } else if rate == 0.0 {
         let source = if flag_rate.is_some() {

@@ -122,10 +122,6 @@ fn socket(t: &Target) -> SocketAddr {
 }
 
 async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
-    // Safety-relevant, so printed even under -q, before anything is resolved or sent.
-    if let Some(w) = &plan.speed_warning {
-        eprintln!("smb1scan: warning: {w}");
-    }
     for s in &plan.config_files {
         tracing::info!("config: {}", s.display());
     }
@@ -203,6 +199,11 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     );
     let meta = ScanMeta::new(described, plan.options_json());
     let mut reports = ReportSet::open(&plan.output)?;
+    // Every check passed and the first packet is next: safety-relevant, so printed even
+    // under -q (a run refused earlier prints only its error; a dry run sends nothing).
+    if let Some(w) = &plan.speed_warning {
+        eprintln!("smb1scan: warning: {w}");
+    }
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
