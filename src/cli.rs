@@ -35,9 +35,10 @@ Examples:
   smb1scan scan --concurrency 32 --rate 10 --connect-timeout 5s --host-timeout 60s \\
       --config /etc/smb1scan/config.toml 10.0.0.0/16 -o hospital.jsonl
 
-  # A pipeline gate: exit code 3 when a host is vulnerable or has DoublePulsar
+  # A pipeline gate: exit code 3 when a host is vulnerable or has DoublePulsar; the job ends
+  # with smb1scan's own exit code, whatever it is (see EXIT STATUS)
   smb1scan scan --quiet --fail-on vulnerable,doublepulsar 10.1.0.0/22 -o gate.jsonl \\
-      || echo \"SMB1 findings: see gate.jsonl\"
+      || { rc=$?; echo \"smb1scan exit $rc: see gate.jsonl\" >&2; exit $rc; }
 
   # Shard 2 of 4 (same targets and --seed on every machine), resumable
   smb1scan scan --shard 2/4 10.0.0.0/8 -o part2.jsonl   # after Ctrl-C: --resume part2.jsonl
@@ -46,8 +47,8 @@ Examples:
   # probe of the answering hosts only, and only those written (the summary counts every target)
   smb1scan scan --discovery syn --rate 50000 --open 10.0.0.0/12 -o answering.jsonl
 
-  # What would be scanned, without sending anything
-  smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
+  # What would be scanned, without sending anything (pipefail: the pipe keeps the exit code)
+  set -o pipefail; smb1scan scan --dry-run 10.0.0.0/8 --exclude 10.9.0.0/16 | head
 ";
 
 /// smb1scan: finds SMBv1 exposure, unpatched MS17-010 and DoublePulsar across whole networks,
@@ -55,10 +56,13 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "smb1scan", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// More detail on standard error: -v info, -vv debug, -vvv trace.
+    /// More detail on standard error: -v the config files read and the plan; -vv also every
+    /// step of every host (request, outcome, status, time); -vvv also the bytes of every
+    /// message sent and received, in hex. More v's add nothing.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Only errors on standard error: no progress bar, no summary, no warnings.
+    /// Only errors on standard error: no progress bar, no summary, no warnings but
+    /// the safety one of --fast and --rate 0.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// What to do.
@@ -138,12 +142,14 @@ pub struct ScanArgs {
     #[arg(help_heading = "Speed and timeouts")]
     pub concurrency: Option<u32>,
     /// New hosts started per second, 0 = unlimited [default: 100; --fast: 0]. Each host then
-    /// opens its few connections one after another.
-    #[arg(short = 'r', long, value_name = "HOSTS/S")]
+    /// opens its few connections one after another. 0 prints a warning before the first packet.
+    #[arg(short = 'r', long, value_name = "HOSTS/S", value_parser = smb1scan::plan::parse_rate)]
+    #[arg(allow_negative_numbers = true)]
     #[arg(help_heading = "Speed and timeouts")]
     pub rate: Option<f64>,
     /// Lab profile: concurrency 2048, no rate limit, 1 s connect / 2 s read / 10 s host timeouts.
-    /// Not for networks with medical devices.
+    /// Not for networks with medical devices: says so on standard error before the first packet,
+    /// even with -q.
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub fast: bool,
@@ -571,7 +577,7 @@ Examples:
 
   # A /24 as a table on the terminal, or as JSON Lines into a pipe
   smb1scan scan 192.0.2.0/24
-  smb1scan scan 192.0.2.0/24 | jq -c 'select(.ms17_010.verdict == \"vulnerable\")'
+  set -o pipefail; smb1scan scan 192.0.2.0/24 | jq -c 'select(.ms17_010.verdict == \"vulnerable\")'
 
   # What changed since last week, failing on a new finding
   smb1scan diff last-week.jsonl today.jsonl
@@ -625,6 +631,31 @@ fn man_page(cmd: clap::Command, examples: Option<&str>, files: bool) -> std::io:
     }
     if cmd.has_subcommands() {
         page.render_subcommands_section(&mut buf)?;
+        // The main page is what `smb1scan man` prints: it carries every subcommand's options
+        // too, so `man smb1scan` alone answers "which flag does X".
+        for sub in cmd.get_subcommands() {
+            if !sub
+                .get_arguments()
+                .any(|a| !a.is_hide_set() && !a.is_global_set())
+            {
+                continue;
+            }
+            // The global flags are on this page already; the subcommand's headings become
+            // subsections of its own section.
+            let own = sub
+                .clone()
+                .mut_args(|a| if a.is_global_set() { a.hide(true) } else { a });
+            let mut part = Vec::new();
+            clap_mangen::Man::new(own).render_options_section(&mut part)?;
+            let part = String::from_utf8_lossy(&part)
+                .replace(".SH ", ".SS ")
+                .replacen(
+                    ".SS OPTIONS",
+                    &format!(".SH \"{} OPTIONS\"", sub.get_name().to_uppercase()),
+                    1,
+                );
+            buf.extend_from_slice(part.as_bytes());
+        }
     }
     let mut extra = String::from(
         ".SH \"EXIT STATUS\"\n.TP\n0\nThe run finished, no host meets \\fB--fail-on\\fR, and \
@@ -780,7 +811,7 @@ pub fn main() -> ExitCode {
                 eprintln!("smb1scan: standard output was closed before the run ended");
                 return ExitCode::from(smb1scan::report::policy::EXIT_INTERRUPTED);
             }
-            eprintln!("smb1scan: error: {e:#}");
+            eprintln!("smb1scan: error: {}", crate::error_line(&e));
             ExitCode::from(exit_code_for_error(&e))
         }
     }

@@ -46,6 +46,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An output file could not be created before the run started (a missing directory, no
+    /// permission): a runtime error (exit code 1) whatever the format, one line naming the file.
+    #[error(
+        "cannot write {}: {source}; nothing was started: give -o a file in a directory that \
+         exists and is writable",
+        path.display()
+    )]
+    Unwritable {
+        /// The output file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A record could not be encoded or decoded.
     #[error("{what}: {source}")]
     Json {
@@ -73,9 +87,10 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The demo's simulated hosts could not start.
-    #[error("starting the simulated hosts: {0} (port 445 needs root: try --port 4450)")]
-    Demo(#[source] smb1scan_responder::StartError),
+    /// The demo's simulated hosts could not start: the message gives the one true cause and
+    /// what to type (see [`crate::demo::start_failure`]); the responder's error is in it.
+    #[error("cannot start the simulated hosts: {0}")]
+    Demo(String),
     /// SYN discovery could not run (exit code 2 when the capability is missing: nothing was
     /// sent).
     #[error(transparent)]

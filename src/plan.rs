@@ -174,6 +174,9 @@ pub struct ScanPlan {
     pub quiet: bool,
     /// Config files read.
     pub config_files: Vec<PathBuf>,
+    /// The one line printed on standard error before the first packet (even under `-q`) when
+    /// the speed settings are not for networks with medical devices ([`speed_warning`]).
+    pub speed_warning: Option<String>,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -206,6 +209,7 @@ impl ScanPlan {
             syn_interface: None,
             syn_router_mac: None,
             quiet: false,
+            speed_warning: None,
             config_files: Vec::new(),
         }
     }
@@ -292,11 +296,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             defaults::CONCURRENCY,
         );
         if let Some(r) = flags.rate {
-            if !r.is_finite() || r < 0.0 {
-                return Err(Error::usage(format!(
-                    "--rate `{r}` must be a number of hosts per second, 0 for unlimited"
-                )));
-            }
+            check_rate(r).map_err(|why| Error::usage(format!("--rate `{r}`: {why}")))?;
         }
         if let Some(r) = s.rate {
             if !r.is_finite() || r < 0.0 {
@@ -426,7 +426,65 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             syn_router_mac: flags.router_mac,
             quiet: flags.quiet,
             config_files: site.sources.clone(),
+            speed_warning: speed_warning(fast, flags.rate, rate, concurrency),
         })
+    }
+}
+
+/// What a rate must be, said the same way for the flag and the config key.
+const RATE_EXPECTED: &str = "expected hosts per second, a number like 20 (0 = no limit)";
+
+/// Checks a `--rate` value: a finite number, not negative.
+fn check_rate(r: f64) -> std::result::Result<f64, String> {
+    if r.is_nan() || r.is_infinite() {
+        Err(RATE_EXPECTED.into())
+    } else if r < 0.0 {
+        Err(format!("a rate must be positive: {RATE_EXPECTED}"))
+    } else {
+        Ok(r)
+    }
+}
+
+/// Parses a `--rate` value (`20`, `7.5`, `0`), with one line saying what was expected when it is
+/// not a rate (`fast`, `-5`, `inf`).
+pub fn parse_rate(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) => check_rate(r),
+        Err(_) => Err(RATE_EXPECTED.into()),
+    }
+}
+
+/// The warning for speed settings that are not for networks with medical devices: `--fast`, or
+/// no rate limit (`--rate 0`, or the config's `rate = 0`). `flag_rate` is `--rate` as given,
+/// `rate` and `concurrency` the values in force.
+pub fn speed_warning(
+    fast: bool,
+    flag_rate: Option<f64>,
+    rate: f64,
+    concurrency: usize,
+) -> Option<String> {
+    const NOT_FOR: &str = "not for networks with medical devices: for those use a rate, e.g. \
+                           --rate 10 --concurrency 32";
+    if fast {
+        let limit = if rate > 0.0 {
+            format!("{rate} hosts/s")
+        } else {
+            "no rate limit".into()
+        };
+        Some(format!(
+            "--fast: {limit}, {concurrency} hosts at once, short timeouts; {NOT_FOR}"
+        ))
+    } else if rate == 0.0 {
+        let source = if flag_rate.is_some() {
+            "--rate 0"
+        } else {
+            "the site config's rate = 0"
+        };
+        Some(format!(
+            "{source}: no rate limit, every host of the window starts at once; {NOT_FOR}"
+        ))
+    } else {
+        None
     }
 }
 
@@ -571,6 +629,50 @@ mod tests {
 
     fn plan(f: ScanFlags, site: &SiteConfig) -> Result<ScanPlan> {
         ScanPlan::try_from((f, site.clone()))
+    }
+
+    #[test]
+    fn a_rate_that_is_not_one_says_what_is_expected() {
+        assert_eq!(parse_rate("20"), Ok(20.0));
+        assert_eq!(parse_rate("7.5"), Ok(7.5));
+        assert_eq!(parse_rate("0"), Ok(0.0));
+        for bad in ["fast", "", "20/s", "inf", "NaN"] {
+            let e = parse_rate(bad).unwrap_err();
+            assert!(
+                e.contains("hosts per second, a number like 20"),
+                "{bad}: {e}"
+            );
+            assert!(!e.contains("float"), "{bad}: {e}");
+        }
+        let e = parse_rate("-5").unwrap_err();
+        assert!(e.starts_with("a rate must be positive"), "{e}");
+        // The library refuses it too, with the same words.
+        let mut f = flags(&["x"]);
+        f.rate = Some(-5.0);
+        let e = plan(f, &SiteConfig::default()).err().unwrap().to_string();
+        assert!(e.contains("a rate must be positive"), "{e}");
+    }
+
+    #[test]
+    fn fast_and_no_rate_limit_carry_a_warning() {
+        let warn = |f: ScanFlags, site: &SiteConfig| plan(f, site).unwrap().speed_warning;
+        assert_eq!(warn(flags(&["x"]), &SiteConfig::default()), None);
+        let mut f = flags(&["x"]);
+        f.fast = true;
+        let w = warn(f, &SiteConfig::default()).expect("--fast warns");
+        assert!(w.starts_with("--fast: no rate limit, 2048 hosts"), "{w}");
+        assert!(w.contains("medical devices"), "{w}");
+        let mut f = flags(&["x"]);
+        f.rate = Some(0.0);
+        let w = warn(f, &SiteConfig::default()).expect("--rate 0 warns");
+        assert!(w.starts_with("--rate 0: no rate limit"), "{w}");
+        let site = SiteConfig::parse("[scan]\nrate = 0\n", Path::new("s.toml")).unwrap();
+        let w = warn(flags(&["x"]), &site).expect("rate = 0 in the config warns");
+        assert!(w.contains("site config"), "{w}");
+        // A flag rate over the config's 0 is a limit: no warning.
+        let mut f = flags(&["x"]);
+        f.rate = Some(20.0);
+        assert_eq!(warn(f, &site), None);
     }
 
     #[test]

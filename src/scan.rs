@@ -200,6 +200,11 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         reports.resuming_from(p);
         crate::report::input::for_each_record(p, |h| reports.write_earlier(&h))?;
     }
+    // Every check passed and the first packet is next: safety-relevant, so printed even
+    // under -q (a run refused earlier prints only its error; a dry run sends nothing).
+    if let Some(w) = &plan.speed_warning {
+        eprintln!("smb1scan: warning: {w}");
+    }
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());

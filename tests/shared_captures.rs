@@ -8,8 +8,10 @@
 //!   "Checked against real captures").
 //!
 //! The captures are not part of the project and nothing is copied from them: when the folder is
-//! absent (a user's clone) each test prints that it skipped and passes; CI has a copy beside the
-//! clone.
+//! absent (a user's clone) each test prints `SKIPPED` and passes; CI has a copy beside the clone,
+//! so with `CI` set a missing folder fails every test that needs it.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -41,13 +43,46 @@ use smb1scan_protocol::spnego::spnego_find_ntlmssp;
 use smb1scan_protocol::{DosError, NtStatus, SmbError};
 
 fn captures_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        println!("skipped: {} not present", d.display());
-        None
+    captures_at(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures"),
+        common::in_ci(),
+    )
+}
+
+/// `dir` when it exists; otherwise a loud skip, or under CI a failure: CI has the captures
+/// beside the clone, so their absence there is a broken set-up, never a pass.
+fn captures_at(dir: PathBuf, ci: bool) -> Option<PathBuf> {
+    if dir.is_dir() {
+        return Some(dir);
     }
+    assert!(
+        !ci,
+        "{} is missing, and CI is set: the capture replays cannot pass without their captures",
+        dir.display()
+    );
+    println!(
+        "SKIPPED: {} not present (the capture replays need it)",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: {} not present (the capture replays need it)",
+        dir.display()
+    );
+    None
+}
+
+#[test]
+#[should_panic(expected = "CI is set")]
+fn missing_captures_fail_under_ci() {
+    let _ = captures_at(PathBuf::from("/nonexistent-smb1scan-captures"), true);
+}
+
+#[test]
+fn missing_captures_skip_outside_ci() {
+    assert_eq!(
+        captures_at(PathBuf::from("/nonexistent-smb1scan-captures"), false),
+        None
+    );
 }
 
 /// What happened on one TCP connection of a capture, in file order.

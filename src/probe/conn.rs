@@ -91,6 +91,8 @@ impl NetError {
 pub struct Conn {
     stream: TcpStream,
     read_timeout: Duration,
+    /// The target, for the `-vvv` wire trace.
+    peer: SocketAddr,
 }
 
 impl Conn {
@@ -115,6 +117,7 @@ impl Conn {
                         Ok(Conn {
                             stream,
                             read_timeout,
+                            peer: addr,
                         }),
                         attempt + 1,
                     );
@@ -132,8 +135,10 @@ impl Conn {
     /// before any SMB.
     pub async fn netbios_session(&mut self, called: &str) -> Result<(), NetError> {
         let req = build_nbss_session_request(called, "SMB1SCAN");
+        wire_trace(self.peer, "sent", &req);
         self.write(&req).await?;
         let msg = self.read_frame_raw().await?;
+        wire_trace(self.peer, "received", &msg);
         match parse_nbss_session_response(&msg) {
             Ok(NbssSessionResponse::Positive) => Ok(()),
             Ok(NbssSessionResponse::Negative(code)) => Err(NetError::NetbiosRefused(code)),
@@ -153,6 +158,7 @@ impl Conn {
     /// Frames `smb` as an NBSS session message and sends it.
     pub async fn send(&mut self, smb: &[u8]) -> Result<(), NetError> {
         let framed = build_nbss_session_message(smb);
+        wire_trace(self.peer, "sent", &framed);
         self.write(&framed).await
     }
 
@@ -182,6 +188,7 @@ impl Conn {
                         "unexpected NBSS packet type 0x{kind:02X}"
                     )));
                 }
+                wire_trace(self.peer, "received", &frame);
                 frame.drain(..NBSS_HEADER_LEN.min(frame.len()));
                 return Ok(frame);
             }
@@ -228,6 +235,30 @@ pub async fn nbns_node_status(ip: IpAddr, wait: Duration) -> Result<Vec<NodeName
     }
 }
 
+/// Bytes of a message shown by the `-vvv` wire trace; the rest is counted, not printed.
+const TRACE_BYTES: usize = 512;
+
+/// `-vvv`: the bytes of an NBSS frame (header included) sent to or received from `peer`, in hex.
+fn wire_trace(peer: SocketAddr, dir: &str, frame: &[u8]) {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return;
+    }
+    tracing::trace!(
+        "{peer} {dir} {} bytes: {}",
+        frame.len(),
+        hex_prefix(frame, TRACE_BYTES)
+    );
+}
+
+/// The first `max` bytes in hex, and `...` when there were more.
+fn hex_prefix(b: &[u8], max: usize) -> String {
+    let mut s: String = b.iter().take(max).map(|x| format!("{x:02x}")).collect();
+    if b.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
 /// Reads a 4-byte NBSS header, checks its length bound, then reads exactly that many bytes.
 ///
 /// A reset or close before the first byte is the peer's answer (Windows with SMB1 off resets an
@@ -262,4 +293,16 @@ async fn read_frame(stream: &mut TcpStream) -> Result<Vec<u8>, NetError> {
 
 fn partial(got: usize, what: &str) -> NetError {
     NetError::Protocol(format!("connection {what} after {got} byte(s) of a reply"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_prefix;
+
+    #[test]
+    fn the_wire_trace_shows_a_bounded_prefix_in_hex() {
+        assert_eq!(hex_prefix(&[0x00, 0xff, 0x53], 8), "00ff53");
+        assert_eq!(hex_prefix(&[0xfe, 0x53, 0x4d, 0x42], 2), "fe53...");
+        assert_eq!(hex_prefix(&[], 2), "");
+    }
 }

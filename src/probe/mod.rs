@@ -112,7 +112,36 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
             elapsed_ms(started),
         );
     }
+    trace_steps(&r);
     r
+}
+
+/// `-vv`: every step of the host, in order, once the host is finished (what `steps` in the
+/// record will say, as it happens).
+fn trace_steps(r: &HostResult) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for s in &r.steps {
+        let name = crate::report::enum_name(&s.name);
+        let outcome = crate::report::enum_name(&s.outcome);
+        let status = match (&s.status, &s.status_name) {
+            (Some(st), Some(n)) => format!(" {st} {n}"),
+            (Some(st), None) => format!(" {st}"),
+            _ => String::new(),
+        };
+        let detail = s
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        tracing::debug!(
+            "{}:{} step {name} {outcome}{status} ({} ms){detail}",
+            r.ip,
+            r.port,
+            s.ms
+        );
+    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

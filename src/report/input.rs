@@ -14,6 +14,13 @@ use crate::model::{HostResult, HostStatus};
 pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
     let text = text.trim_start_matches('\u{feff}');
+    if let Some(kind) = not_json(path, text) {
+        return Err(Error::usage(format!(
+            "{}: {kind} is not accepted, use JSON Lines or JSON (the run's -o x.jsonl or -o \
+             x.json): they keep every field a comparison needs",
+            path.display()
+        )));
+    }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         let arr = match v {
             serde_json::Value::Object(mut m) if m.contains_key("hosts") => m.remove("hosts"),
@@ -51,6 +58,22 @@ pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
         }
     }
     Ok(out)
+}
+
+/// The kind of file `text` is when it is plainly not JSON Lines or JSON (`CSV`, `XML or HTML`),
+/// by its extension or its first character: JSON Lines and JSON start with `{` or `[`.
+fn not_json(path: &Path, text: &str) -> Option<&'static str> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let first_line = text.trim_start().lines().next().unwrap_or("");
+    match (ext.as_deref(), first_line.chars().next()) {
+        (Some("csv"), _) => Some("CSV"),
+        (_, None | Some('{' | '[')) => None,
+        (_, Some('<')) => Some("XML or HTML"),
+        _ if first_line.contains(',') => Some("CSV"),
+        _ => Some("this file (not JSON)"),
+    }
 }
 
 /// What [`repair_for_resume`] found in a JSON Lines file.
@@ -194,6 +217,25 @@ fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_and_other_non_json_inputs_are_named() {
+        let p = |s: &str| std::path::PathBuf::from(s);
+        assert_eq!(not_json(&p("a.csv"), "{\"ip\":1}"), Some("CSV"));
+        assert_eq!(
+            not_json(&p("a.txt"), "ip,hostname,port\n1,2,3\n"),
+            Some("CSV")
+        );
+        assert_eq!(
+            not_json(&p("a.out"), "<?xml version=\"1.0\"?>"),
+            Some("XML or HTML")
+        );
+        assert_eq!(not_json(&p("a.jsonl"), "{\"ip\":1}\n"), None);
+        assert_eq!(not_json(&p("a.json"), "  [\n]"), None);
+        // /dev/null, an empty baseline, stays accepted.
+        assert_eq!(not_json(&p("/dev/null"), ""), None);
+        assert!(not_json(&p("x"), "hello").is_some());
+    }
 
     #[test]
     fn resume_repairs_a_cut_line_and_drops_interrupted_records() {

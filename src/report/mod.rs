@@ -452,7 +452,10 @@ fn open_stream(path: &Path, mode: WriteMode) -> Result<(File, bool)> {
     } else {
         File::create(path)
     }
-    .map_err(|e| Error::io_path("opening", path, e))?;
+    .map_err(|source| Error::Unwritable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok((file, append && existing))
 }
 
@@ -460,11 +463,10 @@ fn open_stream(path: &Path, mode: WriteMode) -> Result<(File, bool)> {
 /// is created and removed now, before any packet is sent.
 fn check_writable(path: &Path) -> Result<()> {
     let tmp = partial_path(path);
-    File::create(&tmp).map_err(|e| {
-        Error::usage(format!(
-            "{}: cannot be written ({e}); nothing was scanned",
-            path.display()
-        ))
+    // Same error, and exit code, as a streaming output that cannot be opened.
+    File::create(&tmp).map_err(|source| Error::Unwritable {
+        path: path.to_path_buf(),
+        source,
     })?;
     let _ = std::fs::remove_file(&tmp);
     Ok(())

@@ -113,6 +113,11 @@ pub fn parse_spec(token: &str) -> Result<Spec, TargetError> {
     {
         return octet_pattern(s).map_err(bad);
     }
+    if let Some(why) = address_typo(s) {
+        // Refused before it could reach the resolver: a mistyped exclusion must never become a
+        // DNS query (and then an address that is scanned after all).
+        return Err(bad(why));
+    }
     if is_host_name(s) {
         return Ok(Spec::Name(s.to_ascii_lowercase()));
     }
@@ -302,6 +307,50 @@ fn parse_range_end(start: IpAddr, end: &str) -> Option<IpAddr> {
     }
 }
 
+/// Why `s`, which is not an address, reads as an address with a typo rather than a host name:
+/// four dotted parts of which three are numbers (`10.1.2.3o`, `10.0.O.1`), or digits, dots and
+/// slashes with one stray letter (`10.1.2.3/2x`, `1O.4`). Says what to type instead when
+/// swapping the likely letter (`o`/`O` for 0, `l`/`I` for 1) or dropping it gives an address.
+fn address_typo(s: &str) -> Option<String> {
+    let is_num = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = s.split('.').collect();
+    let dotted = parts.len() == 4
+        && parts.iter().filter(|p| is_num(p)).count() == 3
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+    let letters = s.bytes().filter(u8::is_ascii_alphabetic).count();
+    let stray = letters == 1
+        && s.contains(['.', '/'])
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    if !dotted && !stray {
+        return None;
+    }
+    let bad = parts.iter().find(|p| !is_num(p)).copied().unwrap_or(s);
+    let fixed: String = s
+        .chars()
+        .map(|c| match c {
+            'o' | 'O' => '0',
+            'l' | 'I' => '1',
+            c => c,
+        })
+        .collect();
+    let dropped: String = s.chars().filter(|c| !c.is_ascii_alphabetic()).collect();
+    // Only candidates without letters, and unlike `s`: parsing them cannot come back here.
+    let suggestion = [fixed, dropped].into_iter().find(|c| {
+        c != s
+            && !c.bytes().any(|b| b.is_ascii_alphabetic())
+            && parse_spec(c).is_ok_and(|sp| !matches!(sp, Spec::Name(_)))
+    });
+    let instead = match suggestion {
+        Some(c) => format!("did you mean {c}?"),
+        None => "fix the address".into(),
+    };
+    Some(format!(
+        "looks like an IP address with a typo (`{bad}` is not a number), not a host name: \
+         {instead}"
+    ))
+}
+
 /// RFC 1123 host name: labels of letters, digits and hyphens (and `_`, common on Windows
 /// networks), not starting or ending with a hyphen, with at least one letter somewhere.
 fn is_host_name(s: &str) -> bool {
@@ -465,6 +514,32 @@ impl SpecList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_with_a_typo_is_refused_not_resolved() {
+        for (typo, hint) in [
+            ("10.1.2.3o", "did you mean 10.1.2.30?"),
+            ("10.0.O.1", "did you mean 10.0.0.1?"),
+            ("10.1.2.3x", "did you mean 10.1.2.3?"),
+            ("192.168.l.7", "did you mean 192.168.1.7?"),
+            ("10.1.2.abc", "fix the address"),
+            ("1O.4", "fix the address"),
+        ] {
+            let e = parse_spec(typo).expect_err(typo).to_string();
+            assert!(e.contains(typo), "{typo}: names the token: {e}");
+            assert!(e.contains("typo"), "{typo}: {e}");
+            assert!(e.contains(hint), "{typo}: {e}");
+        }
+        // Real names stay names, numbers in them or not.
+        for name in [
+            "ward3-pc07",
+            "db1.hospital.local",
+            "mri-console-ward3.example",
+            "a.b.c.d",
+        ] {
+            assert_eq!(parse_spec(name).unwrap(), Spec::Name(name.into()), "{name}");
+        }
+    }
 
     fn r(a: &str, b: &str) -> Spec {
         Spec::Range(
