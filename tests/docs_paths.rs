@@ -3,25 +3,11 @@
 //! of its top-level folders or files) must exist, so a moved test or module cannot leave the
 //! Testing section pointing at nothing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The documents checked: the README and every page under docs/.
-fn documents() -> Vec<PathBuf> {
-    let mut docs = vec![root().join("README.md")];
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
-        .expect("docs/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "md"))
-        .collect();
-    pages.sort();
-    docs.extend(pages);
-    docs
-}
+use common::repo_root as root;
 
 /// Backtick spans and markdown link targets of `text`, with the line they are on.
 fn candidates(text: &str) -> Vec<(usize, String)> {
@@ -95,7 +81,7 @@ fn every_repository_path_the_docs_name_exists() {
         .collect();
     let mut missing = Vec::new();
     let mut checked = 0;
-    for doc in documents() {
+    for doc in common::doc_files() {
         let text = std::fs::read_to_string(&doc).expect("read doc");
         let dir = doc.parent().expect("doc dir").to_path_buf();
         for (line, token) in candidates(&text) {

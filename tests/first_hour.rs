@@ -247,47 +247,13 @@ fn demo_on_an_address_in_use_says_so_once_with_what_to_type() {
     );
 }
 
-/// A namespace with only loopback and a resolver on a dead loopback address.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!("smb1scan-typo-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        common::run_ok("ip", &["netns", "add", &name]);
-        let etc = format!("/etc/netns/{name}");
-        std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<ns>");
-        std::fs::write(
-            format!("{etc}/resolv.conf"),
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
-        )
-        .expect("resolv.conf");
-        common::run_ok(
-            "ip",
-            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
-        );
-        Ns { name }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
-    }
-}
-
 #[test]
 fn an_address_with_a_typo_is_refused_not_looked_up() {
     if !is_root() {
         skip_or_fail("needs root (a network namespace, so that no DNS query leaves the machine)");
         return;
     }
-    let ns = Ns::new();
+    let ns = common::DeadResolverNs::new("typo");
     for (args, token) in [
         (&["--exclude", "10.1.2.3o", "127.0.0.1"][..], "10.1.2.3o"),
         (

@@ -13,52 +13,13 @@ use std::process::Command;
 
 use common::{bin, is_root, scratch_dir, skip_or_fail};
 
-/// A namespace with only a loopback interface and a resolver that points at it.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new() -> Ns {
-        let name = format!("smb1scan-unres-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "ip netns add {name}");
-        let etc = format!("/etc/netns/{name}");
-        std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<ns>");
-        std::fs::write(
-            format!("{etc}/resolv.conf"),
-            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
-        )
-        .expect("resolv.conf");
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "lo up in {name}");
-        Ns { name }
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
-    }
-}
-
 #[test]
 fn an_unresolvable_name_is_a_record_a_warning_and_a_failure_of_the_gate() {
     if !is_root() {
         skip_or_fail("needs root (a network namespace, so that no DNS query leaves the machine)");
         return;
     }
-    let ns = Ns::new();
+    let ns = common::DeadResolverNs::new("unres");
     let dir = scratch_dir("unresolved");
     let csv = dir.join("wards.csv");
     let out = Command::new("ip")

@@ -289,3 +289,56 @@ pub fn field(rec: &Value, pointer: &str) -> String {
         None => "<missing>".into(),
     }
 }
+
+/// A network namespace of the test's own with only a loopback interface (up) and a resolver
+/// that points at 127.0.0.1 inside it, where nothing answers (`ip netns exec` mounts
+/// /etc/netns/<name>/resolv.conf): a host name fails to resolve with no packet leaving the
+/// namespace. Deleted on drop. Needs root.
+pub struct DeadResolverNs {
+    /// The namespace's name, for `ip netns exec`.
+    pub name: String,
+}
+
+impl DeadResolverNs {
+    /// Creates `smb1scan-<tag>-<pid>`.
+    pub fn new(tag: &str) -> DeadResolverNs {
+        let name = format!("smb1scan-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run_ok("ip", &["netns", "add", &name]);
+        let etc = format!("/etc/netns/{name}");
+        std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/<ns>");
+        std::fs::write(
+            format!("{etc}/resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .expect("resolv.conf");
+        run_ok(
+            "ip",
+            &["netns", "exec", &name, "ip", "link", "set", "lo", "up"],
+        );
+        DeadResolverNs { name }
+    }
+}
+
+impl Drop for DeadResolverNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
+
+/// The README and every page under docs/, in that order.
+pub fn doc_files() -> Vec<PathBuf> {
+    let mut docs = vec![repo_root().join("README.md")];
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(repo_root().join("docs"))
+        .expect("docs/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    pages.sort();
+    docs.extend(pages);
+    docs
+}
