@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::probe::{Credentials, ProbeOptions};
 use crate::report::policy::{FailOn, Finding};
 use crate::report::{Format, Output, OutputPlan, WriteMode};
+use crate::scope::{Exclusion, Scope};
 use crate::targets::Shard;
 
 pub use crate::defaults;
@@ -174,6 +175,8 @@ pub struct ScanPlan {
     pub quiet: bool,
     /// Config files read.
     pub config_files: Vec<PathBuf>,
+    /// Every exclusion in `targets`, with its source (flag, file, site config), for the scope.
+    pub exclusions: Vec<Exclusion>,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -207,6 +210,7 @@ impl ScanPlan {
             syn_router_mac: None,
             quiet: false,
             config_files: Vec::new(),
+            exclusions: Vec::new(),
         }
     }
 
@@ -215,6 +219,40 @@ impl ScanPlan {
     pub fn from_flags(flags: ScanFlags) -> Result<ScanPlan> {
         let site = SiteConfig::load(flags.config.as_deref(), flags.no_config)?;
         ScanPlan::try_from((flags, site))
+    }
+
+    /// The scope of a run of this plan starting at `started_at` (RFC 3339): what is scanned,
+    /// what is excluded and from where, how fast, from which machine.
+    pub fn scope(&self, started_at: &str) -> Scope {
+        let t = &self.targets;
+        let mut targets = t.targets.clone();
+        targets.extend(
+            t.input_files
+                .iter()
+                .map(|f| format!("file:{}", f.display())),
+        );
+        Scope {
+            scanner_host: crate::scope::scanner_host(),
+            scanner_version: env!("CARGO_PKG_VERSION").to_string(),
+            targets,
+            ports: self.ports.clone(),
+            exclusions: self.exclusions.clone(),
+            config_files: self
+                .config_files
+                .iter()
+                .map(|p| crate::scope::absolute(p))
+                .collect(),
+            rate: self.engine.rate,
+            concurrency: self.engine.concurrency,
+            connect_timeout_ms: self.probe.connect_timeout.as_millis() as u64,
+            read_timeout_ms: self.probe.read_timeout.as_millis() as u64,
+            host_timeout_ms: self.probe.host_timeout.as_millis() as u64,
+            retries: self.probe.retries,
+            discovery: self.discovery.as_str().to_string(),
+            shard: format!("{}/{}", self.shard.index, self.shard.count),
+            started_at: started_at.to_string(),
+            finished_at: None,
+        }
     }
 
     /// Options recorded in the scan metadata (no secrets).
@@ -379,6 +417,14 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
         probe.smb2_enumerate = !flags.smb2_quick;
 
         let mut targets = flags.targets.clone();
+        // Flags first, then the site config: the order `targets.exclude` has.
+        let mut exclusions: Vec<Exclusion> = targets
+            .exclude
+            .iter()
+            .map(|s| Exclusion::flag(s))
+            .chain(targets.exclude_files.iter().map(|f| Exclusion::file(f)))
+            .collect();
+        exclusions.extend(site.exclusions.iter().cloned());
         targets.exclude.extend(site.targets.exclude.iter().cloned());
         targets
             .exclude_files
@@ -426,6 +472,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             syn_router_mac: flags.router_mac,
             quiet: flags.quiet,
             config_files: site.sources.clone(),
+            exclusions,
         })
     }
 }

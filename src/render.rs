@@ -85,13 +85,17 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
                 .join(", ")
         )));
     }
-    let meta = ScanMeta::new(
+    let mut meta = ScanMeta::new(
         runs.iter()
             .map(|p| format!("file:{}", p.display()))
             .collect(),
         serde_json::json!({ "merged_from": runs }),
     );
+    for p in runs {
+        meta.merged.extend(input::read_scopes(p)?);
+    }
     let mut reports = ReportSet::open(output)?;
+    reports.begin(&meta)?;
     let mut closed = false;
     for h in &hosts {
         match reports.write(h) {

@@ -197,8 +197,10 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         ports = ?plan.ports,
         "scan starting"
     );
-    let meta = ScanMeta::new(described, plan.options_json());
+    let mut meta = ScanMeta::new(described, plan.options_json());
+    meta.scope = Some(plan.scope(&meta.started_at));
     let mut reports = ReportSet::open(&plan.output)?;
+    reports.begin(&meta)?;
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());

@@ -58,7 +58,7 @@ min-width:8em}.card b{display:block;font-size:1.6em}\
 .grid span{width:10px;height:10px;display:block}.grid .x{background:#fafafa;outline:1px solid #eee}\
 .legend span{padding:0 .5em;margin-right:.5em}ul,ol{margin:0;padding-left:1.2em}\
 code{font-size:.9em}.st,.err{font-size:.85em;color:#555}.err{color:#8a1c1c}\
-#findings,#clean,#meta{width:100%;table-layout:fixed}#meta th{width:11em}\
+#findings,#clean,#meta,.scope{width:100%;table-layout:fixed}#meta th,.scope th{width:11em}\
 details summary{cursor:pointer}td details ol{margin-top:.3em}\
 .plan{border-left:4px solid #ccc;padding:.1em 0 .4em .8em;margin:.8em 0}\
 .plan.a-isolate{border-color:#b00020}.plan.a-patch{border-color:#e65100}\
@@ -586,6 +586,35 @@ fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
     o.push_str("</table></details>\n");
 }
 
+/// The scope of the run (of each merged run, for `smb1scan report`), at the head of the page:
+/// one `table class="scope"` per run, one row per [`crate::scope::Scope::properties`] entry
+/// (`data-key` names it).
+fn write_scope(o: &mut String, meta: &ScanMeta) {
+    o.push_str("<section id=\"scope\"><h2>Scope</h2>\n");
+    let scopes: Vec<_> = meta.scopes().collect();
+    if scopes.is_empty() {
+        o.push_str(
+            "<p>Not recorded: the results were written before smb1scan recorded the scope.</p>\n",
+        );
+    }
+    for (i, sc) in scopes.iter().enumerate() {
+        if scopes.len() > 1 || !meta.merged.is_empty() {
+            let _ = writeln!(o, "<h3>Run {} of {}</h3>", i + 1, scopes.len());
+        }
+        let _ = writeln!(o, "<table class=\"scope\" data-run=\"{}\">", i + 1);
+        for (k, v) in sc.properties() {
+            let _ = writeln!(
+                o,
+                "<tr data-key=\"{k}\"><th>{}</th><td><code>{}</code></td></tr>",
+                k.replace('_', " "),
+                esc(&v)
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("</section>\n");
+}
+
 fn write_meta(o: &mut String, meta: &ScanMeta, table: &Table) {
     o.push_str("<h2>Scan metadata</h2>\n<table id=\"meta\">\n");
     let opts = serde_json::to_string(&meta.options).unwrap_or_default();
@@ -648,6 +677,8 @@ pub fn render(meta: &ScanMeta, mut hosts: Vec<Enriched<'_>>, table: &Table) -> S
             ""
         }
     );
+
+    write_scope(&mut o, meta);
 
     // Summary.
     o.push_str("<h2>Summary</h2>\n<div class=\"cards\" id=\"summary\">\n");

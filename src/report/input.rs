@@ -8,6 +8,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::{HostResult, HostStatus};
+use crate::report::jsonl::META_KIND;
+use crate::report::{ScanMeta, Scope};
 
 /// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
 /// A truncated last line (interrupted run) is skipped with a warning.
@@ -36,6 +38,7 @@ pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
         }
         match serde_json::from_str::<HostResult>(line) {
             Ok(h) => out.push(h),
+            Err(_) if meta_line(line.as_bytes()).is_some() => {}
             Err(e) if i == last && !text.ends_with('\n') => {
                 eprintln!(
                     "warning: {}: skipping a truncated last line ({e})",
@@ -48,6 +51,48 @@ pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
                     source,
                 });
             }
+        }
+    }
+    Ok(out)
+}
+
+/// The `meta` object of a JSON Lines metadata line (`{"kind":"meta","meta":{...}}`), or `None`
+/// for any other line (host records have no `kind`).
+fn meta_line(line: &[u8]) -> Option<ScanMeta> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        kind: String,
+        meta: ScanMeta,
+    }
+    serde_json::from_slice::<Line>(line)
+        .ok()
+        .filter(|l| l.kind == META_KIND)
+        .map(|l| l.meta)
+}
+
+/// The scopes an earlier run's file records: a JSON document's `meta.scope` and `meta.merged`,
+/// or those of every metadata line of a JSON Lines file (a run's closing line replaces its
+/// opening one). Files written before the scope was recorded give none.
+pub fn read_scopes(path: &Path) -> Result<Vec<Scope>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
+    let text = text.trim_start_matches('\u{feff}');
+    let metas: Vec<ScanMeta> = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut m)) if m.contains_key("hosts") => m
+            .remove("meta")
+            .and_then(|v| serde_json::from_value(v).ok())
+            .into_iter()
+            .collect(),
+        _ => text
+            .lines()
+            .filter_map(|l| meta_line(l.as_bytes()))
+            .collect(),
+    };
+    let mut out: Vec<Scope> = Vec::new();
+    for s in metas.iter().flat_map(ScanMeta::scopes) {
+        let same = |o: &Scope| o.started_at == s.started_at && o.scanner_host == s.scanner_host;
+        match out.iter_mut().find(|o| same(o)) {
+            Some(o) => *o = s.clone(),
+            None => out.push(s.clone()),
         }
     }
     Ok(out)
@@ -133,7 +178,7 @@ pub fn repair_for_resume(path: &Path) -> Result<Resume> {
 
 /// What [`repair_for_resume`] does with one line.
 enum Line {
-    /// A finished record of a target not seen before.
+    /// A finished record of a target not seen before, or a metadata line.
     Keep,
     /// An empty line.
     Blank,
@@ -152,6 +197,7 @@ fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
     }
+
     match serde_json::from_slice::<Key>(line) {
         Ok(k)
             if !matches!(
@@ -167,6 +213,8 @@ fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
             }
         }
         Ok(_) => Line::Drop(None),
+        // A run's metadata (its scope): kept, it is no target.
+        Err(_) if meta_line(line).is_some() => Line::Keep,
         Err(e) => Line::Drop(Some(e)),
     }
 }

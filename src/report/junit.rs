@@ -9,11 +9,9 @@
 //!   `skipped` with the reason: no answer is not a pass.
 //! - Every other host passes; its verdicts are in `system-out`.
 //! - `tests`, `failures`, `errors` (always 0), `skipped` and `time` are set on both levels;
-//!   suite properties record the command line and the `--fail-on` policy.
+//!   suite properties record the command line, the `--fail-on` policy and the scope
+//!   (`scope.<key>`, or `run.<n>.<key>` for each run `smb1scan report` merged).
 //! - Strings from the network have their control characters replaced, as in the nmap XML.
-
-// The scan command does not call this yet (issue 12: the lead wires the formats into the
-// output set); until then only the tests do.
 
 use super::nmap_xml::{clean, Xml, XmlError};
 use super::policy::{findings, FailOn, Finding};
@@ -132,6 +130,24 @@ fn details(e: &Enriched<'_>) -> String {
     lines.join("\n") + "\n"
 }
 
+/// The scope as suite properties: `scope.<key>` for a scan (`scope.exclusion` once per
+/// exclusion, ...), `run.<n>.<key>` for each run `smb1scan report` merged.
+fn scope_properties(meta: &ScanMeta) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let merged = !meta.merged.is_empty();
+    for (i, sc) in meta.scopes().enumerate() {
+        let prefix = if merged {
+            format!("run.{}.", i + 1)
+        } else {
+            "scope.".to_string()
+        };
+        for (k, v) in sc.properties() {
+            out.push((format!("{prefix}{k}"), v));
+        }
+    }
+    out
+}
+
 /// Seconds with millisecond precision, as JUnit writes `time`.
 fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
@@ -198,6 +214,9 @@ pub fn render(
         ),
     ] {
         x.empty("property", &[("name", k), ("value", v)])?;
+    }
+    for (name, value) in scope_properties(meta) {
+        x.empty("property", &[("name", &name), ("value", &clean(&value))])?;
     }
     x.end("properties")?;
     for (e, o) in hosts.iter().zip(&outcomes) {

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{HostResult, SCHEMA_VERSION};
+pub use crate::scope::Scope;
 use policy::FailOn;
 use remediation::Remediation;
 use risk::Risk;
@@ -284,6 +285,13 @@ pub struct ScanMeta {
     /// True when the run was interrupted before every target finished.
     #[serde(default)]
     pub interrupted: bool,
+    /// The scope of this scan ([`Scope`]); null for `smb1scan report`, whose runs are in
+    /// `merged`, and in files written before version 0.1 recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// `smb1scan report`: the scope of every run it merged, in the order read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<Scope>,
 }
 
 impl ScanMeta {
@@ -300,6 +308,25 @@ impl ScanMeta {
             options,
             counts: Counts::default(),
             interrupted: false,
+            scope: None,
+            merged: Vec::new(),
+        }
+    }
+
+    /// Every scope the metadata carries: its own, then the merged runs'.
+    pub fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        self.scope.iter().chain(self.merged.iter())
+    }
+
+    /// Sets `finished_at` (when null) to now, on the metadata and on its own scope.
+    pub fn finish_now(&mut self) {
+        if self.finished_at.is_none() {
+            self.finished_at = Some(now_rfc3339());
+        }
+        if let Some(s) = &mut self.scope {
+            if s.finished_at.is_none() {
+                s.finished_at = self.finished_at.clone();
+            }
         }
     }
 
@@ -633,6 +660,19 @@ impl ReportSet {
         Ok(())
     }
 
+    /// Writes the run's metadata (its scope above all) as the first line of each JSON Lines
+    /// file, before any record; [`ReportSet::finish`] writes it again with the end time and the
+    /// counts. Standard output gets records only: a pipe feeds tools that read one host per
+    /// line.
+    pub fn begin(&mut self, meta: &ScanMeta) -> Result<()> {
+        for (s, is_stdout) in &mut self.sinks {
+            if let (Sink::Jsonl(w), false) = (s, *is_stdout) {
+                w.write_meta(meta)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a record may print on the terminal (an output to standard output, which is a
     /// terminal): only then must a progress bar step aside for it.
     pub fn prints_on_terminal(&self) -> bool {
@@ -661,12 +701,12 @@ impl ReportSet {
     pub fn finish(self, meta: &ScanMeta, exit_code: u8) -> Result<()> {
         let mut meta = meta.clone();
         meta.counts = self.summary.counts().clone();
-        if meta.finished_at.is_none() {
-            meta.finished_at = Some(now_rfc3339());
-        }
+        meta.finish_now();
         let hosts: &[HostResult] = self.kept.as_deref().unwrap_or(&[]);
-        for (s, _) in &self.sinks {
+        let mut sinks = self.sinks;
+        for (s, is_stdout) in &mut sinks {
             match s {
+                Sink::Jsonl(w) if !*is_stdout => w.write_meta(&meta)?,
                 Sink::Json(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     json::write(p, &meta, recs)?

@@ -521,6 +521,52 @@ fn write_smb1scan(x: &mut Xml, records: &[&Enriched<'_>]) -> io::Result<()> {
     x.end("script")
 }
 
+// ---- scope ------------------------------------------------------------------------------------
+
+/// The scope of the run (of each merged run) as a `prescript` holding one `smb1scan-scope`
+/// script per run, in nmap's script shape: `output` lists `key: value` lines, and each
+/// [`crate::scope::Scope::properties`] entry is an `elem` (repeated keys, such as `exclusion`,
+/// in a `table` of that key). nmap's DTD allows nothing else to carry it.
+fn write_scope(x: &mut Xml, meta: &ScanMeta) -> io::Result<()> {
+    let scopes: Vec<_> = meta.scopes().collect();
+    if scopes.is_empty() {
+        return Ok(());
+    }
+    x.start("prescript", &[])?;
+    for sc in scopes {
+        let props: Vec<(&str, String)> = sc
+            .properties()
+            .into_iter()
+            .map(|(k, v)| (k, clean(&v)))
+            .collect();
+        let output: String = props.iter().map(|(k, v)| format!("\n  {k}: {v}")).collect();
+        x.start("script", &[("id", "smb1scan-scope"), ("output", &output)])?;
+        let mut done: Vec<&str> = Vec::new();
+        for (k, v) in &props {
+            if done.contains(k) {
+                continue;
+            }
+            let all: Vec<&String> = props
+                .iter()
+                .filter(|(k2, _)| k2 == k)
+                .map(|p| &p.1)
+                .collect();
+            if matches!(*k, "target" | "exclusion" | "config_file") {
+                x.start("table", &[("key", k)])?;
+                for v in all {
+                    x.text_elem("elem", &[], v)?;
+                }
+                x.end("table")?;
+            } else {
+                x.text_elem("elem", &[("key", k)], v)?;
+            }
+            done.push(k);
+        }
+        x.end("script")?;
+    }
+    x.end("prescript")
+}
+
 // ---- hosts and ports --------------------------------------------------------------------------
 
 /// A port's `state` and `reason` for a record's status (nmap's connect-scan words).
@@ -725,10 +771,25 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
             ("xmloutputversion", XML_OUTPUT_VERSION),
         ],
     )?;
+    // The ports and discovery of the runs when recorded, else those of the records.
+    let mut scoped: Vec<u16> = meta.scopes().flat_map(|s| s.ports.clone()).collect();
+    scoped.sort_unstable();
+    scoped.dedup();
+    let (ports, services) = if scoped.is_empty() {
+        (ports, services)
+    } else {
+        let s = scoped.iter().map(u16::to_string).collect::<Vec<_>>();
+        (scoped, s.join(","))
+    };
+    let scan_type = if meta.scopes().any(|s| s.discovery == "syn") {
+        "syn"
+    } else {
+        "connect"
+    };
     x.empty(
         "scaninfo",
         &[
-            ("type", "connect"),
+            ("type", scan_type),
             ("protocol", "tcp"),
             ("numservices", &ports.len().to_string()),
             ("services", &services),
@@ -736,6 +797,7 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     )?;
     x.empty("verbose", &[("level", "0")])?;
     x.empty("debugging", &[("level", "0")])?;
+    write_scope(&mut x, meta)?;
     let mut up = 0usize;
     let mut down = 0usize;
     for ip in &order {
@@ -749,12 +811,22 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     }
     x.start("runstats", &[])?;
     let timestr = ctime(end);
-    let summary = format!(
+    let mut summary = format!(
         "smb1scan done at {timestr}; {} IP address{} ({up} host{} up) scanned in {elapsed} seconds",
         order.len(),
         if order.len() == 1 { "" } else { "es" },
         if up == 1 { "" } else { "s" },
     );
+    let excluded: Vec<String> = meta
+        .scopes()
+        .flat_map(|s| s.exclusions.iter().map(|e| clean(&e.text())))
+        .collect();
+    if meta.scopes().next().is_some() {
+        summary.push_str(&match excluded.len() {
+            0 => "; no exclusions".to_string(),
+            n => format!("; {n} exclusions, sent no packet: {}", excluded.join("; ")),
+        });
+    }
     let end_s = end.to_string();
     let mut fin: Vec<(&str, &str)> = vec![
         ("time", &end_s),
