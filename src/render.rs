@@ -112,7 +112,6 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
         output_closed: closed,
         findings_met: reports.findings_met(),
     };
-    let mut meta = meta;
     meta.interrupted = closed;
     reports.finish(&meta, outcome.exit_code())?;
     Ok(outcome)

@@ -309,7 +309,6 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         output_closed: false,
         findings_met: reports.findings_met(),
     };
-    let mut meta = meta;
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
     if interrupted {

@@ -231,7 +231,15 @@ fn every_format_reads_back() {
 
     // JSON Lines via serde into HostResult, plus the computed keys.
     let text = std::fs::read_to_string(&l).expect("jsonl");
-    let back: Vec<HostResult> = text
+    // The file ends with the run's metadata line; the records come before it.
+    let (records, meta) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("two lines at least");
+    let meta: serde_json::Value = serde_json::from_str(meta).expect("metadata line");
+    assert_eq!(meta["kind"], "meta", "{meta}");
+    assert!(meta["meta"]["finished_at"].is_string(), "{meta}");
+    let back: Vec<HostResult> = records
         .lines()
         .map(|x| serde_json::from_str(x).expect("line"))
         .collect();

@@ -29,10 +29,10 @@ pub fn sample() -> (ScanMeta, Vec<HostResult>) {
     (doc.meta, doc.hosts)
 }
 
-/// JSON Lines records.
+/// JSON Lines records (metadata lines, `{"kind":"meta",...}`, left out).
 pub fn records(text: &str) -> Vec<HostResult> {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("{\"kind\""))
         .map(|l| serde_json::from_str(l).expect("JSON Lines record"))
         .collect()
 }
