@@ -62,7 +62,8 @@ pub fn merge(runs: &[PathBuf]) -> Result<Vec<HostResult>> {
         }
         out.extend(kept);
     }
-    out.sort_by_key(key);
+    // Target order: addresses ascending, then port; names without an address last.
+    out.sort_by_key(|h| (h.address().is_none(), key(h)));
     Ok(out)
 }
 

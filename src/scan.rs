@@ -525,6 +525,7 @@ fn syn_record(
     r.status = status;
     r.ms17_010.reason = Some(reason);
     r.error = Some(error);
+    r.settle_not_tested();
     let mut step = Step::new(StepName::Syn, outcome, 0);
     step.detail = Some(detail);
     r.steps.push(step);
@@ -584,7 +585,7 @@ mod tests {
             let r = syn_record(&t, state, 2, Duration::from_millis(700))
                 .unwrap_or_else(|| panic!("{state:?} gave no record"));
             assert_eq!(r.status, status, "{state:?}");
-            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::Unknown);
+            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::NotTested);
             assert_eq!(r.ms17_010.reason, Some(reason), "{state:?}");
             assert_eq!(r.hostname.as_deref(), Some("pump-7"));
             assert_eq!(r.steps.len(), 1);

@@ -47,10 +47,10 @@ if fmt == "html":
                 self.in_scope = True
             if self.in_scope and tag == "tr":
                 self.key, self.text = a.get("data-key"), ""
-            if self.in_scope and tag == "td":
-                self.depth = 1
+            if self.in_scope and tag == "code":
+                self.depth, self.text = 1, ""
         def handle_endtag(self, tag):
-            if tag == "td" and self.depth:
+            if tag == "code" and self.depth:
                 add(self.key, self.text)
                 self.depth = 0
             if tag == "table":

@@ -226,7 +226,10 @@ fn investigate_text(h: &HostResult) -> String {
     if h.status != HostStatus::Open {
         parts.push(format!("status {}", enum_name(&h.status)));
     }
-    if h.ms17_010.verdict == Ms17Verdict::Unknown {
+    if matches!(
+        h.ms17_010.verdict,
+        Ms17Verdict::Unknown | Ms17Verdict::NotTested
+    ) {
         parts.push(format!("MS17-010 {}", ms17_text(h)));
     }
     if h.doublepulsar.verdict == DpVerdict::Unknown {
@@ -587,8 +590,8 @@ fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
 }
 
 /// The scope of the run (of each merged run, for `smb1scan report`), at the head of the page:
-/// one `table class="scope"` per run, one row per [`crate::scope::Scope::properties`] entry
-/// (`data-key` names it).
+/// one `table class="scope"` per run, one row per [`crate::scope::Scope::properties`] key
+/// (`data-key` names it), each value in a `code` element.
 fn write_scope(o: &mut String, meta: &ScanMeta) {
     o.push_str("<section id=\"scope\"><h2>Scope</h2>\n");
     let scopes: Vec<_> = meta.scopes().collect();
@@ -602,12 +605,21 @@ fn write_scope(o: &mut String, meta: &ScanMeta) {
             let _ = writeln!(o, "<h3>Run {} of {}</h3>", i + 1, scopes.len());
         }
         let _ = writeln!(o, "<table class=\"scope\" data-run=\"{}\">", i + 1);
-        for (k, v) in sc.properties() {
+        // One row per key; a repeated key (targets, exclusions) lists its values in its cell.
+        let props = sc.properties();
+        let mut keys: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
+        keys.dedup();
+        for k in keys {
+            let values: Vec<String> = props
+                .iter()
+                .filter(|(k2, _)| *k2 == k)
+                .map(|(_, v)| format!("<code>{}</code>", esc(v)))
+                .collect();
             let _ = writeln!(
                 o,
-                "<tr data-key=\"{k}\"><th>{}</th><td><code>{}</code></td></tr>",
+                "<tr data-key=\"{k}\"><th>{}</th><td>{}</td></tr>",
                 k.replace('_', " "),
-                esc(&v)
+                values.join("<br>")
             );
         }
         o.push_str("</table>\n");
@@ -896,10 +908,11 @@ mod tests {
             .collect();
         assert_eq!(inv.len(), 1);
         let names: Vec<String> = inv[0].hosts.iter().map(|e| display_label(e.host)).collect();
-        // Both high; order_key's host text of the unresolved name starts with 0.0.0.0.
+        // Both high; then by host text (the unresolved name has no address, its text is the
+        // name).
         assert_eq!(
             names,
-            ["<script>alert(1)</script>.example (unresolved)", "10.0.4.2"]
+            ["10.0.4.2", "<script>alert(1)</script>.example (unresolved)"]
         );
         // The filtered address is in no group, but it is counted under the plan.
         assert!(plan.iter().all(|g| g

@@ -11,9 +11,18 @@ use crate::model::{HostResult, HostStatus};
 use crate::report::jsonl::META_KIND;
 use crate::report::{ScanMeta, Scope};
 
-/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
-/// A truncated last line (interrupted run) is skipped with a warning.
+/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines
+/// (metadata lines skipped), each brought to today's schema ([`HostResult::upgrade`]). A
+/// truncated last line (interrupted run) is skipped with a warning.
 pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
+    let mut out = read_records(path)?;
+    for h in &mut out {
+        h.upgrade();
+    }
+    Ok(out)
+}
+
+fn read_records(path: &Path) -> Result<Vec<HostResult>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
     let text = text.trim_start_matches('\u{feff}');
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
@@ -190,7 +199,8 @@ enum Line {
 fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
     #[derive(serde::Deserialize)]
     struct Key {
-        ip: IpAddr,
+        // Null for a target without an address (an unresolved name, dropped below).
+        ip: Option<IpAddr>,
         port: u16,
         status: Option<HostStatus>,
     }
@@ -199,14 +209,17 @@ fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
     }
 
     match serde_json::from_slice::<Key>(line) {
-        Ok(k)
-            if !matches!(
-                k.status,
-                Some(HostStatus::Interrupted | HostStatus::Unresolved)
-            ) =>
+        Ok(Key {
+            ip: Some(ip),
+            port,
+            status,
+        }) if !matches!(
+            status,
+            Some(HostStatus::Interrupted | HostStatus::Unresolved)
+        ) && !ip.is_unspecified() =>
         {
             // A second record of a target: the first one stands.
-            if done.insert((k.ip, k.port)) {
+            if done.insert((ip, port)) {
                 Line::Keep
             } else {
                 Line::Drop(None)

@@ -86,7 +86,10 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
         };
     }
     let mut unknown = Vec::new();
-    if h.ms17_010.verdict == Ms17Verdict::Unknown {
+    if matches!(
+        h.ms17_010.verdict,
+        Ms17Verdict::Unknown | Ms17Verdict::NotTested
+    ) {
         unknown.push(ms17_text(h));
     }
     if h.doublepulsar.verdict == DpVerdict::Unknown {
@@ -221,10 +224,16 @@ pub fn render(
     x.end("properties")?;
     for (e, o) in hosts.iter().zip(&outcomes) {
         let h = e.host;
-        let classname = format!("smb1scan.{}", h.ip);
-        let name = match h.ip {
-            std::net::IpAddr::V4(ip) => format!("{ip}:{}", h.port),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", h.port),
+        // A name that did not resolve has no address: the name stands in for it.
+        let (classname, name) = match (h.address(), h.hostname.as_deref()) {
+            (None, Some(n)) => (
+                format!("smb1scan.{}", clean(n)),
+                format!("{}:{}", clean(n), h.port),
+            ),
+            (Some(std::net::IpAddr::V6(ip)), _) => {
+                (format!("smb1scan.{ip}"), format!("[{ip}]:{}", h.port))
+            }
+            _ => (format!("smb1scan.{}", h.ip), format!("{}:{}", h.ip, h.port)),
         };
         let t = seconds(h.duration_ms);
         x.start(

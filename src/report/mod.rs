@@ -2,7 +2,9 @@
 //! computed fields, `risk` ([`risk`]) and `remediation` ([`remediation`]).
 //!
 //! - CSV ([`csv`]) and JSON Lines ([`jsonl`]) stream: each host is written and flushed as it
-//!   finishes, so an interrupted run leaves valid files.
+//!   finishes, so an interrupted run leaves valid files. A CSV file is rewritten in target order
+//!   when the run completes ([`csv::sort_file`]); a JSON Lines file also gets the run's metadata
+//!   (its scope) as its first and last line.
 //! - JSON ([`json`]) and HTML ([`html`]) need the whole set: the records are kept in memory only
 //!   when one of them was asked, and written by [`ReportSet::finish`] (the engine calls it on
 //!   Ctrl-C too).
@@ -441,6 +443,8 @@ pub struct ReportSet {
     failed_hosts: u64,
     print_summary: bool,
     only_open: bool,
+    /// CSV files, rewritten in target order when the run completes ([`csv::sort_file`]).
+    csv_files: Vec<PathBuf>,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -515,6 +519,7 @@ impl ReportSet {
     fn open_all(plan: &OutputPlan, created: &mut Vec<PathBuf>) -> Result<ReportSet> {
         let table = remediation::table()?;
         let mut sinks = Vec::new();
+        let mut csv_files = Vec::new();
         let mut keep = false;
         for out in &plan.outputs {
             let sink = match (&out.dest, out.format) {
@@ -552,6 +557,7 @@ impl ReportSet {
                         check_csv_header(p)?;
                     }
                     let bom = plan.excel && !appending;
+                    csv_files.push(p.clone());
                     Sink::Csv(Box::new(csv::CsvSink::new(
                         Box::new(file),
                         bom,
@@ -607,6 +613,7 @@ impl ReportSet {
             failed_hosts: 0,
             print_summary: plan.summary,
             only_open: plan.only_open,
+            csv_files,
         })
     }
 
@@ -737,6 +744,14 @@ impl ReportSet {
                     write_atomically(p, &doc)?
                 }
                 Sink::Table(_) | Sink::Csv(_) | Sink::Jsonl(_) => {}
+            }
+        }
+        // The files are closed before they are sorted. An interrupted run keeps its rows in
+        // the order they were written: a row per finished host, nothing rewritten.
+        drop(sinks);
+        if !meta.interrupted {
+            for p in &self.csv_files {
+                csv::sort_file(p)?;
             }
         }
         if self.print_summary {

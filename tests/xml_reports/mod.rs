@@ -99,6 +99,18 @@ pub fn demo_run(base: &str, dir: &Path) -> (ScanMeta, Vec<HostResult>) {
         base.into(),
     ];
     meta.finished_at = Some(crate::report::now_rfc3339());
+    // The run's scope, from the file's closing metadata line.
+    let text = std::fs::read_to_string(&out).expect("demo output");
+    meta.scope = text
+        .lines()
+        .rev()
+        .filter(|l| l.starts_with("{\"kind\""))
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| serde_json::from_value(v["meta"]["scope"].clone()).ok());
+    assert!(
+        meta.scope.is_some(),
+        "the demo's JSON Lines carry its scope"
+    );
     (meta, hosts)
 }
 
