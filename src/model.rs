@@ -696,3 +696,58 @@ pub enum StepOutcome {
     /// The ping reply fits neither shape.
     Unexpected,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_tested_only_where_the_port_never_answered() {
+        use HostStatus as S;
+        for (status, want) in [
+            (S::Open, Ms17Verdict::Unknown),
+            (S::Reset, Ms17Verdict::Unknown),
+            (S::Timeout, Ms17Verdict::Unknown),
+            (S::ProtocolError, Ms17Verdict::Unknown),
+            (S::Closed, Ms17Verdict::NotTested),
+            (S::Filtered, Ms17Verdict::NotTested),
+            (S::Unreachable, Ms17Verdict::NotTested),
+            (S::Interrupted, Ms17Verdict::NotTested),
+            (S::Error, Ms17Verdict::NotTested),
+            (S::Unresolved, Ms17Verdict::NotTested),
+        ] {
+            let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+            h.status = status;
+            h.settle_not_tested();
+            assert_eq!(h.ms17_010.verdict, want, "{status:?}");
+        }
+        // A decided verdict is never touched.
+        let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+        h.status = HostStatus::Closed;
+        h.ms17_010.verdict = Ms17Verdict::Vulnerable;
+        h.settle_not_tested();
+        assert_eq!(h.ms17_010.verdict, Ms17Verdict::Vulnerable);
+    }
+
+    #[test]
+    fn an_unresolved_name_has_no_address_and_schema_1_reads_back() {
+        let h = HostResult::unresolved("pump-7.ward", 445, "no such host");
+        assert_eq!(h.address(), None);
+        assert_eq!(h.ms17_010.verdict, Ms17Verdict::NotTested);
+        let v = serde_json::to_value(&h).unwrap();
+        assert!(v["ip"].is_null(), "{v}");
+        let back: HostResult = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, h);
+        // Schema 1: `0.0.0.0` and `unknown`.
+        let mut old = v;
+        old["ip"] = "0.0.0.0".into();
+        old["schema"] = 1.into();
+        old["ms17_010"]["verdict"] = "unknown".into();
+        let mut old: HostResult = serde_json::from_value(old).unwrap();
+        assert_eq!(old.address(), None);
+        old.upgrade();
+        assert_eq!(old.schema, SCHEMA_VERSION);
+        assert_eq!(old.ms17_010.verdict, Ms17Verdict::NotTested);
+        assert_eq!(old.ms17_010.reason, Some(Reason::Unresolved));
+    }
+}

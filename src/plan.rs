@@ -226,11 +226,11 @@ impl ScanPlan {
     pub fn scope(&self, started_at: &str) -> Scope {
         let t = &self.targets;
         let mut targets = t.targets.clone();
-        targets.extend(
-            t.input_files
-                .iter()
-                .map(|f| format!("file:{}", f.display())),
-        );
+        // Input files by absolute path (standard input stays `file:-`).
+        targets.extend(t.input_files.iter().map(|f| match f.as_os_str() == "-" {
+            true => "file:-".to_string(),
+            false => format!("file:{}", crate::scope::absolute(f)),
+        }));
         Scope {
             scanner_host: crate::scope::scanner_host(),
             scanner_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -677,6 +677,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("--host-timeout"), "{e}");
+    }
+
+    #[test]
+    fn the_scope_names_every_exclusion_with_its_source() {
+        use crate::scope::{absolute, ExclusionSource as S};
+        let site = SiteConfig::parse(
+            "[targets]\nexclude = [\"10.0.0.7\"]\nexclude_files = [\"pumps.txt\"]\n\
+             [scan]\nrate = 20\n",
+            Path::new("/etc/smb1scan/config.toml"),
+        )
+        .unwrap();
+        let mut f = flags(&["10.0.0.0/24"]);
+        f.targets.exclude = vec!["10.0.0.5".into()];
+        f.targets.exclude_files = vec![PathBuf::from("/srv/life-critical.txt")];
+        f.shard = Some(Shard { index: 2, count: 4 });
+        let p = plan(f, &site).unwrap();
+        let sc = p.scope("2026-12-06T09:00:00.000Z");
+        type Row<'a> = (S, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let got: Vec<Row<'_>> = sc
+            .exclusions
+            .iter()
+            .map(|e| {
+                let (spec, file, config) = (&e.spec, &e.file, &e.config);
+                (
+                    e.source,
+                    spec.as_deref(),
+                    file.as_deref(),
+                    config.as_deref(),
+                )
+            })
+            .collect();
+        let cfg = Some("/etc/smb1scan/config.toml");
+        assert_eq!(
+            got,
+            [
+                (S::Flag, Some("10.0.0.5"), None, None),
+                (S::File, None, Some("/srv/life-critical.txt"), None),
+                (S::Config, Some("10.0.0.7"), None, cfg),
+                (S::ConfigFile, None, Some("/etc/smb1scan/pumps.txt"), cfg),
+            ]
+        );
+        // The scope's exclusions are the plan's: the same specs and files, nothing more.
+        assert_eq!(p.targets.exclude, ["10.0.0.5", "10.0.0.7"]);
+        assert_eq!(p.targets.exclude_files.len(), 2);
+        assert_eq!(
+            sc.config_files,
+            [absolute(Path::new("/etc/smb1scan/config.toml"))]
+        );
+        assert_eq!(sc.rate, Some(20.0));
+        assert_eq!(sc.shard, "2/4");
+        assert_eq!(sc.targets, ["10.0.0.0/24"]);
+        assert_eq!(sc.started_at, "2026-12-06T09:00:00.000Z");
+        assert!(sc.finished_at.is_none());
     }
 
     #[test]

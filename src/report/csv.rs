@@ -216,6 +216,30 @@ mod tests {
     use crate::report::remediation;
 
     #[test]
+    fn rows_sort_in_target_order_names_last() {
+        let mut rows = vec![
+            ("", "445", "b.example"),
+            ("10.0.0.10", "445", ""),
+            ("fd00::1", "445", ""),
+            ("", "445", "a.example"),
+            ("10.0.0.9", "445", ""),
+            ("10.0.0.9", "139", ""),
+        ];
+        rows.sort_by_key(|(ip, port, name)| row_order(ip, port, name));
+        assert_eq!(
+            rows,
+            [
+                ("10.0.0.9", "139", ""),
+                ("10.0.0.9", "445", ""),
+                ("10.0.0.10", "445", ""),
+                ("fd00::1", "445", ""),
+                ("", "445", "a.example"),
+                ("", "445", "b.example"),
+            ]
+        );
+    }
+
+    #[test]
     fn control_characters_from_the_network_never_reach_the_file() {
         let mut h = HostResult::new([10, 20, 9, 7].into(), 445, Some("pc\u{7}.clinic".into()));
         h.os.netbios_name = Some("PC\u{1b}]0;owned\u{7}".into());

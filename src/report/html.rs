@@ -533,7 +533,8 @@ fn write_findings(o: &mut String, findings: &[&Enriched<'_>]) {
              <td class=\"r-{r}\">{r}</td><td>{host}</td><td>{os}</td>\
              <td>{smb1} ({ev})</td><td>{ms}</td><td>{dp}</td><td>{sig}{dialects}</td>\
              <td class=\"rem\"><details><summary>{groups}</summary><ol>",
-            ip = esc(&h.ip.to_string()),
+            // Empty for a target without an address (a name that did not resolve).
+            ip = esc(&h.address().map(|a| a.to_string()).unwrap_or_default()),
             port = h.port,
             r = e.risk,
             host = host_cell(h),
@@ -572,7 +573,7 @@ fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
             o,
             "<tr class=\"host\" data-ip=\"{ip}\" data-port=\"{port}\" data-risk=\"none\"><td>{ip}:{port}</td>\
              <td>{st}</td><td>{name}</td><td>{os}</td><td>{ms}</td><td>{err}</td></tr>",
-            ip = esc(&h.ip.to_string()),
+            ip = esc(&h.address().map(|a| a.to_string()).unwrap_or_default()),
             port = h.port,
             st = esc(&enum_name(&h.status)),
             name = esc(
@@ -970,7 +971,13 @@ mod tests {
                 let (bd, br, bh) = summary::order_key(b);
                 bd.cmp(&ad).then(br.cmp(&ar)).then(ah.cmp(&bh))
             });
-            v.iter().map(|h| format!("{}:{}", h.ip, h.port)).collect()
+            // `data-ip` is empty for a name that did not resolve.
+            v.iter()
+                .map(|h| {
+                    let ip = h.address().map(|a| a.to_string()).unwrap_or_default();
+                    format!("{ip}:{}", h.port)
+                })
+                .collect()
         };
         let page = render(&ScanMeta::new(vec![], serde_json::Value::Null), e, table());
         let got: Vec<String> = page
