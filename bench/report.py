@@ -87,7 +87,10 @@ def read_jsonl(path):
         for line in f:
             line = line.strip()
             if line:
-                out.append(json.loads(line))
+                rec = json.loads(line)
+                # A JSON Lines file's metadata lines (the run's scope) are not host records.
+                if "kind" not in rec:
+                    out.append(rec)
     return out
 
 

@@ -143,7 +143,9 @@ n12 = ipaddress.ip_network(silent).num_addresses
 
 def records(name):
     p = os.path.join(state, name)
-    return [json.loads(l) for l in open(p)] if os.path.exists(p) else None
+    # Metadata lines ({"kind": "meta"}: the run's scope) are not host records.
+    recs = [json.loads(l) for l in open(p)] if os.path.exists(p) else None
+    return None if recs is None else [r for r in recs if "kind" not in r]
 
 def key(r):
     return (r["ip"], r["port"])

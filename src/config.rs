@@ -225,6 +225,9 @@ pub struct SiteConfig {
     /// reported with its file).
     #[serde(skip)]
     pub origins: std::collections::BTreeMap<String, PathBuf>,
+    /// Every `[targets]` exclusion with the file that set it, for the run's scope.
+    #[serde(skip)]
+    pub exclusions: Vec<crate::scope::Exclusion>,
 }
 
 fn over<T>(base: &mut Option<T>, top: Option<T>) {
@@ -253,6 +256,11 @@ impl SiteConfig {
             }
         }
         c.sources.push(origin.to_path_buf());
+        let specs = c.targets.exclude.iter();
+        let excl = specs.map(|s| crate::scope::Exclusion::config(s, origin));
+        let files = c.targets.exclude_files.iter();
+        let excl = excl.chain(files.map(|f| crate::scope::Exclusion::config_file(f, origin)));
+        c.exclusions = excl.collect();
         if let Ok(t) = toml::from_str::<toml::Table>(text) {
             for (section, v) in &t {
                 if let toml::Value::Table(keys) = v {
@@ -322,6 +330,7 @@ impl SiteConfig {
         over(&mut self.output.fail_on, top.output.fail_on);
         self.sources.extend(top.sources);
         self.origins.extend(top.origins);
+        self.exclusions.extend(top.exclusions);
         self
     }
 

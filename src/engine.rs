@@ -92,6 +92,7 @@ fn failed_result(t: Target, msg: String, ms: u64) -> HostResult {
     r.ms17_010.reason = Some(Reason::LocalError);
     r.duration_ms = ms;
     r.error = Some(msg);
+    r.settle_not_tested();
     r
 }
 

@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod scope;
 pub mod signals;
 pub mod targets;
 

@@ -10,8 +10,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the JSON record layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON record layout. 2: MS17-010 `not-tested` for a port that never answered
+/// (schema 1 said `unknown`), and `ip` null for a target without an address (schema 1:
+/// `0.0.0.0`). Schema 1 records are read and brought to 2 by [`HostResult::upgrade`].
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One thing to probe: an address, a port, and the name it came from. Built by
 /// `crate::targets`, consumed by the engine and the probe; it lives here so neither of them
@@ -31,7 +33,9 @@ pub struct Target {
 pub struct HostResult {
     /// Layout version ([`SCHEMA_VERSION`]).
     pub schema: u32,
-    /// Address scanned.
+    /// Address scanned; `0.0.0.0` in memory for a target that has none (status `unresolved`),
+    /// written `null`.
+    #[serde(with = "ip_or_null")]
     pub ip: IpAddr,
     /// Host name the address came from, when the target was given as a name.
     pub hostname: Option<String>,
@@ -81,9 +85,29 @@ impl HostResult {
     }
 }
 
+/// `ip` as written: null for the unspecified address (a target without one), and read back from
+/// null or from schema 1's `0.0.0.0`.
+mod ip_or_null {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ip: &IpAddr, s: S) -> Result<S::Ok, S::Error> {
+        if ip.is_unspecified() {
+            s.serialize_none()
+        } else {
+            s.collect_str(ip)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+        Ok(Option::<IpAddr>::deserialize(d)?.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+    }
+}
+
 impl HostResult {
-    /// The record of a target name that did not resolve on `port`: every verdict `unknown`
-    /// (nothing was tested), the resolver's answer in `error`.
+    /// The record of a target name that did not resolve on `port`: MS17-010 `not-tested`
+    /// (reason `unresolved`: nothing was sent), the resolver's answer in `error`.
     pub fn unresolved(name: &str, port: u16, why: &str) -> Self {
         let mut r = HostResult::new(
             IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
@@ -93,7 +117,31 @@ impl HostResult {
         r.status = HostStatus::Unresolved;
         r.ms17_010.reason = Some(Reason::Unresolved);
         r.error = Some(format!("cannot resolve `{name}`: {why}"));
+        r.settle_not_tested();
         r
+    }
+
+    /// The address, or `None` for a target that has none (a name that did not resolve).
+    pub fn address(&self) -> Option<IpAddr> {
+        (!self.ip.is_unspecified()).then_some(self.ip)
+    }
+
+    /// An MS17-010 test that never ran because the port never answered (closed, filtered,
+    /// unreachable, unresolved, interrupted before an answer, local error) is `not-tested`, never
+    /// the `unknown` of a host that answered and could not be decided. The reason stays.
+    pub fn settle_not_tested(&mut self) {
+        if !self.port_answered() && self.ms17_010.verdict == Ms17Verdict::Unknown {
+            self.ms17_010.verdict = Ms17Verdict::NotTested;
+        }
+    }
+
+    /// Brings a record of an older schema to [`SCHEMA_VERSION`] (schema 1: `unknown` on a port
+    /// that never answered becomes `not-tested`).
+    pub fn upgrade(&mut self) {
+        if self.schema < SCHEMA_VERSION {
+            self.settle_not_tested();
+            self.schema = SCHEMA_VERSION;
+        }
     }
 
     /// The port accepted a TCP connection (whatever came after): a host that then gives no
@@ -129,7 +177,8 @@ pub enum HostStatus {
     /// Any other local error (out of file descriptors, ...), see `error`.
     Error,
     /// The target was given as a host name that did not resolve: nothing was sent. `ip` is
-    /// `0.0.0.0` (there is no address), `hostname` holds the name, `error` the resolver's answer.
+    /// null (there is no address; schema 1 wrote `0.0.0.0`), `hostname` holds the name, `error`
+    /// the resolver's answer.
     Unresolved,
 }
 
@@ -268,9 +317,12 @@ pub enum Ms17Verdict {
     NotVulnerable,
     /// SMB1 is off, so the SMBv1 flaw is not reachable.
     NotExposed,
-    /// The test did not reach a verdict; `reason` says why.
+    /// The port answered but the test did not reach a verdict; `reason` says why.
     #[default]
     Unknown,
+    /// The port never answered (closed, filtered, unreachable), the name did not resolve, or the
+    /// run stopped first: nothing was tested; `reason` says why. Never a clean bill of health.
+    NotTested,
 }
 
 /// The MS17-010 check.
@@ -643,4 +695,59 @@ pub enum StepOutcome {
     Absent,
     /// The ping reply fits neither shape.
     Unexpected,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_tested_only_where_the_port_never_answered() {
+        use HostStatus as S;
+        for (status, want) in [
+            (S::Open, Ms17Verdict::Unknown),
+            (S::Reset, Ms17Verdict::Unknown),
+            (S::Timeout, Ms17Verdict::Unknown),
+            (S::ProtocolError, Ms17Verdict::Unknown),
+            (S::Closed, Ms17Verdict::NotTested),
+            (S::Filtered, Ms17Verdict::NotTested),
+            (S::Unreachable, Ms17Verdict::NotTested),
+            (S::Interrupted, Ms17Verdict::NotTested),
+            (S::Error, Ms17Verdict::NotTested),
+            (S::Unresolved, Ms17Verdict::NotTested),
+        ] {
+            let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+            h.status = status;
+            h.settle_not_tested();
+            assert_eq!(h.ms17_010.verdict, want, "{status:?}");
+        }
+        // A decided verdict is never touched.
+        let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+        h.status = HostStatus::Closed;
+        h.ms17_010.verdict = Ms17Verdict::Vulnerable;
+        h.settle_not_tested();
+        assert_eq!(h.ms17_010.verdict, Ms17Verdict::Vulnerable);
+    }
+
+    #[test]
+    fn an_unresolved_name_has_no_address_and_schema_1_reads_back() {
+        let h = HostResult::unresolved("pump-7.ward", 445, "no such host");
+        assert_eq!(h.address(), None);
+        assert_eq!(h.ms17_010.verdict, Ms17Verdict::NotTested);
+        let v = serde_json::to_value(&h).unwrap();
+        assert!(v["ip"].is_null(), "{v}");
+        let back: HostResult = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back, h);
+        // Schema 1: `0.0.0.0` and `unknown`.
+        let mut old = v;
+        old["ip"] = "0.0.0.0".into();
+        old["schema"] = 1.into();
+        old["ms17_010"]["verdict"] = "unknown".into();
+        let mut old: HostResult = serde_json::from_value(old).unwrap();
+        assert_eq!(old.address(), None);
+        old.upgrade();
+        assert_eq!(old.schema, SCHEMA_VERSION);
+        assert_eq!(old.ms17_010.verdict, Ms17Verdict::NotTested);
+        assert_eq!(old.ms17_010.reason, Some(Reason::Unresolved));
+    }
 }

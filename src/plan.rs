@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::probe::{Credentials, ProbeOptions};
 use crate::report::policy::{FailOn, Finding};
 use crate::report::{Format, Output, OutputPlan, WriteMode};
+use crate::scope::{Exclusion, Scope};
 use crate::targets::Shard;
 
 pub use crate::defaults;
@@ -177,6 +178,8 @@ pub struct ScanPlan {
     /// The one line printed on standard error before the first packet (even under `-q`) when
     /// the speed settings are not for networks with medical devices ([`speed_warning`]).
     pub speed_warning: Option<String>,
+    /// Every exclusion in `targets`, with its source (flag, file, site config), for the scope.
+    pub exclusions: Vec<Exclusion>,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -211,6 +214,7 @@ impl ScanPlan {
             quiet: false,
             speed_warning: None,
             config_files: Vec::new(),
+            exclusions: Vec::new(),
         }
     }
 
@@ -219,6 +223,40 @@ impl ScanPlan {
     pub fn from_flags(flags: ScanFlags) -> Result<ScanPlan> {
         let site = SiteConfig::load(flags.config.as_deref(), flags.no_config)?;
         ScanPlan::try_from((flags, site))
+    }
+
+    /// The scope of a run of this plan starting at `started_at` (RFC 3339): what is scanned,
+    /// what is excluded and from where, how fast, from which machine.
+    pub fn scope(&self, started_at: &str) -> Scope {
+        let t = &self.targets;
+        let mut targets = t.targets.clone();
+        // Input files by absolute path (standard input stays `file:-`).
+        targets.extend(t.input_files.iter().map(|f| match f.as_os_str() == "-" {
+            true => "file:-".to_string(),
+            false => format!("file:{}", crate::scope::absolute(f)),
+        }));
+        Scope {
+            scanner_host: crate::scope::scanner_host(),
+            scanner_version: env!("CARGO_PKG_VERSION").to_string(),
+            targets,
+            ports: self.ports.clone(),
+            exclusions: self.exclusions.clone(),
+            config_files: self
+                .config_files
+                .iter()
+                .map(|p| crate::scope::absolute(p))
+                .collect(),
+            rate: self.engine.rate,
+            concurrency: self.engine.concurrency,
+            connect_timeout_ms: self.probe.connect_timeout.as_millis() as u64,
+            read_timeout_ms: self.probe.read_timeout.as_millis() as u64,
+            host_timeout_ms: self.probe.host_timeout.as_millis() as u64,
+            retries: self.probe.retries,
+            discovery: self.discovery.as_str().to_string(),
+            shard: format!("{}/{}", self.shard.index, self.shard.count),
+            started_at: started_at.to_string(),
+            finished_at: None,
+        }
     }
 
     /// Options recorded in the scan metadata (no secrets).
@@ -379,6 +417,14 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
         probe.smb2_enumerate = !flags.smb2_quick;
 
         let mut targets = flags.targets.clone();
+        // Flags first, then the site config: the order `targets.exclude` has.
+        let mut exclusions: Vec<Exclusion> = targets
+            .exclude
+            .iter()
+            .map(|s| Exclusion::flag(s))
+            .chain(targets.exclude_files.iter().map(|f| Exclusion::file(f)))
+            .collect();
+        exclusions.extend(site.exclusions.iter().cloned());
         targets.exclude.extend(site.targets.exclude.iter().cloned());
         targets
             .exclude_files
@@ -427,6 +473,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             quiet: flags.quiet,
             config_files: site.sources.clone(),
             speed_warning: speed_warning(fast, flags.rate, rate, concurrency),
+            exclusions,
         })
     }
 }
@@ -734,6 +781,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("--host-timeout"), "{e}");
+    }
+
+    #[test]
+    fn the_scope_names_every_exclusion_with_its_source() {
+        use crate::scope::{absolute, ExclusionSource as S};
+        let site = SiteConfig::parse(
+            "[targets]\nexclude = [\"10.0.0.7\"]\nexclude_files = [\"pumps.txt\"]\n\
+             [scan]\nrate = 20\n",
+            Path::new("/etc/smb1scan/config.toml"),
+        )
+        .unwrap();
+        let mut f = flags(&["10.0.0.0/24"]);
+        f.targets.exclude = vec!["10.0.0.5".into()];
+        f.targets.exclude_files = vec![PathBuf::from("/srv/life-critical.txt")];
+        f.shard = Some(Shard { index: 2, count: 4 });
+        let p = plan(f, &site).unwrap();
+        let sc = p.scope("2026-12-06T09:00:00.000Z");
+        type Row<'a> = (S, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let got: Vec<Row<'_>> = sc
+            .exclusions
+            .iter()
+            .map(|e| {
+                let (spec, file, config) = (&e.spec, &e.file, &e.config);
+                (
+                    e.source,
+                    spec.as_deref(),
+                    file.as_deref(),
+                    config.as_deref(),
+                )
+            })
+            .collect();
+        let cfg = Some("/etc/smb1scan/config.toml");
+        assert_eq!(
+            got,
+            [
+                (S::Flag, Some("10.0.0.5"), None, None),
+                (S::File, None, Some("/srv/life-critical.txt"), None),
+                (S::Config, Some("10.0.0.7"), None, cfg),
+                (S::ConfigFile, None, Some("/etc/smb1scan/pumps.txt"), cfg),
+            ]
+        );
+        // The scope's exclusions are the plan's: the same specs and files, nothing more.
+        assert_eq!(p.targets.exclude, ["10.0.0.5", "10.0.0.7"]);
+        assert_eq!(p.targets.exclude_files.len(), 2);
+        assert_eq!(
+            sc.config_files,
+            [absolute(Path::new("/etc/smb1scan/config.toml"))]
+        );
+        assert_eq!(sc.rate, Some(20.0));
+        assert_eq!(sc.shard, "2/4");
+        assert_eq!(sc.targets, ["10.0.0.0/24"]);
+        assert_eq!(sc.started_at, "2026-12-06T09:00:00.000Z");
+        assert!(sc.finished_at.is_none());
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub fn merge(runs: &[PathBuf]) -> Result<Vec<HostResult>> {
         }
         out.extend(kept);
     }
-    out.sort_by_key(key);
+    // Target order: addresses ascending, then port; names without an address last.
+    out.sort_by_key(|h| (h.address().is_none(), key(h)));
     Ok(out)
 }
 
@@ -85,13 +86,17 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
                 .join(", ")
         )));
     }
-    let meta = ScanMeta::new(
+    let mut meta = ScanMeta::new(
         runs.iter()
             .map(|p| format!("file:{}", p.display()))
             .collect(),
         serde_json::json!({ "merged_from": runs }),
     );
+    for p in runs {
+        meta.merged.extend(input::read_scopes(p)?);
+    }
     let mut reports = ReportSet::open(output)?;
+    reports.begin(&meta)?;
     let mut closed = false;
     for h in &hosts {
         match reports.write(h) {
@@ -112,7 +117,6 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
             crate::report::policy::RunEnd::Completed
         }),
     };
-    let mut meta = meta;
     meta.interrupted = closed;
     reports.finish(&meta, outcome.exit_code())?;
     Ok(outcome)

@@ -190,8 +190,10 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         ports = ?plan.ports,
         "scan starting"
     );
-    let meta = ScanMeta::new(described, plan.options_json());
+    let mut meta = ScanMeta::new(described, plan.options_json());
+    meta.scope = Some(plan.scope(&meta.started_at));
     let mut reports = ReportSet::open(&plan.output)?;
+    reports.begin(&meta)?;
     // A resumed sweep is one sweep: the records already in the file count in the summary, the
     // gate and the documents. The file holds one record per (address, port) after the repair,
     // and none of those targets is scanned again, so no record is counted twice; unresolved
@@ -317,7 +319,6 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             policy::RunEnd::Completed
         }),
     };
-    let mut meta = meta;
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
     if interrupted {
@@ -534,6 +535,7 @@ fn syn_record(
     r.status = status;
     r.ms17_010.reason = Some(reason);
     r.error = Some(error);
+    r.settle_not_tested();
     let mut step = Step::new(StepName::Syn, outcome, 0);
     step.detail = Some(detail);
     r.steps.push(step);
@@ -593,7 +595,7 @@ mod tests {
             let r = syn_record(&t, state, 2, Duration::from_millis(700))
                 .unwrap_or_else(|| panic!("{state:?} gave no record"));
             assert_eq!(r.status, status, "{state:?}");
-            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::Unknown);
+            assert_eq!(r.ms17_010.verdict, crate::model::Ms17Verdict::NotTested);
             assert_eq!(r.ms17_010.reason, Some(reason), "{state:?}");
             assert_eq!(r.hostname.as_deref(), Some("pump-7"));
             assert_eq!(r.steps.len(), 1);

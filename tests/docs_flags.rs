@@ -506,10 +506,26 @@ fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn every_json_key_is_documented() {
     let (_, jsonl) = scan_closed_port("json");
-    let line = jsonl.lines().next().expect("one JSON Lines record");
-    let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
+    let v = lines
+        .iter()
+        .find(|v| v.get("kind").is_none())
+        .expect("one JSON Lines record");
     let mut keys = BTreeSet::new();
-    key_paths(&v, "", &mut keys);
+    key_paths(v, "", &mut keys);
+    // The metadata lines of a file: `kind` and the scope's keys (`meta.scope.ports` is
+    // documented as `ports` in the Scope table).
+    let meta = lines.first().expect("a metadata line");
+    assert_eq!(meta["kind"], "meta", "{meta}");
+    let mut mkeys = BTreeSet::new();
+    key_paths(&meta["meta"]["scope"], "", &mut mkeys);
+    assert!(mkeys.contains("exclusions"), "{mkeys:?}");
+    keys.insert("kind".to_string());
+    keys.insert("meta.scope".to_string());
+    keys.extend(mkeys);
     assert!(
         keys.contains("steps[].name"),
         "the closed port records its connect step: {keys:?}"

@@ -434,6 +434,10 @@ fn scan_under_capture(mode: &str) {
     let mut reported = BTreeSet::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON line");
+        if v.get("kind").is_some() {
+            // The run's metadata (its scope), not a record.
+            continue;
+        }
         let ip: Ipv4Addr = v["ip"]
             .as_str()
             .and_then(|s| s.parse().ok())

@@ -231,7 +231,15 @@ fn every_format_reads_back() {
 
     // JSON Lines via serde into HostResult, plus the computed keys.
     let text = std::fs::read_to_string(&l).expect("jsonl");
-    let back: Vec<HostResult> = text
+    // The file ends with the run's metadata line; the records come before it.
+    let (records, meta) = text
+        .trim_end()
+        .rsplit_once('\n')
+        .expect("two lines at least");
+    let meta: serde_json::Value = serde_json::from_str(meta).expect("metadata line");
+    assert_eq!(meta["kind"], "meta", "{meta}");
+    assert!(meta["meta"]["finished_at"].is_string(), "{meta}");
+    let back: Vec<HostResult> = records
         .lines()
         .map(|x| serde_json::from_str(x).expect("line"))
         .collect();
@@ -257,8 +265,14 @@ fn every_format_reads_back() {
     assert_eq!(meta.targets, vec!["10.20.0.0/16".to_string()]);
     let back: Vec<HostResult> = serde_json::from_value(doc["hosts"].clone()).expect("hosts");
     assert_eq!(back, hosts);
-    // And the diff reader takes that document.
-    assert_eq!(report::diff::read_results(&j).expect("read json"), hosts);
+    // And the diff reader takes that document, bringing the fixture's schema 1 records to
+    // today's schema (a port that never answered: MS17-010 `not-tested`).
+    let mut upgraded = hosts.clone();
+    upgraded.iter_mut().for_each(HostResult::upgrade);
+    assert!(upgraded
+        .iter()
+        .all(|h| h.schema == smb1scan::model::SCHEMA_VERSION));
+    assert_eq!(report::diff::read_results(&j).expect("read json"), upgraded);
 
     // HTML: one row per host, sorted by risk, every string escaped, nothing external.
     let page = std::fs::read_to_string(&h).expect("html");

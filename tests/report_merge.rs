@@ -35,11 +35,12 @@ fn scan(args: &[&str], out: &Path) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// Host records in a JSON Lines file (metadata lines, `{"kind":"meta",...}`, left out).
 fn lines(p: &Path) -> usize {
     std::fs::read_to_string(p)
         .expect("read")
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("{\"kind\""))
         .count()
 }
 

@@ -2,7 +2,8 @@
 //! real `smb1scan demo` run, checked by what reads nmap XML in the field: `xmllint` against
 //! nmap's DTD, `ndiff` (one host changed between two renderings), `xsltproc` with nmap's own
 //! `nmap.xsl`, and python-libnmap. Plus the mapping rules: up/down/total, an unknown verdict
-//! never shown as NOT VULNERABLE, two ports of one address in one host, control characters.
+//! never shown as NOT VULNERABLE, vulnerability elements only where nmap prints them (default
+//! verbosity), two ports of one address in one host, control characters.
 //!
 //! The report layer is compiled into this test from its sources (the crate is a binary).
 //! fixtures/reports/sample.xml and baseline.xml must equal today's rendering of sample.json and
@@ -134,7 +135,6 @@ fn counts_and_states_follow_the_records() {
                 assert!(block.contains("<status state=\"up\""), "{block}");
                 assert!(block.contains("<state state=\"open\""), "{block}");
                 assert!(block.contains("<service name=\"microsoft-ds\""), "{block}");
-                assert!(block.contains("id=\"smb-vuln-ms17-010\""), "{block}");
             }
             HostStatus::Filtered => {
                 assert!(block.contains("<status state=\"down\""), "{block}");
@@ -147,17 +147,22 @@ fn counts_and_states_follow_the_records() {
             }
             _ => {}
         }
-        let verdict = match h.ms17_010.verdict {
-            Ms17Verdict::Vulnerable => "VULNERABLE",
-            Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed => "NOT VULNERABLE",
-            Ms17Verdict::Unknown => "UNKNOWN (unable to test)",
-        };
-        if h.status == HostStatus::Open {
-            assert!(
-                block.contains(&format!("<elem key=\"state\">{verdict}</elem>")),
-                "{}: {verdict}\n{block}",
-                h.ip
-            );
+        // As nmap at default verbosity: the vulnerability elements for findings only.
+        assert_eq!(
+            block.contains("id=\"smb-vuln-ms17-010\""),
+            h.ms17_010.verdict == Ms17Verdict::Vulnerable,
+            "{}\n{block}",
+            h.ip
+        );
+        assert_eq!(
+            block.contains("id=\"smb-double-pulsar-backdoor\""),
+            h.doublepulsar.verdict == DpVerdict::Present,
+            "{}\n{block}",
+            h.ip
+        );
+        assert!(!block.contains("NOT VULNERABLE") && !block.contains("UNKNOWN ("));
+        if h.ms17_010.verdict == Ms17Verdict::Vulnerable {
+            assert!(block.contains("<elem key=\"state\">VULNERABLE</elem>"));
         }
         // Every record carries smb1scan's own verdict, reason and risk.
         let ms17 = report::enum_name(&h.ms17_010.verdict);
@@ -179,17 +184,17 @@ fn unknown_is_never_not_vulnerable() {
     h.ms17_010.status_name = Some("STATUS_ACCESS_DENIED".to_string());
     h.doublepulsar.verdict = DpVerdict::NotTested;
     let xml = render_all(&meta, &[h]);
-    assert!(xml.contains("<elem key=\"state\">UNKNOWN (unable to test)</elem>"));
+    // No vulnerability element (nmap prints none for a host it could not test), and never
+    // NOT VULNERABLE: the unknown and its reason are in the smb1scan element.
+    assert!(!xml.contains("smb-vuln-ms17-010"), "{xml}");
     assert!(!xml.contains("NOT VULNERABLE"), "{xml}");
-    assert!(
-        xml.contains("Check results:&#xa;      session-setup-refused (STATUS_ACCESS_DENIED)"),
-        "{xml}"
-    );
     assert!(
         !xml.contains("smb-double-pulsar-backdoor"),
         "never pinged: no claim either way"
     );
+    assert!(xml.contains("<elem key=\"ms17_010\">unknown</elem>"));
     assert!(xml.contains("<elem key=\"ms17_010_reason\">session-setup-refused</elem>"));
+    assert!(xml.contains("<elem key=\"ms17_010_status\">STATUS_ACCESS_DENIED</elem>"));
 }
 
 #[test]
@@ -208,7 +213,7 @@ fn ports_of_one_address_timeouts_and_interruptions() {
     // A port that accepted and then went silent: the host answered, its verdict is unknown.
     let t = host_block(&xml, "10.9.9.9");
     assert!(t.contains("<status state=\"up\""), "{t}");
-    assert!(t.contains("UNKNOWN (unable to test)"), "{t}");
+    assert!(t.contains("<elem key=\"ms17_010\">unknown</elem>"), "{t}");
     assert!(t.contains("timeout-after-negotiate"), "{t}");
     let c = host_block(&xml, "10.9.9.10");
     assert!(
@@ -385,8 +390,10 @@ fn ndiff_reports_the_changed_host() {
         text(&out.stderr)
     );
     assert!(diff.contains(&ip), "{diff}");
-    assert!(diff.contains("-|      State: NOT VULNERABLE"), "{diff}");
+    // The finding appears as nmap's own script would (added), and smb1scan's verdict changes.
     assert!(diff.contains("+|      State: VULNERABLE"), "{diff}");
+    assert!(diff.contains("-|      ms17_010: not-vulnerable"), "{diff}");
+    assert!(diff.contains("+|      ms17_010: vulnerable"), "{diff}");
     // Only that host changed.
     let other_hosts: Vec<String> = hosts
         .iter()
@@ -440,7 +447,7 @@ fn nmap_xsl_renders_hosts_and_verdicts() {
     }
     assert!(page.contains("smb-vuln-ms17-010"));
     assert!(page.contains("State: VULNERABLE"));
-    assert!(page.contains("State: NOT VULNERABLE"));
+    assert!(!page.contains("State: NOT VULNERABLE"));
     assert!(page.contains("smb1scan"));
 }
 
@@ -520,12 +527,13 @@ fn python_libnmap_reads_hosts_ports_and_scripts() {
             assert_eq!(svc["service"], "microsoft-ds", "{name} {ip}");
             let state =
                 &got["hostscripts"]["smb-vuln-ms17-010"]["elements"]["CVE-2017-0143"]["state"];
-            let want = match h.ms17_010.verdict {
-                Ms17Verdict::Vulnerable => "VULNERABLE",
-                Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed => "NOT VULNERABLE",
-                Ms17Verdict::Unknown => "UNKNOWN (unable to test)",
-            };
-            assert_eq!(state, want, "{name} {ip}: {got}");
+            match h.ms17_010.verdict {
+                Ms17Verdict::Vulnerable => assert_eq!(state, "VULNERABLE", "{name} {ip}: {got}"),
+                _ => assert!(
+                    got["hostscripts"]["smb-vuln-ms17-010"].is_null(),
+                    "{name} {ip}: {got}"
+                ),
+            }
             let dp = &got["hostscripts"]["smb-double-pulsar-backdoor"];
             match h.doublepulsar.verdict {
                 DpVerdict::Present => assert!(
@@ -534,19 +542,7 @@ fn python_libnmap_reads_hosts_ports_and_scripts() {
                         .is_some_and(|o| o.contains("State: VULNERABLE")),
                     "{name} {ip}: {got}"
                 ),
-                DpVerdict::Absent => assert!(
-                    dp["output"]
-                        .as_str()
-                        .is_some_and(|o| o.contains("State: NOT VULNERABLE")),
-                    "{name} {ip}: {got}"
-                ),
-                DpVerdict::Unknown => assert!(
-                    dp["output"]
-                        .as_str()
-                        .is_some_and(|o| o.contains("State: UNKNOWN")),
-                    "{name} {ip}: {got}"
-                ),
-                DpVerdict::NotTested => assert!(dp.is_null(), "{name} {ip}: {got}"),
+                _ => assert!(dp.is_null(), "{name} {ip}: {got}"),
             }
             if let Some(n) = &h.os.netbios_name {
                 let os = got["hostscripts"]["smb-os-discovery"]["elements"]["server"].as_str();

@@ -207,6 +207,8 @@ impl Pair {
         let text = std::fs::read_to_string(out).unwrap_or_else(|e| panic!("{out:?}: {e}"));
         let recs = text
             .lines()
+            // The run's metadata lines (its scope) are not records.
+            .filter(|l| !l.starts_with("{\"kind\""))
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l}: {e}")))
             .collect();
         (recs, stderr)

@@ -44,6 +44,10 @@ fn run_demo(base: &str, port: &str) -> (BTreeMap<String, Value>, i32) {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let rec: Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSONL ({e}): {line}"));
+        if rec.get("kind").is_some() {
+            // The run's metadata line (its scope), not a record.
+            continue;
+        }
         let ip = s(&rec, "/ip").unwrap_or_default().to_string();
         let name = persona_of
             .get(&ip)

@@ -370,6 +370,7 @@ pub fn finalise(r: &mut HostResult) {
         r.ms17_010.inferred = Some(Ms17Inferred::Missing);
         r.ms17_010.inferred_reason = Some(Reason::BootedBeforeMs17010);
     }
+    r.settle_not_tested();
 }
 
 /// MS17-010's release (Microsoft Security Bulletin MS17-010, 2017-03-14), Unix seconds.
@@ -631,21 +632,21 @@ mod tests {
                 S::Closed,
                 E::NotTested,
                 None,
-                Ms17Verdict::Unknown,
+                Ms17Verdict::NotTested,
                 Reason::ConnectionRefused,
             ),
             (
                 S::Filtered,
                 E::NotTested,
                 None,
-                Ms17Verdict::Unknown,
+                Ms17Verdict::NotTested,
                 Reason::ConnectTimeout,
             ),
             (
                 S::Unreachable,
                 E::NotTested,
                 None,
-                Ms17Verdict::Unknown,
+                Ms17Verdict::NotTested,
                 Reason::Unreachable,
             ),
             (

@@ -76,7 +76,8 @@ pub fn row(e: &Enriched<'_>) -> Vec<String> {
             .map(|b| b.to_string())
             .or_else(|| h.os.ntlm_version.clone());
     let cells = vec![
-        h.ip.to_string(),
+        // Empty for a target without an address (a name that did not resolve).
+        opt(h.address()),
         opt(h.hostname.as_deref()),
         h.port.to_string(),
         enum_name(&h.status),
@@ -106,6 +107,68 @@ pub fn row(e: &Enriched<'_>) -> Vec<String> {
         .iter()
         .map(|c| defuse(&sanitize_for_terminal(c)))
         .collect()
+}
+
+/// Rewrites a finished CSV file in target order ([`row_order`]): a completed run's file reads
+/// like the target list, whatever order the hosts finished in. The header (and a byte-order
+/// mark) stay first; the file is replaced through a temporary sibling renamed into place.
+pub fn sort_file(path: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io_path("reading", path, e))?;
+    let (bom, body) = match bytes.strip_prefix(BOM) {
+        Some(rest) => (true, rest),
+        None => (false, bytes.as_slice()),
+    };
+    let mut rd = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(body);
+    let read_err = |source| Error::Csv {
+        what: format!("reading {}", path.display()),
+        source,
+    };
+    let header = rd.headers().map_err(read_err)?.clone();
+    let mut rows = rd
+        .records()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(read_err)?;
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (ip, port, name) = (col("ip"), col("port"), col("hostname"));
+    rows.sort_by_cached_key(|r| {
+        let cell = |i: Option<usize>| i.and_then(|i| r.get(i)).unwrap_or("");
+        row_order(cell(ip), cell(port), cell(name))
+    });
+    let mut out = Vec::with_capacity(bytes.len());
+    if bom {
+        out.extend_from_slice(BOM);
+    }
+    {
+        let mut w = ::csv::WriterBuilder::new()
+            .has_headers(false)
+            .terminator(::csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        w.write_record(&header).map_err(csv_err)?;
+        for r in &rows {
+            w.write_record(r).map_err(csv_err)?;
+        }
+        w.flush().map_err(|e| Error::io("writing CSV", e))?;
+    }
+    super::write_atomically(path, &out)
+}
+
+/// The order of rows in a CSV written at the end: addresses ascending (IPv4 before IPv6), then
+/// port; rows without an address (names that did not resolve) last, by name.
+pub fn row_order(
+    ip: &str,
+    port: &str,
+    name: &str,
+) -> (bool, Option<std::net::IpAddr>, u32, String) {
+    let addr = ip.parse::<std::net::IpAddr>().ok();
+    (
+        addr.is_none(),
+        addr,
+        port.parse().unwrap_or(u32::MAX),
+        name.to_string(),
+    )
 }
 
 /// A streaming CSV writer: every row is flushed at once, so an interrupted run leaves a valid file.
@@ -151,6 +214,30 @@ fn csv_err(source: ::csv::Error) -> Error {
 mod tests {
     use super::*;
     use crate::report::remediation;
+
+    #[test]
+    fn rows_sort_in_target_order_names_last() {
+        let mut rows = vec![
+            ("", "445", "b.example"),
+            ("10.0.0.10", "445", ""),
+            ("fd00::1", "445", ""),
+            ("", "445", "a.example"),
+            ("10.0.0.9", "445", ""),
+            ("10.0.0.9", "139", ""),
+        ];
+        rows.sort_by_key(|(ip, port, name)| row_order(ip, port, name));
+        assert_eq!(
+            rows,
+            [
+                ("10.0.0.9", "139", ""),
+                ("10.0.0.9", "445", ""),
+                ("10.0.0.10", "445", ""),
+                ("fd00::1", "445", ""),
+                ("", "445", "a.example"),
+                ("", "445", "b.example"),
+            ]
+        );
+    }
 
     #[test]
     fn control_characters_from_the_network_never_reach_the_file() {

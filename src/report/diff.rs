@@ -133,7 +133,11 @@ fn fixed_with_evidence(now: &HostResult, f: Finding) -> bool {
             now.doublepulsar.verdict == DpVerdict::Absent || now.smb1.enabled == Some(false)
         }
         Finding::Smb1 => now.smb1.enabled == Some(false),
-        Finding::Unknown => now.ms17_010.verdict != Ms17Verdict::Unknown,
+        // Only a decided verdict: a port that went silent (`not-tested`) proves nothing.
+        Finding::Unknown => !matches!(
+            now.ms17_010.verdict,
+            Ms17Verdict::Unknown | Ms17Verdict::NotTested
+        ),
         Finding::None => false,
     }
 }

@@ -58,7 +58,7 @@ min-width:8em}.card b{display:block;font-size:1.6em}\
 .grid span{width:10px;height:10px;display:block}.grid .x{background:#fafafa;outline:1px solid #eee}\
 .legend span{padding:0 .5em;margin-right:.5em}ul,ol{margin:0;padding-left:1.2em}\
 code{font-size:.9em}.st,.err{font-size:.85em;color:#555}.err{color:#8a1c1c}\
-#findings,#clean,#meta{width:100%;table-layout:fixed}#meta th{width:11em}\
+#findings,#clean,#meta,.scope{width:100%;table-layout:fixed}#meta th,.scope th{width:11em}\
 details summary{cursor:pointer}td details ol{margin-top:.3em}\
 .plan{border-left:4px solid #ccc;padding:.1em 0 .4em .8em;margin:.8em 0}\
 .plan.a-isolate{border-color:#b00020}.plan.a-patch{border-color:#e65100}\
@@ -226,7 +226,10 @@ fn investigate_text(h: &HostResult) -> String {
     if h.status != HostStatus::Open {
         parts.push(format!("status {}", enum_name(&h.status)));
     }
-    if h.ms17_010.verdict == Ms17Verdict::Unknown {
+    if matches!(
+        h.ms17_010.verdict,
+        Ms17Verdict::Unknown | Ms17Verdict::NotTested
+    ) {
         parts.push(format!("MS17-010 {}", ms17_text(h)));
     }
     if h.doublepulsar.verdict == DpVerdict::Unknown {
@@ -530,7 +533,8 @@ fn write_findings(o: &mut String, findings: &[&Enriched<'_>]) {
              <td class=\"r-{r}\">{r}</td><td>{host}</td><td>{os}</td>\
              <td>{smb1} ({ev})</td><td>{ms}</td><td>{dp}</td><td>{sig}{dialects}</td>\
              <td class=\"rem\"><details><summary>{groups}</summary><ol>",
-            ip = esc(&h.ip.to_string()),
+            // Empty for a target without an address (a name that did not resolve).
+            ip = esc(&h.address().map(|a| a.to_string()).unwrap_or_default()),
             port = h.port,
             r = e.risk,
             host = host_cell(h),
@@ -569,7 +573,7 @@ fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
             o,
             "<tr class=\"host\" data-ip=\"{ip}\" data-port=\"{port}\" data-risk=\"none\"><td>{ip}:{port}</td>\
              <td>{st}</td><td>{name}</td><td>{os}</td><td>{ms}</td><td>{err}</td></tr>",
-            ip = esc(&h.ip.to_string()),
+            ip = esc(&h.address().map(|a| a.to_string()).unwrap_or_default()),
             port = h.port,
             st = esc(&enum_name(&h.status)),
             name = esc(
@@ -584,6 +588,44 @@ fn write_clean(o: &mut String, clean: &[&Enriched<'_>]) {
         );
     }
     o.push_str("</table></details>\n");
+}
+
+/// The scope of the run (of each merged run, for `smb1scan report`), at the head of the page:
+/// one `table class="scope"` per run, one row per [`crate::scope::Scope::properties`] key
+/// (`data-key` names it), each value in a `code` element.
+fn write_scope(o: &mut String, meta: &ScanMeta) {
+    o.push_str("<section id=\"scope\"><h2>Scope</h2>\n");
+    let scopes: Vec<_> = meta.scopes().collect();
+    if scopes.is_empty() {
+        o.push_str(
+            "<p>Not recorded: the results were written before smb1scan recorded the scope.</p>\n",
+        );
+    }
+    for (i, sc) in scopes.iter().enumerate() {
+        if scopes.len() > 1 || !meta.merged.is_empty() {
+            let _ = writeln!(o, "<h3>Run {} of {}</h3>", i + 1, scopes.len());
+        }
+        let _ = writeln!(o, "<table class=\"scope\" data-run=\"{}\">", i + 1);
+        // One row per key; a repeated key (targets, exclusions) lists its values in its cell.
+        let props = sc.properties();
+        let mut keys: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
+        keys.dedup();
+        for k in keys {
+            let values: Vec<String> = props
+                .iter()
+                .filter(|(k2, _)| *k2 == k)
+                .map(|(_, v)| format!("<code>{}</code>", esc(v)))
+                .collect();
+            let _ = writeln!(
+                o,
+                "<tr data-key=\"{k}\"><th>{}</th><td>{}</td></tr>",
+                k.replace('_', " "),
+                values.join("<br>")
+            );
+        }
+        o.push_str("</table>\n");
+    }
+    o.push_str("</section>\n");
 }
 
 fn write_meta(o: &mut String, meta: &ScanMeta, table: &Table) {
@@ -648,6 +690,8 @@ pub fn render(meta: &ScanMeta, mut hosts: Vec<Enriched<'_>>, table: &Table) -> S
             ""
         }
     );
+
+    write_scope(&mut o, meta);
 
     // Summary.
     o.push_str("<h2>Summary</h2>\n<div class=\"cards\" id=\"summary\">\n");
@@ -865,10 +909,11 @@ mod tests {
             .collect();
         assert_eq!(inv.len(), 1);
         let names: Vec<String> = inv[0].hosts.iter().map(|e| display_label(e.host)).collect();
-        // Both high; order_key's host text of the unresolved name starts with 0.0.0.0.
+        // Both high; then by host text (the unresolved name has no address, its text is the
+        // name).
         assert_eq!(
             names,
-            ["<script>alert(1)</script>.example (unresolved)", "10.0.4.2"]
+            ["10.0.4.2", "<script>alert(1)</script>.example (unresolved)"]
         );
         // The filtered address is in no group, but it is counted under the plan.
         assert!(plan.iter().all(|g| g
@@ -926,7 +971,13 @@ mod tests {
                 let (bd, br, bh) = summary::order_key(b);
                 bd.cmp(&ad).then(br.cmp(&ar)).then(ah.cmp(&bh))
             });
-            v.iter().map(|h| format!("{}:{}", h.ip, h.port)).collect()
+            // `data-ip` is empty for a name that did not resolve.
+            v.iter()
+                .map(|h| {
+                    let ip = h.address().map(|a| a.to_string()).unwrap_or_default();
+                    format!("{ip}:{}", h.port)
+                })
+                .collect()
         };
         let page = render(&ScanMeta::new(vec![], serde_json::Value::Null), e, table());
         let got: Vec<String> = page

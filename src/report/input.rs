@@ -8,10 +8,21 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::{HostResult, HostStatus};
+use crate::report::jsonl::META_KIND;
+use crate::report::{ScanMeta, Scope};
 
-/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines.
-/// A truncated last line (interrupted run) is skipped with a warning.
+/// Read the records of an earlier run: a JSON document with `hosts`, a JSON array, or JSON Lines
+/// (metadata lines skipped), each brought to today's schema ([`HostResult::upgrade`]). A
+/// truncated last line (interrupted run) is skipped with a warning.
 pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
+    let mut out = read_records(path)?;
+    for h in &mut out {
+        h.upgrade();
+    }
+    Ok(out)
+}
+
+fn read_records(path: &Path) -> Result<Vec<HostResult>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
     let text = text.trim_start_matches('\u{feff}');
     if let Some(kind) = not_json(path, text) {
@@ -43,6 +54,7 @@ pub fn read_results(path: &Path) -> Result<Vec<HostResult>> {
         }
         match serde_json::from_str::<HostResult>(line) {
             Ok(h) => out.push(h),
+            Err(_) if meta_line(line.as_bytes()).is_some() => {}
             Err(e) if i == last && !text.ends_with('\n') => {
                 eprintln!(
                     "warning: {}: skipping a truncated last line ({e})",
@@ -74,6 +86,48 @@ fn not_json(path: &Path, text: &str) -> Option<&'static str> {
         _ if first_line.contains(',') => Some("CSV"),
         _ => Some("this file (not JSON)"),
     }
+}
+
+/// The `meta` object of a JSON Lines metadata line (`{"kind":"meta","meta":{...}}`), or `None`
+/// for any other line (host records have no `kind`).
+fn meta_line(line: &[u8]) -> Option<ScanMeta> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        kind: String,
+        meta: ScanMeta,
+    }
+    serde_json::from_slice::<Line>(line)
+        .ok()
+        .filter(|l| l.kind == META_KIND)
+        .map(|l| l.meta)
+}
+
+/// The scopes an earlier run's file records: a JSON document's `meta.scope` and `meta.merged`,
+/// or those of every metadata line of a JSON Lines file (a run's closing line replaces its
+/// opening one). Files written before the scope was recorded give none.
+pub fn read_scopes(path: &Path) -> Result<Vec<Scope>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_path("reading", path, e))?;
+    let text = text.trim_start_matches('\u{feff}');
+    let metas: Vec<ScanMeta> = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut m)) if m.contains_key("hosts") => m
+            .remove("meta")
+            .and_then(|v| serde_json::from_value(v).ok())
+            .into_iter()
+            .collect(),
+        _ => text
+            .lines()
+            .filter_map(|l| meta_line(l.as_bytes()))
+            .collect(),
+    };
+    let mut out: Vec<Scope> = Vec::new();
+    for s in metas.iter().flat_map(ScanMeta::scopes) {
+        let same = |o: &Scope| o.started_at == s.started_at && o.scanner_host == s.scanner_host;
+        match out.iter_mut().find(|o| same(o)) {
+            Some(o) => *o = s.clone(),
+            None => out.push(s.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// What [`repair_for_resume`] found in a JSON Lines file.
@@ -154,7 +208,7 @@ pub fn repair_for_resume(path: &Path) -> Result<Resume> {
     Ok(out)
 }
 
-/// Calls `f` with each record of a JSON Lines file, streamed (a sweep's file can be larger than
+/// Calls `f` with each record of a JSON Lines file (brought to today's schema), streamed (a sweep's file can be larger than
 /// memory); blank lines are skipped, any other line that is not a record is an error naming it.
 /// Used after [`repair_for_resume`], which leaves only whole records.
 pub fn for_each_record(path: &Path, mut f: impl FnMut(HostResult) -> Result<()>) -> Result<()> {
@@ -172,20 +226,22 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(HostResult) -> Result<()>)
             return Ok(());
         }
         n += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // Blank lines and a run's metadata lines (its scope) are no records.
+        if line.iter().all(u8::is_ascii_whitespace) || meta_line(&line).is_some() {
             continue;
         }
-        let h = serde_json::from_slice::<HostResult>(&line).map_err(|source| Error::Json {
+        let mut h = serde_json::from_slice::<HostResult>(&line).map_err(|source| Error::Json {
             what: format!("{}: line {n}", path.display()),
             source,
         })?;
+        h.upgrade();
         f(h)?;
     }
 }
 
 /// What [`repair_for_resume`] does with one line.
 enum Line {
-    /// A finished record of a target not seen before.
+    /// A finished record of a target not seen before, or a metadata line.
     Keep,
     /// An empty line.
     Blank,
@@ -201,15 +257,21 @@ fn classify(line: &[u8], done: &mut HashSet<(IpAddr, u16)>) -> Line {
     // A whole record, not just its key: what is kept is read back as a record of the sweep
     // ([`for_each_record`]), so a line that is not one is scanned again instead.
     match serde_json::from_slice::<HostResult>(line) {
-        Ok(k) if !matches!(k.status, HostStatus::Interrupted | HostStatus::Unresolved) => {
+        Ok(HostResult {
+            ip, port, status, ..
+        }) if !matches!(status, HostStatus::Interrupted | HostStatus::Unresolved)
+            && !ip.is_unspecified() =>
+        {
             // A second record of a target: the first one stands.
-            if done.insert((k.ip, k.port)) {
+            if done.insert((ip, port)) {
                 Line::Keep
             } else {
                 Line::Drop(None)
             }
         }
         Ok(_) => Line::Drop(None),
+        // A run's metadata (its scope): kept, it is no target.
+        Err(_) if meta_line(line).is_some() => Line::Keep,
         Err(e) => Line::Drop(Some(e)),
     }
 }

@@ -9,11 +9,9 @@
 //!   `skipped` with the reason: no answer is not a pass.
 //! - Every other host passes; its verdicts are in `system-out`.
 //! - `tests`, `failures`, `errors` (always 0), `skipped` and `time` are set on both levels;
-//!   suite properties record the command line and the `--fail-on` policy.
+//!   suite properties record the command line, the `--fail-on` policy and the scope
+//!   (`scope.<key>`, or `run.<n>.<key>` for each run `smb1scan report` merged).
 //! - Strings from the network have their control characters replaced, as in the nmap XML.
-
-// The scan command does not call this yet (issue 12: the lead wires the formats into the
-// output set); until then only the tests do.
 
 use super::nmap_xml::{clean, Xml, XmlError};
 use super::policy::{findings, FailOn, Finding};
@@ -88,7 +86,10 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
         };
     }
     let mut unknown = Vec::new();
-    if h.ms17_010.verdict == Ms17Verdict::Unknown {
+    if matches!(
+        h.ms17_010.verdict,
+        Ms17Verdict::Unknown | Ms17Verdict::NotTested
+    ) {
         unknown.push(ms17_text(h));
     }
     if h.doublepulsar.verdict == DpVerdict::Unknown {
@@ -130,6 +131,24 @@ fn details(e: &Enriched<'_>) -> String {
             .map(|a| format!("remediation: {}", clean(a))),
     );
     lines.join("\n") + "\n"
+}
+
+/// The scope as suite properties: `scope.<key>` for a scan (`scope.exclusion` once per
+/// exclusion, ...), `run.<n>.<key>` for each run `smb1scan report` merged.
+fn scope_properties(meta: &ScanMeta) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let merged = !meta.merged.is_empty();
+    for (i, sc) in meta.scopes().enumerate() {
+        let prefix = if merged {
+            format!("run.{}.", i + 1)
+        } else {
+            "scope.".to_string()
+        };
+        for (k, v) in sc.properties() {
+            out.push((format!("{prefix}{k}"), v));
+        }
+    }
+    out
 }
 
 /// Seconds with millisecond precision, as JUnit writes `time`.
@@ -199,13 +218,22 @@ pub fn render(
     ] {
         x.empty("property", &[("name", k), ("value", v)])?;
     }
+    for (name, value) in scope_properties(meta) {
+        x.empty("property", &[("name", &name), ("value", &clean(&value))])?;
+    }
     x.end("properties")?;
     for (e, o) in hosts.iter().zip(&outcomes) {
         let h = e.host;
-        let classname = format!("smb1scan.{}", h.ip);
-        let name = match h.ip {
-            std::net::IpAddr::V4(ip) => format!("{ip}:{}", h.port),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", h.port),
+        // A name that did not resolve has no address: the name stands in for it.
+        let (classname, name) = match (h.address(), h.hostname.as_deref()) {
+            (None, Some(n)) => (
+                format!("smb1scan.{}", clean(n)),
+                format!("{}:{}", clean(n), h.port),
+            ),
+            (Some(std::net::IpAddr::V6(ip)), _) => {
+                (format!("smb1scan.{ip}"), format!("[{ip}]:{}", h.port))
+            }
+            _ => (format!("smb1scan.{}", h.ip), format!("{}:{}", h.ip, h.port)),
         };
         let t = seconds(h.duration_ms);
         x.start(

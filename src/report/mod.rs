@@ -2,7 +2,9 @@
 //! computed fields, `risk` ([`risk`]) and `remediation` ([`remediation`]).
 //!
 //! - CSV ([`csv`]) and JSON Lines ([`jsonl`]) stream: each host is written and flushed as it
-//!   finishes, so an interrupted run leaves valid files.
+//!   finishes, so an interrupted run leaves valid files. A CSV file is rewritten in target order
+//!   when the run completes ([`csv::sort_file`]); a JSON Lines file also gets the run's metadata
+//!   (its scope) as its first and last line.
 //! - JSON ([`json`]) and HTML ([`html`]) need the whole set: the records are kept in memory only
 //!   when one of them was asked, and written by [`ReportSet::finish`] (the engine calls it on
 //!   Ctrl-C too).
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{HostResult, SCHEMA_VERSION};
+pub use crate::scope::Scope;
 use policy::FailOn;
 use remediation::Remediation;
 use risk::Risk;
@@ -293,6 +296,13 @@ pub struct ScanMeta {
     /// True when the run was interrupted before every target finished.
     #[serde(default)]
     pub interrupted: bool,
+    /// The scope of this scan ([`Scope`]); null for `smb1scan report`, whose runs are in
+    /// `merged`, and in files written before version 0.1 recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// `smb1scan report`: the scope of every run it merged, in the order read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<Scope>,
 }
 
 impl ScanMeta {
@@ -309,6 +319,25 @@ impl ScanMeta {
             options,
             counts: Counts::default(),
             interrupted: false,
+            scope: None,
+            merged: Vec::new(),
+        }
+    }
+
+    /// Every scope the metadata carries: its own, then the merged runs'.
+    pub fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        self.scope.iter().chain(self.merged.iter())
+    }
+
+    /// Sets `finished_at` (when null) to now, on the metadata and on its own scope.
+    pub fn finish_now(&mut self) {
+        if self.finished_at.is_none() {
+            self.finished_at = Some(now_rfc3339());
+        }
+        if let Some(s) = &mut self.scope {
+            if s.finished_at.is_none() {
+                s.finished_at = self.finished_at.clone();
+            }
         }
     }
 
@@ -432,6 +461,8 @@ pub struct ReportSet {
     tally: policy::Tally,
     print_summary: bool,
     only_open: bool,
+    /// CSV files, rewritten in target order when the run completes ([`csv::sort_file`]).
+    csv_files: Vec<PathBuf>,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -508,6 +539,7 @@ impl ReportSet {
     fn open_all(plan: &OutputPlan, created: &mut Vec<PathBuf>) -> Result<ReportSet> {
         let table = remediation::table()?;
         let mut sinks = Vec::new();
+        let mut csv_files = Vec::new();
         let mut keep = false;
         for out in &plan.outputs {
             let mut holds_earlier = false;
@@ -547,6 +579,7 @@ impl ReportSet {
                     }
                     holds_earlier = appending;
                     let bom = plan.excel && !appending;
+                    csv_files.push(p.clone());
                     Sink::Csv(Box::new(csv::CsvSink::new(
                         Box::new(file),
                         bom,
@@ -606,6 +639,7 @@ impl ReportSet {
             tally: policy::Tally::default(),
             print_summary: plan.summary,
             only_open: plan.only_open,
+            csv_files,
         })
     }
 
@@ -677,6 +711,19 @@ impl ReportSet {
         Ok(())
     }
 
+    /// Writes the run's metadata (its scope above all) as the first line of each JSON Lines
+    /// file, before any record; [`ReportSet::finish`] writes it again with the end time and the
+    /// counts. Standard output gets records only: a pipe feeds tools that read one host per
+    /// line.
+    pub fn begin(&mut self, meta: &ScanMeta) -> Result<()> {
+        for o in &mut self.sinks {
+            if let (Sink::Jsonl(w), false) = (&mut o.sink, o.stdout) {
+                w.write_meta(meta)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a record may print on the terminal (an output to standard output, which is a
     /// terminal): only then must a progress bar step aside for it.
     pub fn prints_on_terminal(&self) -> bool {
@@ -706,12 +753,12 @@ impl ReportSet {
     pub fn finish(self, meta: &ScanMeta, exit_code: u8) -> Result<()> {
         let mut meta = meta.clone();
         meta.counts = self.summary.counts().clone();
-        if meta.finished_at.is_none() {
-            meta.finished_at = Some(now_rfc3339());
-        }
+        meta.finish_now();
         let hosts: &[HostResult] = self.kept.as_deref().unwrap_or(&[]);
-        for o in &self.sinks {
-            match &o.sink {
+        let mut sinks = self.sinks;
+        for o in &mut sinks {
+            match &mut o.sink {
+                Sink::Jsonl(w) if !o.stdout => w.write_meta(&meta)?,
                 Sink::Json(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
                     json::write(p, &meta, recs)?
@@ -745,6 +792,14 @@ impl ReportSet {
             }
         }
         let line = policy::exit_line(exit_code, &self.tally, &self.fail_on);
+        // The files are closed before they are sorted. An interrupted run keeps its rows in
+        // the order they were written: a row per finished host, nothing rewritten.
+        drop(sinks);
+        if !meta.interrupted {
+            for p in &self.csv_files {
+                csv::sort_file(p)?;
+            }
+        }
         if self.print_summary {
             self.summary.print();
             eprintln!("{line}");

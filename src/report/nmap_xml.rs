@@ -9,18 +9,16 @@
 //!   (interrupted, local error). Down hosts keep their `port` element (`filtered`), so an
 //!   unanswered target stays visible: silence is not a clean host.
 //! - `hostscript`: on every host a `smb1scan` script with one table per port (verdicts,
-//!   reasons, risk, remediation); and `smb-protocols`, `smb-vuln-ms17-010`,
-//!   `smb-double-pulsar-backdoor` and `smb-os-discovery` in the `id`/`output`/`elem`/`table` shape nmap's scripts produce (nmap
-//!   7.93, `--script-args vulns.showall`), from the address's most severe answering record.
-//!   An `unknown` verdict is `State: UNKNOWN (unable to test)` with the reason under
-//!   `Check results` (nmap itself would say NOT VULNERABLE); a DoublePulsar ping that never ran
-//!   (`not-tested`) has no element, as nmap prints nothing for a script that returned nothing.
+//!   reasons, risk, remediation): the full state of every target lives there. Beside it,
+//!   `smb-protocols` and `smb-os-discovery` in the `id`/`output`/`elem`/`table` shape nmap's
+//!   scripts produce (nmap 7.93), from the address's most severe answering record; and
+//!   `smb-vuln-ms17-010` / `smb-double-pulsar-backdoor` only where nmap at default verbosity
+//!   prints them: MS17-010 `vulnerable`, DoublePulsar `present` (VULNERABLE, vulns.lua's state
+//!   table). A tool that counts findings per script id then gets the same hosts from this file
+//!   as from nmap's own (tests/nmap_agreement.rs runs both on the simulated hosts).
 //! - `scanner="nmap"` is the only value the DTD allows; `version` and `args` are smb1scan's.
 //! - Every string from the network has its control characters replaced (U+FFFD), as the terminal
 //!   summary does: XML 1.0 cannot carry them at all, and a hostile name must not forge lines.
-
-// The scan command does not call this yet (issue 12: the lead wires the formats into the
-// output set); until then only the tests do.
 
 use std::collections::HashMap;
 use std::io;
@@ -148,8 +146,12 @@ struct Vuln {
     title: &'static str,
     ids: &'static [&'static str],
     risk_factor: &'static str,
+    /// `scores` (`CVSSv2`), printed after the risk factor and kept as a table.
+    scores: Option<(&'static str, &'static str)>,
     description: &'static [&'static str],
     disclosure: (&'static str, &'static str, &'static str),
+    /// The script sets an (empty) `exploit_results` table: nmap writes it as an empty table.
+    exploit_results: bool,
     refs: &'static [&'static str],
 }
 
@@ -159,86 +161,65 @@ const MS17_010: Vuln = Vuln {
     title: "Remote Code Execution vulnerability in Microsoft SMBv1 servers (ms17-010)",
     ids: &["CVE:CVE-2017-0143"],
     risk_factor: "HIGH",
+    scores: None,
     description: &[
         "A critical remote code execution vulnerability exists in Microsoft SMBv1",
         " servers (ms17-010).",
+        // The script's long string ends with the indentation before its `]]`.
+        "    ",
     ],
     disclosure: ("2017", "03", "14"),
+    exploit_results: false,
     refs: &[
-        "https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2017-0143",
         "https://technet.microsoft.com/en-us/library/security/ms17-010.aspx",
+        "https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2017-0143",
         "https://blogs.technet.microsoft.com/msrc/2017/05/12/customer-guidance-for-wannacrypt-attacks/",
     ],
 };
 
-/// smb-double-pulsar-backdoor.nse's vulnerability table (no CVE: nmap keys it `NMAP-<n>`).
+/// smb-double-pulsar-backdoor.nse's vulnerability table (no CVE: nmap keys it `NMAP-<n>`, n
+/// counting the vulnerabilities of the run; smb1scan writes `NMAP-1`).
 const DOUBLE_PULSAR: Vuln = Vuln {
     key: "NMAP-1",
     title: "Double Pulsar SMB Backdoor",
     ids: &[],
-    risk_factor: "HIGH  CVSSv2: 10.0 (HIGH) (AV:N/AC:L/Au:N/C:C/I:C/A:C)",
-    description: &["The Double Pulsar SMB backdoor was detected running on the remote machine."],
+    risk_factor: "HIGH",
+    scores: Some(("CVSSv2", "10.0 (HIGH) (AV:N/AC:L/Au:N/C:C/I:C/A:C)")),
+    description: &[
+        "The Double Pulsar SMB backdoor was detected running on the remote machine.",
+        "",
+    ],
     disclosure: ("2017", "04", "14"),
+    exploit_results: true,
     refs: &[
-        "https://isc.sans.edu/forums/diary/Detecting+SMB+Covert+Channel+Double+Pulsar/22312/",
         "https://github.com/countercept/doublepulsar-detection-script",
+        "https://isc.sans.edu/forums/diary/Detecting+SMB+Covert+Channel+Double+Pulsar/22312/",
         "https://steemit.com/shadowbrokers/@theshadowbrokers/lost-in-translation",
     ],
 };
 
-/// vulns.lua's states.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum VulnState {
-    Vulnerable,
-    NotVulnerable,
-    Unknown,
-}
-
-impl VulnState {
-    fn as_str(self) -> &'static str {
-        match self {
-            VulnState::Vulnerable => "VULNERABLE",
-            VulnState::NotVulnerable => "NOT VULNERABLE",
-            VulnState::Unknown => "UNKNOWN (unable to test)",
-        }
-    }
-}
-
-/// Write one vulns.lua-shaped `script` element: the `output` text and the structured table.
-fn write_vuln(
-    x: &mut Xml,
-    id: &str,
-    v: &Vuln,
-    state: VulnState,
-    check_results: &[String],
-) -> io::Result<()> {
-    // vulns.lua prints risk, description, dates and check results only for a state that is not
-    // NOT VULNERABLE, and files UNKNOWN under the "VULNERABLE:" heading.
-    let detailed = state != VulnState::NotVulnerable;
+/// Write one vulns.lua-shaped `script` element in the `VULNERABLE` state, as nmap 7.93 writes
+/// it at default verbosity (the `output` text and the structured table). nmap writes nothing for
+/// any other state unless `--script-args vulns.showall` is given, and these two scripts only
+/// ever set VULNERABLE or NOT VULNERABLE: every other verdict lives in the `smb1scan` element.
+fn write_vulnerable(x: &mut Xml, id: &str, v: &Vuln) -> io::Result<()> {
+    const STATE: &str = "VULNERABLE";
+    let (y, m, d) = v.disclosure;
     let mut lines: Vec<String> = vec![
-        if detailed {
-            "VULNERABLE:"
-        } else {
-            "NOT VULNERABLE:"
-        }
-        .to_string(),
+        "VULNERABLE:".to_string(),
         v.title.to_string(),
-        format!("  State: {}", state.as_str()),
+        format!("  State: {STATE}"),
     ];
     if !v.ids.is_empty() {
         lines.push(format!("  IDs:  {}", v.ids.join("  ")));
     }
-    let (y, m, d) = v.disclosure;
-    if detailed {
-        lines.push(format!("  Risk factor: {}", v.risk_factor));
-        lines.extend(v.description.iter().map(|l| format!("    {l}")));
-        lines.push(String::new());
-        lines.push(format!("  Disclosure date: {y}-{m}-{d}"));
-        if !check_results.is_empty() {
-            lines.push("  Check results:".to_string());
-            lines.extend(check_results.iter().map(|l| format!("    {l}")));
-        }
-    }
+    let scores = v
+        .scores
+        .map(|(k, s)| format!("  {k}: {s}"))
+        .unwrap_or_default();
+    lines.push(format!("  Risk factor: {}{scores}", v.risk_factor));
+    lines.extend(v.description.iter().map(|l| format!("    {l}")));
+    lines.push(format!("  Disclosure date: {y}-{m}-{d}"));
     lines.push("  References:".to_string());
     lines.extend(v.refs.iter().map(|r| format!("    {r}")));
     let output: String = std::iter::once("\n".to_string())
@@ -248,7 +229,7 @@ fn write_vuln(
     x.start("script", &[("id", id), ("output", &output)])?;
     x.start("table", &[("key", v.key)])?;
     x.text_elem("elem", &[("key", "title")], v.title)?;
-    x.text_elem("elem", &[("key", "state")], state.as_str())?;
+    x.text_elem("elem", &[("key", "state")], STATE)?;
     if !v.ids.is_empty() {
         x.start("table", &[("key", "ids")])?;
         for i in v.ids {
@@ -256,25 +237,25 @@ fn write_vuln(
         }
         x.end("table")?;
     }
-    if detailed {
-        x.start("table", &[("key", "description")])?;
-        x.text_elem("elem", &[], &format!("{}\n", v.description.join("\n")))?;
+    if let Some((k, s)) = v.scores {
+        x.start("table", &[("key", "scores")])?;
+        x.text_elem("elem", &[("key", k)], s)?;
         x.end("table")?;
-        x.start("table", &[("key", "dates")])?;
-        x.start("table", &[("key", "disclosure")])?;
-        x.text_elem("elem", &[("key", "month")], m)?;
-        x.text_elem("elem", &[("key", "year")], y)?;
-        x.text_elem("elem", &[("key", "day")], d)?;
+    }
+    x.start("table", &[("key", "description")])?;
+    x.text_elem("elem", &[], &v.description.join("\n"))?;
+    x.end("table")?;
+    x.start("table", &[("key", "dates")])?;
+    x.start("table", &[("key", "disclosure")])?;
+    x.text_elem("elem", &[("key", "day")], d)?;
+    x.text_elem("elem", &[("key", "year")], y)?;
+    x.text_elem("elem", &[("key", "month")], m)?;
+    x.end("table")?;
+    x.end("table")?;
+    x.text_elem("elem", &[("key", "disclosure")], &format!("{y}-{m}-{d}"))?;
+    if v.exploit_results {
+        x.start("table", &[("key", "exploit_results")])?;
         x.end("table")?;
-        x.end("table")?;
-        x.text_elem("elem", &[("key", "disclosure")], &format!("{y}-{m}-{d}"))?;
-        if !check_results.is_empty() {
-            x.start("table", &[("key", "check_results")])?;
-            for c in check_results {
-                x.text_elem("elem", &[], c)?;
-            }
-            x.end("table")?;
-        }
     }
     x.start("table", &[("key", "refs")])?;
     for r in v.refs {
@@ -285,56 +266,23 @@ fn write_vuln(
     x.end("script")
 }
 
-/// `reason (STATUS_NAME)` for a `Check results` line.
-fn reason_line(reason: Option<String>, status_name: Option<&str>) -> Vec<String> {
-    let mut s = reason.unwrap_or_else(|| "no verdict".to_string());
-    if let Some(n) = status_name {
-        s = format!("{s} ({})", clean(n));
-    }
-    vec![s]
-}
-
+/// `smb-vuln-ms17-010` for a `vulnerable` record only: nmap's script reports NOT VULNERABLE for
+/// everything else (which its default output omits), so `not-vulnerable`, `not-exposed`,
+/// `unknown` and `not-tested` write no element here and keep their verdict and reason in the
+/// `smb1scan` element.
 fn write_ms17(x: &mut Xml, h: &HostResult) -> io::Result<()> {
-    let m = &h.ms17_010;
-    let state = match m.verdict {
-        Ms17Verdict::Vulnerable => VulnState::Vulnerable,
-        // not-exposed rests on the host's own answer that SMB1 is off: nmap says the same.
-        Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed => VulnState::NotVulnerable,
-        Ms17Verdict::Unknown => VulnState::Unknown,
-    };
-    let checks = if state == VulnState::Unknown {
-        reason_line(m.reason.map(|r| enum_name(&r)), m.status_name.as_deref())
-    } else {
-        Vec::new()
-    };
-    write_vuln(x, "smb-vuln-ms17-010", &MS17_010, state, &checks)
+    if h.ms17_010.verdict != Ms17Verdict::Vulnerable {
+        return Ok(());
+    }
+    write_vulnerable(x, "smb-vuln-ms17-010", &MS17_010)
 }
 
+/// `smb-double-pulsar-backdoor` for a `present` record only (see [`write_ms17`]).
 fn write_doublepulsar(x: &mut Xml, h: &HostResult) -> io::Result<()> {
-    let dp = &h.doublepulsar;
-    let state = match dp.verdict {
-        DpVerdict::Present => VulnState::Vulnerable,
-        DpVerdict::Absent => VulnState::NotVulnerable,
-        DpVerdict::Unknown => VulnState::Unknown,
-        // Never pinged: no claim either way (nmap prints nothing when a script returns nothing).
-        DpVerdict::NotTested => return Ok(()),
-    };
-    let checks = match state {
-        VulnState::Unknown => reason_line(dp.reason.map(|r| enum_name(&r)), None),
-        VulnState::Vulnerable => dp
-            .arch
-            .as_deref()
-            .map(|a| vec![format!("architecture: {}", clean(a))])
-            .unwrap_or_default(),
-        VulnState::NotVulnerable => Vec::new(),
-    };
-    write_vuln(
-        x,
-        "smb-double-pulsar-backdoor",
-        &DOUBLE_PULSAR,
-        state,
-        &checks,
-    )
+    if h.doublepulsar.verdict != DpVerdict::Present {
+        return Ok(());
+    }
+    write_vulnerable(x, "smb-double-pulsar-backdoor", &DOUBLE_PULSAR)
 }
 
 // ---- smb-protocols ----------------------------------------------------------------------------
@@ -573,6 +521,52 @@ fn write_smb1scan(x: &mut Xml, records: &[&Enriched<'_>]) -> io::Result<()> {
     x.end("script")
 }
 
+// ---- scope ------------------------------------------------------------------------------------
+
+/// The scope of the run (of each merged run) as a `prescript` holding one `smb1scan-scope`
+/// script per run, in nmap's script shape: `output` lists `key: value` lines, and each
+/// [`crate::scope::Scope::properties`] entry is an `elem` (repeated keys, such as `exclusion`,
+/// in a `table` of that key). nmap's DTD allows nothing else to carry it.
+fn write_scope(x: &mut Xml, meta: &ScanMeta) -> io::Result<()> {
+    let scopes: Vec<_> = meta.scopes().collect();
+    if scopes.is_empty() {
+        return Ok(());
+    }
+    x.start("prescript", &[])?;
+    for sc in scopes {
+        let props: Vec<(&str, String)> = sc
+            .properties()
+            .into_iter()
+            .map(|(k, v)| (k, clean(&v)))
+            .collect();
+        let output: String = props.iter().map(|(k, v)| format!("\n  {k}: {v}")).collect();
+        x.start("script", &[("id", "smb1scan-scope"), ("output", &output)])?;
+        let mut done: Vec<&str> = Vec::new();
+        for (k, v) in &props {
+            if done.contains(k) {
+                continue;
+            }
+            let all: Vec<&String> = props
+                .iter()
+                .filter(|(k2, _)| k2 == k)
+                .map(|p| &p.1)
+                .collect();
+            if matches!(*k, "target" | "exclusion" | "config_file") {
+                x.start("table", &[("key", k)])?;
+                for v in all {
+                    x.text_elem("elem", &[], v)?;
+                }
+                x.end("table")?;
+            } else {
+                x.text_elem("elem", &[("key", k)], v)?;
+            }
+            done.push(k);
+        }
+        x.end("script")?;
+    }
+    x.end("prescript")
+}
+
 // ---- hosts and ports --------------------------------------------------------------------------
 
 /// A port's `state` and `reason` for a record's status (nmap's connect-scan words).
@@ -777,10 +771,25 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
             ("xmloutputversion", XML_OUTPUT_VERSION),
         ],
     )?;
+    // The ports and discovery of the runs when recorded, else those of the records.
+    let mut scoped: Vec<u16> = meta.scopes().flat_map(|s| s.ports.clone()).collect();
+    scoped.sort_unstable();
+    scoped.dedup();
+    let (ports, services) = if scoped.is_empty() {
+        (ports, services)
+    } else {
+        let s = scoped.iter().map(u16::to_string).collect::<Vec<_>>();
+        (scoped, s.join(","))
+    };
+    let scan_type = if meta.scopes().any(|s| s.discovery == "syn") {
+        "syn"
+    } else {
+        "connect"
+    };
     x.empty(
         "scaninfo",
         &[
-            ("type", "connect"),
+            ("type", scan_type),
             ("protocol", "tcp"),
             ("numservices", &ports.len().to_string()),
             ("services", &services),
@@ -788,6 +797,7 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     )?;
     x.empty("verbose", &[("level", "0")])?;
     x.empty("debugging", &[("level", "0")])?;
+    write_scope(&mut x, meta)?;
     let mut up = 0usize;
     let mut down = 0usize;
     for ip in &order {
@@ -801,12 +811,22 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     }
     x.start("runstats", &[])?;
     let timestr = ctime(end);
-    let summary = format!(
+    let mut summary = format!(
         "smb1scan done at {timestr}; {} IP address{} ({up} host{} up) scanned in {elapsed} seconds",
         order.len(),
         if order.len() == 1 { "" } else { "es" },
         if up == 1 { "" } else { "s" },
     );
+    let excluded: Vec<String> = meta
+        .scopes()
+        .flat_map(|s| s.exclusions.iter().map(|e| clean(&e.text())))
+        .collect();
+    if meta.scopes().next().is_some() {
+        summary.push_str(&match excluded.len() {
+            0 => "; no exclusions".to_string(),
+            n => format!("; {n} exclusions, sent no packet: {}", excluded.join("; ")),
+        });
+    }
     let end_s = end.to_string();
     let mut fin: Vec<(&str, &str)> = vec![
         ("time", &end_s),

@@ -198,7 +198,11 @@ pub fn remediation(t: &Table, h: &HostResult) -> Remediation {
         Risk::Critical | Risk::High => {
             if h.ms17_010.verdict == Ms17Verdict::Vulnerable {
                 actions.push(format!("MS17-010 missing: {update_text}"));
-            } else if h.ms17_010.verdict == Ms17Verdict::Unknown && !h.os.samba {
+            } else if matches!(
+                h.ms17_010.verdict,
+                Ms17Verdict::Unknown | Ms17Verdict::NotTested
+            ) && !h.os.samba
+            {
                 let why = h
                     .ms17_010
                     .reason

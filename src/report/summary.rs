@@ -220,10 +220,12 @@ pub fn host_label(h: &HostResult) -> String {
             .or(h.hostname.as_deref())
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
-    if h.port == 445 {
-        format!("{}{name}", h.ip)
-    } else {
-        format!("{}:{}{name}", h.ip, h.port)
+    match (h.address(), &h.hostname) {
+        // No address (a name that did not resolve): the name alone.
+        (None, Some(n)) if h.port == 445 => n.clone(),
+        (None, Some(n)) => format!("{n}:{}", h.port),
+        _ if h.port == 445 => format!("{}{name}", h.ip),
+        _ => format!("{}:{}{name}", h.ip, h.port),
     }
 }
 

@@ -27,7 +27,12 @@ pub fn os_with_version(h: &HostResult) -> String {
 pub fn ms17_text(h: &HostResult) -> String {
     let verdict = enum_name(&h.ms17_010.verdict);
     match h.ms17_010.reason {
-        Some(r) if h.ms17_010.verdict == Ms17Verdict::Unknown => {
+        Some(r)
+            if matches!(
+                h.ms17_010.verdict,
+                Ms17Verdict::Unknown | Ms17Verdict::NotTested
+            ) =>
+        {
             format!("{verdict}: {}", enum_name(&r))
         }
         _ => verdict,

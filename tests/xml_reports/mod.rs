@@ -29,10 +29,10 @@ pub fn sample() -> (ScanMeta, Vec<HostResult>) {
     (doc.meta, doc.hosts)
 }
 
-/// JSON Lines records.
+/// JSON Lines records (metadata lines, `{"kind":"meta",...}`, left out).
 pub fn records(text: &str) -> Vec<HostResult> {
     text.lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("{\"kind\""))
         .map(|l| serde_json::from_str(l).expect("JSON Lines record"))
         .collect()
 }
@@ -99,6 +99,18 @@ pub fn demo_run(base: &str, dir: &Path) -> (ScanMeta, Vec<HostResult>) {
         base.into(),
     ];
     meta.finished_at = Some(crate::report::now_rfc3339());
+    // The run's scope, from the file's closing metadata line.
+    let text = std::fs::read_to_string(&out).expect("demo output");
+    meta.scope = text
+        .lines()
+        .rev()
+        .filter(|l| l.starts_with("{\"kind\""))
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| serde_json::from_value(v["meta"]["scope"].clone()).ok());
+    assert!(
+        meta.scope.is_some(),
+        "the demo's JSON Lines carry its scope"
+    );
     (meta, hosts)
 }
 
