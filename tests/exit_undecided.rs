@@ -44,7 +44,7 @@ fn reset_peer() -> (tokio::runtime::Runtime, SocketAddr) {
 
 fn scan(target: &str, port: u16, extra: &[&str]) -> Output {
     Command::new(bin())
-        .args(["scan", "--no-config", "--rate", "0", "--smb2-quick"])
+        .args(["scan", "--no-config", "--rate", "1000", "--smb2-quick"])
         .args(["--read-timeout", "1s", "--host-timeout", "6s"])
         .args(["--connect-timeout", "1s"])
         .args(["-p", &port.to_string()])
@@ -76,8 +76,15 @@ fn a_reset_peer_is_undecided_exit_4_by_default_and_the_explicit_policy_decides()
         last, "exit 4: 1 host undecided (1 reset); --fail-on vulnerable,doublepulsar accepts them",
         "{e}"
     );
-    let rec: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&out).expect("read").trim()).expect("json");
+    // The file's one host record (its metadata lines, `{"kind":"meta",...}`, left out).
+    let text = std::fs::read_to_string(&out).expect("read");
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .filter(|v: &serde_json::Value| v.get("kind").is_none())
+        .collect();
+    assert_eq!(recs.len(), 1, "{text}");
+    let rec = &recs[0];
     assert_eq!(rec["status"], "reset", "{rec}");
 
     // -q: the one line, and nothing else.
