@@ -116,7 +116,8 @@ fn fit_window(wanted: usize, sized: bool) -> usize {
     if sized {
         tracing::info!(
             "the window sized from the rate ({wanted} hosts in flight) exceeds the open-file \
-             limit ({limit}); using {fit}: silent targets may hold the starts below the rate"
+             limit ({limit}); using {fit}: with connect discovery, silent targets may then hold the \
+             starts below the rate"
         );
     } else {
         tracing::warn!(
@@ -219,7 +220,12 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let mut reports = ReportSet::open(&plan.output)?;
     let pace = crate::progress::Pace {
         rate: engine_opts.rate,
-        window: engine_opts.concurrency,
+        // SYN discovery: silent targets never take a window slot.
+        window: if syn {
+            usize::MAX
+        } else {
+            engine_opts.concurrency
+        },
         hold: defaults::silent_hold(plan.probe.connect_timeout, plan.probe.retries),
     };
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet, pace);
