@@ -127,7 +127,7 @@ run() { # label extra-flags...
     local label="$1"
     shift
     rm -f "$WORK/$label.jsonl"
-    log "$label: smb1scan scan --no-config $* -o $label.jsonl $NET"
+    log "$label: smb1scan scan --no-config${*:+ $*} -o $label.jsonl $NET"
     nsx python3 "$ROOT/bench/pty_run.py" "$WORK/$label.json" -- \
         "$BIN" scan --no-config "$@" -o "$WORK/$label.jsonl" "$NET" || true
     python3 - "$WORK/$label.json" "$WORK/$label.jsonl" "$label" "$N" "$RATE" "$CT" "$RETRIES" "$*" <<'EOF'
