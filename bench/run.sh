@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            full run (the figures to report; ~2.5 min)
 #   bench/run.sh --quick    /20 instead of /16, one nmap variant, no rate-bound run (~1.5 min)
+#   bench/run.sh --save     the full run, its table also saved as bench/results-<date>.txt
 #   bench/run.sh --cleanup  remove a namespace left behind by a killed run, and exit
 #   bench/run.sh --exec 'CMD'  set the network up, run CMD (bash) in the scanner namespace, tear down
 #
@@ -42,6 +43,7 @@ RST_HI=10
 
 SLICE=198.18.0.0/22 # the slice both tools scan
 QUICK=0
+SAVE=0
 N_PERSONAS=0
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -332,6 +334,7 @@ nmap_scan() { # label extra-flags...
 main() {
     case "${1:-}" in
     --quick) QUICK=1 ;;
+    --save) SAVE=1 ;;
     --exec)
         # Set up the network, run one command in the scanner namespace, tear down.
         [ $# -ge 2 ] || die "usage: $0 --exec 'COMMAND'"
@@ -352,7 +355,7 @@ main() {
         exit 0
         ;;
     "") ;;
-    *) die "usage: $0 [--quick|--cleanup|--exec 'COMMAND']" ;;
+    *) die "usage: $0 [--quick|--save|--cleanup|--exec 'COMMAND']" ;;
     esac
     preflight
     mkdir -p "$STATE"
@@ -417,6 +420,19 @@ main() {
         --samba-b "$(join_comma "${SAMBA_B[@]}")" --samba-c "$(join_comma "${SAMBA_C[@]}")" |
         tee "$STATE/report.txt"
     log "report saved to $STATE/report.txt; raw outputs in $STATE"
+    if [ "${SAVE:-0}" = 1 ]; then
+        # The saved figures (wall, CPU and peak RSS per run) with the machine and commit they
+        # came from.
+        local saved
+        saved="$ROOT/bench/results-$(date -u +%F).txt"
+        {
+            echo "# Full run of 'sudo bench/run.sh --save' on $(date -u '+%F %T') UTC ($(nproc) cores," \
+                "load $(cut -d' ' -f1-3 /proc/loadavg); smb1scan $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- src || echo '+changes'))"
+            echo
+            cat "$STATE/report.txt"
+        } >"$saved"
+        log "saved to $saved"
+    fi
 }
 
 main "$@"

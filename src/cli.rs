@@ -137,7 +137,9 @@ pub struct ScanArgs {
     #[arg(short = 'p', long, value_name = "PORT,...")]
     #[arg(help_heading = "Targets")]
     pub ports: Vec<smb1scan::targets::PortList>,
-    /// Hosts in flight at once [default: 256; --fast: 2048]. Clamped to the open-file limit.
+    /// Hosts in flight at once [default: sized from the rate, rate x connect timeout x (1 +
+    /// retries) x 1.25, at least 256: 750 at the defaults; --fast: 2048]. Clamped to the
+    /// open-file limit.
     #[arg(short = 'c', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     #[arg(help_heading = "Speed and timeouts")]
     pub concurrency: Option<u32>,

@@ -7,10 +7,13 @@
 //! Hospital networks hold devices with fragile TCP/IP stacks (infusion pumps, imaging modalities,
 //! building controllers). The defaults keep any one device and the network as a whole far from
 //! stress: 100 new hosts per second across a pseudo-randomly permuted address space (so one /24
-//! sees about one new connection every 2.5 s on a /16 sweep), at most 256 hosts in flight, one
-//! connection at a time per host, and bounded timeouts (3 s connect, 5 s per exchange, 30 s per
-//! host). A /16 then takes about 11 minutes, set by the rate. `--fast` (2048 in flight, no rate
-//! limit, 1/2/10 s timeouts) is for labs only.
+//! sees about one new connection every 2.5 s on a /16 sweep), one connection at a time per host,
+//! and bounded timeouts (3 s connect, 5 s per exchange, 30 s per host). The rate is the knob;
+//! the window (hosts in flight) is sized from it ([`defaults::window_for`]: 750 at the defaults)
+//! so that silent addresses, each holding a slot for connect timeout x tries, never hold the
+//! starts below the rate. A /16 then takes about 11 minutes (65536 / 100 + 6 s), set by the rate
+//! (bench/default_speed.sh). `--fast` (2048 in flight, no rate limit, 1/2/10 s timeouts) is for
+//! labs only.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -180,6 +183,10 @@ pub struct ScanPlan {
     pub speed_warning: Option<String>,
     /// Every exclusion in `targets`, with its source (flag, file, site config), for the scope.
     pub exclusions: Vec<Exclusion>,
+    /// The window was sized from the rate ([`defaults::window_for`]) rather than given
+    /// (`--concurrency`, `--fast`, the site config): the open-file limit capping it is a note
+    /// under `-v`, not a warning.
+    pub window_sized: bool,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -215,6 +222,7 @@ impl ScanPlan {
             speed_warning: None,
             config_files: Vec::new(),
             exclusions: Vec::new(),
+            window_sized: true,
         }
     }
 
@@ -327,12 +335,6 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
                 .value_error("scan", "concurrency", "must be at least 1")
                 .into());
         }
-        let concurrency = pick(
-            flags.concurrency.map(|c| c as usize),
-            fast.then_some(defaults::FAST_CONCURRENCY),
-            s.concurrency,
-            defaults::CONCURRENCY,
-        );
         if let Some(r) = flags.rate {
             check_rate(r).map_err(|why| Error::usage(format!("--rate `{r}`: {why}")))?;
         }
@@ -386,6 +388,14 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
         }
         let grace = pick(flags.grace, None, s.grace.map(|d| d.0), defaults::GRACE);
         let retries = pick(flags.retries, None, s.retries, defaults::RETRIES);
+        let given = flags
+            .concurrency
+            .map(|c| c as usize)
+            .or(fast.then_some(defaults::FAST_CONCURRENCY))
+            .or(s.concurrency);
+        let concurrency = given.unwrap_or_else(|| {
+            defaults::window_for((rate > 0.0).then_some(rate), connect_timeout, retries)
+        });
         let ports = if !flags.ports.is_empty() {
             if flags.ports.contains(&0) {
                 return Err(Error::usage("-p: ports must be between 1 and 65535"));
@@ -474,6 +484,7 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             config_files: site.sources.clone(),
             speed_warning: speed_warning(fast, flags.rate, rate, concurrency),
             exclusions,
+            window_sized: given.is_none(),
         })
     }
 }
@@ -533,6 +544,19 @@ pub fn speed_warning(
     } else {
         None
     }
+}
+
+/// Open files a window of `window` hosts needs: one socket per host in flight (a host's
+/// connections are sequential) and [`defaults::FD_RESERVE`] for everything else.
+pub fn files_for(window: usize) -> u64 {
+    u64::try_from(window)
+        .unwrap_or(u64::MAX)
+        .saturating_add(defaults::FD_RESERVE)
+}
+
+/// The largest window an open-file limit leaves room for (at least 1).
+pub fn window_within(limit: u64) -> usize {
+    usize::try_from(limit.saturating_sub(defaults::FD_RESERVE).max(1)).unwrap_or(usize::MAX)
 }
 
 /// The outputs and failure policy from the output flags, the site config's `[output]` defaults,
@@ -781,6 +805,78 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("--host-timeout"), "{e}");
+    }
+
+    /// Issue 16: the window is sized from the rate, the connect timeout and the tries unless
+    /// something gives it; the default window lets a silent range run at the default rate
+    /// (it was a fixed 256: 256 / 6 s = 43 hosts/s, a /16 in 26 minutes instead of 11).
+    #[test]
+    fn the_window_is_sized_from_the_rate_unless_given() {
+        let none = SiteConfig::default();
+        let p = plan(flags(&["x"]), &none).unwrap();
+        assert!(p.window_sized);
+        assert_eq!(p.engine.concurrency, defaults::CONCURRENCY);
+        // In flight = rate x hold at the default rate, with room to spare.
+        let hold = defaults::silent_hold(p.probe.connect_timeout, p.probe.retries);
+        let needed = defaults::RATE * hold.as_secs_f64();
+        assert!(
+            p.engine.concurrency as f64 >= needed * 1.2,
+            "{}",
+            p.engine.concurrency
+        );
+        let sized = |f: ScanFlags, site: &SiteConfig| {
+            let p = plan(f, site).unwrap();
+            (p.engine.concurrency, p.window_sized)
+        };
+        let with = |rate: Option<f64>, ct: Option<u64>, retries: Option<u32>| ScanFlags {
+            rate,
+            connect_timeout: ct.map(Duration::from_secs),
+            retries,
+            ..flags(&["x"])
+        };
+        assert_eq!(sized(with(Some(1000.0), None, None), &none), (7500, true));
+        assert_eq!(
+            sized(with(Some(100.0), Some(10), Some(0)), &none),
+            (1250, true)
+        );
+        assert_eq!(
+            sized(with(Some(0.0), None, None), &none),
+            (defaults::MIN_CONCURRENCY, true)
+        );
+        assert_eq!(
+            sized(with(Some(20.0), None, None), &none),
+            (defaults::MIN_CONCURRENCY, true)
+        );
+        // Given: the flag, --fast, the site config; the flag wins.
+        let given = ScanFlags {
+            concurrency: Some(9),
+            ..with(Some(1000.0), None, None)
+        };
+        assert_eq!(sized(given, &none), (9, false));
+        let fast = ScanFlags {
+            fast: true,
+            ..flags(&["x"])
+        };
+        assert_eq!(sized(fast, &none), (defaults::FAST_CONCURRENCY, false));
+        let site = SiteConfig::parse(
+            "[scan]\nconcurrency = 40\nrate = 500\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(sized(flags(&["x"]), &site), (40, false));
+        // A site rate without a site window: sized from the site's rate.
+        let site = SiteConfig::parse("[scan]\nrate = 500\n", Path::new("c.toml")).unwrap();
+        assert_eq!(sized(flags(&["x"]), &site), (3750, true));
+    }
+
+    #[test]
+    fn the_window_fits_the_open_file_limit() {
+        assert_eq!(files_for(750), 750 + defaults::FD_RESERVE);
+        assert_eq!(window_within(1024), 1024 - defaults::FD_RESERVE as usize);
+        assert!(files_for(window_within(1024)) <= 1024);
+        // A limit below the reserve still leaves one host.
+        assert_eq!(window_within(10), 1);
+        assert_eq!(files_for(usize::MAX), u64::MAX);
     }
 
     #[test]

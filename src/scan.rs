@@ -76,29 +76,48 @@ impl std::fmt::Display for InterruptCounts {
     }
 }
 
-/// Raises the soft open-file limit as far as allowed and returns the window that fits in it.
-fn fit_window(wanted: usize) -> usize {
-    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(l) => l,
+/// The window within the open-file limit. The soft limit is raised (to the hard limit, as
+/// masscan and nmap do) only when the window needs more files than it allows. A given window
+/// (`--concurrency`, `--fast`, config) that still does not fit is cut with a warning; a sized one
+/// with a note under `-v`, since the run is then slower than the rate.
+fn fit_window(wanted: usize, sized: bool) -> usize {
+    let soft = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, _)) => soft,
         Err(e) => {
-            tracing::warn!("cannot raise the open-file limit: {e}");
-            match rlimit::getrlimit(rlimit::Resource::NOFILE) {
-                Ok((soft, _)) => soft,
-                Err(_) => return wanted.min(256),
-            }
+            tracing::warn!("cannot read the open-file limit: {e}");
+            return wanted.min(defaults::MIN_CONCURRENCY);
         }
     };
-    // One socket per host in flight (the probe's connections are sequential).
-    let fit =
-        usize::try_from(limit.saturating_sub(defaults::FD_RESERVE).max(1)).unwrap_or(usize::MAX);
-    if wanted > fit {
+    let mut limit = soft;
+    if crate::plan::files_for(wanted) > soft {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(raised) => {
+                if raised > soft {
+                    tracing::info!(
+                        "open-file limit raised from {soft} to {raised} for {wanted} hosts in flight"
+                    );
+                }
+                limit = raised.max(soft);
+            }
+            Err(e) => tracing::warn!("cannot raise the open-file limit ({soft}): {e}"),
+        }
+    }
+    let fit = crate::plan::window_within(limit);
+    if wanted <= fit {
+        return wanted;
+    }
+    if sized {
+        tracing::info!(
+            "the window sized from the rate ({wanted} hosts in flight) exceeds the open-file \
+             limit ({limit}); using {fit}: with connect discovery, silent targets may then hold the \
+             starts below the rate"
+        );
+    } else {
         tracing::warn!(
             "concurrency {wanted} exceeds the open-file limit ({limit}); using {fit} hosts in flight"
         );
-        fit
-    } else {
-        wanted
     }
+    fit
 }
 
 /// Runs a scan plan on a runtime of its own and returns how it ended.
@@ -164,7 +183,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let signals =
         crate::signals::install().map_err(|e| Error::io("installing the Ctrl-C handler", e))?;
     let mut engine_opts = plan.engine.clone();
-    engine_opts.concurrency = fit_window(engine_opts.concurrency);
+    engine_opts.concurrency = fit_window(engine_opts.concurrency, plan.window_sized);
 
     let done = match &plan.resume {
         Some(p) => {
@@ -207,7 +226,17 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     if let Some(w) = &plan.speed_warning {
         eprintln!("smb1scan: warning: {w}");
     }
-    let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
+    let pace = crate::progress::Pace {
+        rate: engine_opts.rate,
+        // SYN discovery: silent targets never take a window slot.
+        window: if syn {
+            usize::MAX
+        } else {
+            engine_opts.concurrency
+        },
+        hold: defaults::silent_hold(plan.probe.connect_timeout, plan.probe.retries),
+    };
+    let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet, pace);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
     }

@@ -78,7 +78,7 @@ fn scan_help_has_defaults_units_and_ends_with_examples() {
     // Help is wrapped to the terminal width: compare with white space collapsed.
     let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
     for needle in [
-        "[default: 256",
+        "[default: sized from the rate",
         "[default: 100",
         "[default: 3s]",
         "[default: 30s]",

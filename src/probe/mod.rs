@@ -180,7 +180,9 @@ impl Probe<'_> {
         if let Some(conn) = smb1_conn {
             let share = self.opts.host_timeout.mul_f64(SMB1_SHARE);
             let until = tokio::time::Instant::from_std(self.started + share);
-            if tokio::time::timeout_at(until, self.smb1_session(conn))
+            // Boxed, as the SMB2 steps below: a host only reaches them when its port answered,
+            // so the silent hosts that fill a sweep's window do not carry their state (issue 16).
+            if tokio::time::timeout_at(until, Box::pin(self.smb1_session(conn)))
                 .await
                 .is_err()
             {
@@ -198,7 +200,7 @@ impl Probe<'_> {
             }
         }
         // 3. SMB2 negotiates, in the rest of the host deadline.
-        self.smb2_probe().await;
+        Box::pin(self.smb2_probe()).await;
     }
 
     /// The TCP connect of a connection for `purpose`, with its step (already recorded when the
