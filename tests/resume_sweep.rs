@@ -19,7 +19,7 @@ const PORT: u16 = 4466;
 
 fn scan(args: &[&str]) -> Output {
     Command::new(bin())
-        .args(["scan", "--no-config", "--rate", "0", "--read-timeout", "1s"])
+        .args(["scan", "--no-config", "--rate", "1000", "--read-timeout", "1s"])
         .args(["-p", &PORT.to_string()])
         .args(args)
         .arg(RANGE)
@@ -35,6 +35,8 @@ fn records(p: &Path) -> Vec<Value> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        // Host records only: a file's metadata lines (`{"kind":"meta",...}`) are no targets.
+        .filter(|v: &Value| v.get("kind").is_none())
         .collect()
 }
 
