@@ -19,7 +19,14 @@ const PORT: u16 = 4466;
 
 fn scan(args: &[&str]) -> Output {
     Command::new(bin())
-        .args(["scan", "--no-config", "--rate", "1000", "--read-timeout", "1s"])
+        .args([
+            "scan",
+            "--no-config",
+            "--rate",
+            "1000",
+            "--read-timeout",
+            "1s",
+        ])
         .args(["-p", &PORT.to_string()])
         .args(args)
         .arg(RANGE)
