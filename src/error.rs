@@ -76,6 +76,15 @@ pub enum Error {
     /// sent).
     #[error(transparent)]
     Discovery(#[from] crate::discovery::DiscoveryError),
+    /// The sweep history store (src/store) cannot be opened or written.
+    #[error("the store {location}: {source}")]
+    Store {
+        /// Where it is (no password).
+        location: String,
+        /// What went wrong.
+        #[source]
+        source: crate::store::StoreError,
+    },
     /// The built-in remediation table is broken (a build defect, never user input).
     #[error("the remediation table: {0}")]
     Remediation(String),
@@ -88,6 +97,14 @@ impl Error {
     /// A usage error with this message.
     pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())
+    }
+
+    /// A store error at `location`.
+    pub fn store(location: &crate::store::Location, source: crate::store::StoreError) -> Self {
+        Error::Store {
+            location: location.display(),
+            source,
+        }
     }
 
     /// An I/O error while doing `what`.
@@ -108,6 +125,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
             Error::Targets(t) if t.is_usage() => EXIT_USAGE,
+            Error::Store { source, .. } if source.is_usage() => EXIT_USAGE,
             Error::Discovery(crate::discovery::DiscoveryError::MissingCapability { .. }) => {
                 EXIT_USAGE
             }

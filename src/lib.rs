@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod signals;
+pub mod store;
 pub mod targets;
 
 pub use error::{Error, Result};
