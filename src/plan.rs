@@ -141,6 +141,19 @@ pub struct ScanFlags {
     pub output: OutputFlags,
     /// `-q`: no progress bar, no summary.
     pub quiet: bool,
+    /// `--store`, `--no-store`, `--sweep` (src/store).
+    pub store: StoreFlags,
+}
+
+/// The store flags of `scan` (and `demo`, `report`, `import`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFlags {
+    /// `--store FILE|postgres://…`.
+    pub store: Option<String>,
+    /// `--no-store`.
+    pub no_store: bool,
+    /// `--sweep LABEL`.
+    pub sweep: Option<String>,
 }
 
 /// Everything a scan run needs, validated.
@@ -174,6 +187,8 @@ pub struct ScanPlan {
     pub quiet: bool,
     /// Config files read.
     pub config_files: Vec<PathBuf>,
+    /// Where the sweep is recorded (src/store); `None`: nowhere.
+    pub store: Option<crate::store::StorePlan>,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -207,6 +222,7 @@ impl ScanPlan {
             syn_router_mac: None,
             quiet: false,
             config_files: Vec::new(),
+            store: None,
         }
     }
 
@@ -426,6 +442,17 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             syn_router_mac: flags.router_mac,
             quiet: flags.quiet,
             config_files: site.sources.clone(),
+            store: crate::store::resolve(
+                flags.store.store.as_deref(),
+                flags.store.no_store,
+                site.store.url.as_deref(),
+            )
+            .map_err(|e| Error::usage(e.to_string()))?
+            .map(|location| crate::store::StorePlan {
+                location,
+                label: flags.store.sweep.clone(),
+                simulated: false,
+            }),
         })
     }
 }

@@ -91,9 +91,55 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
             .collect(),
         serde_json::json!({ "merged_from": runs }),
     );
+    render_hosts(&hosts, meta, output)
+}
+
+/// `report --sweep last|LABEL`: a recorded sweep into `output`.
+pub fn run_sweep(
+    location: &crate::store::Location,
+    name: &str,
+    output: &OutputPlan,
+) -> Result<Outcome> {
+    let (row, hosts, meta) = crate::store::history::sweep_hosts(location, name)
+        .map_err(|e| Error::store(location, e))?;
+    if hosts.is_empty() {
+        return Err(Error::usage(format!(
+            "sweep `{}` holds no record: nothing to report",
+            row.label
+        )));
+    }
+    render_hosts(&hosts, meta, output)
+}
+
+/// `diff` without files: two recorded sweeps (named, or the last two complete of one scope);
+/// the exit codes of `diff`.
+pub fn diff_sweeps(
+    location: &crate::store::Location,
+    names: &[String],
+    format: crate::report::diff::DiffFormat,
+    fail_on: &crate::report::policy::FailOn,
+) -> Result<u8> {
+    use std::io::Write as _;
+    let ((a, ha), (b, hb)) =
+        crate::store::history::diff_pair(location, names).map_err(|e| Error::store(location, e))?;
+    tracing::info!("comparing sweep {} with sweep {}", a.label, b.label);
+    let d = crate::report::diff::compare(&ha, &hb, fail_on);
+    let text = crate::report::diff::render(&d, format)?;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing the diff", e))?;
+    Ok(if d.fails() {
+        crate::report::policy::EXIT_FINDINGS
+    } else {
+        crate::report::policy::EXIT_OK
+    })
+}
+
+/// Writes merged or recorded hosts into `output` (opened before anything is written).
+fn render_hosts(hosts: &[HostResult], meta: ScanMeta, output: &OutputPlan) -> Result<Outcome> {
     let mut reports = ReportSet::open(output)?;
     let mut closed = false;
-    for h in &hosts {
+    for h in hosts {
         match reports.write(h) {
             Ok(()) => {}
             Err(Error::OutputClosed) => {

@@ -198,7 +198,17 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         "scan starting"
     );
     let meta = ScanMeta::new(described, plan.options_json());
-    let mut reports = ReportSet::open(&plan.output)?;
+    // The store is opened (or refused) before the outputs and the first packet.
+    let recorder = crate::store::recorder::start_scan(plan, &meta)?;
+    let mut reports = match ReportSet::open(&plan.output) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(r) = recorder {
+                r.discard();
+            }
+            return Err(e);
+        }
+    };
     let mut progress = Progress::new(u64::try_from(total).unwrap_or(u64::MAX), !plan.quiet);
     if !done.is_empty() {
         tracing::info!("resume: {} hosts already done", done.len());
@@ -207,6 +217,9 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     // a sweep writing files it would otherwise redraw for every host.
     let on_terminal = reports.prints_on_terminal();
     let write = |reports: &mut ReportSet, progress: &Progress, r: &HostResult| {
+        if let Some(rec) = &recorder {
+            rec.record(r);
+        }
         if on_terminal {
             progress.suspend(|| reports.write(r))
         } else {
@@ -297,6 +310,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             let mut meta = meta;
             meta.interrupted = true;
             reports.finish(&meta, outcome.exit_code())?;
+            crate::store::recorder::finish_scan(recorder, plan, &meta, false)?;
             return Ok(outcome);
         }
         Err(e) => return Err(e),
@@ -310,6 +324,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     let mut meta = meta;
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
+    crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?;
     if interrupted {
         let counts = InterruptCounts {
             total,

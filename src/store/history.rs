@@ -26,7 +26,11 @@ pub fn scope_text(scope: &serde_json::Value) -> String {
             .and_then(|v| v.as_array())
             .map(|a| {
                 a.iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -57,12 +61,20 @@ fn cut(s: &str, n: usize) -> String {
 
 fn short_time(t: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M").to_string())
+        .map(|d| {
+            d.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|_| t.to_string())
 }
 
 /// `smb1scan history`: every sweep, as a table (`table`) or JSON Lines.
-pub fn list(location: &Location, table: bool, out: &mut dyn std::io::Write) -> Result<(), StoreError> {
+pub fn list(
+    location: &Location,
+    table: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<(), StoreError> {
     let mut store = Store::open(location)?;
     let rows = sweep::list(store.db())?;
     let w = |e: std::io::Error| StoreError::Io {
@@ -79,7 +91,16 @@ pub fn list(location: &Location, table: bool, out: &mut dyn std::io::Write) -> R
     writeln!(
         out,
         "{:<24} {:<16} {:<16} {:<11} {:<28} {:>7} {:>6} {:>6} {:>4} {:>9}",
-        "SWEEP", "STARTED", "FINISHED", "STATUS", "SCOPE", "HOSTS", "SMB1", "VULN", "DP", "UNDECIDED"
+        "SWEEP",
+        "STARTED",
+        "FINISHED",
+        "STATUS",
+        "SCOPE",
+        "HOSTS",
+        "SMB1",
+        "VULN",
+        "DP",
+        "UNDECIDED"
     )
     .map_err(w)?;
     for r in &rows {
@@ -89,7 +110,10 @@ pub fn list(location: &Location, table: bool, out: &mut dyn std::io::Write) -> R
             "{:<24} {:<16} {:<16} {:<11} {:<28} {:>7} {:>6} {:>6} {:>4} {:>9}",
             cut(&r.label, 24),
             short_time(&r.started_at),
-            r.finished_at.as_deref().map(short_time).unwrap_or_else(|| "-".into()),
+            r.finished_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_else(|| "-".into()),
             status,
             cut(&scope_text(&r.scope), 28),
             r.hosts,
@@ -221,12 +245,28 @@ pub fn host(
     let mut port = None;
     for r in &rows {
         if port != Some(r.port) {
-            writeln!(out, "{}:{}{}", r.ip, r.port, r.hostname.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())
-                .map_err(w)?;
+            writeln!(
+                out,
+                "{}:{}{}",
+                r.ip,
+                r.port,
+                r.hostname
+                    .as_deref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default()
+            )
+            .map_err(w)?;
             writeln!(
                 out,
                 "  {:<24} {:<16} {:<12} {:<5} {:<15} {:<13} {:<10} {}",
-                "SWEEP", "SCANNED", "STATUS", "SMB1", "MS17-010", "DOUBLEPULSAR", "EXPOSURE", "TURN"
+                "SWEEP",
+                "SCANNED",
+                "STATUS",
+                "SMB1",
+                "MS17-010",
+                "DOUBLEPULSAR",
+                "EXPOSURE",
+                "TURN"
             )
             .map_err(w)?;
             port = Some(r.port);
@@ -239,7 +279,10 @@ pub fn host(
         writeln!(
             out,
             "  {:<24} {:<16} {:<12} {:<5} {:<15} {:<13} {:<10} {}",
-            cut(&format!("{}{}", r.sweep, if r.simulated { "*" } else { "" }), 24),
+            cut(
+                &format!("{}{}", r.sweep, if r.simulated { "*" } else { "" }),
+                24
+            ),
             short_time(&r.scanned_at),
             r.status,
             smb1,
@@ -260,14 +303,25 @@ pub fn host(
             .filter(|r| r.event == Some(kind))
             .map(|r| format!("{} ({}:{})", short_time(&r.scanned_at), r.sweep, r.port))
             .collect();
-        writeln!(out, "{text}: {}", if at.is_empty() { "never".to_string() } else { at.join(", ") })
-            .map_err(w)?;
+        writeln!(
+            out,
+            "{text}: {}",
+            if at.is_empty() {
+                "never".to_string()
+            } else {
+                at.join(", ")
+            }
+        )
+        .map_err(w)?;
     }
     Ok(())
 }
 
 /// A sweep's records and metadata, for `report --sweep`.
-pub fn sweep_hosts(location: &Location, name: &str) -> Result<(SweepRow, Vec<HostResult>, ScanMeta), StoreError> {
+pub fn sweep_hosts(
+    location: &Location,
+    name: &str,
+) -> Result<(SweepRow, Vec<HostResult>, ScanMeta), StoreError> {
     let mut store = Store::open(location)?;
     let row = sweep::find(store.db(), name)?;
     let hosts = sweep::records(store.db(), row.id)?;
@@ -279,7 +333,10 @@ pub fn sweep_hosts(location: &Location, name: &str) -> Result<(SweepRow, Vec<Hos
         .unwrap_or_default();
     let mut meta: ScanMeta = serde_json::from_str(&stored).unwrap_or_else(|_| {
         ScanMeta::new(
-            row.scope.get("targets").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default(),
+            row.scope
+                .get("targets")
+                .and_then(|t| serde_json::from_value(t.clone()).ok())
+                .unwrap_or_default(),
             serde_json::json!({}),
         )
     });
@@ -300,8 +357,10 @@ pub fn diff_pair(
         [a, b] => (sweep::find(store.db(), a)?, sweep::find(store.db(), b)?),
         [] => {
             let all = sweep::list(store.db())?;
-            let complete: Vec<&SweepRow> =
-                all.iter().filter(|s| s.state() == SweepStatus::Complete).collect();
+            let complete: Vec<&SweepRow> = all
+                .iter()
+                .filter(|s| s.state() == SweepStatus::Complete)
+                .collect();
             let last = complete.last().ok_or_else(|| {
                 StoreError::Usage("the store holds no complete sweep to compare".into())
             })?;
@@ -339,18 +398,16 @@ struct Loaded {
 fn load(path: &Path) -> crate::error::Result<Loaded> {
     let hosts = crate::report::input::read_results(path)?;
     // A JSON document carries its metadata; JSON Lines carry none.
-    let meta = std::fs::File::open(path)
-        .ok()
-        .and_then(|f| {
-            let mut first = [0u8; 1];
-            use std::io::Read as _;
-            let mut r = std::io::BufReader::new(f);
-            r.read_exact(&mut first).ok()?;
-            (first[0] == b'{').then_some(())?;
-            let text = std::fs::read_to_string(path).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-            serde_json::from_value(v.get("meta")?.clone()).ok()
-        });
+    let meta = std::fs::File::open(path).ok().and_then(|f| {
+        let mut first = [0u8; 1];
+        use std::io::Read as _;
+        let mut r = std::io::BufReader::new(f);
+        r.read_exact(&mut first).ok()?;
+        (first[0] == b'{').then_some(())?;
+        let text = std::fs::read_to_string(path).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        serde_json::from_value(v.get("meta")?.clone()).ok()
+    });
     Ok(Loaded { hosts, meta })
 }
 
@@ -420,7 +477,9 @@ pub fn import(
         .map(str::to_string)
         .unwrap_or_else(crate::report::now_rfc3339);
     let scope = match (scope, metas.first()) {
-        (Some(s), _) => serde_json::json!({ "targets": [s], "exclude": [], "ports": [] }).to_string(),
+        (Some(s), _) => {
+            serde_json::json!({ "targets": [s], "exclude": [], "ports": [] }).to_string()
+        }
         (None, Some(m)) => {
             let ports: Vec<u16> = m
                 .options
@@ -431,7 +490,9 @@ pub fn import(
         }
         (None, None) => serde_json::json!({ "imported": true }).to_string(),
     };
-    let simulated = metas.iter().any(|m| m.options.get("simulated") == Some(&serde_json::Value::Bool(true)));
+    let simulated = metas
+        .iter()
+        .any(|m| m.options.get("simulated") == Some(&serde_json::Value::Bool(true)));
     let meta = serde_json::json!({
         "imported_from": files,
         "meta": metas,
@@ -445,7 +506,11 @@ pub fn import(
         shard: (1, 1),
         jsonl: None,
         resume: true,
-        started_at: if started.is_empty() { crate::report::now_rfc3339() } else { started },
+        started_at: if started.is_empty() {
+            crate::report::now_rfc3339()
+        } else {
+            started
+        },
         meta: meta.clone(),
     };
     let part = sweep::begin_part(store.db(), &start).map_err(se)?;

@@ -53,6 +53,14 @@ pub enum StoreError {
     /// The request does not fit what the store holds (an unknown sweep, a label in use).
     #[error("{0}")]
     Usage(String),
+    /// The store failed during a run; the run's outputs were still written in full.
+    #[error("{cause}: this sweep is incomplete in the store, the outputs are complete{outputs}")]
+    Lost {
+        /// The store's error.
+        cause: String,
+        /// Where the records are instead.
+        outputs: String,
+    },
     /// A stored record or metadata that cannot be decoded.
     #[error("a stored record cannot be read: {0}")]
     Decode(String),
@@ -154,25 +162,25 @@ pub fn resolve(
     no_store: bool,
     site_url: Option<&str>,
 ) -> Result<Option<Location>, StoreError> {
+    // --no-store wins over SMB1SCAN_STORE (clap reads that into the --store flag).
     if no_store {
-        if flag.is_some() {
-            return Err(StoreError::Usage(
-                "--store and --no-store contradict each other: choose one".into(),
-            ));
-        }
         return Ok(None);
     }
     if let Some(s) = flag.or(site_url) {
         if s.trim().is_empty() {
-            return Err(StoreError::Usage("--store needs a file or a postgres:// URL".into()));
+            return Err(StoreError::Usage(
+                "--store needs a file or a postgres:// URL".into(),
+            ));
         }
         return Ok(Some(Location::parse(s)));
     }
-    Location::default_path().map(|p| Some(Location::Sqlite(p))).ok_or_else(|| {
-        StoreError::Usage(
-            "neither XDG_DATA_HOME nor HOME is set: pass --store FILE or --no-store".into(),
-        )
-    })
+    Location::default_path()
+        .map(|p| Some(Location::Sqlite(p)))
+        .ok_or_else(|| {
+            StoreError::Usage(
+                "neither XDG_DATA_HOME nor HOME is set: pass --store FILE or --no-store".into(),
+            )
+        })
 }
 
 /// An open store, migrated to this smb1scan's schema.
@@ -268,10 +276,19 @@ mod tests {
     #[test]
     fn passwords_never_show() {
         let cases = [
-            ("postgres://scan:s3cret@db:5432/smb", "postgres://scan:***@db:5432/smb"),
+            (
+                "postgres://scan:s3cret@db:5432/smb",
+                "postgres://scan:***@db:5432/smb",
+            ),
             ("postgres://scan@db/smb", "postgres://scan@db/smb"),
-            ("postgresql://db/smb?password=s3cret&x=1", "postgresql://db/smb?password=***&x=1"),
-            ("host=db password=s3cret user=u", "host=db password=*** user=u"),
+            (
+                "postgresql://db/smb?password=s3cret&x=1",
+                "postgresql://db/smb?password=***&x=1",
+            ),
+            (
+                "host=db password=s3cret user=u",
+                "host=db password=*** user=u",
+            ),
             ("/var/lib/h.sqlite", "/var/lib/h.sqlite"),
         ];
         for (i, o) in cases {
@@ -282,7 +299,7 @@ mod tests {
     #[test]
     fn resolution_order() {
         assert_eq!(resolve(None, true, Some("x")).ok(), Some(None));
-        assert!(resolve(Some("a"), true, None).is_err());
+        assert_eq!(resolve(Some("a"), true, None).ok(), Some(None));
         assert_eq!(
             resolve(Some("a.sqlite"), false, Some("postgres://h/d")).ok(),
             Some(Some(Location::Sqlite("a.sqlite".into())))

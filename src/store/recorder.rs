@@ -209,7 +209,13 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
     }
     if let Some(e) = failed {
         // Best effort: the part says it is not complete (the server may be gone).
-        let _ = sweep::finish_part(store.db(), &part, false, &crate::report::now_rfc3339(), "{}");
+        let _ = sweep::finish_part(
+            store.db(),
+            &part,
+            false,
+            &crate::report::now_rfc3339(),
+            "{}",
+        );
         return Err(e);
     }
     let (complete, finished_at, meta) =
@@ -249,4 +255,109 @@ fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<()
         sweep::put_records(store.db(), part.sweep_id, &batch)?;
     }
     Ok(())
+}
+
+/// The scope, part and metadata of a scan run, and its recorder (`None` without a store).
+pub fn start_scan(
+    plan: &crate::plan::ScanPlan,
+    meta: &crate::report::ScanMeta,
+) -> crate::error::Result<Option<Recorder>> {
+    let Some(sp) = &plan.store else {
+        return Ok(None);
+    };
+    let mut exclude = plan.targets.exclude.clone();
+    exclude.extend(
+        plan.targets
+            .exclude_files
+            .iter()
+            .map(|p| format!("file:{}", p.display())),
+    );
+    // The JSON Lines file as an absolute path, so `--resume` from another directory finds it.
+    let jsonl = plan.output.jsonl_file().map(|p| {
+        let abs = match (p.parent(), p.file_name()) {
+            (Some(d), Some(n)) => {
+                let d = if d.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    d
+                };
+                std::fs::canonicalize(d)
+                    .map(|d| d.join(n))
+                    .unwrap_or_else(|_| p.to_path_buf())
+            }
+            _ => p.to_path_buf(),
+        };
+        abs.display().to_string()
+    });
+    let start = SweepStart {
+        label: sp.label.clone(),
+        scope: super::history::scope_json(&meta.targets, &exclude, &plan.ports),
+        source: if sp.simulated { "demo" } else { "scan" }.to_string(),
+        simulated: sp.simulated,
+        shard: (plan.shard.index, plan.shard.count),
+        jsonl,
+        resume: plan.resume.is_some(),
+        started_at: meta.started_at.clone(),
+        meta: meta_json(meta, sp.simulated),
+    };
+    let rec = Recorder::start(&sp.location, start)
+        .map_err(|e| crate::error::Error::store(&sp.location, e))?;
+    if let Some(p) = &plan.resume {
+        rec.record_file(p.clone());
+    }
+    Ok(Some(rec))
+}
+
+/// The metadata as stored: no secret (the command line is already redacted; a store URL's
+/// password is removed too), and whether the hosts were simulated.
+pub fn meta_json(meta: &crate::report::ScanMeta, simulated: bool) -> String {
+    let mut m = meta.clone();
+    m.command_line = m
+        .command_line
+        .iter()
+        .map(|a| super::redact_url_password(a))
+        .collect();
+    let mut v = serde_json::to_value(&m).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.get_mut("options").and_then(|o| o.as_object_mut()) {
+        o.insert("simulated".into(), serde_json::Value::Bool(simulated));
+    }
+    v.to_string()
+}
+
+/// Ends a scan's part; a store that failed is one error naming what is safe.
+pub fn finish_scan(
+    rec: Option<Recorder>,
+    plan: &crate::plan::ScanPlan,
+    meta: &crate::report::ScanMeta,
+    complete: bool,
+) -> crate::error::Result<()> {
+    let (Some(rec), Some(sp)) = (rec, &plan.store) else {
+        return Ok(());
+    };
+    match rec.finish(complete, &meta_json(meta, sp.simulated)) {
+        Ok(Some(r)) => {
+            tracing::info!(
+                "recorded as sweep {} ({}) in {}",
+                r.label,
+                r.status.as_str(),
+                r.location
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(crate::error::Error::store(
+            &sp.location,
+            StoreError::Lost {
+                cause: e.to_string(),
+                outputs: match plan.output.jsonl_file() {
+                    Some(p) => format!(
+                        "; every record is in {} (load it with smb1scan import {})",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => String::new(),
+                },
+            },
+        )),
+    }
 }

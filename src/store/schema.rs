@@ -130,7 +130,11 @@ fn migrate_locked(db: &mut Db) -> Result<(), StoreError> {
     let r = (|| {
         // Read again under the write lock: another process may have migrated meanwhile.
         let v = version(db)?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(v).unwrap_or(0)) {
+        for (i, m) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(v).unwrap_or(0))
+        {
             db.batch(&ddl(db.kind(), m))?;
             db.exec(
                 "INSERT INTO smb1scan_schema (version, applied_at) VALUES (?, ?)",

@@ -48,7 +48,8 @@ pub fn sweep_status(shards: i64, parts: &[(String, SweepStatus)]) -> SweepStatus
         .filter(|(_, s)| *s == SweepStatus::Complete)
         .map(|(sh, _)| sh.as_str())
         .collect();
-    let all = (1..=shards.max(1)).all(|i| complete.contains(format!("{i}/{}", shards.max(1)).as_str()));
+    let all =
+        (1..=shards.max(1)).all(|i| complete.contains(format!("{i}/{}", shards.max(1)).as_str()));
     if all && !parts.is_empty() {
         SweepStatus::Complete
     } else if parts.iter().any(|(_, s)| *s == SweepStatus::Running) {
@@ -71,7 +72,7 @@ pub struct SweepStart {
     /// Simulated hosts (`demo`).
     pub simulated: bool,
     /// This part's shard (`1/1` unsharded).
-    pub shard: (u32, u32),
+    pub shard: (u64, u64),
     /// The JSON Lines file this part writes (`--resume FILE` finds its sweep by it).
     pub jsonl: Option<String>,
     /// `--resume`: continue the sweep that wrote `jsonl`.
@@ -198,9 +199,16 @@ pub fn mark_dead_parts(db: &mut Db) -> Result<(), StoreError> {
 }
 
 /// Recomputes a sweep's status (from its parts), its end, and its counts (from its records).
-pub fn refresh(db: &mut Db, sweep_id: i64, finished_at: Option<&str>) -> Result<SweepStatus, StoreError> {
+pub fn refresh(
+    db: &mut Db,
+    sweep_id: i64,
+    finished_at: Option<&str>,
+) -> Result<SweepStatus, StoreError> {
     let shards = db
-        .query("SELECT shards FROM sweeps WHERE id = ?", &[Val::i(sweep_id)])?
+        .query(
+            "SELECT shards FROM sweeps WHERE id = ?",
+            &[Val::i(sweep_id)],
+        )?
         .first()
         .and_then(|r| r.first().and_then(Val::int))
         .unwrap_or(1);
@@ -227,7 +235,12 @@ pub fn refresh(db: &mut Db, sweep_id: i64, finished_at: Option<&str>) -> Result<
          FROM records WHERE sweep_id = ?",
         &[Val::i(sweep_id)],
     )?;
-    let n = |i: usize| c.first().and_then(|r| r.get(i)).and_then(Val::int).unwrap_or(0);
+    let n = |i: usize| {
+        c.first()
+            .and_then(|r| r.get(i))
+            .and_then(Val::int)
+            .unwrap_or(0)
+    };
     db.exec(
         "UPDATE sweeps SET status = ?, hosts = ?, smb1_on = ?, vulnerable = ?, doublepulsar = ?,
                 undecided = ?,
@@ -276,7 +289,7 @@ fn insert_sweep(db: &mut Db, label: &str, s: &SweepStart) -> Result<Option<i64>,
             Val::t(&s.scope),
             Val::t(&s.source),
             Val::i(i64::from(s.simulated)),
-            Val::i(i64::from(s.shard.1.max(1))),
+            Val::i(i64::try_from(s.shard.1.max(1)).unwrap_or(i64::MAX)),
             Val::t(&s.started_at),
             Val::t(&s.meta),
         ],
@@ -319,7 +332,7 @@ fn begin_part_tx(db: &mut Db, s: &SweepStart) -> Result<Part, StoreError> {
                     })?;
                     let g = |i: usize| r.get(i).cloned().unwrap_or(Val::I(None));
                     if g(1).str() != s.scope
-                        || g(2).int() != Some(i64::from(s.shard.1.max(1)))
+                        || g(2).int() != Some(i64::try_from(s.shard.1.max(1)).unwrap_or(i64::MAX))
                         || g(3).int() != Some(i64::from(s.simulated))
                     {
                         return Err(StoreError::Usage(format!(
@@ -335,11 +348,19 @@ fn begin_part_tx(db: &mut Db, s: &SweepStart) -> Result<Part, StoreError> {
         }
         (None, None) => {
             let base = chrono::DateTime::parse_from_rfc3339(&s.started_at)
-                .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                })
                 .unwrap_or_else(|_| s.started_at.clone());
             let mut n = 1;
             loop {
-                let label = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+                let label = if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                };
                 if let Some(id) = insert_sweep(db, &label, s)? {
                     break (id, label);
                 }
@@ -404,8 +425,7 @@ pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(
     let r = (|| {
         for h in hosts {
             let (ip, port, name) = record_key(h);
-            let json =
-                serde_json::to_string(h).map_err(|e| StoreError::Decode(e.to_string()))?;
+            let json = serde_json::to_string(h).map_err(|e| StoreError::Decode(e.to_string()))?;
             db.exec(
                 "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
                                       doublepulsar, undecided, risk, record)
@@ -496,7 +516,9 @@ pub fn list(db: &mut Db) -> Result<Vec<SweepRow>, StoreError> {
 pub fn find(db: &mut Db, name: &str) -> Result<SweepRow, StoreError> {
     let rows = if name == "last" {
         db.query(
-            &format!("SELECT {SWEEP_COLUMNS} FROM sweeps ORDER BY started_at DESC, id DESC LIMIT 1"),
+            &format!(
+                "SELECT {SWEEP_COLUMNS} FROM sweeps ORDER BY started_at DESC, id DESC LIMIT 1"
+            ),
             &[],
         )?
     } else {
@@ -548,11 +570,24 @@ mod tests {
             (1, p(&[("1/1", Running)]), Running),
             (1, p(&[("1/1", Interrupted)]), Interrupted),
             (1, p(&[]), Interrupted),
-            (4, p(&[("1/4", Complete), ("2/4", Complete), ("3/4", Complete)]), Interrupted),
-            (4, p(&[("1/4", Complete), ("2/4", Running), ("3/4", Complete)]), Running),
             (
                 4,
-                p(&[("1/4", Complete), ("2/4", Complete), ("3/4", Complete), ("4/4", Complete)]),
+                p(&[("1/4", Complete), ("2/4", Complete), ("3/4", Complete)]),
+                Interrupted,
+            ),
+            (
+                4,
+                p(&[("1/4", Complete), ("2/4", Running), ("3/4", Complete)]),
+                Running,
+            ),
+            (
+                4,
+                p(&[
+                    ("1/4", Complete),
+                    ("2/4", Complete),
+                    ("3/4", Complete),
+                    ("4/4", Complete),
+                ]),
                 Complete,
             ),
             // A part of another shard count never completes a sweep.

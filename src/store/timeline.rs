@@ -137,13 +137,22 @@ mod tests {
             (&[Exposed, Safe], &[(FirstExposed, 0), (Fixed, 1)]),
             // Silence neither fixes nor breaks a fix.
             (&[Exposed, Undecided, Undecided], &[(FirstExposed, 0)]),
-            (&[Exposed, Undecided, Safe], &[(FirstExposed, 0), (Fixed, 2)]),
-            (&[Exposed, Safe, Undecided, Safe], &[(FirstExposed, 0), (Fixed, 1)]),
+            (
+                &[Exposed, Undecided, Safe],
+                &[(FirstExposed, 0), (Fixed, 2)],
+            ),
+            (
+                &[Exposed, Safe, Undecided, Safe],
+                &[(FirstExposed, 0), (Fixed, 1)],
+            ),
             (
                 &[Exposed, Safe, Exposed, Safe],
                 &[(FirstExposed, 0), (Fixed, 1), (CameBack, 2), (Fixed, 3)],
             ),
-            (&[Undecided, Exposed, Safe, Undecided, Exposed], &[(FirstExposed, 1), (Fixed, 2), (CameBack, 4)]),
+            (
+                &[Undecided, Exposed, Safe, Undecided, Exposed],
+                &[(FirstExposed, 1), (Fixed, 2), (CameBack, 4)],
+            ),
         ];
         for (seq, want) in cases {
             assert_eq!(kinds(seq), want.to_vec(), "{seq:?}");
@@ -158,7 +167,11 @@ mod tests {
         assert_eq!(exposure(&h), Undecided, "nothing learnt is undecided");
         h.smb1.enabled = Some(true);
         h.ms17_010.verdict = Ms17Verdict::NotVulnerable;
-        assert_eq!(exposure(&h), Exposed, "SMB1 on is exposure even when patched");
+        assert_eq!(
+            exposure(&h),
+            Exposed,
+            "SMB1 on is exposure even when patched"
+        );
         let mut h = base();
         h.ms17_010.verdict = Ms17Verdict::NotExposed;
         h.smb1.enabled = Some(false);
@@ -167,7 +180,11 @@ mod tests {
         h.status = HostStatus::Filtered;
         assert_eq!(exposure(&h), Undecided, "silence is never safety");
         h.status = HostStatus::Closed;
-        assert_eq!(exposure(&h), Safe, "a refused connection is the host's own reply");
+        assert_eq!(
+            exposure(&h),
+            Safe,
+            "a refused connection is the host's own reply"
+        );
         let mut h = base();
         h.doublepulsar.verdict = DpVerdict::Present;
         assert_eq!(exposure(&h), Exposed);
@@ -175,8 +192,13 @@ mod tests {
 
     #[test]
     fn days_and_medians() {
-        let t = |d: i64| chrono::DateTime::<chrono::Utc>::from_timestamp(d * 86_400, 0).unwrap_or_default();
-        assert_eq!(days_to_fix(&[(Exposed, t(0)), (Undecided, t(7)), (Safe, t(14))]), Some(14.0));
+        let t = |d: i64| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp(d * 86_400, 0).unwrap_or_default()
+        };
+        assert_eq!(
+            days_to_fix(&[(Exposed, t(0)), (Undecided, t(7)), (Safe, t(14))]),
+            Some(14.0)
+        );
         assert_eq!(days_to_fix(&[(Exposed, t(0)), (Exposed, t(7))]), None);
         assert_eq!(days_to_fix(&[(Safe, t(0))]), None);
         assert_eq!(median(vec![]), None);
