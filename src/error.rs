@@ -77,13 +77,12 @@ pub enum Error {
     #[error(transparent)]
     Discovery(#[from] crate::discovery::DiscoveryError),
     /// The sweep history store (src/store) cannot be opened or written.
-    #[error("the store {location}: {source}")]
+    #[error("the store {location}: {cause}")]
     Store {
         /// Where it is (no password).
         location: String,
-        /// What went wrong.
-        #[source]
-        source: crate::store::StoreError,
+        /// What went wrong (in the message; not a `source`, so it is said once).
+        cause: crate::store::StoreError,
     },
     /// The built-in remediation table is broken (a build defect, never user input).
     #[error("the remediation table: {0}")]
@@ -103,7 +102,7 @@ impl Error {
     pub fn store(location: &crate::store::Location, source: crate::store::StoreError) -> Self {
         Error::Store {
             location: location.display(),
-            source,
+            cause: source,
         }
     }
 
@@ -125,7 +124,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
             Error::Targets(t) if t.is_usage() => EXIT_USAGE,
-            Error::Store { source, .. } if source.is_usage() => EXIT_USAGE,
+            Error::Store { cause, .. } if cause.is_usage() => EXIT_USAGE,
             Error::Discovery(crate::discovery::DiscoveryError::MissingCapability { .. }) => {
                 EXIT_USAGE
             }

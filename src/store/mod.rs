@@ -225,6 +225,10 @@ impl Store {
     /// has and the store lacks, refuses a newer schema, and marks as interrupted the sweeps of
     /// this machine whose process is gone (`kill -9`).
     pub fn open(location: &Location) -> Result<Store, StoreError> {
+        retry_busy(|| Self::open_once(location))
+    }
+
+    fn open_once(location: &Location) -> Result<Store, StoreError> {
         let db = match location {
             Location::Sqlite(p) => {
                 create_private(p)?;
@@ -249,6 +253,24 @@ impl Store {
     /// Where it is.
     pub fn location(&self) -> &Location {
         &self.location
+    }
+}
+
+/// Runs `f` again while SQLite says the file is locked in a way its busy timeout does not
+/// cover (two processes switching a new file to WAL at once, a read upgraded to a write), for
+/// at most 30 s.
+pub fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let t0 = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(StoreError::Sqlite(m))
+                if (m.contains("locked") || m.contains("busy"))
+                    && t0.elapsed() < std::time::Duration::from_secs(30) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
     }
 }
 

@@ -59,8 +59,9 @@ impl Recorder {
         let handle = std::thread::Builder::new()
             .name("smb1scan-store".into())
             .spawn(move || {
-                let opened = Store::open(&location)
-                    .and_then(|mut s| sweep::begin_part(s.db(), &start).map(|p| (s, p)));
+                let opened = Store::open(&location).and_then(|mut s| {
+                    super::retry_busy(|| sweep::begin_part(s.db(), &start)).map(|p| (s, p))
+                });
                 match opened {
                     Ok((store, part)) => {
                         let _ = ready_tx.send(Ok(part.label.clone()));
