@@ -33,7 +33,7 @@ const MIGRATIONS: &[&str] = &[
         undecided BIGINT NOT NULL DEFAULT 0,
         meta TEXT NOT NULL
     );
-    CREATE INDEX sweeps_scope ON sweeps (scope, started_at);
+    CREATE INDEX sweeps_started ON sweeps (started_at);
     CREATE TABLE sweep_parts (
         sweep_id BIGINT NOT NULL REFERENCES sweeps (id),
         shard TEXT NOT NULL,
