@@ -249,8 +249,8 @@ pub struct ScanArgs {
 /// Where sweeps are recorded (docs/store.md).
 #[derive(Debug, Clone, Default, Args)]
 pub struct StoreArgs {
-    /// Record into this SQLite file or PostgreSQL database (postgres://user@host/db; a password
-    /// is best left to ~/.pgpass or PGPASSWORD) [default: the site config's `[store] url`, else
+    /// Record into this SQLite file or PostgreSQL database (postgres://user@host/db; the password is
+    /// best left to PGPASSWORD) [default: the site config's `[store] url`, else
     /// $XDG_DATA_HOME/smb1scan/history.sqlite].
     #[arg(
         long,

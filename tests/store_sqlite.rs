@@ -574,3 +574,56 @@ fn a_full_disk_is_one_line_and_the_json_lines_are_complete() {
         vec![vec!["ok".to_string()]]
     );
 }
+
+#[test]
+fn a_shard_left_running_elsewhere_is_taken_over_only_by_resume() {
+    let dir = scratch_dir("store-takeover");
+    let store = dir.join("s.sqlite");
+    let base = [
+        "scan",
+        "--fast",
+        "-p",
+        "1-20",
+        "127.0.0.1",
+        "--store",
+        "s.sqlite",
+        "--sweep",
+        "w",
+    ];
+    let o = run(
+        &dir,
+        &[&base[..], &["--shard", "1/2", "-o", "p1.jsonl"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // As a pod that died on another node leaves it.
+    rusqlite::Connection::open(&store)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE sweep_parts SET status = 'running', machine = 'node-7'",
+                [],
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(
+        &dir,
+        &[&base[..], &["--shard", "1/2", "-o", "again.jsonl"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("another process"), "{}", stderr(&o));
+    let o = run(
+        &dir,
+        &[&base[..], &["--shard", "1/2", "--resume", "p1.jsonl"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(
+        &dir,
+        &[&base[..], &["--shard", "2/2", "-o", "p2.jsonl"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let h = history(&dir, &store);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(
+        (h[0]["status"].as_str(), h[0]["hosts"].as_i64()),
+        (Some("complete"), Some(20))
+    );
+}

@@ -159,6 +159,13 @@ impl Db {
     /// Connects to a PostgreSQL server (`postgres://user@host/db`, or `host=/run/postgresql`).
     pub fn postgres(url: &str) -> Result<Db, StoreError> {
         let mut cfg: postgres::Config = url.parse().map_err(pg)?;
+        // As libpq does: the password from the environment, so it stays off command lines and
+        // out of the stored metadata.
+        if cfg.get_password().is_none() {
+            if let Some(pw) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+                cfg.password(pw.as_encoded_bytes());
+            }
+        }
         if cfg.get_connect_timeout().is_none() {
             cfg.connect_timeout(Duration::from_secs(10));
         }

@@ -381,7 +381,9 @@ fn begin_part_tx(db: &mut Db, s: &SweepStart) -> Result<Part, StoreError> {
              for a new sweep"
         )));
     }
-    if done.as_deref() == Some("running") {
+    // A resumed shard may take over a part left running by a process on another machine (a
+    // retried pod); without --resume, a running part is another process's.
+    if done.as_deref() == Some("running") && !s.resume {
         return Err(StoreError::Usage(format!(
             "shard {shard} of sweep `{label}` is being written by another process right now"
         )));
