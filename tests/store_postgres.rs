@@ -232,7 +232,7 @@ fn a_server_lost_mid_sweep_is_one_line_and_the_json_lines_are_complete() {
     let Some(admin) = server() else { return };
     let url = fresh_db(&admin, "smb1scan_t_lost");
     let dir = scratch_dir("pg-lost");
-    let mut child = cmd(&dir, &url)
+    let child = cmd(&dir, &url)
         .args([
             "scan",
             "-p",

@@ -258,15 +258,8 @@ pub fn host(
             .map_err(w)?;
             writeln!(
                 out,
-                "  {:<24} {:<16} {:<12} {:<5} {:<15} {:<13} {:<10} {}",
-                "SWEEP",
-                "SCANNED",
-                "STATUS",
-                "SMB1",
-                "MS17-010",
-                "DOUBLEPULSAR",
-                "EXPOSURE",
-                "TURN"
+                "  {:<24} {:<16} {:<12} {:<5} {:<15} {:<13} {:<10} TURN",
+                "SWEEP", "SCANNED", "STATUS", "SMB1", "MS17-010", "DOUBLEPULSAR", "EXPOSURE"
             )
             .map_err(w)?;
             port = Some(r.port);
@@ -346,12 +339,15 @@ pub fn sweep_hosts(
     Ok((row, hosts, meta))
 }
 
+/// A sweep and its records.
+pub type SweepHosts = (SweepRow, Vec<HostResult>);
+
 /// The two sweeps `diff` compares: the two named, or the last two complete sweeps of the same
 /// scope.
 pub fn diff_pair(
     location: &Location,
     names: &[String],
-) -> Result<((SweepRow, Vec<HostResult>), (SweepRow, Vec<HostResult>)), StoreError> {
+) -> Result<(SweepHosts, SweepHosts), StoreError> {
     let mut store = Store::open(location)?;
     let (a, b) = match names {
         [a, b] => (sweep::find(store.db(), a)?, sweep::find(store.db(), b)?),

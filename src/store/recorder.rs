@@ -159,11 +159,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
     let mut end: Option<(bool, String, String)> = None;
     let mut discard = false;
     let location = store.location().display();
-    'outer: loop {
-        let first = match rx.recv() {
-            Ok(m) => m,
-            Err(_) => break,
-        };
+    while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
@@ -201,7 +197,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
             batch.clear();
         }
         if end.is_some() || discard {
-            break 'outer;
+            break;
         }
     }
     if discard {

@@ -567,7 +567,8 @@ mod tests {
         let p = |v: &[(&str, SweepStatus)]| -> Vec<(String, SweepStatus)> {
             v.iter().map(|(s, st)| (s.to_string(), *st)).collect()
         };
-        let cases: &[(i64, Vec<(String, SweepStatus)>, SweepStatus)] = &[
+        type Case = (i64, Vec<(String, SweepStatus)>, SweepStatus);
+        let cases: &[Case] = &[
             (1, p(&[("1/1", Complete)]), Complete),
             (1, p(&[("1/1", Running)]), Running),
             (1, p(&[("1/1", Interrupted)]), Interrupted),

@@ -128,7 +128,8 @@ mod tests {
 
     #[test]
     fn turns_of_a_hosts_story() {
-        let cases: &[(&[Exposure], &[(EventKind, usize)])] = &[
+        type Case<'a> = (&'a [Exposure], &'a [(EventKind, usize)]);
+        let cases: &[Case] = &[
             (&[], &[]),
             (&[Safe, Safe], &[]),
             (&[Undecided, Undecided], &[]),
