@@ -176,7 +176,7 @@ fn the_store_never_holds_a_password() {
     let secret = "Sup3r-S3cret-Pw";
     std::fs::write(dir.join("pw"), secret).unwrap_or_else(|e| panic!("{e}"));
     let o = cmd(&dir)
-        .args(&QUICK)
+        .args(QUICK)
         .args([
             "--user",
             "auditor",
