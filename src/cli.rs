@@ -549,6 +549,10 @@ pub struct ReportArgs {
     /// The store: with --sweep, where the sweep is read; with files, where they are recorded.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// With --sweep and an HTML output: the campaign trend from this date (2026-09-01)
+    /// [default: every sweep of the same scope].
+    #[arg(long, value_name = "DATE", requires = "sweep")]
+    pub since: Option<String>,
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -825,7 +829,9 @@ fn report(args: ReportArgs, quiet: bool) -> anyhow::Result<u8> {
             .into());
         }
         let loc = args.store.read_location()?;
-        return Ok(smb1scan::render::run_sweep(&loc, name, &output)?.exit_code());
+        return Ok(
+            smb1scan::render::run_sweep(&loc, name, args.since.as_deref(), &output)?.exit_code(),
+        );
     }
     let loc = args.store.location()?;
     let outcome = smb1scan::render::run(&args.runs, &output)?;

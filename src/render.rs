@@ -95,20 +95,48 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
 }
 
 /// `report --sweep last|LABEL`: a recorded sweep into `output`.
+/// An HTML output also shows the campaign: the trend of the sweeps of the same scope (those
+/// started on or after `since`, when given) and the per-subnet table (src/store/campaign.rs).
 pub fn run_sweep(
     location: &crate::store::Location,
     name: &str,
+    since: Option<&str>,
     output: &OutputPlan,
 ) -> Result<Outcome> {
-    let (row, hosts, meta) = crate::store::history::sweep_hosts(location, name)
-        .map_err(|e| Error::store(location, e))?;
+    let se = |e| Error::store(location, e);
+    let (row, hosts, meta) = crate::store::history::sweep_hosts(location, name).map_err(se)?;
     if hosts.is_empty() {
         return Err(Error::usage(format!(
             "sweep `{}` holds no record: nothing to report",
             row.label
         )));
     }
-    render_hosts(&hosts, meta, output)
+    let html: Vec<&std::path::Path> = output
+        .outputs
+        .iter()
+        .filter_map(|o| match (&o.dest, o.format) {
+            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect();
+    let section = if html.is_empty() {
+        None
+    } else {
+        let mut store = crate::store::Store::open(location).map_err(se)?;
+        let c = crate::store::campaign::campaign(&mut store, &row, since).map_err(se)?;
+        Some(crate::store::campaign::html_section(&c))
+    };
+    let outcome = render_hosts(&hosts, meta, output)?;
+    if let Some(section) = section {
+        for p in html {
+            let page = std::fs::read_to_string(p).map_err(|e| Error::io_path("reading", p, e))?;
+            crate::report::write_atomically(
+                p,
+                crate::store::campaign::splice(&page, &section).as_bytes(),
+            )?;
+        }
+    }
+    Ok(outcome)
 }
 
 /// `diff` without files: two recorded sweeps (named, or the last two complete of one scope);

@@ -8,6 +8,7 @@
 //! - [`timeline`]: pure functions over one host's records (first exposed, fixed, came back).
 //! - [`history`]: `smb1scan history`, `import`, and the store side of `report` and `diff`.
 
+pub mod campaign;
 pub mod db;
 pub mod history;
 pub mod recorder;

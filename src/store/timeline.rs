@@ -37,6 +37,18 @@ pub fn exposure(h: &HostResult) -> Exposure {
     }
 }
 
+/// [`exposure`] from the store's key columns (`smb1`, `ms17`, `doublepulsar`, `status`, as
+/// their kebab-case names), so the campaign reads no whole record.
+pub fn exposure_of(smb1: Option<bool>, ms17: &str, dp: &str, status: &str) -> Exposure {
+    if smb1 == Some(true) || ms17 == "vulnerable" || dp == "present" {
+        Exposure::Exposed
+    } else if status == "closed" || ms17 == "not-vulnerable" || ms17 == "not-exposed" {
+        Exposure::Safe
+    } else {
+        Exposure::Undecided
+    }
+}
+
 /// A turn in a host's story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -189,6 +201,40 @@ mod tests {
         let mut h = base();
         h.doublepulsar.verdict = DpVerdict::Present;
         assert_eq!(exposure(&h), Exposed);
+        // The column form agrees with the record form.
+        use crate::report::enum_name;
+        let mut cases = Vec::new();
+        for smb1 in [None, Some(true), Some(false)] {
+            for v in [
+                Ms17Verdict::Vulnerable,
+                Ms17Verdict::NotVulnerable,
+                Ms17Verdict::NotExposed,
+                Ms17Verdict::Unknown,
+            ] {
+                for st in [HostStatus::Open, HostStatus::Closed, HostStatus::Filtered] {
+                    for dp in [DpVerdict::Present, DpVerdict::Absent] {
+                        let mut h = base();
+                        h.smb1.enabled = smb1;
+                        h.ms17_010.verdict = v;
+                        h.status = st;
+                        h.doublepulsar.verdict = dp;
+                        cases.push(h);
+                    }
+                }
+            }
+        }
+        for h in &cases {
+            assert_eq!(
+                exposure_of(
+                    h.smb1.enabled,
+                    &enum_name(&h.ms17_010.verdict),
+                    &enum_name(&h.doublepulsar.verdict),
+                    &enum_name(&h.status)
+                ),
+                exposure(h),
+                "{h:?}"
+            );
+        }
     }
 
     #[test]
