@@ -196,9 +196,10 @@ fn campaign_view_renders_in_chromium_at_1280_px() {
         }
     }
     for (k, n) in colours.iter().enumerate() {
+        // Drawn, as lines and dots: a few thousand pixels each, not areas.
         assert!(
-            *n > 50,
-            "series {k} is not on the screenshot ({n} pixels): {}",
+            (50..30_000).contains(n),
+            "series {k}: {n} pixels of its colour: {}",
             png.display()
         );
     }

@@ -306,8 +306,8 @@ pub fn trend_svg(points: &[SweepRow]) -> String {
                 o,
                 "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\" fill=\"{colour}\"><title>{}: {name} {v}</title></circle>",
                 x(i),
-                if *name == "Vulnerable" { 6 } else { 4 },
                 y(*v),
+                if *name == "Vulnerable" { 6 } else { 4 },
                 esc(label)
             );
         }
@@ -463,6 +463,15 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 4);
         assert_eq!(svg.matches("<circle").count(), 12);
+        // Points are dots, not discs over the chart.
+        for r in svg.split(" r=\"").skip(1) {
+            let v: f64 = r
+                .split('"')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(99.0);
+            assert!(v <= 6.0, "a point of radius {v}");
+        }
         assert!(svg.contains("&lt;w1&gt;") && !svg.contains("<w1>"));
         assert!(svg.contains(">50</text>"), "the axis tops at 50: {svg}");
         assert!(!svg.contains("href") && !svg.contains("<script"));
