@@ -60,6 +60,7 @@ sweep() { # label store-args...
     cut -d' ' -f1 "$STATE/time-$label"
 }
 say "smb1scan $("$BIN" --version | cut -d' ' -f2) $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
+say "load average before the run (other work on this machine): $(cut -d" " -f1-3 /proc/loadavg)"
 say ""
 say "1. Recording cost: a /16 sweep ($NET port 1, every address RSTs; --discovery $MODE)"
 nostore=()

@@ -385,26 +385,105 @@ pub fn diff_pair(
     Ok(((a, ha), (b, hb)))
 }
 
-/// What `import` read from one file.
-struct Loaded {
-    hosts: Vec<HostResult>,
-    meta: Option<ScanMeta>,
+/// The metadata of a JSON document (`{"meta": …, "hosts": […]}`); JSON Lines have none.
+fn read_meta(path: &Path) -> Option<ScanMeta> {
+    use std::io::Read as _;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    // smb1scan's JSON document starts `{` then `"meta"` on its own line; a JSON Lines record
+    // starts `{"schema"`.
+    let head = String::from_utf8_lossy(head.get(..n)?);
+    let compact: String = head.chars().filter(|c| !c.is_whitespace()).collect();
+    if !compact
+        .trim_start_matches('\u{feff}')
+        .starts_with("{\"meta\"")
+    {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    serde_json::from_value(v.get("meta")?.clone()).ok()
 }
 
-fn load(path: &Path) -> crate::error::Result<Loaded> {
-    let hosts = crate::report::input::read_results(path)?;
-    // A JSON document carries its metadata; JSON Lines carry none.
-    let meta = std::fs::File::open(path).ok().and_then(|f| {
-        let mut first = [0u8; 1];
-        use std::io::Read as _;
-        let mut r = std::io::BufReader::new(f);
-        r.read_exact(&mut first).ok()?;
-        (first[0] == b'{').then_some(())?;
-        let text = std::fs::read_to_string(path).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        serde_json::from_value(v.get("meta")?.clone()).ok()
-    });
-    Ok(Loaded { hosts, meta })
+/// Records per batch handed from the reader to the writer.
+const IMPORT_BATCH: usize = 4096;
+
+/// Reads every file's records (as `report` reads them: a truncated last line is skipped with a
+/// warning, any other bad line is an error) and sends them with their stored JSON, in batches.
+fn read_prepared(
+    files: &[PathBuf],
+    tx: &std::sync::mpsc::SyncSender<Vec<(HostResult, String)>>,
+) -> crate::error::Result<()> {
+    use std::io::BufRead as _;
+    let prep = |h: HostResult| -> crate::error::Result<(HostResult, String)> {
+        let j = sweep::compact_json(&h).map_err(|e| crate::error::Error::Json {
+            what: "storing a record".into(),
+            source: serde_json::Error::io(std::io::Error::other(e.to_string())),
+        })?;
+        Ok((h, j))
+    };
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    for f in files {
+        if read_meta(f).is_some() {
+            for h in crate::report::input::read_results(f)? {
+                batch.push(prep(h)?);
+                if batch.len() >= IMPORT_BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                    return Ok(());
+                }
+            }
+            continue;
+        }
+        let file =
+            std::fs::File::open(f).map_err(|e| crate::error::Error::io_path("reading", f, e))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut line = String::new();
+        let mut no = 0usize;
+        // A line that did not parse: an error unless it is the last one, cut short.
+        let mut pending: Option<(usize, serde_json::Error)> = None;
+        loop {
+            line.clear();
+            let got = r
+                .read_line(&mut line)
+                .map_err(|e| crate::error::Error::io_path("reading", f, e))?;
+            if got == 0 {
+                break;
+            }
+            no += 1;
+            if let Some((at, source)) = pending.take() {
+                return Err(crate::error::Error::Json {
+                    what: format!("{}: line {at}", f.display()),
+                    source,
+                });
+            }
+            let text = line.trim_start_matches('\u{feff}');
+            if text.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<HostResult>(text) {
+                Ok(h) => batch.push(prep(h)?),
+                Err(e) if !line.ends_with('\n') => pending = Some((no, e)),
+                Err(source) => {
+                    return Err(crate::error::Error::Json {
+                        what: format!("{}: line {no}", f.display()),
+                        source,
+                    })
+                }
+            }
+            if batch.len() >= IMPORT_BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
+            }
+        }
+        if let Some((_, e)) = pending {
+            eprintln!(
+                "warning: {}: skipping a truncated last line ({e})",
+                f.display()
+            );
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    Ok(())
 }
 
 /// A label that is the same for the same files (a second import of them is a no-op).
@@ -437,12 +516,11 @@ pub fn import(
     scope: Option<&str>,
     source: &str,
 ) -> crate::error::Result<Imported> {
-    let mut hosts = Vec::new();
+    // The metadata of JSON documents first (scope, times); the records are read, checked and
+    // made ready on another thread while this one writes them.
     let mut metas = Vec::new();
     for f in files {
-        let l = load(f)?;
-        hosts.extend(l.hosts);
-        metas.extend(l.meta);
+        metas.extend(read_meta(f));
     }
     let label = match label {
         Some(l) => l.to_string(),
@@ -457,20 +535,10 @@ pub fn import(
             }
         }
     }
-    let times: Vec<&str> = hosts.iter().map(|h| h.scanned_at.as_str()).collect();
     let started = metas
         .iter()
-        .map(|m| m.started_at.as_str())
-        .chain(times.iter().copied())
+        .map(|m| m.started_at.clone())
         .min()
-        .unwrap_or_default()
-        .to_string();
-    let finished = metas
-        .iter()
-        .filter_map(|m| m.finished_at.as_deref())
-        .chain(times.iter().copied())
-        .max()
-        .map(str::to_string)
         .unwrap_or_else(crate::report::now_rfc3339);
     let scope = match (scope, metas.first()) {
         (Some(s), _) => {
@@ -502,21 +570,63 @@ pub fn import(
         shard: (1, 1),
         jsonl: None,
         resume: true,
-        started_at: if started.is_empty() {
-            crate::report::now_rfc3339()
-        } else {
-            started
-        },
+        started_at: started,
         meta: meta.clone(),
     };
     let part = sweep::begin_part(store.db(), &start).map_err(se)?;
-    for chunk in hosts.chunks(4096) {
-        sweep::put_records(store.db(), part.sweep_id, chunk).map_err(se)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(HostResult, String)>>(4);
+    let reader = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_prepared(files, &tx));
+        let mut n = 0usize;
+        let mut first: Option<String> = None;
+        let mut last: Option<String> = None;
+        let mut failed = None;
+        for chunk in rx {
+            for (h, _) in &chunk {
+                if first.as_ref().map_or(true, |f| *f > h.scanned_at) {
+                    first = Some(h.scanned_at.clone());
+                }
+                if last.as_ref().map_or(true, |l| *l < h.scanned_at) {
+                    last = Some(h.scanned_at.clone());
+                }
+            }
+            n += chunk.len();
+            let items: Vec<(&HostResult, &str)> =
+                chunk.iter().map(|(h, j)| (h, j.as_str())).collect();
+            if failed.is_none() {
+                failed = sweep::put_prepared(store.db(), part.sweep_id, &items).err();
+            }
+        }
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(crate::error::Error::io(
+                "reading the runs",
+                std::io::Error::other("the reader thread panicked"),
+            ))
+        });
+        (read, failed, n, first, last)
+    });
+    let (read, failed, n, first, last) = reader;
+    if let Err(e) = read {
+        let _ = sweep::discard_part(store.db(), &part);
+        return Err(e);
     }
+    if let Some(e) = failed {
+        return Err(se(e));
+    }
+    let started = metas
+        .iter()
+        .map(|m| m.started_at.clone())
+        .chain(first)
+        .min()
+        .unwrap_or_else(crate::report::now_rfc3339);
+    let finished = metas
+        .iter()
+        .filter_map(|m| m.finished_at.clone())
+        .chain(last)
+        .max()
+        .unwrap_or_else(crate::report::now_rfc3339);
+    sweep::set_started(store.db(), &part, &started).map_err(se)?;
     let complete = !metas.iter().any(|m| m.interrupted);
     sweep::finish_part(store.db(), &part, complete, &finished, &meta).map_err(se)?;
-    Ok(Imported {
-        label,
-        records: hosts.len(),
-    })
+    Ok(Imported { label, records: n })
 }

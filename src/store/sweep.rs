@@ -421,13 +421,45 @@ pub fn record_key(h: &HostResult) -> (String, i64, String) {
     (h.ip.to_string(), i64::from(h.port), name)
 }
 
+/// A record as stored: its JSON without the null fields (a quarter of the size for a silent
+/// host; they read back as `None`), so a year of /16 sweeps stays a few gigabytes.
+pub fn compact_json(h: &HostResult) -> Result<String, StoreError> {
+    fn strip(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m
+                .into_iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k, strip(x)))
+                .collect(),
+            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
+            x => x,
+        }
+    }
+    let v = serde_json::to_value(h).map_err(|e| StoreError::Decode(e.to_string()))?;
+    serde_json::to_string(&strip(v)).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 /// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
 pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(), StoreError> {
+    let items = hosts
+        .iter()
+        .map(|h| Ok((h, compact_json(h)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let refs: Vec<(&HostResult, &str)> = items.iter().map(|(h, j)| (*h, j.as_str())).collect();
+    put_prepared(db, sweep_id, &refs)
+}
+
+/// [`put_records`] for records whose stored JSON ([`compact_json`]) was made already (`import`
+/// makes it on another thread while this one writes).
+pub fn put_prepared(
+    db: &mut Db,
+    sweep_id: i64,
+    items: &[(&HostResult, &str)],
+) -> Result<(), StoreError> {
     db.begin()?;
     let r = (|| {
-        for h in hosts {
+        for (h, json) in items {
             let (ip, port, name) = record_key(h);
-            let json = serde_json::to_string(h).map_err(|e| StoreError::Decode(e.to_string()))?;
             db.exec(
                 "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
                                       doublepulsar, undecided, risk, record)
@@ -451,7 +483,7 @@ pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(
                         h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
                     )),
                     Val::t(risk(h).to_string()),
-                    Val::t(json),
+                    Val::t(*json),
                 ],
             )?;
         }
@@ -485,6 +517,23 @@ pub fn finish_part(
         ],
     )?;
     refresh(db, part.sweep_id, Some(finished_at))
+}
+
+/// Sets a part's and its sweep's start (an import learns it from the records).
+pub fn set_started(db: &mut Db, part: &Part, started_at: &str) -> Result<(), StoreError> {
+    db.exec(
+        "UPDATE sweep_parts SET started_at = ? WHERE sweep_id = ? AND shard = ?",
+        &[
+            Val::t(started_at),
+            Val::i(part.sweep_id),
+            Val::t(&part.shard),
+        ],
+    )?;
+    db.exec(
+        "UPDATE sweeps SET started_at = ? WHERE id = ?",
+        &[Val::t(started_at), Val::i(part.sweep_id)],
+    )?;
+    Ok(())
 }
 
 /// Removes a part that never wrote (its outputs could not be opened), and its sweep when that
@@ -561,6 +610,19 @@ pub fn dp_present(h: &HostResult) -> bool {
 mod tests {
     use super::*;
     use SweepStatus::*;
+
+    #[test]
+    fn compact_records_read_back_the_same() {
+        let text = include_str!("../../fixtures/reports/current.jsonl");
+        for line in text.lines() {
+            let h: HostResult = serde_json::from_str(line).unwrap();
+            let c = compact_json(&h).unwrap();
+            assert!(!c.contains("null"), "{c}");
+            assert!(c.len() < serde_json::to_string(&h).unwrap().len());
+            let back: HostResult = serde_json::from_str(&c).unwrap();
+            assert_eq!(back, h);
+        }
+    }
 
     #[test]
     fn a_sweep_is_complete_when_every_shard_is() {
