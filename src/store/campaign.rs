@@ -61,7 +61,9 @@ pub fn subnet_rows(
     times: &[chrono::DateTime<chrono::Utc>],
     hosts: &[(IpAddr, Vec<Option<Exposure>>)],
 ) -> Vec<SubnetRow> {
-    let mut by: BTreeMap<(u8, Vec<u16>, String), (SubnetRow, Vec<f64>)> = BTreeMap::new();
+    // (family, network part for numeric order, name) -> the row and its hosts' days to a fix.
+    type Key = (u8, Vec<u16>, String);
+    let mut by: BTreeMap<Key, (SubnetRow, Vec<f64>)> = BTreeMap::new();
     let n = times.len();
     for (ip, seq) in hosts {
         let Some(net) = subnet_of(ip) else { continue };
