@@ -171,9 +171,14 @@ pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, 
     let rows = store.db().query(
         "SELECT s.label, s.started_at, s.status, s.simulated, r.record
          FROM records r JOIN sweeps s ON s.id = r.sweep_id
-         WHERE r.ip = ? OR r.name = ?
+         WHERE r.ip = ? AND (? = '' OR r.name = ?)
          ORDER BY r.port, r.name, s.started_at, s.id",
-        &[Val::t(host), Val::t(host)],
+        // An address, or a name that did not resolve (its records have the address 0.0.0.0);
+        // either way the lookup is on the index that starts with the address.
+        &match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => [Val::t(ip.to_string()), Val::t(""), Val::t("")],
+            Err(_) => [Val::t("0.0.0.0"), Val::t(host), Val::t(host)],
+        },
     )?;
     let mut recs: Vec<(String, String, String, bool, HostResult)> = Vec::new();
     for r in rows {
