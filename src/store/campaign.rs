@@ -155,10 +155,11 @@ pub fn campaign(
         store.db().query(
             &format!(
                 "SELECT r.sweep_id, r.ip, r.port, r.smb1, r.ms17, r.doublepulsar, r.status
-                 FROM records r
-                 WHERE r.sweep_id IN ({marks}) AND r.name = '' AND (r.ip, r.port) IN (
-                     SELECT ip, port FROM records WHERE sweep_id IN ({marks}) AND name = ''
-                     AND (smb1 = 1 OR ms17 = 'vulnerable' OR doublepulsar = 'present'))"
+                 FROM (SELECT DISTINCT ip, port FROM records
+                       WHERE sweep_id IN ({marks}) AND name = ''
+                       AND (smb1 = 1 OR ms17 = 'vulnerable' OR doublepulsar = 'present')) e
+                 JOIN records r ON r.ip = e.ip AND r.port = e.port AND r.name = ''
+                 WHERE r.sweep_id IN ({marks})"
             ),
             &params,
         )?

@@ -63,6 +63,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sweep_id, ip, port, name)
     );
     CREATE INDEX records_host ON records (ip, port, name);
+    CREATE INDEX records_exposed ON records (sweep_id, ip, port)
+        WHERE smb1 = 1 OR ms17 = 'vulnerable' OR doublepulsar = 'present';
     CREATE VIEW sweep_list AS
         SELECT id, label, scope, source, simulated, shards, status, started_at, finished_at,
                hosts, smb1_on, vulnerable, doublepulsar, undecided
