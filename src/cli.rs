@@ -86,6 +86,12 @@ pub enum Command {
     /// as scan.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// List the recorded sweeps, or one host's timeline over them (first seen exposed, fixed,
+    /// came back): a table on a terminal, JSON Lines in a pipe.
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
+    /// Load earlier runs (JSON Lines or JSON, schema 1 included) into the store as one sweep.
+    Import(ImportArgs),
     /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
     Completions {
         /// Shell.
@@ -246,7 +252,110 @@ pub struct ScanArgs {
     /// Outputs and the failure policy.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Where the sweep is recorded.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
+
+/// Where sweeps are recorded (docs/store.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Record into this SQLite file or PostgreSQL database (postgres://user@host/db; the password is
+    /// best left to PGPASSWORD) [default: the site config's `[store] url`, else
+    /// $XDG_DATA_HOME/smb1scan/history.sqlite].
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "SMB1SCAN_STORE",
+        hide_env_values = true
+    )]
+    #[arg(help_heading = "History store")]
+    pub store: Option<String>,
+    /// Record nothing.
+    #[arg(long)]
+    #[arg(help_heading = "History store")]
+    pub no_store: bool,
+    /// Record into the sweep LABEL: shards on several machines with the same label (and seed
+    /// and targets) share one sweep [default: a new sweep named by its start time; with
+    /// --resume, the sweep the file was written for].
+    #[arg(long, value_name = "LABEL")]
+    #[arg(help_heading = "History store")]
+    pub sweep: Option<String>,
+}
+
+impl From<StoreArgs> for smb1scan::plan::StoreFlags {
+    fn from(a: StoreArgs) -> Self {
+        smb1scan::plan::StoreFlags {
+            store: a.store,
+            no_store: a.no_store,
+            sweep: a.sweep,
+        }
+    }
+}
+
+impl StoreArgs {
+    /// The store to read or record into (`None` with --no-store).
+    fn location(&self) -> anyhow::Result<Option<smb1scan::store::Location>> {
+        let site = if self.store.is_none() && !self.no_store {
+            smb1scan::config::SiteConfig::load(None, false)?.store.url
+        } else {
+            None
+        };
+        Ok(
+            smb1scan::store::resolve(self.store.as_deref(), self.no_store, site.as_deref())
+                .map_err(|e| smb1scan::Error::usage(e.to_string()))?,
+        )
+    }
+
+    /// The store to read (refusing --no-store).
+    fn read_location(&self) -> anyhow::Result<smb1scan::store::Location> {
+        self.location()?
+            .ok_or_else(|| smb1scan::Error::usage("--no-store: there is no store to read").into())
+    }
+}
+
+/// `smb1scan history` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// One host's timeline (its address as scanned, or a name that did not resolve).
+    #[arg(value_name = "HOST")]
+    pub host: Option<String>,
+    /// `table` or `jsonl` [default: a table on a terminal, JSON Lines in a pipe].
+    #[arg(long, value_name = "FORMAT", value_parser = ["table", "jsonl"])]
+    pub format: Option<String>,
+    /// The store to read.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `smb1scan import` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Earlier runs: JSON Lines or JSON files, together one sweep.
+    #[arg(value_name = "RUN", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The scope to record when the files carry no metadata (JSON Lines), e.g. the targets
+    /// as given: sweeps of one scope are compared by diff and the trend [default: the JSON
+    /// document's targets and ports; for JSON Lines, one shared `imported` scope].
+    #[arg(long, value_name = "TEXT")]
+    pub scope: Option<String>,
+    /// Where to record.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  # Every recorded sweep, with its counts
+  smb1scan history
+
+  # One host over the campaign: first seen exposed, fixed, came back
+  smb1scan history 10.20.1.17
+
+  # Last week's run, loaded from its file; then the change since
+  smb1scan import last-week.jsonl --sweep 2026-w48
+  smb1scan diff
+";
 
 /// Discovery mode (`--discovery`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -417,6 +526,7 @@ impl ScanArgs {
             no_config: self.no_config,
             output: self.output.into(),
             quiet,
+            store: self.store.into(),
         }
     }
 }
@@ -434,17 +544,28 @@ pub struct DemoArgs {
     /// Output flags, as for `scan`.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Record this run (marked simulated) into this SQLite file or postgres:// database; the
+    /// demo records nothing without it.
+    #[arg(long, value_name = "FILE|URL")]
+    pub store: Option<String>,
 }
 
 /// `smb1scan report` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// Earlier runs: JSON Lines or JSON files (`smb1scan scan -o x.jsonl` / `-o x.json`).
-    #[arg(value_name = "RUN", required = true)]
+    #[arg(value_name = "RUN", required_unless_present = "sweep")]
     pub runs: Vec<PathBuf>,
     /// Output flags, as for `scan`.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// The store: with --sweep, where the sweep is read; with files, where they are recorded.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// With --sweep and an HTML output: the campaign trend from this date (2026-09-01)
+    /// [default: every sweep of the same scope].
+    #[arg(long, value_name = "DATE", requires = "sweep")]
+    pub since: Option<String>,
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -457,6 +578,9 @@ Examples:
 
   # Feed nmap-XML importers and a CI dashboard
   smb1scan report wards.jsonl -o wards.xml -o wards.junit.xml
+
+  # The newest recorded sweep (or one by its label) from the store, as HTML
+  smb1scan report --sweep last -o campaign.html
 ";
 
 /// Diff output format.
@@ -484,12 +608,28 @@ impl From<DiffFormatArg> for DiffFormat {
 /// `smb1scan diff` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
-    /// The earlier run (JSON Lines or JSON).
-    #[arg(value_name = "BASELINE")]
-    pub baseline: PathBuf,
-    /// The newer run (JSON Lines or JSON).
+    /// The earlier run (JSON Lines or JSON) [default: from the store, the second-last
+    /// complete sweep of the last one's scope].
+    #[arg(
+        value_name = "BASELINE",
+        requires = "current",
+        conflicts_with = "sweep"
+    )]
+    pub baseline: Option<PathBuf>,
+    /// The newer run (JSON Lines or JSON) [default: the last complete sweep in the store].
     #[arg(value_name = "CURRENT")]
-    pub current: PathBuf,
+    pub current: Option<PathBuf>,
+    /// Compare two recorded sweeps: `--sweep A --sweep B` (labels, or `last`).
+    #[arg(long, value_name = "LABEL", num_args = 1)]
+    pub sweep: Vec<String>,
+    /// The store to read without files [default: as for scan].
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "SMB1SCAN_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DiffFormatArg,
@@ -736,6 +876,69 @@ fn man(out_dir: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `smb1scan report`: files (recorded into the store) or a recorded sweep.
+fn report(args: ReportArgs, quiet: bool) -> anyhow::Result<u8> {
+    let output = smb1scan::plan::output_plan(&args.output.into(), None, quiet, None)?;
+    if let Some(name) = &args.store.sweep {
+        if !args.runs.is_empty() {
+            return Err(smb1scan::Error::usage(
+                "report takes files or --sweep, not both (import the files first)",
+            )
+            .into());
+        }
+        let loc = args.store.read_location()?;
+        return Ok(
+            smb1scan::render::run_sweep(&loc, name, args.since.as_deref(), &output)?.exit_code(),
+        );
+    }
+    let loc = args.store.location()?;
+    let outcome = smb1scan::render::run(&args.runs, &output)?;
+    if let Some(loc) = loc {
+        smb1scan::store::history::import(&loc, &args.runs, None, None, "report")?;
+    }
+    Ok(outcome.exit_code())
+}
+
+/// `smb1scan history [HOST]`.
+fn history(args: HistoryArgs) -> anyhow::Result<u8> {
+    let loc = args.store.read_location()?;
+    let table = match args.format.as_deref() {
+        Some("table") => true,
+        Some(_) => false,
+        None => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    };
+    let mut out = std::io::stdout().lock();
+    let r = match &args.host {
+        Some(h) => smb1scan::store::history::host(&loc, h, table, &mut out),
+        None => smb1scan::store::history::list(&loc, table, &mut out),
+    };
+    r.map_err(|e| smb1scan::Error::store(&loc, e))?;
+    Ok(0)
+}
+
+/// `smb1scan import`.
+fn import(args: ImportArgs, quiet: bool) -> anyhow::Result<u8> {
+    let loc = args.store.read_location()?;
+    let r = smb1scan::store::history::import(
+        &loc,
+        &args.runs,
+        args.store.sweep.as_deref(),
+        args.scope.as_deref(),
+        "import",
+    )?;
+    if !quiet {
+        if r.records == 0 {
+            eprintln!("smb1scan: already imported as sweep {}", r.label);
+        } else {
+            eprintln!(
+                "smb1scan: {} records imported as sweep {}",
+                r.records, r.label
+            );
+        }
+    }
+    Ok(0)
+}
+
 /// The process entry point.
 pub fn main() -> ExitCode {
     let args = rewrite_nmap_args(std::env::args_os());
@@ -777,24 +980,35 @@ pub fn main() -> ExitCode {
                         port: args.port,
                         output,
                         quiet: cli.quiet,
+                        store: args.store.as_deref().map(smb1scan::store::Location::parse),
                     })
                 })
                 .map(|o| o.exit_code())
                 .map_err(anyhow::Error::from)
         }
-        Command::Report(args) => {
-            smb1scan::plan::output_plan(&args.output.into(), None, cli.quiet, None)
-                .and_then(|output| smb1scan::render::run(&args.runs, &output))
-                .map(|o| o.exit_code())
+        Command::Report(args) => report(args, cli.quiet),
+        Command::Diff(args) => match (&args.baseline, &args.current) {
+            (Some(b), Some(c)) => {
+                smb1scan::report::diff::run(b, c, args.format.into(), &fail_on(args.fail_on))
+                    .map_err(anyhow::Error::from)
+            }
+            _ => StoreArgs {
+                store: args.store.clone(),
+                ..StoreArgs::default()
+            }
+            .read_location()
+            .and_then(|loc| {
+                smb1scan::render::diff_sweeps(
+                    &loc,
+                    &args.sweep,
+                    args.format.into(),
+                    &fail_on(args.fail_on),
+                )
                 .map_err(anyhow::Error::from)
-        }
-        Command::Diff(args) => smb1scan::report::diff::run(
-            &args.baseline,
-            &args.current,
-            args.format.into(),
-            &fail_on(args.fail_on),
-        )
-        .map_err(anyhow::Error::from),
+            }),
+        },
+        Command::History(args) => history(args),
+        Command::Import(args) => import(args, cli.quiet),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "smb1scan", &mut std::io::stdout());

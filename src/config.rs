@@ -202,6 +202,14 @@ pub struct OutputSection {
     pub fail_on: Option<Vec<String>>,
 }
 
+/// `[store]`: where sweeps are recorded (src/store).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A SQLite file or a `postgres://` URL (as `--store`).
+    pub url: Option<String>,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +226,9 @@ pub struct SiteConfig {
     /// `[output]`.
     #[serde(default)]
     pub output: OutputSection,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreSection,
     /// Files this was read from.
     #[serde(skip)]
     pub sources: Vec<PathBuf>,
@@ -328,6 +339,7 @@ impl SiteConfig {
             self.output.files = top.output.files;
         }
         over(&mut self.output.fail_on, top.output.fail_on);
+        over(&mut self.store.url, top.store.url);
         self.sources.extend(top.sources);
         self.origins.extend(top.origins);
         self.exclusions.extend(top.exclusions);

@@ -28,6 +28,8 @@ pub struct DemoOptions {
     pub output: OutputPlan,
     /// No progress bar.
     pub quiet: bool,
+    /// `--store`: record the run, marked simulated (nothing is recorded without it).
+    pub store: Option<crate::store::Location>,
 }
 
 /// First address of the simulated network when none is given.
@@ -47,6 +49,11 @@ pub fn plan(net: &DemoNetwork, port: u16, opts: &DemoOptions) -> ScanPlan {
     plan.ports = vec![port];
     plan.output = opts.output.clone();
     plan.quiet = opts.quiet;
+    plan.store = opts.store.clone().map(|location| crate::store::StorePlan {
+        location,
+        label: None,
+        simulated: true,
+    });
     plan
 }
 

@@ -95,6 +95,14 @@ pub enum Error {
     /// sent).
     #[error(transparent)]
     Discovery(#[from] crate::discovery::DiscoveryError),
+    /// The sweep history store (src/store) cannot be opened or written.
+    #[error("the store {location}: {cause}")]
+    Store {
+        /// Where it is (no password).
+        location: String,
+        /// What went wrong (in the message; not a `source`, so it is said once).
+        cause: crate::store::StoreError,
+    },
     /// The built-in remediation table is broken (a build defect, never user input).
     #[error("the remediation table: {0}")]
     Remediation(String),
@@ -107,6 +115,14 @@ impl Error {
     /// A usage error with this message.
     pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())
+    }
+
+    /// A store error at `location`.
+    pub fn store(location: &crate::store::Location, source: crate::store::StoreError) -> Self {
+        Error::Store {
+            location: location.display(),
+            cause: source,
+        }
     }
 
     /// An I/O error while doing `what`.
@@ -127,6 +143,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Config(_) => EXIT_USAGE,
             Error::Targets(t) if t.is_usage() => EXIT_USAGE,
+            Error::Store { cause, .. } if cause.is_usage() => EXIT_USAGE,
             Error::Discovery(crate::discovery::DiscoveryError::MissingCapability { .. }) => {
                 EXIT_USAGE
             }

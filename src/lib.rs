@@ -22,6 +22,7 @@ pub mod report;
 pub mod scan;
 pub mod scope;
 pub mod signals;
+pub mod store;
 pub mod targets;
 
 pub use error::{Error, Result};

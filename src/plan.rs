@@ -145,6 +145,19 @@ pub struct ScanFlags {
     pub output: OutputFlags,
     /// `-q`: no progress bar, no summary.
     pub quiet: bool,
+    /// `--store`, `--no-store`, `--sweep` (src/store).
+    pub store: StoreFlags,
+}
+
+/// The store flags of `scan` (and `demo`, `report`, `import`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFlags {
+    /// `--store FILE|postgres://…`.
+    pub store: Option<String>,
+    /// `--no-store`.
+    pub no_store: bool,
+    /// `--sweep LABEL`.
+    pub sweep: Option<String>,
 }
 
 /// Everything a scan run needs, validated.
@@ -187,6 +200,8 @@ pub struct ScanPlan {
     /// (`--concurrency`, `--fast`, the site config): the open-file limit capping it is a note
     /// under `-v`, not a warning.
     pub window_sized: bool,
+    /// Where the sweep is recorded (src/store); `None`: nowhere.
+    pub store: Option<crate::store::StorePlan>,
 }
 
 fn pick<T>(flag: Option<T>, fast: Option<T>, site: Option<T>, default: T) -> T {
@@ -223,6 +238,7 @@ impl ScanPlan {
             config_files: Vec::new(),
             exclusions: Vec::new(),
             window_sized: true,
+            store: None,
         }
     }
 
@@ -485,6 +501,17 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             speed_warning: speed_warning(fast, flags.rate, rate, concurrency),
             exclusions,
             window_sized: given.is_none(),
+            store: crate::store::resolve(
+                flags.store.store.as_deref(),
+                flags.store.no_store,
+                site.store.url.as_deref(),
+            )
+            .map_err(|e| Error::usage(e.to_string()))?
+            .map(|location| crate::store::StorePlan {
+                location,
+                label: flags.store.sweep.clone(),
+                simulated: false,
+            }),
         })
     }
 }

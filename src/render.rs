@@ -95,10 +95,84 @@ pub fn run(runs: &[PathBuf], output: &OutputPlan) -> Result<Outcome> {
     for p in runs {
         meta.merged.extend(input::read_scopes(p)?);
     }
+    render_hosts(&hosts, meta, output)
+}
+
+/// `report --sweep last|LABEL`: a recorded sweep into `output`.
+/// An HTML output also shows the campaign: the trend of the sweeps of the same scope (those
+/// started on or after `since`, when given) and the per-subnet table (src/store/campaign.rs).
+pub fn run_sweep(
+    location: &crate::store::Location,
+    name: &str,
+    since: Option<&str>,
+    output: &OutputPlan,
+) -> Result<Outcome> {
+    let se = |e| Error::store(location, e);
+    let (row, hosts, meta) = crate::store::history::sweep_hosts(location, name).map_err(se)?;
+    if hosts.is_empty() {
+        return Err(Error::usage(format!(
+            "sweep `{}` holds no record: nothing to report",
+            row.label
+        )));
+    }
+    let html: Vec<&std::path::Path> = output
+        .outputs
+        .iter()
+        .filter_map(|o| match (&o.dest, o.format) {
+            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect();
+    let section = if html.is_empty() {
+        None
+    } else {
+        let mut store = crate::store::Store::open(location).map_err(se)?;
+        let c = crate::store::campaign::campaign(&mut store, &row, since).map_err(se)?;
+        Some(crate::store::campaign::html_section(&c))
+    };
+    let outcome = render_hosts(&hosts, meta, output)?;
+    if let Some(section) = section {
+        for p in html {
+            let page = std::fs::read_to_string(p).map_err(|e| Error::io_path("reading", p, e))?;
+            crate::report::write_atomically(
+                p,
+                crate::store::campaign::splice(&page, &section).as_bytes(),
+            )?;
+        }
+    }
+    Ok(outcome)
+}
+
+/// `diff` without files: two recorded sweeps (named, or the last two complete of one scope);
+/// the exit codes of `diff`.
+pub fn diff_sweeps(
+    location: &crate::store::Location,
+    names: &[String],
+    format: crate::report::diff::DiffFormat,
+    fail_on: &crate::report::policy::FailOn,
+) -> Result<u8> {
+    use std::io::Write as _;
+    let ((a, ha), (b, hb)) =
+        crate::store::history::diff_pair(location, names).map_err(|e| Error::store(location, e))?;
+    tracing::info!("comparing sweep {} with sweep {}", a.label, b.label);
+    let d = crate::report::diff::compare(&ha, &hb, fail_on);
+    let text = crate::report::diff::render(&d, format)?;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("writing the diff", e))?;
+    Ok(if d.fails() {
+        crate::report::policy::EXIT_FINDINGS
+    } else {
+        crate::report::policy::EXIT_OK
+    })
+}
+
+/// Writes merged or recorded hosts into `output` (opened before anything is written).
+fn render_hosts(hosts: &[HostResult], mut meta: ScanMeta, output: &OutputPlan) -> Result<Outcome> {
     let mut reports = ReportSet::open(output)?;
     reports.begin(&meta)?;
     let mut closed = false;
-    for h in &hosts {
+    for h in hosts {
         match reports.write(h) {
             Ok(()) => {}
             Err(Error::OutputClosed) => {

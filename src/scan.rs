@@ -211,7 +211,17 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     );
     let mut meta = ScanMeta::new(described, plan.options_json());
     meta.scope = Some(plan.scope(&meta.started_at));
-    let mut reports = ReportSet::open(&plan.output)?;
+    // The store is opened (or refused) before the outputs and the first packet.
+    let recorder = crate::store::recorder::start_scan(plan, &meta)?;
+    let mut reports = match ReportSet::open(&plan.output) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(r) = recorder {
+                r.discard();
+            }
+            return Err(e);
+        }
+    };
     reports.begin(&meta)?;
     // A resumed sweep is one sweep: the records already in the file count in the summary, the
     // gate and the documents. The file holds one record per (address, port) after the repair,
@@ -244,6 +254,9 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     // a sweep writing files it would otherwise redraw for every host.
     let on_terminal = reports.prints_on_terminal();
     let write = |reports: &mut ReportSet, progress: &Progress, r: &HostResult| {
+        if let Some(rec) = &recorder {
+            rec.record(r);
+        }
         if on_terminal {
             progress.suspend(|| reports.write(r))
         } else {
@@ -334,6 +347,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
             let mut meta = meta;
             meta.interrupted = true;
             reports.finish(&meta, outcome.exit_code())?;
+            crate::store::recorder::finish_scan(recorder, plan, &meta, false)?;
             return Ok(outcome);
         }
         Err(e) => return Err(e),
@@ -350,6 +364,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
+    crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?;
     if interrupted {
         let counts = InterruptCounts {
             total,

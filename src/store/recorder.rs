@@ -1,0 +1,360 @@
+//! The thread a run hands its records to. It owns the store connection (the PostgreSQL client
+//! must not run inside the scan's async runtime) and writes records in batched transactions, so
+//! recording costs the scan a channel send per host. A store that fails mid-run (a full disk,
+//! a lost server) does not stop the scan: the thread keeps draining, the outputs are written in
+//! full, and [`Recorder::finish`] returns the first error for one clear line at the end.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
+
+use super::sweep::{self, Part, SweepStart, SweepStatus};
+use super::{Location, Store, StoreError};
+use crate::model::HostResult;
+
+/// Records queued ahead of the store thread (a few megabytes at most).
+const QUEUE: usize = 8192;
+/// Most records in one transaction.
+const BATCH: usize = 4096;
+
+enum Msg {
+    Record(Box<HostResult>),
+    /// The finished records of an existing JSON Lines file (`--resume`), so that a record the
+    /// file has but the store missed (kill -9 between the two writes) is not lost.
+    File(PathBuf),
+    Finish {
+        complete: bool,
+        finished_at: String,
+        meta: String,
+    },
+    Discard,
+}
+
+/// What the store did with a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The sweep's label.
+    pub label: String,
+    /// Its state after this part.
+    pub status: SweepStatus,
+    /// Where the store is (no password).
+    pub location: String,
+}
+
+/// A run's handle on the store thread.
+pub struct Recorder {
+    tx: Option<SyncSender<Msg>>,
+    handle: Option<JoinHandle<Result<Option<Recorded>, StoreError>>>,
+    /// The sweep's label.
+    pub label: String,
+}
+
+impl Recorder {
+    /// Opens the store and registers the part, on the store's own thread; returns once both
+    /// are done, so a store that cannot be opened is refused before the first packet.
+    pub fn start(location: &Location, start: SweepStart) -> Result<Recorder, StoreError> {
+        let (tx, rx) = sync_channel::<Msg>(QUEUE);
+        let (ready_tx, ready_rx) = sync_channel::<Result<String, StoreError>>(1);
+        let location = location.clone();
+        let handle = std::thread::Builder::new()
+            .name("smb1scan-store".into())
+            .spawn(move || {
+                let opened = Store::open(&location).and_then(|mut s| {
+                    super::retry_busy(|| sweep::begin_part(s.db(), &start)).map(|p| (s, p))
+                });
+                match opened {
+                    Ok((store, part)) => {
+                        let _ = ready_tx.send(Ok(part.label.clone()));
+                        run(store, part, rx)
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        Ok(None)
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                what: "starting the store thread".into(),
+                source,
+            })?;
+        let label = match ready_rx.recv() {
+            Ok(Ok(label)) => label,
+            Ok(Err(e)) => {
+                let _ = handle.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = handle.join();
+                return Err(StoreError::Io {
+                    what: "the store thread".into(),
+                    source: std::io::Error::other("ended before opening the store"),
+                });
+            }
+        };
+        Ok(Recorder {
+            tx: Some(tx),
+            handle: Some(handle),
+            label,
+        })
+    }
+
+    /// Queues a record (waits when the store is far behind).
+    pub fn record(&self, h: &HostResult) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Record(Box::new(h.clone())));
+        }
+    }
+
+    /// Queues the finished records of a JSON Lines file being resumed.
+    pub fn record_file(&self, path: PathBuf) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::File(path));
+        }
+    }
+
+    /// Ends the part (complete or interrupted), waits for every record to be written, and
+    /// returns the sweep's state, or the first error the store met.
+    pub fn finish(mut self, complete: bool, meta: &str) -> Result<Option<Recorded>, StoreError> {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Finish {
+                complete,
+                finished_at: crate::report::now_rfc3339(),
+                meta: meta.to_string(),
+            });
+        }
+        self.join()
+    }
+
+    /// Removes the part again (the run could not start its outputs).
+    pub fn discard(mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Discard);
+        }
+        let _ = self.join();
+    }
+
+    fn join(&mut self) -> Result<Option<Recorded>, StoreError> {
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(StoreError::Io {
+                what: "the store thread".into(),
+                source: std::io::Error::other("panicked"),
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    /// A run that ended on an error: the channel closes and the part is marked interrupted.
+    fn drop(&mut self) {
+        self.tx.take();
+        let _ = self.join();
+    }
+}
+
+fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorded>, StoreError> {
+    let mut failed: Option<StoreError> = None;
+    let mut batch: Vec<HostResult> = Vec::with_capacity(BATCH);
+    let mut end: Option<(bool, String, String)> = None;
+    let mut discard = false;
+    let location = store.location().display();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                Msg::Record(h) => batch.push(*h),
+                Msg::File(p) => {
+                    if failed.is_none() {
+                        if let Err(e) = put_file(&mut store, &part, &p) {
+                            failed = Some(e);
+                        }
+                    }
+                }
+                Msg::Finish {
+                    complete,
+                    finished_at,
+                    meta,
+                } => {
+                    end = Some((complete, finished_at, meta));
+                }
+                Msg::Discard => discard = true,
+            }
+            if end.is_some() || discard || batch.len() >= BATCH {
+                break;
+            }
+            next = match rx.try_recv() {
+                Ok(m) => Some(m),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+            };
+        }
+        if !batch.is_empty() {
+            if failed.is_none() {
+                if let Err(e) = sweep::put_records(store.db(), part.sweep_id, &batch) {
+                    failed = Some(e);
+                }
+            }
+            batch.clear();
+        }
+        if end.is_some() || discard {
+            break;
+        }
+    }
+    if discard {
+        sweep::discard_part(store.db(), &part)?;
+        return Ok(None);
+    }
+    if let Some(e) = failed {
+        // Best effort: the part says it is not complete (the server may be gone).
+        let _ = sweep::finish_part(
+            store.db(),
+            &part,
+            false,
+            &crate::report::now_rfc3339(),
+            "{}",
+        );
+        return Err(e);
+    }
+    let (complete, finished_at, meta) =
+        end.unwrap_or_else(|| (false, crate::report::now_rfc3339(), "{}".to_string()));
+    let status = sweep::finish_part(store.db(), &part, complete, &finished_at, &meta)?;
+    Ok(Some(Recorded {
+        label: part.label,
+        status,
+        location,
+    }))
+}
+
+/// The finished records of a JSON Lines file, in batches.
+fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<(), StoreError> {
+    use std::io::BufRead as _;
+    let f = std::fs::File::open(path).map_err(|source| StoreError::Io {
+        what: format!("reading {}", path.display()),
+        source,
+    })?;
+    let mut batch = Vec::with_capacity(BATCH);
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.map_err(|source| StoreError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })?;
+        // The resume repair has already removed unfinished lines; anything unreadable is
+        // skipped here as it is there.
+        if let Ok(h) = serde_json::from_str::<HostResult>(&line) {
+            batch.push(h);
+        }
+        if batch.len() >= BATCH {
+            sweep::put_records(store.db(), part.sweep_id, &batch)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sweep::put_records(store.db(), part.sweep_id, &batch)?;
+    }
+    Ok(())
+}
+
+/// The scope, part and metadata of a scan run, and its recorder (`None` without a store).
+pub fn start_scan(
+    plan: &crate::plan::ScanPlan,
+    meta: &crate::report::ScanMeta,
+) -> crate::error::Result<Option<Recorder>> {
+    let Some(sp) = &plan.store else {
+        return Ok(None);
+    };
+    let mut exclude = plan.targets.exclude.clone();
+    exclude.extend(
+        plan.targets
+            .exclude_files
+            .iter()
+            .map(|p| format!("file:{}", p.display())),
+    );
+    // The JSON Lines file as an absolute path, so `--resume` from another directory finds it.
+    let jsonl = plan.output.jsonl_file().map(|p| {
+        let abs = match (p.parent(), p.file_name()) {
+            (Some(d), Some(n)) => {
+                let d = if d.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    d
+                };
+                std::fs::canonicalize(d)
+                    .map(|d| d.join(n))
+                    .unwrap_or_else(|_| p.to_path_buf())
+            }
+            _ => p.to_path_buf(),
+        };
+        abs.display().to_string()
+    });
+    let start = SweepStart {
+        label: sp.label.clone(),
+        scope: super::history::scope_json(&meta.targets, &exclude, &plan.ports),
+        source: if sp.simulated { "demo" } else { "scan" }.to_string(),
+        simulated: sp.simulated,
+        shard: (plan.shard.index, plan.shard.count),
+        jsonl,
+        resume: plan.resume.is_some(),
+        started_at: meta.started_at.clone(),
+        meta: meta_json(meta, sp.simulated),
+    };
+    let rec = Recorder::start(&sp.location, start)
+        .map_err(|e| crate::error::Error::store(&sp.location, e))?;
+    if let Some(p) = &plan.resume {
+        rec.record_file(p.clone());
+    }
+    Ok(Some(rec))
+}
+
+/// The metadata as stored: no secret (the command line is already redacted; a store URL's
+/// password is removed too), and whether the hosts were simulated.
+pub fn meta_json(meta: &crate::report::ScanMeta, simulated: bool) -> String {
+    let mut m = meta.clone();
+    m.command_line = m
+        .command_line
+        .iter()
+        .map(|a| super::redact_url_password(a))
+        .collect();
+    let mut v = serde_json::to_value(&m).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.get_mut("options").and_then(|o| o.as_object_mut()) {
+        o.insert("simulated".into(), serde_json::Value::Bool(simulated));
+    }
+    v.to_string()
+}
+
+/// Ends a scan's part; a store that failed is one error naming what is safe.
+pub fn finish_scan(
+    rec: Option<Recorder>,
+    plan: &crate::plan::ScanPlan,
+    meta: &crate::report::ScanMeta,
+    complete: bool,
+) -> crate::error::Result<()> {
+    let (Some(rec), Some(sp)) = (rec, &plan.store) else {
+        return Ok(());
+    };
+    match rec.finish(complete, &meta_json(meta, sp.simulated)) {
+        Ok(Some(r)) => {
+            tracing::info!(
+                "recorded as sweep {} ({}) in {}",
+                r.label,
+                r.status.as_str(),
+                r.location
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(crate::error::Error::store(
+            &sp.location,
+            StoreError::Lost {
+                cause: e.to_string(),
+                outputs: match plan.output.jsonl_file() {
+                    Some(p) => format!(
+                        "; every record is in {} (load it with smb1scan import {})",
+                        p.display(),
+                        p.display()
+                    ),
+                    None => String::new(),
+                },
+            },
+        )),
+    }
+}

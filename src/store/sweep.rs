@@ -1,0 +1,665 @@
+//! Sweeps and their parts. A sweep is one unit whatever the machines: each shard process (or a
+//! resumed run, or an import) is a *part* of it, keyed by its shard; the sweep is complete when
+//! every shard's part is. Records are keyed by (sweep, address, port, name) and written with an
+//! upsert, so a shard re-run or a resume that sends a target twice leaves one record.
+
+use super::db::{Db, Val};
+use super::StoreError;
+use crate::model::{DpVerdict, HostResult, Ms17Verdict};
+use crate::report::{enum_name, risk::risk};
+
+/// A sweep's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepStatus {
+    /// A part is still being written.
+    Running,
+    /// A part stopped early (Ctrl-C, kill -9, a lost machine): `--resume` or the shard again
+    /// completes it.
+    Interrupted,
+    /// Every shard finished.
+    Complete,
+}
+
+impl SweepStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SweepStatus::Running => "running",
+            SweepStatus::Interrupted => "interrupted",
+            SweepStatus::Complete => "complete",
+        }
+    }
+
+    /// From the stored name (unknown names read as interrupted: never as complete).
+    pub fn parse(s: &str) -> SweepStatus {
+        match s {
+            "running" => SweepStatus::Running,
+            "complete" => SweepStatus::Complete,
+            _ => SweepStatus::Interrupted,
+        }
+    }
+}
+
+/// The state of a sweep of `shards` shards from its parts' (shard, status): complete only when
+/// every shard 1..=shards has a complete part; running while a part runs; else interrupted.
+pub fn sweep_status(shards: i64, parts: &[(String, SweepStatus)]) -> SweepStatus {
+    let complete: std::collections::HashSet<&str> = parts
+        .iter()
+        .filter(|(_, s)| *s == SweepStatus::Complete)
+        .map(|(sh, _)| sh.as_str())
+        .collect();
+    let all =
+        (1..=shards.max(1)).all(|i| complete.contains(format!("{i}/{}", shards.max(1)).as_str()));
+    if all && !parts.is_empty() {
+        SweepStatus::Complete
+    } else if parts.iter().any(|(_, s)| *s == SweepStatus::Running) {
+        SweepStatus::Running
+    } else {
+        SweepStatus::Interrupted
+    }
+}
+
+/// What a part brings when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct SweepStart {
+    /// `--sweep LABEL`; a new label from the start time when none.
+    pub label: Option<String>,
+    /// The scope (canonical JSON: targets, exclusions, ports): sweeps of the same scope are
+    /// compared by `diff` and the trend.
+    pub scope: String,
+    /// `scan`, `demo`, `import` or `report`.
+    pub source: String,
+    /// Simulated hosts (`demo`).
+    pub simulated: bool,
+    /// This part's shard (`1/1` unsharded).
+    pub shard: (u64, u64),
+    /// The JSON Lines file this part writes (`--resume FILE` finds its sweep by it).
+    pub jsonl: Option<String>,
+    /// `--resume`: continue the sweep that wrote `jsonl`.
+    pub resume: bool,
+    /// Start time (RFC 3339).
+    pub started_at: String,
+    /// The metadata (JSON, no secrets).
+    pub meta: String,
+}
+
+/// Where a part writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The sweep.
+    pub sweep_id: i64,
+    /// Its label.
+    pub label: String,
+    /// The part's shard (`i/n`).
+    pub shard: String,
+}
+
+/// One sweep as `history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SweepRow {
+    /// Internal key.
+    #[serde(skip)]
+    pub id: i64,
+    /// Label.
+    pub label: String,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End, once complete or interrupted.
+    pub finished_at: Option<String>,
+    /// running, interrupted, complete.
+    pub status: String,
+    /// Scope (JSON).
+    pub scope: serde_json::Value,
+    /// scan, demo, import, report.
+    pub source: String,
+    /// Simulated hosts.
+    pub simulated: bool,
+    /// Shards.
+    pub shards: i64,
+    /// Records.
+    pub hosts: i64,
+    /// SMB1 enabled.
+    pub smb1_on: i64,
+    /// MS17-010 vulnerable.
+    pub vulnerable: i64,
+    /// DoublePulsar present.
+    pub doublepulsar: i64,
+    /// Port answered, MS17-010 undecided.
+    pub undecided: i64,
+}
+
+/// The columns [`SweepRow::from_row`] reads, in order.
+pub const SWEEP_COLUMNS: &str = "id, label, started_at, finished_at, status, scope, source, \
+    simulated, shards, hosts, smb1_on, vulnerable, doublepulsar, undecided";
+
+impl SweepRow {
+    /// From a row of [`SWEEP_COLUMNS`].
+    pub fn from_row(r: &[Val]) -> SweepRow {
+        let g = |i: usize| r.get(i).cloned().unwrap_or(Val::I(None));
+        SweepRow {
+            id: g(0).int().unwrap_or(0),
+            label: g(1).str(),
+            started_at: g(2).str(),
+            finished_at: g(3).text().map(str::to_string),
+            status: g(4).str(),
+            scope: serde_json::from_str(&g(5).str()).unwrap_or(serde_json::Value::Null),
+            source: g(6).str(),
+            simulated: g(7).int() == Some(1),
+            shards: g(8).int().unwrap_or(1),
+            hosts: g(9).int().unwrap_or(0),
+            smb1_on: g(10).int().unwrap_or(0),
+            vulnerable: g(11).int().unwrap_or(0),
+            doublepulsar: g(12).int().unwrap_or(0),
+            undecided: g(13).int().unwrap_or(0),
+        }
+    }
+
+    /// Its status.
+    pub fn state(&self) -> SweepStatus {
+        SweepStatus::parse(&self.status)
+    }
+}
+
+/// This machine's name, as parts record it (a dead process is only judged on its own machine).
+pub fn machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn pid_alive(pid: i64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Marks as interrupted the running parts of this machine whose process is gone (`kill -9`, a
+/// power cut), and their sweeps.
+pub fn mark_dead_parts(db: &mut Db) -> Result<(), StoreError> {
+    let rows = db.query(
+        "SELECT sweep_id, shard, pid FROM sweep_parts WHERE status = 'running' AND machine = ?",
+        &[Val::t(machine())],
+    )?;
+    for r in rows {
+        let (Some(id), Some(shard), Some(pid)) = (
+            r.first().and_then(Val::int),
+            r.get(1).and_then(Val::text).map(str::to_string),
+            r.get(2).and_then(Val::int),
+        ) else {
+            continue;
+        };
+        if pid_alive(pid) {
+            continue;
+        }
+        db.exec(
+            "UPDATE sweep_parts SET status = 'interrupted' WHERE sweep_id = ? AND shard = ? AND status = 'running' AND pid = ?",
+            &[Val::i(id), Val::t(shard), Val::i(pid)],
+        )?;
+        refresh(db, id, None)?;
+    }
+    Ok(())
+}
+
+/// Recomputes a sweep's status (from its parts), its end, and its counts (from its records).
+pub fn refresh(
+    db: &mut Db,
+    sweep_id: i64,
+    finished_at: Option<&str>,
+) -> Result<SweepStatus, StoreError> {
+    let shards = db
+        .query(
+            "SELECT shards FROM sweeps WHERE id = ?",
+            &[Val::i(sweep_id)],
+        )?
+        .first()
+        .and_then(|r| r.first().and_then(Val::int))
+        .unwrap_or(1);
+    let parts: Vec<(String, SweepStatus)> = db
+        .query(
+            "SELECT shard, status FROM sweep_parts WHERE sweep_id = ?",
+            &[Val::i(sweep_id)],
+        )?
+        .iter()
+        .map(|r| {
+            (
+                r.first().map(Val::str).unwrap_or_default(),
+                SweepStatus::parse(&r.get(1).map(Val::str).unwrap_or_default()),
+            )
+        })
+        .collect();
+    let status = sweep_status(shards, &parts);
+    let c = db.query(
+        "SELECT COUNT(*),
+                COUNT(CASE WHEN smb1 = 1 THEN 1 END),
+                COUNT(CASE WHEN ms17 = 'vulnerable' THEN 1 END),
+                COUNT(CASE WHEN doublepulsar = 'present' THEN 1 END),
+                COUNT(CASE WHEN undecided = 1 THEN 1 END)
+         FROM records WHERE sweep_id = ?",
+        &[Val::i(sweep_id)],
+    )?;
+    let n = |i: usize| {
+        c.first()
+            .and_then(|r| r.get(i))
+            .and_then(Val::int)
+            .unwrap_or(0)
+    };
+    db.exec(
+        "UPDATE sweeps SET status = ?, hosts = ?, smb1_on = ?, vulnerable = ?, doublepulsar = ?,
+                undecided = ?,
+                finished_at = CASE WHEN ? = 'running' THEN NULL ELSE COALESCE(?, finished_at) END
+         WHERE id = ?",
+        &[
+            Val::t(status.as_str()),
+            Val::i(n(0)),
+            Val::i(n(1)),
+            Val::i(n(2)),
+            Val::i(n(3)),
+            Val::i(n(4)),
+            Val::t(status.as_str()),
+            Val::T(finished_at.map(str::to_string)),
+            Val::i(sweep_id),
+        ],
+    )?;
+    Ok(status)
+}
+
+/// Registers a part and returns where it writes: the sweep `--resume`'s file was written into,
+/// the sweep named `--sweep` (created by the first shard; the others join it; its scope must be
+/// the same), or a new sweep labelled by its start time.
+pub fn begin_part(db: &mut Db, s: &SweepStart) -> Result<Part, StoreError> {
+    db.begin()?;
+    let r = begin_part_tx(db, s);
+    match r {
+        Ok(p) => {
+            db.commit()?;
+            Ok(p)
+        }
+        Err(e) => {
+            db.rollback();
+            Err(e)
+        }
+    }
+}
+
+fn insert_sweep(db: &mut Db, label: &str, s: &SweepStart) -> Result<Option<i64>, StoreError> {
+    let rows = db.query(
+        "INSERT INTO sweeps (label, scope, source, simulated, shards, status, started_at, meta)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)
+         ON CONFLICT (label) DO NOTHING RETURNING id",
+        &[
+            Val::t(label),
+            Val::t(&s.scope),
+            Val::t(&s.source),
+            Val::i(i64::from(s.simulated)),
+            Val::i(i64::try_from(s.shard.1.max(1)).unwrap_or(i64::MAX)),
+            Val::t(&s.started_at),
+            Val::t(&s.meta),
+        ],
+    )?;
+    Ok(rows.first().and_then(|r| r.first()).and_then(Val::int))
+}
+
+fn begin_part_tx(db: &mut Db, s: &SweepStart) -> Result<Part, StoreError> {
+    let shard = format!("{}/{}", s.shard.0, s.shard.1.max(1));
+    let mut found: Option<(i64, String)> = None;
+    if s.resume && s.label.is_none() {
+        if let Some(j) = &s.jsonl {
+            found = db
+                .query(
+                    "SELECT p.sweep_id, w.label FROM sweep_parts p JOIN sweeps w ON w.id = p.sweep_id
+                     WHERE p.jsonl = ? ORDER BY p.started_at DESC LIMIT 1",
+                    &[Val::t(j)],
+                )?
+                .first()
+                .and_then(|r| Some((r.first()?.int()?, r.get(1)?.str())));
+        }
+    }
+    let (id, label) = match (found, &s.label) {
+        (Some(f), _) => f,
+        (None, Some(label)) => {
+            if label.trim().is_empty() || label == "last" {
+                return Err(StoreError::Usage(format!(
+                    "--sweep `{label}` cannot label a sweep (`last` names the newest one)"
+                )));
+            }
+            let id = match insert_sweep(db, label, s)? {
+                Some(id) => id,
+                None => {
+                    let rows = db.query(
+                        "SELECT id, scope, shards, simulated FROM sweeps WHERE label = ?",
+                        &[Val::t(label)],
+                    )?;
+                    let r = rows.first().ok_or_else(|| {
+                        StoreError::Usage(format!("sweep `{label}` vanished while joining it"))
+                    })?;
+                    let g = |i: usize| r.get(i).cloned().unwrap_or(Val::I(None));
+                    if g(1).str() != s.scope
+                        || g(2).int() != Some(i64::try_from(s.shard.1.max(1)).unwrap_or(i64::MAX))
+                        || g(3).int() != Some(i64::from(s.simulated))
+                    {
+                        return Err(StoreError::Usage(format!(
+                            "sweep `{label}` already exists with other targets, exclusions, \
+                             ports or shard count: every shard of one sweep needs the same; \
+                             choose a new --sweep label"
+                        )));
+                    }
+                    g(0).int().unwrap_or(0)
+                }
+            };
+            (id, label.clone())
+        }
+        (None, None) => {
+            let base = chrono::DateTime::parse_from_rfc3339(&s.started_at)
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        .format("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                })
+                .unwrap_or_else(|_| s.started_at.clone());
+            let mut n = 1;
+            loop {
+                let label = if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                };
+                if let Some(id) = insert_sweep(db, &label, s)? {
+                    break (id, label);
+                }
+                n += 1;
+            }
+        }
+    };
+    let done = db
+        .query(
+            "SELECT status FROM sweep_parts WHERE sweep_id = ? AND shard = ?",
+            &[Val::i(id), Val::t(&shard)],
+        )?
+        .first()
+        .and_then(|r| r.first().map(Val::str));
+    if done.as_deref() == Some("complete") && !s.resume {
+        return Err(StoreError::Usage(format!(
+            "shard {shard} of sweep `{label}` is already complete: choose a new --sweep label \
+             for a new sweep"
+        )));
+    }
+    // A resumed shard may take over a part left running by a process on another machine (a
+    // retried pod); without --resume, a running part is another process's.
+    if done.as_deref() == Some("running") && !s.resume {
+        return Err(StoreError::Usage(format!(
+            "shard {shard} of sweep `{label}` is being written by another process right now"
+        )));
+    }
+    db.exec(
+        "INSERT INTO sweep_parts (sweep_id, shard, status, machine, pid, jsonl, started_at, meta)
+         VALUES (?, ?, 'running', ?, ?, ?, ?, ?)
+         ON CONFLICT (sweep_id, shard) DO UPDATE SET status = 'running', machine = excluded.machine,
+             pid = excluded.pid, jsonl = excluded.jsonl, finished_at = NULL",
+        &[
+            Val::i(id),
+            Val::t(&shard),
+            Val::t(machine()),
+            Val::i(i64::from(std::process::id())),
+            Val::T(s.jsonl.clone()),
+            Val::t(&s.started_at),
+            Val::t(&s.meta),
+        ],
+    )?;
+    refresh(db, id, None)?;
+    Ok(Part {
+        sweep_id: id,
+        label,
+        shard,
+    })
+}
+
+/// The key of a record: address, port, and the name for records without an address.
+pub fn record_key(h: &HostResult) -> (String, i64, String) {
+    let name = if h.ip.is_unspecified() {
+        h.hostname.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    (h.ip.to_string(), i64::from(h.port), name)
+}
+
+/// A record as stored: its JSON without the null fields (a quarter of the size for a silent
+/// host; they read back as `None`), so a year of /16 sweeps stays a few gigabytes.
+pub fn compact_json(h: &HostResult) -> Result<String, StoreError> {
+    fn strip(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m
+                .into_iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k, strip(x)))
+                .collect(),
+            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
+            x => x,
+        }
+    }
+    let v = serde_json::to_value(h).map_err(|e| StoreError::Decode(e.to_string()))?;
+    serde_json::to_string(&strip(v)).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
+pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(), StoreError> {
+    let items = hosts
+        .iter()
+        .map(|h| Ok((h, compact_json(h)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let refs: Vec<(&HostResult, &str)> = items.iter().map(|(h, j)| (*h, j.as_str())).collect();
+    put_prepared(db, sweep_id, &refs)
+}
+
+/// [`put_records`] for records whose stored JSON ([`compact_json`]) was made already (`import`
+/// makes it on another thread while this one writes).
+pub fn put_prepared(
+    db: &mut Db,
+    sweep_id: i64,
+    items: &[(&HostResult, &str)],
+) -> Result<(), StoreError> {
+    db.begin()?;
+    let r = (|| {
+        for (h, json) in items {
+            let (ip, port, name) = record_key(h);
+            db.exec(
+                "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
+                                      doublepulsar, undecided, risk, record)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
+                     scanned_at = excluded.scanned_at, status = excluded.status,
+                     smb1 = excluded.smb1, ms17 = excluded.ms17,
+                     doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
+                     risk = excluded.risk, record = excluded.record",
+                &[
+                    Val::i(sweep_id),
+                    Val::t(ip),
+                    Val::i(port),
+                    Val::t(name),
+                    Val::t(&h.scanned_at),
+                    Val::t(enum_name(&h.status)),
+                    Val::I(h.smb1.enabled.map(i64::from)),
+                    Val::t(enum_name(&h.ms17_010.verdict)),
+                    Val::t(enum_name(&h.doublepulsar.verdict)),
+                    Val::i(i64::from(
+                        h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
+                    )),
+                    Val::t(risk(h).to_string()),
+                    Val::t(*json),
+                ],
+            )?;
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => db.commit(),
+        Err(e) => {
+            db.rollback();
+            Err(e)
+        }
+    }
+}
+
+/// Ends a part: complete or interrupted; the sweep's status and counts follow.
+pub fn finish_part(
+    db: &mut Db,
+    part: &Part,
+    complete: bool,
+    finished_at: &str,
+    meta: &str,
+) -> Result<SweepStatus, StoreError> {
+    db.exec(
+        "UPDATE sweep_parts SET status = ?, finished_at = ?, meta = ? WHERE sweep_id = ? AND shard = ?",
+        &[
+            Val::t(if complete { "complete" } else { "interrupted" }),
+            Val::t(finished_at),
+            Val::t(meta),
+            Val::i(part.sweep_id),
+            Val::t(&part.shard),
+        ],
+    )?;
+    refresh(db, part.sweep_id, Some(finished_at))
+}
+
+/// Sets a part's and its sweep's start (an import learns it from the records).
+pub fn set_started(db: &mut Db, part: &Part, started_at: &str) -> Result<(), StoreError> {
+    db.exec(
+        "UPDATE sweep_parts SET started_at = ? WHERE sweep_id = ? AND shard = ?",
+        &[
+            Val::t(started_at),
+            Val::i(part.sweep_id),
+            Val::t(&part.shard),
+        ],
+    )?;
+    db.exec(
+        "UPDATE sweeps SET started_at = ? WHERE id = ?",
+        &[Val::t(started_at), Val::i(part.sweep_id)],
+    )?;
+    Ok(())
+}
+
+/// Removes a part that never wrote (its outputs could not be opened), and its sweep when that
+/// has nothing else.
+pub fn discard_part(db: &mut Db, part: &Part) -> Result<(), StoreError> {
+    db.exec(
+        "DELETE FROM sweep_parts WHERE sweep_id = ? AND shard = ?",
+        &[Val::i(part.sweep_id), Val::t(&part.shard)],
+    )?;
+    db.exec(
+        "DELETE FROM sweeps WHERE id = ? AND NOT EXISTS (SELECT 1 FROM sweep_parts WHERE sweep_id = ?)
+             AND NOT EXISTS (SELECT 1 FROM records WHERE sweep_id = ?)",
+        &[Val::i(part.sweep_id), Val::i(part.sweep_id), Val::i(part.sweep_id)],
+    )?;
+    Ok(())
+}
+
+/// Every sweep, oldest first.
+pub fn list(db: &mut Db) -> Result<Vec<SweepRow>, StoreError> {
+    Ok(db
+        .query(
+            &format!("SELECT {SWEEP_COLUMNS} FROM sweeps ORDER BY started_at, id"),
+            &[],
+        )?
+        .iter()
+        .map(|r| SweepRow::from_row(r))
+        .collect())
+}
+
+/// The sweep `last` (the newest) or `LABEL` names.
+pub fn find(db: &mut Db, name: &str) -> Result<SweepRow, StoreError> {
+    let rows = if name == "last" {
+        db.query(
+            &format!(
+                "SELECT {SWEEP_COLUMNS} FROM sweeps ORDER BY started_at DESC, id DESC LIMIT 1"
+            ),
+            &[],
+        )?
+    } else {
+        db.query(
+            &format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE label = ?"),
+            &[Val::t(name)],
+        )?
+    };
+    rows.first().map(|r| SweepRow::from_row(r)).ok_or_else(|| {
+        StoreError::Usage(if name == "last" {
+            "the store holds no sweep yet".to_string()
+        } else {
+            format!("the store holds no sweep labelled `{name}` (smb1scan history lists them)")
+        })
+    })
+}
+
+/// A sweep's records, in address order.
+pub fn records(db: &mut Db, sweep_id: i64) -> Result<Vec<HostResult>, StoreError> {
+    db.query(
+        "SELECT record FROM records WHERE sweep_id = ? ORDER BY ip, port, name",
+        &[Val::i(sweep_id)],
+    )?
+    .iter()
+    .map(|r| {
+        serde_json::from_str(&r.first().map(Val::str).unwrap_or_default())
+            .map_err(|e| StoreError::Decode(e.to_string()))
+    })
+    .collect()
+}
+
+/// Whether a DoublePulsar verdict is `present` (for the trend counts).
+pub fn dp_present(h: &HostResult) -> bool {
+    h.doublepulsar.verdict == DpVerdict::Present
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SweepStatus::*;
+
+    #[test]
+    fn compact_records_read_back_the_same() {
+        let text = include_str!("../../fixtures/reports/current.jsonl");
+        for line in text.lines() {
+            let h: HostResult = serde_json::from_str(line).unwrap();
+            let c = compact_json(&h).unwrap();
+            assert!(!c.contains("null"), "{c}");
+            assert!(c.len() < serde_json::to_string(&h).unwrap().len());
+            let back: HostResult = serde_json::from_str(&c).unwrap();
+            assert_eq!(back, h);
+        }
+    }
+
+    #[test]
+    fn a_sweep_is_complete_when_every_shard_is() {
+        let p = |v: &[(&str, SweepStatus)]| -> Vec<(String, SweepStatus)> {
+            v.iter().map(|(s, st)| (s.to_string(), *st)).collect()
+        };
+        type Case = (i64, Vec<(String, SweepStatus)>, SweepStatus);
+        let cases: &[Case] = &[
+            (1, p(&[("1/1", Complete)]), Complete),
+            (1, p(&[("1/1", Running)]), Running),
+            (1, p(&[("1/1", Interrupted)]), Interrupted),
+            (1, p(&[]), Interrupted),
+            (
+                4,
+                p(&[("1/4", Complete), ("2/4", Complete), ("3/4", Complete)]),
+                Interrupted,
+            ),
+            (
+                4,
+                p(&[("1/4", Complete), ("2/4", Running), ("3/4", Complete)]),
+                Running,
+            ),
+            (
+                4,
+                p(&[
+                    ("1/4", Complete),
+                    ("2/4", Complete),
+                    ("3/4", Complete),
+                    ("4/4", Complete),
+                ]),
+                Complete,
+            ),
+            // A part of another shard count never completes a sweep.
+            (2, p(&[("1/1", Complete)]), Interrupted),
+        ];
+        for (shards, parts, want) in cases {
+            assert_eq!(sweep_status(*shards, parts), *want, "{shards} {parts:?}");
+        }
+    }
+}
