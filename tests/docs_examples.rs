@@ -571,6 +571,17 @@ fn fixture_folder(name: &str) -> PathBuf {
     ] {
         std::fs::copy(from, d.join(file)).expect("copy fixture");
     }
+    // The store examples (docs/store.md) read two recorded sweeps: the same runs, imported.
+    for (label, from) in [("2026-w48", &base), ("2026-w49", &cur)] {
+        let o = Command::new(bin())
+            .args(["import", "-q", "--sweep", label, "--store"])
+            .arg(d.join("history.sqlite"))
+            .arg(from)
+            .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
+            .output()
+            .expect("run smb1scan import");
+        assert!(o.status.success(), "import {label}: {o:?}");
+    }
     d
 }
 
@@ -605,6 +616,7 @@ fn the_examples_that_are_safe_here_run_with_their_exit_code() {
                 .current_dir(&dir)
                 .env("PATH", &path)
                 .env("HOME", &dir)
+                .env("SMB1SCAN_STORE", dir.join("history.sqlite"))
                 .env("XDG_CONFIG_HOME", "/nonexistent-smb1scan-test")
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
