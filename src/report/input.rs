@@ -90,7 +90,7 @@ fn not_json(path: &Path, text: &str) -> Option<&'static str> {
 
 /// The `meta` object of a JSON Lines metadata line (`{"kind":"meta","meta":{...}}`), or `None`
 /// for any other line (host records have no `kind`).
-fn meta_line(line: &[u8]) -> Option<ScanMeta> {
+pub fn meta_line(line: &[u8]) -> Option<ScanMeta> {
     #[derive(serde::Deserialize)]
     struct Line {
         kind: String,

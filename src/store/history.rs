@@ -390,8 +390,23 @@ pub fn diff_pair(
     Ok(((a, ha), (b, hb)))
 }
 
-/// The metadata of a JSON document (`{"meta": …, "hosts": […]}`); JSON Lines have none.
+/// The metadata of a JSON document (`{"meta": …, "hosts": […]}`), or the opening metadata
+/// line of a JSON Lines file written since the scope was recorded (older files have none).
 fn read_meta(path: &Path) -> Option<ScanMeta> {
+    jsonl_meta(path).or_else(|| document_meta(path))
+}
+
+/// The first line's metadata of a JSON Lines file (`{"kind":"meta","meta":{…}}`).
+fn jsonl_meta(path: &Path) -> Option<ScanMeta> {
+    use std::io::BufRead as _;
+    let mut first = Vec::new();
+    std::io::BufReader::new(std::fs::File::open(path).ok()?)
+        .read_until(b'\n', &mut first)
+        .ok()?;
+    crate::report::input::meta_line(&first)
+}
+
+fn document_meta(path: &Path) -> Option<ScanMeta> {
     use std::io::Read as _;
     let mut head = [0u8; 64];
     let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
@@ -429,7 +444,7 @@ fn read_prepared(
     };
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     for f in files {
-        if read_meta(f).is_some() {
+        if document_meta(f).is_some() {
             for h in crate::report::input::read_results(f)? {
                 batch.push(prep(h)?);
                 if batch.len() >= IMPORT_BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
@@ -461,11 +476,17 @@ fn read_prepared(
                 });
             }
             let text = line.trim_start_matches('\u{feff}');
-            if text.trim().is_empty() {
+            // Blank lines and a run's metadata lines (its scope) are no records.
+            if text.trim().is_empty()
+                || crate::report::input::meta_line(text.trim_end().as_bytes()).is_some()
+            {
                 continue;
             }
             match serde_json::from_str::<HostResult>(text) {
-                Ok(h) => batch.push(prep(h)?),
+                Ok(mut h) => {
+                    h.upgrade();
+                    batch.push(prep(h)?)
+                }
                 Err(e) if !line.ends_with('\n') => pending = Some((no, e)),
                 Err(source) => {
                     return Err(crate::error::Error::Json {

@@ -240,7 +240,9 @@ fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<()
         })?;
         // The resume repair has already removed unfinished lines; anything unreadable is
         // skipped here as it is there.
-        if let Ok(h) = serde_json::from_str::<HostResult>(&line) {
+        // (A metadata line is no record and does not parse as one.)
+        if let Ok(mut h) = serde_json::from_str::<HostResult>(&line) {
+            h.upgrade();
             batch.push(h);
         }
         if batch.len() >= BATCH {
