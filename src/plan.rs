@@ -54,14 +54,18 @@ pub struct OutputFlags {
 }
 
 /// How a scan finds the targets whose port answers (`--discovery`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Discovery {
     /// A kernel TCP connect per target, inside the probe window (the default).
     #[default]
+    #[value(help = "A kernel TCP connect per target, inside the probe window")]
     Connect,
     /// A stateless raw-socket SYN sweep of the IPv4 targets at `--rate` packets per second; only
     /// the answering targets enter the probe window (`crate::discovery`, needs CAP_NET_RAW).
     /// IPv6 targets use connect discovery.
+    #[value(
+        help = "A raw SYN sweep at --rate packets/s; only answering targets are probed (CAP_NET_RAW)"
+    )]
     Syn,
 }
 
@@ -112,6 +116,8 @@ pub struct ScanFlags {
     pub retries: Option<u32>,
     /// `--smb2-quick`.
     pub smb2_quick: bool,
+    /// `--checks` (empty: every read-only check).
+    pub checks: Vec<String>,
     /// `--seed`.
     pub seed: Option<u64>,
     /// `--shard`.
@@ -312,6 +318,7 @@ fn speed(
         credentials: None,
         smb2_enumerate: true,
         retries,
+        checks: Default::default(),
     };
     (engine, probe)
 }
@@ -415,6 +422,9 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
         );
         probe.credentials = credentials(&flags, &site)?;
         probe.smb2_enumerate = !flags.smb2_quick;
+        if !flags.checks.is_empty() {
+            probe.checks = crate::checks::Selection::parse(&flags.checks).map_err(Error::usage)?;
+        }
 
         let mut targets = flags.targets.clone();
         // Flags first, then the site config: the order `targets.exclude` has.
@@ -443,6 +453,21 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             flags.quiet,
             flags.resume.as_ref(),
         )?;
+        // A gate on a check that does not run would pass on no evidence.
+        for f in output.fail_on.kinds() {
+            if let Some(c) = f.check().filter(|c| !probe.checks.contains(c.name())) {
+                let given = if output.fail_on.is_explicit() {
+                    ""
+                } else {
+                    " (the default policy)"
+                };
+                return Err(Error::usage(format!(
+                    "--fail-on {f}{given} needs the check `{}`, which --checks leaves out (give \
+                     --fail-on without it, or add the check)",
+                    c.name()
+                )));
+            }
+        }
         let site_discovery = match &s.discovery {
             Some(name) => Some(
                 name.parse::<Discovery>()
