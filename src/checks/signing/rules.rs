@@ -1,0 +1,3 @@
+//! placeholder
+#[cfg(test)]
+mod tests {}

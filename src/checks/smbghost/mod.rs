@@ -1,0 +1,3 @@
+//! See [`rules`].
+
+pub mod rules;
