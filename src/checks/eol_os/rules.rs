@@ -236,10 +236,7 @@ pub fn judge(id: &OsIdentity<'_>, date: NaiveDate, table: &EolTable) -> EolFindi
         return EolFinding::unknown(EolReason::SambaHostOs);
     }
     let native_os = id.native_os.map(str::trim).filter(|s| !s.is_empty());
-    let ntlm_build = id
-        .ntlm_version
-        .map(|v| u32::from(v.2))
-        .filter(|b| *b != 0);
+    let ntlm_build = id.ntlm_version.map(|v| u32::from(v.2)).filter(|b| *b != 0);
     if let Some(os) = native_os {
         let build = build_in_native_os(os).or(ntlm_build);
         let row = table.os.iter().find(|r| {
@@ -343,8 +340,16 @@ mod tests {
         let t = table().unwrap_or_else(|e| panic!("{e}"));
         assert!(t.os.len() > 40);
         for r in &t.os {
-            assert!(r.source.starts_with("https://learn.microsoft.com/"), "{}", r.product);
-            assert!(r.esu_until.map_or(true, |e| e > r.end_of_support), "{}", r.product);
+            assert!(
+                r.source.starts_with("https://learn.microsoft.com/"),
+                "{}",
+                r.product
+            );
+            assert!(
+                r.esu_until.map_or(true, |e| e > r.end_of_support),
+                "{}",
+                r.product
+            );
             assert!(r.ntlm.split('.').count() == 2, "{}", r.product);
         }
     }
@@ -390,22 +395,38 @@ mod tests {
         };
         // win2022-20348-smb2-negotiate-multiprotocol-then-300: only one product has this build.
         let f = judge(&v((10, 0, 20348)), at, t);
-        assert_eq!((f.verdict, f.product.as_deref()), (Supported, Some("Windows Server 2022")));
+        assert_eq!(
+            (f.verdict, f.product.as_deref()),
+            (Supported, Some("Windows Server 2022"))
+        );
         assert!(f.from_ntlm_only);
         // win10-19041-smb2-negotiate-311: every 2004 edition ended in 2021.
         let f = judge(&v((10, 0, 19041)), at, t);
-        assert_eq!((f.verdict, f.end_of_support), (EndOfLife, Some(d("2021-12-14"))));
+        assert_eq!(
+            (f.verdict, f.end_of_support),
+            (EndOfLife, Some(d("2021-12-14")))
+        );
         // win2016-14393-smb2-negotiate-311: Windows 10 1607 ended, LTSB 2016 ended 2026-10-13,
         // Server 2016 runs to 2027: the version alone cannot say which.
         let f = judge(&v((10, 0, 14393)), at, t);
-        assert_eq!((f.verdict, f.reason), (Unknown, Some(EolReason::EditionAmbiguous)));
-        assert!(f.product.as_deref().is_some_and(|p| p.contains("Windows Server 2016")));
+        assert_eq!(
+            (f.verdict, f.reason),
+            (Unknown, Some(EolReason::EditionAmbiguous))
+        );
+        assert!(f
+            .product
+            .as_deref()
+            .is_some_and(|p| p.contains("Windows Server 2016")));
         // win2019-17763-smb2-negotiate-multiprotocol-then-311: 1809 ended, LTSC 2019 / Server 2019 run.
         assert_eq!(judge(&v((10, 0, 17763)), at, t).verdict, Unknown);
         // Windows 7 / 2008 R2 / Embedded 7: all ended whatever the edition.
         let f = judge(&v((6, 1, 7601)), at, t);
         assert_eq!(f.verdict, EndOfLife);
-        assert_eq!(f.esu_until, Some(d("2024-10-08")), "the latest ESU of the candidates");
+        assert_eq!(
+            f.esu_until,
+            Some(d("2024-10-08")),
+            "the latest ESU of the candidates"
+        );
     }
 
     #[test]
@@ -413,23 +434,69 @@ mod tests {
         let t = table().unwrap_or_else(|e| panic!("{e}"));
         let os = |s: &str| smb1(s, "x", None);
         // The boundary day is still supported.
-        assert_eq!(judge(&os("Windows Server 2012 R2 Standard 9600"), d("2023-10-10"), t).verdict, Supported);
-        assert_eq!(judge(&os("Windows Server 2012 R2 Standard 9600"), d("2023-10-11"), t).verdict, EsuOnly);
-        assert_eq!(judge(&os("Windows Server 2012 R2 Standard 9600"), d("2026-10-14"), t).verdict, EndOfLife);
+        assert_eq!(
+            judge(
+                &os("Windows Server 2012 R2 Standard 9600"),
+                d("2023-10-10"),
+                t
+            )
+            .verdict,
+            Supported
+        );
+        assert_eq!(
+            judge(
+                &os("Windows Server 2012 R2 Standard 9600"),
+                d("2023-10-11"),
+                t
+            )
+            .verdict,
+            EsuOnly
+        );
+        assert_eq!(
+            judge(
+                &os("Windows Server 2012 R2 Standard 9600"),
+                d("2026-10-14"),
+                t
+            )
+            .verdict,
+            EndOfLife
+        );
         assert_eq!(build_in_native_os("Windows Server 2016"), None);
         assert_eq!(build_in_native_os("Windows 2000 2195"), Some(2195));
         // 2012 (not R2) is its own row even though "2012 R2" contains "2012".
-        assert_eq!(judge(&os("Windows Server 2012 Standard 9200"), d("2026-01-01"), t).product.as_deref(), Some("Windows Server 2012"));
+        assert_eq!(
+            judge(&os("Windows Server 2012 Standard 9200"), d("2026-01-01"), t)
+                .product
+                .as_deref(),
+            Some("Windows Server 2012")
+        );
         // Enterprise 1909 was serviced a year longer than Pro.
         let at = d("2021-12-01");
-        assert_eq!(judge(&os("Windows 10 Enterprise 18363"), at, t).verdict, Supported);
+        assert_eq!(
+            judge(&os("Windows 10 Enterprise 18363"), at, t).verdict,
+            Supported
+        );
         assert_eq!(judge(&os("Windows 10 Pro 18363"), at, t).verdict, EndOfLife);
         // LTSB is named in the NativeOS string.
-        let f = judge(&os("Windows 10 Enterprise 2016 LTSB 14393"), d("2026-06-01"), t);
-        assert_eq!((f.verdict, f.product.as_deref()), (Supported, Some("Windows 10 Enterprise 2016 LTSB")));
+        let f = judge(
+            &os("Windows 10 Enterprise 2016 LTSB 14393"),
+            d("2026-06-01"),
+            t,
+        );
+        assert_eq!(
+            (f.verdict, f.product.as_deref()),
+            (Supported, Some("Windows 10 Enterprise 2016 LTSB"))
+        );
         // Embedded editions identifiable from the NativeOS string.
-        let f = judge(&os("Windows Embedded Standard 7601 Service Pack 1"), d("2022-01-01"), t);
-        assert_eq!((f.verdict, f.product.as_deref()), (EsuOnly, Some("Windows Embedded Standard 7")));
+        let f = judge(
+            &os("Windows Embedded Standard 7601 Service Pack 1"),
+            d("2022-01-01"),
+            t,
+        );
+        assert_eq!(
+            (f.verdict, f.product.as_deref()),
+            (EsuOnly, Some("Windows Embedded Standard 7"))
+        );
         // The finding names the date and the replacement.
         let f = judge(&os("Windows 5.1"), d("2026-12-06"), t);
         assert_eq!(f.summary(), "Windows XP: support ended 2014-04-08; replace with Windows 11 (or Windows 10 IoT Enterprise LTSC for a device)");
@@ -443,18 +510,42 @@ mod tests {
         assert_eq!(judge(&none, at, t).reason, Some(EolReason::NoOsIdentity));
         // Samba answers "Windows 6.1" as NativeOS (samba-4.5.2-debian / samba-4.7.4 captures):
         // that is not Windows 7.
-        let f = judge(&smb1("Windows 6.1", "Samba 4.5.2-Debian", Some((6, 1, 0))), at, t);
-        assert_eq!((f.verdict, f.reason), (Unknown, Some(EolReason::SambaHostOs)));
+        let f = judge(
+            &smb1("Windows 6.1", "Samba 4.5.2-Debian", Some((6, 1, 0))),
+            at,
+            t,
+        );
+        assert_eq!(
+            (f.verdict, f.reason),
+            (Unknown, Some(EolReason::SambaHostOs))
+        );
         // samba-3.6.3 capture.
-        assert_eq!(judge(&smb1("Unix", "Samba 3.6.3", None), at, t).verdict, Unknown);
+        assert_eq!(
+            judge(&smb1("Unix", "Samba 3.6.3", None), at, t).verdict,
+            Unknown
+        );
         // NTLMSSP build 0 without a LAN manager string (SMB2-only Samba).
-        let f = judge(&OsIdentity { ntlm_version: Some((6, 1, 0)), ..none }, at, t);
+        let f = judge(
+            &OsIdentity {
+                ntlm_version: Some((6, 1, 0)),
+                ..none
+            },
+            at,
+            t,
+        );
         assert_eq!(f.reason, Some(EolReason::SambaHostOs));
         // An unknown string and nothing else.
         let f = judge(&smb1("SpinCifs", "SpinCifs LanMan", None), at, t);
         assert_eq!(f.reason, Some(EolReason::ProductNotInTable));
         // A Windows 10 build the table does not list, known only from NTLMSSP.
-        let f = judge(&OsIdentity { ntlm_version: Some((10, 0, 12345)), ..none }, at, t);
+        let f = judge(
+            &OsIdentity {
+                ntlm_version: Some((10, 0, 12345)),
+                ..none
+            },
+            at,
+            t,
+        );
         assert_eq!(f.reason, Some(EolReason::ProductNotInTable));
     }
 }

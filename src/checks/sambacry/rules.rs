@@ -169,7 +169,9 @@ impl SambaCryFinding {
 
 /// Whether `ver` is in an affected range.
 pub fn affected(ver: SambaVersion) -> bool {
-    AFFECTED.iter().any(|(from, fixed)| *from <= ver && ver < *fixed)
+    AFFECTED
+        .iter()
+        .any(|(from, fixed)| *from <= ver && ver < *fixed)
 }
 
 /// The verdict from the NativeLanMan string (`None` when no SMB1 session setup was answered),
@@ -241,7 +243,11 @@ mod tests {
         for (what, s, ver, suffix) in cases {
             let p = parse_lanman(s);
             assert_eq!(p.as_ref().and_then(|p| p.version), *ver, "{what}");
-            assert_eq!(p.and_then(|p| p.vendor_suffix).as_deref(), *suffix, "{what}");
+            assert_eq!(
+                p.and_then(|p| p.vendor_suffix).as_deref(),
+                *suffix,
+                "{what}"
+            );
         }
         assert_eq!(parse_lanman("Windows 2000 LAN Manager"), None);
         assert_eq!(parse_lanman("Windows Server 2016 Standard 6.3"), None);

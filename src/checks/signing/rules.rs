@@ -237,8 +237,14 @@ mod tests {
 
     #[test]
     fn unknown_reasons() {
-        assert_eq!(judge(U, Mode(0x03)).reason, Some(SigningReason::Smb1ModeUnknown));
-        assert_eq!(judge(Mode(0x0f), U).reason, Some(SigningReason::Smb2ModeUnknown));
+        assert_eq!(
+            judge(U, Mode(0x03)).reason,
+            Some(SigningReason::Smb1ModeUnknown)
+        );
+        assert_eq!(
+            judge(Mode(0x0f), U).reason,
+            Some(SigningReason::Smb2ModeUnknown)
+        );
         assert_eq!(judge(U, U).reason, Some(SigningReason::NoNegotiate));
         // Neither spoken proves nothing about signing.
         assert_eq!(judge(NotSpoken, NotSpoken).relay, Unknown);
@@ -252,10 +258,22 @@ mod tests {
     fn families() {
         assert_eq!(family(true, Some((6, 1, 0))), SigningFamily::Samba);
         assert_eq!(family(false, Some((6, 1, 0))), SigningFamily::Samba);
-        assert_eq!(family(false, Some((6, 1, 7601))), SigningFamily::WindowsLegacy);
-        assert_eq!(family(false, Some((5, 1, 2600))), SigningFamily::WindowsLegacy);
-        assert_eq!(family(false, Some((6, 3, 9600))), SigningFamily::WindowsModern);
-        assert_eq!(family(false, Some((10, 0, 17763))), SigningFamily::WindowsModern);
+        assert_eq!(
+            family(false, Some((6, 1, 7601))),
+            SigningFamily::WindowsLegacy
+        );
+        assert_eq!(
+            family(false, Some((5, 1, 2600))),
+            SigningFamily::WindowsLegacy
+        );
+        assert_eq!(
+            family(false, Some((6, 3, 9600))),
+            SigningFamily::WindowsModern
+        );
+        assert_eq!(
+            family(false, Some((10, 0, 17763))),
+            SigningFamily::WindowsModern
+        );
         assert_eq!(family(false, None), SigningFamily::Generic);
     }
 }

@@ -141,8 +141,22 @@ fn one(i: &GhostInputs, builds: &[u32], fix_released: i64) -> GhostFinding {
     };
     let build = i.ntlm_version.map(|v| u32::from(v.2)).filter(|b| *b != 0);
     match i.dialect_311 {
-        None => return f(GhostVerdict::Unknown, Some(GhostReason::NoSmb2Answer), None, build),
-        Some(false) => return f(GhostVerdict::NotVulnerable, Some(GhostReason::NoSmb311), None, build),
+        None => {
+            return f(
+                GhostVerdict::Unknown,
+                Some(GhostReason::NoSmb2Answer),
+                None,
+                build,
+            )
+        }
+        Some(false) => {
+            return f(
+                GhostVerdict::NotVulnerable,
+                Some(GhostReason::NoSmb311),
+                None,
+                build,
+            )
+        }
         Some(true) => {}
     }
     if i.compression.is_empty() {
@@ -155,10 +169,20 @@ fn one(i: &GhostInputs, builds: &[u32], fix_released: i64) -> GhostFinding {
     }
     let samba = i.samba || i.ntlm_version.is_some_and(|v| v.2 == 0);
     if samba {
-        return f(GhostVerdict::NotVulnerable, Some(GhostReason::NotWindows), None, None);
+        return f(
+            GhostVerdict::NotVulnerable,
+            Some(GhostReason::NotWindows),
+            None,
+            None,
+        );
     }
     let Some(b) = build else {
-        return f(GhostVerdict::Unknown, Some(GhostReason::BuildUnknown), None, None);
+        return f(
+            GhostVerdict::Unknown,
+            Some(GhostReason::BuildUnknown),
+            None,
+            None,
+        );
     };
     let windows10 = i.ntlm_version.is_some_and(|v| (v.0, v.1) == (10, 0));
     if !windows10 || !builds.contains(&b) {
@@ -216,8 +240,14 @@ mod tests {
     #[test]
     fn fix_dates() {
         let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339());
-        assert_eq!(at(SMBGHOST_FIX_RELEASED).as_deref(), Some("2020-03-12T00:00:00+00:00"));
-        assert_eq!(at(SMBLEED_FIX_RELEASED).as_deref(), Some("2020-06-09T00:00:00+00:00"));
+        assert_eq!(
+            at(SMBGHOST_FIX_RELEASED).as_deref(),
+            Some("2020-03-12T00:00:00+00:00")
+        );
+        assert_eq!(
+            at(SMBLEED_FIX_RELEASED).as_deref(),
+            Some("2020-06-09T00:00:00+00:00")
+        );
     }
 
     #[test]
@@ -255,8 +285,16 @@ mod tests {
         ];
         for (what, i, ghost, bleed) in cases {
             let r = judge(i);
-            assert_eq!((r.smbghost.verdict, r.smbghost.reason), *ghost, "{what}: SMBGhost");
-            assert_eq!((r.smbleed.verdict, r.smbleed.reason), *bleed, "{what}: SMBleed");
+            assert_eq!(
+                (r.smbghost.verdict, r.smbghost.reason),
+                *ghost,
+                "{what}: SMBGhost"
+            );
+            assert_eq!(
+                (r.smbleed.verdict, r.smbleed.reason),
+                *bleed,
+                "{what}: SMBleed"
+            );
             assert_ne!(r.smbghost.verdict.as_str(), "vulnerable");
         }
     }
@@ -264,7 +302,11 @@ mod tests {
     #[test]
     fn boot_before_fix_is_inferred_missing() {
         let mut i = inputs(Some(true), &[LZNT1], Some((10, 0, 18363)));
-        assert_eq!(judge(&i).smbghost.inferred, None, "no boot time, nothing inferred");
+        assert_eq!(
+            judge(&i).smbghost.inferred,
+            None,
+            "no boot time, nothing inferred"
+        );
         i.boot_time = Some(BOOT_2020_01_01);
         assert_eq!(judge(&i).smbghost.inferred, Some(GhostInferred::Missing));
         i.boot_time = Some(SMBGHOST_FIX_RELEASED);
