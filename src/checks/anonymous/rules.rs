@@ -345,6 +345,9 @@ pub fn exploitable_rank(
     }
 }
 
+/// This check's remediation rows (`data/checks/anonymous.toml`), compiled in for the registry.
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/anonymous.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +459,16 @@ mod tests {
             assert_eq!(exploitable_rank(m, p, fam), want, "{m:?} {p:?} {fam:?}");
         }
         assert!(ExploitableAnonymously.rank() < Vulnerable.rank());
+    }
+
+    #[test]
+    fn remediation_rows_parse() {
+        let t: toml::Table = toml::from_str(REMEDIATION_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let row = t
+            .get("findings")
+            .and_then(|v| v.get("anonymous-pipes"))
+            .and_then(|v| v.get("windows"))
+            .and_then(|v| v.as_str());
+        assert!(row.is_some_and(|s| !s.is_empty()));
     }
 }

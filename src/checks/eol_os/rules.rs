@@ -317,6 +317,9 @@ pub fn judge_builtin(id: &OsIdentity<'_>, date: NaiveDate) -> EolFinding {
     }
 }
 
+/// This check's remediation rows (`data/checks/eol_os.toml`), compiled in for the registry.
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/eol_os.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,5 +550,16 @@ mod tests {
             t,
         );
         assert_eq!(f.reason, Some(EolReason::ProductNotInTable));
+    }
+
+    #[test]
+    fn remediation_rows_parse() {
+        let t: toml::Table = toml::from_str(REMEDIATION_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let row = t
+            .get("findings")
+            .and_then(|v| v.get("end-of-life"))
+            .and_then(|v| v.get("action"))
+            .and_then(|v| v.as_str());
+        assert!(row.is_some_and(|s| !s.is_empty()));
     }
 }

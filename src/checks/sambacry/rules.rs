@@ -222,6 +222,9 @@ pub fn judge(native_lanman: Option<&str>, windows: bool, samba_hint: bool) -> Sa
     }
 }
 
+/// This check's remediation rows (`data/checks/sambacry.toml`), compiled in for the registry.
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/sambacry.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +300,16 @@ mod tests {
         assert!(!s.contains(" is vulnerable"), "{s}");
         let f = judge(Some("Samba"), false, true);
         assert_eq!(f.reason, Some(SambaCryReason::VersionNotDisclosed));
+    }
+
+    #[test]
+    fn remediation_rows_parse() {
+        let t: toml::Table = toml::from_str(REMEDIATION_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let row = t
+            .get("findings")
+            .and_then(|v| v.get("sambacry"))
+            .and_then(|v| v.get("exposure"))
+            .and_then(|v| v.as_str());
+        assert!(row.is_some_and(|s| !s.is_empty()));
     }
 }

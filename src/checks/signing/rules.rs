@@ -203,6 +203,9 @@ pub fn family(samba: bool, ntlm_version: Option<(u8, u8, u16)>) -> SigningFamily
     }
 }
 
+/// This check's remediation rows (`data/checks/signing.toml`), compiled in for the registry.
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/signing.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +278,30 @@ mod tests {
             SigningFamily::WindowsModern
         );
         assert_eq!(family(false, None), SigningFamily::Generic);
+    }
+
+    #[test]
+    fn remediation_rows_parse() {
+        let t: toml::Table = toml::from_str(REMEDIATION_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let row = t
+            .get("families")
+            .and_then(|v| v.get("samba"))
+            .and_then(|v| v.get("command"))
+            .and_then(|v| v.as_str());
+        assert!(row.is_some_and(|s| !s.is_empty()));
+        // Every family `family()` returns has its row.
+        for f in [
+            SigningFamily::WindowsModern,
+            SigningFamily::WindowsLegacy,
+            SigningFamily::Samba,
+            SigningFamily::Generic,
+        ] {
+            let cmd = t
+                .get("families")
+                .and_then(|v| v.get(f.as_str()))
+                .and_then(|v| v.get("command"))
+                .and_then(|v| v.as_str());
+            assert!(cmd.is_some_and(|s| !s.is_empty()), "{}", f.as_str());
+        }
     }
 }

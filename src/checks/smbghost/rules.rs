@@ -218,6 +218,9 @@ pub fn judge(i: &GhostInputs) -> GhostResult {
     }
 }
 
+/// This check's remediation rows (`data/checks/smbghost.toml`), compiled in for the registry.
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/smbghost.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +314,16 @@ mod tests {
         assert_eq!(judge(&i).smbghost.inferred, Some(GhostInferred::Missing));
         i.boot_time = Some(SMBGHOST_FIX_RELEASED);
         assert_eq!(judge(&i).smbghost.inferred, None);
+    }
+
+    #[test]
+    fn remediation_rows_parse() {
+        let t: toml::Table = toml::from_str(REMEDIATION_TOML).unwrap_or_else(|e| panic!("{e}"));
+        let row = t
+            .get("findings")
+            .and_then(|v| v.get("smbghost"))
+            .and_then(|v| v.get("workaround"))
+            .and_then(|v| v.as_str());
+        assert!(row.is_some_and(|s| !s.is_empty()));
     }
 }
