@@ -1,5 +1,6 @@
 //! SMB2/3 messages ([MS-SMB2]).
 
+pub mod compression;
 pub mod header;
 pub mod negotiate;
 pub mod session_setup;
