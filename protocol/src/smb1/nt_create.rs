@@ -189,12 +189,18 @@ mod tests {
     fn nt_create_request_layout() {
         let m = build_smb1_nt_create_pipe(IDS, "lsarpc");
         let (h, rest) = parse_smb1_header(&m).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((h.command, h.tid, h.uid, h.mid), (NT_CREATE_ANDX, 0x0800, 0x0801, 0x0040));
+        assert_eq!(
+            (h.command, h.tid, h.uid, h.mid),
+            (NT_CREATE_ANDX, 0x0800, 0x0801, 0x0040)
+        );
         let body = parse_smb1_body(rest).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(body.word_count, 24);
         // NameLength: "\lsarpc" = 7 UTF-16 units.
         assert_eq!(body.words.get(5..7), Some(&[14u8, 0][..]));
-        assert_eq!(body.words.get(15..19), Some(&PIPE_DESIRED_ACCESS.to_le_bytes()[..]));
+        assert_eq!(
+            body.words.get(15..19),
+            Some(&PIPE_DESIRED_ACCESS.to_le_bytes()[..])
+        );
         assert_eq!(body.words.get(35..39), Some(&FILE_OPEN.to_le_bytes()[..]));
         // The name, Unicode, after a pad byte (the bytes start at an odd offset: 32+1+48+2 = 83).
         assert_eq!(NT_CREATE_NAME_OFFSET % 2, 1);
@@ -254,8 +260,8 @@ mod tests {
         // does not line up; only the basic fields are read.
         let mut ext = words.clone();
         ext.extend([0xAB; 32]);
-        let (_, r) = parse_smb1_nt_create_response(&response(42, &ext, 0))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, r) =
+            parse_smb1_nt_create_response(&response(42, &ext, 0)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.map(|r| (r.word_count, r.fid)), Some((42, 0x4000)));
         // STATUS_ACCESS_DENIED, WordCount 0.
         let (h, r) = parse_smb1_nt_create_response(&response(0, &[], 0xC000_0022))

@@ -28,11 +28,7 @@ pub mod algorithm {
 
 /// The algorithms smb1scan offers: the three Windows 10 1903/1909 implement, so an affected
 /// server always finds one in common.
-pub const OFFERED: [u16; 3] = [
-    algorithm::LZ77,
-    algorithm::LZ77_HUFFMAN,
-    algorithm::LZNT1,
-];
+pub const OFFERED: [u16; 3] = [algorithm::LZ77, algorithm::LZ77_HUFFMAN, algorithm::LZNT1];
 
 /// Most algorithms read from a response context (five are defined; the bound keeps a hostile
 /// count cheap).
@@ -120,15 +116,24 @@ mod tests {
     #[test]
     fn request_carries_three_contexts_with_compression_last() {
         let m = build_smb2_negotiate_with_compression(&DIALECTS, 1, [7; 16], [9; 32]);
-        assert_eq!(m.get(CONTEXT_COUNT_AT..CONTEXT_COUNT_AT + 2), Some(&[3u8, 0][..]));
+        assert_eq!(
+            m.get(CONTEXT_COUNT_AT..CONTEXT_COUNT_AT + 2),
+            Some(&[3u8, 0][..])
+        );
         // Walk the contexts from NegotiateContextOffset, 8-byte aligned.
-        let off = u32::from_le_bytes(m.get(92..96).and_then(|s| s.try_into().ok()).unwrap_or([0; 4]));
+        let off = u32::from_le_bytes(
+            m.get(92..96)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or([0; 4]),
+        );
         let mut at = off as usize;
         let mut types = Vec::new();
         for _ in 0..3 {
             at = at.next_multiple_of(8);
             let t = m.get(at..at + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
-            let len = m.get(at + 2..at + 4).map(|s| usize::from(u16::from_le_bytes([s[0], s[1]])));
+            let len = m
+                .get(at + 2..at + 4)
+                .map(|s| usize::from(u16::from_le_bytes([s[0], s[1]])));
             types.push(t);
             if t == Some(Smb2NegotiateContextType::COMPRESSION_CAPABILITIES.0) {
                 let data = m.get(at + 8..at + 8 + len.unwrap_or(0)).unwrap_or_default();
@@ -137,7 +142,11 @@ mod tests {
             at += 8 + len.unwrap_or(0);
         }
         assert_eq!(types, [Some(1), Some(2), Some(3)]);
-        assert_eq!(at, m.len(), "the compression context is the last thing in the message");
+        assert_eq!(
+            at,
+            m.len(),
+            "the compression context is the last thing in the message"
+        );
         // Without 3.1.1, the plain request.
         let plain = [Smb2Dialect::SMB2_0_2, Smb2Dialect::SMB2_1];
         assert_eq!(
@@ -149,17 +158,26 @@ mod tests {
     #[test]
     fn response_context_data() {
         // One algorithm chosen (what Windows 10 1909 answers: LZ77).
-        assert_eq!(parse_compression_context(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0]), vec![2]);
+        assert_eq!(
+            parse_compression_context(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0]),
+            vec![2]
+        );
         // NONE only: nothing in common.
         assert!(parse_compression_context(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0]).is_empty());
         // Count larger than the data: what is there.
-        assert_eq!(parse_compression_context(&[9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 3]), vec![1]);
+        assert_eq!(
+            parse_compression_context(&[9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 3]),
+            vec![1]
+        );
         // Cut short.
         assert!(parse_compression_context(&[1]).is_empty());
         assert!(parse_compression_context(&[]).is_empty());
         // A hostile count is bounded.
         let mut big = vec![0xFF, 0xFF, 0, 0, 0, 0, 0, 0];
         big.extend([1, 0].repeat(100));
-        assert_eq!(parse_compression_context(&big).len(), MAX_COMPRESSION_ALGORITHMS);
+        assert_eq!(
+            parse_compression_context(&big).len(),
+            MAX_COMPRESSION_ALGORITHMS
+        );
     }
 }

@@ -3,4 +3,5 @@
 pub mod compression;
 pub mod header;
 pub mod negotiate;
+pub mod pipe;
 pub mod session_setup;
