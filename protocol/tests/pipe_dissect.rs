@@ -35,9 +35,7 @@ fn tshark_present() -> bool {
 fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     // Global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, LINKTYPE_RAW (101).
-    for w in [0xa1b2_c3d4u32] {
-        out.extend(w.to_le_bytes());
-    }
+    out.extend(0xa1b2_c3d4u32.to_le_bytes());
     out.extend(2u16.to_le_bytes());
     out.extend(4u16.to_le_bytes());
     out.extend(0i32.to_le_bytes());

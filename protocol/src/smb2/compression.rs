@@ -56,11 +56,9 @@ pub fn build_smb2_negotiate_with_compression(
         return base;
     }
     let mut b = BytesMut::from(&base[..]);
-    if let Some(count) = b.get_mut(CONTEXT_COUNT_AT..CONTEXT_COUNT_AT + 2) {
-        if let [c0, c1] = count {
-            let n = u16::from_le_bytes([*c0, *c1]).saturating_add(1);
-            [*c0, *c1] = n.to_le_bytes();
-        }
+    if let Some([c0, c1]) = b.get_mut(CONTEXT_COUNT_AT..CONTEXT_COUNT_AT + 2) {
+        let n = u16::from_le_bytes([*c0, *c1]).saturating_add(1);
+        [*c0, *c1] = n.to_le_bytes();
     }
     while b.len() % 8 != 0 {
         b.put_u8(0);

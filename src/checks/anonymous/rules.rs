@@ -373,8 +373,15 @@ mod tests {
     #[test]
     fn table() {
         let acc = Accepted { as_guest: false };
+        type Case = (
+            &'static str,
+            AnonymousInputs,
+            PipesVerdict,
+            Option<PipesReason>,
+            &'static [&'static str],
+        );
         #[rustfmt::skip]
-        let cases: &[(&str, AnonymousInputs, PipesVerdict, Option<PipesReason>, &[&str])] = &[
+        let cases: &[Case] = &[
             ("responder anonymous-pipe 2012 R2 persona: lsarpc/samr/netlogon open",
              inputs(acc, NotTried, PipeSession::Anonymous, [NotFound, NotFound, Opened, Opened, Opened]),
              PipesVerdict::AnonymousReachable, None, &["netlogon", "lsarpc", "samr"]),

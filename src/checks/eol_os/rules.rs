@@ -363,8 +363,17 @@ mod tests {
     fn real_strings_from_captures() {
         let t = table().unwrap_or_else(|e| panic!("{e}"));
         let at = d("2026-12-06");
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<(u8, u8, u16)>,
+            EolVerdict,
+            Option<&'static str>,
+            Option<u32>,
+        );
         #[rustfmt::skip]
-        let cases: &[(&str, &str, &str, Option<(u8, u8, u16)>, EolVerdict, Option<&str>, Option<u32>)] = &[
+        let cases: &[Case] = &[
             ("win2000-smb1-negotiate-session-setup-kerberos", "Windows 5.0", "Windows 2000 LAN Manager", None, EndOfLife, Some("Windows 2000"), None),
             ("winxp-sp3-unpatched-ms17-010-check-msf", "Windows 5.1", "Windows 2000 LAN Manager", Some((5, 1, 2600)), EndOfLife, Some("Windows XP"), Some(2600)),
             ("win7-enterprise-sp1-x64-unpatched-ms17-010-check-wannacry", "Windows 7 Enterprise 7601 Service Pack 1", "Windows 7 Enterprise 6.1", None, EndOfLife, Some("Windows 7"), Some(7601)),

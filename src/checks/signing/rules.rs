@@ -219,8 +219,16 @@ mod tests {
     /// read with tshark).
     #[test]
     fn real_security_modes() {
+        type Case = (
+            &'static str,
+            ProtocolMode<u8>,
+            ProtocolMode<u16>,
+            Signing,
+            Signing,
+            RelayVerdict,
+        );
         #[rustfmt::skip]
-        let cases: &[(&str, ProtocolMode<u8>, ProtocolMode<u16>, Signing, Signing, RelayVerdict)] = &[
+        let cases: &[Case] = &[
             ("lab 127.0.0.2 Samba 4.17.12-Debian", Mode(0x07), Mode(0x01), Signing::Supported, Signing::Supported, SigningNotRequired),
             ("lab 127.0.0.4 Samba 4.17.12-Debian, server signing = mandatory", Mode(0x0f), Mode(0x03), Signing::Required, Signing::Required, SigningRequired),
             ("lab 127.0.0.3 Samba, SMB1 off (no SMB1 dialect)", NotSpoken, Mode(0x01), Signing::NotSpoken, Signing::Supported, SigningNotRequired),

@@ -256,8 +256,14 @@ mod tests {
     #[test]
     fn table() {
         let some = Some(true);
+        type Case = (
+            &'static str,
+            GhostInputs,
+            (GhostVerdict, Option<GhostReason>),
+            (GhostVerdict, Option<GhostReason>),
+        );
         #[rustfmt::skip]
-        let cases: &[(&str, GhostInputs, (GhostVerdict, Option<GhostReason>), (GhostVerdict, Option<GhostReason>))] = &[
+        let cases: &[Case] = &[
             ("1909 offering LZNT1, no boot time (Windows 10 sends 0)",
              inputs(some, &[LZNT1], Some((10, 0, 18363))), (LikelyVulnerable, None), (LikelyVulnerable, None)),
             ("1903 booted before both fixes",
