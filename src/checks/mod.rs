@@ -7,9 +7,14 @@
 //! only what those steps learnt decides in [`Check::evaluate`]. Outputs, `--checks` and
 //! `--fail-on` iterate [`REGISTRY`] instead of naming checks. See docs/adding-a-check.md.
 
+pub mod anonymous;
 pub mod doublepulsar;
+pub mod eol_os;
 pub mod ms17_010;
+pub mod sambacry;
+pub mod signing;
 pub mod smb1;
+pub mod smbghost;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
