@@ -177,10 +177,10 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub smb2_quick: bool,
-    /// The checks to run, comma-separated: smb1, ms17-010, doublepulsar, or all [default: all
-    /// read-only checks, which is all]. A check left out is reported `not-tested` with reason
-    /// `not-selected`; every record lists the checks that ran.
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    /// The checks to run, comma-separated, or all [default: all read-only checks, which is
+    /// all]. A check left out is reported `not-tested` with reason `not-selected`; every record
+    /// lists the checks that ran.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = check_names())]
     pub checks: Vec<String>,
     /// How to find the answering targets: `connect` (a TCP connect per target in the window) or
     /// `syn` (a stateless raw SYN sweep of the IPv4 targets at --rate packets/s, then the full
@@ -401,6 +401,16 @@ pub struct DiffArgs {
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     smb1scan::discovery::route::parse_mac(s)
         .ok_or_else(|| format!("`{s}` is not a MAC address (six hex bytes: 02:00:5e:10:00:01)"))
+}
+
+/// `--checks` values: the registry's names and `all` (help lists them, completion offers them).
+fn check_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        smb1scan::checks::REGISTRY
+            .iter()
+            .map(|c| clap::builder::PossibleValue::new(c.name()).help(c.title()))
+            .chain([clap::builder::PossibleValue::new("all").help("Every read-only check")]),
+    )
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
