@@ -22,8 +22,13 @@ use serde::Serialize;
 use crate::model::HostResult;
 
 /// Every check, in the order records and outputs list them. Adding a check is one line here.
-pub static REGISTRY: &[&dyn Check] =
-    &[&smb1::Smb1, &ms17_010::Ms17010, &doublepulsar::DoublePulsar];
+#[rustfmt::skip]
+pub static REGISTRY: &[&dyn Check] = &[
+    &smb1::Smb1,
+    &ms17_010::Ms17010,
+    &doublepulsar::DoublePulsar,
+    &signing::SigningCheck,
+];
 
 /// A finding a check can report, by the name `--fail-on` and `diff` use.
 pub struct FindingDef {
