@@ -761,6 +761,25 @@ mod tests {
         assert_eq!(h.ms17_010.verdict, Ms17Verdict::Vulnerable);
     }
 
+    /// A schema-2 record (no `checks` key) ran the three checks there were, and upgrades to 3.
+    #[test]
+    fn a_schema_2_record_ran_the_first_three_checks() {
+        let mut v = serde_json::to_value(HostResult::new([10, 0, 0, 1].into(), 445, None)).unwrap();
+        v["schema"] = 2.into();
+        v.as_object_mut().unwrap().remove("checks");
+        let mut old: HostResult = serde_json::from_value(v).unwrap();
+        assert_eq!(old.checks, SCHEMA_2_CHECKS);
+        assert!(old.sections.is_empty());
+        old.upgrade();
+        assert_eq!(old.schema, 3);
+        // A later check's section round-trips under its own key.
+        old.sections
+            .insert("signing".into(), serde_json::json!({"verdict": "unknown"}));
+        let v = serde_json::to_value(&old).unwrap();
+        assert_eq!(v["signing"]["verdict"], "unknown");
+        assert_eq!(serde_json::from_value::<HostResult>(v).unwrap(), old);
+    }
+
     #[test]
     fn an_unresolved_name_has_no_address_and_schema_1_reads_back() {
         let h = HostResult::unresolved("pump-7.ward", 445, "no such host");

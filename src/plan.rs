@@ -703,6 +703,23 @@ mod tests {
         ScanPlan::try_from((f, site.clone()))
     }
 
+    /// A gate on a check `--checks` leaves out would pass on no evidence: refused (exit 2),
+    /// whether the policy was given or is the default; a gate on the selected checks is fine.
+    #[test]
+    fn fail_on_a_check_left_out_is_a_usage_error() {
+        let site = SiteConfig::default();
+        let mut f = flags(&["192.0.2.1"]);
+        f.checks = vec!["smb1".into()];
+        let e = plan(f.clone(), &site).unwrap_err().to_string();
+        assert!(e.contains("needs the check `ms17-010`"), "{e}");
+        assert!(e.contains("default policy"), "{e}");
+        f.output.fail_on = Some(vec![Finding::Smb1, Finding::Unknown]);
+        let p = plan(f.clone(), &site).expect("smb1 gate on the smb1 check");
+        assert!(p.probe.checks.contains("smb1") && !p.probe.checks.contains("ms17-010"));
+        f.checks = vec!["bogus".into()];
+        assert!(plan(f, &site).is_err());
+    }
+
     #[test]
     fn a_rate_that_is_not_one_says_what_is_expected() {
         assert_eq!(parse_rate("20"), Ok(20.0));
