@@ -279,6 +279,7 @@ impl ScanPlan {
             "seed": self.seed,
             "shard": format!("{}/{}", self.shard.index, self.shard.count),
             "smb2_enumerate": self.probe.smb2_enumerate,
+            "checks": self.probe.checks.names(),
             "discovery": self.discovery.as_str(),
             "open_only": self.output.only_open,
             "syn_interface": self.syn_interface,

@@ -91,10 +91,6 @@ pub trait Check: Sync {
     fn csv_columns(&self) -> &'static [Column] {
         &[]
     }
-    /// Its cell in the terminal table, or `None` when it has no column there.
-    fn table_cell(&self, _h: &HostResult) -> Option<String> {
-        None
-    }
     /// After the shared steps: derive its section from what they learnt (a check with
     /// exchanges of its own records them as it runs, so this is then a no-op).
     fn evaluate(&self, _h: &mut HostResult) {}
