@@ -269,8 +269,8 @@ pub struct OutputArgs {
     /// Append to existing CSV / JSON Lines files (the CSV header must match).
     #[arg(long)]
     pub append: bool,
-    /// Exit with code 3 when a host shows one of these findings (comma-separated):
-    /// vulnerable, doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar, or the
+    /// Exit with code 3 when a host shows one of these findings (comma-separated; each check's
+    /// findings, listed below, and unknown, none) [default: vulnerable,doublepulsar, or the
     /// site config's `[output] fail_on`]. Without it, undecided hosts make a run that would
     /// exit 0 exit 4; given, it is exactly the policy (vulnerable,doublepulsar accepts them).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
@@ -392,8 +392,8 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DiffFormat,
-    /// Exit with code 3 when a NEW finding is one of these (comma-separated): vulnerable,
-    /// doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar].
+    /// Exit with code 3 when a NEW finding is one of these (comma-separated; each check's
+    /// findings, listed below, and unknown, none) [default: vulnerable,doublepulsar].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
     pub fail_on: Option<Vec<Finding>>,
 }
