@@ -6,6 +6,8 @@
 #   bench/run.sh            full run (the figures to report; ~2.5 min)
 #   bench/run.sh --quick    /20 instead of /16, one nmap variant, no rate-bound run (~1.5 min)
 #   bench/run.sh --save     the full run, its table also saved as bench/results-<date>.txt
+#   bench/run.sh --checks-cost  per-host CPU with --checks limited to the first three checks and
+#                               with all (side by side, alternating, 5 rounds)
 #   bench/run.sh --cleanup  remove a namespace left behind by a killed run, and exit
 #   bench/run.sh --exec 'CMD'  set the network up, run CMD (bash) in the scanner namespace, tear down
 #
@@ -113,7 +115,7 @@ build() {
     # Optional: the project's simulated Windows hosts (examples/responder.rs), for the verdicts
     # Samba cannot give (vulnerable, DoublePulsar) and their CPU cost.
     rm -f "$STATE/responder"
-    if (cd "$ROOT" && cargo build --release -q --example responder) 2>"$STATE/responder-build.log"; then
+    if (cd "$ROOT" && cargo build --release -q -p smb1scan-responder --example responder) 2>"$STATE/responder-build.log"; then
         cp "$ROOT/target/release/examples/responder" "$STATE/responder"
     else
         log "warning: examples/responder did not build ($STATE/responder-build.log); no personas"
@@ -331,10 +333,74 @@ nmap_scan() { # label extra-flags...
         -oX "$STATE/$label.xml" "$@" "$SLICE" >"$STATE/$label.txt" 2>&1
 }
 
+# The namespaces (checked isolated), Samba, the personas, and the live list for the per-live-host
+# CPU runs.
+start_network() {
+    setup_netns
+    check_isolation "$NS" s1s-scan "$NET_NS"
+    check_isolation "$NET_NS" s1s-net "$NS"
+    start_samba
+    start_personas
+    printf '%s\n' "${SAMBA_A[@]}" "${SAMBA_B[@]}" "${SAMBA_C[@]}" >"$STATE/live.txt"
+}
+
+# Per-host CPU of the probe with --checks limited to the first three checks and with all of them,
+# on the same hosts in one invocation, alternating so drift hits both alike. Prints one line per
+# round and the medians; saved as $STATE/checks-cost.txt.
+checks_cost() {
+    local rounds=5 r set
+    local old=smb1,ms17-010,doublepulsar
+    for r in $(seq 1 "$rounds"); do
+        for set in old all; do
+            local list=$old
+            [ "$set" = all ] && list=all
+            smb1scan_scan "live-$set-$r" "$STATE/live-$set.jsonl" --checks "$list" \
+                --concurrency 64 --rate 0 -i "$STATE/live.txt"
+            if [ "${N_PERSONAS:-0}" -gt 0 ]; then
+                smb1scan_scan "personas-$set-$r" "$STATE/personas-$set.jsonl" --checks "$list" \
+                    --concurrency 64 --rate 0 "127.0.10.1-127.0.10.$N_PERSONAS"
+            fi
+        done
+        smb1scan_scan "baseline-$r" "$STATE/baseline.jsonl" --concurrency 64 --rate 0 198.18.7.1
+    done
+    python3 - "$STATE/times" "$rounds" "$(wc -l <"$STATE/live.txt")" "${N_PERSONAS:-0}" \
+        "$old" <<'PY' 2>&1 | tee "$STATE/checks-cost.txt"
+import statistics, sys
+times, rounds, n_live, n_pers, old = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+cpu = {}
+for line in open(times):
+    f = line.split()
+    cpu[f[0]] = float(f[2]) + float(f[3])
+print(f"per-host CPU (user+sys, minus the 1-address RST baseline of the same round), {rounds} rounds")
+print(f"  --checks {old}  vs  --checks all")
+for kind, n in (("live", n_live), ("personas", n_pers)):
+    if n == 0:
+        continue
+    per = {s: [] for s in ("old", "all")}
+    for r in range(1, rounds + 1):
+        base = cpu[f"baseline-{r}"]
+        for s in per:
+            per[s].append(1000 * (cpu[f"{kind}-{s}-{r}"] - base) / n)
+        print(f"  round {r} {kind:<8} ({n} hosts): old {per['old'][-1]:6.2f} ms  all {per['all'][-1]:6.2f} ms")
+    mo, ma = statistics.median(per["old"]), statistics.median(per["all"])
+    print(f"  median  {kind:<8}: old {mo:6.2f} ms/host  all {ma:6.2f} ms/host  ({100 * (ma - mo) / mo:+.1f} %)")
+PY
+}
+
 main() {
     case "${1:-}" in
     --quick) QUICK=1 ;;
     --save) SAVE=1 ;;
+    --checks-cost)
+        preflight
+        mkdir -p "$STATE"
+        rm -f "$STATE/times"
+        build
+        start_network
+        log "$("$BIN" --version), --checks values: $("$BIN" scan --help | sed -n '/--checks <LIST>/,/- all:/p' | sed -n 's/^ *- \([a-z0-9-]*\):.*/\1/p' | tr '\n' ' ')"
+        checks_cost
+        exit 0
+        ;;
     --exec)
         # Set up the network, run one command in the scanner namespace, tear down.
         [ $# -ge 2 ] || die "usage: $0 --exec 'COMMAND'"
@@ -355,7 +421,7 @@ main() {
         exit 0
         ;;
     "") ;;
-    *) die "usage: $0 [--quick|--save|--cleanup|--exec 'COMMAND']" ;;
+    *) die "usage: $0 [--quick|--save|--checks-cost|--cleanup|--exec 'COMMAND']" ;;
     esac
     preflight
     mkdir -p "$STATE"
@@ -363,13 +429,7 @@ main() {
     build
     local big=198.18.0.0/16
     [ "$QUICK" = 1 ] && big=198.18.0.0/20
-    setup_netns
-    check_isolation "$NS" s1s-scan "$NET_NS"
-    check_isolation "$NET_NS" s1s-net "$NS"
-    start_samba
-    start_personas
-    # Settle the live list for the per-live-host CPU run.
-    printf '%s\n' "${SAMBA_A[@]}" "${SAMBA_B[@]}" "${SAMBA_C[@]}" >"$STATE/live.txt"
+    start_network
 
     log "smb1scan on $SLICE (window $WINDOW, no rate limit)"
     smb1scan_scan slice-smb1scan "$STATE/slice.jsonl" --concurrency "$WINDOW" --rate 0 "$SLICE"

@@ -12,9 +12,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{
-    ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
-};
+use clap::{ArgAction, Args, ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use smb1scan::plan::{Discovery, OutputFlags, ScanFlags, ScanPlan, TargetSources};
 use smb1scan::report::diff::DiffFormat;
@@ -187,13 +185,18 @@ pub struct ScanArgs {
     #[arg(long)]
     #[arg(help_heading = "Speed and timeouts")]
     pub smb2_quick: bool,
+    /// The checks to run, comma-separated, or all [default: all read-only checks, which is
+    /// all]. A check left out is reported `not-tested` with reason `not-selected`; every record
+    /// lists the checks that ran.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", value_parser = check_names())]
+    pub checks: Vec<String>,
     /// How to find the answering targets: `connect` (a TCP connect per target in the window) or
     /// `syn` (a stateless raw SYN sweep of the IPv4 targets at --rate packets/s, then the full
     /// probe of the answering ones; costs about N/rate + one connect timeout; needs CAP_NET_RAW:
     /// `setcap cap_net_raw+ep smb1scan`; IPv6 targets use connect) [default: connect].
     #[arg(long, value_enum, value_name = "MODE")]
     #[arg(help_heading = "Speed and timeouts")]
-    pub discovery: Option<DiscoveryArg>,
+    pub discovery: Option<Discovery>,
     /// With --discovery syn: send the SYNs through this interface [default: the route's to the
     /// first target].
     #[arg(long, value_name = "IF")]
@@ -357,85 +360,6 @@ Examples:
   smb1scan diff
 ";
 
-/// Discovery mode (`--discovery`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiscoveryArg {
-    /// A kernel TCP connect per target, inside the probe window.
-    Connect,
-    /// A raw SYN sweep at --rate packets/s; only answering targets are probed (CAP_NET_RAW).
-    Syn,
-}
-
-impl From<DiscoveryArg> for Discovery {
-    fn from(d: DiscoveryArg) -> Discovery {
-        match d {
-            DiscoveryArg::Connect => Discovery::Connect,
-            DiscoveryArg::Syn => Discovery::Syn,
-        }
-    }
-}
-
-/// Output format (`--format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// One row per target (spreadsheets).
-    Csv,
-    /// One JSON object per line, streamed.
-    Jsonl,
-    /// One JSON document: metadata plus the host array.
-    Json,
-    /// A self-contained HTML audit report.
-    Html,
-    /// A readable per-host table (standard output; the default on a terminal).
-    Table,
-    /// nmap's XML, for tools that import nmap results (ndiff, nmap.xsl, vulnerability managers).
-    NmapXml,
-    /// JUnit XML: one test case per target, a failure per host that meets --fail-on.
-    Junit,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Json => Format::Json,
-            FormatArg::Html => Format::Html,
-            FormatArg::Table => Format::Table,
-            FormatArg::NmapXml => Format::NmapXml,
-            FormatArg::Junit => Format::Junit,
-        }
-    }
-}
-
-/// One kind of finding `--fail-on` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FindingArg {
-    /// MS17-010 `vulnerable`.
-    Vulnerable,
-    /// DoublePulsar `present`.
-    Doublepulsar,
-    /// SMB1 enabled.
-    Smb1,
-    /// Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, a name that did
-    /// not resolve, or a target the scanner could not test.
-    Unknown,
-    /// Never fail (only meaningful alone).
-    None,
-}
-
-impl From<FindingArg> for Finding {
-    fn from(f: FindingArg) -> Finding {
-        match f {
-            FindingArg::Vulnerable => Finding::Vulnerable,
-            FindingArg::Doublepulsar => Finding::Doublepulsar,
-            FindingArg::Smb1 => Finding::Smb1,
-            FindingArg::Unknown => Finding::Unknown,
-            FindingArg::None => Finding::None,
-        }
-    }
-}
-
 /// Output flags, shared by `scan` and `demo`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct OutputArgs {
@@ -446,7 +370,7 @@ pub struct OutputArgs {
     pub output: Vec<PathBuf>,
     /// Format for outputs whose extension names none, and for standard output.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<FormatArg>,
+    pub format: Option<Format>,
     /// Start CSV files with a UTF-8 byte-order mark so Excel reads accents right.
     #[arg(long)]
     pub excel: bool,
@@ -456,12 +380,12 @@ pub struct OutputArgs {
     /// Append to existing CSV / JSON Lines files (the CSV header must match).
     #[arg(long)]
     pub append: bool,
-    /// Exit with code 3 when a host shows one of these findings (comma-separated):
-    /// vulnerable, doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar, or the
+    /// Exit with code 3 when a host shows one of these findings (comma-separated; each check's
+    /// findings, listed below, and unknown, none) [default: vulnerable,doublepulsar, or the
     /// site config's `[output] fail_on`]. Without it, undecided hosts make a run that would
     /// exit 0 exit 4; given, it is exactly the policy (vulnerable,doublepulsar accepts them).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
-    pub fail_on: Option<Vec<FindingArg>>,
+    pub fail_on: Option<Vec<Finding>>,
     /// Do not print the summary table on standard error at the end.
     #[arg(long)]
     pub no_summary: bool,
@@ -475,13 +399,11 @@ impl From<OutputArgs> for OutputFlags {
     fn from(a: OutputArgs) -> OutputFlags {
         OutputFlags {
             output: a.output,
-            format: a.format.map(Format::from),
+            format: a.format,
             excel: a.excel,
             overwrite: a.overwrite,
             append: a.append,
-            fail_on: a
-                .fail_on
-                .map(|v| v.into_iter().map(Finding::from).collect()),
+            fail_on: a.fail_on,
             no_summary: a.no_summary,
             open: a.open,
             stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
@@ -511,7 +433,8 @@ impl ScanArgs {
             grace: self.grace,
             retries: self.retries,
             smb2_quick: self.smb2_quick,
-            discovery: self.discovery.map(Discovery::from),
+            checks: self.checks,
+            discovery: self.discovery,
             interface: self.interface,
             router_mac: self.router_mac,
             seed: Some(self.seed),
@@ -583,28 +506,6 @@ Examples:
   smb1scan report --sweep last -o campaign.html
 ";
 
-/// Diff output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum DiffFormatArg {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One row per change: change, ip, port, findings, fails_policy, details.
-    Csv,
-    /// One JSON document.
-    Json,
-}
-
-impl From<DiffFormatArg> for DiffFormat {
-    fn from(f: DiffFormatArg) -> DiffFormat {
-        match f {
-            DiffFormatArg::Text => DiffFormat::Text,
-            DiffFormatArg::Csv => DiffFormat::Csv,
-            DiffFormatArg::Json => DiffFormat::Json,
-        }
-    }
-}
-
 /// `smb1scan diff` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
@@ -632,11 +533,11 @@ pub struct DiffArgs {
     pub store: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: DiffFormatArg,
-    /// Exit with code 3 when a NEW finding is one of these (comma-separated): vulnerable,
-    /// doublepulsar, smb1, unknown, none [default: vulnerable,doublepulsar].
+    pub format: DiffFormat,
+    /// Exit with code 3 when a NEW finding is one of these (comma-separated; each check's
+    /// findings, listed below, and unknown, none) [default: vulnerable,doublepulsar].
     #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
-    pub fail_on: Option<Vec<FindingArg>>,
+    pub fail_on: Option<Vec<Finding>>,
 }
 
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
@@ -644,14 +545,24 @@ fn parse_mac(s: &str) -> Result<[u8; 6], String> {
         .ok_or_else(|| format!("`{s}` is not a MAC address (six hex bytes: 02:00:5e:10:00:01)"))
 }
 
+/// `--checks` values: the registry's names and `all` (help lists them, completion offers them).
+fn check_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        smb1scan::checks::REGISTRY
+            .iter()
+            .map(|c| clap::builder::PossibleValue::new(c.name()).help(c.title()))
+            .chain([clap::builder::PossibleValue::new("all").help("Every read-only check")]),
+    )
+}
+
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
     smb1scan::config::parse_duration(s)
 }
 
 /// The `--fail-on` policy of a list as given (`None` = the default).
-fn fail_on(list: Option<Vec<FindingArg>>) -> FailOn {
+fn fail_on(list: Option<Vec<Finding>>) -> FailOn {
     match list {
-        Some(v) => FailOn::from_list(&v.into_iter().map(Finding::from).collect::<Vec<_>>()),
+        Some(v) => FailOn::from_list(&v),
         None => FailOn::default(),
     }
 }
@@ -989,7 +900,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report(args, cli.quiet),
         Command::Diff(args) => match (&args.baseline, &args.current) {
             (Some(b), Some(c)) => {
-                smb1scan::report::diff::run(b, c, args.format.into(), &fail_on(args.fail_on))
+                smb1scan::report::diff::run(b, c, args.format, &fail_on(args.fail_on))
                     .map_err(anyhow::Error::from)
             }
             _ => StoreArgs {
@@ -1001,7 +912,7 @@ pub fn main() -> ExitCode {
                 smb1scan::render::diff_sweeps(
                     &loc,
                     &args.sweep,
-                    args.format.into(),
+                    args.format,
                     &fail_on(args.fail_on),
                 )
                 .map_err(anyhow::Error::from)

@@ -6,6 +6,7 @@
 // its reasons.
 #![deny(unsafe_code)]
 
+pub mod checks;
 pub mod config;
 pub mod defaults;
 pub mod demo;

@@ -12,8 +12,17 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the JSON record layout. 2: MS17-010 `not-tested` for a port that never answered
 /// (schema 1 said `unknown`), and `ip` null for a target without an address (schema 1:
-/// `0.0.0.0`). Schema 1 records are read and brought to 2 by [`HostResult::upgrade`].
-pub const SCHEMA_VERSION: u32 = 2;
+/// `0.0.0.0`). 3: `checks` lists the checks that ran (`--checks`); a check not selected is
+/// `not-tested` with reason `not-selected`; checks added later keep their section under their
+/// name. Schema 1 and 2 records are read and brought to 3 by [`HostResult::upgrade`].
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The checks every record before schema 3 ran: all there were.
+pub const SCHEMA_2_CHECKS: [&str; 3] = ["smb1", "ms17-010", "doublepulsar"];
+
+fn schema_2_checks() -> Vec<String> {
+    SCHEMA_2_CHECKS.iter().map(|c| c.to_string()).collect()
+}
 
 /// One thing to probe: an address, a port, and the name it came from. Built by
 /// `crate::targets`, consumed by the engine and the probe; it lives here so neither of them
@@ -53,6 +62,15 @@ pub struct HostResult {
     pub ms17_010: Ms17010,
     /// The DoublePulsar implant verdict.
     pub doublepulsar: DoublePulsar,
+    /// The checks that ran on this target (`--checks`), by name, in registry order. Schema 1
+    /// and 2 records ran `smb1`, `ms17-010` and `doublepulsar`: a record without the key reads
+    /// as that.
+    #[serde(default = "schema_2_checks")]
+    pub checks: Vec<String>,
+    /// The sections of checks added after the first three, each under its check's name (read
+    /// and written by the check, `crate::checks::section`).
+    #[serde(flatten)]
+    pub sections: std::collections::BTreeMap<String, serde_json::Value>,
     /// Every step that ran, in order: the audit trail behind the verdicts.
     pub steps: Vec<Step>,
     /// When the host's probe started (RFC 3339, UTC).
@@ -77,6 +95,8 @@ impl HostResult {
             os: OsInfo::default(),
             ms17_010: Ms17010::default(),
             doublepulsar: DoublePulsar::default(),
+            checks: schema_2_checks(),
+            sections: Default::default(),
             steps: Vec::new(),
             scanned_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_ms: 0,
@@ -136,7 +156,8 @@ impl HostResult {
     }
 
     /// Brings a record of an older schema to [`SCHEMA_VERSION`] (schema 1: `unknown` on a port
-    /// that never answered becomes `not-tested`).
+    /// that never answered becomes `not-tested`; a record without `checks` ran every check there
+    /// was, see [`HostResult::checks`]).
     pub fn upgrade(&mut self) {
         if self.schema < SCHEMA_VERSION {
             self.settle_not_tested();
@@ -445,6 +466,8 @@ pub enum Reason {
     /// The session setup was still refused as "server busy" (STATUS_REQUEST_NOT_ACCEPTED or
     /// STATUS_INSUFF_SERVER_RESOURCES) after retries with back-off.
     ServerBusy,
+    /// The check was left out by `--checks`: nothing was sent for it.
+    NotSelected,
 }
 
 /// One step of the probe, for the audit trail.
@@ -697,6 +720,15 @@ pub enum StepOutcome {
     Unexpected,
 }
 
+/// The kebab-case name serde gives a unit enum variant (`not-vulnerable`).
+pub fn enum_name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,6 +759,25 @@ mod tests {
         h.ms17_010.verdict = Ms17Verdict::Vulnerable;
         h.settle_not_tested();
         assert_eq!(h.ms17_010.verdict, Ms17Verdict::Vulnerable);
+    }
+
+    /// A schema-2 record (no `checks` key) ran the three checks there were, and upgrades to 3.
+    #[test]
+    fn a_schema_2_record_ran_the_first_three_checks() {
+        let mut v = serde_json::to_value(HostResult::new([10, 0, 0, 1].into(), 445, None)).unwrap();
+        v["schema"] = 2.into();
+        v.as_object_mut().unwrap().remove("checks");
+        let mut old: HostResult = serde_json::from_value(v).unwrap();
+        assert_eq!(old.checks, SCHEMA_2_CHECKS);
+        assert!(old.sections.is_empty());
+        old.upgrade();
+        assert_eq!(old.schema, 3);
+        // A later check's section round-trips under its own key.
+        old.sections
+            .insert("signing".into(), serde_json::json!({"verdict": "unknown"}));
+        let v = serde_json::to_value(&old).unwrap();
+        assert_eq!(v["signing"]["verdict"], "unknown");
+        assert_eq!(serde_json::from_value::<HostResult>(v).unwrap(), old);
     }
 
     #[test]

@@ -57,14 +57,18 @@ pub struct OutputFlags {
 }
 
 /// How a scan finds the targets whose port answers (`--discovery`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Discovery {
     /// A kernel TCP connect per target, inside the probe window (the default).
     #[default]
+    #[value(help = "A kernel TCP connect per target, inside the probe window")]
     Connect,
     /// A stateless raw-socket SYN sweep of the IPv4 targets at `--rate` packets per second; only
     /// the answering targets enter the probe window (`crate::discovery`, needs CAP_NET_RAW).
     /// IPv6 targets use connect discovery.
+    #[value(
+        help = "A raw SYN sweep at --rate packets/s; only answering targets are probed (CAP_NET_RAW)"
+    )]
     Syn,
 }
 
@@ -115,6 +119,8 @@ pub struct ScanFlags {
     pub retries: Option<u32>,
     /// `--smb2-quick`.
     pub smb2_quick: bool,
+    /// `--checks` (empty: every read-only check).
+    pub checks: Vec<String>,
     /// `--seed`.
     pub seed: Option<u64>,
     /// `--shard`.
@@ -297,6 +303,7 @@ impl ScanPlan {
             "seed": self.seed,
             "shard": format!("{}/{}", self.shard.index, self.shard.count),
             "smb2_enumerate": self.probe.smb2_enumerate,
+            "checks": self.probe.checks.names(),
             "discovery": self.discovery.as_str(),
             "open_only": self.output.only_open,
             "syn_interface": self.syn_interface,
@@ -336,6 +343,7 @@ fn speed(
         credentials: None,
         smb2_enumerate: true,
         retries,
+        checks: Default::default(),
     };
     (engine, probe)
 }
@@ -441,6 +449,9 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
         );
         probe.credentials = credentials(&flags, &site)?;
         probe.smb2_enumerate = !flags.smb2_quick;
+        if !flags.checks.is_empty() {
+            probe.checks = crate::checks::Selection::parse(&flags.checks).map_err(Error::usage)?;
+        }
 
         let mut targets = flags.targets.clone();
         // Flags first, then the site config: the order `targets.exclude` has.
@@ -469,6 +480,21 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
             flags.quiet,
             flags.resume.as_ref(),
         )?;
+        // A gate on a check that does not run would pass on no evidence.
+        for f in output.fail_on.kinds() {
+            if let Some(c) = f.check().filter(|c| !probe.checks.contains(c.name())) {
+                let given = if output.fail_on.is_explicit() {
+                    ""
+                } else {
+                    " (the default policy)"
+                };
+                return Err(Error::usage(format!(
+                    "--fail-on {f}{given} needs the check `{}`, which --checks leaves out (give \
+                     --fail-on without it, or add the check)",
+                    c.name()
+                )));
+            }
+        }
         let site_discovery = match &s.discovery {
             Some(name) => Some(
                 name.parse::<Discovery>()
@@ -727,6 +753,23 @@ mod tests {
 
     fn plan(f: ScanFlags, site: &SiteConfig) -> Result<ScanPlan> {
         ScanPlan::try_from((f, site.clone()))
+    }
+
+    /// A gate on a check `--checks` leaves out would pass on no evidence: refused (exit 2),
+    /// whether the policy was given or is the default; a gate on the selected checks is fine.
+    #[test]
+    fn fail_on_a_check_left_out_is_a_usage_error() {
+        let site = SiteConfig::default();
+        let mut f = flags(&["192.0.2.1"]);
+        f.checks = vec!["smb1".into()];
+        let e = plan(f.clone(), &site).unwrap_err().to_string();
+        assert!(e.contains("needs the check `ms17-010`"), "{e}");
+        assert!(e.contains("default policy"), "{e}");
+        f.output.fail_on = Some(vec![Finding::Smb1, Finding::Unknown]);
+        let p = plan(f.clone(), &site).expect("smb1 gate on the smb1 check");
+        assert!(p.probe.checks.contains("smb1") && !p.probe.checks.contains("ms17-010"));
+        f.checks = vec!["bogus".into()];
+        assert!(plan(f, &site).is_err());
     }
 
     #[test]

@@ -265,7 +265,8 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     for (name, why) in &unresolved {
         for port in &plan.ports {
-            let r = HostResult::unresolved(name, *port, why);
+            let mut r = HostResult::unresolved(name, *port, why);
+            plan.probe.checks.apply(&mut r);
             write(&mut reports, &progress, &r)?;
         }
     }
@@ -276,7 +277,10 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     let skipped = Rc::new(Cell::new(0u64));
     let mut counted_skips = 0u64;
-    let on_result = |r: HostResult| {
+    // Every record, the probe's and those the engine makes itself (interrupted, cut off), says
+    // which checks ran.
+    let on_result = |mut r: HostResult| {
+        plan.probe.checks.apply(&mut r);
         write(&mut reports, &progress, &r)?;
         let s = skipped.get();
         progress.skip(s - counted_skips);

@@ -182,17 +182,17 @@ fn every_format_reads_back() {
         .iter()
         .map(String::from)
         .collect();
-    assert_eq!(header, report::csv::COLUMNS.to_vec());
+    assert_eq!(header, report::csv::columns().to_vec());
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.expect("row")).collect();
     assert_eq!(rows.len(), hosts.len());
     let col = |name: &str| {
-        report::csv::COLUMNS
+        report::csv::columns()
             .iter()
             .position(|c| *c == name)
             .expect("column")
     };
     for (row, host) in rows.iter().zip(&hosts) {
-        assert_eq!(row.len(), report::csv::COLUMNS.len());
+        assert_eq!(row.len(), report::csv::columns().len());
         assert_eq!(&row[col("ip")], host.ip.to_string());
         assert_eq!(&row[col("risk")], risk(host).as_str());
     }

@@ -38,13 +38,12 @@ fn run_code(hosts: &[HostResult], p: &FailOn) -> u8 {
 #[test]
 fn fail_on_policies() {
     let base = fixture("baseline.jsonl");
-    use Finding::*;
     assert_eq!(FailOn::from_list(&[]), FailOn::default());
     assert_eq!(FailOn::default().to_string(), "vulnerable,doublepulsar");
     assert_eq!(run_code(&base, &FailOn::default()), EXIT_FINDINGS);
-    assert_eq!(run_code(&base, &policy(&[None])), EXIT_OK);
+    assert_eq!(run_code(&base, &policy(&[Finding::None])), EXIT_OK);
     assert_eq!(
-        run_code(&base, &policy(&[Vulnerable, None])),
+        run_code(&base, &policy(&[Finding::Vulnerable, Finding::None])),
         EXIT_OK,
         "none wins"
     );
@@ -55,12 +54,15 @@ fn fail_on_policies() {
             .map(|h| h.ip.to_string())
             .collect()
     };
-    assert_eq!(flagged(policy(&[Doublepulsar])), ["10.20.3.5"]);
-    assert_eq!(flagged(policy(&[Vulnerable])), ["10.20.1.17", "10.20.3.5"]);
-    // The closed port's "unknown" does not count; the 2012 R2 that refused the session does.
-    assert_eq!(flagged(policy(&[Unknown])), ["10.20.2.30"]);
+    assert_eq!(flagged(policy(&[Finding::Doublepulsar])), ["10.20.3.5"]);
     assert_eq!(
-        flagged(policy(&[Smb1])),
+        flagged(policy(&[Finding::Vulnerable])),
+        ["10.20.1.17", "10.20.3.5"]
+    );
+    // The closed port's "unknown" does not count; the 2012 R2 that refused the session does.
+    assert_eq!(flagged(policy(&[Finding::Unknown])), ["10.20.2.30"]);
+    assert_eq!(
+        flagged(policy(&[Finding::Smb1])),
         [
             "10.20.1.17",
             "10.20.1.25",
@@ -78,13 +80,16 @@ fn fail_on_policies() {
         .collect();
     assert_eq!(run_code(&clean, &FailOn::default()), EXIT_UNDECIDED);
     assert_eq!(
-        run_code(&clean, &policy(&[Vulnerable, Doublepulsar])),
+        run_code(
+            &clean,
+            &policy(&[Finding::Vulnerable, Finding::Doublepulsar])
+        ),
         EXIT_OK
     );
     // Without it too, the run passes the default policy.
     let decided: Vec<HostResult> = clean
         .iter()
-        .filter(|h| !policy(&[Unknown]).matches(h))
+        .filter(|h| !policy(&[Finding::Unknown]).matches(h))
         .cloned()
         .collect();
     assert_eq!(run_code(&decided, &FailOn::default()), EXIT_OK);
@@ -107,22 +112,31 @@ fn diff_between_recorded_runs() {
         .map(|c| (c.kind, c.ip.to_string(), c.findings.clone(), c.fails_policy))
         .collect();
     use ChangeKind::*;
-    use Finding::*;
     assert_eq!(
         got,
         vec![
             // SMB1 switched back on at a nurse station: new, but not in the default policy.
-            (NewlyExposed, "10.20.2.11".into(), vec![Smb1], false),
+            (
+                NewlyExposed,
+                "10.20.2.11".into(),
+                vec![Finding::Smb1],
+                false
+            ),
             // A closed port now answers as an infected, unpatched XP: fails the gate.
             (
                 Appeared,
                 "10.20.3.9".into(),
-                vec![Doublepulsar, Vulnerable, Smb1],
+                vec![Finding::Doublepulsar, Finding::Vulnerable, Finding::Smb1],
                 true
             ),
-            (Fixed, "10.20.1.17".into(), vec![Vulnerable], false),
-            (Fixed, "10.20.1.40".into(), vec![Smb1], false),
-            (Disappeared, "10.20.2.30".into(), vec![Unknown, Smb1], false),
+            (Fixed, "10.20.1.17".into(), vec![Finding::Vulnerable], false),
+            (Fixed, "10.20.1.40".into(), vec![Finding::Smb1], false),
+            (
+                Disappeared,
+                "10.20.2.30".into(),
+                vec![Finding::Unknown, Finding::Smb1],
+                false
+            ),
         ]
     );
     assert!(d.fails());
@@ -141,7 +155,7 @@ fn diff_between_recorded_runs() {
 
     // --fail-on none: same changes, nothing fails; --fail-on smb1 also flags the nurse station.
     assert!(!compare(&base, &cur, &policy(&[Finding::None])).fails());
-    let d2 = compare(&base, &cur, &policy(&[Smb1]));
+    let d2 = compare(&base, &cur, &policy(&[Finding::Smb1]));
     assert!(d2.changes[0].fails_policy && d2.changes[1].fails_policy);
     // Same run twice: no change.
     assert!(compare(&base, &base, &FailOn::default()).changes.is_empty());

@@ -12,6 +12,7 @@
 //! constants: `smb1scan demo`, the integration tests and `examples/responder.rs` all use it.
 #![forbid(unsafe_code)]
 
+pub mod checks;
 pub mod ntlm;
 pub mod personas;
 pub mod smb1;

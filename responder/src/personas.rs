@@ -452,7 +452,10 @@ pub fn personas() -> &'static [Persona] {
 /// The persona called `name`.
 #[allow(dead_code)] // used by examples/responder.rs and tests/responder_wire.rs
 pub fn persona(name: &str) -> Option<&'static Persona> {
-    PERSONAS.iter().find(|p| p.name == name)
+    PERSONAS
+        .iter()
+        .chain(crate::checks::CHECK_PERSONAS.iter())
+        .find(|p| p.name == name)
 }
 
 /// A GUID stable per persona (a hash of its name), like a real server's ServerGuid.

@@ -7,6 +7,7 @@ use smb1scan_protocol::smb1::header::{
     smb1_bytes_offset, Smb1Body, Smb1Command, Smb1Header,
 };
 use smb1scan_protocol::smb1::negotiate::{capabilities, NT_LM_0_12};
+use smb1scan_protocol::smb1::nt_create;
 use smb1scan_protocol::smb1::trans::TransSubcommand;
 use smb1scan_protocol::smb1::trans2::{Trans2Subcommand, DOUBLEPULSAR_MID_DELTA};
 use smb1scan_protocol::smb1::tree_connect::{optional_support, request_flags};
@@ -16,7 +17,7 @@ use smb1scan_protocol::NtStatus;
 
 use super::ntlm::{self, NtlmMessage};
 use super::personas::{PeekBehaviour, Smb1Persona};
-use super::{smb2, Action, Conn};
+use super::{checks, smb2, Action, Conn};
 
 /// The UID and TID Windows hands out first (0x0800, seen in every capture).
 const FIRST_ID: u16 = 0x0800;
@@ -129,6 +130,8 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
         Smb1Command::TREE_CONNECT_ANDX => tree_connect(conn, p, &req, &body),
         Smb1Command::TRANSACTION => trans(conn, p, &req, &body),
         Smb1Command::TRANSACTION2 => trans2(conn, p, &req, &body),
+        nt_create::NT_CREATE_ANDX => nt_create_pipe(conn, p, &req, &body),
+        nt_create::CLOSE => close(conn, p, &req, &body),
         Smb1Command::TREE_DISCONNECT => {
             if req.tid == conn.tid && conn.tid != 0 {
                 conn.tid = 0;
@@ -523,4 +526,72 @@ fn trans2(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_
         Status::Nt(NtStatus::NOT_IMPLEMENTED),
         Status::Dos(1, 1),
     ))
+}
+
+/// The FID handed out for an open pipe (Windows' first FID is 0x4000).
+const PIPE_FID: u16 = 0x4000;
+
+/// NT_CREATE_ANDX of a named pipe on IPC$ ([MS-CIFS] 2.2.4.64): opened or refused per the
+/// persona's [`checks::pipe_status`]; the basic WordCount 34 response.
+fn nt_create_pipe(
+    conn: &mut Conn,
+    p: &Smb1Persona,
+    req: &Smb1Header,
+    body: &Smb1Body<'_>,
+) -> Action {
+    let r = Reply::new(req, p);
+    if !conn.logged_on || req.uid != conn.uid {
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_UID),
+            Status::Dos(2, 0x5b),
+        ));
+    }
+    if conn.tid == 0 || req.tid != conn.tid {
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_TID),
+            Status::Dos(2, 5),
+        ));
+    }
+    if body.word_count != 24 {
+        return r.error(Status::Nt(NtStatus::INVALID_SMB));
+    }
+    let name = read_string(req, body, 0);
+    if let Some(st) = checks::pipe_status(conn.persona.name, &name) {
+        return r.error(Status::Nt(st));
+    }
+    let mut w = Vec::with_capacity(68);
+    put_smb1_andx(&mut w, Smb1Command::NO_ANDX, smb1_bytes_offset(68) as u16);
+    w.push(0); // OpLockLevel
+    w.extend_from_slice(&PIPE_FID.to_le_bytes());
+    w.extend_from_slice(&nt_create::FILE_OPEN.to_le_bytes()); // CreateDisposition
+    w.extend_from_slice(&[0; 32]); // the four times: 0 for a pipe
+    w.extend_from_slice(&0x80u32.to_le_bytes()); // ExtFileAttributes: NORMAL
+    w.extend_from_slice(&4096u64.to_le_bytes()); // AllocationSize
+    w.extend_from_slice(&0u64.to_le_bytes()); // EndOfFile
+    w.extend_from_slice(&nt_create::FILE_TYPE_MESSAGE_MODE_PIPE.to_le_bytes());
+    w.extend_from_slice(&0x05FFu16.to_le_bytes()); // NMPipeStatus: message mode, 255 instances
+    w.push(0); // Directory
+    Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &w, &[]))
+}
+
+/// CLOSE ([MS-CIFS] 2.2.4.5) of the pipe's FID; any other FID is STATUS_INVALID_HANDLE.
+fn close(conn: &mut Conn, p: &Smb1Persona, req: &Smb1Header, body: &Smb1Body<'_>) -> Action {
+    let r = Reply::new(req, p);
+    if !conn.logged_on || req.uid != conn.uid {
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::SMB_BAD_UID),
+            Status::Dos(2, 0x5b),
+        ));
+    }
+    if body.word_count != 3 || u16_le_at(body.words, 0) != Some(PIPE_FID) {
+        return r.error(dos_or(
+            p,
+            Status::Nt(NtStatus::INVALID_HANDLE),
+            Status::Dos(1, 6),
+        ));
+    }
+    Action::Reply(r.build(Status::Nt(NtStatus::SUCCESS), &[], &[]))
 }

@@ -17,7 +17,7 @@ use smb1scan_protocol::NtStatus;
 use super::ntlm::{self, NtlmMessage};
 use super::personas::server_guid;
 use super::personas::Smb2Persona;
-use super::{Action, Conn};
+use super::{checks, Action, Conn};
 
 /// Ciphers Windows 10 / 2019 implement, in its order of preference ([MS-SMB2] 2.2.3.1.2).
 const SERVER_CIPHERS: [u16; 4] = [
@@ -85,6 +85,8 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
             ))
         }
         Smb2Command::TREE_CONNECT => tree_connect(conn, &req, msg, body),
+        Smb2Command::CREATE => create_pipe(conn, &req, msg, body),
+        Smb2Command::CLOSE => close(conn, &req, body),
         // [MS-SMB2] 3.3.5.2.6: an unknown command code: disconnect without a response.
         c if c.0 > Smb2Command::OPLOCK_BREAK.0 => Action::Close,
         _ => error(&req, NtStatus::ACCESS_DENIED, req.session_id),
@@ -114,7 +116,8 @@ fn negotiate_body(conn: &Conn, s2: &Smb2Persona, d: Smb2Dialect, contexts: &[Vec
     b.extend_from_slice(&s2.max_size.to_le_bytes());
     b.extend_from_slice(&s2.max_size.to_le_bytes());
     b.extend_from_slice(&filetime_now().to_le_bytes());
-    b.extend_from_slice(&0u64.to_le_bytes()); // ServerStartTime (0 on Windows 10+)
+    // ServerStartTime: 0 on Windows 10+, unless a check persona discloses one.
+    b.extend_from_slice(&checks::boot_filetime(conn.persona.name).to_le_bytes());
     b.extend_from_slice(&(sec_off as u16).to_le_bytes());
     b.extend_from_slice(&(blob.len() as u16).to_le_bytes());
     let ctx_off_pos = b.len();
@@ -172,6 +175,8 @@ struct Offered {
     preauth_present: bool,
     ciphers: Vec<u16>,
     encryption_present: bool,
+    compression: Vec<u16>,
+    compression_present: bool,
 }
 
 /// Walks the request's negotiate context list ([MS-SMB2] 2.2.3.1), bounded and defensive.
@@ -198,6 +203,12 @@ fn offered_contexts(msg: &[u8], body: &[u8]) -> Offered {
                 o.encryption_present = true;
                 let n = usize::from(u16_le_at(data, 0).unwrap_or(0)).min(16);
                 o.ciphers = (0..n).filter_map(|i| u16_le_at(data, 2 + 2 * i)).collect();
+            }
+            Smb2NegotiateContextType::COMPRESSION_CAPABILITIES => {
+                // [MS-SMB2] 2.2.3.1.3: Count, Padding, Flags, then the algorithms.
+                o.compression_present = true;
+                let n = usize::from(u16_le_at(data, 0).unwrap_or(0)).min(16);
+                o.compression = (0..n).filter_map(|i| u16_le_at(data, 8 + 2 * i)).collect();
             }
             _ => {}
         }
@@ -266,6 +277,15 @@ fn negotiate(
                 Smb2NegotiateContextType::ENCRYPTION_CAPABILITIES,
                 &enc,
             ));
+        }
+        // [MS-SMB2] 3.3.5.4: a compression context only in answer to one.
+        if o.compression_present {
+            if let Some(data) = checks::compression_context(conn.persona.name, &o.compression) {
+                contexts.push(context(
+                    Smb2NegotiateContextType::COMPRESSION_CAPABILITIES,
+                    &data,
+                ));
+            }
         }
     }
     Action::Reply(response(
@@ -386,4 +406,71 @@ fn tree_connect(conn: &mut Conn, req: &Smb2Header, msg: &[u8], body: &[u8]) -> A
         slot.copy_from_slice(&1u32.to_le_bytes());
     }
     Action::Reply(reply)
+}
+
+/// The FileId handed out for an open pipe (persistent, volatile).
+const PIPE_FILE_ID: (u64, u64) = (0x0000_0000_0000_0011, 0x0000_0000_0000_0001);
+
+/// CREATE of a named pipe on IPC$ ([MS-SMB2] 2.2.13 / 2.2.14): opened or refused per the
+/// persona's [`checks::pipe_status`].
+fn create_pipe(conn: &mut Conn, req: &Smb2Header, msg: &[u8], body: &[u8]) -> Action {
+    if !conn.logged_on || req.session_id != conn.session_id {
+        return error(req, NtStatus::USER_SESSION_DELETED, req.session_id);
+    }
+    if req.tree_id() != Some(1) {
+        return error(req, NtStatus(0xC000_00C9), req.session_id); // STATUS_NETWORK_NAME_DELETED
+    }
+    if u16_le_at(body, 0) != Some(57) {
+        return error(req, NtStatus::INVALID_PARAMETER, req.session_id);
+    }
+    let off = usize::from(u16_le_at(body, 44).unwrap_or(0));
+    let len = usize::from(u16_le_at(body, 46).unwrap_or(0)).min(512);
+    let raw = msg.get(off..off.saturating_add(len)).unwrap_or_default();
+    let units: Vec<u16> = raw
+        .chunks_exact(2)
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes)
+        .collect();
+    let name = String::from_utf16_lossy(&units);
+    if let Some(st) = checks::pipe_status(conn.persona.name, &name) {
+        return error(req, st, req.session_id);
+    }
+    let mut b = Vec::with_capacity(89);
+    b.extend_from_slice(&89u16.to_le_bytes()); // StructureSize
+    b.push(0); // OplockLevel
+    b.push(0); // Flags
+    b.extend_from_slice(&1u32.to_le_bytes()); // CreateAction: FILE_OPENED
+    b.extend_from_slice(&[0; 32]); // the four times: 0 for a pipe, as Windows answers
+    b.extend_from_slice(&4096u64.to_le_bytes()); // AllocationSize
+    b.extend_from_slice(&0u64.to_le_bytes()); // EndOfFile
+    b.extend_from_slice(&0x80u32.to_le_bytes()); // FileAttributes: NORMAL
+    b.extend_from_slice(&0u32.to_le_bytes()); // Reserved2
+    b.extend_from_slice(&PIPE_FILE_ID.0.to_le_bytes());
+    b.extend_from_slice(&PIPE_FILE_ID.1.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // CreateContextsOffset
+    b.extend_from_slice(&0u32.to_le_bytes()); // CreateContextsLength
+    b.push(0); // Buffer
+    Action::Reply(response(req, NtStatus::SUCCESS, req.session_id, &b))
+}
+
+/// CLOSE ([MS-SMB2] 2.2.15 / 2.2.16) of the pipe's FileId; any other is STATUS_FILE_CLOSED.
+fn close(conn: &mut Conn, req: &Smb2Header, body: &[u8]) -> Action {
+    if !conn.logged_on || req.session_id != conn.session_id {
+        return error(req, NtStatus::USER_SESSION_DELETED, req.session_id);
+    }
+    let id = (
+        body.get(8..16)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes),
+        body.get(16..24)
+            .and_then(|s| s.try_into().ok())
+            .map(u64::from_le_bytes),
+    );
+    if u16_le_at(body, 0) != Some(24) || id != (Some(PIPE_FILE_ID.0), Some(PIPE_FILE_ID.1)) {
+        return error(req, NtStatus(0xC000_0128), req.session_id); // STATUS_FILE_CLOSED
+    }
+    // StructureSize 60; the rest (flags, times, sizes, attributes) zero.
+    let mut b = 60u16.to_le_bytes().to_vec();
+    b.resize(60, 0);
+    Action::Reply(response(req, NtStatus::SUCCESS, req.session_id, &b))
 }

@@ -61,6 +61,8 @@ pub struct ProbeOptions {
     pub smb2_enumerate: bool,
     /// Extra connect attempts after a connect that timed out (a refusal is never retried).
     pub retries: u32,
+    /// The checks to run (`--checks`); the others are recorded `not-selected`.
+    pub checks: crate::checks::Selection,
 }
 
 impl Default for ProbeOptions {
@@ -72,6 +74,7 @@ impl Default for ProbeOptions {
             credentials: None,
             smb2_enumerate: true,
             retries: crate::defaults::RETRIES,
+            checks: crate::checks::Selection::default(),
         }
     }
 }
@@ -112,6 +115,7 @@ pub async fn probe(target: Target, opts: &ProbeOptions) -> HostResult {
             elapsed_ms(started),
         );
     }
+    opts.checks.apply(&mut r);
     trace_steps(&r);
     r
 }

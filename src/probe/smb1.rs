@@ -272,8 +272,18 @@ impl Probe<'_> {
         if !self.logon_ipc(&mut s).await {
             return;
         }
-        // The MS17-010 test.
-        let peeked = self.peek(&mut s).await;
+        let checks = &self.opts.checks;
+        let (ms17, dp) = (checks.contains("ms17-010"), checks.contains("doublepulsar"));
+        // The MS17-010 test. Not selected: this session's own tree connect is what shows it
+        // accepted, for the ping.
+        let peeked = if ms17 {
+            self.peek(&mut s).await
+        } else {
+            Some(PingSession::TreeConnected)
+        };
+        if !dp {
+            return;
+        }
         // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
         if let Some(session) = peeked {
             self.ping(&mut s, session).await;

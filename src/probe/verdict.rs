@@ -5,10 +5,13 @@
 
 use std::time::Duration;
 
-use smb1scan_protocol::smb1::header::Smb1Header;
-use smb1scan_protocol::smb1::trans2::doublepulsar_xor_key;
-use smb1scan_protocol::smb1::Smb1Command;
 use smb1scan_protocol::{NtStatus, SmbError};
+
+// Each check's pure rules live in its own folder (src/checks/<name>/rules.rs); the probe's steps
+// reach them through here.
+pub use crate::checks::doublepulsar::rules::{doublepulsar_from_ping, PingSession, PingVerdict};
+pub use crate::checks::ms17_010::rules::{booted_before_ms17_010, ms17_from_peek};
+pub use crate::checks::smb1::rules::{smb1_enabled, smb1_evidence, Smb1NegotiateReply};
 
 use crate::model::{
     DpVerdict, HostResult, HostStatus, Ms17Inferred, Ms17Verdict, Reason, Smb1Evidence, Step,
@@ -83,96 +86,11 @@ impl Failure {
     }
 }
 
-/// The answer to the SMB1-only NEGOTIATE, as the probe received it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Smb1NegotiateReply {
-    /// No reply: the exchange failed this way.
-    Failed(Failure),
-    /// An SMB2 message came back.
-    Smb2,
-    /// An SMB1 reply that does not parse as a NEGOTIATE response.
-    Unparsable,
-    /// An SMB1 NEGOTIATE response with an error status.
-    Error(SmbError),
-    /// DialectIndex 0xFFFF.
-    NoDialect,
-    /// One of the offered dialects was chosen.
-    Dialect,
-}
-
-/// `smb1.evidence` and the step outcome for a negotiate answer (docs/verdicts.md, first table).
-pub fn smb1_evidence(reply: Smb1NegotiateReply) -> (Smb1Evidence, StepOutcome) {
-    match reply {
-        Smb1NegotiateReply::Failed(f) => (
-            match f {
-                Failure::Reset => Smb1Evidence::ResetAfterNegotiate,
-                Failure::Closed => Smb1Evidence::ClosedAfterNegotiate,
-                Failure::Timeout => Smb1Evidence::Timeout,
-                _ => Smb1Evidence::ProtocolError,
-            },
-            f.outcome(),
-        ),
-        Smb1NegotiateReply::Smb2 => (Smb1Evidence::Smb2Reply, StepOutcome::Smb2Reply),
-        Smb1NegotiateReply::Unparsable => (Smb1Evidence::ProtocolError, StepOutcome::ProtocolError),
-        Smb1NegotiateReply::Error(st) => (Smb1Evidence::ErrorStatus, status_outcome(st)),
-        Smb1NegotiateReply::NoDialect => (Smb1Evidence::DialectIndexNone, StepOutcome::NoDialect),
-        Smb1NegotiateReply::Dialect => (Smb1Evidence::DialectSelected, StepOutcome::Ok),
-    }
-}
-
-/// `smb1.enabled` from the negotiate evidence. "Off" needs the server to speak SMB and refuse
-/// SMB1: DialectIndex 0xFFFF, an SMB2 reply, or a reset/close of the SMB1-only negotiate on a host
-/// whose SMB2 negotiate succeeded (`smb2_negotiated`). Silence, a reset on a host that never
-/// answered SMB, or an SMB1 error reply leave it unknown.
-pub fn smb1_enabled(evidence: Smb1Evidence, smb2_negotiated: bool) -> Option<bool> {
-    match evidence {
-        Smb1Evidence::DialectSelected => Some(true),
-        Smb1Evidence::DialectIndexNone | Smb1Evidence::Smb2Reply => Some(false),
-        Smb1Evidence::ResetAfterNegotiate | Smb1Evidence::ClosedAfterNegotiate => {
-            smb2_negotiated.then_some(false)
-        }
-        Smb1Evidence::ErrorStatus
-        | Smb1Evidence::Timeout
-        | Smb1Evidence::ProtocolError
-        | Smb1Evidence::NotTested => None,
-    }
-}
-
 /// The step outcome for an SMB1 error status.
 pub fn status_outcome(st: SmbError) -> StepOutcome {
     match st {
         SmbError::Dos(_) => StepOutcome::DosError,
         SmbError::Nt(_) => StepOutcome::Status,
-    }
-}
-
-/// The MS17-010 verdict from the PeekNamedPipe reply ([MS-CIFS] 2.2.4.33.2 on FID 0), second
-/// table of docs/verdicts.md. `is_trans` says whether the reply is a TRANSACTION response.
-pub fn ms17_from_peek(is_trans: bool, st: SmbError) -> (Ms17Verdict, Option<Reason>, StepOutcome) {
-    if !is_trans {
-        return (
-            Ms17Verdict::Unknown,
-            Some(Reason::ProtocolError),
-            StepOutcome::ProtocolError,
-        );
-    }
-    match st {
-        SmbError::Nt(NtStatus::INSUFF_SERVER_RESOURCES) => {
-            (Ms17Verdict::Vulnerable, None, StepOutcome::Vulnerable)
-        }
-        SmbError::Nt(NtStatus::ACCESS_DENIED) | SmbError::Nt(NtStatus::INVALID_HANDLE) => {
-            (Ms17Verdict::NotVulnerable, None, StepOutcome::NotVulnerable)
-        }
-        SmbError::Dos(_) => (
-            Ms17Verdict::Unknown,
-            Some(Reason::DosError),
-            StepOutcome::DosError,
-        ),
-        SmbError::Nt(_) => (
-            Ms17Verdict::Unknown,
-            Some(Reason::UnexpectedStatus),
-            StepOutcome::Status,
-        ),
     }
 }
 
@@ -220,87 +138,6 @@ pub fn login_chain(has_credentials: bool) -> &'static [Login] {
 /// failed connection, a busy server or garbage does not.
 pub fn try_next_login(reason: Reason) -> bool {
     matches!(reason, Reason::SessionSetupRefused | Reason::DosError)
-}
-
-/// What proves that the session the DoublePulsar ping travels on was accepted by the server, so
-/// that an unchanged-MID reply came from the SMB layer that an implant hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PingSession {
-    /// The PeekNamedPipe on this session was answered with an NT status.
-    PeekAnswered,
-    /// This session's own TREE_CONNECT to IPC$ succeeded.
-    TreeConnected,
-    /// Not proven; the reason the ping's reply cannot read as `absent`.
-    Unproven(Reason),
-}
-
-/// The DoublePulsar verdict from the ping's reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PingVerdict {
-    /// Verdict.
-    pub verdict: DpVerdict,
-    /// Why, when unknown.
-    pub reason: Option<Reason>,
-    /// `x86`, `x64` or `unknown` when present.
-    pub arch: Option<&'static str>,
-    /// The implant's XOR key, when present.
-    pub xor_key: Option<u32>,
-    /// Step outcome.
-    pub outcome: StepOutcome,
-}
-
-/// The DoublePulsar verdict (third table of docs/verdicts.md). MID = request MID + 16 is the
-/// implant, whatever else the reply says; an unchanged MID is `absent` only when it answered on an
-/// accepted session with an NT status that is not an earlier layer's refusal (bad UID/TID, a
-/// deleted session), since such a reply never reached the TRANS2 handler the implant hooks.
-pub fn doublepulsar_from_ping(
-    request_mid: u16,
-    reply: &Smb1Header,
-    session: PingSession,
-) -> PingVerdict {
-    let unknown = |reason, outcome| PingVerdict {
-        verdict: DpVerdict::Unknown,
-        reason: Some(reason),
-        arch: None,
-        xor_key: None,
-        outcome,
-    };
-    if reply.mid == request_mid.wrapping_add(16) {
-        let [s0, s1, s2, s3, a, ..] = reply.security_signature;
-        return PingVerdict {
-            verdict: DpVerdict::Present,
-            reason: None,
-            arch: Some(match a {
-                0 => "x86",
-                1 => "x64",
-                _ => "unknown",
-            }),
-            xor_key: Some(doublepulsar_xor_key(u32::from_le_bytes([s0, s1, s2, s3]))),
-            outcome: StepOutcome::Present,
-        };
-    }
-    if reply.command != Smb1Command::TRANSACTION2 || reply.mid != request_mid {
-        return unknown(Reason::ProtocolError, StepOutcome::Unexpected);
-    }
-    match reply.status() {
-        SmbError::Dos(_) => unknown(Reason::DosError, StepOutcome::DosError),
-        SmbError::Nt(
-            NtStatus::SMB_BAD_UID
-            | NtStatus::SMB_BAD_TID
-            | NtStatus::USER_SESSION_DELETED
-            | NtStatus::NETWORK_SESSION_EXPIRED,
-        ) => unknown(Reason::UnexpectedStatus, StepOutcome::Status),
-        SmbError::Nt(_) => match session {
-            PingSession::Unproven(reason) => unknown(reason, StepOutcome::Status),
-            PingSession::PeekAnswered | PingSession::TreeConnected => PingVerdict {
-                verdict: DpVerdict::Absent,
-                reason: None,
-                arch: None,
-                xor_key: None,
-                outcome: StepOutcome::Absent,
-            },
-        },
-    }
 }
 
 /// Marks verdicts still undecided when the probe stopped early (deadline, interruption).
@@ -373,17 +210,6 @@ pub fn finalise(r: &mut HostResult) {
     r.settle_not_tested();
 }
 
-/// MS17-010's release (Microsoft Security Bulletin MS17-010, 2017-03-14), Unix seconds.
-const MS17_010_RELEASED: i64 = 1_489_449_600;
-
-/// True when the SMB2 ServerStartTime shows a start before MS17-010 was released: the update,
-/// which needs a restart, cannot be in effect.
-pub fn booted_before_ms17_010(boot_time: Option<&str>) -> bool {
-    boot_time
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|t| t.timestamp() < MS17_010_RELEASED)
-}
-
 /// Finishes a record whose probe was cut off (`reason`: `host-timeout`, `interrupted`), whichever
 /// deadline fired: the probe's own host deadline, or the engine's backstop for a probe that
 /// overran it (which knows nothing of the probe's progress and starts from an empty record).
@@ -421,87 +247,6 @@ mod tests {
         r.smb1.evidence = evidence;
         r.smb2.enabled = smb2;
         r
-    }
-
-    /// docs/verdicts.md, "SMB1 on or off": one case per row (and the rows' SMB2 conditions).
-    #[test]
-    fn verdict_smb1_table() {
-        use Smb1NegotiateReply as R;
-        let rows: [(R, bool, Option<bool>, E); 13] = [
-            (R::Dialect, false, Some(true), E::DialectSelected),
-            (R::NoDialect, false, Some(false), E::DialectIndexNone),
-            (
-                R::Failed(Failure::Reset),
-                true,
-                Some(false),
-                E::ResetAfterNegotiate,
-            ),
-            (
-                R::Failed(Failure::Reset),
-                false,
-                None,
-                E::ResetAfterNegotiate,
-            ),
-            (
-                R::Failed(Failure::Closed),
-                true,
-                Some(false),
-                E::ClosedAfterNegotiate,
-            ),
-            (
-                R::Failed(Failure::Closed),
-                false,
-                None,
-                E::ClosedAfterNegotiate,
-            ),
-            (R::Smb2, false, Some(false), E::Smb2Reply),
-            (R::Error(NT(0xC000_00D0)), true, None, E::ErrorStatus),
-            (R::Error(dos()), false, None, E::ErrorStatus),
-            (R::Failed(Failure::Timeout), true, None, E::Timeout),
-            (R::Unparsable, true, None, E::ProtocolError),
-            (R::Failed(Failure::Protocol), false, None, E::ProtocolError),
-            (R::Failed(Failure::Local), false, None, E::ProtocolError),
-        ];
-        for (reply, smb2, enabled, evidence) in rows {
-            let (got, _) = smb1_evidence(reply);
-            assert_eq!(got, evidence, "{reply:?}");
-            assert_eq!(smb1_enabled(got, smb2), enabled, "{reply:?} smb2={smb2}");
-        }
-        assert_eq!(smb1_enabled(E::NotTested, true), None);
-    }
-
-    /// docs/verdicts.md, "MS17-010": the PeekNamedPipe table.
-    #[test]
-    fn verdict_ms17_peek_table() {
-        use Ms17Verdict as V;
-        let rows = [
-            (true, NT(0xC000_0205), V::Vulnerable, None),
-            (true, NT(0xC000_0022), V::NotVulnerable, None),
-            (true, NT(0xC000_0008), V::NotVulnerable, None),
-            (
-                true,
-                NT(0xC000_0002),
-                V::Unknown,
-                Some(Reason::UnexpectedStatus),
-            ),
-            (true, NT(0), V::Unknown, Some(Reason::UnexpectedStatus)),
-            (true, dos(), V::Unknown, Some(Reason::DosError)),
-            (
-                false,
-                NT(0xC000_0205),
-                V::Unknown,
-                Some(Reason::ProtocolError),
-            ),
-        ];
-        for (is_trans, st, verdict, reason) in rows {
-            let (v, r, _) = ms17_from_peek(is_trans, st);
-            assert_eq!((v, r), (verdict, reason), "{st:?}");
-        }
-        // No answer before --read-timeout.
-        assert_eq!(
-            Failure::Timeout.reason(Reason::TimeoutAfterPeek),
-            Reason::TimeoutAfterPeek
-        );
     }
 
     /// docs/verdicts.md, "MS17-010": the reasons of a test that could not reach the peek.
@@ -669,117 +414,6 @@ mod tests {
                 assert_ne!(r.smb1.enabled, Some(false), "{status:?} {evidence:?}");
             }
         }
-    }
-
-    fn ping_reply(mid: u16, status: u32, nt: bool, arch: u8) -> Smb1Header {
-        let mut h =
-            Smb1Header::request(Smb1Command::TRANSACTION2, 0x98, if nt { 0x4000 } else { 0 });
-        h.mid = mid;
-        h.status_raw = status;
-        h.security_signature = [0x11, 0x22, 0x33, 0x44, arch, 0, 0, 0];
-        h
-    }
-
-    /// docs/verdicts.md, "DoublePulsar": one case per row.
-    #[test]
-    fn verdict_doublepulsar_table() {
-        use DpVerdict as D;
-        use PingSession as P;
-        let rows = [
-            // MID + 16: present, arch from signature byte 4, else arch unknown (key reported).
-            (
-                ping_reply(81, 0xC000_0002, true, 1),
-                P::PeekAnswered,
-                D::Present,
-                None,
-                Some("x64"),
-            ),
-            (
-                ping_reply(81, 0xC000_0002, true, 0),
-                P::TreeConnected,
-                D::Present,
-                None,
-                Some("x86"),
-            ),
-            (
-                ping_reply(81, 0, true, 7),
-                P::Unproven(Reason::TimeoutAfterPeek),
-                D::Present,
-                None,
-                Some("unknown"),
-            ),
-            // Same MID, NT status, accepted session: absent (Windows NOT_IMPLEMENTED, Samba
-            // ACCESS_DENIED).
-            (
-                ping_reply(65, 0xC000_0002, true, 0),
-                P::PeekAnswered,
-                D::Absent,
-                None,
-                None,
-            ),
-            (
-                ping_reply(65, 0xC000_0022, true, 0),
-                P::TreeConnected,
-                D::Absent,
-                None,
-                None,
-            ),
-            // Same MID but the session was not shown accepted, or an earlier layer refused.
-            (
-                ping_reply(65, 0xC000_0002, true, 0),
-                P::Unproven(Reason::DosError),
-                D::Unknown,
-                Some(Reason::DosError),
-                None,
-            ),
-            (
-                ping_reply(65, 0x005B_0002, true, 0),
-                P::PeekAnswered,
-                D::Unknown,
-                Some(Reason::UnexpectedStatus),
-                None,
-            ),
-            (
-                ping_reply(65, 0x0005_0002, true, 0),
-                P::PeekAnswered,
-                D::Unknown,
-                Some(Reason::UnexpectedStatus),
-                None,
-            ),
-            (
-                ping_reply(65, 0x0005_0002, false, 0),
-                P::PeekAnswered,
-                D::Unknown,
-                Some(Reason::DosError),
-                None,
-            ),
-            // Any other MID, or another command.
-            (
-                ping_reply(66, 0xC000_0002, true, 0),
-                P::PeekAnswered,
-                D::Unknown,
-                Some(Reason::ProtocolError),
-                None,
-            ),
-        ];
-        for (h, session, verdict, reason, arch) in rows {
-            let v = doublepulsar_from_ping(65, &h, session);
-            assert_eq!(
-                (v.verdict, v.reason, v.arch),
-                (verdict, reason, arch),
-                "{h:?} {session:?}"
-            );
-            assert_eq!(v.xor_key.is_some(), verdict == D::Present);
-        }
-        let mut other = ping_reply(65, 0xC000_0002, true, 0);
-        other.command = Smb1Command::TRANSACTION;
-        let v = doublepulsar_from_ping(65, &other, P::PeekAnswered);
-        assert_eq!(v.reason, Some(Reason::ProtocolError));
-        // No reply in time.
-        assert_eq!(
-            Failure::Timeout.reason(Reason::TimeoutAfterPing),
-            Reason::TimeoutAfterPing
-        );
     }
 
     /// docs/verdicts.md, "Boot-time evidence": an `unknown` verdict on a host booted before

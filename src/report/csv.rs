@@ -1,4 +1,4 @@
-//! CSV: one row per target, a fixed column order ([`COLUMNS`]), RFC 4180 quoting by the `csv`
+//! CSV: one row per target, a fixed column order ([`columns`]: the fixed ones and each check's, from the registry), RFC 4180 quoting by the `csv`
 //! crate, UTF-8 (with a byte-order mark under `--excel`, so Excel reads accents right).
 //!
 //! - Booleans are `true` / `false`; unknown or absent values are empty cells.
@@ -13,25 +13,20 @@
 
 use std::io::Write;
 
+use crate::checks::{Column, CsvSlot, REGISTRY};
 use crate::model::HostResult;
 
 use super::summary::sanitize_for_terminal;
 use super::{enum_name, Enriched};
 use crate::error::{Error, Result};
 
-/// The CSV header, in order; append new columns at the end only. Sources: `os` is os.product,
-/// else os.native_os; `os_build` is os.build, else os.ntlm_version; `domain` is os.domain, else
-/// os.netbios_domain; `smb1` is `true`/`false`/empty (unknown); `risk` and `remediation` (the
-/// host's actions joined with `"; "`) are computed by the report layer; the rest are the
-/// same-named [`HostResult`] fields.
-pub const COLUMNS: [&str; 25] = [
-    "ip",
-    "hostname",
-    "port",
-    "status",
-    "smb1",
-    "smb1_evidence",
-    "smb1_signing",
+/// The columns that belong to no check, in three runs around the checks' slots
+/// ([`crate::checks::CsvSlot`]). Sources: `os` is os.product, else os.native_os; `os_build` is
+/// os.build, else os.ntlm_version; `domain` is os.domain, else os.netbios_domain; `risk` and
+/// `remediation` (the host's actions joined with `"; "`) are computed by the report layer; the
+/// rest are the same-named [`HostResult`] fields.
+const HEAD: [&str; 4] = ["ip", "hostname", "port", "status"];
+const IDENTITY: [&str; 8] = [
     "smb2_max_dialect",
     "smb2_dialects",
     "smb2_signing",
@@ -40,17 +35,33 @@ pub const COLUMNS: [&str; 25] = [
     "netbios_name",
     "domain",
     "dns_name",
-    "ms17_010",
-    "ms17_010_reason",
-    "ms17_010_status",
-    "doublepulsar",
-    "doublepulsar_arch",
-    "risk",
-    "remediation",
-    "scanned_at",
-    "duration_ms",
-    "error",
 ];
+const TAIL: [&str; 5] = ["risk", "remediation", "scanned_at", "duration_ms", "error"];
+
+/// Every check's columns in one slot, in registry order.
+fn slot(s: CsvSlot) -> impl Iterator<Item = &'static Column> {
+    REGISTRY
+        .iter()
+        .filter(move |c| c.csv_slot() == s)
+        .flat_map(|c| c.csv_columns())
+}
+
+/// The CSV header, in order: ip..status, the `smb1` check's columns, the identity columns, the
+/// `ms17-010` and `doublepulsar` checks' columns, risk..error, then the columns of every check
+/// added later (new columns are appended at the end only).
+pub fn columns() -> &'static [&'static str] {
+    static COLUMNS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let names = |s| slot(s).map(|c| c.name);
+        HEAD.into_iter()
+            .chain(names(CsvSlot::AfterStatus))
+            .chain(IDENTITY)
+            .chain(names(CsvSlot::AfterIdentity))
+            .chain(TAIL)
+            .chain(names(CsvSlot::End))
+            .collect()
+    })
+}
 
 /// UTF-8 byte-order mark written first under `--excel`.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -67,7 +78,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// The cells of one row, in [`COLUMNS`] order, control characters replaced and defused.
+/// The cells of one row, in [`columns`] order, control characters replaced and defused.
 pub fn row(e: &Enriched<'_>) -> Vec<String> {
     let h: &HostResult = e.host;
     let os = super::view::os_name(h);
@@ -75,15 +86,15 @@ pub fn row(e: &Enriched<'_>) -> Vec<String> {
         h.os.build
             .map(|b| b.to_string())
             .or_else(|| h.os.ntlm_version.clone());
-    let cells = vec![
+    let checks = |s| slot(s).map(|c| (c.cell)(h));
+    let head = [
         // Empty for a target without an address (a name that did not resolve).
         opt(h.address()),
         opt(h.hostname.as_deref()),
         h.port.to_string(),
         enum_name(&h.status),
-        opt(h.smb1.enabled),
-        enum_name(&h.smb1.evidence),
-        h.smb1.signing.map(|s| enum_name(&s)).unwrap_or_default(),
+    ];
+    let identity = [
         opt(h.smb2.max_dialect.as_deref()),
         h.smb2.dialects.join("; "),
         h.smb2.signing.map(|s| enum_name(&s)).unwrap_or_default(),
@@ -92,17 +103,22 @@ pub fn row(e: &Enriched<'_>) -> Vec<String> {
         opt(h.os.netbios_name.as_deref()),
         opt(h.os.domain.as_deref().or(h.os.netbios_domain.as_deref())),
         opt(h.os.dns_name.as_deref()),
-        enum_name(&h.ms17_010.verdict),
-        h.ms17_010.reason.map(|r| enum_name(&r)).unwrap_or_default(),
-        opt(h.ms17_010.status.as_deref()),
-        enum_name(&h.doublepulsar.verdict),
-        opt(h.doublepulsar.arch.as_deref()),
+    ];
+    let tail = [
         e.risk.to_string(),
         e.remediation.actions.join("; "),
         h.scanned_at.clone(),
         h.duration_ms.to_string(),
         opt(h.error.as_deref()),
     ];
+    let cells: Vec<String> = head
+        .into_iter()
+        .chain(checks(CsvSlot::AfterStatus))
+        .chain(identity)
+        .chain(checks(CsvSlot::AfterIdentity))
+        .chain(tail)
+        .chain(checks(CsvSlot::End))
+        .collect();
     cells
         .iter()
         .map(|c| defuse(&sanitize_for_terminal(c)))
@@ -189,7 +205,7 @@ impl CsvSink {
             .terminator(::csv::Terminator::CRLF)
             .from_writer(out);
         if header {
-            w.write_record(COLUMNS).map_err(csv_err)?;
+            w.write_record(columns()).map_err(csv_err)?;
             w.flush().map_err(|e| Error::io("writing CSV", e))?;
         }
         Ok(CsvSink { w })
@@ -239,6 +255,25 @@ mod tests {
         );
     }
 
+    /// The registry builds the header the first three checks have always had (schema 1 and 2
+    /// files, and spreadsheets built on them, keep their columns in place); checks added later
+    /// only append columns after it.
+    #[test]
+    fn the_registry_keeps_the_schema_2_header() {
+        let schema_2 = "ip,hostname,port,status,smb1,smb1_evidence,smb1_signing,smb2_max_dialect,\
+             smb2_dialects,smb2_signing,os,os_build,netbios_name,domain,dns_name,ms17_010,\
+             ms17_010_reason,ms17_010_status,doublepulsar,doublepulsar_arch,risk,remediation,\
+             scanned_at,duration_ms,error";
+        let now = columns().join(",");
+        assert!(now.starts_with(schema_2), "{now}");
+        let later: usize = crate::checks::REGISTRY
+            .iter()
+            .filter(|c| c.csv_slot() == CsvSlot::End)
+            .map(|c| c.csv_columns().len())
+            .sum();
+        assert_eq!(columns().len(), 25 + later);
+    }
+
     #[test]
     fn control_characters_from_the_network_never_reach_the_file() {
         let mut h = HostResult::new([10, 20, 9, 7].into(), 445, Some("pc\u{7}.clinic".into()));
@@ -250,7 +285,7 @@ mod tests {
         let e = Enriched::new(table, &h);
         let cells = row(&e);
         let col = |name: &str| {
-            let i = COLUMNS.iter().position(|c| *c == name).expect("column");
+            let i = columns().iter().position(|c| *c == name).expect("column");
             cells[i].as_str()
         };
         assert_eq!(col("netbios_name"), "PC\u{FFFD}]0;owned\u{FFFD}");

@@ -23,17 +23,20 @@ use serde::Serialize;
 use super::policy::{findings, FailOn, Finding, EXIT_FINDINGS, EXIT_OK};
 use super::{enum_name, risk};
 use crate::error::{Error, Result};
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+use crate::model::{HostResult, HostStatus, Ms17Verdict};
 
 /// Diff output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DiffFormat {
     /// Human-readable lines.
     #[default]
+    #[value(help = "Human-readable lines")]
     Text,
     /// One row per change: change, ip, port, findings, detail.
+    #[value(help = "One row per change: change, ip, port, findings, fails_policy, details")]
     Csv,
     /// One JSON document.
+    #[value(help = "One JSON document")]
     Json,
 }
 
@@ -120,26 +123,16 @@ fn show<T: Serialize>(v: &Option<T>) -> String {
     }
 }
 
-/// Whether `now` positively shows finding `f` gone.
+/// Whether `now` positively shows finding `f` gone (each check's `fixed` rule).
 fn fixed_with_evidence(now: &HostResult, f: Finding) -> bool {
-    match f {
-        Finding::Vulnerable => {
-            matches!(
-                now.ms17_010.verdict,
-                Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed
-            )
-        }
-        Finding::Doublepulsar => {
-            now.doublepulsar.verdict == DpVerdict::Absent || now.smb1.enabled == Some(false)
-        }
-        Finding::Smb1 => now.smb1.enabled == Some(false),
+    if f == Finding::Unknown {
         // Only a decided verdict: a port that went silent (`not-tested`) proves nothing.
-        Finding::Unknown => !matches!(
+        return !matches!(
             now.ms17_010.verdict,
             Ms17Verdict::Unknown | Ms17Verdict::NotTested
-        ),
-        Finding::None => false,
+        );
     }
+    f.def().is_some_and(|d| (d.fixed)(now))
 }
 
 fn field_changes(a: &HostResult, b: &HostResult) -> Vec<String> {

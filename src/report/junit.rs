@@ -34,40 +34,22 @@ pub enum Outcome {
     Passed,
 }
 
-/// `MS17-010 <verdict> (<reason or status>)`.
+/// `MS17-010 <verdict> (<reason or status>)`, cleaned for XML.
 fn ms17_text(h: &HostResult) -> String {
-    let m = &h.ms17_010;
-    let why = m
-        .reason
-        .map(|r| enum_name(&r))
-        .or_else(|| m.status_name.as_deref().map(clean));
-    match why {
-        Some(w) => format!("MS17-010 {} ({w})", enum_name(&m.verdict)),
-        None => format!("MS17-010 {}", enum_name(&m.verdict)),
-    }
+    clean(&crate::checks::ms17_010::text(h))
 }
 
-/// `DoublePulsar <verdict> (<arch or reason>)`.
+/// `DoublePulsar <verdict> (<arch or reason>)`, cleaned for XML.
 fn dp_text(h: &HostResult) -> String {
-    let d = &h.doublepulsar;
-    let why = d
-        .arch
-        .as_deref()
-        .map(clean)
-        .or_else(|| d.reason.map(|r| enum_name(&r)));
-    match why {
-        Some(w) => format!("DoublePulsar {} ({w})", enum_name(&d.verdict)),
-        None => format!("DoublePulsar {}", enum_name(&d.verdict)),
-    }
+    clean(&crate::checks::doublepulsar::text(h))
 }
 
-/// The verdict and reason behind one finding.
+/// The verdict and reason behind one finding: its check's text (`unknown`: MS17-010's).
 fn finding_text(h: &HostResult, f: Finding) -> String {
-    match f {
-        Finding::Doublepulsar => dp_text(h),
-        Finding::Vulnerable | Finding::Unknown => ms17_text(h),
-        Finding::Smb1 => format!("SMB1 enabled ({})", enum_name(&h.smb1.evidence)),
-        Finding::None => String::new(),
+    match f.def() {
+        Some(d) => clean(&(d.text)(h)),
+        None if f == Finding::Unknown => ms17_text(h),
+        None => String::new(),
     }
 }
 

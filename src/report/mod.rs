@@ -42,22 +42,31 @@ use risk::Risk;
 pub use summary::{Counts, Summary};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// One row per target (spreadsheets).
+    #[value(help = "One row per target (spreadsheets)")]
     Csv,
     /// One JSON object per line, streamed.
+    #[value(help = "One JSON object per line, streamed")]
     Jsonl,
     /// One JSON document: metadata plus the host array.
+    #[value(help = "One JSON document: metadata plus the host array")]
     Json,
     /// A self-contained HTML audit report.
+    #[value(help = "A self-contained HTML audit report")]
     Html,
     /// A readable per-host table (standard output only; the default on a terminal).
+    #[value(help = "A readable per-host table (standard output; the default on a terminal)")]
     Table,
     /// nmap's XML (`nmaprun`), for tools that import nmap results.
+    #[value(
+        help = "nmap's XML, for tools that import nmap results (ndiff, nmap.xsl, vulnerability managers)"
+    )]
     NmapXml,
     /// JUnit XML, one test case per target, for CI dashboards.
+    #[value(help = "JUnit XML: one test case per target, a failure per host that meets --fail-on")]
     Junit,
 }
 
@@ -402,14 +411,7 @@ impl<'a> Enriched<'a> {
     }
 }
 
-/// The kebab-case name serde gives a unit enum variant (`not-vulnerable`).
-pub fn enum_name<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
-}
+pub use crate::model::enum_name;
 
 /// The temporary sibling a document is written to before it is renamed into place.
 fn partial_path(path: &Path) -> PathBuf {
@@ -511,7 +513,7 @@ fn check_csv_header(path: &Path) -> Result<()> {
         .read_line(&mut first)
         .map_err(|e| Error::io_path("reading", path, e))?;
     let first = first.trim_start_matches('\u{feff}').trim_end();
-    if first != csv::COLUMNS.join(",") {
+    if first != csv::columns().join(",") {
         return Err(Error::usage(format!(
             "{}: cannot append, its header is not smb1scan's CSV header",
             path.display()

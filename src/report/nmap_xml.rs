@@ -31,6 +31,7 @@ use quick_xml::Writer;
 
 use super::summary::sanitize_for_terminal;
 use super::{enum_name, Enriched, ScanMeta};
+use crate::checks::{CsvSlot, REGISTRY};
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
 /// Writing an XML report failed (the writer targets memory, so in practice never).
@@ -473,6 +474,15 @@ fn smb1scan_facts(e: &Enriched<'_>) -> Facts {
     if let Some(a) = &h.doublepulsar.arch {
         elems.push(("doublepulsar_arch", clean(a)));
     }
+    // Checks added after the first three: their CSV columns, where set.
+    for c in REGISTRY.iter().filter(|c| c.csv_slot() == CsvSlot::End) {
+        for col in c.csv_columns() {
+            let v = (col.cell)(h);
+            if !v.is_empty() {
+                elems.push((col.name, clean(&v)));
+            }
+        }
+    }
     elems.push(("risk", e.risk.to_string()));
     if let Some(err) = &h.error {
         elems.push(("error", clean(err)));
@@ -852,4 +862,33 @@ pub fn render(meta: &ScanMeta, hosts: &[Enriched<'_>]) -> Result<Vec<u8>, XmlErr
     x.end("runstats")?;
     x.end("nmaprun")?;
     Ok(x.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check added after the first three shows in the `smb1scan` script by its CSV columns;
+    /// a schema-2 record (no section) adds nothing.
+    #[test]
+    fn later_checks_show_in_the_smb1scan_script() {
+        let table = crate::report::remediation::table().expect("table");
+        let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+        let keys = |h: &HostResult| -> Vec<&'static str> {
+            smb1scan_facts(&Enriched::new(table, h))
+                .0
+                .iter()
+                .map(|(k, _)| *k)
+                .collect()
+        };
+        assert!(!keys(&h).contains(&"signing"));
+        h.smb1.security_mode = Some(0x07);
+        h.smb1.enabled = Some(true);
+        crate::checks::Selection::default().apply(&mut h);
+        let k = keys(&h);
+        assert!(
+            k.contains(&"signing") && k.contains(&"signing_smb1"),
+            "{k:?}"
+        );
+    }
 }

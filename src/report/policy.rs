@@ -33,7 +33,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+use crate::model::{HostResult, HostStatus, Ms17Verdict};
 
 pub use crate::error::{
     EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE,
@@ -199,51 +199,118 @@ pub fn exit_line(code: u8, tally: &Tally, fail_on: &FailOn) -> String {
     }
 }
 
-/// One kind of finding `--fail-on` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Finding {
-    /// MS17-010 `vulnerable`.
-    Vulnerable,
-    /// DoublePulsar `present`.
-    Doublepulsar,
-    /// SMB1 enabled.
-    Smb1,
+/// One kind of finding `--fail-on` can name: a finding of a check in the registry
+/// ([`crate::checks::FindingDef`], by its name), or one of the two that belong to no check,
+/// `unknown` and `none`. Ordered as `--fail-on` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Finding(&'static str);
+
+/// The findings of the first three checks and the two built-in ones, by name (the registry's
+/// `FindingDef`s are the source of truth; these are for code and tests that name one).
+#[allow(non_upper_case_globals)]
+impl Finding {
+    /// MS17-010 `vulnerable` (check `ms17-010`).
+    pub const Vulnerable: Finding = Finding("vulnerable");
+    /// DoublePulsar `present` (check `doublepulsar`).
+    pub const Doublepulsar: Finding = Finding("doublepulsar");
+    /// SMB1 enabled (check `smb1`).
+    pub const Smb1: Finding = Finding("smb1");
     /// An undecided host ([`undecided_reason`]): MS17-010 `unknown` or SMB1 not shown on a port
     /// that answered, or a name that did not resolve.
-    Unknown,
+    pub const Unknown: Finding = Finding("unknown");
     /// Never fail (only meaningful alone).
-    None,
+    pub const None: Finding = Finding("none");
 }
+
+/// `unknown` sorts after the checks' findings and before `none`; in severity it sits between
+/// the checks' (DoublePulsar 10, MS17-010 20, `unknown` 30, SMB1 40).
+const UNKNOWN_ORDER: (u8, u8) = (90, 30);
+const NONE_ORDER: (u8, u8) = (100, u8::MAX);
 
 impl Finding {
     /// The name used on the command line and in diff outputs.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Finding::Vulnerable => "vulnerable",
-            Finding::Doublepulsar => "doublepulsar",
-            Finding::Smb1 => "smb1",
-            Finding::Unknown => "unknown",
-            Finding::None => "none",
+        self.0
+    }
+
+    /// The registry entry of a check's finding (`None` for `unknown` and `none`).
+    pub fn def(self) -> Option<&'static crate::checks::FindingDef> {
+        crate::checks::REGISTRY
+            .iter()
+            .flat_map(|c| c.findings())
+            .find(|d| d.name == self.0)
+    }
+
+    /// The check that reports it (`None` for `unknown` and `none`).
+    pub fn check(self) -> Option<&'static dyn crate::checks::Check> {
+        crate::checks::REGISTRY
+            .iter()
+            .copied()
+            .find(|c| c.findings().iter().any(|d| d.name == self.0))
+    }
+
+    /// (list order, severity rank).
+    fn rank(self) -> (u8, u8) {
+        match self.def() {
+            Some(d) => (d.order, d.severity),
+            None if self == Finding::Unknown => UNKNOWN_ORDER,
+            None => NONE_ORDER,
         }
     }
 
-    /// Every value `--fail-on` accepts, in the order the help lists them.
-    pub const ALL: [Finding; 5] = [
-        Finding::Vulnerable,
-        Finding::Doublepulsar,
-        Finding::Smb1,
-        Finding::Unknown,
-        Finding::None,
-    ];
+    /// Every value `--fail-on` accepts, in the order the help lists them: each check's
+    /// findings, then `unknown` and `none`.
+    pub fn all() -> &'static [Finding] {
+        static ALL: std::sync::OnceLock<Vec<Finding>> = std::sync::OnceLock::new();
+        ALL.get_or_init(|| {
+            let mut v: Vec<Finding> = crate::checks::REGISTRY
+                .iter()
+                .flat_map(|c| c.findings())
+                .map(|d| Finding(d.name))
+                .chain([Finding::Unknown, Finding::None])
+                .collect();
+            v.sort();
+            v
+        })
+    }
 
     /// The real findings, in severity order (without `none`).
-    pub const REAL: [Finding; 4] = [
-        Finding::Doublepulsar,
-        Finding::Vulnerable,
-        Finding::Unknown,
-        Finding::Smb1,
-    ];
+    pub fn real() -> &'static [Finding] {
+        static REAL: std::sync::OnceLock<Vec<Finding>> = std::sync::OnceLock::new();
+        REAL.get_or_init(|| {
+            let mut v: Vec<Finding> = Finding::all()
+                .iter()
+                .copied()
+                .filter(|f| *f != Finding::None)
+                .collect();
+            v.sort_by_key(|f| f.rank().1);
+            v
+        })
+    }
+
+    /// One line of help.
+    pub fn help(self) -> &'static str {
+        match self.def() {
+            Some(d) => d.help,
+            None if self == Finding::Unknown => {
+                "Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, a name \
+                 that did not resolve, or a target the scanner could not test"
+            }
+            None => "Never fail (only meaningful alone)",
+        }
+    }
+}
+
+impl Ord for Finding {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().0.cmp(&other.rank().0).then(self.0.cmp(other.0))
+    }
+}
+
+impl PartialOrd for Finding {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl std::str::FromStr for Finding {
@@ -252,11 +319,12 @@ impl std::str::FromStr for Finding {
     /// Parses one `--fail-on` value (case-insensitive); the error lists the accepted values.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        Finding::ALL
-            .into_iter()
+        Finding::all()
+            .iter()
+            .copied()
             .find(|f| f.as_str().eq_ignore_ascii_case(t))
             .ok_or_else(|| {
-                let names: Vec<&str> = Finding::ALL.iter().map(|f| f.as_str()).collect();
+                let names: Vec<&str> = Finding::all().iter().map(|f| f.as_str()).collect();
                 format!("`{s}` is not one of {}", names.join(", "))
             })
     }
@@ -268,22 +336,49 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The findings a host shows, in [`Finding::REAL`] order.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Finding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// clap parses `--fail-on` straight into the library's type: the values and their help come
+/// from the registry.
+impl clap::ValueEnum for Finding {
+    fn value_variants<'a>() -> &'a [Self] {
+        Finding::all()
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0).help(self.help()))
+    }
+}
+
+/// The findings a host shows, in [`Finding::real`] order.
 pub fn findings(h: &HostResult) -> Vec<Finding> {
-    Finding::REAL
-        .into_iter()
+    Finding::real()
+        .iter()
+        .copied()
         .filter(|f| has_finding(h, *f))
         .collect()
 }
 
-/// Whether a host shows one kind of finding.
+/// Whether a host shows one kind of finding. A check that did not run on the host shows none
+/// of its findings.
 pub fn has_finding(h: &HostResult, f: Finding) -> bool {
-    match f {
-        Finding::Vulnerable => h.ms17_010.verdict == Ms17Verdict::Vulnerable,
-        Finding::Doublepulsar => h.doublepulsar.verdict == DpVerdict::Present,
-        Finding::Smb1 => h.smb1.enabled == Some(true),
-        Finding::Unknown => undecided_reason(h).is_some(),
-        Finding::None => false,
+    if f == Finding::Unknown {
+        return undecided_reason(h).is_some();
+    }
+    match (f.def(), f.check()) {
+        (Some(d), Some(c)) => crate::checks::ran(h, c.name()) && (d.shows)(h),
+        _ => false,
     }
 }
 
@@ -332,6 +427,11 @@ impl FailOn {
         self.explicit
     }
 
+    /// The findings in the policy, in `--fail-on` order.
+    pub fn kinds(&self) -> &[Finding] {
+        &self.kinds
+    }
+
     /// Whether this finding is in the policy.
     pub fn includes(&self, f: Finding) -> bool {
         self.kinds.contains(&f)
@@ -356,7 +456,7 @@ impl fmt::Display for FailOn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Reason;
+    use crate::model::{DpVerdict, Reason};
 
     fn host(status: HostStatus, smb1: Option<bool>, ms17: Ms17Verdict) -> HostResult {
         let mut h = HostResult::new(std::net::IpAddr::from([192, 0, 2, 1]), 445, None);

@@ -2,6 +2,7 @@
 
 pub mod header;
 pub mod negotiate;
+pub mod nt_create;
 pub mod session_setup;
 pub mod signing;
 pub mod trans;
