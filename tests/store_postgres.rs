@@ -86,7 +86,12 @@ fn history(dir: &Path, store: &str) -> Vec<serde_json::Value> {
 
 fn lines(p: &Path) -> usize {
     std::fs::read_to_string(p)
-        .map(|t| t.lines().count())
+        // Host records only: a file's metadata lines (`{"kind":"meta",...}`) are no targets.
+        .map(|t| {
+            t.lines()
+                .filter(|l| !l.starts_with("{\"kind\":\"meta\""))
+                .count()
+        })
         .unwrap_or(0)
 }
 
