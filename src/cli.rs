@@ -80,6 +80,10 @@ pub enum Command {
     /// as scan.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
+    /// Who breaks when SMB1 is turned off: the SMB clients in packet captures, per server, and
+    /// whether each offers SMB2 too.
+    #[command(after_help = crate::cli_clients::CLIENTS_EXAMPLES)]
+    Clients(Box<crate::cli_clients::ClientsArgs>),
     /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
     Completions {
         /// Shell.
@@ -651,6 +655,7 @@ fn page_extras(name: &str) -> (Option<&'static str>, bool) {
         "scan" => (Some(SCAN_EXAMPLES), true),
         "report" => (Some(REPORT_EXAMPLES), false),
         "diff" => (Some(DIFF_EXAMPLES), false),
+        "clients" => (Some(crate::cli_clients::CLIENTS_EXAMPLES), false),
         _ => (None, false),
     }
 }
@@ -703,7 +708,7 @@ pub fn main() -> ExitCode {
     // Runs whose exit code is a verdict: a closed pipe may end them, never pass them.
     let gate = match &cli.command {
         Command::Scan(a) => !a.dry_run,
-        Command::Demo(_) | Command::Report(_) => true,
+        Command::Demo(_) | Command::Report(_) | Command::Clients(_) => true,
         _ => false,
     };
     let result: anyhow::Result<u8> = match cli.command {
@@ -730,6 +735,7 @@ pub fn main() -> ExitCode {
                 .map(|o| o.exit_code())
                 .map_err(anyhow::Error::from)
         }
+        Command::Clients(args) => crate::cli_clients::run(*args, cli.quiet),
         Command::Diff(args) => smb1scan::report::diff::run(
             &args.baseline,
             &args.current,

@@ -6,6 +6,7 @@
 // its reasons.
 #![deny(unsafe_code)]
 
+pub mod clients;
 pub mod config;
 pub mod defaults;
 pub mod demo;

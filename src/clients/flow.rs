@@ -1,0 +1,834 @@
+//! The connection tracker of `smb1scan clients`: TCP segments in (from a capture file or a live
+//! socket), per-pair facts out. It reassembles each direction of each SMB connection (TCP 445,
+//! NetBIOS 139) only as far as the NEGOTIATE and SESSION_SETUP exchanges, frames NBSS messages,
+//! and hands the few messages that matter to the sans-I/O parsers in `smb1scan_protocol`.
+//!
+//! Memory is bounded: at most `max_flows` connections and `max_pairs` pairs are tracked; a
+//! connection's buffer holds at most one NBSS message of [`MAX_MESSAGE`] bytes plus
+//! [`MAX_OUT_OF_ORDER`] out-of-order segments; once a connection has told what it can, its
+//! buffers are dropped and later packets only move its last-seen time. What does not fit is
+//! counted, and the counts are in every output.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
+use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
+use smb1scan_protocol::requests::{
+    is_smb2_dialect_string, parse_nbss_session_request, parse_ntlmssp_client_names,
+    parse_smb1_negotiate_request, parse_smb1_session_setup_request, parse_smb2_negotiate_request,
+    parse_smb2_session_setup_request,
+};
+use smb1scan_protocol::smb1::header::Smb1Command;
+use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
+use smb1scan_protocol::smb2::header::Smb2Command;
+use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dialect};
+use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
+use smb1scan_protocol::spnego::spnego_find_ntlmssp;
+
+use super::verdict::{SessionCounts, UnknownReason};
+
+/// The SMB server ports: direct-hosted SMB and NetBIOS session service.
+pub const SMB_PORTS: [u16; 2] = [445, 139];
+/// Largest NBSS message read whole; larger ones (READ/WRITE data) are skipped as they stream by.
+/// NEGOTIATE and SESSION_SETUP messages are a few KiB at most.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Out-of-order segments held per direction before the direction is given up as having a gap.
+pub const MAX_OUT_OF_ORDER: usize = 16;
+/// Messages read per direction before a connection is considered told (the exchanges that
+/// matter are the first four or five).
+const MAX_MESSAGES: u32 = 24;
+/// Default bound on connections tracked at once.
+pub const DEFAULT_MAX_FLOWS: usize = 1 << 18;
+/// Default bound on (server, client) pairs.
+pub const DEFAULT_MAX_PAIRS: usize = 1 << 18;
+/// Dialect strings kept per pair.
+const MAX_PAIR_DIALECTS: usize = 32;
+/// A connection idle this long (capture time) may be closed to make room for new ones.
+const IDLE_SECS: i64 = 300;
+
+/// Capture time: microseconds since the Unix epoch.
+pub type Micros = i64;
+
+/// One TCP segment as a capture shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Capture time.
+    pub ts: Micros,
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// Sequence number.
+    pub seq: u32,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// The TCP payload bytes captured.
+    pub payload: &'a [u8],
+    /// The packet was cut by the snapshot length: the payload is shorter than what was sent.
+    pub cut: bool,
+}
+
+/// Bounds of the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections tracked at once.
+    pub max_flows: usize,
+    /// (server, client) pairs.
+    pub max_pairs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows: DEFAULT_MAX_FLOWS,
+            max_pairs: DEFAULT_MAX_PAIRS,
+        }
+    }
+}
+
+/// Counters every output carries: what was read and what could not be followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TrackerStats {
+    /// TCP segments to or from an SMB port.
+    pub smb_segments: u64,
+    /// Connections followed.
+    pub connections: u64,
+    /// Connections that carried no client data (a port probe, a refused SYN): not a session.
+    pub connections_without_data: u64,
+    /// Segments of connections not tracked because the connection table was full.
+    pub segments_not_tracked: u64,
+    /// Connections not tracked because the connection table was full (counted at their first
+    /// segment; a later segment of the same connection is counted again when the table is still
+    /// full).
+    pub connections_not_tracked: u64,
+    /// Connections not counted in any pair because the pair table was full.
+    pub connections_pairs_full: u64,
+    /// Highest number of connections held at once.
+    pub peak_flows: u64,
+    /// Segments cut by the snapshot length.
+    pub snaplen_cut_segments: u64,
+    /// Directions given up because of a gap (lost or unordered segments beyond the bound).
+    pub gaps: u64,
+    /// NBSS headers that announced an impossible length or type.
+    pub bad_nbss: u64,
+    /// Retransmitted (already seen) segments ignored.
+    pub retransmissions: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    client: SocketAddr,
+    server: SocketAddr,
+}
+
+/// A (server, client) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PairKey {
+    /// The SMB server.
+    pub server: IpAddr,
+    /// The client.
+    pub client: IpAddr,
+}
+
+/// What the inputs say about one (server, client) pair.
+#[derive(Debug, Clone, Default)]
+pub struct PairFacts {
+    /// Server ports used (445, 139).
+    pub ports: Vec<u16>,
+    /// First and last capture time of the pair's traffic.
+    pub first_seen: Option<Micros>,
+    /// Last capture time.
+    pub last_seen: Option<Micros>,
+    /// Sessions (connections that carried client data; audit log entries).
+    pub sessions: u64,
+    /// How they went.
+    pub counts: SessionCounts,
+    /// The first reason an undecided session met.
+    pub unknown_reason: Option<UnknownReason>,
+    /// Dialects the client offered, in first-seen order.
+    pub dialects: Vec<String>,
+    /// NetBIOS calling name of the client's session request.
+    pub client_netbios_name: Option<String>,
+    /// NTLMSSP workstation name.
+    pub client_workstation: Option<String>,
+    /// NTLMSSP (or SESSION_SETUP PrimaryDomain) domain.
+    pub client_domain: Option<String>,
+    /// NativeOS of the client's SMB1 SESSION_SETUP request.
+    pub client_native_os: Option<String>,
+    /// NativeLanMan of the client's SMB1 SESSION_SETUP request.
+    pub client_native_lanman: Option<String>,
+    /// Client name from an audit log (event 3000 ClientName).
+    pub client_log_name: Option<String>,
+    /// Inputs the pair was seen in (at most 8).
+    pub sources: Vec<String>,
+}
+
+impl PairFacts {
+    fn seen(&mut self, ts: Micros) {
+        self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
+        self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
+    }
+
+    fn add_dialect(&mut self, d: String) {
+        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.contains(&d) {
+            self.dialects.push(d);
+        }
+    }
+
+    pub(crate) fn add_source(&mut self, s: &str) {
+        if self.sources.len() < 8 && !self.sources.iter().any(|x| x == s) {
+            self.sources.push(s.to_string());
+        }
+    }
+
+    /// Adds one finished session.
+    pub(crate) fn add_session(&mut self, class: SessionClass) {
+        match class {
+            SessionClass::Smb1Only => self.counts.smb1_only += 1,
+            SessionClass::Both => self.counts.smb1_and_smb2 += 1,
+            SessionClass::Smb2Only => self.counts.smb2_only += 1,
+            SessionClass::Unknown(r) => {
+                self.counts.unknown += 1;
+                self.unknown_reason.get_or_insert(r);
+            }
+        }
+    }
+}
+
+/// What the inputs say about one server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFacts {
+    /// The first SMB2 NEGOTIATE response seen from it: dialect, to which client, when.
+    pub smb2_negotiate: Option<(Smb2Dialect, IpAddr, Micros)>,
+    /// It answered an SMB1 NEGOTIATE in SMB1 at least once.
+    pub answered_smb1: bool,
+    /// Its NetBIOS name (NTLMSSP challenge or the called name of a session request).
+    pub name: Option<String>,
+}
+
+/// How one session went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionClass {
+    /// Offered SMB1 dialects only.
+    Smb1Only,
+    /// Offered SMB1 and SMB2.
+    Both,
+    /// Offered SMB2 only, or carried SMB2 messages.
+    Smb2Only,
+    /// Not decided.
+    Unknown(UnknownReason),
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    next_seq: Option<u32>,
+    buf: Vec<u8>,
+    ooo: Vec<(u32, Vec<u8>)>,
+    /// Bytes of an oversized message still to skip.
+    skip: usize,
+    /// No longer followed (gap, garbage, or told all it can).
+    stopped: bool,
+    messages: u32,
+    fin: bool,
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    saw_syn: bool,
+    had_data: bool,
+    mid_stream: bool,
+    negotiated: bool,
+    offered_smb1: bool,
+    offered_smb2: bool,
+    seen_smb1: bool,
+    seen_smb2: bool,
+    gap: bool,
+    pair_full: bool,
+}
+
+impl Conn {
+    fn class(&self) -> SessionClass {
+        if self.negotiated {
+            return match (self.offered_smb1, self.offered_smb2) {
+                (true, true) => SessionClass::Both,
+                (true, false) => SessionClass::Smb1Only,
+                (false, true) => SessionClass::Smb2Only,
+                (false, false) => SessionClass::Unknown(UnknownReason::NegotiateNotCaptured),
+            };
+        }
+        if self.seen_smb2 && !self.seen_smb1 {
+            return SessionClass::Smb2Only;
+        }
+        if self.mid_stream {
+            SessionClass::Unknown(UnknownReason::MidStream)
+        } else {
+            SessionClass::Unknown(UnknownReason::NegotiateNotCaptured)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Flow {
+    last_ts: Micros,
+    c2s: Stream,
+    s2c: Stream,
+    conn: Conn,
+}
+
+/// The tracker: feed it segments, then take its pairs and servers.
+#[derive(Debug)]
+pub struct Tracker {
+    limits: Limits,
+    flows: HashMap<FlowKey, Flow>,
+    pairs: HashMap<PairKey, PairFacts>,
+    servers: HashMap<IpAddr, ServerFacts>,
+    /// Counters.
+    pub stats: TrackerStats,
+    source: String,
+    last_sweep: Micros,
+}
+
+fn is_smb_port(p: u16) -> bool {
+    SMB_PORTS.contains(&p)
+}
+
+impl Tracker {
+    /// An empty tracker with these bounds.
+    pub fn new(limits: Limits) -> Self {
+        Tracker {
+            limits,
+            flows: HashMap::new(),
+            pairs: HashMap::new(),
+            servers: HashMap::new(),
+            stats: TrackerStats::default(),
+            source: String::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+
+    /// Names the input the next segments come from (recorded per pair).
+    pub fn set_source(&mut self, name: &str) {
+        self.source = name.to_string();
+    }
+
+    /// Connections held now.
+    pub fn flows_held(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The pair table, for other readers (audit logs) to add to. `None` when it is full.
+    pub(crate) fn pair_mut(&mut self, key: PairKey) -> Option<&mut PairFacts> {
+        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
+            return None;
+        }
+        let p = self.pairs.entry(key).or_default();
+        p.add_source(&self.source);
+        Some(p)
+    }
+
+    /// Feeds one TCP segment. Segments with no SMB port on either side are ignored.
+    pub fn segment(&mut self, s: &Segment<'_>) {
+        let (key, from_client) = if is_smb_port(s.dst.port()) {
+            (
+                FlowKey {
+                    client: s.src,
+                    server: s.dst,
+                },
+                true,
+            )
+        } else if is_smb_port(s.src.port()) {
+            (
+                FlowKey {
+                    client: s.dst,
+                    server: s.src,
+                },
+                false,
+            )
+        } else {
+            return;
+        };
+        self.stats.smb_segments += 1;
+        if s.cut {
+            self.stats.snaplen_cut_segments += 1;
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.limits.max_flows {
+                self.sweep_idle(s.ts);
+            }
+            if self.flows.len() >= self.limits.max_flows {
+                self.stats.segments_not_tracked += 1;
+                if s.syn || !s.payload.is_empty() {
+                    self.stats.connections_not_tracked += 1;
+                }
+                return;
+            }
+            self.stats.connections += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    last_ts: s.ts,
+                    c2s: Stream::default(),
+                    s2c: Stream::default(),
+                    conn: Conn::default(),
+                },
+            );
+            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        }
+        let Some(mut flow) = self.flows.remove(&key) else {
+            return;
+        };
+        flow.last_ts = s.ts;
+        if s.syn && from_client {
+            flow.conn.saw_syn = true;
+        }
+        if from_client && !s.payload.is_empty() && !flow.conn.had_data {
+            flow.conn.had_data = true;
+            let pk = PairKey {
+                server: key.server.ip(),
+                client: key.client.ip(),
+            };
+            match self.pair_mut(pk) {
+                Some(p) => {
+                    p.sessions += 1;
+                    if !p.ports.contains(&key.server.port()) {
+                        p.ports.push(key.server.port());
+                    }
+                }
+                None => {
+                    flow.conn.pair_full = true;
+                    self.stats.connections_pairs_full += 1;
+                }
+            }
+        }
+        if flow.conn.had_data && !flow.conn.pair_full {
+            if let Some(p) = self.pairs.get_mut(&PairKey {
+                server: key.server.ip(),
+                client: key.client.ip(),
+            }) {
+                p.seen(s.ts);
+            }
+        }
+        self.feed(&key, &mut flow, s, from_client);
+        let closed = s.rst || (flow.c2s.fin && flow.s2c.fin);
+        if closed {
+            self.close(key, flow);
+        } else {
+            self.flows.insert(key, flow);
+        }
+    }
+
+    fn feed(&mut self, key: &FlowKey, flow: &mut Flow, s: &Segment<'_>, from_client: bool) {
+        let stream = if from_client {
+            &mut flow.c2s
+        } else {
+            &mut flow.s2c
+        };
+        if s.fin {
+            stream.fin = true;
+        }
+        if stream.stopped {
+            // Still learn which SMB a connection joined mid-stream speaks: a segment that
+            // starts a message shows the magic after the 4-byte NBSS header.
+            if from_client && flow.conn.mid_stream && !flow.conn.negotiated {
+                note_magic(&mut flow.conn, s.payload);
+            }
+            return;
+        }
+        let payload_start = s.seq.wrapping_add(u32::from(s.syn));
+        let next = match stream.next_seq {
+            Some(n) => n,
+            None => {
+                stream.next_seq = Some(payload_start);
+                payload_start
+            }
+        };
+        if s.payload.is_empty() {
+            if s.syn && stream.buf.is_empty() {
+                stream.next_seq = Some(payload_start);
+            }
+            return;
+        }
+        // The capture joined this connection after its start: the first bytes from the client
+        // must begin a message for anything to be read.
+        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf.is_empty() {
+            let starts = matches!(s.payload.first(), Some(0x00 | 0x81 | 0x85))
+                && matches!(s.payload.get(4..8), Some(b"\xffSMB" | b"\xfeSMB") | None);
+            if !starts {
+                flow.conn.mid_stream = true;
+                stream.stopped = true;
+                note_magic(&mut flow.conn, s.payload);
+                return;
+            }
+        }
+        let rel = s.seq.wrapping_sub(next) as i32;
+        let mut appended = false;
+        if rel <= 0 {
+            let overlap = rel.unsigned_abs() as usize;
+            if overlap >= s.payload.len() {
+                self.stats.retransmissions += 1;
+                return;
+            }
+            let fresh = s.payload.get(overlap..).unwrap_or_default();
+            push_bytes(stream, fresh);
+            stream.next_seq = Some(next.wrapping_add(fresh.len() as u32));
+            appended = true;
+        } else if stream.ooo.len() < MAX_OUT_OF_ORDER {
+            stream.ooo.push((s.seq, s.payload.to_vec()));
+        } else {
+            self.stats.gaps += 1;
+            flow.conn.gap = true;
+            stream.stopped = true;
+            stream.buf = Vec::new();
+            stream.ooo = Vec::new();
+            return;
+        }
+        if s.cut {
+            // The rest of this segment was never captured: what follows cannot be framed.
+            flow.conn.gap = true;
+            stream.stopped = true;
+        }
+        if appended {
+            // Segments that now fit, in order.
+            while let Some(n) = stream.next_seq {
+                let Some(k) = stream
+                    .ooo
+                    .iter()
+                    .position(|(q, d)| {
+                        let r = q.wrapping_sub(n) as i32;
+                        r <= 0 && (r.unsigned_abs() as usize) < d.len()
+                    })
+                    .or_else(|| {
+                        stream.ooo.iter().position(|(q, d)| {
+                            let r = q.wrapping_sub(n) as i32;
+                            r <= 0 && (r.unsigned_abs() as usize) >= d.len()
+                        })
+                    })
+                else {
+                    break;
+                };
+                let (q, d) = stream.ooo.swap_remove(k);
+                let overlap = (q.wrapping_sub(n) as i32).unsigned_abs() as usize;
+                if let Some(fresh) = d.get(overlap..).filter(|f| !f.is_empty()) {
+                    push_bytes(stream, fresh);
+                    stream.next_seq = Some(n.wrapping_add(fresh.len() as u32));
+                }
+            }
+        }
+        self.drain(key, flow, s.ts, from_client);
+    }
+
+    /// Frames and handles the complete NBSS messages at the front of a direction's buffer.
+    fn drain(&mut self, key: &FlowKey, flow: &mut Flow, ts: Micros, from_client: bool) {
+        let mut start = 0usize;
+        loop {
+            let stream = if from_client {
+                &mut flow.c2s
+            } else {
+                &mut flow.s2c
+            };
+            if stream.stopped {
+                break;
+            }
+            let avail = stream.buf.len().saturating_sub(start);
+            if stream.skip > 0 {
+                let n = stream.skip.min(avail);
+                stream.skip -= n;
+                start += n;
+                if stream.skip > 0 {
+                    break;
+                }
+                continue;
+            }
+            let Some(hdr) = stream.buf.get(start..start + 4) else {
+                break;
+            };
+            let kind = hdr.first().copied().unwrap_or(0xff);
+            let len = (usize::from(hdr.get(1).copied().unwrap_or(0)) << 16)
+                | (usize::from(hdr.get(2).copied().unwrap_or(0)) << 8)
+                | usize::from(hdr.get(3).copied().unwrap_or(0));
+            if !matches!(kind, 0x00 | 0x81..=0x85) {
+                // Not NBSS framing (an NBSS length that lied, or not SMB at all): stop here.
+                self.stats.bad_nbss += 1;
+                stream.stopped = true;
+                break;
+            }
+            if len > MAX_MESSAGE {
+                stream.skip = len;
+                start += 4;
+                stream.messages += 1;
+                continue;
+            }
+            if avail < 4 + len {
+                break;
+            }
+            let body = stream
+                .buf
+                .get(start + 4..start + 4 + len)
+                .unwrap_or_default()
+                .to_vec();
+            start += 4 + len;
+            stream.messages += 1;
+            if stream.messages > MAX_MESSAGES {
+                stream.stopped = true;
+            }
+            if from_client {
+                self.client_message(key, &mut flow.conn, kind, &body, ts);
+                if flow.conn.mid_stream {
+                    flow.c2s.stopped = true;
+                }
+            } else {
+                self.server_message(key, &mut flow.conn, kind, &body, ts);
+            }
+        }
+        let stream = if from_client {
+            &mut flow.c2s
+        } else {
+            &mut flow.s2c
+        };
+        if stream.stopped {
+            stream.buf = Vec::new();
+            stream.ooo = Vec::new();
+        } else if start > 0 {
+            stream.buf.drain(..start.min(stream.buf.len()));
+        }
+        if stream.buf.len() > MAX_MESSAGE + 4 {
+            stream.stopped = true;
+            stream.buf = Vec::new();
+        }
+    }
+
+    fn client_message(
+        &mut self,
+        key: &FlowKey,
+        conn: &mut Conn,
+        kind: u8,
+        body: &[u8],
+        ts: Micros,
+    ) {
+        let pk = PairKey {
+            server: key.server.ip(),
+            client: key.client.ip(),
+        };
+        if kind == 0x81 {
+            if let Ok(r) = parse_nbss_session_request(body) {
+                if let Some(p) = self.pairs.get_mut(&pk) {
+                    p.client_netbios_name.get_or_insert(r.calling);
+                }
+                let srv = self.servers.entry(pk.server).or_default();
+                if !r.called.is_empty() && r.called != "*SMBSERVER" {
+                    srv.name.get_or_insert(r.called);
+                }
+            }
+            return;
+        }
+        if kind != 0x00 {
+            return;
+        }
+        let first_message = !conn.negotiated && !conn.seen_smb1 && !conn.seen_smb2;
+        let Ok(msg) = parse_smb_message(body) else {
+            return;
+        };
+        let pair = self.pairs.get_mut(&pk);
+        match msg {
+            SmbMessage::Smb1(h, _) => {
+                conn.seen_smb1 = true;
+                if h.command == Smb1Command::NEGOTIATE {
+                    if let Ok(r) = parse_smb1_negotiate_request(body) {
+                        conn.negotiated = true;
+                        for d in r.dialects {
+                            if is_smb2_dialect_string(&d) {
+                                conn.offered_smb2 = true;
+                            } else {
+                                conn.offered_smb1 = true;
+                            }
+                            if let Some(p) = self.pairs.get_mut(&pk) {
+                                p.add_dialect(d);
+                            }
+                        }
+                    }
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
+                    if let (Ok(r), Some(p)) = (parse_smb1_session_setup_request(body), pair) {
+                        set(&mut p.client_native_os, r.native_os);
+                        set(&mut p.client_native_lanman, r.native_lanman);
+                        set(&mut p.client_domain, r.primary_domain);
+                        ntlmssp_names(p, r.security_blob);
+                    }
+                } else if first_message && !conn.saw_syn {
+                    conn.mid_stream = true;
+                }
+            }
+            SmbMessage::Smb2(h, _) => {
+                conn.seen_smb2 = true;
+                if h.command == Smb2Command::NEGOTIATE {
+                    if let Ok(r) = parse_smb2_negotiate_request(body) {
+                        conn.negotiated = true;
+                        conn.offered_smb2 = true;
+                        if let Some(p) = pair {
+                            for d in r.dialects {
+                                p.add_dialect(smb2_dialect_label(d));
+                            }
+                        }
+                    }
+                } else if h.command == Smb2Command::SESSION_SETUP {
+                    if let (Ok(blob), Some(p)) = (parse_smb2_session_setup_request(body), pair) {
+                        ntlmssp_names(p, blob);
+                    }
+                } else if first_message && !conn.saw_syn {
+                    conn.mid_stream = true;
+                }
+            }
+        }
+        let _ = ts;
+    }
+
+    fn server_message(
+        &mut self,
+        key: &FlowKey,
+        conn: &mut Conn,
+        kind: u8,
+        body: &[u8],
+        ts: Micros,
+    ) {
+        let _ = conn;
+        if kind != 0x00 {
+            return;
+        }
+        let Ok(msg) = parse_smb_message(body) else {
+            return;
+        };
+        let srv = self.servers.entry(key.server.ip()).or_default();
+        match msg {
+            SmbMessage::Smb1(h, _) => {
+                if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
+                    srv.answered_smb1 = true;
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
+                    if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
+                        server_name_from_blob(srv, r.security_blob);
+                    }
+                }
+            }
+            SmbMessage::Smb2(h, _) => {
+                if h.command == Smb2Command::NEGOTIATE && h.is_response() {
+                    if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
+                        srv.smb2_negotiate
+                            .get_or_insert((r.dialect_revision, key.client.ip(), ts));
+                    }
+                } else if h.command == Smb2Command::SESSION_SETUP && h.is_response() {
+                    if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
+                        server_name_from_blob(srv, r.security_buffer);
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, key: FlowKey, flow: Flow) {
+        if !flow.conn.had_data {
+            self.stats.connections_without_data += 1;
+            return;
+        }
+        if flow.conn.pair_full {
+            return;
+        }
+        let class = flow.conn.class();
+        if let Some(p) = self.pairs.get_mut(&PairKey {
+            server: key.server.ip(),
+            client: key.client.ip(),
+        }) {
+            p.add_session(class);
+        }
+    }
+
+    /// Closes connections idle for [`IDLE_SECS`] of capture time, at most once per second of it.
+    fn sweep_idle(&mut self, now: Micros) {
+        if now.saturating_sub(self.last_sweep) < 1_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let cutoff = now.saturating_sub(IDLE_SECS * 1_000_000);
+        let idle: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.last_ts < cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            if let Some(f) = self.flows.remove(&k) {
+                self.close(k, f);
+            }
+        }
+    }
+
+    /// Closes every connection still open (end of input) and returns the pairs and servers.
+    pub fn finish(
+        mut self,
+    ) -> (
+        HashMap<PairKey, PairFacts>,
+        HashMap<IpAddr, ServerFacts>,
+        TrackerStats,
+    ) {
+        let open: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        for (k, f) in open {
+            self.close(k, f);
+        }
+        (self.pairs, self.servers, self.stats)
+    }
+}
+
+fn push_bytes(stream: &mut Stream, b: &[u8]) {
+    // A message being skipped needs no buffering.
+    if stream.skip > 0 && stream.buf.is_empty() {
+        let n = stream.skip.min(b.len());
+        stream.skip -= n;
+        stream.buf.extend_from_slice(b.get(n..).unwrap_or_default());
+    } else {
+        stream.buf.extend_from_slice(b);
+    }
+}
+
+fn note_magic(conn: &mut Conn, payload: &[u8]) {
+    if payload.first() == Some(&0x00) {
+        match payload.get(4..8) {
+            Some(b"\xffSMB") => conn.seen_smb1 = true,
+            Some(b"\xfeSMB") => conn.seen_smb2 = true,
+            _ => {}
+        }
+    }
+}
+
+fn set(slot: &mut Option<String>, v: Option<String>) {
+    if slot.is_none() {
+        *slot = v.filter(|s| !s.is_empty());
+    }
+}
+
+fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
+    let Some(msg) = spnego_find_ntlmssp(blob) else {
+        return;
+    };
+    if let Ok(n) = parse_ntlmssp_client_names(msg) {
+        set(&mut p.client_workstation, n.workstation);
+        set(&mut p.client_domain, n.domain);
+    }
+}
+
+fn server_name_from_blob(srv: &mut ServerFacts, blob: &[u8]) {
+    if srv.name.is_some() {
+        return;
+    }
+    if let Some(msg) = spnego_find_ntlmssp(blob) {
+        if let Ok(c) = parse_ntlmssp_challenge(msg) {
+            srv.name = c.target_info.nb_computer_name.or(c.target_name);
+        }
+    }
+}
+
+/// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".
+pub fn smb2_dialect_label(d: Smb2Dialect) -> String {
+    format!("SMB {} (0x{:04x})", d.name(), d.0)
+}

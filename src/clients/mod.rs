@@ -1,0 +1,339 @@
+//! `smb1scan clients`: who breaks when SMB1 is turned off on a server.
+//!
+//! Reads packet captures (pcap, pcapng, plain or gzip: [`capture`]), follows each SMB connection
+//! far enough to see the dialects the client offers and the names it shows ([`flow`]), and
+//! decides per (server, client) pair with the pure [`verdict::decide`]: `breaks` (the client
+//! offered SMB1 only), `falls-back` (it offered SMB2 too and the server is seen speaking SMB2),
+//! `unknown` with its reason, or `smb2-only` (counted, listed only with `--all`).
+//!
+//! The JSON Lines record ([`ClientRecord`], one per pair, then one [`SummaryLine`]) is the schema
+//! of docs/clients.md; CSV is its flat projection.
+
+pub mod capture;
+pub mod flow;
+pub mod output;
+pub mod verdict;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use flow::{Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
+use verdict::{decide, UnknownReason, Verdict, VerdictInput};
+
+/// One thing wrong with an input: printed as one line on standard error and kept in the outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The input (file name, interface).
+    pub input: String,
+    /// What was wrong and what it means for the result.
+    pub problem: String,
+}
+
+impl Problem {
+    /// A problem with `input`.
+    pub fn new(input: &str, problem: impl Into<String>) -> Self {
+        Problem {
+            input: input.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// One (server, client) pair: the JSON Lines record of `smb1scan clients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The SMB server's address.
+    pub server: IpAddr,
+    /// The server's NetBIOS name, when the traffic shows it (NTLMSSP challenge, the called name).
+    pub server_name: Option<String>,
+    /// The client's address.
+    pub client: IpAddr,
+    /// `breaks`, `falls-back`, `unknown`, `smb2-only`.
+    pub verdict: Verdict,
+    /// Why `unknown`.
+    pub reason: Option<UnknownReason>,
+    /// The verdict in one sentence, with its evidence.
+    pub detail: String,
+    /// How the server is known to speak SMB2, when it is.
+    pub server_smb2: Option<String>,
+    /// Server ports used.
+    pub ports: Vec<u16>,
+    /// Sessions seen (connections carrying client data; audit log entries).
+    pub sessions: u64,
+    /// Sessions that offered SMB1 only.
+    pub sessions_smb1_only: u64,
+    /// Sessions that offered SMB1 and SMB2.
+    pub sessions_smb1_and_smb2: u64,
+    /// Sessions that offered, or used, SMB2 only.
+    pub sessions_smb2_only: u64,
+    /// Sessions not decided.
+    pub sessions_unknown: u64,
+    /// Dialects the client offered (SMB1 strings, SMB2 revisions).
+    pub dialects: Vec<String>,
+    /// NetBIOS calling name (port 139 session request).
+    pub client_netbios_name: Option<String>,
+    /// NTLMSSP workstation.
+    pub client_workstation: Option<String>,
+    /// NTLMSSP or SESSION_SETUP domain.
+    pub client_domain: Option<String>,
+    /// NativeOS of the client's SMB1 SESSION_SETUP.
+    pub client_native_os: Option<String>,
+    /// NativeLanMan of the client's SMB1 SESSION_SETUP.
+    pub client_native_lanman: Option<String>,
+    /// ClientName of an SMB1 audit event.
+    pub client_log_name: Option<String>,
+    /// First seen (RFC 3339, UTC).
+    pub first_seen: Option<String>,
+    /// Last seen.
+    pub last_seen: Option<String>,
+    /// Inputs the pair was seen in.
+    pub sources: Vec<String>,
+}
+
+/// Counts over a run: the scope an auditor needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Inputs given.
+    pub inputs: Vec<String>,
+    /// Packet records read.
+    pub packets: u64,
+    /// Pairs per verdict.
+    pub breaks: u64,
+    /// Pairs that fall back to SMB2.
+    pub falls_back: u64,
+    /// Pairs not decided.
+    pub unknown: u64,
+    /// Pairs whose clients never offered SMB1 (listed only with --all).
+    pub smb2_only: u64,
+    /// Tracker counters (connections, caps, gaps).
+    pub tracker: TrackerStats,
+    /// The bounds in force.
+    pub max_flows: usize,
+    /// Pair bound.
+    pub max_pairs: usize,
+    /// Every problem met.
+    pub problems: Vec<Problem>,
+    /// Inputs of which nothing could be read (missing, not a capture).
+    pub unreadable_inputs: u64,
+}
+
+impl Summary {
+    /// Lines saying what the run could not see: the caps that were hit and the problems.
+    pub fn scope_lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let t = &self.tracker;
+        if t.connections_not_tracked > 0 || t.segments_not_tracked > 0 {
+            v.push(format!(
+                "connection table full ({} connections at once, --max-flows): {} connections ({} segments) were not followed; their clients are not in the result",
+                self.max_flows, t.connections_not_tracked, t.segments_not_tracked
+            ));
+        }
+        if t.connections_pairs_full > 0 {
+            v.push(format!(
+                "pair table full ({} pairs, --max-pairs): {} connections of further pairs were not counted",
+                self.max_pairs, t.connections_pairs_full
+            ));
+        }
+        if t.snaplen_cut_segments > 0 {
+            v.push(format!(
+                "{} SMB segments were cut by the capture's snapshot length (capture with -s 0)",
+                t.snaplen_cut_segments
+            ));
+        }
+        if t.gaps > 0 {
+            v.push(format!(
+                "{} connection directions had gaps (lost or reordered packets beyond {}) and were not read further",
+                t.gaps,
+                flow::MAX_OUT_OF_ORDER
+            ));
+        }
+        v
+    }
+
+    /// True when every input was read whole and nothing was capped.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+            && self.tracker.connections_not_tracked == 0
+            && self.tracker.segments_not_tracked == 0
+            && self.tracker.connections_pairs_full == 0
+    }
+}
+
+/// The last JSON Lines record of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummaryLine {
+    /// The run's counts and scope.
+    pub summary: Summary,
+}
+
+/// Options of a `clients` run, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ClientsOptions {
+    /// Capture files (and, later, audit logs).
+    pub inputs: Vec<PathBuf>,
+    /// List smb2-only pairs too.
+    pub all: bool,
+    /// Bounds.
+    pub limits: Limits,
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Listed pairs, breaks first, then unknown, falls-back, smb2-only; by server, client.
+    pub records: Vec<ClientRecord>,
+    /// Counts and scope.
+    pub summary: Summary,
+}
+
+/// Reads every input and decides every pair.
+pub fn analyse(opts: &ClientsOptions) -> Findings {
+    let mut tracker = Tracker::new(opts.limits);
+    let mut problems = Vec::new();
+    let mut packets = 0;
+    let mut unreadable = 0;
+    for path in &opts.inputs {
+        let name = path.display().to_string();
+        tracker.set_source(&name);
+        let before = problems.len();
+        match capture::read_capture_file(path, &mut tracker, &mut problems) {
+            Ok(s) => {
+                packets += s.packets;
+                if s.packets == 0 && problems.len() > before {
+                    unreadable += 1;
+                }
+            }
+            Err(e) => {
+                unreadable += 1;
+                problems.push(Problem::new(&name, format!("cannot read: {e}")));
+            }
+        }
+    }
+    let inputs = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut f = findings(tracker, problems, inputs, packets, opts);
+    f.summary.unreadable_inputs = unreadable;
+    f
+}
+
+/// Decides the pairs a tracker collected.
+pub fn findings(
+    tracker: Tracker,
+    problems: Vec<Problem>,
+    inputs: Vec<String>,
+    packets: u64,
+    opts: &ClientsOptions,
+) -> Findings {
+    let (pairs, servers, stats) = tracker.finish();
+    let mut summary = Summary {
+        inputs,
+        packets,
+        tracker: stats,
+        max_flows: opts.limits.max_flows,
+        max_pairs: opts.limits.max_pairs,
+        problems,
+        ..Default::default()
+    };
+    let mut records = Vec::new();
+    for (key, facts) in pairs {
+        let r = record(key, &facts, servers.get(&key.server));
+        match r.verdict {
+            Verdict::Breaks => summary.breaks += 1,
+            Verdict::FallsBack => summary.falls_back += 1,
+            Verdict::Unknown => summary.unknown += 1,
+            Verdict::Smb2Only => summary.smb2_only += 1,
+        }
+        if r.verdict != Verdict::Smb2Only || opts.all {
+            records.push(r);
+        }
+    }
+    records.sort_by(|a, b| (a.verdict, a.server, a.client).cmp(&(b.verdict, b.server, b.client)));
+    Findings { records, summary }
+}
+
+fn rfc3339(t: Micros) -> Option<String> {
+    chrono::DateTime::from_timestamp_micros(t)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// The record of one pair: facts plus the verdict.
+pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
+    let smb2 = server.and_then(|s| s.smb2_negotiate);
+    let (verdict, reason) = decide(&VerdictInput {
+        sessions: f.counts,
+        unknown_reason: f.unknown_reason,
+        server_speaks_smb2: smb2.is_some(),
+    });
+    let server_smb2 = smb2.map(|(d, client, ts)| {
+        format!(
+            "answered an SMB2 NEGOTIATE with dialect {} (0x{:04x}) to {client}{}",
+            d.name(),
+            d.0,
+            rfc3339(ts).map(|t| format!(" at {t}")).unwrap_or_default()
+        )
+    });
+    let c = f.counts;
+    let detail = match (verdict, reason) {
+        (Verdict::Breaks, _) => format!(
+            "{} of {} sessions offered only SMB1 dialects: this client stops working with this server when SMB1 is off",
+            c.smb1_only, f.sessions
+        ),
+        (Verdict::FallsBack, _) => format!(
+            "the client offered SMB2 as well and the server {}",
+            server_smb2.as_deref().unwrap_or("speaks SMB2")
+        ),
+        (Verdict::Smb2Only, _) => "the client never offered SMB1 to this server".to_string(),
+        (Verdict::Unknown, Some(r)) => {
+            let extra = if r == UnknownReason::ServerSmb2NotShown
+                && server.is_some_and(|s| s.answered_smb1)
+            {
+                " (it answered in SMB1)"
+            } else {
+                ""
+            };
+            format!("{}{extra}", r.explain())
+        }
+        (Verdict::Unknown, None) => "not decided".to_string(),
+    };
+    ClientRecord {
+        server: key.server,
+        server_name: server.and_then(|s| s.name.clone()),
+        client: key.client,
+        verdict,
+        reason,
+        detail,
+        server_smb2,
+        ports: f.ports.clone(),
+        sessions: f.sessions,
+        sessions_smb1_only: c.smb1_only,
+        sessions_smb1_and_smb2: c.smb1_and_smb2,
+        sessions_smb2_only: c.smb2_only,
+        sessions_unknown: c.unknown,
+        dialects: f.dialects.clone(),
+        client_netbios_name: f.client_netbios_name.clone(),
+        client_workstation: f.client_workstation.clone(),
+        client_domain: f.client_domain.clone(),
+        client_native_os: f.client_native_os.clone(),
+        client_native_lanman: f.client_native_lanman.clone(),
+        client_log_name: f.client_log_name.clone(),
+        first_seen: f.first_seen.and_then(rfc3339),
+        last_seen: f.last_seen.and_then(rfc3339),
+        sources: f.sources.clone(),
+    }
+}
+
+/// Per server, the clients that break: what `scan` / `report --clients FILE` show before the
+/// command that turns SMB1 off.
+pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<IpAddr, Vec<ClientRecord>> {
+    let mut m: HashMap<IpAddr, Vec<ClientRecord>> = HashMap::new();
+    for r in records.iter().filter(|r| r.verdict == Verdict::Breaks) {
+        m.entry(r.server).or_default().push(r.clone());
+    }
+    m
+}
