@@ -19,16 +19,28 @@ fn captures_dir() -> Option<PathBuf> {
         return Some(d);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but {} is missing: the capture evidence cannot be checked", d.display());
+        panic!(
+            "CI=true but {} is missing: the capture evidence cannot be checked",
+            d.display()
+        );
     }
-    eprintln!("SKIPPED: {} not present (the real-capture evidence was not checked)", d.display());
+    eprintln!(
+        "SKIPPED: {} not present (the real-capture evidence was not checked)",
+        d.display()
+    );
     None
 }
 
 struct Expect {
     file: &'static str,
     /// (server, client, verdict, reason, sessions)
-    pairs: &'static [(&'static str, &'static str, Verdict, Option<UnknownReason>, u64)],
+    pairs: &'static [(
+        &'static str,
+        &'static str,
+        Verdict,
+        Option<UnknownReason>,
+        u64,
+    )],
     /// SMB2-only pairs counted (not listed).
     smb2_only: u64,
     /// A client name or OS string that must appear in the first pair, when the traffic shows one.
@@ -110,14 +122,22 @@ fn every_shared_capture_has_its_clients_verdicts() {
     listed.sort();
     let mut expected: Vec<&str> = EXPECT.iter().map(|e| e.file).collect();
     expected.sort();
-    assert_eq!(listed, expected, "every capture has an expectation, and only those");
+    assert_eq!(
+        listed, expected,
+        "every capture has an expectation, and only those"
+    );
     for e in EXPECT {
         let f = analyse(&ClientsOptions {
             inputs: vec![dir.join(e.file)],
             all: false,
             limits: Default::default(),
         });
-        assert!(f.summary.problems.is_empty(), "{}: {:?}", e.file, f.summary.problems);
+        assert!(
+            f.summary.problems.is_empty(),
+            "{}: {:?}",
+            e.file,
+            f.summary.problems
+        );
         let got: Vec<(IpAddr, IpAddr, Verdict, Option<UnknownReason>, u64)> = f
             .records
             .iter()
@@ -148,7 +168,11 @@ fn every_shared_capture_has_its_clients_verdicts() {
         for r in &f.records {
             if r.verdict == Verdict::FallsBack {
                 let how = r.server_smb2.as_deref().unwrap_or_default();
-                assert!(how.contains("answered an SMB2 NEGOTIATE"), "{}: {how}", e.file);
+                assert!(
+                    how.contains("answered an SMB2 NEGOTIATE"),
+                    "{}: {how}",
+                    e.file
+                );
             }
         }
     }
@@ -173,7 +197,13 @@ fn all_shared_captures_in_one_run() {
         .iter()
         .find(|r| r.server.to_string() == "172.16.66.36" && r.client.to_string() == "172.16.66.37")
         .unwrap();
-    assert_eq!((r.verdict, r.sessions, r.sources.len()), (Verdict::Breaks, 2, 2));
+    assert_eq!(
+        (r.verdict, r.sessions, r.sources.len()),
+        (Verdict::Breaks, 2, 2)
+    );
     assert_eq!(f.summary.smb2_only, 2);
-    assert!(f.records.iter().any(|r| r.verdict == Verdict::Smb2Only), "--all lists them");
+    assert!(
+        f.records.iter().any(|r| r.verdict == Verdict::Smb2Only),
+        "--all lists them"
+    );
 }

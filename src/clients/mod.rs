@@ -253,7 +253,7 @@ pub fn findings(
             records.push(r);
         }
     }
-    records.sort_by(|a, b| (a.verdict, a.server, a.client).cmp(&(b.verdict, b.server, b.client)));
+    records.sort_by_key(|r| (r.verdict, r.server, r.client));
     Findings { records, summary }
 }
 

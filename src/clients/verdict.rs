@@ -152,10 +152,12 @@ mod tests {
         }
     }
 
+    type Row = (SessionCounts, Option<R>, bool, V, Option<R>);
+
     #[test]
     fn verdict_table() {
         #[rustfmt::skip]
-        let rows: &[(SessionCounts, Option<R>, bool, V, Option<R>)] = &[
+        let rows: &[Row] = &[
             // sessions        unknown reason       smb2 srv  verdict         reason
             (c(1, 0, 0, 0), None,                    false, V::Breaks,    None),
             (c(1, 0, 0, 0), None,                    true,  V::Breaks,    None),
