@@ -15,7 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SUBCOMMANDS: [&str; 6] = ["scan", "demo", "diff", "report", "completions", "man"];
+const SUBCOMMANDS: [&str; 7] = [
+    "scan",
+    "demo",
+    "diff",
+    "report",
+    "clients",
+    "completions",
+    "man",
+];
 
 /// Other programs whose flags the docs' shell comments may mention.
 const FOREIGN_TOOLS: [&str; 12] = [
