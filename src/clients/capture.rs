@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::pcapng::Block;
@@ -55,15 +56,78 @@ pub fn read_capture_file(
     let n = f.read(&mut magic)?;
     let f = std::fs::File::open(path)?;
     let name = path.display().to_string();
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(read_capture(
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)),
-            &name,
-            tracker,
-            problems,
-        ))
+    let error = Arc::new(Mutex::new(None));
+    let gzip = n == 2 && magic == [0x1f, 0x8b];
+    let stats = if gzip {
+        let inner = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f));
+        read_capture(KeepGood::new(inner, &error), &name, tracker, problems)
     } else {
-        Ok(read_capture(f, &name, tracker, problems))
+        read_capture(KeepGood::new(f, &error), &name, tracker, problems)
+    };
+    let taken = error.lock().ok().and_then(|mut e| e.take());
+    if let Some(e) = taken {
+        // The cut itself is the problem; the record it left unfinished is its consequence.
+        problems.retain(|p| !(p.input == name && p.problem.starts_with("file ends inside")));
+        problems.push(Problem::new(
+            &name,
+            format!(
+                "{} after {} packets: {e}; everything before it was read, the rest was not",
+                if gzip {
+                    "the gzip stream is cut or corrupt"
+                } else {
+                    "read error"
+                },
+                stats.packets
+            ),
+        ));
+    }
+    Ok(stats)
+}
+
+/// Hands on every byte a stream gives before its error (a cut gzip stream decodes fine up to the
+/// cut), then ends the stream and keeps the error for the caller to report: pcap-parser would
+/// otherwise drop a buffer it had already filled.
+struct KeepGood<R> {
+    inner: R,
+    error: Arc<Mutex<Option<std::io::Error>>>,
+    failed: bool,
+}
+
+impl<R> KeepGood<R> {
+    fn new(inner: R, error: &Arc<Mutex<Option<std::io::Error>>>) -> Self {
+        KeepGood {
+            inner,
+            error: Arc::clone(error),
+            failed: false,
+        }
+    }
+}
+
+impl<R: Read> Read for KeepGood<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed {
+            return Ok(0);
+        }
+        let mut filled = 0;
+        while filled < buf.len() {
+            let end = buf.len().min(filled + 16 * 1024);
+            let Some(chunk) = buf.get_mut(filled..end) else {
+                break;
+            };
+            match self.inner.read(chunk) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.failed = true;
+                    if let Ok(mut slot) = self.error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(filled)
     }
 }
 
@@ -193,6 +257,13 @@ pub fn read_capture<R: Read + Send>(
                 reader.consume(offset);
             }
             Err(PcapError::Eof) => break,
+            Err(PcapError::UnexpectedEof) => {
+                problem(format!(
+                    "file ends inside a record after {} packets: the capture was cut; everything before it was read",
+                    stats.packets
+                ));
+                break;
+            }
             Err(PcapError::Incomplete(_)) => {
                 if reader.reader_exhausted() {
                     let left = reader.data().len();

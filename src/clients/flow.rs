@@ -274,6 +274,7 @@ impl Conn {
 
 #[derive(Debug)]
 struct Flow {
+    first_ts: Micros,
     last_ts: Micros,
     c2s: Stream,
     s2c: Stream,
@@ -371,6 +372,7 @@ impl Tracker {
             self.flows.insert(
                 key,
                 Flow {
+                    first_ts: s.ts,
                     last_ts: s.ts,
                     c2s: Stream::default(),
                     s2c: Stream::default(),
@@ -395,6 +397,7 @@ impl Tracker {
             match self.pair_mut(pk) {
                 Some(p) => {
                     p.sessions += 1;
+                    p.seen(flow.first_ts);
                     if !p.ports.contains(&key.server.port()) {
                         p.ports.push(key.server.port());
                     }
@@ -630,7 +633,15 @@ impl Tracker {
             return;
         }
         let first_message = !conn.negotiated && !conn.seen_smb1 && !conn.seen_smb2;
+        match body.get(..4) {
+            Some(b"\xffSMB") => conn.seen_smb1 = true,
+            Some(b"\xfeSMB") => conn.seen_smb2 = true,
+            _ => {}
+        }
         let Ok(msg) = parse_smb_message(body) else {
+            if first_message && !conn.saw_syn {
+                conn.mid_stream = true;
+            }
             return;
         };
         let pair = self.pairs.get_mut(&pk);
@@ -831,4 +842,171 @@ fn server_name_from_blob(srv: &mut ServerFacts, blob: &[u8]) {
 /// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".
 pub fn smb2_dialect_label(d: Smb2Dialect) -> String {
     format!("SMB {} (0x{:04x})", d.name(), d.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smb1scan_protocol::nbss::build_nbss_session_message;
+    use smb1scan_protocol::smb1::header::Smb1Ids;
+    use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request;
+
+    const C: &str = "10.0.0.5:50000";
+    const S: &str = "10.0.0.1:445";
+
+    fn seg<'a>(from_client: bool, seq: u32, syn: bool, payload: &'a [u8]) -> Segment<'a> {
+        let (c, s) = (C.parse().unwrap(), S.parse().unwrap());
+        Segment {
+            ts: 1_000_000,
+            src: if from_client { c } else { s },
+            dst: if from_client { s } else { c },
+            seq,
+            syn,
+            fin: false,
+            rst: false,
+            payload,
+            cut: false,
+        }
+    }
+
+    fn negotiate(dialects: &[&str]) -> Vec<u8> {
+        build_nbss_session_message(&build_smb1_negotiate_request(dialects, Smb1Ids::default()))
+            .to_vec()
+    }
+
+    fn only_pair(t: Tracker) -> (PairFacts, TrackerStats) {
+        let (pairs, _, stats) = t.finish();
+        assert_eq!(pairs.len(), 1);
+        (pairs.into_values().next().unwrap(), stats)
+    }
+
+    #[test]
+    fn in_order_smb1_only_negotiate() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.smb1_only, 1);
+        assert_eq!(p.dialects, ["NT LM 0.12"]);
+    }
+
+    #[test]
+    fn out_of_order_and_retransmitted_segments() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12", "SMB 2.002", "SMB 2.???"]);
+        let (a, b) = m.split_at(20);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 120, false, b)); // second half first
+        t.segment(&seg(true, 100, false, a));
+        t.segment(&seg(true, 100, false, a)); // retransmission
+        t.segment(&seg(true, 110, false, &m[10..30])); // overlapping retransmission
+        let (p, stats) = only_pair(t);
+        assert_eq!(p.counts.smb1_and_smb2, 1, "{p:?}");
+        assert_eq!(stats.retransmissions, 2);
+    }
+
+    #[test]
+    fn nbss_length_that_lies_is_skipped_not_buffered() {
+        let mut t = Tracker::new(Limits::default());
+        // A session message announcing 16 MiB, then 100 bytes of it: skipped as data, no panic,
+        // nothing buffered, and no negotiate: undecided.
+        let mut m = vec![0x00, 0xff, 0xff, 0xff];
+        m.extend_from_slice(&[0x41; 100]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        assert!(t.flows.values().all(|f| f.c2s.buf.len() <= MAX_MESSAGE + 4));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.unknown, 1);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+        // An unknown NBSS type stops the direction and is counted.
+        let mut t = Tracker::new(Limits::default());
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &[0x42, 0, 0, 4, 1, 2, 3, 4]));
+        let (_, _, stats) = t.finish();
+        assert_eq!(stats.bad_nbss, 1);
+    }
+
+    #[test]
+    fn snaplen_cut_negotiate_is_unknown() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        let mut s = seg(true, 100, false, &m[..30]);
+        s.cut = true;
+        t.segment(&s);
+        let (p, stats) = only_pair(t);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+        assert_eq!(stats.snaplen_cut_segments, 1);
+    }
+
+    #[test]
+    fn mid_stream_connection() {
+        let mut t = Tracker::new(Limits::default());
+        // No SYN, and the first client bytes are the middle of a WRITE.
+        t.segment(&seg(true, 5000, false, &[0x33; 200]));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::MidStream));
+        // No SYN, joined at a message boundary carrying SMB2: the session uses SMB2.
+        let mut t = Tracker::new(Limits::default());
+        let mut m = vec![0, 0, 0, 68];
+        m.extend_from_slice(b"\xfeSMB");
+        m.extend_from_slice(&[0; 64]);
+        m[4 + 12] = 8; // command READ
+        t.segment(&seg(true, 5000, false, &m));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.smb2_only, 1, "{p:?}");
+    }
+
+    #[test]
+    fn gap_beyond_the_bound_gives_up_the_direction() {
+        let mut t = Tracker::new(Limits::default());
+        t.segment(&seg(true, 99, true, &[]));
+        for k in 0..=MAX_OUT_OF_ORDER as u32 {
+            t.segment(&seg(true, 1000 + k * 10, false, &[0; 5]));
+        }
+        let (p, stats) = only_pair(t);
+        assert_eq!(stats.gaps, 1);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+    }
+
+    #[test]
+    fn flow_table_cap_counts_what_it_drops() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 10,
+            max_pairs: 100,
+        });
+        for port in 0..100u16 {
+            let mut s = seg(true, 1, true, &[]);
+            s.src = SocketAddr::new("10.0.0.5".parse().unwrap(), 1000 + port);
+            t.segment(&s);
+        }
+        assert_eq!(t.flows_held(), 10);
+        assert_eq!(t.stats.connections_not_tracked, 90);
+        assert_eq!(t.stats.peak_flows, 10);
+    }
+
+    #[test]
+    fn idle_connections_make_room() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 1,
+            max_pairs: 10,
+        });
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        let mut later = seg(true, 1, true, &[]);
+        later.src = "10.0.0.6:40000".parse().unwrap();
+        later.ts += (IDLE_SECS + 1) * 1_000_000;
+        t.segment(&later);
+        assert_eq!(t.stats.connections_not_tracked, 0);
+        let (pairs, _, _) = t.finish();
+        let first = pairs
+            .get(&PairKey {
+                server: "10.0.0.1".parse().unwrap(),
+                client: "10.0.0.5".parse().unwrap(),
+            })
+            .unwrap();
+        assert_eq!(first.counts.smb1_only, 1, "closed when idle, still counted");
+    }
 }
