@@ -21,6 +21,11 @@ Examples:
   # Several captures (pcap, pcapng, .gz) into a spreadsheet and an HTML page
   smb1scan clients mon.pcapng tue.pcap.gz -o clients.csv -o clients.html
 
+  # Windows 8 / 2012 and later: the SMB1 access audit
+  #   Set-SmbServerConfiguration -AuditSmb1Access $true   (then, days later)
+  #   wevtutil epl Microsoft-Windows-SMBServer/Audit smb1-audit.evtx
+  smb1scan clients smb1-audit.evtx
+
   # The JSON Lines that `scan --clients` / `report --clients` read
   smb1scan clients smb.pcap -o clients.jsonl
 
@@ -32,7 +37,9 @@ unknown, or an input was not read whole, or a table was full; 1 no input could b
 #[derive(Debug, Clone, Args)]
 pub struct ClientsArgs {
     /// Packet captures: pcap or pcapng (tcpdump, tshark, Wireshark, pktmon etl2pcap), plain or
-    /// gzip.
+    /// gzip; SMB1 access audit logs (event 3000 of Microsoft-Windows-SMBServer/Audit) as .evtx
+    /// files or as the XML of wevtutil qe /f:xml or Get-WinEvent ToXml(). The kind is read from
+    /// the content.
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<PathBuf>,
     /// Write results to FILE (repeatable); the format comes from the extension (.csv .jsonl

@@ -7,7 +7,6 @@
 //! Nothing is copied from the captures. Outside CI a missing folder skips loudly; under CI=true
 //! it fails.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use smb1scan::clients::verdict::{UnknownReason, Verdict};
@@ -110,6 +109,8 @@ const EXPECT: &[Expect] = &[
     Expect { file: "winxp-sp3-unpatched-ms17-010-check-msf.pcap", pairs: &[("10.97.100.208", "10.97.100.101", V::Breaks, None, 1)], smb2_only: 0, shows: None },
 ];
 
+type Row = (String, String, Verdict, Option<UnknownReason>, u64);
+
 #[test]
 fn every_shared_capture_has_its_clients_verdicts() {
     let Some(dir) = captures_dir() else { return };
@@ -138,15 +139,23 @@ fn every_shared_capture_has_its_clients_verdicts() {
             e.file,
             f.summary.problems
         );
-        let got: Vec<(IpAddr, IpAddr, Verdict, Option<UnknownReason>, u64)> = f
+        let got: Vec<Row> = f
             .records
             .iter()
-            .map(|r| (r.server, r.client, r.verdict, r.reason, r.sessions))
+            .map(|r| {
+                (
+                    r.server.clone(),
+                    r.client.clone(),
+                    r.verdict,
+                    r.reason,
+                    r.sessions,
+                )
+            })
             .collect();
-        let want: Vec<(IpAddr, IpAddr, Verdict, Option<UnknownReason>, u64)> = e
+        let want: Vec<Row> = e
             .pairs
             .iter()
-            .map(|(s, c, v, r, n)| (s.parse().unwrap(), c.parse().unwrap(), *v, *r, *n))
+            .map(|(s, c, v, r, n)| (s.to_string(), c.to_string(), *v, *r, *n))
             .collect();
         assert_eq!(got, want, "{}", e.file);
         assert_eq!(f.summary.smb2_only, e.smb2_only, "{}", e.file);
@@ -195,7 +204,7 @@ fn all_shared_captures_in_one_run() {
     let r = f
         .records
         .iter()
-        .find(|r| r.server.to_string() == "172.16.66.36" && r.client.to_string() == "172.16.66.37")
+        .find(|r| r.server == "172.16.66.36" && r.client == "172.16.66.37")
         .unwrap();
     assert_eq!(
         (r.verdict, r.sessions, r.sources.len()),

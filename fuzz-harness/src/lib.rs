@@ -51,6 +51,7 @@ pub const TARGETS: &[&str] = &[
     "client_requests",
     "clients_capture",
     "clients_tcp",
+    "clients_audit",
 ];
 
 /// Runs target `name` on `data`; false when no target has that name.
@@ -73,6 +74,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "client_requests" => client_requests(data),
         "clients_capture" => clients_capture(data),
         "clients_tcp" => clients_tcp(data),
+        "clients_audit" => clients_audit(data),
         _ => return false,
     }
     true
@@ -448,4 +450,15 @@ pub fn clients_tcp(data: &[u8]) {
     }
     assert!(t.flows_held() <= 4);
     let _ = t.finish();
+}
+
+/// The SMB1 audit readers: the input as an `.evtx` image (evtx crate, chunk checksums, the panic
+/// guard) and as event XML (quick-xml).
+pub fn clients_audit(data: &[u8]) {
+    use smb1scan::clients::audit::{parse_events, read_evtx_bytes};
+    let mut problems = Vec::new();
+    let _ = read_evtx_bytes(data, "fuzz", &mut problems);
+    let text = String::from_utf8_lossy(data);
+    let (events, _) = parse_events(&text);
+    assert!(events.len() <= text.matches("Event").count());
 }

@@ -9,6 +9,7 @@
 //! The JSON Lines record ([`ClientRecord`], one per pair, then one [`SummaryLine`]) is the schema
 //! of docs/clients.md; CSV is its flat projection.
 
+pub mod audit;
 pub mod capture;
 pub mod flow;
 pub mod output;
@@ -45,12 +46,12 @@ impl Problem {
 /// One (server, client) pair: the JSON Lines record of `smb1scan clients`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
-    /// The SMB server's address.
-    pub server: IpAddr,
+    /// The SMB server's address (from an audit log: the Computer name that logged the event).
+    pub server: String,
     /// The server's NetBIOS name, when the traffic shows it (NTLMSSP challenge, the called name).
     pub server_name: Option<String>,
-    /// The client's address.
-    pub client: IpAddr,
+    /// The client's address (from an audit log: its ClientName).
+    pub client: String,
     /// `breaks`, `falls-back`, `unknown`, `smb2-only`.
     pub verdict: Verdict,
     /// Why `unknown`.
@@ -118,6 +119,12 @@ pub struct Summary {
     pub problems: Vec<Problem>,
     /// Inputs of which nothing could be read (missing, not a capture).
     pub unreadable_inputs: u64,
+    /// Audit log events read (any kind), and SMB1 access events (3000) among them.
+    pub audit_events: u64,
+    /// SMB1 access events counted.
+    pub smb1_audit_events: u64,
+    /// SMB1 access events not counted because the pair table was full.
+    pub audit_events_not_counted: u64,
 }
 
 impl Summary {
@@ -135,6 +142,12 @@ impl Summary {
             v.push(format!(
                 "pair table full ({} pairs, --max-pairs): {} connections of further pairs were not counted",
                 self.max_pairs, t.connections_pairs_full
+            ));
+        }
+        if self.audit_events_not_counted > 0 {
+            v.push(format!(
+                "pair table full ({} pairs, --max-pairs): {} SMB1 audit events of further pairs were not counted",
+                self.max_pairs, self.audit_events_not_counted
             ));
         }
         if t.snaplen_cut_segments > 0 {
@@ -159,6 +172,7 @@ impl Summary {
             && self.tracker.connections_not_tracked == 0
             && self.tracker.segments_not_tracked == 0
             && self.tracker.connections_pairs_full == 0
+            && self.audit_events_not_counted == 0
     }
 }
 
@@ -189,9 +203,46 @@ pub struct Findings {
     pub summary: Summary,
 }
 
+/// What an input is, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// pcap, pcapng, or gzip (of either).
+    Capture,
+    /// A Windows event log file (`ElfFile\0`).
+    Evtx,
+    /// Event XML (wevtutil /f:xml, Get-WinEvent ToXml()).
+    EventXml,
+}
+
+/// The kind of `head` (the first bytes of a file): EVTX by its signature, XML by a `<` first
+/// (after a byte-order mark and white space), anything else is read as a capture.
+pub fn input_kind(head: &[u8]) -> InputKind {
+    if head.starts_with(b"ElfFile\0") {
+        return InputKind::Evtx;
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return InputKind::EventXml;
+    }
+    let h = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    match h.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'<') => InputKind::EventXml,
+        _ => InputKind::Capture,
+    }
+}
+
+fn head_of(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut b = vec![0u8; 16];
+    let n = f.read(&mut b)?;
+    b.truncate(n);
+    Ok(b)
+}
+
 /// Reads every input and decides every pair.
 pub fn analyse(opts: &ClientsOptions) -> Findings {
     let mut tracker = Tracker::new(opts.limits);
+    let mut audit = audit::AuditPairs::default();
     let mut problems = Vec::new();
     let mut packets = 0;
     let mut unreadable = 0;
@@ -199,13 +250,33 @@ pub fn analyse(opts: &ClientsOptions) -> Findings {
         let name = path.display().to_string();
         tracker.set_source(&name);
         let before = problems.len();
-        match capture::read_capture_file(path, &mut tracker, &mut problems) {
-            Ok(s) => {
-                packets += s.packets;
-                if s.packets == 0 && problems.len() > before {
-                    unreadable += 1;
-                }
+        let kind = match head_of(path) {
+            Ok(h) => input_kind(&h),
+            Err(e) => {
+                unreadable += 1;
+                problems.push(Problem::new(&name, format!("cannot read: {e}")));
+                continue;
             }
+        };
+        let events_before = audit.events;
+        let read = match kind {
+            InputKind::Capture => capture::read_capture_file(path, &mut tracker, &mut problems)
+                .map(|s| {
+                    packets += s.packets;
+                    s.packets
+                }),
+            InputKind::Evtx => {
+                audit::read_evtx_file(path, &mut audit, opts.limits.max_pairs, &mut problems)
+                    .map(|_| audit.events - events_before)
+            }
+            InputKind::EventXml => {
+                audit::read_xml_file(path, &mut audit, opts.limits.max_pairs, &mut problems)
+                    .map(|_| audit.events - events_before)
+            }
+        };
+        match read {
+            Ok(0) if problems.len() > before => unreadable += 1,
+            Ok(_) => {}
             Err(e) => {
                 unreadable += 1;
                 problems.push(Problem::new(&name, format!("cannot read: {e}")));
@@ -219,7 +290,54 @@ pub fn analyse(opts: &ClientsOptions) -> Findings {
         .collect();
     let mut f = findings(tracker, problems, inputs, packets, opts);
     f.summary.unreadable_inputs = unreadable;
+    f.summary.audit_events = audit.events;
+    f.summary.smb1_audit_events = audit.smb1_events;
+    f.summary.audit_events_not_counted = audit.not_counted;
+    for ((server, client), facts) in &audit.pairs {
+        let r = audit_record(server, client, facts);
+        f.summary.unknown += 1;
+        f.records.push(r);
+    }
+    sort_records(&mut f.records);
     f
+}
+
+/// The record of a pair seen only in an SMB1 audit log.
+pub fn audit_record(server: &str, client: &str, f: &PairFacts) -> ClientRecord {
+    let (verdict, reason) = decide(&VerdictInput {
+        sessions: f.counts,
+        unknown_reason: f.unknown_reason,
+        server_speaks_smb2: false,
+    });
+    ClientRecord {
+        server: server.to_string(),
+        server_name: Some(server.to_string()),
+        client: client.to_string(),
+        verdict,
+        reason,
+        detail: format!(
+            "{} SMB1 access events (3000): the client used SMB1 with this server; {}",
+            f.sessions,
+            reason.map(|r| r.explain()).unwrap_or_default()
+        ),
+        server_smb2: None,
+        ports: Vec::new(),
+        sessions: f.sessions,
+        sessions_smb1_only: f.counts.smb1_only,
+        sessions_smb1_and_smb2: f.counts.smb1_and_smb2,
+        sessions_smb2_only: f.counts.smb2_only,
+        sessions_unknown: f.counts.unknown,
+        dialects: Vec::new(),
+        client_netbios_name: None,
+        client_workstation: None,
+        client_domain: None,
+        client_native_os: None,
+        client_native_lanman: None,
+        client_log_name: f.client_log_name.clone(),
+        first_seen: f.first_seen.and_then(rfc3339),
+        last_seen: f.last_seen.and_then(rfc3339),
+        sources: f.sources.clone(),
+    }
 }
 
 /// Decides the pairs a tracker collected.
@@ -253,8 +371,17 @@ pub fn findings(
             records.push(r);
         }
     }
-    records.sort_by_key(|r| (r.verdict, r.server, r.client));
+    sort_records(&mut records);
     Findings { records, summary }
+}
+
+/// Breaks first, then unknown, falls-back, smb2-only; by server and client, addresses in numeric
+/// order before names.
+pub fn sort_records(records: &mut [ClientRecord]) {
+    fn key(s: &str) -> (Option<IpAddr>, String) {
+        (s.parse().ok(), s.to_string())
+    }
+    records.sort_by_cached_key(|r| (r.verdict, key(&r.server), key(&r.client)));
 }
 
 fn rfc3339(t: Micros) -> Option<String> {
@@ -302,9 +429,9 @@ pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> Clie
         (Verdict::Unknown, None) => "not decided".to_string(),
     };
     ClientRecord {
-        server: key.server,
+        server: key.server.to_string(),
         server_name: server.and_then(|s| s.name.clone()),
-        client: key.client,
+        client: key.client.to_string(),
         verdict,
         reason,
         detail,
@@ -330,10 +457,10 @@ pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> Clie
 
 /// Per server, the clients that break: what `scan` / `report --clients FILE` show before the
 /// command that turns SMB1 off.
-pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<IpAddr, Vec<ClientRecord>> {
-    let mut m: HashMap<IpAddr, Vec<ClientRecord>> = HashMap::new();
+pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<String, Vec<ClientRecord>> {
+    let mut m: HashMap<String, Vec<ClientRecord>> = HashMap::new();
     for r in records.iter().filter(|r| r.verdict == Verdict::Breaks) {
-        m.entry(r.server).or_default().push(r.clone());
+        m.entry(r.server.clone()).or_default().push(r.clone());
     }
     m
 }

@@ -252,6 +252,12 @@ pub fn summary_lines(f: &Findings) -> Vec<String> {
         s.packets,
         s.tracker.connections
     )];
+    if s.audit_events > 0 {
+        v.push(format!(
+            "{} audit log events read, {} of them SMB1 access (event 3000)",
+            s.audit_events, s.smb1_audit_events
+        ));
+    }
     v.extend(s.scope_lines());
     v.extend(
         s.problems
