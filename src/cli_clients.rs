@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::builder::TypedValueParser as _;
 use clap::Args;
 use smb1scan::clients::flow::{Limits, DEFAULT_MAX_FLOWS, DEFAULT_MAX_PAIRS};
+use smb1scan::clients::live::LiveError;
 use smb1scan::clients::output::{summary_lines, write_all, ClientsOutputs};
-use smb1scan::clients::{analyse, ClientsOptions};
+use smb1scan::clients::{analyse_with_live, parse_exclusions, ClientsOptions};
 use smb1scan::report::policy::{EXIT_ERROR, EXIT_FINDINGS};
 
 use crate::cli::FormatArg;
@@ -40,8 +41,21 @@ pub struct ClientsArgs {
     /// gzip; SMB1 access audit logs (event 3000 of Microsoft-Windows-SMBServer/Audit) as .evtx
     /// files or as the XML of wevtutil qe /f:xml or Get-WinEvent ToXml(). The kind is read from
     /// the content.
-    #[arg(value_name = "INPUT", required = true)]
+    #[arg(value_name = "INPUT", required_unless_present = "interface")]
     pub inputs: Vec<PathBuf>,
+    /// Capture live on this interface (an AF_PACKET socket with the filter in the kernel: TCP 445
+    /// and 139; needs CAP_NET_RAW; sends nothing). With INPUTs, they are read first.
+    #[arg(long, value_name = "IF", requires = "duration")]
+    pub interface: Option<String>,
+    /// How long the live capture runs (`30s`, `10m`, `8h`).
+    #[arg(long, value_name = "DURATION", value_parser = smb1scan::config::parse_duration, requires = "interface")]
+    pub duration: Option<std::time::Duration>,
+    /// Leave out traffic to or from these addresses, CIDRs or ranges, as `scan --exclude`.
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+    /// Leave out the addresses listed in FILE, as `scan --exclude-file`.
+    #[arg(long = "exclude-file", value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
     /// Write results to FILE (repeatable); the format comes from the extension (.csv .jsonl
     /// .json .html), else from --format. Without -o: a table on a terminal, JSON Lines into a
     /// pipe.
@@ -77,14 +91,24 @@ pub fn run(args: ClientsArgs, quiet: bool) -> anyhow::Result<u8> {
         std::io::stdout().is_terminal(),
         args.overwrite,
     )?;
-    let findings = analyse(&ClientsOptions {
+    let exclude = parse_exclusions(&args.exclude, &args.exclude_file)?;
+    let findings = match analyse_with_live(&ClientsOptions {
         inputs: args.inputs,
         all: args.all,
         limits: Limits {
             max_flows: args.max_flows,
             max_pairs: args.max_pairs,
         },
-    });
+        exclude,
+        live: args.interface.zip(args.duration),
+    }) {
+        Ok(f) => f,
+        Err(e @ LiveError::MissingCapability { .. }) => {
+            eprintln!("smb1scan clients: {e}");
+            return Ok(smb1scan::report::policy::EXIT_USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     write_all(&outputs, &findings)?;
     let s = &findings.summary;
     if !quiet && !args.no_summary {

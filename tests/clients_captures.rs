@@ -132,6 +132,7 @@ fn every_shared_capture_has_its_clients_verdicts() {
             inputs: vec![dir.join(e.file)],
             all: false,
             limits: Default::default(),
+            ..Default::default()
         });
         assert!(
             f.summary.problems.is_empty(),
@@ -197,6 +198,7 @@ fn all_shared_captures_in_one_run() {
         inputs,
         all: true,
         limits: Default::default(),
+        ..Default::default()
     });
     assert!(f.summary.problems.is_empty());
     // 172.16.66.37 -> 172.16.66.36: a multi-protocol session in one file, an SMB1-only one in

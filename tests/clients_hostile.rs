@@ -311,6 +311,7 @@ fn ten_million_flows_stay_bounded_and_say_so() {
             inputs: vec![],
             all: false,
             limits,
+            ..Default::default()
         },
     );
     assert!(!f.summary.complete());

@@ -118,6 +118,8 @@ pub struct TrackerStats {
     pub bad_nbss: u64,
     /// Retransmitted (already seen) segments ignored.
     pub retransmissions: u64,
+    /// Segments to or from an excluded address (`--exclude`), dropped unread.
+    pub segments_excluded: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -292,6 +294,7 @@ pub struct Tracker {
     pub stats: TrackerStats,
     source: String,
     last_sweep: Micros,
+    exclude: Vec<(u128, u128)>,
 }
 
 fn is_smb_port(p: u16) -> bool {
@@ -309,7 +312,22 @@ impl Tracker {
             stats: TrackerStats::default(),
             source: String::new(),
             last_sweep: i64::MIN,
+            exclude: Vec::new(),
         }
+    }
+
+    /// Addresses (inclusive intervals of `targets::intervals::ip_to_u128`) whose traffic is
+    /// dropped unread, as `scan --exclude` never touches them.
+    pub fn set_exclusions(&mut self, exclude: Vec<(u128, u128)>) {
+        self.exclude = exclude;
+    }
+
+    fn excluded(&self, ip: IpAddr) -> bool {
+        if self.exclude.is_empty() {
+            return false;
+        }
+        let x = crate::targets::intervals::ip_to_u128(ip);
+        self.exclude.iter().any(|&(lo, hi)| lo <= x && x <= hi)
     }
 
     /// Names the input the next segments come from (recorded per pair).
@@ -353,6 +371,10 @@ impl Tracker {
         } else {
             return;
         };
+        if self.excluded(s.src.ip()) || self.excluded(s.dst.ip()) {
+            self.stats.segments_excluded += 1;
+            return;
+        }
         self.stats.smb_segments += 1;
         if s.cut {
             self.stats.snaplen_cut_segments += 1;

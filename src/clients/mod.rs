@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod capture;
 pub mod flow;
+pub mod live;
 pub mod output;
 pub mod verdict;
 
@@ -192,6 +193,45 @@ pub struct ClientsOptions {
     pub all: bool,
     /// Bounds.
     pub limits: Limits,
+    /// Excluded addresses (inclusive intervals), from `--exclude` / `--exclude-file`.
+    pub exclude: Vec<(u128, u128)>,
+    /// Live capture: interface and duration.
+    pub live: Option<(String, std::time::Duration)>,
+}
+
+/// `--exclude` specs and `--exclude-file` files as address intervals, parsed as `scan` parses
+/// them; a host name is refused (a capture is never resolved).
+pub fn parse_exclusions(
+    specs: &[String],
+    files: &[std::path::PathBuf],
+) -> crate::Result<Vec<(u128, u128)>> {
+    use crate::targets::spec::{parse_spec, split_specs, Spec};
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for s in specs {
+        tokens.extend(split_specs(s).map(|t| (t.to_string(), "--exclude".to_string())));
+    }
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| crate::Error::io_path("reading", f, e))?;
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or_default();
+            tokens.extend(split_specs(line).map(|t| (t.to_string(), f.display().to_string())));
+        }
+    }
+    let mut out = Vec::new();
+    for (t, origin) in tokens {
+        match parse_spec(&t) {
+            Ok(Spec::Range(lo, hi)) => out.push((lo, hi)),
+            Ok(Spec::Ranges(v)) => out.extend(v),
+            Ok(Spec::Name(n)) => {
+                return Err(crate::Error::usage(format!(
+                    "{origin}: {n}: smb1scan clients excludes addresses, not host names"
+                )))
+            }
+            Err(e) => return Err(crate::Error::usage(format!("{origin}: {e}"))),
+        }
+    }
+    Ok(out)
 }
 
 /// What a run found.
@@ -239,9 +279,19 @@ fn head_of(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     Ok(b)
 }
 
-/// Reads every input and decides every pair.
+/// Reads every input and decides every pair (no live capture: see [`analyse_with_live`]).
 pub fn analyse(opts: &ClientsOptions) -> Findings {
+    let files_only = ClientsOptions {
+        live: None,
+        ..opts.clone()
+    };
+    analyse_with_live(&files_only).unwrap_or_default()
+}
+
+/// Reads every input, then captures live when asked, and decides every pair.
+pub fn analyse_with_live(opts: &ClientsOptions) -> Result<Findings, live::LiveError> {
     let mut tracker = Tracker::new(opts.limits);
+    tracker.set_exclusions(opts.exclude.clone());
     let mut audit = audit::AuditPairs::default();
     let mut problems = Vec::new();
     let mut packets = 0;
@@ -283,11 +333,17 @@ pub fn analyse(opts: &ClientsOptions) -> Findings {
             }
         }
     }
-    let inputs = opts
+    let mut inputs: Vec<String> = opts
         .inputs
         .iter()
         .map(|p| p.display().to_string())
         .collect();
+    if let Some((iface, duration)) = &opts.live {
+        let name = format!("live:{iface}");
+        tracker.set_source(&name);
+        packets += live::capture(iface, *duration, &mut tracker)?;
+        inputs.push(name);
+    }
     let mut f = findings(tracker, problems, inputs, packets, opts);
     f.summary.unreadable_inputs = unreadable;
     f.summary.audit_events = audit.events;
@@ -299,7 +355,7 @@ pub fn analyse(opts: &ClientsOptions) -> Findings {
         f.records.push(r);
     }
     sort_records(&mut f.records);
-    f
+    Ok(f)
 }
 
 /// The record of a pair seen only in an SMB1 audit log.
