@@ -351,6 +351,10 @@ pub struct OutputArgs {
     /// --fail-on still count every target.
     #[arg(long)]
     pub open: bool,
+    /// The JSON Lines of `smb1scan clients`: the HTML report's plan then says, per SMB1 server,
+    /// which clients break when SMB1 is turned off, before the command that does it.
+    #[arg(long, value_name = "FILE")]
+    pub clients: Option<PathBuf>,
 }
 
 impl From<OutputArgs> for OutputFlags {
@@ -366,6 +370,7 @@ impl From<OutputArgs> for OutputFlags {
                 .map(|v| v.into_iter().map(Finding::from).collect()),
             no_summary: a.no_summary,
             open: a.open,
+            clients: a.clients,
             stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }

@@ -165,6 +165,9 @@ pub struct OutputPlan {
     /// `--open`: write only the records whose port answered ([`port_answered`]) to the outputs;
     /// the summary, the counts in the metadata and the failure policy still see every record.
     pub only_open: bool,
+    /// Pairs from `smb1scan clients` (`--clients FILE`): the HTML plan names, per SMB1 server,
+    /// the clients that break when SMB1 is turned off.
+    pub clients: Vec<crate::clients::ClientRecord>,
 }
 
 impl Default for OutputPlan {
@@ -179,6 +182,7 @@ impl Default for OutputPlan {
             fail_on: FailOn::default(),
             summary: true,
             only_open: false,
+            clients: Vec::new(),
         }
     }
 }
@@ -414,6 +418,8 @@ pub struct ReportSet {
     failed_hosts: u64,
     print_summary: bool,
     only_open: bool,
+    /// Per server address, the clients that break when SMB1 is off (`--clients`).
+    breaking: std::collections::HashMap<String, Vec<crate::clients::ClientRecord>>,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -580,6 +586,7 @@ impl ReportSet {
             failed_hosts: 0,
             print_summary: plan.summary,
             only_open: plan.only_open,
+            breaking: crate::clients::breaking_clients_by_server(&plan.clients),
         })
     }
 
@@ -673,7 +680,7 @@ impl ReportSet {
                 }
                 Sink::Html(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
-                    let page = html::render(&meta, recs, self.table);
+                    let page = html::render_with_clients(&meta, recs, self.table, &self.breaking);
                     write_atomically(p, page.as_bytes())?
                 }
                 Sink::NmapXml(p) => {
