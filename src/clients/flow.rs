@@ -430,14 +430,6 @@ impl Tracker {
                 }
             }
         }
-        if flow.conn.had_data && !flow.conn.pair_full {
-            if let Some(p) = self.pairs.get_mut(&PairKey {
-                server: key.server.ip(),
-                client: key.client.ip(),
-            }) {
-                p.seen(s.ts);
-            }
-        }
         self.feed(&key, &mut flow, s, from_client);
         let closed = s.rst || (flow.c2s.fin && flow.s2c.fin);
         if closed {
@@ -499,8 +491,21 @@ impl Tracker {
                 return;
             }
             let fresh = s.payload.get(overlap..).unwrap_or_default();
-            push_bytes(stream, fresh);
             stream.next_seq = Some(next.wrapping_add(fresh.len() as u32));
+            if stream.buf.is_empty() && stream.ooo.is_empty() && !s.cut {
+                // The common case: whole messages in one segment, read from the packet itself.
+                let used = self.frame(key, flow, fresh, s.ts, from_client);
+                let stream = if from_client {
+                    &mut flow.c2s
+                } else {
+                    &mut flow.s2c
+                };
+                if !stream.stopped {
+                    push_bytes(stream, fresh.get(used..).unwrap_or_default());
+                }
+                return;
+            }
+            push_bytes(stream, fresh);
             appended = true;
         } else if stream.ooo.len() < MAX_OUT_OF_ORDER {
             stream.ooo.push((s.seq, s.payload.to_vec()));
@@ -548,7 +553,43 @@ impl Tracker {
     }
 
     /// Frames and handles the complete NBSS messages at the front of a direction's buffer.
+    /// The buffer is taken out of the stream while its messages are handled in place (no copy
+    /// per message).
     fn drain(&mut self, key: &FlowKey, flow: &mut Flow, ts: Micros, from_client: bool) {
+        let buf = std::mem::take(if from_client {
+            &mut flow.c2s.buf
+        } else {
+            &mut flow.s2c.buf
+        });
+        let used = self.frame(key, flow, &buf, ts, from_client);
+        let stream = if from_client {
+            &mut flow.c2s
+        } else {
+            &mut flow.s2c
+        };
+        if stream.stopped {
+            stream.ooo = Vec::new();
+            return;
+        }
+        let mut buf = buf;
+        buf.drain(..used.min(buf.len()));
+        if buf.len() > MAX_MESSAGE + 4 {
+            stream.stopped = true;
+            return;
+        }
+        stream.buf = buf;
+    }
+
+    /// Handles the complete NBSS messages at the front of `data` (bytes that follow what the
+    /// direction has consumed so far); returns how many bytes were consumed.
+    fn frame(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        data: &[u8],
+        ts: Micros,
+        from_client: bool,
+    ) -> usize {
         let mut start = 0usize;
         loop {
             let stream = if from_client {
@@ -559,7 +600,7 @@ impl Tracker {
             if stream.stopped {
                 break;
             }
-            let avail = stream.buf.len().saturating_sub(start);
+            let avail = data.len().saturating_sub(start);
             if stream.skip > 0 {
                 let n = stream.skip.min(avail);
                 stream.skip -= n;
@@ -569,7 +610,7 @@ impl Tracker {
                 }
                 continue;
             }
-            let Some(hdr) = stream.buf.get(start..start + 4) else {
+            let Some(hdr) = data.get(start..start + 4) else {
                 break;
             };
             let kind = hdr.first().copied().unwrap_or(0xff);
@@ -591,40 +632,22 @@ impl Tracker {
             if avail < 4 + len {
                 break;
             }
-            let body = stream
-                .buf
-                .get(start + 4..start + 4 + len)
-                .unwrap_or_default()
-                .to_vec();
+            let body = data.get(start + 4..start + 4 + len).unwrap_or_default();
             start += 4 + len;
             stream.messages += 1;
             if stream.messages > MAX_MESSAGES {
                 stream.stopped = true;
             }
             if from_client {
-                self.client_message(key, &mut flow.conn, kind, &body, ts);
+                self.client_message(key, &mut flow.conn, kind, body, ts);
                 if flow.conn.mid_stream {
                     flow.c2s.stopped = true;
                 }
             } else {
-                self.server_message(key, &mut flow.conn, kind, &body, ts);
+                self.server_message(key, &mut flow.conn, kind, body, ts);
             }
         }
-        let stream = if from_client {
-            &mut flow.c2s
-        } else {
-            &mut flow.s2c
-        };
-        if stream.stopped {
-            stream.buf = Vec::new();
-            stream.ooo = Vec::new();
-        } else if start > 0 {
-            stream.buf.drain(..start.min(stream.buf.len()));
-        }
-        if stream.buf.len() > MAX_MESSAGE + 4 {
-            stream.stopped = true;
-            stream.buf = Vec::new();
-        }
+        start
     }
 
     fn client_message(
@@ -773,6 +796,8 @@ impl Tracker {
             server: key.server.ip(),
             client: key.client.ip(),
         }) {
+            // Last seen is taken when the connection closes, not on every packet.
+            p.seen(flow.last_ts);
             p.add_session(class);
         }
     }
