@@ -403,9 +403,29 @@ impl Tracker {
             );
             self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
         }
-        let Some(mut flow) = self.flows.remove(&key) else {
-            return;
+        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
+        // it while the rest of the tracker is updated: one hash lookup per segment.
+        let mut flows = std::mem::take(&mut self.flows);
+        let closed = match flows.get_mut(&key) {
+            Some(flow) => self.update(&key, flow, s, from_client),
+            None => false,
         };
+        if closed {
+            if let Some(flow) = flows.remove(&key) {
+                self.close(key, flow);
+            }
+        }
+        self.flows = flows;
+    }
+
+    /// One segment of a tracked connection; true when the connection is now closed.
+    fn update(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        s: &Segment<'_>,
+        from_client: bool,
+    ) -> bool {
         flow.last_ts = s.ts;
         if s.syn && from_client {
             flow.conn.saw_syn = true;
@@ -430,13 +450,8 @@ impl Tracker {
                 }
             }
         }
-        self.feed(&key, &mut flow, s, from_client);
-        let closed = s.rst || (flow.c2s.fin && flow.s2c.fin);
-        if closed {
-            self.close(key, flow);
-        } else {
-            self.flows.insert(key, flow);
-        }
+        self.feed(key, flow, s, from_client);
+        s.rst || (flow.c2s.fin && flow.s2c.fin)
     }
 
     fn feed(&mut self, key: &FlowKey, flow: &mut Flow, s: &Segment<'_>, from_client: bool) {

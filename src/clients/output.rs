@@ -64,21 +64,56 @@ impl ClientsOutputs {
     }
 }
 
-/// Writes every output.
+/// Writes every output. JSON Lines is streamed record by record (a capture of a whole network
+/// can hold hundreds of thousands of pairs); files go through a `.partial` sibling renamed into
+/// place.
 pub fn write_all(outs: &ClientsOutputs, f: &Findings) -> Result<()> {
     for (dest, fmt) in &outs.outputs {
-        let bytes = render(*fmt, f)?;
-        match dest {
-            Destination::Stdout => {
+        match (dest, fmt) {
+            (Destination::Stdout, Format::Jsonl) => {
+                let so = std::io::stdout().lock();
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, so);
+                write_jsonl(&mut w, f)
+                    .and_then(|_| w.flush())
+                    .map_err(|e| Error::io("writing standard output", e))?;
+            }
+            (Destination::File(p), Format::Jsonl) => {
+                let mut tmp = p.as_os_str().to_owned();
+                tmp.push(".partial");
+                let tmp = PathBuf::from(tmp);
+                let file =
+                    std::fs::File::create(&tmp).map_err(|e| Error::io_path("creating", &tmp, e))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+                write_jsonl(&mut w, f)
+                    .and_then(|_| w.flush())
+                    .map_err(|e| Error::io_path("writing", &tmp, e))?;
+                std::fs::rename(&tmp, p).map_err(|e| Error::io_path("renaming into", p, e))?;
+            }
+            (Destination::Stdout, _) => {
+                let bytes = render(*fmt, f)?;
                 let mut so = std::io::stdout().lock();
                 so.write_all(&bytes)
                     .and_then(|_| so.flush())
                     .map_err(|e| Error::io("writing standard output", e))?;
             }
-            Destination::File(p) => write_atomically(p, &bytes)?,
+            (Destination::File(p), _) => write_atomically(p, &render(*fmt, f)?)?,
         }
     }
     Ok(())
+}
+
+fn write_jsonl(w: &mut dyn Write, f: &Findings) -> std::io::Result<()> {
+    for r in &f.records {
+        serde_json::to_writer(&mut *w, r)?;
+        w.write_all(b"\n")?;
+    }
+    serde_json::to_writer(
+        &mut *w,
+        &SummaryLine {
+            summary: f.summary.clone(),
+        },
+    )?;
+    w.write_all(b"\n")
 }
 
 /// One output's bytes.
@@ -107,22 +142,7 @@ pub fn render(fmt: Format, f: &Findings) -> Result<Vec<u8>> {
 
 fn jsonl(f: &Findings) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    let enc = |e| Error::Json {
-        what: "clients JSON Lines".into(),
-        source: e,
-    };
-    for r in &f.records {
-        serde_json::to_writer(&mut out, r).map_err(enc)?;
-        out.push(b'\n');
-    }
-    serde_json::to_writer(
-        &mut out,
-        &SummaryLine {
-            summary: f.summary.clone(),
-        },
-    )
-    .map_err(enc)?;
-    out.push(b'\n');
+    write_jsonl(&mut out, f).map_err(|e| Error::io("clients JSON Lines", e))?;
     Ok(out)
 }
 
