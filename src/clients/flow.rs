@@ -1049,6 +1049,23 @@ mod tests {
     }
 
     #[test]
+    fn pair_table_cap_counts_what_it_drops() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 100,
+            max_pairs: 1,
+        });
+        let m = negotiate(&["NT LM 0.12"]);
+        for port in 0..3u16 {
+            let mut s = seg(true, 100, false, &m);
+            s.src = SocketAddr::new(format!("10.0.0.{}", 10 + port).parse().unwrap(), 40000);
+            t.segment(&s);
+        }
+        let (pairs, _, stats) = t.finish();
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(stats.connections_pairs_full, 2);
+    }
+
+    #[test]
     fn idle_connections_make_room() {
         let mut t = Tracker::new(Limits {
             max_flows: 1,
