@@ -40,6 +40,7 @@ fn event(computer: &str, client: &str, time: &str, id: u32) -> String {
     )
 }
 
+#[cfg(feature = "evtx")]
 #[test]
 fn real_evtx_file_reads_every_record() {
     let (pairs, summary, _, code) = run(&[&fixture()]);
@@ -50,6 +51,7 @@ fn real_evtx_file_reads_every_record() {
     assert_eq!(code, 0);
 }
 
+#[cfg(feature = "evtx")]
 #[test]
 fn corrupt_evtx_chunk_is_a_problem_line_not_a_panic() {
     let mut b = std::fs::read(fixture()).unwrap();
@@ -103,6 +105,18 @@ fn corrupt_evtx_chunk_is_a_problem_line_not_a_panic() {
         .unwrap()
         .contains(".evtx"));
     assert_eq!(code, 1);
+}
+
+/// Without the `evtx` feature an .evtx input is one problem line naming the way out, never a
+/// silent pass.
+#[cfg(not(feature = "evtx"))]
+#[test]
+fn evtx_without_the_feature_says_how() {
+    let (pairs, summary, stderr, code) = run(&[&fixture()]);
+    assert!(pairs.is_empty());
+    assert!(stderr.contains("--features evtx"), "{stderr}");
+    assert_eq!(code, 1);
+    let _ = summary;
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub const EVENT_SMB1_ACCESS: u32 = 3000;
 /// The provider that writes it.
 pub const PROVIDER: &str = "Microsoft-Windows-SMBServer";
 /// Problems listed per input before the rest are only counted.
+#[cfg_attr(not(feature = "evtx"), allow(dead_code))]
 const MAX_PROBLEM_LINES: usize = 5;
 
 /// One event as read from its XML.
@@ -234,11 +235,35 @@ fn decode_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Without the `evtx` feature: an `.evtx` input is a problem line saying how to read it.
+#[cfg(not(feature = "evtx"))]
+pub fn read_evtx_file(
+    path: &Path,
+    _into: &mut AuditPairs,
+    _max_pairs: usize,
+    problems: &mut Vec<Problem>,
+) -> std::io::Result<()> {
+    problems.push(Problem::new(
+        &path.display().to_string(),
+        "this smb1scan was built without .evtx support (cargo install --features evtx); \
+         export the log as XML instead: wevtutil qe Microsoft-Windows-SMBServer/Audit /f:xml",
+    ));
+    Ok(())
+}
+
+/// Without the `evtx` feature: nothing is read.
+#[cfg(not(feature = "evtx"))]
+pub fn read_evtx_bytes(_data: &[u8], name: &str, problems: &mut Vec<Problem>) -> Vec<AuditEvent> {
+    problems.push(Problem::new(name, "built without .evtx support"));
+    Vec::new()
+}
+
 /// Reads an `.evtx` file record by record; a record or chunk that cannot be read is a problem
 /// (the first few listed, the rest counted) and the read goes on with the next. Chunk checksums
 /// are checked first, so a damaged chunk is refused before it is decoded; and because the
 /// decoder has been seen to panic on damaged data that passes (arithmetic overflow in evtx 0.8's
 /// string reader), a panic inside it ends that file's read as a problem, not the run.
+#[cfg(feature = "evtx")]
 pub fn read_evtx_file(
     path: &Path,
     into: &mut AuditPairs,
@@ -268,6 +293,7 @@ pub fn read_evtx_file(
 
 /// The events of an `.evtx` image in memory, as [`read_evtx_file`] reads a file (the fuzz
 /// target's entry): problems pushed, never a panic.
+#[cfg(feature = "evtx")]
 pub fn read_evtx_bytes(data: &[u8], name: &str, problems: &mut Vec<Problem>) -> Vec<AuditEvent> {
     let mut local = Vec::new();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -287,6 +313,7 @@ pub fn read_evtx_bytes(data: &[u8], name: &str, problems: &mut Vec<Problem>) -> 
     })
 }
 
+#[cfg(feature = "evtx")]
 fn read_evtx_records<T: std::io::Read + std::io::Seek>(
     parser: evtx::err::Result<evtx::EvtxParser<T>>,
     name: &str,
