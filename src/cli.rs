@@ -90,6 +90,10 @@ pub enum Command {
     History(HistoryArgs),
     /// Load earlier runs (JSON Lines or JSON, schema 1 included) into the store as one sweep.
     Import(ImportArgs),
+    /// Who breaks when SMB1 is turned off: the SMB clients in packet captures, per server, and
+    /// whether each offers SMB2 too.
+    #[command(after_help = crate::cli_clients::CLIENTS_EXAMPLES)]
+    Clients(Box<crate::cli_clients::ClientsArgs>),
     /// Print a shell completion script (e.g. `smb1scan completions bash > /etc/bash_completion.d/smb1scan`).
     Completions {
         /// Shell.
@@ -393,6 +397,10 @@ pub struct OutputArgs {
     /// --fail-on still count every target.
     #[arg(long)]
     pub open: bool,
+    /// The JSON Lines of `smb1scan clients`: the HTML report's plan then says, per SMB1 server,
+    /// which clients break when SMB1 is turned off, before the command that does it.
+    #[arg(long, value_name = "FILE")]
+    pub clients: Option<PathBuf>,
 }
 
 impl From<OutputArgs> for OutputFlags {
@@ -406,6 +414,7 @@ impl From<OutputArgs> for OutputFlags {
             fail_on: a.fail_on,
             no_summary: a.no_summary,
             open: a.open,
+            clients: a.clients,
             stdout_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }
@@ -760,6 +769,7 @@ fn page_extras(name: &str) -> (Option<&'static str>, bool) {
         "report" => (Some(REPORT_EXAMPLES), false),
         "diff" => (Some(DIFF_EXAMPLES), false),
         "demo" => (Some(DEMO_EXAMPLES), false),
+        "clients" => (Some(crate::cli_clients::CLIENTS_EXAMPLES), false),
         _ => (None, false),
     }
 }
@@ -875,7 +885,7 @@ pub fn main() -> ExitCode {
     // Runs whose exit code is a verdict: a closed pipe may end them, never pass them.
     let gate = match &cli.command {
         Command::Scan(a) => !a.dry_run,
-        Command::Demo(_) | Command::Report(_) => true,
+        Command::Demo(_) | Command::Report(_) | Command::Clients(_) => true,
         _ => false,
     };
     let result: anyhow::Result<u8> = match cli.command {
@@ -920,6 +930,7 @@ pub fn main() -> ExitCode {
         },
         Command::History(args) => history(args),
         Command::Import(args) => import(args, cli.quiet),
+        Command::Clients(args) => crate::cli_clients::run(*args, cli.quiet),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "smb1scan", &mut std::io::stdout());

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod checks;
+pub mod clients;
 pub mod config;
 pub mod defaults;
 pub mod demo;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_clients;
 
 use std::process::ExitCode;
 

@@ -54,6 +54,8 @@ pub struct OutputFlags {
     pub stdout_is_terminal: bool,
     /// `--open`: write only the targets whose port answered.
     pub open: bool,
+    /// `--clients FILE`: the JSON Lines of `smb1scan clients`, for the HTML report's plan.
+    pub clients: Option<PathBuf>,
 }
 
 /// How a scan finds the targets whose port answers (`--discovery`).
@@ -685,6 +687,10 @@ pub fn output_plan(
         only_open: flags.open,
         resume: resume.is_some(),
         replace_documents: flags.overwrite,
+        clients: match &flags.clients {
+            Some(p) => crate::clients::output::read_client_records(p)?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -15,13 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "scan",
     "demo",
     "diff",
     "report",
     "history",
     "import",
+    "clients",
     "completions",
     "man",
 ];

@@ -48,6 +48,10 @@ pub const TARGETS: &[&str] = &[
     "spnego_find_ntlmssp",
     "smb2_session_setup",
     "probe_path",
+    "client_requests",
+    "clients_capture",
+    "clients_tcp",
+    "clients_audit",
 ];
 
 /// Runs target `name` on `data`; false when no target has that name.
@@ -67,6 +71,10 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "spnego_find_ntlmssp" => spnego_find_ntlmssp(data),
         "smb2_session_setup" => smb2_session_setup(data),
         "probe_path" => probe_path(data),
+        "client_requests" => client_requests(data),
+        "clients_capture" => clients_capture(data),
+        "clients_tcp" => clients_tcp(data),
+        "clients_audit" => clients_audit(data),
         _ => return false,
     }
     true
@@ -346,4 +354,111 @@ pub fn probe_path(data: &[u8]) {
         };
         step(m);
     }
+}
+
+/// The parsers of what clients send (`smb1scan clients`): NEGOTIATE and SESSION_SETUP requests,
+/// NTLMSSP client names, the NetBIOS session request. Lists and strings stay within their bounds.
+pub fn client_requests(data: &[u8]) {
+    use smb1scan_protocol::requests::*;
+    if let Ok(r) = parse_smb1_negotiate_request(data) {
+        assert!(r.dialects.len() <= MAX_REQUEST_DIALECTS);
+        assert!(r
+            .dialects
+            .iter()
+            .all(|d| d.chars().count() <= MAX_REQUEST_STRING_CHARS));
+    }
+    if let Ok(r) = parse_smb2_negotiate_request(data) {
+        assert!(r.dialects.len() <= MAX_REQUEST_DIALECTS);
+        assert!(r.dialects.len() <= usize::from(r.dialect_count));
+    }
+    if let Ok(r) = parse_smb1_session_setup_request(data) {
+        assert!(within(data, r.security_blob));
+        for s in [
+            &r.native_os,
+            &r.native_lanman,
+            &r.account_name,
+            &r.primary_domain,
+        ] {
+            assert!(short(s, MAX_REQUEST_STRING_CHARS));
+        }
+    }
+    if let Ok(blob) = parse_smb2_session_setup_request(data) {
+        assert!(within(data, blob));
+    }
+    if let Ok(n) = parse_ntlmssp_client_names(data) {
+        for s in [&n.domain, &n.user, &n.workstation] {
+            assert!(short(s, MAX_REQUEST_STRING_CHARS));
+        }
+    }
+    let _ = parse_nbss_session_request(data);
+}
+
+/// A whole capture file through `smb1scan clients`' reader (pcap-parser, etherparse, the
+/// connection tracker), with small bounds that must hold.
+pub fn clients_capture(data: &[u8]) {
+    use smb1scan::clients::capture::read_capture;
+    use smb1scan::clients::flow::{Limits, Tracker};
+    let limits = Limits {
+        max_flows: 8,
+        max_pairs: 4,
+    };
+    let mut t = Tracker::new(limits);
+    let mut problems = Vec::new();
+    read_capture(data, "fuzz", &mut t, &mut problems);
+    assert!(t.flows_held() <= limits.max_flows);
+    let (pairs, _, stats) = t.finish();
+    assert!(pairs.len() <= limits.max_pairs);
+    assert!(stats.peak_flows <= limits.max_flows as u64);
+}
+
+/// TCP segments straight into the connection tracker: each chunk is [flags][len][payload]; flags
+/// bit 0 = from the server, 1 = SYN, 2 = FIN, 3 = RST, bits 4-7 move the sequence number back
+/// or forward (retransmissions, gaps, reordering).
+pub fn clients_tcp(data: &[u8]) {
+    use smb1scan::clients::flow::{Limits, Segment, Tracker};
+    use std::net::SocketAddr;
+    let client: SocketAddr = "10.0.0.1:50000".parse().unwrap_or_else(|_| unreachable!());
+    let server: SocketAddr = "10.0.0.2:445".parse().unwrap_or_else(|_| unreachable!());
+    let mut t = Tracker::new(Limits {
+        max_flows: 4,
+        max_pairs: 4,
+    });
+    let (mut cseq, mut sseq) = (1000u32, 9000u32);
+    let mut rest = data;
+    let mut ts = 0i64;
+    while let [flags, len, tail @ ..] = rest {
+        let n = usize::from(*len).min(tail.len());
+        let (payload, next) = tail.split_at(n);
+        rest = next;
+        let from_server = flags & 1 != 0;
+        let jitter = i32::from(flags >> 4) - 8;
+        let seq = if from_server { &mut sseq } else { &mut cseq };
+        let at = seq.wrapping_add_signed(jitter * 7);
+        ts += 1;
+        t.segment(&Segment {
+            ts,
+            src: if from_server { server } else { client },
+            dst: if from_server { client } else { server },
+            seq: at,
+            syn: flags & 2 != 0,
+            fin: flags & 4 != 0,
+            rst: flags & 8 != 0,
+            payload,
+            cut: false,
+        });
+        *seq = at.wrapping_add(n as u32);
+    }
+    assert!(t.flows_held() <= 4);
+    let _ = t.finish();
+}
+
+/// The SMB1 audit readers: the input as an `.evtx` image (evtx crate, chunk checksums, the panic
+/// guard) and as event XML (quick-xml).
+pub fn clients_audit(data: &[u8]) {
+    use smb1scan::clients::audit::{parse_events, read_evtx_bytes};
+    let mut problems = Vec::new();
+    let _ = read_evtx_bytes(data, "fuzz", &mut problems);
+    let text = String::from_utf8_lossy(data);
+    let (events, _) = parse_events(&text);
+    assert!(events.len() <= text.matches("Event").count());
 }

@@ -28,6 +28,7 @@ pub mod message;
 pub mod nbns;
 pub mod nbss;
 pub mod ntlmssp;
+pub mod requests;
 pub mod smb1;
 pub mod smb2;
 pub mod spnego;

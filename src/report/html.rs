@@ -330,7 +330,46 @@ fn display_label(h: &HostResult) -> String {
     }
 }
 
-fn write_plan(o: &mut String, hosts: &[Enriched<'_>], table: &Table) {
+/// Per server address, the clients that break when SMB1 is turned off (`smb1scan clients`).
+pub type BreakingClients = std::collections::HashMap<String, Vec<crate::clients::ClientRecord>>;
+
+/// "Turning SMB1 off on SERVER breaks these N clients: ..." for each host of an SMB1-off group
+/// that has any, from `smb1scan clients` (`--clients FILE`).
+fn breaking_lines(hosts: &[&Enriched<'_>], clients: &BreakingClients) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in hosts {
+        let Some(list) = clients.get(&e.host.ip.to_string()) else {
+            continue;
+        };
+        let names: Vec<String> = list
+            .iter()
+            .map(|r| {
+                let mut about: Vec<&str> = Vec::new();
+                if let Some(n) = crate::clients::output::client_name(r) {
+                    about.push(n);
+                }
+                if let Some(os) = r.client_native_os.as_deref() {
+                    about.push(os);
+                }
+                if about.is_empty() {
+                    r.client.clone()
+                } else {
+                    format!("{} ({})", r.client, about.join(", "))
+                }
+            })
+            .collect();
+        v.push(format!(
+            "Turning SMB1 off on {} breaks these {} client{} (they offered only SMB1; smb1scan clients): {}",
+            e.host.ip,
+            list.len(),
+            if list.len() == 1 { "" } else { "s" },
+            names.join("; ")
+        ));
+    }
+    v
+}
+
+fn write_plan(o: &mut String, hosts: &[Enriched<'_>], table: &Table, clients: &BreakingClients) {
     let plan = remediation_plan(hosts);
     o.push_str("<h2 id=\"plan\">Remediation plan</h2>\n");
     if plan.is_empty() {
@@ -351,8 +390,21 @@ fn write_plan(o: &mut String, hosts: &[Enriched<'_>], table: &Table) {
             title = esc(&g.action.title()),
             s = if n == 1 { "" } else { "s" },
         );
-        for p in plan_how(&g.action, &g.hosts, table) {
-            let _ = writeln!(o, "<p>{}</p>", esc(&p));
+        let mut how = plan_how(&g.action, &g.hosts, table);
+        if matches!(g.action, PlanAction::Smb1Off { .. }) {
+            // Before the command that turns SMB1 off: who stops working when it runs.
+            let at = how.len().saturating_sub(1);
+            for (k, line) in breaking_lines(&g.hosts, clients).into_iter().enumerate() {
+                how.insert(at + k, line);
+            }
+        }
+        for p in how {
+            let class = if p.starts_with("Turning SMB1 off on ") {
+                " class=\"breaks\""
+            } else {
+                ""
+            };
+            let _ = writeln!(o, "<p{class}>{}</p>", esc(&p));
         }
         o.push_str("<ul class=\"hosts\">");
         for e in &g.hosts {
@@ -661,7 +713,17 @@ fn write_meta(o: &mut String, meta: &ScanMeta, table: &Table) {
 }
 
 /// Render the whole report.
-pub fn render(meta: &ScanMeta, mut hosts: Vec<Enriched<'_>>, table: &Table) -> String {
+pub fn render(meta: &ScanMeta, hosts: Vec<Enriched<'_>>, table: &Table) -> String {
+    render_with_clients(meta, hosts, table, &BreakingClients::new())
+}
+
+/// [`render`], the plan naming per SMB1 server the clients that break (`--clients FILE`).
+pub fn render_with_clients(
+    meta: &ScanMeta,
+    mut hosts: Vec<Enriched<'_>>,
+    table: &Table,
+    clients: &BreakingClients,
+) -> String {
     let c = &meta.counts;
     let mut o = String::new();
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
@@ -718,7 +780,7 @@ pub fn render(meta: &ScanMeta, mut hosts: Vec<Enriched<'_>>, table: &Table) -> S
     o.push_str("</p>\n");
 
     sort_hosts(&mut hosts);
-    write_plan(&mut o, &hosts, table);
+    write_plan(&mut o, &hosts, table, clients);
     write_subnets(&mut o, &hosts);
     let (findings, clean): (Vec<_>, Vec<_>) = hosts.iter().partition(|e| e.risk > Risk::None);
     write_findings(&mut o, &findings);

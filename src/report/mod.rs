@@ -184,6 +184,9 @@ pub struct OutputPlan {
     /// `--overwrite` was given: documents that exist are replaced (also under `--resume`, whose
     /// streaming files append).
     pub replace_documents: bool,
+    /// Pairs from `smb1scan clients` (`--clients FILE`): the HTML plan names, per SMB1 server,
+    /// the clients that break when SMB1 is turned off.
+    pub clients: Vec<crate::clients::ClientRecord>,
 }
 
 impl Default for OutputPlan {
@@ -200,6 +203,7 @@ impl Default for OutputPlan {
             only_open: false,
             resume: false,
             replace_documents: false,
+            clients: Vec::new(),
         }
     }
 }
@@ -465,6 +469,8 @@ pub struct ReportSet {
     only_open: bool,
     /// CSV files, rewritten in target order when the run completes ([`csv::sort_file`]).
     csv_files: Vec<PathBuf>,
+    /// Per server address, the clients that break when SMB1 is off (`--clients`).
+    breaking: std::collections::HashMap<String, Vec<crate::clients::ClientRecord>>,
 }
 
 /// Open a file for a streaming format, honouring --overwrite / --append. Returns the writer and
@@ -642,6 +648,7 @@ impl ReportSet {
             print_summary: plan.summary,
             only_open: plan.only_open,
             csv_files,
+            breaking: crate::clients::breaking_clients_by_server(&plan.clients),
         })
     }
 
@@ -767,7 +774,7 @@ impl ReportSet {
                 }
                 Sink::Html(p) => {
                     let recs = hosts.iter().map(|h| Enriched::new(self.table, h)).collect();
-                    let page = html::render(&meta, recs, self.table);
+                    let page = html::render_with_clients(&meta, recs, self.table, &self.breaking);
                     write_atomically(p, page.as_bytes())?
                 }
                 Sink::NmapXml(p) => {

@@ -1,0 +1,1091 @@
+//! The connection tracker of `smb1scan clients`: TCP segments in (from a capture file or a live
+//! socket), per-pair facts out. It reassembles each direction of each SMB connection (TCP 445,
+//! NetBIOS 139) only as far as the NEGOTIATE and SESSION_SETUP exchanges, frames NBSS messages,
+//! and hands the few messages that matter to the sans-I/O parsers in `smb1scan_protocol`.
+//!
+//! Memory is bounded: at most `max_flows` connections and `max_pairs` pairs are tracked; a
+//! connection's buffer holds at most one NBSS message of [`MAX_MESSAGE`] bytes plus
+//! [`MAX_OUT_OF_ORDER`] out-of-order segments; once a connection has told what it can, its
+//! buffers are dropped and later packets only move its last-seen time. What does not fit is
+//! counted, and the counts are in every output.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
+use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
+use smb1scan_protocol::requests::{
+    is_smb2_dialect_string, parse_nbss_session_request, parse_ntlmssp_client_names,
+    parse_smb1_negotiate_request, parse_smb1_session_setup_request, parse_smb2_negotiate_request,
+    parse_smb2_session_setup_request,
+};
+use smb1scan_protocol::smb1::header::Smb1Command;
+use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
+use smb1scan_protocol::smb2::header::Smb2Command;
+use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dialect};
+use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
+use smb1scan_protocol::spnego::spnego_find_ntlmssp;
+
+use super::verdict::{SessionCounts, UnknownReason};
+
+/// The SMB server ports: direct-hosted SMB and NetBIOS session service.
+pub const SMB_PORTS: [u16; 2] = [445, 139];
+/// Largest NBSS message read whole; larger ones (READ/WRITE data) are skipped as they stream by.
+/// NEGOTIATE and SESSION_SETUP messages are a few KiB at most.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// Out-of-order segments held per direction before the direction is given up as having a gap.
+pub const MAX_OUT_OF_ORDER: usize = 16;
+/// Messages read per direction before a connection is considered told (the exchanges that
+/// matter are the first four or five).
+const MAX_MESSAGES: u32 = 24;
+/// Default bound on connections tracked at once.
+pub const DEFAULT_MAX_FLOWS: usize = 1 << 18;
+/// Default bound on (server, client) pairs.
+pub const DEFAULT_MAX_PAIRS: usize = 1 << 18;
+/// Dialect strings kept per pair.
+const MAX_PAIR_DIALECTS: usize = 32;
+/// A connection idle this long (capture time) may be closed to make room for new ones.
+const IDLE_SECS: i64 = 300;
+
+/// Capture time: microseconds since the Unix epoch.
+pub type Micros = i64;
+
+/// One TCP segment as a capture shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    /// Capture time.
+    pub ts: Micros,
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// Sequence number.
+    pub seq: u32,
+    /// SYN flag.
+    pub syn: bool,
+    /// FIN flag.
+    pub fin: bool,
+    /// RST flag.
+    pub rst: bool,
+    /// The TCP payload bytes captured.
+    pub payload: &'a [u8],
+    /// The packet was cut by the snapshot length: the payload is shorter than what was sent.
+    pub cut: bool,
+}
+
+/// Bounds of the tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections tracked at once.
+    pub max_flows: usize,
+    /// (server, client) pairs.
+    pub max_pairs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows: DEFAULT_MAX_FLOWS,
+            max_pairs: DEFAULT_MAX_PAIRS,
+        }
+    }
+}
+
+/// Counters every output carries: what was read and what could not be followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TrackerStats {
+    /// TCP segments to or from an SMB port.
+    pub smb_segments: u64,
+    /// Connections followed.
+    pub connections: u64,
+    /// Connections that carried no client data (a port probe, a refused SYN): not a session.
+    pub connections_without_data: u64,
+    /// Segments of connections not tracked because the connection table was full.
+    pub segments_not_tracked: u64,
+    /// Connections not tracked because the connection table was full (counted at their first
+    /// segment; a later segment of the same connection is counted again when the table is still
+    /// full).
+    pub connections_not_tracked: u64,
+    /// Connections not counted in any pair because the pair table was full.
+    pub connections_pairs_full: u64,
+    /// Highest number of connections held at once.
+    pub peak_flows: u64,
+    /// Segments cut by the snapshot length.
+    pub snaplen_cut_segments: u64,
+    /// Directions given up because of a gap (lost or unordered segments beyond the bound).
+    pub gaps: u64,
+    /// NBSS headers that announced an impossible length or type.
+    pub bad_nbss: u64,
+    /// Retransmitted (already seen) segments ignored.
+    pub retransmissions: u64,
+    /// Segments to or from an excluded address (`--exclude`), dropped unread.
+    pub segments_excluded: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    client: SocketAddr,
+    server: SocketAddr,
+}
+
+/// A (server, client) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PairKey {
+    /// The SMB server.
+    pub server: IpAddr,
+    /// The client.
+    pub client: IpAddr,
+}
+
+/// What the inputs say about one (server, client) pair.
+#[derive(Debug, Clone, Default)]
+pub struct PairFacts {
+    /// Server ports used (445, 139).
+    pub ports: Vec<u16>,
+    /// First and last capture time of the pair's traffic.
+    pub first_seen: Option<Micros>,
+    /// Last capture time.
+    pub last_seen: Option<Micros>,
+    /// Sessions (connections that carried client data; audit log entries).
+    pub sessions: u64,
+    /// How they went.
+    pub counts: SessionCounts,
+    /// The first reason an undecided session met.
+    pub unknown_reason: Option<UnknownReason>,
+    /// Dialects the client offered, in first-seen order.
+    pub dialects: Vec<String>,
+    /// NetBIOS calling name of the client's session request.
+    pub client_netbios_name: Option<String>,
+    /// NTLMSSP workstation name.
+    pub client_workstation: Option<String>,
+    /// NTLMSSP (or SESSION_SETUP PrimaryDomain) domain.
+    pub client_domain: Option<String>,
+    /// NativeOS of the client's SMB1 SESSION_SETUP request.
+    pub client_native_os: Option<String>,
+    /// NativeLanMan of the client's SMB1 SESSION_SETUP request.
+    pub client_native_lanman: Option<String>,
+    /// Client name from an audit log (event 3000 ClientName).
+    pub client_log_name: Option<String>,
+    /// Inputs the pair was seen in (at most 8).
+    pub sources: Vec<String>,
+}
+
+impl PairFacts {
+    fn seen(&mut self, ts: Micros) {
+        self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
+        self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
+    }
+
+    fn add_dialect(&mut self, d: String) {
+        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.contains(&d) {
+            self.dialects.push(d);
+        }
+    }
+
+    pub(crate) fn add_source(&mut self, s: &str) {
+        if self.sources.len() < 8 && !self.sources.iter().any(|x| x == s) {
+            self.sources.push(s.to_string());
+        }
+    }
+
+    /// Adds one finished session.
+    pub(crate) fn add_session(&mut self, class: SessionClass) {
+        match class {
+            SessionClass::Smb1Only => self.counts.smb1_only += 1,
+            SessionClass::Both => self.counts.smb1_and_smb2 += 1,
+            SessionClass::Smb2Only => self.counts.smb2_only += 1,
+            SessionClass::Unknown(r) => {
+                self.counts.unknown += 1;
+                self.unknown_reason.get_or_insert(r);
+            }
+        }
+    }
+}
+
+/// What the inputs say about one server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFacts {
+    /// The first SMB2 NEGOTIATE response seen from it: dialect, to which client, when.
+    pub smb2_negotiate: Option<(Smb2Dialect, IpAddr, Micros)>,
+    /// It answered an SMB1 NEGOTIATE in SMB1 at least once.
+    pub answered_smb1: bool,
+    /// Its NetBIOS name (NTLMSSP challenge or the called name of a session request).
+    pub name: Option<String>,
+}
+
+/// How one session went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionClass {
+    /// Offered SMB1 dialects only.
+    Smb1Only,
+    /// Offered SMB1 and SMB2.
+    Both,
+    /// Offered SMB2 only, or carried SMB2 messages.
+    Smb2Only,
+    /// Not decided.
+    Unknown(UnknownReason),
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    next_seq: Option<u32>,
+    buf: Vec<u8>,
+    ooo: Vec<(u32, Vec<u8>)>,
+    /// Bytes of an oversized message still to skip.
+    skip: usize,
+    /// No longer followed (gap, garbage, or told all it can).
+    stopped: bool,
+    messages: u32,
+    fin: bool,
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    saw_syn: bool,
+    had_data: bool,
+    mid_stream: bool,
+    negotiated: bool,
+    offered_smb1: bool,
+    offered_smb2: bool,
+    seen_smb1: bool,
+    seen_smb2: bool,
+    gap: bool,
+    pair_full: bool,
+}
+
+impl Conn {
+    fn class(&self) -> SessionClass {
+        if self.negotiated {
+            return match (self.offered_smb1, self.offered_smb2) {
+                (true, true) => SessionClass::Both,
+                (true, false) => SessionClass::Smb1Only,
+                (false, true) => SessionClass::Smb2Only,
+                (false, false) => SessionClass::Unknown(UnknownReason::NegotiateNotCaptured),
+            };
+        }
+        if self.seen_smb2 && !self.seen_smb1 {
+            return SessionClass::Smb2Only;
+        }
+        if self.mid_stream {
+            SessionClass::Unknown(UnknownReason::MidStream)
+        } else {
+            SessionClass::Unknown(UnknownReason::NegotiateNotCaptured)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Flow {
+    first_ts: Micros,
+    last_ts: Micros,
+    c2s: Stream,
+    s2c: Stream,
+    conn: Conn,
+}
+
+/// The tracker: feed it segments, then take its pairs and servers.
+#[derive(Debug)]
+pub struct Tracker {
+    limits: Limits,
+    flows: HashMap<FlowKey, Flow>,
+    pairs: HashMap<PairKey, PairFacts>,
+    servers: HashMap<IpAddr, ServerFacts>,
+    /// Counters.
+    pub stats: TrackerStats,
+    source: String,
+    last_sweep: Micros,
+    exclude: Vec<(u128, u128)>,
+}
+
+fn is_smb_port(p: u16) -> bool {
+    SMB_PORTS.contains(&p)
+}
+
+impl Tracker {
+    /// An empty tracker with these bounds.
+    pub fn new(limits: Limits) -> Self {
+        Tracker {
+            limits,
+            flows: HashMap::new(),
+            pairs: HashMap::new(),
+            servers: HashMap::new(),
+            stats: TrackerStats::default(),
+            source: String::new(),
+            last_sweep: i64::MIN,
+            exclude: Vec::new(),
+        }
+    }
+
+    /// Addresses (inclusive intervals of `targets::intervals::ip_to_u128`) whose traffic is
+    /// dropped unread, as `scan --exclude` never touches them.
+    pub fn set_exclusions(&mut self, exclude: Vec<(u128, u128)>) {
+        self.exclude = exclude;
+    }
+
+    fn excluded(&self, ip: IpAddr) -> bool {
+        if self.exclude.is_empty() {
+            return false;
+        }
+        let x = crate::targets::intervals::ip_to_u128(ip);
+        self.exclude.iter().any(|&(lo, hi)| lo <= x && x <= hi)
+    }
+
+    /// Names the input the next segments come from (recorded per pair).
+    pub fn set_source(&mut self, name: &str) {
+        self.source = name.to_string();
+    }
+
+    /// Connections held now.
+    pub fn flows_held(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// The pair table, for other readers (audit logs) to add to. `None` when it is full.
+    pub(crate) fn pair_mut(&mut self, key: PairKey) -> Option<&mut PairFacts> {
+        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
+            return None;
+        }
+        let p = self.pairs.entry(key).or_default();
+        p.add_source(&self.source);
+        Some(p)
+    }
+
+    /// Feeds one TCP segment. Segments with no SMB port on either side are ignored.
+    pub fn segment(&mut self, s: &Segment<'_>) {
+        let (key, from_client) = if is_smb_port(s.dst.port()) {
+            (
+                FlowKey {
+                    client: s.src,
+                    server: s.dst,
+                },
+                true,
+            )
+        } else if is_smb_port(s.src.port()) {
+            (
+                FlowKey {
+                    client: s.dst,
+                    server: s.src,
+                },
+                false,
+            )
+        } else {
+            return;
+        };
+        if self.excluded(s.src.ip()) || self.excluded(s.dst.ip()) {
+            self.stats.segments_excluded += 1;
+            return;
+        }
+        self.stats.smb_segments += 1;
+        if s.cut {
+            self.stats.snaplen_cut_segments += 1;
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.limits.max_flows {
+                self.sweep_idle(s.ts);
+            }
+            if self.flows.len() >= self.limits.max_flows {
+                self.stats.segments_not_tracked += 1;
+                if s.syn || !s.payload.is_empty() {
+                    self.stats.connections_not_tracked += 1;
+                }
+                return;
+            }
+            self.stats.connections += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    first_ts: s.ts,
+                    last_ts: s.ts,
+                    c2s: Stream::default(),
+                    s2c: Stream::default(),
+                    conn: Conn::default(),
+                },
+            );
+            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        }
+        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
+        // it while the rest of the tracker is updated: one hash lookup per segment.
+        let mut flows = std::mem::take(&mut self.flows);
+        let closed = match flows.get_mut(&key) {
+            Some(flow) => self.update(&key, flow, s, from_client),
+            None => false,
+        };
+        if closed {
+            if let Some(flow) = flows.remove(&key) {
+                self.close(key, flow);
+            }
+        }
+        self.flows = flows;
+    }
+
+    /// One segment of a tracked connection; true when the connection is now closed.
+    fn update(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        s: &Segment<'_>,
+        from_client: bool,
+    ) -> bool {
+        flow.last_ts = s.ts;
+        if s.syn && from_client {
+            flow.conn.saw_syn = true;
+        }
+        if from_client && !s.payload.is_empty() && !flow.conn.had_data {
+            flow.conn.had_data = true;
+            let pk = PairKey {
+                server: key.server.ip(),
+                client: key.client.ip(),
+            };
+            match self.pair_mut(pk) {
+                Some(p) => {
+                    p.sessions += 1;
+                    p.seen(flow.first_ts);
+                    if !p.ports.contains(&key.server.port()) {
+                        p.ports.push(key.server.port());
+                    }
+                }
+                None => {
+                    flow.conn.pair_full = true;
+                    self.stats.connections_pairs_full += 1;
+                }
+            }
+        }
+        self.feed(key, flow, s, from_client);
+        s.rst || (flow.c2s.fin && flow.s2c.fin)
+    }
+
+    fn feed(&mut self, key: &FlowKey, flow: &mut Flow, s: &Segment<'_>, from_client: bool) {
+        let stream = if from_client {
+            &mut flow.c2s
+        } else {
+            &mut flow.s2c
+        };
+        if s.fin {
+            stream.fin = true;
+        }
+        if stream.stopped {
+            // Still learn which SMB a connection joined mid-stream speaks: a segment that
+            // starts a message shows the magic after the 4-byte NBSS header.
+            if from_client && flow.conn.mid_stream && !flow.conn.negotiated {
+                note_magic(&mut flow.conn, s.payload);
+            }
+            return;
+        }
+        let payload_start = s.seq.wrapping_add(u32::from(s.syn));
+        let next = match stream.next_seq {
+            Some(n) => n,
+            None => {
+                stream.next_seq = Some(payload_start);
+                payload_start
+            }
+        };
+        if s.payload.is_empty() {
+            if s.syn && stream.buf.is_empty() {
+                stream.next_seq = Some(payload_start);
+            }
+            return;
+        }
+        // The capture joined this connection after its start: the first bytes from the client
+        // must begin a message for anything to be read.
+        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf.is_empty() {
+            let starts = matches!(s.payload.first(), Some(0x00 | 0x81 | 0x85))
+                && matches!(s.payload.get(4..8), Some(b"\xffSMB" | b"\xfeSMB") | None);
+            if !starts {
+                flow.conn.mid_stream = true;
+                stream.stopped = true;
+                note_magic(&mut flow.conn, s.payload);
+                return;
+            }
+        }
+        let rel = s.seq.wrapping_sub(next) as i32;
+        let mut appended = false;
+        if rel <= 0 {
+            let overlap = rel.unsigned_abs() as usize;
+            if overlap >= s.payload.len() {
+                self.stats.retransmissions += 1;
+                return;
+            }
+            let fresh = s.payload.get(overlap..).unwrap_or_default();
+            stream.next_seq = Some(next.wrapping_add(fresh.len() as u32));
+            if stream.buf.is_empty() && stream.ooo.is_empty() && !s.cut {
+                // The common case: whole messages in one segment, read from the packet itself.
+                let used = self.frame(key, flow, fresh, s.ts, from_client);
+                let stream = if from_client {
+                    &mut flow.c2s
+                } else {
+                    &mut flow.s2c
+                };
+                if !stream.stopped {
+                    push_bytes(stream, fresh.get(used..).unwrap_or_default());
+                }
+                return;
+            }
+            push_bytes(stream, fresh);
+            appended = true;
+        } else if stream.ooo.len() < MAX_OUT_OF_ORDER {
+            stream.ooo.push((s.seq, s.payload.to_vec()));
+        } else {
+            self.stats.gaps += 1;
+            flow.conn.gap = true;
+            stream.stopped = true;
+            stream.buf = Vec::new();
+            stream.ooo = Vec::new();
+            return;
+        }
+        if s.cut {
+            // The rest of this segment was never captured: what follows cannot be framed.
+            flow.conn.gap = true;
+            stream.stopped = true;
+        }
+        if appended {
+            // Segments that now fit, in order.
+            while let Some(n) = stream.next_seq {
+                let Some(k) = stream
+                    .ooo
+                    .iter()
+                    .position(|(q, d)| {
+                        let r = q.wrapping_sub(n) as i32;
+                        r <= 0 && (r.unsigned_abs() as usize) < d.len()
+                    })
+                    .or_else(|| {
+                        stream.ooo.iter().position(|(q, d)| {
+                            let r = q.wrapping_sub(n) as i32;
+                            r <= 0 && (r.unsigned_abs() as usize) >= d.len()
+                        })
+                    })
+                else {
+                    break;
+                };
+                let (q, d) = stream.ooo.swap_remove(k);
+                let overlap = (q.wrapping_sub(n) as i32).unsigned_abs() as usize;
+                if let Some(fresh) = d.get(overlap..).filter(|f| !f.is_empty()) {
+                    push_bytes(stream, fresh);
+                    stream.next_seq = Some(n.wrapping_add(fresh.len() as u32));
+                }
+            }
+        }
+        self.drain(key, flow, s.ts, from_client);
+    }
+
+    /// Frames and handles the complete NBSS messages at the front of a direction's buffer.
+    /// The buffer is taken out of the stream while its messages are handled in place (no copy
+    /// per message).
+    fn drain(&mut self, key: &FlowKey, flow: &mut Flow, ts: Micros, from_client: bool) {
+        let buf = std::mem::take(if from_client {
+            &mut flow.c2s.buf
+        } else {
+            &mut flow.s2c.buf
+        });
+        let used = self.frame(key, flow, &buf, ts, from_client);
+        let stream = if from_client {
+            &mut flow.c2s
+        } else {
+            &mut flow.s2c
+        };
+        if stream.stopped {
+            stream.ooo = Vec::new();
+            return;
+        }
+        let mut buf = buf;
+        buf.drain(..used.min(buf.len()));
+        if buf.len() > MAX_MESSAGE + 4 {
+            stream.stopped = true;
+            return;
+        }
+        stream.buf = buf;
+    }
+
+    /// Handles the complete NBSS messages at the front of `data` (bytes that follow what the
+    /// direction has consumed so far); returns how many bytes were consumed.
+    fn frame(
+        &mut self,
+        key: &FlowKey,
+        flow: &mut Flow,
+        data: &[u8],
+        ts: Micros,
+        from_client: bool,
+    ) -> usize {
+        let mut start = 0usize;
+        loop {
+            let stream = if from_client {
+                &mut flow.c2s
+            } else {
+                &mut flow.s2c
+            };
+            if stream.stopped {
+                break;
+            }
+            let avail = data.len().saturating_sub(start);
+            if stream.skip > 0 {
+                let n = stream.skip.min(avail);
+                stream.skip -= n;
+                start += n;
+                if stream.skip > 0 {
+                    break;
+                }
+                continue;
+            }
+            let Some(hdr) = data.get(start..start + 4) else {
+                break;
+            };
+            let kind = hdr.first().copied().unwrap_or(0xff);
+            let len = (usize::from(hdr.get(1).copied().unwrap_or(0)) << 16)
+                | (usize::from(hdr.get(2).copied().unwrap_or(0)) << 8)
+                | usize::from(hdr.get(3).copied().unwrap_or(0));
+            if !matches!(kind, 0x00 | 0x81..=0x85) {
+                // Not NBSS framing (an NBSS length that lied, or not SMB at all): stop here.
+                self.stats.bad_nbss += 1;
+                stream.stopped = true;
+                break;
+            }
+            if len > MAX_MESSAGE {
+                stream.skip = len;
+                start += 4;
+                stream.messages += 1;
+                continue;
+            }
+            if avail < 4 + len {
+                break;
+            }
+            let body = data.get(start + 4..start + 4 + len).unwrap_or_default();
+            start += 4 + len;
+            stream.messages += 1;
+            if stream.messages > MAX_MESSAGES {
+                stream.stopped = true;
+            }
+            if from_client {
+                self.client_message(key, &mut flow.conn, kind, body, ts);
+                if flow.conn.mid_stream {
+                    flow.c2s.stopped = true;
+                }
+            } else {
+                self.server_message(key, &mut flow.conn, kind, body, ts);
+            }
+        }
+        start
+    }
+
+    fn client_message(
+        &mut self,
+        key: &FlowKey,
+        conn: &mut Conn,
+        kind: u8,
+        body: &[u8],
+        ts: Micros,
+    ) {
+        let pk = PairKey {
+            server: key.server.ip(),
+            client: key.client.ip(),
+        };
+        if kind == 0x81 {
+            if let Ok(r) = parse_nbss_session_request(body) {
+                if let Some(p) = self.pairs.get_mut(&pk) {
+                    p.client_netbios_name.get_or_insert(r.calling);
+                }
+                let srv = self.servers.entry(pk.server).or_default();
+                if !r.called.is_empty() && r.called != "*SMBSERVER" {
+                    srv.name.get_or_insert(r.called);
+                }
+            }
+            return;
+        }
+        if kind != 0x00 {
+            return;
+        }
+        let first_message = !conn.negotiated && !conn.seen_smb1 && !conn.seen_smb2;
+        match body.get(..4) {
+            Some(b"\xffSMB") => conn.seen_smb1 = true,
+            Some(b"\xfeSMB") => conn.seen_smb2 = true,
+            _ => {}
+        }
+        let Ok(msg) = parse_smb_message(body) else {
+            if first_message && !conn.saw_syn {
+                conn.mid_stream = true;
+            }
+            return;
+        };
+        let pair = self.pairs.get_mut(&pk);
+        match msg {
+            SmbMessage::Smb1(h, _) => {
+                conn.seen_smb1 = true;
+                if h.command == Smb1Command::NEGOTIATE {
+                    if let Ok(r) = parse_smb1_negotiate_request(body) {
+                        conn.negotiated = true;
+                        for d in r.dialects {
+                            if is_smb2_dialect_string(&d) {
+                                conn.offered_smb2 = true;
+                            } else {
+                                conn.offered_smb1 = true;
+                            }
+                            if let Some(p) = self.pairs.get_mut(&pk) {
+                                p.add_dialect(d);
+                            }
+                        }
+                    }
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
+                    if let (Ok(r), Some(p)) = (parse_smb1_session_setup_request(body), pair) {
+                        set(&mut p.client_native_os, r.native_os);
+                        set(&mut p.client_native_lanman, r.native_lanman);
+                        set(&mut p.client_domain, r.primary_domain);
+                        ntlmssp_names(p, r.security_blob);
+                    }
+                } else if first_message && !conn.saw_syn {
+                    conn.mid_stream = true;
+                }
+            }
+            SmbMessage::Smb2(h, _) => {
+                conn.seen_smb2 = true;
+                if h.command == Smb2Command::NEGOTIATE {
+                    if let Ok(r) = parse_smb2_negotiate_request(body) {
+                        conn.negotiated = true;
+                        conn.offered_smb2 = true;
+                        if let Some(p) = pair {
+                            for d in r.dialects {
+                                p.add_dialect(smb2_dialect_label(d));
+                            }
+                        }
+                    }
+                } else if h.command == Smb2Command::SESSION_SETUP {
+                    if let (Ok(blob), Some(p)) = (parse_smb2_session_setup_request(body), pair) {
+                        ntlmssp_names(p, blob);
+                    }
+                } else if first_message && !conn.saw_syn {
+                    conn.mid_stream = true;
+                }
+            }
+        }
+        let _ = ts;
+    }
+
+    fn server_message(
+        &mut self,
+        key: &FlowKey,
+        conn: &mut Conn,
+        kind: u8,
+        body: &[u8],
+        ts: Micros,
+    ) {
+        let _ = conn;
+        if kind != 0x00 {
+            return;
+        }
+        let Ok(msg) = parse_smb_message(body) else {
+            return;
+        };
+        let srv = self.servers.entry(key.server.ip()).or_default();
+        match msg {
+            SmbMessage::Smb1(h, _) => {
+                if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
+                    srv.answered_smb1 = true;
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
+                    if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
+                        server_name_from_blob(srv, r.security_blob);
+                    }
+                }
+            }
+            SmbMessage::Smb2(h, _) => {
+                if h.command == Smb2Command::NEGOTIATE && h.is_response() {
+                    if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
+                        srv.smb2_negotiate
+                            .get_or_insert((r.dialect_revision, key.client.ip(), ts));
+                    }
+                } else if h.command == Smb2Command::SESSION_SETUP && h.is_response() {
+                    if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
+                        server_name_from_blob(srv, r.security_buffer);
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, key: FlowKey, flow: Flow) {
+        if !flow.conn.had_data {
+            self.stats.connections_without_data += 1;
+            return;
+        }
+        if flow.conn.pair_full {
+            return;
+        }
+        let class = flow.conn.class();
+        if let Some(p) = self.pairs.get_mut(&PairKey {
+            server: key.server.ip(),
+            client: key.client.ip(),
+        }) {
+            // Last seen is taken when the connection closes, not on every packet.
+            p.seen(flow.last_ts);
+            p.add_session(class);
+        }
+    }
+
+    /// Closes connections idle for [`IDLE_SECS`] of capture time, at most once per second of it.
+    fn sweep_idle(&mut self, now: Micros) {
+        if now.saturating_sub(self.last_sweep) < 1_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let cutoff = now.saturating_sub(IDLE_SECS * 1_000_000);
+        let idle: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.last_ts < cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in idle {
+            if let Some(f) = self.flows.remove(&k) {
+                self.close(k, f);
+            }
+        }
+    }
+
+    /// Closes every connection still open (end of input) and returns the pairs and servers.
+    pub fn finish(
+        mut self,
+    ) -> (
+        HashMap<PairKey, PairFacts>,
+        HashMap<IpAddr, ServerFacts>,
+        TrackerStats,
+    ) {
+        let open: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        for (k, f) in open {
+            self.close(k, f);
+        }
+        (self.pairs, self.servers, self.stats)
+    }
+}
+
+fn push_bytes(stream: &mut Stream, b: &[u8]) {
+    // A message being skipped needs no buffering.
+    if stream.skip > 0 && stream.buf.is_empty() {
+        let n = stream.skip.min(b.len());
+        stream.skip -= n;
+        stream.buf.extend_from_slice(b.get(n..).unwrap_or_default());
+    } else {
+        stream.buf.extend_from_slice(b);
+    }
+}
+
+fn note_magic(conn: &mut Conn, payload: &[u8]) {
+    if payload.first() == Some(&0x00) {
+        match payload.get(4..8) {
+            Some(b"\xffSMB") => conn.seen_smb1 = true,
+            Some(b"\xfeSMB") => conn.seen_smb2 = true,
+            _ => {}
+        }
+    }
+}
+
+fn set(slot: &mut Option<String>, v: Option<String>) {
+    if slot.is_none() {
+        *slot = v.filter(|s| !s.is_empty());
+    }
+}
+
+fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
+    let Some(msg) = spnego_find_ntlmssp(blob) else {
+        return;
+    };
+    if let Ok(n) = parse_ntlmssp_client_names(msg) {
+        set(&mut p.client_workstation, n.workstation);
+        set(&mut p.client_domain, n.domain);
+    }
+}
+
+fn server_name_from_blob(srv: &mut ServerFacts, blob: &[u8]) {
+    if srv.name.is_some() {
+        return;
+    }
+    if let Some(msg) = spnego_find_ntlmssp(blob) {
+        if let Ok(c) = parse_ntlmssp_challenge(msg) {
+            srv.name = c.target_info.nb_computer_name.or(c.target_name);
+        }
+    }
+}
+
+/// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".
+pub fn smb2_dialect_label(d: Smb2Dialect) -> String {
+    format!("SMB {} (0x{:04x})", d.name(), d.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smb1scan_protocol::nbss::build_nbss_session_message;
+    use smb1scan_protocol::smb1::header::Smb1Ids;
+    use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request;
+
+    const C: &str = "10.0.0.5:50000";
+    const S: &str = "10.0.0.1:445";
+
+    fn seg<'a>(from_client: bool, seq: u32, syn: bool, payload: &'a [u8]) -> Segment<'a> {
+        let (c, s) = (C.parse().unwrap(), S.parse().unwrap());
+        Segment {
+            ts: 1_000_000,
+            src: if from_client { c } else { s },
+            dst: if from_client { s } else { c },
+            seq,
+            syn,
+            fin: false,
+            rst: false,
+            payload,
+            cut: false,
+        }
+    }
+
+    fn negotiate(dialects: &[&str]) -> Vec<u8> {
+        build_nbss_session_message(&build_smb1_negotiate_request(dialects, Smb1Ids::default()))
+            .to_vec()
+    }
+
+    fn only_pair(t: Tracker) -> (PairFacts, TrackerStats) {
+        let (pairs, _, stats) = t.finish();
+        assert_eq!(pairs.len(), 1);
+        (pairs.into_values().next().unwrap(), stats)
+    }
+
+    #[test]
+    fn in_order_smb1_only_negotiate() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.smb1_only, 1);
+        assert_eq!(p.dialects, ["NT LM 0.12"]);
+    }
+
+    #[test]
+    fn out_of_order_and_retransmitted_segments() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12", "SMB 2.002", "SMB 2.???"]);
+        let (a, b) = m.split_at(20);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 120, false, b)); // second half first
+        t.segment(&seg(true, 100, false, a));
+        t.segment(&seg(true, 100, false, a)); // retransmission
+        t.segment(&seg(true, 110, false, &m[10..30])); // overlapping retransmission
+        let (p, stats) = only_pair(t);
+        assert_eq!(p.counts.smb1_and_smb2, 1, "{p:?}");
+        assert_eq!(stats.retransmissions, 2);
+    }
+
+    #[test]
+    fn nbss_length_that_lies_is_skipped_not_buffered() {
+        let mut t = Tracker::new(Limits::default());
+        // A session message announcing 16 MiB, then 100 bytes of it: skipped as data, no panic,
+        // nothing buffered, and no negotiate: undecided.
+        let mut m = vec![0x00, 0xff, 0xff, 0xff];
+        m.extend_from_slice(&[0x41; 100]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        assert!(t.flows.values().all(|f| f.c2s.buf.len() <= MAX_MESSAGE + 4));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.unknown, 1);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+        // An unknown NBSS type stops the direction and is counted.
+        let mut t = Tracker::new(Limits::default());
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &[0x42, 0, 0, 4, 1, 2, 3, 4]));
+        let (_, _, stats) = t.finish();
+        assert_eq!(stats.bad_nbss, 1);
+    }
+
+    #[test]
+    fn snaplen_cut_negotiate_is_unknown() {
+        let mut t = Tracker::new(Limits::default());
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        let mut s = seg(true, 100, false, &m[..30]);
+        s.cut = true;
+        t.segment(&s);
+        let (p, stats) = only_pair(t);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+        assert_eq!(stats.snaplen_cut_segments, 1);
+    }
+
+    #[test]
+    fn mid_stream_connection() {
+        let mut t = Tracker::new(Limits::default());
+        // No SYN, and the first client bytes are the middle of a WRITE.
+        t.segment(&seg(true, 5000, false, &[0x33; 200]));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::MidStream));
+        // No SYN, joined at a message boundary carrying SMB2: the session uses SMB2.
+        let mut t = Tracker::new(Limits::default());
+        let mut m = vec![0, 0, 0, 68];
+        m.extend_from_slice(b"\xfeSMB");
+        m.extend_from_slice(&[0; 64]);
+        m[4 + 12] = 8; // command READ
+        t.segment(&seg(true, 5000, false, &m));
+        let (p, _) = only_pair(t);
+        assert_eq!(p.counts.smb2_only, 1, "{p:?}");
+    }
+
+    #[test]
+    fn gap_beyond_the_bound_gives_up_the_direction() {
+        let mut t = Tracker::new(Limits::default());
+        t.segment(&seg(true, 99, true, &[]));
+        for k in 0..=MAX_OUT_OF_ORDER as u32 {
+            t.segment(&seg(true, 1000 + k * 10, false, &[0; 5]));
+        }
+        let (p, stats) = only_pair(t);
+        assert_eq!(stats.gaps, 1);
+        assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
+    }
+
+    #[test]
+    fn flow_table_cap_counts_what_it_drops() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 10,
+            max_pairs: 100,
+        });
+        for port in 0..100u16 {
+            let mut s = seg(true, 1, true, &[]);
+            s.src = SocketAddr::new("10.0.0.5".parse().unwrap(), 1000 + port);
+            t.segment(&s);
+        }
+        assert_eq!(t.flows_held(), 10);
+        assert_eq!(t.stats.connections_not_tracked, 90);
+        assert_eq!(t.stats.peak_flows, 10);
+    }
+
+    #[test]
+    fn pair_table_cap_counts_what_it_drops() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 100,
+            max_pairs: 1,
+        });
+        let m = negotiate(&["NT LM 0.12"]);
+        for port in 0..3u16 {
+            let mut s = seg(true, 100, false, &m);
+            s.src = SocketAddr::new(format!("10.0.0.{}", 10 + port).parse().unwrap(), 40000);
+            t.segment(&s);
+        }
+        let (pairs, _, stats) = t.finish();
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(stats.connections_pairs_full, 2);
+    }
+
+    #[test]
+    fn idle_connections_make_room() {
+        let mut t = Tracker::new(Limits {
+            max_flows: 1,
+            max_pairs: 10,
+        });
+        let m = negotiate(&["NT LM 0.12"]);
+        t.segment(&seg(true, 99, true, &[]));
+        t.segment(&seg(true, 100, false, &m));
+        let mut later = seg(true, 1, true, &[]);
+        later.src = "10.0.0.6:40000".parse().unwrap();
+        later.ts += (IDLE_SECS + 1) * 1_000_000;
+        t.segment(&later);
+        assert_eq!(t.stats.connections_not_tracked, 0);
+        let (pairs, _, _) = t.finish();
+        let first = pairs
+            .get(&PairKey {
+                server: "10.0.0.1".parse().unwrap(),
+                client: "10.0.0.5".parse().unwrap(),
+            })
+            .unwrap();
+        assert_eq!(first.counts.smb1_only, 1, "closed when idle, still counted");
+    }
+}

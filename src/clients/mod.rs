@@ -1,0 +1,522 @@
+//! `smb1scan clients`: who breaks when SMB1 is turned off on a server.
+//!
+//! Reads packet captures (pcap, pcapng, plain or gzip: [`capture`]), follows each SMB connection
+//! far enough to see the dialects the client offers and the names it shows ([`flow`]), and
+//! decides per (server, client) pair with the pure [`verdict::decide`]: `breaks` (the client
+//! offered SMB1 only), `falls-back` (it offered SMB2 too and the server is seen speaking SMB2),
+//! `unknown` with its reason, or `smb2-only` (counted, listed only with `--all`).
+//!
+//! The JSON Lines record ([`ClientRecord`], one per pair, then one [`SummaryLine`]) is the schema
+//! of docs/clients.md; CSV is its flat projection.
+
+pub mod audit;
+pub mod capture;
+pub mod flow;
+pub mod live;
+pub mod output;
+pub mod verdict;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use flow::{Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
+use verdict::{decide, UnknownReason, Verdict, VerdictInput};
+
+/// One thing wrong with an input: printed as one line on standard error and kept in the outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The input (file name, interface).
+    pub input: String,
+    /// What was wrong and what it means for the result.
+    pub problem: String,
+}
+
+impl Problem {
+    /// A problem with `input`.
+    pub fn new(input: &str, problem: impl Into<String>) -> Self {
+        Problem {
+            input: input.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// One (server, client) pair: the JSON Lines record of `smb1scan clients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The SMB server's address (from an audit log: the Computer name that logged the event).
+    pub server: String,
+    /// The server's NetBIOS name, when the traffic shows it (NTLMSSP challenge, the called name).
+    pub server_name: Option<String>,
+    /// The client's address (from an audit log: its ClientName).
+    pub client: String,
+    /// `breaks`, `falls-back`, `unknown`, `smb2-only`.
+    pub verdict: Verdict,
+    /// Why `unknown`.
+    pub reason: Option<UnknownReason>,
+    /// The verdict in one sentence, with its evidence.
+    pub detail: String,
+    /// How the server is known to speak SMB2, when it is.
+    pub server_smb2: Option<String>,
+    /// Server ports used.
+    pub ports: Vec<u16>,
+    /// Sessions seen (connections carrying client data; audit log entries).
+    pub sessions: u64,
+    /// Sessions that offered SMB1 only.
+    pub sessions_smb1_only: u64,
+    /// Sessions that offered SMB1 and SMB2.
+    pub sessions_smb1_and_smb2: u64,
+    /// Sessions that offered, or used, SMB2 only.
+    pub sessions_smb2_only: u64,
+    /// Sessions not decided.
+    pub sessions_unknown: u64,
+    /// Dialects the client offered (SMB1 strings, SMB2 revisions).
+    pub dialects: Vec<String>,
+    /// NetBIOS calling name (port 139 session request).
+    pub client_netbios_name: Option<String>,
+    /// NTLMSSP workstation.
+    pub client_workstation: Option<String>,
+    /// NTLMSSP or SESSION_SETUP domain.
+    pub client_domain: Option<String>,
+    /// NativeOS of the client's SMB1 SESSION_SETUP.
+    pub client_native_os: Option<String>,
+    /// NativeLanMan of the client's SMB1 SESSION_SETUP.
+    pub client_native_lanman: Option<String>,
+    /// ClientName of an SMB1 audit event.
+    pub client_log_name: Option<String>,
+    /// First seen (RFC 3339, UTC).
+    pub first_seen: Option<String>,
+    /// Last seen.
+    pub last_seen: Option<String>,
+    /// Inputs the pair was seen in.
+    pub sources: Vec<String>,
+}
+
+/// Counts over a run: the scope an auditor needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    /// Inputs given.
+    pub inputs: Vec<String>,
+    /// Packet records read.
+    pub packets: u64,
+    /// Pairs per verdict.
+    pub breaks: u64,
+    /// Pairs that fall back to SMB2.
+    pub falls_back: u64,
+    /// Pairs not decided.
+    pub unknown: u64,
+    /// Pairs whose clients never offered SMB1 (listed only with --all).
+    pub smb2_only: u64,
+    /// Tracker counters (connections, caps, gaps).
+    pub tracker: TrackerStats,
+    /// The bounds in force.
+    pub max_flows: usize,
+    /// Pair bound.
+    pub max_pairs: usize,
+    /// Every problem met.
+    pub problems: Vec<Problem>,
+    /// Inputs of which nothing could be read (missing, not a capture).
+    pub unreadable_inputs: u64,
+    /// Audit log events read (any kind), and SMB1 access events (3000) among them.
+    pub audit_events: u64,
+    /// SMB1 access events counted.
+    pub smb1_audit_events: u64,
+    /// SMB1 access events not counted because the pair table was full.
+    pub audit_events_not_counted: u64,
+}
+
+impl Summary {
+    /// Lines saying what the run could not see: the caps that were hit and the problems.
+    pub fn scope_lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let t = &self.tracker;
+        if t.connections_not_tracked > 0 || t.segments_not_tracked > 0 {
+            v.push(format!(
+                "connection table full ({} connections at once, --max-flows): {} connections ({} segments) were not followed; their clients are not in the result",
+                self.max_flows, t.connections_not_tracked, t.segments_not_tracked
+            ));
+        }
+        if t.connections_pairs_full > 0 {
+            v.push(format!(
+                "pair table full ({} pairs, --max-pairs): {} connections of further pairs were not counted",
+                self.max_pairs, t.connections_pairs_full
+            ));
+        }
+        if self.audit_events_not_counted > 0 {
+            v.push(format!(
+                "pair table full ({} pairs, --max-pairs): {} SMB1 audit events of further pairs were not counted",
+                self.max_pairs, self.audit_events_not_counted
+            ));
+        }
+        if t.snaplen_cut_segments > 0 {
+            v.push(format!(
+                "{} SMB segments were cut by the capture's snapshot length (capture with -s 0)",
+                t.snaplen_cut_segments
+            ));
+        }
+        if t.gaps > 0 {
+            v.push(format!(
+                "{} connection directions had gaps (lost or reordered packets beyond {}) and were not read further",
+                t.gaps,
+                flow::MAX_OUT_OF_ORDER
+            ));
+        }
+        v
+    }
+
+    /// True when every input was read whole and nothing was capped.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+            && self.tracker.connections_not_tracked == 0
+            && self.tracker.segments_not_tracked == 0
+            && self.tracker.connections_pairs_full == 0
+            && self.audit_events_not_counted == 0
+    }
+}
+
+/// The last JSON Lines record of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummaryLine {
+    /// The run's counts and scope.
+    pub summary: Summary,
+}
+
+/// Options of a `clients` run, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ClientsOptions {
+    /// Capture files (and, later, audit logs).
+    pub inputs: Vec<PathBuf>,
+    /// List smb2-only pairs too.
+    pub all: bool,
+    /// Bounds.
+    pub limits: Limits,
+    /// Excluded addresses (inclusive intervals), from `--exclude` / `--exclude-file`.
+    pub exclude: Vec<(u128, u128)>,
+    /// Live capture: interface and duration.
+    pub live: Option<(String, std::time::Duration)>,
+}
+
+/// `--exclude` specs and `--exclude-file` files as address intervals, parsed as `scan` parses
+/// them; a host name is refused (a capture is never resolved).
+pub fn parse_exclusions(
+    specs: &[String],
+    files: &[std::path::PathBuf],
+) -> crate::Result<Vec<(u128, u128)>> {
+    use crate::targets::spec::{parse_spec, split_specs, Spec};
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for s in specs {
+        tokens.extend(split_specs(s).map(|t| (t.to_string(), "--exclude".to_string())));
+    }
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| crate::Error::io_path("reading", f, e))?;
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or_default();
+            tokens.extend(split_specs(line).map(|t| (t.to_string(), f.display().to_string())));
+        }
+    }
+    let mut out = Vec::new();
+    for (t, origin) in tokens {
+        match parse_spec(&t) {
+            Ok(Spec::Range(lo, hi)) => out.push((lo, hi)),
+            Ok(Spec::Ranges(v)) => out.extend(v),
+            Ok(Spec::Name(n)) => {
+                return Err(crate::Error::usage(format!(
+                    "{origin}: {n}: smb1scan clients excludes addresses, not host names"
+                )))
+            }
+            Err(e) => return Err(crate::Error::usage(format!("{origin}: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Listed pairs, breaks first, then unknown, falls-back, smb2-only; by server, client.
+    pub records: Vec<ClientRecord>,
+    /// Counts and scope.
+    pub summary: Summary,
+}
+
+/// What an input is, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// pcap, pcapng, or gzip (of either).
+    Capture,
+    /// A Windows event log file (`ElfFile\0`).
+    Evtx,
+    /// Event XML (wevtutil /f:xml, Get-WinEvent ToXml()).
+    EventXml,
+}
+
+/// The kind of `head` (the first bytes of a file): EVTX by its signature, XML by a `<` first
+/// (after a byte-order mark and white space), anything else is read as a capture.
+pub fn input_kind(head: &[u8]) -> InputKind {
+    if head.starts_with(b"ElfFile\0") {
+        return InputKind::Evtx;
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return InputKind::EventXml;
+    }
+    let h = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
+    match h.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'<') => InputKind::EventXml,
+        _ => InputKind::Capture,
+    }
+}
+
+fn head_of(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut b = vec![0u8; 16];
+    let n = f.read(&mut b)?;
+    b.truncate(n);
+    Ok(b)
+}
+
+/// Reads every input and decides every pair (no live capture: see [`analyse_with_live`]).
+pub fn analyse(opts: &ClientsOptions) -> Findings {
+    let files_only = ClientsOptions {
+        live: None,
+        ..opts.clone()
+    };
+    analyse_with_live(&files_only).unwrap_or_default()
+}
+
+/// Reads every input, then captures live when asked, and decides every pair.
+pub fn analyse_with_live(opts: &ClientsOptions) -> Result<Findings, live::LiveError> {
+    let mut tracker = Tracker::new(opts.limits);
+    tracker.set_exclusions(opts.exclude.clone());
+    let mut audit = audit::AuditPairs::default();
+    let mut problems = Vec::new();
+    let mut packets = 0;
+    let mut unreadable = 0;
+    for path in &opts.inputs {
+        let name = path.display().to_string();
+        tracker.set_source(&name);
+        let before = problems.len();
+        let kind = match head_of(path) {
+            Ok(h) => input_kind(&h),
+            Err(e) => {
+                unreadable += 1;
+                problems.push(Problem::new(&name, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let events_before = audit.events;
+        let read = match kind {
+            InputKind::Capture => capture::read_capture_file(path, &mut tracker, &mut problems)
+                .map(|s| {
+                    packets += s.packets;
+                    s.packets
+                }),
+            InputKind::Evtx => {
+                audit::read_evtx_file(path, &mut audit, opts.limits.max_pairs, &mut problems)
+                    .map(|_| audit.events - events_before)
+            }
+            InputKind::EventXml => {
+                audit::read_xml_file(path, &mut audit, opts.limits.max_pairs, &mut problems)
+                    .map(|_| audit.events - events_before)
+            }
+        };
+        match read {
+            Ok(0) if problems.len() > before => unreadable += 1,
+            Ok(_) => {}
+            Err(e) => {
+                unreadable += 1;
+                problems.push(Problem::new(&name, format!("cannot read: {e}")));
+            }
+        }
+    }
+    let mut inputs: Vec<String> = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if let Some((iface, duration)) = &opts.live {
+        let name = format!("live:{iface}");
+        tracker.set_source(&name);
+        packets += live::capture(iface, *duration, &mut tracker)?;
+        inputs.push(name);
+    }
+    let mut f = findings(tracker, problems, inputs, packets, opts);
+    f.summary.unreadable_inputs = unreadable;
+    f.summary.audit_events = audit.events;
+    f.summary.smb1_audit_events = audit.smb1_events;
+    f.summary.audit_events_not_counted = audit.not_counted;
+    for ((server, client), facts) in &audit.pairs {
+        let r = audit_record(server, client, facts);
+        f.summary.unknown += 1;
+        f.records.push(r);
+    }
+    sort_records(&mut f.records);
+    Ok(f)
+}
+
+/// The record of a pair seen only in an SMB1 audit log.
+pub fn audit_record(server: &str, client: &str, f: &PairFacts) -> ClientRecord {
+    let (verdict, reason) = decide(&VerdictInput {
+        sessions: f.counts,
+        unknown_reason: f.unknown_reason,
+        server_speaks_smb2: false,
+    });
+    ClientRecord {
+        server: server.to_string(),
+        server_name: Some(server.to_string()),
+        client: client.to_string(),
+        verdict,
+        reason,
+        detail: format!(
+            "{} SMB1 access events (3000): the client used SMB1 with this server; {}",
+            f.sessions,
+            reason.map(|r| r.explain()).unwrap_or_default()
+        ),
+        server_smb2: None,
+        ports: Vec::new(),
+        sessions: f.sessions,
+        sessions_smb1_only: f.counts.smb1_only,
+        sessions_smb1_and_smb2: f.counts.smb1_and_smb2,
+        sessions_smb2_only: f.counts.smb2_only,
+        sessions_unknown: f.counts.unknown,
+        dialects: Vec::new(),
+        client_netbios_name: None,
+        client_workstation: None,
+        client_domain: None,
+        client_native_os: None,
+        client_native_lanman: None,
+        client_log_name: f.client_log_name.clone(),
+        first_seen: f.first_seen.and_then(rfc3339),
+        last_seen: f.last_seen.and_then(rfc3339),
+        sources: f.sources.clone(),
+    }
+}
+
+/// Decides the pairs a tracker collected.
+pub fn findings(
+    tracker: Tracker,
+    problems: Vec<Problem>,
+    inputs: Vec<String>,
+    packets: u64,
+    opts: &ClientsOptions,
+) -> Findings {
+    let (pairs, servers, stats) = tracker.finish();
+    let mut summary = Summary {
+        inputs,
+        packets,
+        tracker: stats,
+        max_flows: opts.limits.max_flows,
+        max_pairs: opts.limits.max_pairs,
+        problems,
+        ..Default::default()
+    };
+    let mut records = Vec::new();
+    for (key, facts) in pairs {
+        let r = record(key, &facts, servers.get(&key.server));
+        match r.verdict {
+            Verdict::Breaks => summary.breaks += 1,
+            Verdict::FallsBack => summary.falls_back += 1,
+            Verdict::Unknown => summary.unknown += 1,
+            Verdict::Smb2Only => summary.smb2_only += 1,
+        }
+        if r.verdict != Verdict::Smb2Only || opts.all {
+            records.push(r);
+        }
+    }
+    sort_records(&mut records);
+    Findings { records, summary }
+}
+
+/// Breaks first, then unknown, falls-back, smb2-only; by server and client, addresses in numeric
+/// order before names.
+pub fn sort_records(records: &mut [ClientRecord]) {
+    fn key(s: &str) -> (Option<IpAddr>, String) {
+        (s.parse().ok(), s.to_string())
+    }
+    records.sort_by_cached_key(|r| (r.verdict, key(&r.server), key(&r.client)));
+}
+
+fn rfc3339(t: Micros) -> Option<String> {
+    chrono::DateTime::from_timestamp_micros(t)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+}
+
+/// The record of one pair: facts plus the verdict.
+pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
+    let smb2 = server.and_then(|s| s.smb2_negotiate);
+    let (verdict, reason) = decide(&VerdictInput {
+        sessions: f.counts,
+        unknown_reason: f.unknown_reason,
+        server_speaks_smb2: smb2.is_some(),
+    });
+    let server_smb2 = smb2.map(|(d, client, ts)| {
+        format!(
+            "answered an SMB2 NEGOTIATE with dialect {} (0x{:04x}) to {client}{}",
+            d.name(),
+            d.0,
+            rfc3339(ts).map(|t| format!(" at {t}")).unwrap_or_default()
+        )
+    });
+    let c = f.counts;
+    let detail = match (verdict, reason) {
+        (Verdict::Breaks, _) => format!(
+            "{} of {} sessions offered only SMB1 dialects: this client stops working with this server when SMB1 is off",
+            c.smb1_only, f.sessions
+        ),
+        (Verdict::FallsBack, _) => format!(
+            "the client offered SMB2 as well and the server {}",
+            server_smb2.as_deref().unwrap_or("speaks SMB2")
+        ),
+        (Verdict::Smb2Only, _) => "the client never offered SMB1 to this server".to_string(),
+        (Verdict::Unknown, Some(r)) => {
+            let extra = if r == UnknownReason::ServerSmb2NotShown
+                && server.is_some_and(|s| s.answered_smb1)
+            {
+                " (it answered in SMB1)"
+            } else {
+                ""
+            };
+            format!("{}{extra}", r.explain())
+        }
+        (Verdict::Unknown, None) => "not decided".to_string(),
+    };
+    ClientRecord {
+        server: key.server.to_string(),
+        server_name: server.and_then(|s| s.name.clone()),
+        client: key.client.to_string(),
+        verdict,
+        reason,
+        detail,
+        server_smb2,
+        ports: f.ports.clone(),
+        sessions: f.sessions,
+        sessions_smb1_only: c.smb1_only,
+        sessions_smb1_and_smb2: c.smb1_and_smb2,
+        sessions_smb2_only: c.smb2_only,
+        sessions_unknown: c.unknown,
+        dialects: f.dialects.clone(),
+        client_netbios_name: f.client_netbios_name.clone(),
+        client_workstation: f.client_workstation.clone(),
+        client_domain: f.client_domain.clone(),
+        client_native_os: f.client_native_os.clone(),
+        client_native_lanman: f.client_native_lanman.clone(),
+        client_log_name: f.client_log_name.clone(),
+        first_seen: f.first_seen.and_then(rfc3339),
+        last_seen: f.last_seen.and_then(rfc3339),
+        sources: f.sources.clone(),
+    }
+}
+
+/// Per server, the clients that break: what `scan` / `report --clients FILE` show before the
+/// command that turns SMB1 off.
+pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<String, Vec<ClientRecord>> {
+    let mut m: HashMap<String, Vec<ClientRecord>> = HashMap::new();
+    for r in records.iter().filter(|r| r.verdict == Verdict::Breaks) {
+        m.entry(r.server.clone()).or_default().push(r.clone());
+    }
+    m
+}
