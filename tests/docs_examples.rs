@@ -571,6 +571,8 @@ fn fixture_folder(name: &str) -> PathBuf {
     ] {
         std::fs::copy(from, d.join(file)).expect("copy fixture");
     }
+    // `--clients FILE` examples (docs/clients.md): one recorded `smb1scan clients` pair.
+    std::fs::copy(reports.join("clients.jsonl"), d.join("clients.jsonl")).expect("copy fixture");
     // The store examples (docs/store.md) read two recorded sweeps: the same runs, imported.
     for (label, from) in [("2026-w48", &base), ("2026-w49", &cur)] {
         let o = Command::new(bin())
