@@ -101,7 +101,7 @@ pub enum Error {
         /// Where it is (no password).
         location: String,
         /// What went wrong (in the message; not a `source`, so it is said once).
-        cause: crate::store::StoreError,
+        cause: crate::store::location::StoreError,
     },
     /// The built-in remediation table is broken (a build defect, never user input).
     #[error("the remediation table: {0}")]
@@ -118,7 +118,10 @@ impl Error {
     }
 
     /// A store error at `location`.
-    pub fn store(location: &crate::store::Location, source: crate::store::StoreError) -> Self {
+    pub fn store(
+        location: &crate::store::location::Location,
+        source: crate::store::location::StoreError,
+    ) -> Self {
         Error::Store {
             location: location.display(),
             cause: source,

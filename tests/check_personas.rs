@@ -38,7 +38,7 @@ use smb1scan_protocol::spnego::{
     build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
 };
 use smb1scan_protocol::NtStatus;
-use smb1scan_responder::personas::persona;
+use smb1scan_responder::persona;
 use smb1scan_responder::{Action, Conn};
 
 const NT1: &[&str] = &["NT LM 0.12"];

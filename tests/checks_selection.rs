@@ -13,8 +13,7 @@ fn scan(checks: &str) -> smb1scan::model::HostResult {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let persona =
-            smb1scan_responder::personas::persona("win7-sp1-x64-unpatched").expect("persona");
+        let persona = smb1scan_responder::persona("win7-sp1-x64-unpatched").expect("persona");
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -32,8 +32,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         ["one", name, addr] => {
-            let p =
-                responder::personas::persona(name).with_context(|| format!("no persona {name}"))?;
+            let p = responder::persona(name).with_context(|| format!("no persona {name}"))?;
             let addr: SocketAddr = addr.parse().context("listen address")?;
             anyhow::ensure!(addr.ip().is_loopback(), "loopback addresses only");
             let l = tokio::net::TcpListener::bind(addr).await.context("bind")?;

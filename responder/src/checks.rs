@@ -1,7 +1,7 @@
 //! The personas of the checks beyond MS17-010 (issue 18) and what they add to a host: SMB 3.1.1
 //! compression, a disclosed server start time, and which named pipes an anonymous caller opens
 //! on IPC$. They are not in the demo's ten hosts ([`crate::personas::personas`]); tests start
-//! them by name through [`crate::personas::persona`].
+//! them by name through [`crate::persona`].
 //!
 //! Values come from the captures in `../shared/captures` (read with tshark; nothing replayed) or,
 //! where none exists, from [MS-SMB2] / [MS-CIFS]; each persona's comment names its source.

@@ -28,6 +28,16 @@ use tokio::task::JoinSet;
 
 pub use personas::{personas, Persona};
 
+/// The persona called `name`: one of the demo's ten ([`personas::personas`]) or one of the check
+/// personas ([`checks::CHECK_PERSONAS`]). Here, above both files, so neither imports the other
+/// for it.
+pub fn persona(name: &str) -> Option<&'static Persona> {
+    personas::personas()
+        .iter()
+        .chain(checks::CHECK_PERSONAS.iter())
+        .find(|p| p.name == name)
+}
+
 /// Why the simulated network could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

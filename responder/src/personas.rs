@@ -449,15 +449,6 @@ pub fn personas() -> &'static [Persona] {
     &PERSONAS
 }
 
-/// The persona called `name`.
-#[allow(dead_code)] // used by examples/responder.rs and tests/responder_wire.rs
-pub fn persona(name: &str) -> Option<&'static Persona> {
-    PERSONAS
-        .iter()
-        .chain(crate::checks::CHECK_PERSONAS.iter())
-        .find(|p| p.name == name)
-}
-
 /// A GUID stable per persona (a hash of its name), like a real server's ServerGuid.
 pub fn server_guid(name: &str) -> [u8; 16] {
     let mut g = [0u8; 16];

@@ -48,7 +48,7 @@ enum Rx {
 }
 
 async fn start(name: &str) -> SocketAddr {
-    let p = responder::personas::persona(name).unwrap_or_else(|| panic!("no persona {name}"));
+    let p = responder::persona(name).unwrap_or_else(|| panic!("no persona {name}"));
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = l.local_addr().expect("addr");
     tokio::spawn(responder::serve(l, p));

@@ -44,6 +44,15 @@ impl Problem {
     }
 }
 
+/// The best name a record has for its client (here, not in `output`, because the scan report
+/// names clients too and `output` itself writes through the report machinery).
+pub fn client_name(r: &ClientRecord) -> Option<&str> {
+    r.client_workstation
+        .as_deref()
+        .or(r.client_netbios_name.as_deref())
+        .or(r.client_log_name.as_deref())
+}
+
 /// One (server, client) pair: the JSON Lines record of `smb1scan clients`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {

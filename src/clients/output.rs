@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::verdict::Verdict;
-use super::{ClientRecord, Findings, SummaryLine};
+use super::{client_name, ClientRecord, Findings, SummaryLine};
 use crate::error::{Error, Result};
 use crate::report::html::esc;
 use crate::report::{write_atomically, Destination, Format, OutputPlan};
@@ -169,14 +169,6 @@ pub const CSV_HEADER: [&str; 20] = [
     "ports",
     "detail",
 ];
-
-/// The best name a record has for its client.
-pub fn client_name(r: &ClientRecord) -> Option<&str> {
-    r.client_workstation
-        .as_deref()
-        .or(r.client_netbios_name.as_deref())
-        .or(r.client_log_name.as_deref())
-}
 
 fn csv(f: &Findings) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());

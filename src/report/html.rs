@@ -345,7 +345,7 @@ fn breaking_lines(hosts: &[&Enriched<'_>], clients: &BreakingClients) -> Vec<Str
             .iter()
             .map(|r| {
                 let mut about: Vec<&str> = Vec::new();
-                if let Some(n) = crate::clients::output::client_name(r) {
+                if let Some(n) = crate::clients::client_name(r) {
                     about.push(n);
                 }
                 if let Some(os) = r.client_native_os.as_deref() {
