@@ -78,11 +78,7 @@ fn a_reset_peer_is_undecided_exit_4_by_default_and_the_explicit_policy_decides()
     );
     // The file's one host record (its metadata lines, `{"kind":"meta",...}`, left out).
     let text = std::fs::read_to_string(&out).expect("read");
-    let recs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .filter(|v: &serde_json::Value| v.get("kind").is_none())
-        .collect();
+    let recs = common::host_records(&text);
     assert_eq!(recs.len(), 1, "{text}");
     let rec = &recs[0];
     assert_eq!(rec["status"], "reset", "{rec}");

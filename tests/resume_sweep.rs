@@ -37,14 +37,7 @@ fn scan(args: &[&str]) -> Output {
 }
 
 fn records(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .expect("read")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        // Host records only: a file's metadata lines (`{"kind":"meta",...}`) are no targets.
-        .filter(|v: &Value| v.get("kind").is_none())
-        .collect()
+    common::host_records(&std::fs::read_to_string(p).expect("read"))
 }
 
 fn ip(r: &Value) -> Ipv4Addr {

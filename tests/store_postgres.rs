@@ -86,12 +86,7 @@ fn history(dir: &Path, store: &str) -> Vec<serde_json::Value> {
 
 fn lines(p: &Path) -> usize {
     std::fs::read_to_string(p)
-        // Host records only: a file's metadata lines (`{"kind":"meta",...}`) are no targets.
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.starts_with("{\"kind\":\"meta\""))
-                .count()
-        })
+        .map(|t| common::host_records(&t).len())
         .unwrap_or(0)
 }
 

@@ -402,14 +402,10 @@ fn import_history_timeline_report_and_diff() {
 }
 
 /// The number of lines of a file.
-/// Host records in a JSON Lines file (its metadata lines, `{"kind":"meta",...}`, left out).
+/// Host records in a JSON Lines file.
 fn lines(p: &Path) -> usize {
     std::fs::read_to_string(p)
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.starts_with("{\"kind\":\"meta\""))
-                .count()
-        })
+        .map(|t| common::host_records(&t).len())
         .unwrap_or(0)
 }
 

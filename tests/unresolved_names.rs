@@ -124,11 +124,7 @@ fn an_unresolvable_name_is_a_record_a_warning_and_a_failure_of_the_gate() {
         "{stderr}"
     );
     let text = std::fs::read_to_string(&jsonl).expect("read");
-    // Host records only: the file's metadata lines (`{"kind":"meta",...}`) are no targets.
-    let records = text
-        .lines()
-        .filter(|l| !l.starts_with("{\"kind\":\"meta\""))
-        .count();
+    let records = common::host_records(&text).len();
     assert_eq!(records, 2, "one record per target:\n{text}");
     assert_eq!(
         text.matches("\"status\":\"unresolved\"").count(),

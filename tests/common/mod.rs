@@ -342,3 +342,13 @@ pub fn doc_files() -> Vec<PathBuf> {
     docs.extend(pages);
     docs
 }
+
+/// The host records of a JSON Lines file's text: its metadata lines (`{"kind":"meta",...}`, the
+/// run's scope at the start and the end of a file) are no targets.
+pub fn host_records(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .filter(|v| v.get("kind").is_none())
+        .collect()
+}
