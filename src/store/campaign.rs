@@ -170,12 +170,7 @@ pub fn campaign(
         let Some(&at) = g(0).int().and_then(|id| index.get(&id)) else {
             continue;
         };
-        let e = timeline::exposure_of(
-            g(3).int().map(|v| v == 1),
-            &g(4).str(),
-            &g(5).str(),
-            &g(6).str(),
-        );
+        let e = timeline::exposure_of(g(3).int().map(|v| v == 1), &g(4).str(), &g(5).str());
         let seq = hosts
             .entry((g(1).str(), g(2).int().unwrap_or(0)))
             .or_insert_with(|| vec![None; ids.len()]);

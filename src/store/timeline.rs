@@ -3,7 +3,7 @@
 //! safety: a sweep in which the host proved nothing (no answer, a timeout, an undecided verdict)
 //! neither fixes it nor breaks a fix.
 
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+use crate::model::{DpVerdict, HostResult, Ms17Verdict};
 
 /// What one record says about exposure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -11,8 +11,9 @@ use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 pub enum Exposure {
     /// SMB1 on, MS17-010 vulnerable, or DoublePulsar present.
     Exposed,
-    /// Decided safe on the host's own evidence: a decided MS17-010 verdict with SMB1 not on, or
-    /// a refused connection.
+    /// Decided safe on the host's own evidence: a decided MS17-010 verdict with SMB1 not on. A
+    /// refused connection is not: a firewall's RST, or the service moved, proves no fix (the
+    /// record says MS17-010 `not-tested`, and `diff` reads it the same way).
     Safe,
     /// Nothing proved either way.
     Undecided,
@@ -25,24 +26,23 @@ pub fn exposure(h: &HostResult) -> Exposure {
         || h.doublepulsar.verdict == DpVerdict::Present
     {
         Exposure::Exposed
-    } else if h.status == HostStatus::Closed
-        || matches!(
-            h.ms17_010.verdict,
-            Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed
-        )
-    {
+    } else if matches!(
+        h.ms17_010.verdict,
+        Ms17Verdict::NotVulnerable | Ms17Verdict::NotExposed
+    ) {
         Exposure::Safe
     } else {
         Exposure::Undecided
     }
 }
 
-/// [`exposure`] from the store's key columns (`smb1`, `ms17`, `doublepulsar`, `status`, as
-/// their kebab-case names), so the campaign reads no whole record.
-pub fn exposure_of(smb1: Option<bool>, ms17: &str, dp: &str, status: &str) -> Exposure {
+/// [`exposure`] from the store's key columns (`smb1`, `ms17`, `doublepulsar`, as
+/// their kebab-case names), so the campaign reads no whole record. The status does not
+/// enter: a refused connection proves no fix.
+pub fn exposure_of(smb1: Option<bool>, ms17: &str, dp: &str) -> Exposure {
     if smb1 == Some(true) || ms17 == "vulnerable" || dp == "present" {
         Exposure::Exposed
-    } else if status == "closed" || ms17 == "not-vulnerable" || ms17 == "not-exposed" {
+    } else if ms17 == "not-vulnerable" || ms17 == "not-exposed" {
         Exposure::Safe
     } else {
         Exposure::Undecided
@@ -131,6 +131,7 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::HostStatus;
     use EventKind::*;
     use Exposure::*;
 
@@ -195,8 +196,8 @@ mod tests {
         h.status = HostStatus::Closed;
         assert_eq!(
             exposure(&h),
-            Safe,
-            "a refused connection is the host's own reply"
+            Undecided,
+            "a refused connection proves no fix (a firewall's RST, a moved service)"
         );
         let mut h = base();
         h.doublepulsar.verdict = DpVerdict::Present;
@@ -229,7 +230,6 @@ mod tests {
                     h.smb1.enabled,
                     &enum_name(&h.ms17_010.verdict),
                     &enum_name(&h.doublepulsar.verdict),
-                    &enum_name(&h.status)
                 ),
                 exposure(h),
                 "{h:?}"
