@@ -1450,3 +1450,130 @@ fn verdict_every_capture_replayed() {
         }
     }
 }
+
+/// What a capture's server said about itself, read as the probe reads it: NativeOS and
+/// NativeLanMan from the first SESSION_SETUP_ANDX reply carrying them, the NTLMSSP version of
+/// the first CHALLENGE (SMB1 or SMB2), CAP_UNIX of the SMB1 NEGOTIATE; `os.samba`, `product`
+/// and `build` by the probe's own `normalise`. `scanned_at` pinned: the checks judge at it.
+fn identity_record(file: &str, scanned_at: &str) -> Option<HostResult> {
+    let msgs = server_messages(file)?;
+    let mut r = HostResult::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 445, None);
+    r.scanned_at = scanned_at.to_owned();
+    let mut cap_unix = false;
+    for m in &msgs {
+        if let Ok((_, Smb1NegotiateResponse::NtLm(n))) = parse_smb1_negotiate_response(m) {
+            cap_unix |= n.capabilities & 0x0080_0000 != 0; // CAP_UNIX
+            r.smb1.enabled = Some(true);
+        }
+        let blob = if let Ok((_, s)) = parse_smb1_session_setup_response(m) {
+            if r.os.native_os.is_none() && s.native_os.as_deref().is_some_and(|o| !o.is_empty()) {
+                r.os.native_os = s.native_os.clone();
+                r.os.native_lanman = s.native_lanman.clone();
+            }
+            s.security_blob.to_vec()
+        } else if let Ok((_, s)) = parse_smb2_session_setup_response(m) {
+            s.security_buffer.to_vec()
+        } else {
+            continue;
+        };
+        if let Some(v) = spnego_find_ntlmssp(&blob)
+            .and_then(|t| parse_ntlmssp_challenge(t).ok())
+            .and_then(|c| c.version)
+        {
+            r.os.ntlm_version
+                .get_or_insert_with(|| format!("{}.{}.{}", v.major, v.minor, v.build));
+        }
+    }
+    let ver = r.os.ntlm_version.as_deref().and_then(|v| {
+        let mut it = v.split('.').map(|p| p.parse::<u16>().ok());
+        Some((
+            u8::try_from(it.next()??).ok()?,
+            u8::try_from(it.next()??).ok()?,
+            it.next()??,
+        ))
+    });
+    let (product, build, samba) = smb1scan::probe::os::normalise(
+        r.os.native_os.as_deref(),
+        r.os.native_lanman.as_deref(),
+        ver,
+        cap_unix,
+    );
+    (r.os.product, r.os.build, r.os.samba) = (product, build, samba);
+    Some(r)
+}
+
+/// The `eol-os` check on every capture's own strings, judged at 2026-12-06: each Windows host
+/// its NativeOS or NTLMSSP version names gets the verdict of data/eol.toml, Samba and the hosts
+/// that said nothing are unknown with their reason, never a verdict.
+#[test]
+fn checks_eol_os_on_every_capture() {
+    use smb1scan::checks::eol_os::evaluate;
+    let Some(dir) = captures_dir() else {
+        return;
+    };
+    const EOL: &str = "end-of-life";
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("samba-3.6.3-smb1-negotiate-session-setup.pcap", "unknown", Some("samba-host-os")),
+        ("samba-4.4.16-qnap-qts-smb1-negotiate-session-setup.pcap", "unknown", Some("samba-host-os")),
+        ("samba-4.5.2-debian-smb1-negotiate-session-setup.pcap", "unknown", Some("samba-host-os")),
+        ("samba-4.7.4-smb1-negotiate-session-setup.pcap", "unknown", Some("samba-host-os")),
+        ("unknown-windows-ttl128-rst-on-smb1-only-negotiate.pcap", "unknown", Some("no-os-identity")),
+        ("win10-19041-smb2-negotiate-311.pcap", EOL, Some("Windows 10 2004")),
+        ("win10-enterprise-10586-smb1-and-smb2-negotiate-port139.pcap", EOL, Some("Windows 10 1511 Enterprise/Education")),
+        ("win10-home-15063-smb1-negotiate-session-setup.pcap", EOL, Some("Windows 10 1703")),
+        ("win10-pro-19045-smb1-negotiate-session-setup.pcap", "esu-only", Some("Windows 10 22H2")),
+        ("win2000-smb1-negotiate-session-setup-kerberos.pcap", EOL, Some("Windows 2000")),
+        ("win2008r2-datacenter-sp1-x64-doublepulsar-ping-infected-fuzzbunch.pcap", EOL, Some("Windows Server 2008 R2")),
+        ("win2008r2-std-sp1-smb1-negotiate-session-setup-extsec.pcap", EOL, Some("Windows Server 2008 R2")),
+        ("win2008r2-std-sp1-unpatched-ms17-010-check-pysmb-1.pcap", EOL, Some("Windows Server 2008 R2")),
+        // ACCESS_DENIED at the anonymous session setup: no strings, no CHALLENGE.
+        ("win2012r2-anonymous-session-setup-access-denied-wannacry.pcap", "unknown", Some("no-os-identity")),
+        ("win2012r2-dc-unpatched-ms17-010-check-wannacry.pcap", EOL, Some("Windows Server 2012 R2")),
+        ("win2016-14393-and-win10-10586-smb2-negotiate-multiprotocol-then-311.pcap", "unknown", Some("edition-ambiguous")),
+        ("win2016-14393-smb2-negotiate-311.pcap", "unknown", Some("edition-ambiguous")),
+        ("win2016-datacenter-14393-smb1-negotiate-session-setup.pcap", "supported", Some("Windows Server 2016")),
+        // Its NativeOS follows a non-zero pad byte, which the parser takes as the string's first
+        // byte (impacket sends no pad): the string reads garbled, so no verdict, never one.
+        ("win2016-standard-14393-smb1-negotiate-session-setup.pcap", "unknown", Some("product-not-in-table")),
+        ("win2019-17763-smb2-negotiate-multiprotocol-then-311.pcap", "unknown", Some("edition-ambiguous")),
+        ("win2019-standard-17763-smb1-negotiate-session-setup.pcap", "supported", Some("Windows Server 2019")),
+        ("win2022-20348-smb2-negotiate-multiprotocol-then-300.pcap", "supported", Some("Windows Server 2022")),
+        ("win7-enterprise-sp1-x64-doublepulsar-ping-infected-wannacry.pcap", EOL, Some("Windows 7")),
+        ("win7-enterprise-sp1-x64-doublepulsar-ping-not-infected-wannacry.pcap", EOL, Some("Windows 7")),
+        ("win7-enterprise-sp1-x64-unpatched-ms17-010-check-wannacry.pcap", EOL, Some("Windows 7")),
+        ("win7-enterprise-sp1-x86-unpatched-ms17-010-check-wannacry.pcap", EOL, Some("Windows 7")),
+        ("win7-homebasic-sp1-nmap-smb1-and-smb2-negotiate.pcap", EOL, Some("Windows 7")),
+        ("win7-homebasic-sp1-unpatched-ms17-010-check-msf.pcap", EOL, Some("Windows 7")),
+        ("win7-ultimate-rtm-x64-doublepulsar-ping-infected-nixawk.pcap", EOL, Some("Windows 7")),
+        ("win7-ultimate-sp1-ms17-010-peek-unanswered-msf.pcap", EOL, Some("Windows 7")),
+        ("win7-ultimate-sp1-smb1-negotiate-session-setup.pcap", EOL, Some("Windows 7")),
+        ("win81-9600-smb1-negotiate-session-setup-port139.pcap", EOL, Some("Windows 8.1")),
+        ("winxp-smb1-negotiate-session-setup-extsec.pcap", EOL, Some("Windows XP")),
+        ("winxp-sp3-dos-error-tree-connect-and-trans-python-checker.pcap", EOL, Some("Windows XP")),
+        ("winxp-sp3-unpatched-ms17-010-check-and-doublepulsar-ping-msf.pcap", EOL, Some("Windows XP")),
+        ("winxp-sp3-unpatched-ms17-010-check-msf.pcap", EOL, Some("Windows XP")),
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap"))
+        .collect();
+    files.sort();
+    let listed: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    assert_eq!(files, listed, "captures without an expected eol-os verdict");
+    for (file, verdict, what) in cases {
+        let r = identity_record(file, "2026-12-06T09:00:00.000Z").expect(file);
+        let e = evaluate(&r);
+        assert_eq!(e.verdict, *verdict, "{file}: {e:?}");
+        if *verdict == "unknown" {
+            assert_eq!(e.reason.as_deref(), *what, "{file}: {e:?}");
+        } else {
+            assert_eq!(e.product.as_deref(), *what, "{file}: {e:?}");
+            assert!(
+                e.end_of_support.is_some() && e.reason.is_none(),
+                "{file}: {e:?}"
+            );
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &ms17_010::Ms17010,
     &doublepulsar::DoublePulsar,
     &signing::SigningCheck,
+    &eol_os::EolOs,
 ];
 
 /// A finding a check can report, by the name `--fail-on` and `diff` use.
