@@ -130,6 +130,9 @@ fn nmap_smb_os_discovery_reads_the_same_strings() {
                     at,
                 );
                 assert_eq!(e["verdict"], f.verdict.as_str(), "{ip}: {e}");
+                let want = smb1scan::checks::sambacry::rules::judge(Some(lm), false, true);
+                let c = section(r, "sambacry");
+                assert_eq!(c["verdict"], want.verdict.as_str(), "{ip}: {c}");
             }
             None => {
                 assert!(
@@ -141,4 +144,83 @@ fn nmap_smb_os_discovery_reads_the_same_strings() {
             }
         }
     }
+}
+
+/// The responder's persona `name`, served on an unprivileged loopback port of this test
+/// process until the returned runtime is dropped; and that port.
+fn serve_persona(name: &str) -> (tokio::runtime::Runtime, String) {
+    let persona = smb1scan_responder::persona(name).unwrap_or_else(|| panic!("persona {name}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let l = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    rt.spawn(smb1scan_responder::serve(l, persona));
+    (rt, port)
+}
+
+/// Scans persona `name` with the real binary (`extra`: more scan flags); its record and the
+/// binary's output.
+fn scan_persona(name: &str, extra: &[&str]) -> (Value, std::process::Output) {
+    let (_rt, port) = serve_persona(name);
+    let mut args = vec!["scan", "127.0.0.1", FLAG_PORTS, &port];
+    args.extend(extra);
+    let (records, out) = run_smb1scan(&args);
+    let r = host_records_of(&records)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{name}: no record"));
+    (r, out)
+}
+
+/// The lab's Samba (Debian's, whatever version it is) gets what the rules say for the version
+/// its LAN manager string announces; SMB1 off gives no string: unknown with its reason.
+#[test]
+fn sambacry_on_the_lab_follows_the_announced_version() {
+    if !require_lab() {
+        return;
+    }
+    use smb1scan::checks::sambacry::rules::judge;
+    for ip in [SAMBA_SMB1_ON, SAMBA_SIGNING] {
+        let r = &lab_scan()[ip];
+        let lm = s(r, "/os/native_lanman").unwrap_or_else(|| panic!("{ip}: no LAN manager {r}"));
+        assert!(lm.starts_with("Samba "), "{ip}: {lm}");
+        let c = section(r, "sambacry");
+        let want = judge(Some(lm), false, true);
+        assert_eq!(c["verdict"], want.verdict.as_str(), "{ip}: {c}");
+        let v = want.version.map(|v| v.to_string());
+        assert_eq!(c["version"].as_str(), v.as_deref(), "{ip}: {c}");
+    }
+    let c = section(&lab_scan()[SAMBA_SMB1_OFF], "sambacry");
+    assert_eq!(c["verdict"], "unknown", "{c}");
+    assert_eq!(c["reason"], "version-not-disclosed", "{c}");
+}
+
+/// The responder's Samba 4.5.9 NAS, through the real binary: in the range, the finding (and
+/// `--fail-on sambacry` fails the run); its end-of-life verdict is unknown (Samba).
+#[test]
+fn sambacry_persona_through_the_binary() {
+    let (r, _) = scan_persona("samba-4.5.9-nas", &[]);
+    let c = section(&r, "sambacry");
+    assert_eq!(c["verdict"], "likely-vulnerable", "{c}");
+    assert_eq!(c["version"], "4.5.9", "{c}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .is_some_and(|t| t.contains("write to")),
+        "{c}"
+    );
+    assert_eq!(section(&r, "eol-os")["reason"], "samba-host-os", "{r}");
+    // The gate: --fail-on sambacry exits 3 on it.
+    let (_, out) = scan_persona("samba-4.5.9-nas", &["--fail-on", "sambacry"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

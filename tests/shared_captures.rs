@@ -1577,3 +1577,51 @@ fn checks_eol_os_on_every_capture() {
         }
     }
 }
+
+/// The `sambacry` check on every capture's own strings: the four Samba versions against the
+/// CVE-2017-7494 range, Windows not applicable, the hosts that said nothing unknown.
+#[test]
+fn checks_sambacry_on_every_capture() {
+    use smb1scan::checks::sambacry::evaluate;
+    let Some(dir) = captures_dir() else {
+        return;
+    };
+    #[rustfmt::skip]
+    let samba: &[(&str, &str, &str)] = &[
+        ("samba-3.6.3-smb1-negotiate-session-setup.pcap", "likely-vulnerable", "3.6.3"),
+        ("samba-4.4.16-qnap-qts-smb1-negotiate-session-setup.pcap", "not-vulnerable", "4.4.16"),
+        ("samba-4.5.2-debian-smb1-negotiate-session-setup.pcap", "likely-vulnerable", "4.5.2"),
+        ("samba-4.7.4-smb1-negotiate-session-setup.pcap", "not-vulnerable", "4.7.4"),
+    ];
+    let silent = [
+        "unknown-windows-ttl128-rst-on-smb1-only-negotiate.pcap",
+        "win2012r2-anonymous-session-setup-access-denied-wannacry.pcap",
+    ];
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap"))
+        .collect();
+    files.sort();
+    for file in &files {
+        let r = identity_record(file, "2026-12-06T09:00:00.000Z").expect(file);
+        let c = evaluate(&r);
+        if let Some((_, verdict, version)) = samba.iter().find(|s| s.0 == file) {
+            assert_eq!(
+                (c.verdict.as_str(), c.version.as_deref()),
+                (*verdict, Some(*version)),
+                "{file}: {c:?}"
+            );
+        } else if silent.contains(&file.as_str()) {
+            assert_eq!(
+                (c.verdict.as_str(), c.reason.as_deref()),
+                ("unknown", Some("no-lanman")),
+                "{file}: {c:?}"
+            );
+        } else {
+            assert_eq!(c.verdict, "not-applicable", "{file}: {c:?}");
+        }
+    }
+    let vendor = identity_record(samba[2].0, "2026-12-06T09:00:00.000Z").expect("4.5.2");
+    assert_eq!(evaluate(&vendor).vendor_suffix.as_deref(), Some("Debian"));
+}

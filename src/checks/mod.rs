@@ -29,6 +29,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &doublepulsar::DoublePulsar,
     &signing::SigningCheck,
     &eol_os::EolOs,
+    &sambacry::SambaCry,
 ];
 
 /// A finding a check can report, by the name `--fail-on` and `diff` use.
