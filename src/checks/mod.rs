@@ -30,6 +30,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &signing::SigningCheck,
     &eol_os::EolOs,
     &sambacry::SambaCry,
+    &smbghost::SmbGhost,
 ];
 
 /// A finding a check can report, by the name `--fail-on` and `diff` use.

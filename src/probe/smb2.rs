@@ -6,8 +6,7 @@ use std::time::Instant;
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::{build_ntlmssp_negotiate, parse_ntlmssp_challenge};
 use smb1scan_protocol::smb2::negotiate::{
-    build_smb2_negotiate_request, parse_smb2_negotiate_outcome, Smb2Dialect, Smb2NegotiateOutcome,
-    ALL_DIALECTS,
+    parse_smb2_negotiate_outcome, Smb2Dialect, Smb2NegotiateOutcome, ALL_DIALECTS,
 };
 use smb1scan_protocol::smb2::session_setup::{
     build_smb2_session_setup, parse_smb2_session_setup_response,
@@ -17,6 +16,7 @@ use smb1scan_protocol::spnego::{build_spnego_neg_token_init, spnego_find_ntlmssp
 use super::conn::{Conn, NetError};
 use super::smb1::{nonce8, signing, time_string};
 use super::Probe;
+use crate::checks::smbghost::exchange as smbghost;
 use crate::model::{Exchange, HostStatus, Smb2DialectName, StepName, StepOutcome};
 
 /// What one negotiate on its own connection showed.
@@ -88,7 +88,7 @@ impl Probe<'_> {
         for (dst, src) in salt.iter_mut().zip((0..4).flat_map(|_| nonce8())) {
             *dst = src;
         }
-        let req = build_smb2_negotiate_request(dialects, 0, guid, salt);
+        let req = smbghost::negotiate_request(&self.opts.checks, record, dialects, guid, salt);
         let t = Instant::now();
         let msg = match conn.exchange(&req).await {
             Ok(m) => m,
@@ -123,6 +123,7 @@ impl Probe<'_> {
                     s.capabilities = Some(format!("0x{:08x}", resp.capabilities));
                     s.server_time = time_string(resp.system_time_unix());
                     s.boot_time = time_string(resp.server_start_time_unix());
+                    smbghost::observe(&self.opts.checks, self.r, &resp);
                 }
                 self.step_status(
                     step,
