@@ -224,3 +224,148 @@ fn sambacry_persona_through_the_binary() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SMBGhost through the real binary: the responder's Windows 10 1909 with compression (likely
+/// exposed to both), the patched 1909 that discloses a start after both fixes (unknown,
+/// booted-after-fix); `--fail-on smbghost` fails the run on the first only.
+#[test]
+fn smbghost_personas_through_the_binary() {
+    let (r, out) = scan_persona("win10-1909-compression", &["--fail-on", "smbghost"]);
+    let g = section(&r, "smbghost");
+    assert_eq!(g["verdict"], "likely-vulnerable", "{g}");
+    assert_eq!(g["smbleed"], "likely-vulnerable", "{g}");
+    assert_eq!(g["build"], 18363, "{g}");
+    assert!(!strs(&r, "/smbghost/compression").is_empty(), "{g}");
+    assert_eq!(out.status.code(), Some(3), "{r}");
+    let (r, out) = scan_persona("win10-1909-patched-rebooted", &["--fail-on", "smbghost"]);
+    let g = section(&r, "smbghost");
+    assert_eq!(
+        (&g["verdict"], &g["reason"]),
+        (&Value::from("unknown"), &Value::from("booted-after-fix")),
+        "{g}"
+    );
+    // Unknown is not the finding; the default undecided gate is not asked for here.
+    assert_eq!(out.status.code(), Some(0), "{r}");
+}
+
+/// The lab: Samba (SMB 3.1.1, no compression context in its answer) is not vulnerable on that
+/// evidence; impacket chooses 2.0.2, below 3.1.1.
+#[test]
+fn smbghost_on_the_lab() {
+    if !require_lab() {
+        return;
+    }
+    for ip in [SAMBA_SMB1_ON, SAMBA_SMB1_OFF, SAMBA_SIGNING] {
+        let g = section(&lab_scan()[ip], "smbghost");
+        assert_eq!(g["verdict"], "not-vulnerable", "{ip}: {g}");
+        assert_eq!(g["reason"], "compression-not-offered", "{ip}: {g}");
+        assert_eq!(g["dialect_311"], true, "{ip}: {g}");
+    }
+    let g = section(&lab_scan()[IMPACKET], "smbghost");
+    assert_eq!(
+        (&g["verdict"], &g["reason"]),
+        (&Value::from("not-vulnerable"), &Value::from("no-smb311")),
+        "{g}"
+    );
+}
+
+/// The COMPRESSION_CAPABILITIES context smb1scan sends ([MS-SMB2] 2.2.3.1.3: type 3, length
+/// 14, count 3, flags 0, LZ77, LZ77+Huffman, LZNT1).
+const COMPRESSION_CONTEXT: [u8; 22] = [
+    3, 0, 14, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 1, 0,
+];
+
+/// A proxy in front of persona `name` that never answers a message carrying the compression
+/// context (it reads and drops it, keeping the connection open: a slow host that answers
+/// everything else); its port.
+fn stalling_proxy(rt: &tokio::runtime::Runtime, upstream: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    rt.spawn(async move {
+        while let Ok((mut client, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 4096];
+                let n = client.read(&mut first).await.unwrap_or(0);
+                first.truncate(n);
+                if first
+                    .windows(COMPRESSION_CONTEXT.len())
+                    .any(|w| w == COMPRESSION_CONTEXT)
+                {
+                    let mut sink = [0u8; 4096];
+                    while client.read(&mut sink).await.unwrap_or(0) > 0 {}
+                    return;
+                }
+                let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                if up.write_all(&first).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut up).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A host that stalls on the new exchange (the compression context) but answers everything
+/// else keeps every verdict and SMB2 fact it has without the check, within the per-host
+/// deadline; smbghost alone is unknown, with its reason.
+#[test]
+fn a_host_stalling_on_the_compression_context_keeps_its_other_verdicts() {
+    for name in ["win7-sp1-x64-unpatched", "win10-1909-compression"] {
+        let (rt, direct) = serve_persona(name);
+        let upstream: std::net::SocketAddr = format!("127.0.0.1:{direct}").parse().expect("addr");
+        let proxied = stalling_proxy(&rt, upstream);
+        let flags = ["--read-timeout", "1s", "--host-timeout", "10s"];
+        let scan = |port: &str| {
+            let mut args = vec!["scan", "127.0.0.1", FLAG_PORTS, port];
+            args.extend(flags);
+            let (records, _) = run_smb1scan(&args);
+            host_records_of(&records)
+                .into_iter()
+                .next()
+                .expect("a record")
+        };
+        let plain = scan(&direct);
+        let slow = scan(&proxied);
+        // (The proxy turns the persona's RST into a close, so SMB1's evidence may differ.)
+        for p in [
+            "/smb1/enabled",
+            "/ms17_010",
+            "/doublepulsar",
+            "/os",
+            "/smb2/dialects",
+            "/smb2/signing",
+            "/smb2/max_dialect",
+            "/signing/verdict",
+            "/eol-os/verdict",
+            "/sambacry/verdict",
+        ] {
+            let (mut a, mut b) = (plain.pointer(p).cloned(), slow.pointer(p).cloned());
+            for v in [&mut a, &mut b].into_iter().flatten() {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("server_time");
+                }
+            }
+            assert_eq!(a, b, "{name} {p}: direct {plain}\nstalling {slow}");
+        }
+        let g = section(&slow, "smbghost");
+        assert_eq!(
+            (&g["verdict"], &g["reason"]),
+            (&Value::from("unknown"), &Value::from("no-smb2-answer")),
+            "{name}: {g}"
+        );
+        let ms = slow["duration_ms"].as_u64().expect("duration_ms");
+        assert!(ms < 10_000, "{name}: {ms} ms, past the host deadline");
+        assert!(
+            slow["steps"].as_array().is_some_and(|s| s
+                .iter()
+                .any(|s| s["name"] == "smb2-negotiate" && s["outcome"] == "timeout")),
+            "{name}: the stalled negotiate is a step: {slow}"
+        );
+        drop(rt);
+    }
+}

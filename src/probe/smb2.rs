@@ -23,8 +23,10 @@ use crate::model::{Exchange, HostStatus, Smb2DialectName, StepName, StepOutcome}
 enum Negotiated {
     /// The server chose this dialect; the connection stays open for a SESSION_SETUP.
     Yes(Smb2Dialect, Conn),
-    /// The server refused the offer (error status, SMB1 reply, reset or close).
+    /// The server refused the offer (SMB1 reply, reset or close).
     No,
+    /// The server answered the NEGOTIATE with an error status.
+    Refused,
     /// Nothing usable came back (timeout, connect failure, protocol error).
     Unknown,
 }
@@ -32,15 +34,20 @@ enum Negotiated {
 impl Probe<'_> {
     /// Step 2: the SMB2 negotiates.
     pub(super) async fn smb2_probe(&mut self) {
-        let max = match self
-            .smb2_negotiate(&ALL_DIALECTS, Exchange::Smb2Negotiate(None), true)
-            .await
-        {
+        let step = Exchange::Smb2Negotiate(None);
+        let ghost = smbghost::selected(&self.opts.checks);
+        let mut first = self.smb2_negotiate(&ALL_DIALECTS, step, true, ghost).await;
+        if ghost && matches!(first, Negotiated::Unknown | Negotiated::Refused) {
+            // A server that stalls on, or refuses, the compression context keeps the SMB2 facts
+            // it gives without it (smbghost is then unknown): the plain negotiate, once.
+            first = self.smb2_negotiate(&ALL_DIALECTS, step, true, false).await;
+        }
+        let max = match first {
             Negotiated::Yes(d, conn) => {
                 self.smb2_identity(conn).await;
                 d
             }
-            Negotiated::No => {
+            Negotiated::No | Negotiated::Refused => {
                 self.r.smb2.enabled = Some(false);
                 return;
             }
@@ -56,7 +63,8 @@ impl Probe<'_> {
                     .into_iter()
                     .find(|n| n.as_str() == d.name());
                 let step = Exchange::Smb2Negotiate(name);
-                if let Negotiated::Yes(got, _) = self.smb2_negotiate(&[d], step, false).await {
+                if let Negotiated::Yes(got, _) = self.smb2_negotiate(&[d], step, false, false).await
+                {
                     if got == d {
                         accepted.push(d);
                     }
@@ -68,12 +76,14 @@ impl Probe<'_> {
     }
 
     /// One NEGOTIATE offering `dialects` on a fresh connection. `record` copies the response's
-    /// server facts (signing, GUID, capabilities, time) into the record.
+    /// server facts (signing, GUID, capabilities, time) into the record; `compress` adds the
+    /// smbghost check's compression context and records its answer.
     async fn smb2_negotiate(
         &mut self,
         dialects: &[Smb2Dialect],
         step: Exchange,
         record: bool,
+        compress: bool,
     ) -> Negotiated {
         let conn = self.connect(Some(step)).await;
         let mut conn = match conn {
@@ -88,7 +98,7 @@ impl Probe<'_> {
         for (dst, src) in salt.iter_mut().zip((0..4).flat_map(|_| nonce8())) {
             *dst = src;
         }
-        let req = smbghost::negotiate_request(&self.opts.checks, record, dialects, guid, salt);
+        let req = smbghost::negotiate_request(compress, dialects, guid, salt);
         let t = Instant::now();
         let msg = match conn.exchange(&req).await {
             Ok(m) => m,
@@ -123,7 +133,7 @@ impl Probe<'_> {
                     s.capabilities = Some(format!("0x{:08x}", resp.capabilities));
                     s.server_time = time_string(resp.system_time_unix());
                     s.boot_time = time_string(resp.server_start_time_unix());
-                    smbghost::observe(&self.opts.checks, self.r, &resp);
+                    smbghost::observe(compress, self.r, &resp);
                 }
                 self.step_status(
                     step,
@@ -146,7 +156,7 @@ impl Probe<'_> {
                     smb1scan_protocol::SmbError::Nt(h.status),
                     None,
                 );
-                Negotiated::No
+                Negotiated::Refused
             }
             Err(e) => {
                 self.step(step, t, StepOutcome::ProtocolError, Some(e.to_string()));

@@ -4,7 +4,9 @@
 //! response's context offers ([MS-SMB2] 2.2.4.1.3) are written into the `smbghost` section. No
 //! packet and no connection is added, so the per-host deadline and the other checks' exchanges
 //! are untouched; a server that ignores the context answers exactly as before ([MS-SMB2]
-//! 3.3.5.4: unknown or unsupported contexts are ignored).
+//! 3.3.5.4: unknown or unsupported contexts are ignored). One that stalls on it or answers it
+//! with an error status gets the plain negotiate once more (src/probe/smb2.rs), so its SMB2
+//! facts and the other checks' verdicts stay what they were; smbghost is then unknown.
 
 use bytes::Bytes;
 use smb1scan_protocol::smb2::compression::{
@@ -18,26 +20,30 @@ use super::{Section, NAME};
 use crate::checks::Selection;
 use crate::model::HostResult;
 
-/// The shared negotiate's request: with the compression context when `smbghost` is selected
-/// and this is the negotiate whose answer is recorded (`record`), else the plain request.
+/// Whether the check runs: the probe then asks for compression in its shared negotiate.
+pub fn selected(checks: &Selection) -> bool {
+    checks.contains(NAME)
+}
+
+/// A negotiate request: with the compression context when `compress` (the shared negotiate,
+/// when [`selected`]), else the plain request.
 pub fn negotiate_request(
-    checks: &Selection,
-    record: bool,
+    compress: bool,
     dialects: &[Smb2Dialect],
     client_guid: [u8; 16],
     salt: [u8; PREAUTH_SALT_LEN],
 ) -> Bytes {
-    if record && checks.contains(NAME) {
+    if compress {
         build_smb2_negotiate_with_compression(dialects, 0, client_guid, salt)
     } else {
         build_smb2_negotiate_request(dialects, 0, client_guid, salt)
     }
 }
 
-/// Records what the answer to [`negotiate_request`] shows, when it carried the context: the
-/// dialect chosen and the compression algorithms offered.
-pub fn observe(checks: &Selection, h: &mut HostResult, resp: &Smb2NegotiateResponse<'_>) {
-    if !checks.contains(NAME) {
+/// Records what the answer to [`negotiate_request`] shows, when it carried the context
+/// (`compress`): the dialect chosen and the compression algorithms offered.
+pub fn observe(compress: bool, h: &mut HostResult, resp: &Smb2NegotiateResponse<'_>) {
+    if !compress {
         return;
     }
     let seen = Section::observed(
