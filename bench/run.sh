@@ -7,7 +7,8 @@
 #   bench/run.sh --quick    /20 instead of /16, one nmap variant, no rate-bound run (~1.5 min)
 #   bench/run.sh --save     the full run, its table also saved as bench/results-<date>.txt
 #   bench/run.sh --checks-cost  per-host CPU with --checks limited to the first three checks and
-#                               with all (side by side, alternating, 5 rounds)
+#                               with all (side by side, alternating, BENCH_ROUNDS=7 rounds), and
+#                               whether every host finished inside the host deadline
 #   bench/run.sh --cleanup  remove a namespace left behind by a killed run, and exit
 #   bench/run.sh --exec 'CMD'  set the network up, run CMD (bash) in the scanner namespace, tear down
 #
@@ -47,6 +48,11 @@ SLICE=198.18.0.0/22 # the slice both tools scan
 QUICK=0
 SAVE=0
 N_PERSONAS=0
+N_CHECK_PERSONAS=0
+# The issue-18 check personas (responder/src/checks.rs), one responder each on 127.0.11.N:445 for
+# --checks-cost: the hosts where the new checks' exchange (smbghost's compression context) is
+# answered.
+CHECK_PERSONAS=(win10-1909-compression win10-1909-patched-rebooted samba-4.5.9-nas win2012r2-anonymous-pipes)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() {
@@ -136,6 +142,23 @@ start_personas() {
     sleep 0.5
     N_PERSONAS="$(grep -c '^SIMULATED' "$STATE/responder.log" || true)"
     log "responder: $N_PERSONAS simulated hosts on 127.0.10.1-127.0.10.$N_PERSONAS (scanner namespace lo)"
+}
+
+# The check personas on 127.0.11.1, .2, ... (scanner namespace loopback), for --checks-cost.
+start_check_personas() {
+    [ -x "$STATE/responder" ] || return 0
+    local i=0 name
+    for name in "${CHECK_PERSONAS[@]}"; do
+        i=$((i + 1))
+        nsx "$STATE/responder" one "$name" "127.0.11.$i:445" >>"$STATE/responder-checks.log" 2>&1 &
+    done
+    for i in $(seq 1 80); do
+        port_open_ns "127.0.11.${#CHECK_PERSONAS[@]}" && break
+        [ "$i" = 80 ] && die "the check personas did not listen (see $STATE/responder-checks.log)"
+        sleep 0.25
+    done
+    N_CHECK_PERSONAS=${#CHECK_PERSONAS[@]}
+    log "responder: check personas ${CHECK_PERSONAS[*]} on 127.0.11.1-127.0.11.$N_CHECK_PERSONAS"
 }
 
 # nft set elements for the RST addresses: last octet RST_LO..RST_HI of every /24 of the /16.
@@ -346,9 +369,9 @@ start_network() {
 
 # Per-host CPU of the probe with --checks limited to the first three checks and with all of them,
 # on the same hosts in one invocation, alternating so drift hits both alike. Prints one line per
-# round and the medians; saved as $STATE/checks-cost.txt.
+# round and the medians; saved as $STATE/checks-cost.txt and bench/results-checks-cost-DATE.txt.
 checks_cost() {
-    local rounds=5 r set
+    local rounds="${BENCH_ROUNDS:-7}" r set
     local old=smb1,ms17-010,doublepulsar
     for r in $(seq 1 "$rounds"); do
         for set in old all; do
@@ -360,20 +383,25 @@ checks_cost() {
                 smb1scan_scan "personas-$set-$r" "$STATE/personas-$set.jsonl" --checks "$list" \
                     --concurrency 64 --rate 0 "127.0.10.1-127.0.10.$N_PERSONAS"
             fi
+            if [ "${N_CHECK_PERSONAS:-0}" -gt 0 ]; then
+                smb1scan_scan "checkpersonas-$set-$r" "$STATE/checkpersonas-$set.jsonl" \
+                    --checks "$list" --concurrency 64 --rate 0 "127.0.11.1-127.0.11.$N_CHECK_PERSONAS"
+            fi
         done
         smb1scan_scan "baseline-$r" "$STATE/baseline.jsonl" --concurrency 64 --rate 0 198.18.7.1
     done
     python3 - "$STATE/times" "$rounds" "$(wc -l <"$STATE/live.txt")" "${N_PERSONAS:-0}" \
-        "$old" <<'PY' 2>&1 | tee "$STATE/checks-cost.txt"
-import statistics, sys
+        "$old" "${N_CHECK_PERSONAS:-0}" "$STATE" <<'PY' 2>&1 | tee "$STATE/checks-cost.txt"
+import json, statistics, sys
 times, rounds, n_live, n_pers, old = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+n_check, state = int(sys.argv[6]), sys.argv[7]
 cpu = {}
 for line in open(times):
     f = line.split()
     cpu[f[0]] = float(f[2]) + float(f[3])
 print(f"per-host CPU (user+sys, minus the 1-address RST baseline of the same round), {rounds} rounds")
 print(f"  --checks {old}  vs  --checks all")
-for kind, n in (("live", n_live), ("personas", n_pers)):
+for kind, n in (("live", n_live), ("personas", n_pers), ("checkpersonas", n_check)):
     if n == 0:
         continue
     per = {s: [] for s in ("old", "all")}
@@ -381,9 +409,24 @@ for kind, n in (("live", n_live), ("personas", n_pers)):
         base = cpu[f"baseline-{r}"]
         for s in per:
             per[s].append(1000 * (cpu[f"{kind}-{s}-{r}"] - base) / n)
-        print(f"  round {r} {kind:<8} ({n} hosts): old {per['old'][-1]:6.2f} ms  all {per['all'][-1]:6.2f} ms")
+        print(f"  round {r} {kind:<13} ({n} hosts): old {per['old'][-1]:6.2f} ms  all {per['all'][-1]:6.2f} ms")
     mo, ma = statistics.median(per["old"]), statistics.median(per["all"])
-    print(f"  median  {kind:<8}: old {mo:6.2f} ms/host  all {ma:6.2f} ms/host  ({100 * (ma - mo) / mo:+.1f} %)")
+    print(f"  median  {kind:<13}: old {mo:6.2f} ms/host  all {ma:6.2f} ms/host  ({100 * (ma - mo) / mo:+.1f} %)")
+# Within the deadline: every host of the last "all" runs has every check decided or says why,
+# and its duration_ms is under the host timeout.
+for kind in ("live", "personas", "checkpersonas"):
+    try:
+        recs = [json.loads(l) for l in open(f"{state}/{kind}-all.jsonl") if l.strip()]
+    except FileNotFoundError:
+        continue
+    recs = [x for x in recs if "kind" not in x]
+    slowest = max((x.get("duration_ms", 0) for x in recs), default=0)
+    cut = sum(1 for x in recs if any(s.get("name") == "host-deadline" for s in x.get("steps", [])))
+    ghost = {}
+    for x in recs:
+        g = (x.get("smbghost") or {}).get("verdict", "-")
+        ghost[g] = ghost.get(g, 0) + 1
+    print(f"  {kind:<13} --checks all: {len(recs)} hosts, slowest {slowest} ms, {cut} cut by the deadline, smbghost {ghost}")
 PY
 }
 
@@ -397,6 +440,7 @@ main() {
         rm -f "$STATE/times"
         build
         start_network
+        start_check_personas
         log "$("$BIN" --version), --checks values: $("$BIN" scan --help | sed -n '/--checks <LIST>/,/- all:/p' | sed -n 's/^ *- \([a-z0-9-]*\):.*/\1/p' | tr '\n' ' ')"
         checks_cost
         exit 0
