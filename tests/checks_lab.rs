@@ -275,10 +275,14 @@ const COMPRESSION_CONTEXT: [u8; 22] = [
     3, 0, 14, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 1, 0,
 ];
 
-/// A proxy in front of persona `name` that never answers a message carrying the compression
+/// A proxy in front of `upstream` that never answers a message carrying the compression
 /// context (it reads and drops it, keeping the connection open: a slow host that answers
-/// everything else); its port.
-fn stalling_proxy(rt: &tokio::runtime::Runtime, upstream: std::net::SocketAddr) -> String {
+/// everything else), or with `all` never answers anything; its port.
+fn stalling_proxy(
+    rt: &tokio::runtime::Runtime,
+    upstream: std::net::SocketAddr,
+    all: bool,
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -290,9 +294,10 @@ fn stalling_proxy(rt: &tokio::runtime::Runtime, upstream: std::net::SocketAddr) 
                 let mut first = vec![0u8; 4096];
                 let n = client.read(&mut first).await.unwrap_or(0);
                 first.truncate(n);
-                if first
-                    .windows(COMPRESSION_CONTEXT.len())
-                    .any(|w| w == COMPRESSION_CONTEXT)
+                if all
+                    || first
+                        .windows(COMPRESSION_CONTEXT.len())
+                        .any(|w| w == COMPRESSION_CONTEXT)
                 {
                     let mut sink = [0u8; 4096];
                     while client.read(&mut sink).await.unwrap_or(0) > 0 {}
@@ -318,7 +323,7 @@ fn a_host_stalling_on_the_compression_context_keeps_its_other_verdicts() {
     for name in ["win7-sp1-x64-unpatched", "win10-1909-compression"] {
         let (rt, direct) = serve_persona(name);
         let upstream: std::net::SocketAddr = format!("127.0.0.1:{direct}").parse().expect("addr");
-        let proxied = stalling_proxy(&rt, upstream);
+        let proxied = stalling_proxy(&rt, upstream, false);
         let flags = ["--read-timeout", "1s", "--host-timeout", "10s"];
         let scan = |port: &str| {
             let mut args = vec!["scan", "127.0.0.1", FLAG_PORTS, port];
@@ -368,4 +373,35 @@ fn a_host_stalling_on_the_compression_context_keeps_its_other_verdicts() {
         );
         drop(rt);
     }
+}
+
+/// A host silent from the first exchange on is not asked the plain negotiate a second time
+/// (the retry is for hosts that answered the SMB1 steps): one SMB2 negotiate step, smbghost
+/// unknown.
+#[test]
+fn a_silent_host_gets_no_second_negotiate() {
+    let (rt, direct) = serve_persona("win10-1909-compression");
+    let upstream: std::net::SocketAddr = format!("127.0.0.1:{direct}").parse().expect("addr");
+    let proxied = stalling_proxy(&rt, upstream, true);
+    let args = [
+        "scan",
+        "127.0.0.1",
+        FLAG_PORTS,
+        &proxied,
+        "--read-timeout",
+        "1s",
+        "--host-timeout",
+        "10s",
+    ];
+    let (records, _) = run_smb1scan(&args);
+    let r = host_records_of(&records)
+        .into_iter()
+        .next()
+        .expect("a record");
+    let negotiates = r["steps"].as_array().map_or(0, |s| {
+        s.iter().filter(|s| s["name"] == "smb2-negotiate").count()
+    });
+    assert_eq!(negotiates, 1, "{r}");
+    assert_eq!(section(&r, "smbghost")["verdict"], "unknown", "{r}");
+    drop(rt);
 }

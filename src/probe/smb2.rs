@@ -17,7 +17,7 @@ use super::conn::{Conn, NetError};
 use super::smb1::{nonce8, signing, time_string};
 use super::Probe;
 use crate::checks::smbghost::exchange as smbghost;
-use crate::model::{Exchange, HostStatus, Smb2DialectName, StepName, StepOutcome};
+use crate::model::{Exchange, HostStatus, Smb1Evidence, Smb2DialectName, StepName, StepOutcome};
 
 /// What one negotiate on its own connection showed.
 enum Negotiated {
@@ -27,6 +27,8 @@ enum Negotiated {
     No,
     /// The server answered the NEGOTIATE with an error status.
     Refused,
+    /// No answer within the read timeout.
+    Stalled,
     /// Nothing usable came back (timeout, connect failure, protocol error).
     Unknown,
 }
@@ -36,8 +38,14 @@ impl Probe<'_> {
     pub(super) async fn smb2_probe(&mut self) {
         let step = Exchange::Smb2Negotiate(None);
         let ghost = smbghost::selected(&self.opts.checks);
+        // Whether the SMB1 steps got an answer (SMB, or the reset/close that shows SMB1 off): a
+        // host silent there is not asked twice.
+        let answered = !matches!(
+            self.r.smb1.evidence,
+            Smb1Evidence::NotTested | Smb1Evidence::Timeout | Smb1Evidence::ProtocolError
+        );
         let mut first = self.smb2_negotiate(&ALL_DIALECTS, step, true, ghost).await;
-        if ghost && matches!(first, Negotiated::Unknown | Negotiated::Refused) {
+        if ghost && answered && matches!(first, Negotiated::Stalled | Negotiated::Refused) {
             // A server that stalls on, or refuses, the compression context keeps the SMB2 facts
             // it gives without it (smbghost is then unknown): the plain negotiate, once.
             first = self.smb2_negotiate(&ALL_DIALECTS, step, true, false).await;
@@ -51,7 +59,7 @@ impl Probe<'_> {
                 self.r.smb2.enabled = Some(false);
                 return;
             }
-            Negotiated::Unknown => return,
+            Negotiated::Unknown | Negotiated::Stalled => return,
         };
         self.r.smb2.enabled = Some(true);
         self.r.smb2.max_dialect = Some(max.name().to_owned());
@@ -106,6 +114,7 @@ impl Probe<'_> {
                 self.step_err(StepName::Exchange(step), t, &e);
                 return match e {
                     NetError::Reset | NetError::Closed => Negotiated::No,
+                    NetError::Timeout(_) => Negotiated::Stalled,
                     _ => Negotiated::Unknown,
                 };
             }

@@ -5,8 +5,9 @@
 //! packet and no connection is added, so the per-host deadline and the other checks' exchanges
 //! are untouched; a server that ignores the context answers exactly as before ([MS-SMB2]
 //! 3.3.5.4: unknown or unsupported contexts are ignored). One that stalls on it or answers it
-//! with an error status gets the plain negotiate once more (src/probe/smb2.rs), so its SMB2
-//! facts and the other checks' verdicts stay what they were; smbghost is then unknown.
+//! with an error status, after answering the SMB1 steps, gets the plain negotiate once more
+//! (src/probe/smb2.rs), so its SMB2 facts and the other checks' verdicts stay what they were;
+//! smbghost is then unknown.
 
 use bytes::Bytes;
 use smb1scan_protocol::smb2::compression::{
