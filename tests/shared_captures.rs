@@ -1533,9 +1533,8 @@ fn checks_eol_os_on_every_capture() {
         ("win2016-14393-and-win10-10586-smb2-negotiate-multiprotocol-then-311.pcap", "unknown", Some("edition-ambiguous")),
         ("win2016-14393-smb2-negotiate-311.pcap", "unknown", Some("edition-ambiguous")),
         ("win2016-datacenter-14393-smb1-negotiate-session-setup.pcap", "supported", Some("Windows Server 2016")),
-        // Its NativeOS follows a non-zero pad byte, which the parser takes as the string's first
-        // byte (impacket sends no pad): the string reads garbled, so no verdict, never one.
-        ("win2016-standard-14393-smb1-negotiate-session-setup.pcap", "unknown", Some("product-not-in-table")),
+        // Its NativeOS follows a stray non-zero pad byte (0x34), which the parser skips.
+        ("win2016-standard-14393-smb1-negotiate-session-setup.pcap", "supported", Some("Windows Server 2016")),
         ("win2019-17763-smb2-negotiate-multiprotocol-then-311.pcap", "unknown", Some("edition-ambiguous")),
         ("win2019-standard-17763-smb1-negotiate-session-setup.pcap", "supported", Some("Windows Server 2019")),
         ("win2022-20348-smb2-negotiate-multiprotocol-then-300.pcap", "supported", Some("Windows Server 2022")),

@@ -403,10 +403,17 @@ pub(crate) fn read_smb1_string(
     unicode: bool,
 ) -> Option<(String, usize)> {
     let mut pos = pos;
-    // The pad byte is zero by definition; impacket omits it, so a non-zero byte at the pad
-    // position is taken as the string's first byte.
-    if unicode && (bytes_offset + pos) % 2 == 1 && bytes.get(pos) == Some(&0) {
-        pos += 1;
+    // The pad byte should be zero, but Windows Server 2016 sends a stray non-zero one, while
+    // impacket omits it. Only a string that plainly starts at the pad position (a non-zero low
+    // byte and a zero high byte: ASCII in UTF-16LE) is taken to have no pad.
+    if unicode && (bytes_offset + pos) % 2 == 1 {
+        let no_pad = matches!(
+            (bytes.get(pos), bytes.get(pos + 1)),
+            (Some(&lo), Some(&0)) if lo != 0
+        );
+        if !no_pad {
+            pos += 1;
+        }
     }
     let rest = bytes.get(pos..).filter(|r| !r.is_empty())?;
     let (s, after) = if unicode {
@@ -469,5 +476,16 @@ mod tests {
         assert!(parse_smb1_body(&[255]).is_err());
         assert!(parse_smb1_body(&[0, 0xFF, 0xFF, 1]).is_err());
         assert_eq!(parse_smb1_body(&[0]).map(|b| b.byte_count).ok(), Some(0));
+    }
+    #[test]
+    fn unicode_pad_byte_zero_stray_or_omitted() {
+        // Bytes at an odd offset from the header (37): a Unicode string needs one pad byte.
+        let s = |b: &[u8]| read_smb1_string(b, 37, 0, true).map(|(s, _)| s);
+        // The spec's zero pad.
+        assert_eq!(s(b"\0W\0i\0\0\0").as_deref(), Some("Wi"));
+        // Windows Server 2016 Standard 14393 (win2016-standard-14393 capture): a stray 0x34 pad.
+        assert_eq!(s(b"4W\0i\0\0\0").as_deref(), Some("Wi"));
+        // impacket: no pad at all, the string starts at the odd offset.
+        assert_eq!(s(b"W\0i\0\0\0").as_deref(), Some("Wi"));
     }
 }
