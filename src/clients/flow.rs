@@ -307,7 +307,8 @@ struct Flow {
 pub struct Tracker {
     limits: Limits,
     flows: FastMap<FlowKey, Flow>,
-    pairs: FastMap<PairKey, PairFacts>,
+    /// Boxed: a pair's facts are some 300 bytes, moved at every growth of the table otherwise.
+    pairs: FastMap<PairKey, Box<PairFacts>>,
     servers: FastMap<IpAddr, ServerFacts>,
     /// Counters.
     pub stats: TrackerStats,
@@ -364,7 +365,7 @@ impl Tracker {
         if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
             return None;
         }
-        let p = self.pairs.entry(key).or_default();
+        let p: &mut PairFacts = self.pairs.entry(key).or_default();
         p.add_source(&self.source);
         Some(p)
     }
@@ -872,7 +873,7 @@ impl Tracker {
     pub fn finish(
         mut self,
     ) -> (
-        FastMap<PairKey, PairFacts>,
+        FastMap<PairKey, Box<PairFacts>>,
         FastMap<IpAddr, ServerFacts>,
         TrackerStats,
     ) {
@@ -970,7 +971,7 @@ mod tests {
     fn only_pair(t: Tracker) -> (PairFacts, TrackerStats) {
         let (pairs, _, stats) = t.finish();
         assert_eq!(pairs.len(), 1);
-        (pairs.into_values().next().unwrap(), stats)
+        (*pairs.into_values().next().unwrap(), stats)
     }
 
     #[test]

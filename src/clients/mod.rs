@@ -429,7 +429,7 @@ pub fn findings(
     // Decided and sorted on the addresses themselves, then made records: the order of
     // sort_records (verdict, server, client; every address parses back to itself) without
     // parsing hundreds of thousands of address strings back.
-    let mut decided: Vec<(Verdict, PairKey, PairFacts)> = pairs
+    let mut decided: Vec<(Verdict, PairKey, Box<PairFacts>)> = pairs
         .into_iter()
         .map(|(key, facts)| (pair_verdict(&facts, servers.get(&key.server)).0, key, facts))
         .collect();
@@ -443,7 +443,7 @@ pub fn findings(
             Verdict::Smb2Only => summary.smb2_only += 1,
         }
         if verdict != Verdict::Smb2Only || opts.all {
-            records.push(record_owned(key, facts, servers.get(&key.server)));
+            records.push(record_owned(key, *facts, servers.get(&key.server)));
         }
     }
     Findings { records, summary }
