@@ -7,6 +7,8 @@
 #
 # usage: bench/clients.sh [SIZE_BYTES]      (default 1100000000)
 # needs: ../shared/captures, python3, tshark, GNU time, taskset; a release build is made.
+# SMB1SCAN_BENCH_BASELINE=PATH: also time that (older) smb1scan binary on the same file, after
+# the others, and check that its JSON Lines are byte for byte the new binary's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,22 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
     exit 1
 fi
 
+# An older binary, when asked: same file, same core.
+BASE="${SMB1SCAN_BENCH_BASELINE:-}"
+rm -f "$OUT/baseline.time"
+if [ -n "$BASE" ]; then
+    set +e
+    taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/baseline.time" \
+        "$BASE" clients --max-pairs 4000000 "$CAP" > "$OUT/baseline.jsonl" 2> "$OUT/baseline.err"
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+        echo "baseline $BASE failed ($rc):" >&2
+        cat "$OUT/baseline.err" >&2
+        exit 1
+    fi
+fi
+
 # tshark on core 0, the same file, the fields a pair needs.
 taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/tshark.time" \
     tshark -r "$CAP" -Y "smb || smb2" -T fields -E separator=/t \
@@ -63,12 +81,22 @@ for row in open(f"{out}/tshark.tsv"):
     smb2_req = "0" in f[6].split(",") and f[7].split(",")[0] in ("0", "False")
     if smb1_req or smb2_req:
         theirs.add((f[1], f[0]))
+import os
 (se, sc, sm), (te, tc, tm) = t("smb1scan"), t("tshark")
+base = os.path.exists(f"{out}/baseline.time")
 print(f"capture: {size} bytes ({size / 1e9:.2f} GB), page cache, one core (taskset -c 0)")
 print("CPU s = user + system time (what one core spent; wall time also counts waiting for a busy machine)")
 print(f"{'tool':<10} {'wall s':>8} {'CPU s':>8} {'MB/s CPU':>9} {'MB/s wall':>10} {'peak RSS MB':>12} {'pairs':>9}")
 print(f"{'smb1scan':<10} {se:>8.2f} {sc:>8.2f} {size / sc / 1e6:>9.1f} {size / se / 1e6:>10.1f} {sm / 1024:>12.1f} {ours_n:>9}")
 print(f"{'tshark':<10} {te:>8.2f} {tc:>8.2f} {size / tc / 1e6:>9.1f} {size / te / 1e6:>10.1f} {tm / 1024:>12.1f} {len(theirs):>9}")
+if base:
+    be, bc, bm = t("baseline")
+    blines = open(f"{out}/baseline.jsonl").read().splitlines()
+    bs = json.loads(blines[-1])["summary"]
+    bn = bs["breaks"] + bs["falls_back"] + bs["unknown"] + bs["smb2_only"]
+    print(f"{'baseline':<10} {be:>8.2f} {bc:>8.2f} {size / bc / 1e6:>9.1f} {size / be / 1e6:>10.1f} {bm / 1024:>12.1f} {bn:>9}")
+    same = blines == lines
+    print(f"baseline = an older smb1scan binary; its JSON Lines are {'byte for byte' if same else 'NOT'} the same as smb1scan's; smb1scan is {bc / sc:.2f}x the baseline's speed in CPU time")
 print(f"smb1scan is {tc / sc:.1f}x faster than tshark in CPU time ({te / se:.1f}x in wall time); pairs with a NEGOTIATE request: tshark {len(theirs)}, "
       f"smb1scan {ours_n} (listed {len(ours)}, SMB2-only counted)")
 print("smb1scan scope:", "; ".join(summary.get("problems") and [p["problem"] for p in summary["problems"]] or ["no problems"]),

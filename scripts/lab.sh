@@ -67,11 +67,12 @@ have_impacket() {
 }
 
 # From PyPI: impacket (the lab's server), python-libnmap and junitparser (tests/report_nmap_xml.rs
-# and tests/report_junit.rs read smb1scan's nmap XML and JUnit reports back with them).
-PIP_PACKAGES=(impacket python-libnmap junitparser)
+# and tests/report_junit.rs read smb1scan's nmap XML and JUnit reports back with them), and
+# python-evtx (tests/clients_audit.rs counts the records of the real .evtx fixture with it).
+PIP_PACKAGES=(impacket python-libnmap junitparser python-evtx)
 
 have_pip_packages() {
-    have_impacket && "$(python_bin)" -c 'import libnmap, junitparser' >/dev/null 2>&1
+    have_impacket && "$(python_bin)" -c 'import libnmap, junitparser, Evtx.Evtx' >/dev/null 2>&1
 }
 
 # Where pip put impacket's smbserver.py (pyenv, a venv and Debian's pip all differ).
@@ -144,7 +145,7 @@ cmd_install() {
             "$LAB_DIR/venv/bin/python3" -m pip install -q "${PIP_PACKAGES[@]}"
         fi
         have_impacket || die "impacket installed but smbserver.py not found"
-        have_pip_packages || die "python-libnmap / junitparser installed but not importable"
+        have_pip_packages || die "python-libnmap / junitparser / python-evtx installed but not importable"
     fi
 }
 

@@ -128,9 +128,13 @@ pub fn run(args: ClientsArgs, quiet: bool) -> anyhow::Result<u8> {
         return Ok(EXIT_ERROR);
     }
     let undecided = s.breaks + s.unknown > 0;
-    Ok(if undecided || !s.complete() {
+    let code = if undecided || !s.complete() {
         EXIT_FINDINGS
     } else {
         0
-    })
+    };
+    // The process ends now: freeing hundreds of thousands of records one by one took a tenth of
+    // the run's CPU, for nothing.
+    std::mem::forget(findings);
+    Ok(code)
 }

@@ -212,8 +212,42 @@ pub fn read_xml_file(
             "no <Event> element: not the XML of an event log",
         ));
     }
+    problems.extend(not_an_smb1_audit(&name, &events, problems));
     into.add(&events, &name, max_pairs);
     Ok(())
+}
+
+/// The problem line of an audit input none of whose events comes from the SMBServer provider
+/// (a Security log, an empty export): it shows no SMB1 client, and that is not evidence that
+/// there is none, so the run must not read as clean. `None` when an SMBServer event is there,
+/// or when the input already has a problem explaining why nothing was read.
+pub fn not_an_smb1_audit(
+    name: &str,
+    events: &[AuditEvent],
+    problems: &[Problem],
+) -> Option<Problem> {
+    if events
+        .iter()
+        .any(|e| e.provider.eq_ignore_ascii_case(PROVIDER))
+    {
+        return None;
+    }
+    if events.is_empty() {
+        if problems.iter().any(|p| p.input == name) {
+            return None;
+        }
+        return Some(Problem::new(
+            name,
+            "the log holds no event: an SMB1 access audit that recorded nothing cannot be told from one that was never turned on (Get-SmbServerConfiguration shows AuditSmb1Access); no SMB1 client is shown either way",
+        ));
+    }
+    Some(Problem::new(
+        name,
+        format!(
+            "{} events read, none from {PROVIDER}: not the SMB1 access audit (Microsoft-Windows-SMBServer/Audit), so this log shows no SMB1 client either way",
+            events.len()
+        ),
+    ))
 }
 
 /// Text of an XML file: UTF-8 (with or without BOM) or UTF-16LE with BOM (what PowerShell's
@@ -282,7 +316,10 @@ pub fn read_evtx_file(
     std::panic::set_hook(hook);
     problems.append(&mut local);
     match outcome {
-        Ok(events) => into.add(&events, &name, max_pairs),
+        Ok(events) => {
+            problems.extend(not_an_smb1_audit(&name, &events, problems));
+            into.add(&events, &name, max_pairs)
+        }
         Err(_) => problems.push(Problem::new(
             &name,
             "the evtx decoder broke down on damaged data (an internal failure of the evtx crate); no event of this file was counted",
@@ -354,7 +391,10 @@ fn read_evtx_records<T: std::io::Read + std::io::Seek>(
                 if bad <= MAX_PROBLEM_LINES {
                     problems.push(Problem::new(
                         name,
-                        format!("a record or chunk could not be read (skipped): {e}"),
+                        format!(
+                            "a record or chunk could not be read (skipped): {}",
+                            error_chain(&e)
+                        ),
                     ));
                 }
             }
@@ -370,6 +410,23 @@ fn read_evtx_records<T: std::io::Read + std::io::Seek>(
         ));
     }
     events
+}
+
+/// An error with its causes ("Failed to parse chunk number 0: ... checksum ..."): the outer
+/// message of the evtx crate alone does not say what was wrong.
+#[cfg(feature = "evtx")]
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 #[cfg(test)]

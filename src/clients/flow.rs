@@ -47,6 +47,11 @@ const MAX_PAIR_DIALECTS: usize = 32;
 /// A connection idle this long (capture time) may be closed to make room for new ones.
 const IDLE_SECS: i64 = 300;
 
+/// The tables of the tracker: keyed by small fixed-size keys (addresses, ports) hashed by
+/// foldhash's fast hasher with a per-process random seed (SipHash was a tenth of the CPU time of
+/// a handshake-only capture; the random seed keeps a crafted capture from choosing collisions).
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Capture time: microseconds since the Unix epoch.
 pub type Micros = i64;
 
@@ -124,8 +129,10 @@ pub struct TrackerStats {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
-    client: SocketAddr,
-    server: SocketAddr,
+    /// The addresses, as the pair tables key them (no copy per lookup).
+    pair: PairKey,
+    client_port: u16,
+    server_port: u16,
 }
 
 /// A (server, client) pair.
@@ -180,6 +187,18 @@ impl PairFacts {
         if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.contains(&d) {
             self.dialects.push(d);
         }
+    }
+
+    /// Every name an SMB1 SESSION_SETUP request can give is known.
+    fn has_all_client_names(&self) -> bool {
+        self.has_ntlmssp_names()
+            && self.client_native_os.is_some()
+            && self.client_native_lanman.is_some()
+    }
+
+    /// Both names an NTLMSSP message can give are known.
+    fn has_ntlmssp_names(&self) -> bool {
+        self.client_workstation.is_some() && self.client_domain.is_some()
     }
 
     pub(crate) fn add_source(&mut self, s: &str) {
@@ -287,9 +306,10 @@ struct Flow {
 #[derive(Debug)]
 pub struct Tracker {
     limits: Limits,
-    flows: HashMap<FlowKey, Flow>,
-    pairs: HashMap<PairKey, PairFacts>,
-    servers: HashMap<IpAddr, ServerFacts>,
+    flows: FastMap<FlowKey, Flow>,
+    /// Boxed: a pair's facts are some 300 bytes, moved at every growth of the table otherwise.
+    pairs: FastMap<PairKey, Box<PairFacts>>,
+    servers: FastMap<IpAddr, ServerFacts>,
     /// Counters.
     pub stats: TrackerStats,
     source: String,
@@ -306,9 +326,9 @@ impl Tracker {
     pub fn new(limits: Limits) -> Self {
         Tracker {
             limits,
-            flows: HashMap::new(),
-            pairs: HashMap::new(),
-            servers: HashMap::new(),
+            flows: FastMap::default(),
+            pairs: FastMap::default(),
+            servers: FastMap::default(),
             stats: TrackerStats::default(),
             source: String::new(),
             last_sweep: i64::MIN,
@@ -345,7 +365,7 @@ impl Tracker {
         if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
             return None;
         }
-        let p = self.pairs.entry(key).or_default();
+        let p: &mut PairFacts = self.pairs.entry(key).or_default();
         p.add_source(&self.source);
         Some(p)
     }
@@ -355,16 +375,24 @@ impl Tracker {
         let (key, from_client) = if is_smb_port(s.dst.port()) {
             (
                 FlowKey {
-                    client: s.src,
-                    server: s.dst,
+                    pair: PairKey {
+                        server: s.dst.ip(),
+                        client: s.src.ip(),
+                    },
+                    client_port: s.src.port(),
+                    server_port: s.dst.port(),
                 },
                 true,
             )
         } else if is_smb_port(s.src.port()) {
             (
                 FlowKey {
-                    client: s.dst,
-                    server: s.src,
+                    pair: PairKey {
+                        server: s.src.ip(),
+                        client: s.dst.ip(),
+                    },
+                    client_port: s.dst.port(),
+                    server_port: s.src.port(),
                 },
                 false,
             )
@@ -432,16 +460,13 @@ impl Tracker {
         }
         if from_client && !s.payload.is_empty() && !flow.conn.had_data {
             flow.conn.had_data = true;
-            let pk = PairKey {
-                server: key.server.ip(),
-                client: key.client.ip(),
-            };
+            let pk = key.pair;
             match self.pair_mut(pk) {
                 Some(p) => {
                     p.sessions += 1;
                     p.seen(flow.first_ts);
-                    if !p.ports.contains(&key.server.port()) {
-                        p.ports.push(key.server.port());
+                    if !p.ports.contains(&key.server_port) {
+                        p.ports.push(key.server_port);
                     }
                 }
                 None => {
@@ -592,6 +617,11 @@ impl Tracker {
             stream.stopped = true;
             return;
         }
+        if buf.is_empty() {
+            // Nothing left over: the memory goes back rather than waiting, per connection, for
+            // a next message that may never need it (a capture holds 100,000s of connections).
+            buf = Vec::new();
+        }
         stream.buf = buf;
     }
 
@@ -673,10 +703,7 @@ impl Tracker {
         body: &[u8],
         ts: Micros,
     ) {
-        let pk = PairKey {
-            server: key.server.ip(),
-            client: key.client.ip(),
-        };
+        let pk = key.pair;
         if kind == 0x81 {
             if let Ok(r) = parse_nbss_session_request(body) {
                 if let Some(p) = self.pairs.get_mut(&pk) {
@@ -723,7 +750,10 @@ impl Tracker {
                         }
                     }
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
-                    if let (Ok(r), Some(p)) = (parse_smb1_session_setup_request(body), pair) {
+                    // Parsed only while a name it can give is still missing (they are kept
+                    // first-seen), so a pair's thousandth session costs no parse.
+                    let pair = pair.filter(|p| !p.has_all_client_names());
+                    if let (Some(p), Ok(r)) = (pair, parse_smb1_session_setup_request(body)) {
                         set(&mut p.client_native_os, r.native_os);
                         set(&mut p.client_native_lanman, r.native_lanman);
                         set(&mut p.client_domain, r.primary_domain);
@@ -746,7 +776,8 @@ impl Tracker {
                         }
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP {
-                    if let (Ok(blob), Some(p)) = (parse_smb2_session_setup_request(body), pair) {
+                    let pair = pair.filter(|p| !p.has_ntlmssp_names());
+                    if let (Some(p), Ok(blob)) = (pair, parse_smb2_session_setup_request(body)) {
                         ntlmssp_names(p, blob);
                     }
                 } else if first_message && !conn.saw_syn {
@@ -772,12 +803,13 @@ impl Tracker {
         let Ok(msg) = parse_smb_message(body) else {
             return;
         };
-        let srv = self.servers.entry(key.server.ip()).or_default();
+        let srv = self.servers.entry(key.pair.server).or_default();
         match msg {
             SmbMessage::Smb1(h, _) => {
                 if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
                     srv.answered_smb1 = true;
-                } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && srv.name.is_none() {
+                    // Parsed only while the server's name is still unknown: it is all that is taken.
                     if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
                         server_name_from_blob(srv, r.security_blob);
                     }
@@ -787,9 +819,12 @@ impl Tracker {
                 if h.command == Smb2Command::NEGOTIATE && h.is_response() {
                     if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
                         srv.smb2_negotiate
-                            .get_or_insert((r.dialect_revision, key.client.ip(), ts));
+                            .get_or_insert((r.dialect_revision, key.pair.client, ts));
                     }
-                } else if h.command == Smb2Command::SESSION_SETUP && h.is_response() {
+                } else if h.command == Smb2Command::SESSION_SETUP
+                    && h.is_response()
+                    && srv.name.is_none()
+                {
                     if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
                         server_name_from_blob(srv, r.security_buffer);
                     }
@@ -807,10 +842,7 @@ impl Tracker {
             return;
         }
         let class = flow.conn.class();
-        if let Some(p) = self.pairs.get_mut(&PairKey {
-            server: key.server.ip(),
-            client: key.client.ip(),
-        }) {
+        if let Some(p) = self.pairs.get_mut(&key.pair) {
             // Last seen is taken when the connection closes, not on every packet.
             p.seen(flow.last_ts);
             p.add_session(class);
@@ -841,8 +873,8 @@ impl Tracker {
     pub fn finish(
         mut self,
     ) -> (
-        HashMap<PairKey, PairFacts>,
-        HashMap<IpAddr, ServerFacts>,
+        FastMap<PairKey, Box<PairFacts>>,
+        FastMap<IpAddr, ServerFacts>,
         TrackerStats,
     ) {
         let open: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
@@ -939,7 +971,7 @@ mod tests {
     fn only_pair(t: Tracker) -> (PairFacts, TrackerStats) {
         let (pairs, _, stats) = t.finish();
         assert_eq!(pairs.len(), 1);
-        (pairs.into_values().next().unwrap(), stats)
+        (*pairs.into_values().next().unwrap(), stats)
     }
 
     #[test]

@@ -363,7 +363,10 @@ pub fn analyse_with_live(opts: &ClientsOptions) -> Result<Findings, live::LiveEr
         f.summary.unknown += 1;
         f.records.push(r);
     }
-    sort_records(&mut f.records);
+    if !audit.pairs.is_empty() {
+        // The capture's records are in order already (findings); the log's join them.
+        sort_records(&mut f.records);
+    }
     Ok(f)
 }
 
@@ -423,20 +426,26 @@ pub fn findings(
         problems,
         ..Default::default()
     };
-    let mut records = Vec::new();
-    for (key, facts) in pairs {
-        let r = record(key, &facts, servers.get(&key.server));
-        match r.verdict {
+    // Decided and sorted on the addresses themselves, then made records: the order of
+    // sort_records (verdict, server, client; every address parses back to itself) without
+    // parsing hundreds of thousands of address strings back.
+    let mut decided: Vec<(Verdict, PairKey, Box<PairFacts>)> = pairs
+        .into_iter()
+        .map(|(key, facts)| (pair_verdict(&facts, servers.get(&key.server)).0, key, facts))
+        .collect();
+    decided.sort_unstable_by_key(|(v, k, _)| (*v, *k));
+    let mut records = Vec::with_capacity(decided.len());
+    for (verdict, key, facts) in decided {
+        match verdict {
             Verdict::Breaks => summary.breaks += 1,
             Verdict::FallsBack => summary.falls_back += 1,
             Verdict::Unknown => summary.unknown += 1,
             Verdict::Smb2Only => summary.smb2_only += 1,
         }
-        if r.verdict != Verdict::Smb2Only || opts.all {
-            records.push(r);
+        if verdict != Verdict::Smb2Only || opts.all {
+            records.push(record_owned(key, *facts, servers.get(&key.server)));
         }
     }
-    sort_records(&mut records);
     Findings { records, summary }
 }
 
@@ -454,14 +463,24 @@ fn rfc3339(t: Micros) -> Option<String> {
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
-/// The record of one pair: facts plus the verdict.
-pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
-    let smb2 = server.and_then(|s| s.smb2_negotiate);
-    let (verdict, reason) = decide(&VerdictInput {
+/// The verdict of one pair from its facts and its server's.
+fn pair_verdict(f: &PairFacts, server: Option<&ServerFacts>) -> (Verdict, Option<UnknownReason>) {
+    decide(&VerdictInput {
         sessions: f.counts,
         unknown_reason: f.unknown_reason,
-        server_speaks_smb2: smb2.is_some(),
-    });
+        server_speaks_smb2: server.and_then(|s| s.smb2_negotiate).is_some(),
+    })
+}
+
+/// The record of one pair: facts plus the verdict.
+pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
+    record_owned(key, f.clone(), server)
+}
+
+/// [`record`] taking the facts by value (no copy of their strings).
+fn record_owned(key: PairKey, f: PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
+    let smb2 = server.and_then(|s| s.smb2_negotiate);
+    let (verdict, reason) = pair_verdict(&f, server);
     let server_smb2 = smb2.map(|(d, client, ts)| {
         format!(
             "answered an SMB2 NEGOTIATE with dialect {} (0x{:04x}) to {client}{}",
@@ -501,22 +520,22 @@ pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> Clie
         reason,
         detail,
         server_smb2,
-        ports: f.ports.clone(),
+        ports: f.ports,
         sessions: f.sessions,
         sessions_smb1_only: c.smb1_only,
         sessions_smb1_and_smb2: c.smb1_and_smb2,
         sessions_smb2_only: c.smb2_only,
         sessions_unknown: c.unknown,
-        dialects: f.dialects.clone(),
-        client_netbios_name: f.client_netbios_name.clone(),
-        client_workstation: f.client_workstation.clone(),
-        client_domain: f.client_domain.clone(),
-        client_native_os: f.client_native_os.clone(),
-        client_native_lanman: f.client_native_lanman.clone(),
-        client_log_name: f.client_log_name.clone(),
+        dialects: f.dialects,
+        client_netbios_name: f.client_netbios_name,
+        client_workstation: f.client_workstation,
+        client_domain: f.client_domain,
+        client_native_os: f.client_native_os,
+        client_native_lanman: f.client_native_lanman,
+        client_log_name: f.client_log_name,
         first_seen: f.first_seen.and_then(rfc3339),
         last_seen: f.last_seen.and_then(rfc3339),
-        sources: f.sources.clone(),
+        sources: f.sources,
     }
 }
 
