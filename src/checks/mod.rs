@@ -28,6 +28,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &ms17_010::Ms17010,
     &doublepulsar::DoublePulsar,
     &signing::SigningCheck,
+    &anonymous::Anonymous,
 ];
 
 /// A finding a check can report, by the name `--fail-on` and `diff` use.
@@ -209,6 +210,16 @@ pub fn section<T: DeserializeOwned>(h: &HostResult, name: &str) -> Option<T> {
     h.sections
         .get(name)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// `major.minor.build` of the record's `os.ntlm_version` (the NTLMSSP VERSION the host sent).
+pub fn ntlm_version(h: &HostResult) -> Option<(u8, u8, u16)> {
+    let mut it = h.os.ntlm_version.as_deref()?.split('.');
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 /// Stores a check's record section under its name.

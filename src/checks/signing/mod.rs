@@ -58,16 +58,6 @@ fn verdict_is(h: &HostResult, v: RelayVerdict) -> bool {
     section(h).is_some_and(|s| s.verdict == v.as_str())
 }
 
-/// `major.minor.build` of `os.ntlm_version`.
-fn ntlm_version(h: &HostResult) -> Option<(u8, u8, u16)> {
-    let mut it = h.os.ntlm_version.as_deref()?.split('.');
-    Some((
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-    ))
-}
-
 /// The family's command from data/checks/signing.toml (`families.<family>.command`).
 fn remediation(f: SigningFamily) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
@@ -105,7 +95,7 @@ pub fn evaluate(h: &HostResult) -> Section {
         smb1: Some(f.smb1),
         smb2: Some(f.smb2),
         remediation: (f.relay == RelayVerdict::SigningNotRequired)
-            .then(|| remediation(rules::family(h.os.samba, ntlm_version(h))))
+            .then(|| remediation(rules::family(h.os.samba, super::ntlm_version(h))))
             .flatten(),
     }
 }
