@@ -65,7 +65,8 @@ details summary{cursor:pointer}td details ol{margin-top:.3em}\
 .plan.a-investigate{border-color:#6a1b9a}.plan.a-smb1-off{border-color:#f9a825}\
 .plan.a-signing{border-color:#7cb342}.plan p{margin:.2em 0;overflow-wrap:anywhere}\
 .plan ul.hosts{display:grid;grid-template-columns:repeat(auto-fill,minmax(22em,1fr));\
-gap:.2em 2em;list-style:none;padding:0;margin-top:.4em}.plan li{overflow-wrap:anywhere;min-width:0}";
+gap:.2em 2em;list-style:none;padding:0;margin-top:.4em}.plan li{overflow-wrap:anywhere;min-width:0}\
+.check li,#action-list li,.check p{overflow-wrap:anywhere}.check table.counts td{min-width:6em}";
 
 /// One action of the remediation plan: a piece of work a change window schedules for a set of
 /// hosts. Ordered most urgent first (the order of the plan's groups).
@@ -323,7 +324,7 @@ fn plan_host_line(action: &PlanAction, e: &Enriched<'_>) -> String {
 
 /// [`host_label`], with the name alone for a target whose name did not resolve (its address
 /// is the placeholder 0.0.0.0).
-fn display_label(h: &HostResult) -> String {
+pub(super) fn display_label(h: &HostResult) -> String {
     match (&h.status, &h.hostname) {
         (HostStatus::Unresolved, Some(name)) => format!("{name} (unresolved)"),
         _ => host_label(h),
@@ -780,10 +781,12 @@ pub fn render_with_clients(
     o.push_str("</p>\n");
 
     sort_hosts(&mut hosts);
+    super::html_checks::write_actions(&mut o, &hosts);
     write_plan(&mut o, &hosts, table, clients);
     write_subnets(&mut o, &hosts);
     let (findings, clean): (Vec<_>, Vec<_>) = hosts.iter().partition(|e| e.risk > Risk::None);
     write_findings(&mut o, &findings);
+    super::html_checks::write_checks(&mut o, &hosts);
     write_clean(&mut o, &clean);
     write_meta(&mut o, meta, table);
     o.push_str("</body></html>\n");

@@ -16,7 +16,7 @@
 use super::nmap_xml::{clean, Xml, XmlError};
 use super::policy::{findings, FailOn, Finding};
 use super::{enum_name, Enriched, ScanMeta};
-use crate::model::{DpVerdict, HostResult, Ms17Verdict};
+use crate::model::HostResult;
 
 /// How one target's test case ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,16 +67,18 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
             kind: met.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","),
         };
     }
-    let mut unknown = Vec::new();
-    if matches!(
-        h.ms17_010.verdict,
-        Ms17Verdict::Unknown | Ms17Verdict::NotTested
-    ) {
-        unknown.push(ms17_text(h));
-    }
-    if h.doublepulsar.verdict == DpVerdict::Unknown {
-        unknown.push(dp_text(h));
-    }
+    // Each check that left the host undecided: MS17-010 and DoublePulsar always (the default
+    // gate's), the others when the policy gates one of their findings.
+    let unknown: Vec<String> = crate::checks::REGISTRY
+        .iter()
+        .filter_map(|c| {
+            let gated = c
+                .findings()
+                .iter()
+                .any(|d| fail_on.includes(Finding::from_def(d)));
+            c.junit_undecided(h, gated).map(|t| clean(&t))
+        })
+        .collect();
     if unknown.is_empty() {
         Outcome::Passed
     } else {
@@ -100,6 +102,12 @@ fn details(e: &Enriched<'_>) -> String {
         dp_text(h),
         format!("risk: {}", e.risk),
     ];
+    // The checks that keep a section of their own (after the first three): their verdicts.
+    for c in crate::checks::REGISTRY {
+        if let (true, Some(v)) = (h.sections.contains_key(c.name()), c.verdict(h)) {
+            lines.push(format!("{}: {}", c.name(), clean(&v.text())));
+        }
+    }
     if let Some(os) = h.os.product.as_deref().or(h.os.native_os.as_deref()) {
         lines.push(format!("os: {}", clean(os)));
     }

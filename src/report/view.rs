@@ -3,9 +3,7 @@
 
 use std::io::IsTerminal;
 
-use crate::model::{DpVerdict, HostResult, Ms17Verdict};
-
-use super::enum_name;
+use crate::model::HostResult;
 
 /// The OS name a person reads: the normalised product (`Windows 7 SP1`), else the host's own
 /// NativeOS string.
@@ -25,26 +23,12 @@ pub fn os_with_version(h: &HostResult) -> String {
 
 /// The MS17-010 verdict, with the reason when it is `unknown`: `unknown: timeout-after-peek`.
 pub fn ms17_text(h: &HostResult) -> String {
-    let verdict = enum_name(&h.ms17_010.verdict);
-    match h.ms17_010.reason {
-        Some(r)
-            if matches!(
-                h.ms17_010.verdict,
-                Ms17Verdict::Unknown | Ms17Verdict::NotTested
-            ) =>
-        {
-            format!("{verdict}: {}", enum_name(&r))
-        }
-        _ => verdict,
-    }
+    crate::checks::ms17_010::cell(h)
 }
 
 /// The DoublePulsar verdict, with the architecture when present: `present (x64)`.
 pub fn dp_text(h: &HostResult) -> String {
-    match (&h.doublepulsar.verdict, &h.doublepulsar.arch) {
-        (DpVerdict::Present, Some(a)) => format!("present ({a})"),
-        (v, _) => enum_name(v),
-    }
+    crate::checks::doublepulsar::cell(h)
 }
 
 /// Whether standard error may be coloured: a terminal, and no non-empty `NO_COLOR`

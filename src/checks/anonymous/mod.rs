@@ -317,7 +317,35 @@ fn guest_accepted(s: &Section) -> bool {
     s.anonymous_session == g || s.guest_session == g
 }
 
-static FINDINGS: [FindingDef; 2] = [
+fn exploitable(h: &HostResult) -> bool {
+    section(h).is_some_and(|s| s.exploit_rank == "exploitable-anonymously")
+}
+
+static FINDINGS: [FindingDef; 3] = [
+    FindingDef {
+        name: "exploitable",
+        help: "MS17-010 vulnerable and exploitable without a password: a pipe open to a null session (XP, 2003, 2012, 2016), or Vista / 7 / 2008, whose exploit needs none",
+        order: 42,
+        // Before DoublePulsar (10): the host anyone on the network can take over now ranks
+        // first in the HTML report's action list.
+        severity: 5,
+        shows: exploitable,
+        fixed: |h| {
+            h.ms17_010.verdict == Ms17Verdict::NotVulnerable
+                || h.ms17_010.verdict == crate::model::Ms17Verdict::NotExposed
+                || verdict_in(h, &[PipesVerdict::NotReachable])
+                    && rules::exploit_family(super::ntlm_version(h))
+                        == rules::ExploitFamily::NeedsPipe
+        },
+        text: |h| {
+            let pipes = section(h).map(|s| s.reachable_pipes().join(", ")).unwrap_or_default();
+            if pipes.is_empty() {
+                "MS17-010 vulnerable, exploitable without a password (this OS's exploit needs no named pipe)".into()
+            } else {
+                format!("MS17-010 vulnerable, exploitable without a password ({pipes} open to a null session)")
+            }
+        },
+    },
     FindingDef {
         name: "anonymous-pipe",
         help: "A named pipe on IPC$ opened without a password (null or guest session)",

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Column, FindingDef};
+use super::{Check, Column, FindingDef, NmapNode, NmapScript};
 use crate::model::{HostResult, Signing as Mode};
 use rules::{judge, ProtocolMode, RelayVerdict, Signing, SigningFamily};
 
@@ -113,6 +113,74 @@ fn text(h: &HostResult) -> String {
     }
 }
 
+/// nmap's `smb-security-mode` (SMB1 SecurityMode, nmap 7.93's words and warnings; no
+/// `account_used`: smb1scan logs on its own way) and `smb2-security-mode` (the highest dialect's
+/// signing, keyed by nmap's dialect name `311`), from what the shared negotiates learnt.
+pub fn nmap_scripts(h: &HostResult) -> Vec<NmapScript> {
+    let mut out = Vec::new();
+    if let (Some(true), Some(m)) = (h.smb1.enabled, h.smb1.security_mode) {
+        let (auth, auth_warn) = if m & 0x01 != 0 {
+            ("user", None)
+        } else {
+            ("share", Some("dangerous"))
+        };
+        let (cr, cr_warn) = if m & 0x02 != 0 {
+            ("supported", None)
+        } else {
+            ("plaintext-only", Some("dangerous"))
+        };
+        let (sign, sign_warn) = if m & 0x08 != 0 {
+            ("required", None)
+        } else if m & 0x04 != 0 {
+            ("supported", None)
+        } else {
+            ("disabled", Some("dangerous, but default"))
+        };
+        let rows = [
+            ("authentication_level", auth, auth_warn),
+            ("challenge_response", cr, cr_warn),
+            ("message_signing", sign, sign_warn),
+        ];
+        out.push(NmapScript {
+            id: "smb-security-mode".into(),
+            lines: rows
+                .iter()
+                .map(|(k, v, w)| match w {
+                    Some(w) => format!("  {k}: {v} ({w})"),
+                    None => format!("  {k}: {v}"),
+                })
+                .collect(),
+            trailing_newline: false,
+            nodes: rows
+                .iter()
+                .map(|(k, v, _)| NmapNode::Elem(Some((*k).into()), (*v).into()))
+                .collect(),
+        });
+    }
+    if let (Some(true), Some(sig), Some(d)) = (
+        h.smb2.enabled,
+        h.smb2.signing,
+        h.smb2.max_dialect.as_deref(),
+    ) {
+        let text = match sig {
+            Mode::Required => "Message signing enabled and required",
+            Mode::Enabled => "Message signing enabled but not required",
+            Mode::Disabled => "Message signing is disabled and not required!",
+        };
+        let key: String = d.chars().filter(char::is_ascii_digit).collect();
+        out.push(NmapScript {
+            id: "smb2-security-mode".into(),
+            lines: vec![format!("  {key}: "), format!("    {text}")],
+            trailing_newline: false,
+            nodes: vec![NmapNode::Table(
+                Some(key),
+                vec![NmapNode::Elem(None, text.into())],
+            )],
+        });
+    }
+    out
+}
+
 static FINDINGS: [FindingDef; 1] = [FindingDef {
     name: "signing-not-required",
     help: "SMB signing not required on a protocol the host speaks (NTLM relay)",
@@ -168,6 +236,12 @@ impl Check for SigningCheck {
     fn evaluate(&self, h: &mut HostResult) {
         let s = evaluate(h);
         super::set_section(h, NAME, &s);
+    }
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        if !super::ran(h, NAME) {
+            return Vec::new();
+        }
+        nmap_scripts(h)
     }
     fn deselect(&self, h: &mut HostResult) {
         super::set_section(h, NAME, &Section::not_tested("not-selected"));
