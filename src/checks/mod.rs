@@ -312,6 +312,16 @@ pub trait Check: Sync {
             .map(|v| vec![NmapScript::generic(self.name(), &v)])
             .unwrap_or_default()
     }
+    /// Its action in the record's `remediation.actions` (after the first three checks', which
+    /// come from the OS table). Default: `<title>: <the section's remediation>` when the check
+    /// ran and its section carries one.
+    fn remediation(&self, h: &HostResult) -> Option<String> {
+        if !ran(h, self.name()) {
+            return None;
+        }
+        let r = h.sections.get(self.name())?.get("remediation")?.as_str()?;
+        Some(format!("{}: {r}", self.title()))
+    }
     /// The JUnit skip message part when this check left the host undecided; `gated` says
     /// whether the run's `--fail-on` names one of its findings. Default: `<title> unknown
     /// (reason)` when gated and `unknown` (an undecided check the gate does not ask about does

@@ -77,7 +77,7 @@ pub enum PlanAction {
     /// MS17-010 `vulnerable`: install these updates (the OS row's `remediation.updates`; empty
     /// when the OS was not identified).
     Patch {
-        /// The updates, as `data/remediation.toml` lists them for the OS.
+        /// The updates, as `data/checks/ms17_010.toml` lists them for the OS.
         updates: Vec<String>,
     },
     /// A verdict is `unknown` (or the name did not resolve): nothing says the host is safe.
@@ -297,12 +297,16 @@ fn plan_how(action: &PlanAction, hosts: &[&Enriched<'_>], table: &Table) -> Vec<
             ],
             None => Vec::new(),
         },
-        PlanAction::Signing { family } => table
-            .families
-            .values()
-            .find(|f| &f.label == family)
-            .map(|f| vec![f.signing.clone()])
-            .unwrap_or_default(),
+        // The signing check's action for these hosts (one per OS family in the group).
+        PlanAction::Signing { .. } => {
+            let mut v: Vec<String> = hosts
+                .iter()
+                .filter_map(|e| crate::checks::by_name("signing")?.remediation(e.host))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
     }
 }
 

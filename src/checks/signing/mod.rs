@@ -237,6 +237,19 @@ impl Check for SigningCheck {
         let s = evaluate(h);
         super::set_section(h, NAME, &s);
     }
+    /// `require SMB signing: <the OS family's command>` (data/checks/signing.toml) when
+    /// signing is not required and SMB1 is off: while SMB1 is on, turning it off comes first
+    /// (the SMB1 check's actions), as the risk levels rank it (`low` = SMB1 off, signing not
+    /// required). A record from before the check had its section is judged from its
+    /// SecurityModes, as the check would have.
+    fn remediation(&self, h: &HostResult) -> Option<String> {
+        if h.smb1.enabled != Some(false) {
+            return None;
+        }
+        // Not selected: the section says so, and carries no remediation.
+        let s = section(h).unwrap_or_else(|| evaluate(h));
+        s.remediation.map(|r| format!("require SMB signing: {r}"))
+    }
     fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
         if !super::ran(h, NAME) {
             return Vec::new();
