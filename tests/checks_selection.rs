@@ -107,3 +107,34 @@ fn anonymous_pipes_after_the_peek_and_the_ping() {
         ("not-tested", Some("not-selected"))
     );
 }
+
+/// A host that does not speak SMB1 (the demo's Windows 10 with SMB1 removed): the anonymous
+/// logon and the pipe opens go over SMB2, on the connection of the identity exchange, and the
+/// verdict comes from the answers (every pipe denied: not-reachable), never `unknown` for want
+/// of SMB1. Left out, no SMB2 logon happens at all.
+#[test]
+fn anonymous_pipes_over_smb2_when_smb1_is_off() {
+    use smb1scan::checks::anonymous;
+    let r = scan_persona("win10-smb1-off", "all");
+    assert_eq!(r.smb1.enabled, Some(false));
+    let s = steps(&r);
+    let identity = s.iter().position(|x| x == "smb2-session-setup");
+    let logon = s.iter().position(|x| x == "session-setup");
+    assert!(identity.is_some() && logon > identity, "{s:?}");
+    let detail = logon.and_then(|i| r.steps[i].detail.clone());
+    assert_eq!(detail.as_deref(), Some("anonymous over SMB2"), "{s:?}");
+    assert_eq!(s.iter().filter(|x| *x == "pipe-open").count(), 5, "{s:?}");
+    let a = anonymous::section(&r).expect("anonymous section");
+    assert_eq!(
+        (a.verdict.as_str(), a.anonymous_session.as_str()),
+        ("not-reachable", "accepted"),
+        "{a:?}"
+    );
+
+    let r = scan_persona("win10-smb1-off", "smb1,ms17-010,doublepulsar,signing");
+    let s = steps(&r);
+    assert!(
+        !s.iter().any(|x| x == "session-setup" || x == "pipe-open"),
+        "{s:?}"
+    );
+}

@@ -5,11 +5,13 @@
 //! which logon was accepted, flagged guest or not). The pipes are opened and closed on the SMB1
 //! session and IPC$ tree the MS17-010 peek used, after the peek and the DoublePulsar ping
 //! ([`smb1::open_pipes`], one `pipe-open` step each). [`evaluate`] reads all of it back from the
-//! record's steps, so a stored record is judged as the live one was. SMB2-only hosts get no pipe
-//! opens (the probe has no SMB2 session): `unknown`, reason `smb1-not-spoken`.
+//! record's steps, so a stored record is judged as the live one was. A host that does not speak
+//! SMB1 gets the same over SMB2 ([`smb2::open_pipes`]), on the connection of the SMB2 identity
+//! exchange.
 
 pub mod rules;
 pub mod smb1;
+pub mod smb2;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -274,14 +276,8 @@ pub fn evaluate(h: &HostResult) -> Section {
         return Section::not_tested(&crate::model::enum_name(&h.status));
     }
     let i = inputs(h);
-    let mut f = rules::judge(&i);
-    let untried = i.pipe_session == PipeSession::None && i.anonymous == LogonOutcome::NotTried;
-    let mut reason = f.reason.map(|r| r.as_str().to_owned());
-    if untried && h.smb1.enabled != Some(true) {
-        // No SMB1 session, so no login chain and no pipe opens (not tried over SMB2).
-        f.reachable = PipesVerdict::Unknown;
-        reason = Some("smb1-not-spoken".into());
-    }
+    let f = rules::judge(&i);
+    let reason = f.reason.map(|r| r.as_str().to_owned());
     let family = rules::exploit_family(super::ntlm_version(h));
     let rank = rules::exploitable_rank(ms17_state(h), f.reachable, family);
     let tried = h.steps.iter().any(|s| is_pipe_step(s.name));
@@ -602,13 +598,14 @@ mod tests {
                 "{what}"
             );
         }
-        // SMB1 off: no session, no pipe: unknown with its reason, never not-reachable.
+        // SMB1 off and the SMB2 logon never answered: unknown with its reason, never
+        // not-reachable.
         let mut h = host(vec![]);
         h.smb1.enabled = Some(false);
         let s = evaluate(&h);
         assert_eq!(
             (s.verdict.as_str(), s.reason.as_deref()),
-            ("unknown", Some("smb1-not-spoken"))
+            ("unknown", Some("no-logon-answer"))
         );
         // A closed port: not-tested.
         h.status = HostStatus::Closed;
