@@ -248,3 +248,52 @@ pub fn render(
     x.end("testsuites")?;
     Ok(x.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, HostStatus, Step, StepName, StepOutcome};
+
+    /// A check after the first three makes a test case skipped only when the gate asks about
+    /// it: the anonymous check left undecided (a reset during the pipe opens) under
+    /// `--fail-on anonymous-pipe` is skipped with its reason, and passes under a gate that
+    /// does not name its findings (MS17-010 decided).
+    #[test]
+    fn an_undecided_check_skips_only_when_gated() {
+        let mut h = HostResult::new([10, 0, 0, 3].into(), 445, None);
+        h.status = HostStatus::Open;
+        h.smb1.enabled = Some(true);
+        h.ms17_010.verdict = crate::model::Ms17Verdict::NotVulnerable;
+        h.doublepulsar.verdict = crate::model::DpVerdict::Absent;
+        let mut s = Step::new(
+            StepName::Exchange(Exchange::SessionSetup),
+            StepOutcome::Ok,
+            1,
+        );
+        s.status = Some("0x00000000".into());
+        s.detail = Some("anonymous".into());
+        let mut p = Step::new(
+            StepName::Exchange(Exchange::PipeOpen),
+            StepOutcome::Reset,
+            1,
+        );
+        p.detail = Some("browser: connection reset by peer".into());
+        h.steps = vec![s, p];
+        crate::checks::Selection::default().apply(&mut h);
+        let pipe: Finding = "anonymous-pipe".parse().expect("finding");
+        match outcome(&h, &FailOn::from_list(&[pipe])) {
+            Outcome::Skipped(m) => {
+                assert!(
+                    m.contains("Anonymous pipes unknown (pipes-not-answered)"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let vulnerable: Finding = "vulnerable".parse().expect("finding");
+        assert!(matches!(
+            outcome(&h, &FailOn::from_list(&[vulnerable])),
+            Outcome::Passed
+        ));
+    }
+}
