@@ -20,27 +20,12 @@ use std::net::IpAddr;
 
 use super::remediation::Table;
 use super::risk::{smb1_on_or_unknown, Risk};
-use super::summary::{self, host_label};
+use super::summary::{self, display_label};
 use super::view::{dp_text, os_with_version as os_text};
 use super::{enum_name, Enriched, ScanMeta};
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
-/// Escape text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use super::view::esc;
 
 // Widths: the findings and metadata tables use `table-layout:fixed` with column widths in
 // percent, so their width is the page's whatever the cell text; `overflow-wrap:anywhere` breaks
@@ -324,15 +309,6 @@ fn plan_host_line(action: &PlanAction, e: &Enriched<'_>) -> String {
         let _ = write!(s, " &middot; {}", esc(&investigate_text(h)));
     }
     s
-}
-
-/// [`host_label`], with the name alone for a target whose name did not resolve (its address
-/// is the placeholder 0.0.0.0).
-pub(super) fn display_label(h: &HostResult) -> String {
-    match (&h.status, &h.hostname) {
-        (HostStatus::Unresolved, Some(name)) => format!("{name} (unresolved)"),
-        _ => host_label(h),
-    }
 }
 
 /// Per server address, the clients that break when SMB1 is turned off (`smb1scan clients`).
@@ -888,7 +864,10 @@ mod tests {
     }
 
     fn labels(g: &PlanGroup<'_, '_>) -> Vec<String> {
-        g.hosts.iter().map(|e| host_label(e.host)).collect()
+        g.hosts
+            .iter()
+            .map(|e| summary::host_label(e.host))
+            .collect()
     }
 
     #[test]

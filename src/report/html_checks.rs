@@ -7,8 +7,9 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::html::{display_label, esc};
 use super::policy::{findings, undecided_reason, Finding};
+use super::summary::display_label;
+use super::view::esc;
 use super::Enriched;
 use crate::checks::REGISTRY;
 use crate::model::HostResult;
@@ -260,7 +261,10 @@ mod tests {
         let hosts = example_hosts();
         let t = crate::report::remediation::table().expect("table");
         let mut enriched: Vec<Enriched<'_>> = hosts.iter().map(|h| Enriched::new(t, h)).collect();
-        super::super::html::sort_hosts(&mut enriched);
+        enriched.sort_by_cached_key(|e| {
+            let (dp, risk, label) = crate::report::summary::order_key(e.host);
+            (Reverse(dp), Reverse(risk), label)
+        });
         let list = ranked(&enriched);
         let order: Vec<(String, &str)> = list
             .iter()

@@ -230,6 +230,15 @@ pub fn host_label(h: &HostResult) -> String {
     }
 }
 
+/// [`host_label`], with the name alone for a target whose name did not resolve (its address
+/// is the placeholder 0.0.0.0).
+pub fn display_label(h: &HostResult) -> String {
+    match (&h.status, &h.hostname) {
+        (HostStatus::Unresolved, Some(name)) => format!("{name} (unresolved)"),
+        _ => host_label(h),
+    }
+}
+
 /// One row of the per-host terminal table (the [`header`] columns), texts sanitised.
 pub fn table_cells(h: &HostResult) -> Vec<String> {
     let mut row = vec![
