@@ -48,7 +48,12 @@ fn ms(t: Instant) -> u64 {
 
 /// Opens and closes each pipe in turn, one `pipe-open` step each. Stops at the first open that
 /// gets no answer (the connection is then gone or stalled): the pipes not tried stay unknown.
+/// Sends nothing on the `--user` account's session: an open there proves nothing about
+/// anonymous callers (the verdict is `unknown`, `session-not-anonymous`, either way).
 pub async fn open_pipes<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
+    if super::inputs(r).pipe_session == super::rules::PipeSession::Credentials {
+        return;
+    }
     for pipe in PIPES {
         let step = open_one(w, pipe).await;
         let answered = step.status.is_some();
@@ -112,4 +117,56 @@ async fn open_one<W: Smb1Wire + Send>(w: &mut W, pipe: &str) -> Step {
     }
     s.ms = ms(t);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wire that records what it was asked to send and answers nothing.
+    struct Silent(usize);
+
+    impl Smb1Wire for Silent {
+        fn next_ids(&mut self) -> Smb1Ids {
+            Smb1Ids::default()
+        }
+        async fn send(&mut self, _msg: &[u8]) -> Result<Vec<u8>, Unanswered> {
+            self.0 += 1;
+            Err(Unanswered {
+                outcome: StepOutcome::Timeout,
+                detail: "no answer".into(),
+            })
+        }
+    }
+
+    fn session(detail: &str) -> HostResult {
+        let mut h = HostResult::new([10, 0, 0, 1].into(), 445, None);
+        let mut s = Step::new(
+            StepName::Exchange(Exchange::SessionSetup),
+            StepOutcome::Ok,
+            1,
+        );
+        s.status = Some("0x00000000".into());
+        s.detail = Some(detail.into());
+        h.steps.push(s);
+        h
+    }
+
+    #[test]
+    fn nothing_sent_on_a_credentialed_session_and_a_silent_open_stops_the_rest() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let mut h = session("NTLMv2 with the given credentials");
+        let mut w = Silent(0);
+        rt.block_on(open_pipes(&mut w, &mut h));
+        assert_eq!((w.0, h.steps.len()), (0, 1));
+        // Anonymous: the first open is sent, goes unanswered, and nothing more is sent.
+        let mut h = session("anonymous");
+        rt.block_on(open_pipes(&mut w, &mut h));
+        assert_eq!(w.0, 1);
+        let last = h.steps.last().expect("step");
+        assert_eq!(last.outcome, StepOutcome::Timeout);
+        assert_eq!(last.detail.as_deref(), Some("browser: no answer"));
+    }
 }
