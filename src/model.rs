@@ -564,6 +564,9 @@ pub enum Exchange {
     DoublepulsarPing,
     /// `nbns-node-status`: the host's NetBIOS names over UDP 137 (port 139 only).
     NbnsNodeStatus,
+    /// `pipe-open`: the anonymous check's open-and-close of one named pipe on IPC$ (the pipe
+    /// is the detail's first word).
+    PipeOpen,
 }
 
 impl Exchange {
@@ -578,6 +581,7 @@ impl Exchange {
             Exchange::PeekNamedPipe => "peek-named-pipe",
             Exchange::DoublepulsarPing => "doublepulsar-ping",
             Exchange::NbnsNodeStatus => "nbns-node-status",
+            Exchange::PipeOpen => "pipe-open",
         });
         if let Exchange::Smb2Negotiate(Some(d)) = self {
             out.push('-');
@@ -596,6 +600,7 @@ impl Exchange {
             "peek-named-pipe" => Exchange::PeekNamedPipe,
             "doublepulsar-ping" => Exchange::DoublepulsarPing,
             "nbns-node-status" => Exchange::NbnsNodeStatus,
+            "pipe-open" => Exchange::PipeOpen,
             _ => {
                 let d = s.strip_prefix("smb2-negotiate-")?;
                 let d = Smb2DialectName::ALL.into_iter().find(|x| x.as_str() == d)?;

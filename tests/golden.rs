@@ -73,17 +73,19 @@ fn mask(v: &mut Value, pointers: &[&str]) {
     }
 }
 
-/// Session and tree ids are the server's choice from run to run: `TID 0x1004` -> `TID <id>`.
+/// Session, tree and file ids are the server's choice from run to run: `TID 0x1004` ->
+/// `TID <id>`, `FID 0x4000,` -> `FID <id>,`.
 fn mask_ids(detail: &str) -> String {
     let mut out = Vec::new();
     let mut after_id = false;
     for w in detail.split(' ') {
         if after_id && w.starts_with("0x") {
-            out.push("<id>".to_string());
+            let comma = if w.ends_with(',') { "," } else { "" };
+            out.push(format!("<id>{comma}"));
         } else {
             out.push(w.to_string());
         }
-        after_id = matches!(w, "TID" | "UID");
+        after_id = matches!(w, "TID" | "UID" | "FID");
     }
     out.join(" ")
 }

@@ -171,3 +171,87 @@ fn hosts_per_vulnerability_script_match_nmaps_own_xml() {
         );
     }
 }
+
+/// The signing check's nmap scripts against nmap's own on the lab's real Samba servers
+/// (127.0.0.2 signing supported, 127.0.0.4 `server signing = mandatory`): for
+/// `smb-security-mode` the same `message_signing`, `authentication_level` and
+/// `challenge_response`, for `smb2-security-mode` the same dialect key and text, as
+/// python-libnmap reads both files.
+#[test]
+fn signing_scripts_match_nmaps_on_the_lab() {
+    if !common::require_lab() {
+        return;
+    }
+    if !common::tool_runs("nmap", "--version") {
+        skip_or_fail("nmap not installed (scripts/lab.sh install)");
+        return;
+    }
+    let Some(py) = python_with_libnmap() else {
+        skip_or_fail("no python3 with python-libnmap (scripts/lab.sh install)");
+        return;
+    };
+    const LAB: [&str; 2] = ["127.0.0.2", "127.0.0.4"];
+    let dir = scratch_dir("nmap-signing");
+    let (theirs, ours) = (dir.join("nmap.xml"), dir.join("smb1scan.xml"));
+    let nmap = Command::new("nmap")
+        .args(["-n", "-Pn", "-sT", "-p445", "--script"])
+        .arg("smb-security-mode,smb2-security-mode")
+        .arg("-oX")
+        .arg(&theirs)
+        .args(LAB)
+        .output()
+        .expect("run nmap");
+    assert!(
+        nmap.status.success(),
+        "{}",
+        String::from_utf8_lossy(&nmap.stderr)
+    );
+    let scan = Command::new(bin())
+        .arg("scan")
+        .args(LAB)
+        .args(["-q", "--no-config", "--fail-on", "none", "-o"])
+        .arg(&ours)
+        .output()
+        .expect("run smb1scan");
+    assert_eq!(
+        scan.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    const SCRIPT: &str = r#"
+import json, sys
+from libnmap.parser import NmapParser
+out = {}
+for h in NmapParser.parse_fromfile(sys.argv[1]).hosts:
+    for s in h.scripts_results:
+        if s["id"] in ("smb-security-mode", "smb2-security-mode"):
+            e = dict(s.get("elements", {}))
+            e.pop("account_used", None)
+            out[h.address + " " + s["id"]] = e
+print(json.dumps(out, sort_keys=True))
+"#;
+    let view = |f: &Path| {
+        let o = Command::new(&py)
+            .args([OsStr::new("-c"), OsStr::new(SCRIPT), f.as_os_str()])
+            .output()
+            .expect("python");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<BTreeMap<String, serde_json::Value>>(&o.stdout).expect("json")
+    };
+    let (a, b) = (view(&theirs), view(&ours));
+    assert_eq!(a.len(), 4, "nmap's file: {a:?}");
+    assert_eq!(
+        a,
+        b,
+        "nmap {} vs smb1scan {}",
+        theirs.display(),
+        ours.display()
+    );
+    // Teeth: the two servers differ.
+    let signing = |k: &str| a.get(k).and_then(|e| e.get("message_signing")).cloned();
+    assert_ne!(
+        signing("127.0.0.2 smb-security-mode"),
+        signing("127.0.0.4 smb-security-mode")
+    );
+}

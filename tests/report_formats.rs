@@ -85,7 +85,7 @@ fn write_all(a: &OutputFlags, hosts: &[HostResult]) {
 
 #[test]
 fn remediation_table_parses_and_matches_os() {
-    let t = report::remediation::table().expect("data/remediation.toml parses");
+    let t = report::remediation::table().expect("data/checks/{smb1,ms17_010}.toml parse");
     assert!(t.source.bulletin.contains("MS17-010"));
     assert_eq!(t.source.guidance, "KB4023262");
     let hs = load(BASELINE);

@@ -333,3 +333,47 @@ fn sample_report_is_todays_rendering() {
     assert!(out.status.success(), "chromium failed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ranked action list as Chromium parses it: the anonymous-pipe 2012 R2 that MS17-010
+/// leaves exploitable without a password first, then DoublePulsar, vulnerable, the undecided
+/// host with its reason, signing; and a section per check of the registry.
+#[test]
+fn action_list_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let dir = tmpdir("actions");
+    let page = dir.join("report.html");
+    write_report(&page, &report::html_checks::example_hosts());
+    let out = run(bin, &dir.join("p"), &["--dump-dom"], &page);
+    assert!(out.status.success(), "chromium failed");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let list = dom
+        .split("id=\"action-list\"")
+        .nth(1)
+        .and_then(|s| s.split("</ol>").next())
+        .expect("action list in the DOM");
+    let findings: Vec<&str> = list
+        .split("data-finding=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            "exploitable",
+            "doublepulsar",
+            "vulnerable",
+            "unknown",
+            "signing-not-required"
+        ]
+    );
+    assert!(list.contains("netlogon, lsarpc, samr open to a null session"));
+    assert!(list.contains("undecided: session-setup-refused"));
+    for c in smb1scan::checks::REGISTRY {
+        assert!(
+            dom.contains(&format!("id=\"check-{}\"", c.name())),
+            "{}",
+            c.name()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,7 @@ pub mod smb1;
 pub mod smbghost;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::HostResult;
 
@@ -28,6 +28,7 @@ pub static REGISTRY: &[&dyn Check] = &[
     &ms17_010::Ms17010,
     &doublepulsar::DoublePulsar,
     &signing::SigningCheck,
+    &anonymous::Anonymous,
     &eol_os::EolOs,
     &sambacry::SambaCry,
     &smbghost::SmbGhost,
@@ -57,6 +58,176 @@ pub struct Column {
     pub name: &'static str,
     /// The cell (raw text; the CSV writer sanitises and defuses it).
     pub cell: fn(&HostResult) -> String,
+}
+
+/// A check's verdict in the shape every output shows, as the generic record section says it:
+/// `verdict`, `reason` (why, when undecided) and `summary` (a sentence for people).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Verdict {
+    /// The verdict word (`signing-not-required`, `unknown`, `not-tested`, ...).
+    pub verdict: String,
+    /// Why, when `unknown` or `not-tested`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// One sentence for people, when the check writes one.
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+impl Verdict {
+    /// Undecided: `unknown` (the host answered, the check could not decide).
+    pub fn is_unknown(&self) -> bool {
+        self.verdict == "unknown"
+    }
+
+    /// Not run here: `not-tested` (not selected, or the port never answered).
+    pub fn is_not_tested(&self) -> bool {
+        self.verdict == "not-tested"
+    }
+
+    /// `verdict`, with `: reason` when there is one: an `unknown` never shows without it.
+    pub fn text(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("{}: {r}", self.verdict),
+            None => self.verdict.clone(),
+        }
+    }
+}
+
+/// A node of an nmap script's structured output: nmap's `<elem key=..>` or `<table key=..>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NmapNode {
+    /// `<elem key="k">value</elem>` (no key: a list item).
+    Elem(Option<String>, String),
+    /// `<table key="k">...</table>`.
+    Table(Option<String>, Vec<NmapNode>),
+}
+
+/// One `<script id=.. output=..>` element of a host's `hostscript`, in nmap's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NmapScript {
+    /// nmap's own script id where nmap has the script, else `smb1scan-<check>`.
+    pub id: String,
+    /// The lines of the text nmap prints (`output`), each after a line break; the writer
+    /// replaces control characters in each, so a hostile string cannot forge a line.
+    pub lines: Vec<String>,
+    /// `output` ends with a line break too (nmap's vulns layout does).
+    pub trailing_newline: bool,
+    /// The structured output.
+    pub nodes: Vec<NmapNode>,
+}
+
+impl NmapScript {
+    /// The generic script of a check's [`Verdict`]: id `smb1scan-<name>`, `verdict`, `reason`
+    /// and `summary` as elems and `key: value` output lines.
+    pub fn generic(name: &str, v: &Verdict) -> Self {
+        let mut pairs = vec![("verdict", v.verdict.clone())];
+        pairs.extend(v.reason.clone().map(|r| ("reason", r)));
+        pairs.extend(v.summary.clone().map(|s| ("summary", s)));
+        NmapScript {
+            id: format!("smb1scan-{name}"),
+            lines: pairs.iter().map(|(k, v)| format!("  {k}: {v}")).collect(),
+            trailing_newline: false,
+            nodes: pairs
+                .into_iter()
+                .map(|(k, v)| NmapNode::Elem(Some(k.to_string()), v))
+                .collect(),
+        }
+    }
+
+    /// The `output` attribute's text.
+    pub fn output(&self) -> String {
+        let mut o: String = self.lines.iter().map(|l| format!("\n{l}")).collect();
+        if self.trailing_newline {
+            o.push('\n');
+        }
+        o
+    }
+}
+
+/// A vulnerability as nmap's vulns library (vulns.lua) formats it, for the checks whose finding
+/// nmap reports with a vulns script (smb-vuln-ms17-010, smb-double-pulsar-backdoor).
+pub struct NmapVuln {
+    /// The table key (`CVE-2017-0143`, `NMAP-1`).
+    pub key: &'static str,
+    /// Title line.
+    pub title: &'static str,
+    /// `IDs:` entries.
+    pub ids: &'static [&'static str],
+    /// `Risk factor:`.
+    pub risk_factor: &'static str,
+    /// `scores` (`CVSSv2`), printed after the risk factor and kept as a table.
+    pub scores: Option<(&'static str, &'static str)>,
+    /// Description lines.
+    pub description: &'static [&'static str],
+    /// Disclosure date (year, month, day).
+    pub disclosure: (&'static str, &'static str, &'static str),
+    /// The script sets an (empty) `exploit_results` table: nmap writes it as an empty table.
+    pub exploit_results: bool,
+    /// References.
+    pub refs: &'static [&'static str],
+}
+
+impl NmapVuln {
+    /// The script element in the `VULNERABLE` state, as nmap 7.93 writes it at default
+    /// verbosity (nmap writes nothing for any other state unless `--script-args
+    /// vulns.showall` is given).
+    pub fn vulnerable_script(&self, id: &str) -> NmapScript {
+        const STATE: &str = "VULNERABLE";
+        let (y, m, d) = self.disclosure;
+        let mut lines: Vec<String> = vec![
+            "VULNERABLE:".to_string(),
+            self.title.to_string(),
+            format!("  State: {STATE}"),
+        ];
+        if !self.ids.is_empty() {
+            lines.push(format!("  IDs:  {}", self.ids.join("  ")));
+        }
+        let scores = self
+            .scores
+            .map(|(k, s)| format!("  {k}: {s}"))
+            .unwrap_or_default();
+        lines.push(format!("  Risk factor: {}{scores}", self.risk_factor));
+        lines.extend(self.description.iter().map(|l| format!("    {l}")));
+        lines.push(format!("  Disclosure date: {y}-{m}-{d}"));
+        lines.push("  References:".to_string());
+        lines.extend(self.refs.iter().map(|r| format!("    {r}")));
+        let e = |k: &str, v: &str| NmapNode::Elem(Some(k.to_string()), v.to_string());
+        let list = |v: &[&str]| {
+            v.iter()
+                .map(|x| NmapNode::Elem(None, x.to_string()))
+                .collect()
+        };
+        let mut t = vec![e("title", self.title), e("state", STATE)];
+        if !self.ids.is_empty() {
+            t.push(NmapNode::Table(Some("ids".into()), list(self.ids)));
+        }
+        if let Some((k, s)) = self.scores {
+            t.push(NmapNode::Table(Some("scores".into()), vec![e(k, s)]));
+        }
+        t.push(NmapNode::Table(
+            Some("description".into()),
+            vec![NmapNode::Elem(None, self.description.join("\n"))],
+        ));
+        t.push(NmapNode::Table(
+            Some("dates".into()),
+            vec![NmapNode::Table(
+                Some("disclosure".into()),
+                vec![e("day", d), e("year", y), e("month", m)],
+            )],
+        ));
+        t.push(e("disclosure", &format!("{y}-{m}-{d}")));
+        if self.exploit_results {
+            t.push(NmapNode::Table(Some("exploit_results".into()), Vec::new()));
+        }
+        t.push(NmapNode::Table(Some("refs".into()), list(self.refs)));
+        NmapScript {
+            id: id.to_string(),
+            lines: lines.into_iter().map(|l| format!("  {l}")).collect(),
+            trailing_newline: true,
+            nodes: vec![NmapNode::Table(Some(self.key.to_string()), t)],
+        }
+    }
 }
 
 /// Where a check's CSV columns go. The first three checks keep the places their columns have
@@ -100,6 +271,71 @@ pub trait Check: Sync {
     /// The record of a host on which it was not selected: `not-tested`, reason `not-selected`,
     /// never a verdict.
     fn deselect(&self, h: &mut HostResult);
+
+    // ---- Outputs. The defaults read the generic section ([`Verdict`]) and the findings, so a
+    // check that overrides nothing still shows in the terminal table, HTML, nmap XML and JUnit.
+
+    /// This host's verdict; `None` when the record has no section for it (a file from before
+    /// the check existed). Default: the section's `verdict`, `reason`, `summary`.
+    fn verdict(&self, h: &HostResult) -> Option<Verdict> {
+        section(h, self.name())
+    }
+    /// A terminal-table column of its own (title, width), for the checks a person scans the
+    /// table for. Default `None`: the check shows in the shared FINDINGS column.
+    fn table_column(&self) -> Option<(&'static str, usize)> {
+        None
+    }
+    /// Its terminal-table text. Default: the names of the findings it shows, or `<name>?` when
+    /// it is `unknown` (the reason is in every other output); `None` when there is nothing to
+    /// say (no finding, decided).
+    fn table_cell(&self, h: &HostResult) -> Option<String> {
+        if !ran(h, self.name()) {
+            return None;
+        }
+        let shown: Vec<&str> = self
+            .findings()
+            .iter()
+            .filter(|d| (d.shows)(h))
+            .map(|d| d.name)
+            .collect();
+        if !shown.is_empty() {
+            return Some(shown.join(","));
+        }
+        self.verdict(h)
+            .filter(Verdict::is_unknown)
+            .map(|_| format!("{}?", self.name()))
+    }
+    /// Its `hostscript` elements in nmap XML. Default: one [`NmapScript::generic`] element when
+    /// the check ran.
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        if !ran(h, self.name()) {
+            return Vec::new();
+        }
+        self.verdict(h)
+            .map(|v| vec![NmapScript::generic(self.name(), &v)])
+            .unwrap_or_default()
+    }
+    /// Its action in the record's `remediation.actions` (after the first three checks', which
+    /// come from the OS table). Default: `<title>: <the section's remediation>` when the check
+    /// ran and its section carries one.
+    fn remediation(&self, h: &HostResult) -> Option<String> {
+        if !ran(h, self.name()) {
+            return None;
+        }
+        let r = h.sections.get(self.name())?.get("remediation")?.as_str()?;
+        Some(format!("{}: {r}", self.title()))
+    }
+    /// The JUnit skip message part when this check left the host undecided; `gated` says
+    /// whether the run's `--fail-on` names one of its findings. Default: `<title> unknown
+    /// (reason)` when gated and `unknown` (an undecided check the gate does not ask about does
+    /// not make the test case undecided).
+    fn junit_undecided(&self, h: &HostResult, gated: bool) -> Option<String> {
+        let v = self.verdict(h).filter(|v| gated && v.is_unknown())?;
+        Some(match v.reason {
+            Some(r) => format!("{} unknown ({r})", self.title()),
+            None => format!("{} unknown", self.title()),
+        })
+    }
 }
 
 /// The check named `name` (`--checks` spelling, case-insensitive).
@@ -212,6 +448,16 @@ pub fn section<T: DeserializeOwned>(h: &HostResult, name: &str) -> Option<T> {
     h.sections
         .get(name)
         .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// `major.minor.build` of the record's `os.ntlm_version` (the NTLMSSP VERSION the host sent).
+pub fn ntlm_version(h: &HostResult) -> Option<(u8, u8, u16)> {
+    let mut it = h.os.ntlm_version.as_deref()?.split('.');
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 /// Stores a check's record section under its name.

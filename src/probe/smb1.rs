@@ -274,6 +274,7 @@ impl Probe<'_> {
         }
         let checks = &self.opts.checks;
         let (ms17, dp) = (checks.contains("ms17-010"), checks.contains("doublepulsar"));
+        let pipes = checks.contains(crate::checks::anonymous::NAME);
         // The MS17-010 test. Not selected: this session's own tree connect is what shows it
         // accepted, for the ping.
         let peeked = if ms17 {
@@ -281,19 +282,25 @@ impl Probe<'_> {
         } else {
             Some(PingSession::TreeConnected)
         };
-        if !dp {
-            return;
-        }
         // The DoublePulsar ping: harmless, and worth running wherever IPC$ was reached.
-        if let Some(session) = peeked {
-            self.ping(&mut s, session).await;
-        } else {
-            // The implant answers whatever became of the peek: ask it on a fresh connection
-            // with its own session, so an infected host is found even when its peek reply is lost.
-            drop(s);
-            self.r.doublepulsar.verdict = DpVerdict::Unknown;
-            self.r.doublepulsar.reason = self.r.ms17_010.reason;
-            self.fresh_ping().await;
+        match peeked {
+            Some(session) if dp => self.ping(&mut s, session).await,
+            Some(_) => {}
+            None if dp => {
+                // The implant answers whatever became of the peek: ask it on a fresh
+                // connection with its own session, so an infected host is found even when its
+                // peek reply is lost.
+                drop(s);
+                self.r.doublepulsar.verdict = DpVerdict::Unknown;
+                self.r.doublepulsar.reason = self.r.ms17_010.reason;
+                self.fresh_ping().await;
+                return;
+            }
+            None => return,
+        }
+        // The anonymous check's pipe opens, last: the verdicts above are decided already.
+        if pipes {
+            crate::checks::anonymous::smb1::open_pipes(&mut s, self.r).await;
         }
     }
 
@@ -500,12 +507,13 @@ impl Probe<'_> {
                 return self.finish_session_setup(s, &msg, t, None);
             }
             self.ms17_status(st, Reason::SessionSetupRefused);
+            // The login it was for, first: the anonymous check reads the chain from the steps.
             self.step_status(
                 Exchange::SessionSetupNegotiate,
                 t,
                 verdict::status_outcome(st),
                 st,
-                None,
+                Some(login.word().to_owned()),
             );
             return false;
         }
@@ -554,14 +562,7 @@ impl Probe<'_> {
                 return false;
             }
         };
-        let detail = Some(
-            match login {
-                Login::Given => "NTLMv2 with the given credentials",
-                Login::Guest => "guest",
-                Login::Anonymous => "anonymous",
-            }
-            .to_owned(),
-        );
+        let detail = Some(login.word().to_owned());
         let ok = self.finish_session_setup(s, &msg, t, detail);
         // Only the given account's session is signed: guest and anonymous sessions never are.
         if ok && s.signing_required && login == Login::Given {
@@ -825,6 +826,24 @@ impl Probe<'_> {
         os.product = product;
         os.build = build;
         os.samba = samba;
+    }
+}
+
+impl crate::checks::anonymous::smb1::Smb1Wire for Smb1Session {
+    fn next_ids(&mut self) -> Smb1Ids {
+        Smb1Session::next_mid(self)
+    }
+    async fn send(
+        &mut self,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, crate::checks::anonymous::smb1::Unanswered> {
+        match self.exchange(msg).await {
+            Sent::Reply(m) => Ok(m),
+            Sent::Failed(e) => Err(crate::checks::anonymous::smb1::Unanswered {
+                outcome: e.failure().outcome(),
+                detail: e.to_string(),
+            }),
+        }
     }
 }
 

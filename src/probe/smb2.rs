@@ -16,6 +16,7 @@ use smb1scan_protocol::spnego::{build_spnego_neg_token_init, spnego_find_ntlmssp
 use super::conn::{Conn, NetError};
 use super::smb1::{nonce8, signing, time_string};
 use super::Probe;
+use crate::checks::anonymous;
 use crate::checks::smbghost::exchange as smbghost;
 use crate::model::{Exchange, HostStatus, Smb1Evidence, Smb2DialectName, StepName, StepOutcome};
 
@@ -201,6 +202,16 @@ impl Probe<'_> {
                             st,
                             Some("NTLMSSP CHALLENGE".into()),
                         );
+                        // SMB1 not shown on (refused, reset, silent): the anonymous check's
+                        // logon and pipe opens go over SMB2, on this connection.
+                        if self.r.smb1.enabled != Some(true)
+                            && self.opts.checks.contains(anonymous::NAME)
+                        {
+                            let server = self.addr.ip().to_string();
+                            let (sid, nonce) = (h.session_id, nonce8());
+                            anonymous::smb2::open_pipes(&mut conn, &c, sid, &server, nonce, self.r)
+                                .await;
+                        }
                     }
                     None => self.step_status(
                         Exchange::Smb2SessionSetup,
@@ -219,5 +230,16 @@ impl Probe<'_> {
             ),
         }
         self.refresh_os(false);
+    }
+}
+
+impl anonymous::smb2::Smb2Wire for Conn {
+    async fn send(&mut self, msg: &[u8]) -> Result<Vec<u8>, anonymous::smb1::Unanswered> {
+        self.exchange(msg)
+            .await
+            .map_err(|e| anonymous::smb1::Unanswered {
+                outcome: e.failure().outcome(),
+                detail: e.to_string(),
+            })
     }
 }

@@ -121,6 +121,18 @@ pub enum Login {
     Anonymous,
 }
 
+impl Login {
+    /// How its session-setup steps name it (their detail starts with it; the anonymous check
+    /// reads the login chain back from them).
+    pub fn word(self) -> &'static str {
+        match self {
+            Login::Given => "NTLMv2 with the given credentials",
+            Login::Guest => "guest",
+            Login::Anonymous => "anonymous",
+        }
+    }
+}
+
 /// The logons to try in turn, the first accepted session running the tests. With credentials,
 /// nmap's order: the given account, then `guest`, then anonymous. Without, anonymous first (it
 /// is what almost every server that allows a session accepts, and keeps the scan to one logon),

@@ -20,27 +20,12 @@ use std::net::IpAddr;
 
 use super::remediation::Table;
 use super::risk::{smb1_on_or_unknown, Risk};
-use super::summary::{self, host_label};
+use super::summary::{self, display_label};
 use super::view::{dp_text, os_with_version as os_text};
 use super::{enum_name, Enriched, ScanMeta};
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
-/// Escape text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use super::view::esc;
 
 // Widths: the findings and metadata tables use `table-layout:fixed` with column widths in
 // percent, so their width is the page's whatever the cell text; `overflow-wrap:anywhere` breaks
@@ -65,7 +50,8 @@ details summary{cursor:pointer}td details ol{margin-top:.3em}\
 .plan.a-investigate{border-color:#6a1b9a}.plan.a-smb1-off{border-color:#f9a825}\
 .plan.a-signing{border-color:#7cb342}.plan p{margin:.2em 0;overflow-wrap:anywhere}\
 .plan ul.hosts{display:grid;grid-template-columns:repeat(auto-fill,minmax(22em,1fr));\
-gap:.2em 2em;list-style:none;padding:0;margin-top:.4em}.plan li{overflow-wrap:anywhere;min-width:0}";
+gap:.2em 2em;list-style:none;padding:0;margin-top:.4em}.plan li{overflow-wrap:anywhere;min-width:0}\
+.check li,#action-list li,.check p{overflow-wrap:anywhere}.check table.counts td{min-width:6em}";
 
 /// One action of the remediation plan: a piece of work a change window schedules for a set of
 /// hosts. Ordered most urgent first (the order of the plan's groups).
@@ -76,7 +62,7 @@ pub enum PlanAction {
     /// MS17-010 `vulnerable`: install these updates (the OS row's `remediation.updates`; empty
     /// when the OS was not identified).
     Patch {
-        /// The updates, as `data/remediation.toml` lists them for the OS.
+        /// The updates, as `data/checks/ms17_010.toml` lists them for the OS.
         updates: Vec<String>,
     },
     /// A verdict is `unknown` (or the name did not resolve): nothing says the host is safe.
@@ -296,12 +282,16 @@ fn plan_how(action: &PlanAction, hosts: &[&Enriched<'_>], table: &Table) -> Vec<
             ],
             None => Vec::new(),
         },
-        PlanAction::Signing { family } => table
-            .families
-            .values()
-            .find(|f| &f.label == family)
-            .map(|f| vec![f.signing.clone()])
-            .unwrap_or_default(),
+        // The signing check's action for these hosts (one per OS family in the group).
+        PlanAction::Signing { .. } => {
+            let mut v: Vec<String> = hosts
+                .iter()
+                .filter_map(|e| crate::checks::by_name("signing")?.remediation(e.host))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
     }
 }
 
@@ -319,15 +309,6 @@ fn plan_host_line(action: &PlanAction, e: &Enriched<'_>) -> String {
         let _ = write!(s, " &middot; {}", esc(&investigate_text(h)));
     }
     s
-}
-
-/// [`host_label`], with the name alone for a target whose name did not resolve (its address
-/// is the placeholder 0.0.0.0).
-fn display_label(h: &HostResult) -> String {
-    match (&h.status, &h.hostname) {
-        (HostStatus::Unresolved, Some(name)) => format!("{name} (unresolved)"),
-        _ => host_label(h),
-    }
 }
 
 /// Per server address, the clients that break when SMB1 is turned off (`smb1scan clients`).
@@ -780,10 +761,12 @@ pub fn render_with_clients(
     o.push_str("</p>\n");
 
     sort_hosts(&mut hosts);
+    super::html_checks::write_actions(&mut o, &hosts);
     write_plan(&mut o, &hosts, table, clients);
     write_subnets(&mut o, &hosts);
     let (findings, clean): (Vec<_>, Vec<_>) = hosts.iter().partition(|e| e.risk > Risk::None);
     write_findings(&mut o, &findings);
+    super::html_checks::write_checks(&mut o, &hosts);
     write_clean(&mut o, &clean);
     write_meta(&mut o, meta, table);
     o.push_str("</body></html>\n");
@@ -881,7 +864,10 @@ mod tests {
     }
 
     fn labels(g: &PlanGroup<'_, '_>) -> Vec<String> {
-        g.hosts.iter().map(|e| host_label(e.host)).collect()
+        g.hosts
+            .iter()
+            .map(|e| summary::host_label(e.host))
+            .collect()
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use super::nmap_xml::{clean, Xml, XmlError};
 use super::policy::{findings, FailOn, Finding};
 use super::{enum_name, Enriched, ScanMeta};
-use crate::model::{DpVerdict, HostResult, Ms17Verdict};
+use crate::model::HostResult;
 
 /// How one target's test case ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,16 +67,18 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
             kind: met.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","),
         };
     }
-    let mut unknown = Vec::new();
-    if matches!(
-        h.ms17_010.verdict,
-        Ms17Verdict::Unknown | Ms17Verdict::NotTested
-    ) {
-        unknown.push(ms17_text(h));
-    }
-    if h.doublepulsar.verdict == DpVerdict::Unknown {
-        unknown.push(dp_text(h));
-    }
+    // Each check that left the host undecided: MS17-010 and DoublePulsar always (the default
+    // gate's), the others when the policy gates one of their findings.
+    let unknown: Vec<String> = crate::checks::REGISTRY
+        .iter()
+        .filter_map(|c| {
+            let gated = c
+                .findings()
+                .iter()
+                .any(|d| fail_on.includes(Finding::from_def(d)));
+            c.junit_undecided(h, gated).map(|t| clean(&t))
+        })
+        .collect();
     if unknown.is_empty() {
         Outcome::Passed
     } else {
@@ -100,6 +102,12 @@ fn details(e: &Enriched<'_>) -> String {
         dp_text(h),
         format!("risk: {}", e.risk),
     ];
+    // The checks that keep a section of their own (after the first three): their verdicts.
+    for c in crate::checks::REGISTRY {
+        if let (true, Some(v)) = (h.sections.contains_key(c.name()), c.verdict(h)) {
+            lines.push(format!("{}: {}", c.name(), clean(&v.text())));
+        }
+    }
     if let Some(os) = h.os.product.as_deref().or(h.os.native_os.as_deref()) {
         lines.push(format!("os: {}", clean(os)));
     }
@@ -239,4 +247,53 @@ pub fn render(
     x.end("testsuite")?;
     x.end("testsuites")?;
     Ok(x.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, HostStatus, Step, StepName, StepOutcome};
+
+    /// A check after the first three makes a test case skipped only when the gate asks about
+    /// it: the anonymous check left undecided (a reset during the pipe opens) under
+    /// `--fail-on anonymous-pipe` is skipped with its reason, and passes under a gate that
+    /// does not name its findings (MS17-010 decided).
+    #[test]
+    fn an_undecided_check_skips_only_when_gated() {
+        let mut h = HostResult::new([10, 0, 0, 3].into(), 445, None);
+        h.status = HostStatus::Open;
+        h.smb1.enabled = Some(true);
+        h.ms17_010.verdict = crate::model::Ms17Verdict::NotVulnerable;
+        h.doublepulsar.verdict = crate::model::DpVerdict::Absent;
+        let mut s = Step::new(
+            StepName::Exchange(Exchange::SessionSetup),
+            StepOutcome::Ok,
+            1,
+        );
+        s.status = Some("0x00000000".into());
+        s.detail = Some("anonymous".into());
+        let mut p = Step::new(
+            StepName::Exchange(Exchange::PipeOpen),
+            StepOutcome::Reset,
+            1,
+        );
+        p.detail = Some("browser: connection reset by peer".into());
+        h.steps = vec![s, p];
+        crate::checks::Selection::default().apply(&mut h);
+        let pipe: Finding = "anonymous-pipe".parse().expect("finding");
+        match outcome(&h, &FailOn::from_list(&[pipe])) {
+            Outcome::Skipped(m) => {
+                assert!(
+                    m.contains("Anonymous pipes unknown (pipes-not-answered)"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        let vulnerable: Finding = "vulnerable".parse().expect("finding");
+        assert!(matches!(
+            outcome(&h, &FailOn::from_list(&[vulnerable])),
+            Outcome::Passed
+        ));
+    }
 }

@@ -15,6 +15,7 @@
 pub mod csv;
 pub mod diff;
 pub mod html;
+pub mod html_checks;
 pub mod input;
 pub mod json;
 pub mod jsonl;

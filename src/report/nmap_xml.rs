@@ -31,8 +31,8 @@ use quick_xml::Writer;
 
 use super::summary::sanitize_for_terminal;
 use super::{enum_name, Enriched, ScanMeta};
-use crate::checks::{CsvSlot, REGISTRY};
-use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
+use crate::checks::{CsvSlot, NmapNode, NmapScript, REGISTRY};
+use crate::model::{HostResult, HostStatus};
 
 /// Writing an XML report failed (the writer targets memory, so in practice never).
 #[derive(Debug, thiserror::Error)]
@@ -139,175 +139,50 @@ fn ctime(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-// ---- smb-vuln-ms17-010 / smb-double-pulsar-backdoor (nmap's vulns.lua layout) ----------------
+// ---- the checks' scripts ----------------------------------------------------------------------
 
-/// One vulnerability as nmap's vulns library formats it.
-struct Vuln {
-    key: &'static str,
-    title: &'static str,
-    ids: &'static [&'static str],
-    risk_factor: &'static str,
-    /// `scores` (`CVSSv2`), printed after the risk factor and kept as a table.
-    scores: Option<(&'static str, &'static str)>,
-    description: &'static [&'static str],
-    disclosure: (&'static str, &'static str, &'static str),
-    /// The script sets an (empty) `exploit_results` table: nmap writes it as an empty table.
-    exploit_results: bool,
-    refs: &'static [&'static str],
-}
-
-/// smb-vuln-ms17-010.nse's vulnerability table.
-const MS17_010: Vuln = Vuln {
-    key: "CVE-2017-0143",
-    title: "Remote Code Execution vulnerability in Microsoft SMBv1 servers (ms17-010)",
-    ids: &["CVE:CVE-2017-0143"],
-    risk_factor: "HIGH",
-    scores: None,
-    description: &[
-        "A critical remote code execution vulnerability exists in Microsoft SMBv1",
-        " servers (ms17-010).",
-        // The script's long string ends with the indentation before its `]]`.
-        "    ",
-    ],
-    disclosure: ("2017", "03", "14"),
-    exploit_results: false,
-    refs: &[
-        "https://technet.microsoft.com/en-us/library/security/ms17-010.aspx",
-        "https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2017-0143",
-        "https://blogs.technet.microsoft.com/msrc/2017/05/12/customer-guidance-for-wannacrypt-attacks/",
-    ],
-};
-
-/// smb-double-pulsar-backdoor.nse's vulnerability table (no CVE: nmap keys it `NMAP-<n>`, n
-/// counting the vulnerabilities of the run; smb1scan writes `NMAP-1`).
-const DOUBLE_PULSAR: Vuln = Vuln {
-    key: "NMAP-1",
-    title: "Double Pulsar SMB Backdoor",
-    ids: &[],
-    risk_factor: "HIGH",
-    scores: Some(("CVSSv2", "10.0 (HIGH) (AV:N/AC:L/Au:N/C:C/I:C/A:C)")),
-    description: &[
-        "The Double Pulsar SMB backdoor was detected running on the remote machine.",
-        "",
-    ],
-    disclosure: ("2017", "04", "14"),
-    exploit_results: true,
-    refs: &[
-        "https://github.com/countercept/doublepulsar-detection-script",
-        "https://isc.sans.edu/forums/diary/Detecting+SMB+Covert+Channel+Double+Pulsar/22312/",
-        "https://steemit.com/shadowbrokers/@theshadowbrokers/lost-in-translation",
-    ],
-};
-
-/// Write one vulns.lua-shaped `script` element in the `VULNERABLE` state, as nmap 7.93 writes
-/// it at default verbosity (the `output` text and the structured table). nmap writes nothing for
-/// any other state unless `--script-args vulns.showall` is given, and these two scripts only
-/// ever set VULNERABLE or NOT VULNERABLE: every other verdict lives in the `smb1scan` element.
-fn write_vulnerable(x: &mut Xml, id: &str, v: &Vuln) -> io::Result<()> {
-    const STATE: &str = "VULNERABLE";
-    let (y, m, d) = v.disclosure;
-    let mut lines: Vec<String> = vec![
-        "VULNERABLE:".to_string(),
-        v.title.to_string(),
-        format!("  State: {STATE}"),
-    ];
-    if !v.ids.is_empty() {
-        lines.push(format!("  IDs:  {}", v.ids.join("  ")));
-    }
-    let scores = v
-        .scores
-        .map(|(k, s)| format!("  {k}: {s}"))
-        .unwrap_or_default();
-    lines.push(format!("  Risk factor: {}{scores}", v.risk_factor));
-    lines.extend(v.description.iter().map(|l| format!("    {l}")));
-    lines.push(format!("  Disclosure date: {y}-{m}-{d}"));
-    lines.push("  References:".to_string());
-    lines.extend(v.refs.iter().map(|r| format!("    {r}")));
-    let output: String = std::iter::once("\n".to_string())
-        .chain(lines.iter().map(|l| format!("  {l}\n")))
-        .collect();
-
-    x.start("script", &[("id", id), ("output", &output)])?;
-    x.start("table", &[("key", v.key)])?;
-    x.text_elem("elem", &[("key", "title")], v.title)?;
-    x.text_elem("elem", &[("key", "state")], STATE)?;
-    if !v.ids.is_empty() {
-        x.start("table", &[("key", "ids")])?;
-        for i in v.ids {
-            x.text_elem("elem", &[], i)?;
+/// Writes one check's script element: `output` line by line with control characters replaced
+/// (a hostile string cannot forge a line), the structured nodes with each line of a value
+/// cleaned the same way.
+fn write_script(x: &mut Xml, s: &NmapScript) -> io::Result<()> {
+    let clean_lines = |v: &str| v.split('\n').map(clean).collect::<Vec<_>>().join("\n");
+    let script = NmapScript {
+        lines: s.lines.iter().map(|l| clean(l)).collect(),
+        ..s.clone()
+    };
+    x.start("script", &[("id", &s.id), ("output", &script.output())])?;
+    fn nodes(x: &mut Xml, ns: &[NmapNode], clean_lines: &dyn Fn(&str) -> String) -> io::Result<()> {
+        for n in ns {
+            match n {
+                NmapNode::Elem(k, v) => {
+                    let attrs: Vec<(&str, &str)> =
+                        k.as_deref().map(|k| ("key", k)).into_iter().collect();
+                    x.text_elem("elem", &attrs, &clean_lines(v))?;
+                }
+                NmapNode::Table(k, inner) => {
+                    let attrs: Vec<(&str, &str)> =
+                        k.as_deref().map(|k| ("key", k)).into_iter().collect();
+                    x.start("table", &attrs)?;
+                    nodes(x, inner, clean_lines)?;
+                    x.end("table")?;
+                }
+            }
         }
-        x.end("table")?;
+        Ok(())
     }
-    if let Some((k, s)) = v.scores {
-        x.start("table", &[("key", "scores")])?;
-        x.text_elem("elem", &[("key", k)], s)?;
-        x.end("table")?;
-    }
-    x.start("table", &[("key", "description")])?;
-    x.text_elem("elem", &[], &v.description.join("\n"))?;
-    x.end("table")?;
-    x.start("table", &[("key", "dates")])?;
-    x.start("table", &[("key", "disclosure")])?;
-    x.text_elem("elem", &[("key", "day")], d)?;
-    x.text_elem("elem", &[("key", "year")], y)?;
-    x.text_elem("elem", &[("key", "month")], m)?;
-    x.end("table")?;
-    x.end("table")?;
-    x.text_elem("elem", &[("key", "disclosure")], &format!("{y}-{m}-{d}"))?;
-    if v.exploit_results {
-        x.start("table", &[("key", "exploit_results")])?;
-        x.end("table")?;
-    }
-    x.start("table", &[("key", "refs")])?;
-    for r in v.refs {
-        x.text_elem("elem", &[], r)?;
-    }
-    x.end("table")?;
-    x.end("table")?;
+    nodes(x, &s.nodes, &clean_lines)?;
     x.end("script")
 }
 
-/// `smb-vuln-ms17-010` for a `vulnerable` record only: nmap's script reports NOT VULNERABLE for
-/// everything else (which its default output omits), so `not-vulnerable`, `not-exposed`,
-/// `unknown` and `not-tested` write no element here and keep their verdict and reason in the
-/// `smb1scan` element.
-fn write_ms17(x: &mut Xml, h: &HostResult) -> io::Result<()> {
-    if h.ms17_010.verdict != Ms17Verdict::Vulnerable {
-        return Ok(());
+/// Every check's scripts for a record, in registry order (`smb-protocols`,
+/// `smb-vuln-ms17-010`, `smb-double-pulsar-backdoor`, `smb-security-mode`, ...).
+fn write_checks(x: &mut Xml, h: &HostResult) -> io::Result<()> {
+    for c in REGISTRY {
+        for s in c.nmap_scripts(h) {
+            write_script(x, &s)?;
+        }
     }
-    write_vulnerable(x, "smb-vuln-ms17-010", &MS17_010)
-}
-
-/// `smb-double-pulsar-backdoor` for a `present` record only (see [`write_ms17`]).
-fn write_doublepulsar(x: &mut Xml, h: &HostResult) -> io::Result<()> {
-    if h.doublepulsar.verdict != DpVerdict::Present {
-        return Ok(());
-    }
-    write_vulnerable(x, "smb-double-pulsar-backdoor", &DOUBLE_PULSAR)
-}
-
-// ---- smb-protocols ----------------------------------------------------------------------------
-
-fn write_protocols(x: &mut Xml, h: &HostResult) -> io::Result<()> {
-    let mut dialects = Vec::new();
-    if h.smb1.enabled == Some(true) {
-        let d = h.smb1.dialect.as_deref().unwrap_or("NT LM 0.12");
-        dialects.push(format!("{} (SMBv1) [dangerous, but default]", clean(d)));
-    }
-    dialects.extend(h.smb2.dialects.iter().map(|d| clean(d)));
-    if dialects.is_empty() {
-        return Ok(());
-    }
-    let output: String = std::iter::once("\n  dialects: ".to_string())
-        .chain(dialects.iter().map(|d| format!("\n    {d}")))
-        .collect();
-    x.start("script", &[("id", "smb-protocols"), ("output", &output)])?;
-    x.start("table", &[("key", "dialects")])?;
-    for d in &dialects {
-        x.text_elem("elem", &[], d)?;
-    }
-    x.end("table")?;
-    x.end("script")
+    Ok(())
 }
 
 // ---- smb-os-discovery -------------------------------------------------------------------------
@@ -717,9 +592,7 @@ fn write_host(x: &mut Xml, ip: IpAddr, records: &[&Enriched<'_>]) -> io::Result<
     x.end("ports")?;
     x.start("hostscript", &[])?;
     if let Some(d) = decisive(records) {
-        write_protocols(x, d.host)?;
-        write_ms17(x, d.host)?;
-        write_doublepulsar(x, d.host)?;
+        write_checks(x, d.host)?;
         write_os_discovery(x, d.host)?;
     }
     write_smb1scan(x, records)?;

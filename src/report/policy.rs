@@ -241,6 +241,11 @@ impl Finding {
             .find(|d| d.name == self.0)
     }
 
+    /// The finding a check defines.
+    pub fn from_def(d: &'static crate::checks::FindingDef) -> Finding {
+        Finding(d.name)
+    }
+
     /// The check that reports it (`None` for `unknown` and `none`).
     pub fn check(self) -> Option<&'static dyn crate::checks::Check> {
         crate::checks::REGISTRY

@@ -1,7 +1,10 @@
-//! Per-host remediation, from the table in `data/remediation.toml` (compiled in, parsed once).
+//! Per-host remediation: the first three checks' rows (`data/checks/ms17_010.toml`, the MS17-010
+//! update per OS; `data/checks/smb1.toml`, turning SMB1 off per OS family; compiled in, parsed
+//! once as one table), then each other check's own action from the registry
+//! ([`crate::checks::Check::remediation`]).
 //!
-//! The table names its sources (Microsoft Security Bulletin MS17-010, KB4023262, KB2696547,
-//! smb.conf(5)); edit it there, not here. [`remediation`] picks the table row for the host's OS
+//! The tables name their sources (Microsoft Security Bulletin MS17-010, KB4023262, KB2696547,
+//! smb.conf(5)); edit them there, not here. [`remediation`] picks the table row for the host's OS
 //! (os.samba, then os.product / os.native_os with the build, then the build alone) and turns the
 //! host's verdicts into an ordered list of concrete actions.
 
@@ -14,8 +17,14 @@ use super::risk::{risk, smb1_on_or_unknown, Risk};
 use crate::error::Error;
 use crate::model::{DpVerdict, HostResult, Ms17Verdict};
 
-/// The table file, compiled in.
-pub const TABLE_TOML: &str = include_str!("../../data/remediation.toml");
+/// The table: the smb1 check's families and the ms17-010 check's OS rows, one TOML document.
+pub fn table_toml() -> String {
+    format!(
+        "{}\n{}",
+        crate::checks::smb1::rules::REMEDIATION_TOML,
+        crate::checks::ms17_010::rules::REMEDIATION_TOML
+    )
+}
 
 /// Where the table comes from.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,8 +48,6 @@ pub struct Family {
     pub smb1_off: String,
     /// How to find SMB1 users first.
     pub audit: String,
-    /// How to require signing.
-    pub signing: String,
 }
 
 /// One row of the OS table.
@@ -98,7 +105,7 @@ static TABLE: OnceLock<Result<Table, String>> = OnceLock::new();
 /// The compiled-in table, parsed on first use. Call it at startup so a broken table fails early.
 pub fn table() -> Result<&'static Table, Error> {
     TABLE
-        .get_or_init(|| parse_table(TABLE_TOML).map_err(|e| e.to_string()))
+        .get_or_init(|| parse_table(&table_toml()).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Error::Remediation(e.clone()))
 }
@@ -169,7 +176,6 @@ pub fn remediation(t: &Table, h: &HostResult) -> Remediation {
         label: String::new(),
         smb1_off: String::new(),
         audit: String::new(),
-        signing: String::new(),
     };
     let fam = t
         .families
@@ -222,9 +228,14 @@ pub fn remediation(t: &Table, h: &HostResult) -> Remediation {
             actions.push(format!("find SMB1 clients first: {}", fam.audit));
             actions.push(format!("turn SMB1 off: {}", fam.smb1_off));
         }
-        Risk::Low => actions.push(format!("require SMB signing: {}", fam.signing)),
-        Risk::None => {}
+        Risk::Low | Risk::None => {}
     }
+    // Every other check's action, in registry order (signing, anonymous, ...).
+    actions.extend(
+        crate::checks::REGISTRY
+            .iter()
+            .filter_map(|c| c.remediation(h)),
+    );
     Remediation {
         os_row: row_name,
         family: fam.label.clone(),
@@ -232,5 +243,76 @@ pub fn remediation(t: &Table, h: &HostResult) -> Remediation {
         smb1_off: fam.smb1_off.clone(),
         audit: fam.audit.clone(),
         actions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Exchange, HostStatus, Signing, Step, StepName, StepOutcome};
+
+    /// The plan iterates the registry: after the first three checks' actions (unchanged, from
+    /// data/checks/ms17_010.toml and smb1.toml), each other check's own row. The signing text
+    /// comes from data/checks/signing.toml only (the `signing` lines data/remediation.toml kept
+    /// per family are gone), and a record from before the signing check is judged the same.
+    #[test]
+    fn actions_come_from_each_checks_rows() {
+        let t = table().expect("table");
+        assert!(
+            !table_toml().contains("signing ="),
+            "no signing row outside signing.toml"
+        );
+        // A Samba host, SMB1 on, null session opens lsarpc: SMB1 off first, then the pipes.
+        let mut h = HostResult::new([10, 0, 0, 9].into(), 445, None);
+        h.status = HostStatus::Open;
+        h.os.samba = true;
+        h.smb1.enabled = Some(true);
+        h.smb1.security_mode = Some(0x07);
+        h.ms17_010.verdict = Ms17Verdict::NotVulnerable;
+        let mut s = Step::new(
+            StepName::Exchange(Exchange::SessionSetup),
+            StepOutcome::Ok,
+            1,
+        );
+        s.status = Some("0x00000000".into());
+        s.detail = Some("anonymous".into());
+        let mut p = Step::new(StepName::Exchange(Exchange::PipeOpen), StepOutcome::Ok, 1);
+        p.status = Some("0x00000000".into());
+        p.detail = Some("lsarpc: opened FID 0x4000, closed".into());
+        h.steps = vec![s, p];
+        crate::checks::Selection::default().apply(&mut h);
+        let a = remediation(t, &h).actions;
+        assert_eq!(a.len(), 3, "{a:?}");
+        assert!(
+            a[0].starts_with("find SMB1 clients first: smbstatus"),
+            "{a:?}"
+        );
+        assert!(
+            a[1].starts_with("turn SMB1 off: server min protocol"),
+            "{a:?}"
+        );
+        assert_eq!(
+            a[2],
+            "Anonymous pipes: restrict anonymous = 2 in the [global] section of smb.conf"
+        );
+        // SMB1 off, signing not required (risk low): the signing check's row, also for a
+        // schema-2 record that has no signing section.
+        let mut off = HostResult::new([10, 0, 0, 10].into(), 445, None);
+        off.status = HostStatus::Open;
+        off.os.samba = true;
+        off.smb1.enabled = Some(false);
+        off.smb2.enabled = Some(true);
+        off.smb2.signing = Some(Signing::Enabled);
+        assert_eq!(risk(&off), Risk::Low);
+        let want = "require SMB signing: server signing = mandatory in the [global] section of \
+                    smb.conf, then restart smbd";
+        assert_eq!(remediation(t, &off).actions, [want]);
+        crate::checks::Selection::default().apply(&mut off);
+        assert_eq!(remediation(t, &off).actions, [want]);
+        // Signing not selected: no signing action (nothing was judged).
+        crate::checks::Selection::parse(&["smb1".into()])
+            .expect("selection")
+            .apply(&mut off);
+        assert!(remediation(t, &off).actions.is_empty());
     }
 }

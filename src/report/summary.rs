@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::risk::{risk, Risk};
+use crate::checks::REGISTRY;
 use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
 /// Most rows the terminal table shows; the rest are counted.
@@ -44,9 +45,8 @@ struct Row {
     risk: Risk,
     dp: bool,
     host: String,
-    os: String,
-    ms17: String,
-    dp_text: String,
+    /// The row's cells ([`table_cells`]).
+    cells: Vec<String>,
 }
 
 /// Accumulates counts as hosts finish.
@@ -93,9 +93,7 @@ impl Summary {
                 risk: r,
                 dp,
                 host: host_label(h),
-                os: super::view::os_name(h).unwrap_or_default().to_string(),
-                ms17: super::view::ms17_text(h),
-                dp_text: super::view::dp_text(h),
+                cells: table_cells(h),
             });
         }
     }
@@ -153,21 +151,9 @@ impl Summary {
         let mut rows: Vec<&Row> = self.rows.iter().collect();
         rows.sort_by(|a, b| order(a, b));
         let shown = rows.len().min(TABLE_ROWS);
-        let cells: Vec<[String; 5]> = rows
-            .iter()
-            .take(shown)
-            .map(|r| {
-                [
-                    r.risk.to_string(),
-                    sanitize_for_terminal(&r.host),
-                    sanitize_for_terminal(&r.os),
-                    r.ms17.clone(),
-                    r.dp_text.clone(),
-                ]
-            })
-            .collect();
+        let cells: Vec<Vec<String>> = rows.iter().take(shown).map(|r| r.cells.clone()).collect();
         out.push('\n');
-        for line in fitted_table(HEADER, &cells, WIDTH) {
+        for line in fitted_table(&header(), &cells, WIDTH) {
             out.push_str(&colour_risk(&line, color));
             out.push('\n');
         }
@@ -192,8 +178,23 @@ pub use super::view::color_on_stderr as use_color_stderr;
 /// Width of the terminal summary: the classic terminal, so it never wraps.
 pub const WIDTH: u16 = 80;
 
-/// Column titles of the summary table and of the per-host terminal table.
-pub const HEADER: [&str; 5] = ["RISK", "HOST", "OS", "MS17-010", "DOUBLEPULSAR"];
+/// Title of the shared column where the checks without a column of their own show their
+/// findings (and `<check>?` when undecided).
+pub const FINDINGS: &str = "FINDINGS";
+
+/// Column titles of the summary table and of the per-host terminal table: RISK, HOST, OS, the
+/// checks' own columns (MS17-010, DOUBLEPULSAR), FINDINGS.
+pub fn header() -> Vec<&'static str> {
+    let mut h = vec!["RISK", "HOST", "OS"];
+    h.extend(
+        REGISTRY
+            .iter()
+            .filter_map(|c| c.table_column())
+            .map(|(t, _)| t),
+    );
+    h.push(FINDINGS);
+    h
+}
 
 /// The order of hosts everywhere a person reads them (summary, terminal table, HTML):
 /// DoublePulsar first, then by risk, then by address text.
@@ -229,31 +230,60 @@ pub fn host_label(h: &HostResult) -> String {
     }
 }
 
-/// One row of the per-host terminal table (the HEADER columns), texts sanitised.
-pub fn table_cells(h: &HostResult) -> [String; 5] {
-    [
+/// [`host_label`], with the name alone for a target whose name did not resolve (its address
+/// is the placeholder 0.0.0.0).
+pub fn display_label(h: &HostResult) -> String {
+    match (&h.status, &h.hostname) {
+        (HostStatus::Unresolved, Some(name)) => format!("{name} (unresolved)"),
+        _ => host_label(h),
+    }
+}
+
+/// One row of the per-host terminal table (the [`header`] columns), texts sanitised.
+pub fn table_cells(h: &HostResult) -> Vec<String> {
+    let mut row = vec![
         risk(h).to_string(),
         sanitize_for_terminal(&host_label(h)),
         sanitize_for_terminal(super::view::os_name(h).unwrap_or_default()),
-        sanitize_for_terminal(&super::view::ms17_text(h)),
-        sanitize_for_terminal(&super::view::dp_text(h)),
-    ]
+    ];
+    let mut others = Vec::new();
+    for c in REGISTRY {
+        let cell = c.table_cell(h);
+        if c.table_column().is_some() {
+            row.push(sanitize_for_terminal(&cell.unwrap_or_default()));
+        } else {
+            others.extend(cell);
+        }
+    }
+    row.push(sanitize_for_terminal(&others.join(" ")));
+    row
 }
 
 /// Column widths that fit `width`: each column gets what its widest cell needs; when the sum is
 /// too wide, OS and HOST give way (OS may vanish on a very narrow terminal). The risk and the
 /// verdict columns never shrink: an `unknown` is never shown without its reason.
-pub fn fit_widths(cells: &[[String; 5]], width: u16) -> [usize; 5] {
-    let mut w = HEADER.map(|h| h.chars().count());
+pub fn fit_widths(cells: &[Vec<String>], width: u16) -> Vec<usize> {
+    let head = header();
+    let last = head.len() - 1;
+    let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for row in cells {
         for (x, cell) in w.iter_mut().zip(row.iter()) {
             *x = (*x).max(cell.chars().count());
         }
     }
     // Two spaces between columns.
-    let budget = usize::from(width).saturating_sub(2 * (HEADER.len() - 1));
-    // (column, floor): OS to 14, HOST to 20, OS to 8, HOST to 15 (an IPv4 address), OS to 0.
-    for (col, floor) in [(2, 14), (1, 20), (2, 8), (1, 15), (2, 0)] {
+    let budget = usize::from(width).saturating_sub(2 * last);
+    // (column, floor): OS to 14, HOST to 20, FINDINGS to 12, OS to 8, HOST to 15 (an IPv4
+    // address), FINDINGS to 0, OS to 0.
+    for (col, floor) in [
+        (2, 14),
+        (1, 20),
+        (last, 12),
+        (2, 8),
+        (1, 15),
+        (last, 0),
+        (2, 0),
+    ] {
         let total: usize = w.iter().sum();
         if total <= budget {
             break;
@@ -267,11 +297,19 @@ pub fn fit_widths(cells: &[[String; 5]], width: u16) -> [usize; 5] {
         w[1] += w[2] + 2;
         w[2] = 0;
     }
+    // FINDINGS with nothing under it, or too narrow to read, is dropped too.
+    if w[last] < 8
+        || !cells
+            .iter()
+            .any(|r| r.get(last).is_some_and(|c| !c.is_empty()))
+    {
+        w[last] = 0;
+    }
     w
 }
 
 /// One line of cells in the given widths, each shortened with `…` when it does not fit.
-pub fn fitted_line(cells: &[&str; 5], widths: &[usize; 5]) -> String {
+pub fn fitted_line(cells: &[&str], widths: &[usize]) -> String {
     let mut line = String::new();
     let last = widths.iter().rposition(|w| *w > 0).unwrap_or(0);
     for (i, (cell, w)) in cells.iter().zip(widths.iter()).enumerate() {
@@ -297,11 +335,11 @@ pub fn fitted_line(cells: &[&str; 5], widths: &[usize; 5]) -> String {
 }
 
 /// The header and rows, fitted to `width`.
-fn fitted_table(header: [&str; 5], cells: &[[String; 5]], width: u16) -> Vec<String> {
+fn fitted_table(header: &[&str], cells: &[Vec<String>], width: u16) -> Vec<String> {
     let widths = fit_widths(cells, width);
-    let mut lines = vec![fitted_line(&header, &widths)];
+    let mut lines = vec![fitted_line(header, &widths)];
     for row in cells {
-        let r = [&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str);
+        let r: Vec<&str> = row.iter().map(String::as_str).collect();
         lines.push(fitted_line(&r, &widths));
     }
     lines

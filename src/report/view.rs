@@ -3,9 +3,7 @@
 
 use std::io::IsTerminal;
 
-use crate::model::{DpVerdict, HostResult, Ms17Verdict};
-
-use super::enum_name;
+use crate::model::HostResult;
 
 /// The OS name a person reads: the normalised product (`Windows 7 SP1`), else the host's own
 /// NativeOS string.
@@ -25,26 +23,12 @@ pub fn os_with_version(h: &HostResult) -> String {
 
 /// The MS17-010 verdict, with the reason when it is `unknown`: `unknown: timeout-after-peek`.
 pub fn ms17_text(h: &HostResult) -> String {
-    let verdict = enum_name(&h.ms17_010.verdict);
-    match h.ms17_010.reason {
-        Some(r)
-            if matches!(
-                h.ms17_010.verdict,
-                Ms17Verdict::Unknown | Ms17Verdict::NotTested
-            ) =>
-        {
-            format!("{verdict}: {}", enum_name(&r))
-        }
-        _ => verdict,
-    }
+    crate::checks::ms17_010::cell(h)
 }
 
 /// The DoublePulsar verdict, with the architecture when present: `present (x64)`.
 pub fn dp_text(h: &HostResult) -> String {
-    match (&h.doublepulsar.verdict, &h.doublepulsar.arch) {
-        (DpVerdict::Present, Some(a)) => format!("present ({a})"),
-        (v, _) => enum_name(v),
-    }
+    crate::checks::doublepulsar::cell(h)
 }
 
 /// Whether standard error may be coloured: a terminal, and no non-empty `NO_COLOR`
@@ -56,4 +40,21 @@ pub fn color_on_stderr() -> bool {
 /// False when `NO_COLOR` is set to anything but the empty string.
 pub fn color_allowed() -> bool {
     !std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Escape text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
 }

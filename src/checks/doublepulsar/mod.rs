@@ -5,7 +5,7 @@
 
 pub mod rules;
 
-use super::{Check, Column, CsvSlot, FindingDef};
+use super::{Check, Column, CsvSlot, FindingDef, NmapScript, NmapVuln, Verdict};
 use crate::model::{enum_name, DpVerdict, HostResult, Reason};
 
 /// The DoublePulsar check.
@@ -20,6 +20,35 @@ pub fn text(h: &HostResult) -> String {
         None => format!("DoublePulsar {}", enum_name(&d.verdict)),
     }
 }
+
+/// The verdict, with the architecture when present: `present (x64)` (the terminal table's cell).
+pub fn cell(h: &HostResult) -> String {
+    match (&h.doublepulsar.verdict, &h.doublepulsar.arch) {
+        (DpVerdict::Present, Some(a)) => format!("present ({a})"),
+        (v, _) => enum_name(v),
+    }
+}
+
+/// smb-double-pulsar-backdoor.nse's vulnerability table (no CVE: nmap keys it `NMAP-<n>`, n
+/// counting the vulnerabilities of the run; smb1scan writes `NMAP-1`).
+const NMAP_VULN: NmapVuln = NmapVuln {
+    key: "NMAP-1",
+    title: "Double Pulsar SMB Backdoor",
+    ids: &[],
+    risk_factor: "HIGH",
+    scores: Some(("CVSSv2", "10.0 (HIGH) (AV:N/AC:L/Au:N/C:C/I:C/A:C)")),
+    description: &[
+        "The Double Pulsar SMB backdoor was detected running on the remote machine.",
+        "",
+    ],
+    disclosure: ("2017", "04", "14"),
+    exploit_results: true,
+    refs: &[
+        "https://github.com/countercept/doublepulsar-detection-script",
+        "https://isc.sans.edu/forums/diary/Detecting+SMB+Covert+Channel+Double+Pulsar/22312/",
+        "https://steemit.com/shadowbrokers/@theshadowbrokers/lost-in-translation",
+    ],
+};
 
 static FINDINGS: [FindingDef; 1] = [FindingDef {
     name: "doublepulsar",
@@ -57,6 +86,31 @@ impl Check for DoublePulsar {
     }
     fn csv_columns(&self) -> &'static [Column] {
         &COLUMNS
+    }
+    fn verdict(&self, h: &HostResult) -> Option<Verdict> {
+        let d = &h.doublepulsar;
+        Some(Verdict {
+            verdict: enum_name(&d.verdict),
+            reason: d.reason.map(|r| enum_name(&r)),
+            summary: Some(text(h)),
+        })
+    }
+    fn table_column(&self) -> Option<(&'static str, usize)> {
+        Some(("DOUBLEPULSAR", 13))
+    }
+    fn table_cell(&self, h: &HostResult) -> Option<String> {
+        Some(cell(h))
+    }
+    /// `smb-double-pulsar-backdoor` for a `present` record only (see MS17-010's).
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        if h.doublepulsar.verdict != DpVerdict::Present {
+            return Vec::new();
+        }
+        vec![NMAP_VULN.vulnerable_script("smb-double-pulsar-backdoor")]
+    }
+    /// Undecided whatever the gate: the default gate's check.
+    fn junit_undecided(&self, h: &HostResult, _gated: bool) -> Option<String> {
+        (h.doublepulsar.verdict == DpVerdict::Unknown).then(|| text(h))
     }
     fn deselect(&self, h: &mut HostResult) {
         h.doublepulsar = Default::default();

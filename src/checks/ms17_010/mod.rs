@@ -4,7 +4,7 @@
 
 pub mod rules;
 
-use super::{Check, Column, CsvSlot, FindingDef};
+use super::{Check, Column, CsvSlot, FindingDef, NmapScript, NmapVuln, Verdict};
 use crate::model::{enum_name, HostResult, Ms17Verdict, Reason};
 
 /// The MS17-010 check.
@@ -22,6 +22,45 @@ pub fn text(h: &HostResult) -> String {
         None => format!("MS17-010 {}", enum_name(&m.verdict)),
     }
 }
+
+/// The verdict, with the reason when it is `unknown` or `not-tested`:
+/// `unknown: timeout-after-peek` (the terminal table's cell, and every human-facing output's).
+pub fn cell(h: &HostResult) -> String {
+    let verdict = enum_name(&h.ms17_010.verdict);
+    match h.ms17_010.reason {
+        Some(r)
+            if matches!(
+                h.ms17_010.verdict,
+                Ms17Verdict::Unknown | Ms17Verdict::NotTested
+            ) =>
+        {
+            format!("{verdict}: {}", enum_name(&r))
+        }
+        _ => verdict,
+    }
+}
+
+/// smb-vuln-ms17-010.nse's vulnerability table.
+const NMAP_VULN: NmapVuln = NmapVuln {
+    key: "CVE-2017-0143",
+    title: "Remote Code Execution vulnerability in Microsoft SMBv1 servers (ms17-010)",
+    ids: &["CVE:CVE-2017-0143"],
+    risk_factor: "HIGH",
+    scores: None,
+    description: &[
+        "A critical remote code execution vulnerability exists in Microsoft SMBv1",
+        " servers (ms17-010).",
+        // The script's long string ends with the indentation before its `]]`.
+        "    ",
+    ],
+    disclosure: ("2017", "03", "14"),
+    exploit_results: false,
+    refs: &[
+        "https://technet.microsoft.com/en-us/library/security/ms17-010.aspx",
+        "https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2017-0143",
+        "https://blogs.technet.microsoft.com/msrc/2017/05/12/customer-guidance-for-wannacrypt-attacks/",
+    ],
+};
 
 static FINDINGS: [FindingDef; 1] = [FindingDef {
     name: "vulnerable",
@@ -68,6 +107,38 @@ impl Check for Ms17010 {
     }
     fn csv_columns(&self) -> &'static [Column] {
         &COLUMNS
+    }
+    fn verdict(&self, h: &HostResult) -> Option<Verdict> {
+        let m = &h.ms17_010;
+        Some(Verdict {
+            verdict: enum_name(&m.verdict),
+            reason: m.reason.map(|r| enum_name(&r)),
+            summary: Some(text(h)),
+        })
+    }
+    fn table_column(&self) -> Option<(&'static str, usize)> {
+        // The longest text, `unknown: smb1-error-at-negotiate`, is never cut.
+        Some(("MS17-010", 32))
+    }
+    fn table_cell(&self, h: &HostResult) -> Option<String> {
+        Some(cell(h))
+    }
+    /// `smb-vuln-ms17-010` for a `vulnerable` record only: nmap's script reports NOT VULNERABLE
+    /// for everything else (which its default output omits), so the other verdicts keep their
+    /// reason in the `smb1scan` element.
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        if h.ms17_010.verdict != Ms17Verdict::Vulnerable {
+            return Vec::new();
+        }
+        vec![NMAP_VULN.vulnerable_script("smb-vuln-ms17-010")]
+    }
+    /// Undecided whatever the gate: the default gate's check.
+    fn junit_undecided(&self, h: &HostResult, _gated: bool) -> Option<String> {
+        matches!(
+            h.ms17_010.verdict,
+            Ms17Verdict::Unknown | Ms17Verdict::NotTested
+        )
+        .then(|| text(h))
     }
     fn deselect(&self, h: &mut HostResult) {
         h.ms17_010 = Default::default();

@@ -46,6 +46,10 @@ pub fn booted_before_ms17_010(boot_time: Option<&str>) -> bool {
         .is_some_and(|t| t.timestamp() < MS17_010_RELEASED)
 }
 
+/// This check's remediation rows (`data/checks/ms17_010.toml`: MS17-010 update rows per OS), compiled in; the
+/// `remediation` field of every record reads them (src/report/remediation.rs).
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/ms17_010.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;

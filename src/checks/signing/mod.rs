@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Column, FindingDef};
+use super::{Check, Column, FindingDef, NmapNode, NmapScript};
 use crate::model::{HostResult, Signing as Mode};
 use rules::{judge, ProtocolMode, RelayVerdict, Signing, SigningFamily};
 
@@ -58,16 +58,6 @@ fn verdict_is(h: &HostResult, v: RelayVerdict) -> bool {
     section(h).is_some_and(|s| s.verdict == v.as_str())
 }
 
-/// `major.minor.build` of `os.ntlm_version`.
-fn ntlm_version(h: &HostResult) -> Option<(u8, u8, u16)> {
-    let mut it = h.os.ntlm_version.as_deref()?.split('.');
-    Some((
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-    ))
-}
-
 /// The family's command from data/checks/signing.toml (`families.<family>.command`).
 fn remediation(f: SigningFamily) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
@@ -105,7 +95,7 @@ pub fn evaluate(h: &HostResult) -> Section {
         smb1: Some(f.smb1),
         smb2: Some(f.smb2),
         remediation: (f.relay == RelayVerdict::SigningNotRequired)
-            .then(|| remediation(rules::family(h.os.samba, ntlm_version(h))))
+            .then(|| remediation(rules::family(h.os.samba, super::ntlm_version(h))))
             .flatten(),
     }
 }
@@ -121,6 +111,74 @@ fn text(h: &HostResult) -> String {
         ),
         None => "SMB signing not-tested".into(),
     }
+}
+
+/// nmap's `smb-security-mode` (SMB1 SecurityMode, nmap 7.93's words and warnings; no
+/// `account_used`: smb1scan logs on its own way) and `smb2-security-mode` (the highest dialect's
+/// signing, keyed by nmap's dialect name `311`), from what the shared negotiates learnt.
+pub fn nmap_scripts(h: &HostResult) -> Vec<NmapScript> {
+    let mut out = Vec::new();
+    if let (Some(true), Some(m)) = (h.smb1.enabled, h.smb1.security_mode) {
+        let (auth, auth_warn) = if m & 0x01 != 0 {
+            ("user", None)
+        } else {
+            ("share", Some("dangerous"))
+        };
+        let (cr, cr_warn) = if m & 0x02 != 0 {
+            ("supported", None)
+        } else {
+            ("plaintext-only", Some("dangerous"))
+        };
+        let (sign, sign_warn) = if m & 0x08 != 0 {
+            ("required", None)
+        } else if m & 0x04 != 0 {
+            ("supported", None)
+        } else {
+            ("disabled", Some("dangerous, but default"))
+        };
+        let rows = [
+            ("authentication_level", auth, auth_warn),
+            ("challenge_response", cr, cr_warn),
+            ("message_signing", sign, sign_warn),
+        ];
+        out.push(NmapScript {
+            id: "smb-security-mode".into(),
+            lines: rows
+                .iter()
+                .map(|(k, v, w)| match w {
+                    Some(w) => format!("  {k}: {v} ({w})"),
+                    None => format!("  {k}: {v}"),
+                })
+                .collect(),
+            trailing_newline: false,
+            nodes: rows
+                .iter()
+                .map(|(k, v, _)| NmapNode::Elem(Some((*k).into()), (*v).into()))
+                .collect(),
+        });
+    }
+    if let (Some(true), Some(sig), Some(d)) = (
+        h.smb2.enabled,
+        h.smb2.signing,
+        h.smb2.max_dialect.as_deref(),
+    ) {
+        let text = match sig {
+            Mode::Required => "Message signing enabled and required",
+            Mode::Enabled => "Message signing enabled but not required",
+            Mode::Disabled => "Message signing is disabled and not required!",
+        };
+        let key: String = d.chars().filter(char::is_ascii_digit).collect();
+        out.push(NmapScript {
+            id: "smb2-security-mode".into(),
+            lines: vec![format!("  {key}: "), format!("    {text}")],
+            trailing_newline: false,
+            nodes: vec![NmapNode::Table(
+                Some(key),
+                vec![NmapNode::Elem(None, text.into())],
+            )],
+        });
+    }
+    out
 }
 
 static FINDINGS: [FindingDef; 1] = [FindingDef {
@@ -178,6 +236,25 @@ impl Check for SigningCheck {
     fn evaluate(&self, h: &mut HostResult) {
         let s = evaluate(h);
         super::set_section(h, NAME, &s);
+    }
+    /// `require SMB signing: <the OS family's command>` (data/checks/signing.toml) when
+    /// signing is not required and SMB1 is off: while SMB1 is on, turning it off comes first
+    /// (the SMB1 check's actions), as the risk levels rank it (`low` = SMB1 off, signing not
+    /// required). A record from before the check had its section is judged from its
+    /// SecurityModes, as the check would have.
+    fn remediation(&self, h: &HostResult) -> Option<String> {
+        if h.smb1.enabled != Some(false) {
+            return None;
+        }
+        // Not selected: the section says so, and carries no remediation.
+        let s = section(h).unwrap_or_else(|| evaluate(h));
+        s.remediation.map(|r| format!("require SMB signing: {r}"))
+    }
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        if !super::ran(h, NAME) {
+            return Vec::new();
+        }
+        nmap_scripts(h)
     }
     fn deselect(&self, h: &mut HostResult) {
         super::set_section(h, NAME, &Section::not_tested("not-selected"));

@@ -4,7 +4,7 @@
 
 pub mod rules;
 
-use super::{Check, Column, CsvSlot, FindingDef};
+use super::{Check, Column, CsvSlot, FindingDef, NmapNode, NmapScript, Verdict};
 use crate::model::{enum_name, HostResult};
 
 /// The SMB1 exposure check.
@@ -54,6 +54,54 @@ impl Check for Smb1 {
     }
     fn csv_columns(&self) -> &'static [Column] {
         &COLUMNS
+    }
+    fn verdict(&self, h: &HostResult) -> Option<Verdict> {
+        let word = match h.smb1.enabled {
+            Some(true) => "enabled",
+            Some(false) => "disabled",
+            None => "unknown",
+        };
+        Some(Verdict {
+            verdict: word.into(),
+            reason: Some(enum_name(&h.smb1.evidence)),
+            summary: None,
+        })
+    }
+    /// nmap's `smb-protocols`: the dialects the host accepts, SMB1 flagged as nmap flags it.
+    fn nmap_scripts(&self, h: &HostResult) -> Vec<NmapScript> {
+        let mut dialects = Vec::new();
+        if h.smb1.enabled == Some(true) {
+            let d = h.smb1.dialect.as_deref().unwrap_or("NT LM 0.12");
+            dialects.push(format!("{d} (SMBv1) [dangerous, but default]"));
+        }
+        dialects.extend(h.smb2.dialects.iter().cloned());
+        if dialects.is_empty() {
+            return Vec::new();
+        }
+        let lines = std::iter::once("  dialects: ".to_string())
+            .chain(dialects.iter().map(|d| format!("    {d}")))
+            .collect();
+        vec![NmapScript {
+            id: "smb-protocols".into(),
+            lines,
+            trailing_newline: false,
+            nodes: vec![NmapNode::Table(
+                Some("dialects".into()),
+                dialects
+                    .into_iter()
+                    .map(|d| NmapNode::Elem(None, d))
+                    .collect(),
+            )],
+        }]
+    }
+    /// Nothing in the FINDINGS column: SMB1 exposure is what the RISK column ranks, and an
+    /// undecided SMB1 shows in the MS17-010 column's reason.
+    fn table_cell(&self, _h: &HostResult) -> Option<String> {
+        None
+    }
+    /// SMB1 left undecided is the `unknown` finding's (MS17-010 says it): nothing more here.
+    fn junit_undecided(&self, _h: &HostResult, _gated: bool) -> Option<String> {
+        None
     }
     /// The `smb1` facts come from the shared negotiate, which ran anyway: they stay as learnt,
     /// but without `smb1` in `checks` the `smb1` finding is never counted (see [`enabled`]).

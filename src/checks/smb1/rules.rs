@@ -61,6 +61,10 @@ pub fn smb1_enabled(evidence: Smb1Evidence, smb2_negotiated: bool) -> Option<boo
     }
 }
 
+/// This check's remediation rows (`data/checks/smb1.toml`: SMB1-off and audit rows per OS family), compiled in; the
+/// `remediation` field of every record reads them (src/report/remediation.rs).
+pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/smb1.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
