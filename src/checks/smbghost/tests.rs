@@ -145,7 +145,7 @@ fn smbghost_personas_through_the_probe() {
 /// not-tested; every other verdict is what the run with it says.
 #[test]
 fn smbghost_left_out_changes_nothing_else() {
-    let old = "smb1,ms17-010,doublepulsar,signing,eol-os,sambacry";
+    let old = "smb1,ms17-010,doublepulsar,signing,anonymous,eol-os,sambacry";
     for name in ["win10-1909-compression", "win7-sp1-x64-unpatched"] {
         let without = scan(name, old);
         let with = scan(name, "all");
@@ -161,7 +161,7 @@ fn smbghost_left_out_changes_nothing_else() {
         assert_eq!(without.smb2.dialects, with.smb2.dialects, "{name}");
         assert_eq!(without.smb2.signing, with.smb2.signing, "{name}");
         assert_eq!(without.os, with.os, "{name}");
-        for other in ["signing", "eol-os", "sambacry"] {
+        for other in ["signing", "anonymous", "eol-os", "sambacry"] {
             let a = without.sections.get(other).map(|v| v["verdict"].clone());
             let b = with.sections.get(other).map(|v| v["verdict"].clone());
             assert_eq!(a, b, "{name}: {other}");
