@@ -146,20 +146,17 @@ pub fn campaign(
     let ids: Vec<i64> = points.iter().map(|p| p.id).collect();
     let index: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let marks = vec!["?"; ids.len()].join(",");
-    let mut params: Vec<Val> = ids.iter().map(|i| Val::i(*i)).collect();
-    params.extend(ids.iter().map(|i| Val::i(*i)));
-    // Only hosts exposed in some sweep change the table: read those, in every sweep.
+    let params: Vec<Val> = ids.iter().map(|i| Val::i(*i)).collect();
+    // The records with a verdict, from the partial index alone (schema version 2): a host
+    // without one in a sweep counts as undecided there, as a missing one does.
     let rows = if ids.is_empty() {
         Vec::new()
     } else {
         store.db().query(
             &format!(
-                "SELECT r.sweep_id, r.ip, r.port, r.smb1, r.ms17, r.doublepulsar, r.status
-                 FROM (SELECT DISTINCT ip, port FROM records
-                       WHERE sweep_id IN ({marks}) AND name = ''
-                       AND (smb1 = 1 OR ms17 = 'vulnerable' OR doublepulsar = 'present')) e
-                 JOIN records r ON r.ip = e.ip AND r.port = e.port AND r.name = ''
-                 WHERE r.sweep_id IN ({marks})"
+                "SELECT sweep_id, ip, port, smb1, ms17, doublepulsar FROM records
+                 WHERE sweep_id IN ({marks}) AND name = '' AND {}",
+                super::schema::VERDICT_ROWS
             ),
             &params,
         )?
@@ -178,6 +175,8 @@ pub fn campaign(
             *slot = Some(e);
         }
     }
+    // Only hosts exposed in some sweep change the table.
+    hosts.retain(|_, seq| seq.contains(&Some(Exposure::Exposed)));
     let hosts: Vec<(IpAddr, Vec<Option<Exposure>>)> = hosts
         .into_iter()
         .filter_map(|((ip, _), seq)| Some((ip.parse().ok()?, seq)))

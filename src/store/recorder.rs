@@ -5,8 +5,9 @@
 //! full, and [`Recorder::finish`] returns the first error for one clear line at the end.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::sweep::{self, Part, SweepStart, SweepStatus};
 use super::{Location, Store, StoreError};
@@ -15,7 +16,13 @@ use crate::model::HostResult;
 /// Records queued ahead of the store thread (a few megabytes at most).
 const QUEUE: usize = 8192;
 /// Most records in one transaction.
-const BATCH: usize = 4096;
+const BATCH: usize = 32_768;
+/// Longest a record waits for its transaction. A commit per few records (the store keeping up
+/// with a fast sweep) rewrote the same pages into the WAL again and again (records come in no
+/// address order: each commit dirties most of the sweep's primary-key pages); a record the store
+/// has not written yet when the process is killed is in the JSON Lines file, and `--resume`
+/// records it again.
+const LINGER: Duration = Duration::from_secs(1);
 
 enum Msg {
     Record(Box<HostResult>),
@@ -98,10 +105,11 @@ impl Recorder {
         })
     }
 
-    /// Queues a record (waits when the store is far behind).
-    pub fn record(&self, h: &HostResult) {
+    /// Queues a record (waits when the store is far behind). The record moves: a copy per
+    /// host on the scan's own thread was most of what recording cost it.
+    pub fn record(&self, h: HostResult) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Record(Box::new(h.clone())));
+            let _ = tx.send(Msg::Record(Box::new(h)));
         }
     }
 
@@ -153,53 +161,102 @@ impl Drop for Recorder {
     }
 }
 
+/// The transaction the store thread has open: when it began, and its records so far.
+struct Open {
+    since: Instant,
+    records: usize,
+}
+
+/// Commits the open transaction, if any; a failure rolls it back and is kept.
+fn commit(store: &mut Store, open: &mut Option<Open>, failed: &mut Option<StoreError>) {
+    if open.take().is_some() {
+        if let Err(e) = store.db().commit() {
+            store.db().rollback();
+            failed.get_or_insert(e);
+        }
+    }
+}
+
 fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorded>, StoreError> {
     let mut failed: Option<StoreError> = None;
-    let mut batch: Vec<HostResult> = Vec::with_capacity(BATCH);
     let mut end: Option<(bool, String, String)> = None;
     let mut discard = false;
     let location = store.location().display();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(m) = next.take() {
-            match m {
-                Msg::Record(h) => batch.push(*h),
-                Msg::File(p) => {
-                    if failed.is_none() {
-                        if let Err(e) = put_file(&mut store, &part, &p) {
+    // Records are written as they come, into a transaction committed after BATCH records or
+    // LINGER: no record waits in memory, and the scan never waits for a commit.
+    let mut open: Option<Open> = None;
+    loop {
+        let msg = match &open {
+            Some(o) => match rx
+                .recv_timeout((o.since + LINGER).saturating_duration_since(Instant::now()))
+            {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            },
+        };
+        match msg {
+            Some(Msg::Record(h)) if failed.is_none() => {
+                if open.is_none() {
+                    match store.db().begin() {
+                        Ok(()) => {
+                            open = Some(Open {
+                                since: Instant::now(),
+                                records: 0,
+                            })
+                        }
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                if let Some(o) = &mut open {
+                    let put = sweep::Row::of(&h)
+                        .and_then(|row| sweep::put_one(store.db(), part.sweep_id, &row));
+                    match put {
+                        Ok(()) => o.records += 1,
+                        Err(e) => {
+                            store.db().rollback();
+                            open = None;
                             failed = Some(e);
                         }
                     }
                 }
-                Msg::Finish {
-                    complete,
-                    finished_at,
-                    meta,
-                } => {
-                    end = Some((complete, finished_at, meta));
-                }
-                Msg::Discard => discard = true,
             }
-            if end.is_some() || discard || batch.len() >= BATCH {
+            // After a failure the records are drained unwritten: the outputs have them.
+            Some(Msg::Record(_)) => {}
+            Some(Msg::File(p)) => {
+                commit(&mut store, &mut open, &mut failed);
+                if failed.is_none() {
+                    if let Err(e) = put_file(&mut store, &part, &p) {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Some(Msg::Finish {
+                complete,
+                finished_at,
+                meta,
+            }) => {
+                end = Some((complete, finished_at, meta));
                 break;
             }
-            next = match rx.try_recv() {
-                Ok(m) => Some(m),
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
-            };
-        }
-        if !batch.is_empty() {
-            if failed.is_none() {
-                if let Err(e) = sweep::put_records(store.db(), part.sweep_id, &batch) {
-                    failed = Some(e);
-                }
+            Some(Msg::Discard) => {
+                discard = true;
+                break;
             }
-            batch.clear();
+            None => {}
         }
-        if end.is_some() || discard {
-            break;
+        if open
+            .as_ref()
+            .is_some_and(|o| o.records >= BATCH || o.since.elapsed() >= LINGER)
+        {
+            commit(&mut store, &mut open, &mut failed);
         }
     }
+    commit(&mut store, &mut open, &mut failed);
     if discard {
         sweep::discard_part(store.db(), &part)?;
         return Ok(None);
@@ -227,6 +284,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
 
 /// The finished records of a JSON Lines file, in batches.
 fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<(), StoreError> {
+    const BATCH: usize = 4096;
     use std::io::BufRead as _;
     let f = std::fs::File::open(path).map_err(|source| StoreError::Io {
         what: format!("reading {}", path.display()),
@@ -243,7 +301,7 @@ fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<()
         // (A metadata line is no record and does not parse as one.)
         if let Ok(mut h) = serde_json::from_str::<HostResult>(&line) {
             h.upgrade();
-            batch.push(h);
+            batch.push(sweep::without_derived(h));
         }
         if batch.len() >= BATCH {
             sweep::put_records(store.db(), part.sweep_id, &batch)?;
