@@ -82,6 +82,14 @@ ms="$(median "${store[@]}")"
 say "   --no-store wall (s):  ${nostore[*]}   median $mn"
 say "   --store    wall (s):  ${store[*]}   median $ms"
 say "   recording costs: $(awk -v a="$mn" -v b="$ms" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}') of the sweep's wall time"
+# CPU time (user + sys of the process) says what the machine's other work does not blur.
+cpu() { awk '{printf "%.2f", $2 + $3}' "$STATE/time-$1"; }
+cn=(); cs=()
+for i in $(seq 1 "$RUNS"); do cn+=("$(cpu "nostore-$i")"); cs+=("$(cpu "store-$i")"); done
+mcn="$(median "${cn[@]}")"
+mcs="$(median "${cs[@]}")"
+say "   --no-store CPU (s):   ${cn[*]}   median $mcn"
+say "   --store    CPU (s):   ${cs[*]}   median $mcs   ($(awk -v a="$mcn" -v b="$mcs" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}'))"
 say ""
 for i in $(seq 2 "$RUNS"); do rm -f "$STATE/rec-$i.sqlite"* "$STATE/nostore-$i.jsonl" "$STATE/store-$i.jsonl"; done
 fi
@@ -92,6 +100,7 @@ if part 2; then
 rm -f "$YEAR"*
 say "2. Import: $WEEKS weekly /16 sweeps of 65,536 records into a fresh SQLite store"
 total=0
+totalcpu=0
 for w in $(seq 0 $((WEEKS - 1))); do
     python3 - "$STATE/nostore-1.jsonl" "$STATE/week.jsonl" "$w" <<'PY'
 import json, sys, datetime
@@ -119,11 +128,14 @@ PY
     python3 "$ROOT/bench/measure.py" "$STATE/time-import" -- \
         "$BIN" -q import --store "$YEAR" --sweep "2026-w$((w + 1))" --scope "$NET" "$STATE/week.jsonl"
     t="$(cut -d' ' -f1 "$STATE/time-import")"
+    c="$(awk '{print $2 + $3}' "$STATE/time-import")"
     total="$(awk -v a="$total" -v b="$t" 'BEGIN {print a + b}')"
-    printf '   week %2d: %6.2f s, %8.0f records/s\n' "$((w + 1))" "$t" "$(awk -v t="$t" 'BEGIN {print 65536 / t}')" >>"$OUT"
+    totalcpu="$(awk -v a="$totalcpu" -v b="$c" 'BEGIN {print a + b}')"
+    printf '   week %2d: %6.2f s, %8.0f records/s (CPU %5.2f s)\n' "$((w + 1))" "$t" "$(awk -v t="$t" 'BEGIN {print 65536 / t}')" "$c" >>"$OUT"
 done
 rm -f "$STATE/week.jsonl"
 say "   total: $((WEEKS * 65536)) records in $total s: $(awk -v t="$total" -v n="$((WEEKS * 65536))" 'BEGIN {printf "%.0f", n / t}') records/s (per week: see above)"
+say "   CPU time of the imports (user + sys, both threads): $totalcpu s"
 say ""
 fi
 

@@ -370,7 +370,12 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
-    crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?;
+    if let (Some(r), Some(sp)) = (
+        crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?,
+        &plan.store,
+    ) {
+        crate::render::add_campaign(&sp.location, &r.label, &plan.output)?;
+    }
     if interrupted {
         let counts = InterruptCounts {
             total,

@@ -632,3 +632,34 @@ fn a_shard_left_running_elsewhere_is_taken_over_only_by_resume() {
         (Some("complete"), Some(20))
     );
 }
+
+#[test]
+fn a_recorded_scan_shows_the_campaign_in_its_html_report() {
+    let dir = scratch_dir("store-scan-html");
+    let html = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    for (out, sweeps) in [("a.html", "1 sweep "), ("b.html", "2 sweeps ")] {
+        let o = run(
+            &dir,
+            &[&QUICK[..], &["--store", "s.sqlite", "-o", out]].concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let page = html(out);
+        assert!(
+            page.contains(&format!("Campaign: {sweeps}of this scope")),
+            "{out}: no campaign of {sweeps}"
+        );
+        assert!(page.contains("<svg id=\"trend\"") && page.contains("id=\"campaign-subnets\""));
+        // After the summary, before the remediation plan, as in `report --sweep`.
+        assert!(page.find("id=\"campaign\"") < page.find("<h2 id=\"plan\">").or(Some(usize::MAX)));
+    }
+    // Nothing recorded, no campaign.
+    let o = run(
+        &dir,
+        &[&QUICK[..], &["--no-store", "-o", "c.html"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = html("c.html");
+    assert!(page.contains("</html>") && !page.contains("id=\"campaign\""));
+}

@@ -381,15 +381,16 @@ pub fn meta_json(meta: &crate::report::ScanMeta, simulated: bool) -> String {
     v.to_string()
 }
 
-/// Ends a scan's part; a store that failed is one error naming what is safe.
+/// Ends a scan's part; a store that failed is one error naming what is safe. What was recorded,
+/// if anything.
 pub fn finish_scan(
     rec: Option<Recorder>,
     plan: &crate::plan::ScanPlan,
     meta: &crate::report::ScanMeta,
     complete: bool,
-) -> crate::error::Result<()> {
+) -> crate::error::Result<Option<Recorded>> {
     let (Some(rec), Some(sp)) = (rec, &plan.store) else {
-        return Ok(());
+        return Ok(None);
     };
     match rec.finish(complete, &meta_json(meta, sp.simulated)) {
         Ok(Some(r)) => {
@@ -399,9 +400,9 @@ pub fn finish_scan(
                 r.status.as_str(),
                 r.location
             );
-            Ok(())
+            Ok(Some(r))
         }
-        Ok(None) => Ok(()),
+        Ok(None) => Ok(None),
         Err(e) => Err(crate::error::Error::store(
             &sp.location,
             StoreError::Lost {
