@@ -105,6 +105,7 @@ pub fn run_sweep(
     location: &crate::store::Location,
     name: &str,
     since: Option<&str>,
+    subnets: &crate::store::subnets::Subnets,
     output: &OutputPlan,
 ) -> Result<Outcome> {
     let se = |e| Error::store(location, e);
@@ -119,7 +120,7 @@ pub fn run_sweep(
     let section = if html.is_empty() {
         None
     } else {
-        Some(campaign_section(location, &row, since)?)
+        Some(campaign_section(location, &row, since, subnets)?)
     };
     let outcome = render_hosts(&hosts, meta, output)?;
     if let Some(section) = section {
@@ -145,10 +146,11 @@ fn campaign_section(
     location: &crate::store::Location,
     row: &crate::store::SweepRow,
     since: Option<&str>,
+    subnets: &crate::store::subnets::Subnets,
 ) -> Result<String> {
     let se = |e| Error::store(location, e);
     let mut store = crate::store::Store::open(location).map_err(se)?;
-    let c = crate::store::campaign::campaign(&mut store, row, since).map_err(se)?;
+    let c = crate::store::campaign::campaign(&mut store, row, since, subnets).map_err(se)?;
     Ok(crate::store::campaign::html_section(&c))
 }
 
@@ -167,10 +169,11 @@ fn splice_into(html: &[&std::path::Path], section: &str) -> Result<()> {
 /// `scan -o x.html` of a recorded sweep: its HTML outputs show the campaign as `report --sweep`
 /// does, the sweep just recorded in its place.
 pub fn add_campaign(
-    location: &crate::store::Location,
+    store: &crate::store::StorePlan,
     label: &str,
     output: &OutputPlan,
 ) -> Result<()> {
+    let location = &store.location;
     let html = html_files(output);
     if html.is_empty() {
         return Ok(());
@@ -180,7 +183,10 @@ pub fn add_campaign(
             crate::store::Store::open(location).map_err(|e| Error::store(location, e))?;
         crate::store::sweep::find(store.db(), label).map_err(|e| Error::store(location, e))?
     };
-    splice_into(&html, &campaign_section(location, &row, None)?)
+    splice_into(
+        &html,
+        &campaign_section(location, &row, None, &store.subnets)?,
+    )
 }
 
 /// `diff` without files: two recorded sweeps (named, or the last two complete of one scope);

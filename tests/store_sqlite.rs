@@ -663,3 +663,50 @@ fn a_recorded_scan_shows_the_campaign_in_its_html_report() {
     let page = html("c.html");
     assert!(page.contains("</html>") && !page.contains("id=\"campaign\""));
 }
+
+#[test]
+fn the_campaign_table_uses_the_site_configs_subnet_names() {
+    let dir = scratch_dir("store-subnets");
+    let s = "--store=h.sqlite";
+    for (f, w) in [("baseline.jsonl", "w1"), ("current.jsonl", "w2")] {
+        let o = run(&dir, &["import", &fixture(f), "--sweep", w, s]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let conf = dir.join("xdg-config/smb1scan");
+    std::fs::create_dir_all(&conf).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        conf.join("config.toml"),
+        "[store.subnets]\n\"ICU\" = [\"10.20.1.0/25\"]\n\"Radiology\" = [\"10.20.2.0-10.20.2.255\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&dir, &["report", "--sweep", "w2", s, "-o", "r.html"]);
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(dir.join("r.html")).unwrap_or_else(|e| panic!("{e}"));
+    let table = page
+        .split("id=\"campaign-subnets\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no subnet table"));
+    // Named subnets first, by name; the hosts outside them by /24.
+    let icu = table.find("<td>ICU</td>");
+    let rad = table.find("<td>Radiology</td>");
+    let other = table.find("<td>10.20.3.0/24</td>");
+    assert!(icu.is_some() && icu < rad && rad < other, "{table}");
+    assert!(
+        !table.contains("10.20.1.0/24") && !table.contains("10.20.2.0/24"),
+        "{table}"
+    );
+    // A subnet that names no addresses is refused with its file.
+    std::fs::write(
+        conf.join("config.toml"),
+        "[store.subnets]\n\"ICU\" = [\"pump-7.ward\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&dir, &["report", "--sweep", "w2", s, "-o", "r2.html"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("config.toml") && e.contains("subnets") && e.contains("pump-7.ward"),
+        "{e}"
+    );
+}

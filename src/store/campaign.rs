@@ -1,7 +1,7 @@
 //! The campaign as a picture, for the HTML report of a recorded sweep (`report --sweep`): an
 //! inline SVG trend of SMB1 on, vulnerable, DoublePulsar and undecided per sweep (every sweep of
-//! the same scope up to this one, or those since `--since`), and a table per /24 (IPv6: /64) of
-//! exposed hosts now vs the first sweep, fixed and new since the last sweep, and the median days
+//! the same scope up to this one, or those since `--since`), and a table per subnet (the site
+//! config's names, else /24; IPv6: /64) of exposed hosts now vs the first sweep, fixed and new since the last sweep, and the median days
 //! from first seen exposed to fixed. Self-contained: no script, no fetch.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::db::Val;
+use super::subnets::{SubnetKey, Subnets};
 use super::sweep::{SweepRow, SweepStatus};
 use super::timeline::{self, Exposure};
 use super::{Store, StoreError};
@@ -40,46 +41,19 @@ pub struct Campaign {
     pub subnets: Vec<SubnetRow>,
 }
 
-/// The subnet a host is counted in.
-pub fn subnet_of(ip: &IpAddr) -> Option<String> {
-    match ip {
-        IpAddr::V4(v) if !v.is_unspecified() => {
-            let o = v.octets();
-            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
-        }
-        IpAddr::V6(v) if !v.is_unspecified() => {
-            let s = v.segments();
-            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
-        }
-        _ => None,
-    }
-}
-
 /// The table from each host's exposure per sweep (`None`: not in that sweep) and the sweeps'
 /// times. Hosts never exposed change no column, so callers may leave them out.
 pub fn subnet_rows(
     times: &[chrono::DateTime<chrono::Utc>],
     hosts: &[(IpAddr, Vec<Option<Exposure>>)],
+    subnets: &Subnets,
 ) -> Vec<SubnetRow> {
-    // (family, network part for numeric order, name) -> the row and its hosts' days to a fix.
-    type Key = (u8, Vec<u16>, String);
-    let mut by: BTreeMap<Key, (SubnetRow, Vec<f64>)> = BTreeMap::new();
+    // The subnet's sort key and name -> the row and its hosts' days to a fix.
+    let mut by: BTreeMap<SubnetKey, (SubnetRow, Vec<f64>)> = BTreeMap::new();
     let n = times.len();
     for (ip, seq) in hosts {
-        let Some(net) = subnet_of(ip) else { continue };
-        // Sort numerically: 10.2.x before 10.10.x.
-        let key = match ip {
-            IpAddr::V4(v) => (
-                4,
-                v.octets().iter().take(3).map(|&b| u16::from(b)).collect(),
-                net.clone(),
-            ),
-            IpAddr::V6(v) => (
-                6,
-                v.segments().iter().take(4).copied().collect(),
-                net.clone(),
-            ),
-        };
+        let Some(key) = subnets.of(ip) else { continue };
+        let net = key.1.clone();
         let e = by.entry(key).or_insert_with(|| {
             (
                 SubnetRow {
@@ -133,6 +107,7 @@ pub fn campaign(
     store: &mut Store,
     current: &SweepRow,
     since: Option<&str>,
+    subnets: &Subnets,
 ) -> Result<Campaign, StoreError> {
     let points: Vec<SweepRow> = super::sweep::list(store.db())?
         .into_iter()
@@ -183,7 +158,7 @@ pub fn campaign(
         .collect();
     let times: Vec<_> = points.iter().map(|p| parse_time(&p.started_at)).collect();
     Ok(Campaign {
-        subnets: subnet_rows(&times, &hosts),
+        subnets: subnet_rows(&times, &hosts, subnets),
         points,
     })
 }
@@ -411,7 +386,7 @@ mod tests {
             ),
             (ip("0.0.0.0"), vec![Some(Exposed), None, None]),
         ];
-        let rows = subnet_rows(&times, &hosts);
+        let rows = subnet_rows(&times, &hosts, &Subnets::default());
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].subnet, "10.2.0.0/24", "numeric order");
         assert_eq!(
@@ -431,7 +406,11 @@ mod tests {
         );
         assert_eq!(rows[1].median_days_to_fix, None);
         // One sweep: nothing is "since the last".
-        let one = subnet_rows(&times[..1], &[(ip("10.2.0.5"), vec![Some(Exposed)])]);
+        let one = subnet_rows(
+            &times[..1],
+            &[(ip("10.2.0.5"), vec![Some(Exposed)])],
+            &Subnets::default(),
+        );
         assert_eq!(
             (one[0].now, one[0].fixed_since_last, one[0].new_since_last),
             (1, 0, 0)
