@@ -710,3 +710,76 @@ fn the_campaign_table_uses_the_site_configs_subnet_names() {
         "{e}"
     );
 }
+
+#[test]
+fn clients_runs_are_recorded_where_the_sweep_history_is() {
+    let dir = scratch_dir("store-clients");
+    std::fs::write(
+        dir.join("audit.xml"),
+        common::audit_xml(&[("FS01", "10.20.30.40"), ("FS01", "10.20.30.41")]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let default = dir.join("xdg/smb1scan/history.sqlite");
+    // No store named and no history kept yet: nothing recorded, no store started.
+    let o = run(&dir, &["clients", "audit.xml", "-o", "a.jsonl"]);
+    assert_eq!(o.status.code(), Some(3), "unknown pairs: {}", stderr(&o));
+    assert!(!default.exists());
+    // A named store: the run with its scope and counts, and its pairs.
+    let o = run(
+        &dir,
+        &[
+            "clients",
+            "audit.xml",
+            "--exclude",
+            "10.9.9.9",
+            "--store",
+            "c.sqlite",
+            "-o",
+            "b.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let c = dir.join("c.sqlite");
+    assert_eq!(
+        q(
+            &c,
+            "SELECT pairs, unknown, breaks, complete, json_extract(scope, '$.inputs[0]'),
+                    json_extract(scope, '$.exclude[0]'), json_extract(summary, '$.smb1_audit_events')
+             FROM client_runs"
+        ),
+        vec![["2", "2", "0", "1", "audit.xml", "10.9.9.9", "2"].map(String::from).to_vec()]
+    );
+    assert_eq!(
+        q(&c, "SELECT server, client, verdict, json_extract(record, '$.reason') FROM client_pairs ORDER BY client"),
+        vec![
+            ["FS01", "10.20.30.40", "unknown", "log-without-dialects"].map(String::from).to_vec(),
+            ["FS01", "10.20.30.41", "unknown", "log-without-dialects"].map(String::from).to_vec(),
+        ]
+    );
+    // Once a scan keeps the history in the default store, clients records there too; not with
+    // --no-store.
+    let o = run(&dir, &QUICK);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for extra in [None, Some("--no-store")] {
+        let mut args = vec!["clients", "audit.xml", "-o", "-", "--format", "jsonl"];
+        args.extend(extra);
+        let o = run(&dir, &args);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    }
+    assert_eq!(
+        q(&default, "SELECT COUNT(*) FROM client_runs"),
+        vec![vec!["1".to_string()]]
+    );
+    // A store that cannot be opened is refused before any input is read.
+    std::fs::create_dir_all(dir.join("adir")).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(
+        &dir,
+        &["clients", "audit.xml", "--store", "adir", "-o", "z.jsonl"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("adir") && !dir.join("z.jsonl").exists(),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -11,6 +11,7 @@
 //! - [`history`]: `smb1scan history`, `import`, and the store side of `report` and `diff`.
 
 pub mod campaign;
+pub mod clients;
 pub mod db;
 pub mod history;
 pub mod location;

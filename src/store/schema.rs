@@ -10,7 +10,7 @@ use super::db::{Db, Kind, Val};
 use super::StoreError;
 
 /// The schema version this smb1scan writes.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Migration `i` brings the store from version `i` to `i + 1`. `{ID}` is the backend's
 /// auto-numbered key.
@@ -103,6 +103,30 @@ const MIGRATIONS: &[&str] = &[
                                               ORDER BY t.sweep_started_at DESC) AS newest
               FROM host_timeline t) x
         WHERE newest = 1;",
+    // 3: the results of `smb1scan clients` (issue 19): each run with its scope and summary, and
+    // the (server, client) pairs it listed.
+    "CREATE TABLE client_runs (
+        id {ID},
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        complete BIGINT NOT NULL,
+        pairs BIGINT NOT NULL,
+        breaks BIGINT NOT NULL,
+        falls_back BIGINT NOT NULL,
+        unknown BIGINT NOT NULL,
+        smb2_only BIGINT NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE TABLE client_pairs (
+        run_id BIGINT NOT NULL REFERENCES client_runs (id),
+        server TEXT NOT NULL,
+        client TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, server, client)
+    );
+    CREATE INDEX client_pairs_server ON client_pairs (server, client);",
 ];
 
 /// The records `records_verdicts` holds. A query reads that index only when its WHERE has
@@ -223,7 +247,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut db).unwrap();
-        assert_eq!(version(&mut db).unwrap(), 2);
+        assert_eq!(version(&mut db).unwrap(), VERSION);
         let n = |db: &mut Db, sql: &str| db.query(sql, &[]).unwrap()[0][0].int().unwrap();
         // The index holds the three records with something to say, not the silent one.
         assert_eq!(
@@ -269,7 +293,7 @@ mod tests {
         );
         // A second open finds nothing to do.
         migrate(&mut db).unwrap();
-        assert_eq!(n(&mut db, "SELECT COUNT(*) FROM smb1scan_schema"), 2);
+        assert_eq!(n(&mut db, "SELECT COUNT(*) FROM smb1scan_schema"), VERSION);
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
