@@ -490,15 +490,22 @@ fn read_prepared(
             {
                 continue;
             }
-            match sweep::Row::of_line(text).and_then(|fast| match fast {
-                Some(r) => Ok(Ok(r)),
-                None => serde_json::from_str::<HostResult>(text).map(|mut h| {
-                    h.upgrade();
-                    Err(h)
-                }),
-            }) {
-                Ok(Ok(r)) => batch.push(r),
-                Ok(Err(h)) => batch.push(row(h)?),
+            // A current line as it is; an older one read whole and upgraded.
+            let parsed = sweep::Row::of_line(text).and_then(|fast| match fast {
+                Some(r) => Ok(r),
+                None => serde_json::from_str::<HostResult>(text)
+                    .map(|mut h| {
+                        h.upgrade();
+                        h
+                    })
+                    .and_then(|h| {
+                        row(h).map_err(|e| {
+                            serde_json::Error::io(std::io::Error::other(e.to_string()))
+                        })
+                    }),
+            });
+            match parsed {
+                Ok(r) => batch.push(r),
                 Err(e) if !line.ends_with('\n') => pending = Some((no, e)),
                 Err(source) => {
                     return Err(crate::error::Error::Json {
