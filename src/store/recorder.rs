@@ -13,8 +13,14 @@ use super::sweep::{self, Part, SweepStart, SweepStatus};
 use super::{Location, Store, StoreError};
 use crate::model::HostResult;
 
-/// Records queued ahead of the store thread (a few megabytes at most).
-const QUEUE: usize = 8192;
+/// Hand-offs queued ahead of the store thread (QUEUE × HANDOFF records, a few megabytes).
+const QUEUE: usize = 32;
+/// Records handed to the store thread at once: a send per record woke the thread for each
+/// (a futex wake and two context switches per host, more than the row's insert).
+const HANDOFF: usize = 256;
+/// Longest a record waits on the scan's side before it is handed over (checked when the next
+/// record comes, and at the end).
+const HANDOFF_AGE: Duration = Duration::from_millis(100);
 /// Most records in one transaction.
 const BATCH: usize = 32_768;
 /// Longest a record waits for its transaction. A commit per few records (the store keeping up
@@ -25,7 +31,7 @@ const BATCH: usize = 32_768;
 const LINGER: Duration = Duration::from_secs(1);
 
 enum Msg {
-    Record(Box<HostResult>),
+    Records(Vec<HostResult>),
     /// The finished records of an existing JSON Lines file (`--resume`), so that a record the
     /// file has but the store missed (kill -9 between the two writes) is not lost.
     File(PathBuf),
@@ -51,6 +57,8 @@ pub struct Recorded {
 /// A run's handle on the store thread.
 pub struct Recorder {
     tx: Option<SyncSender<Msg>>,
+    /// Records not handed over yet, and when the first of them came.
+    pending: std::cell::RefCell<(Vec<HostResult>, Option<Instant>)>,
     handle: Option<JoinHandle<Result<Option<Recorded>, StoreError>>>,
     /// The sweep's label.
     pub label: String,
@@ -100,6 +108,7 @@ impl Recorder {
         };
         Ok(Recorder {
             tx: Some(tx),
+            pending: Default::default(),
             handle: Some(handle),
             label,
         })
@@ -108,8 +117,26 @@ impl Recorder {
     /// Queues a record (waits when the store is far behind). The record moves: a copy per
     /// host on the scan's own thread was most of what recording cost it.
     pub fn record(&self, h: HostResult) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Record(Box::new(h)));
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            p.0.push(h);
+            let since = *p.1.get_or_insert_with(Instant::now);
+            p.0.len() >= HANDOFF || since.elapsed() >= HANDOFF_AGE
+        };
+        if full {
+            self.hand_over();
+        }
+    }
+
+    /// Sends the records not handed over yet.
+    fn hand_over(&self) {
+        let batch = {
+            let mut p = self.pending.borrow_mut();
+            p.1 = None;
+            std::mem::take(&mut p.0)
+        };
+        if let (Some(tx), false) = (&self.tx, batch.is_empty()) {
+            let _ = tx.send(Msg::Records(batch));
         }
     }
 
@@ -123,6 +150,7 @@ impl Recorder {
     /// Ends the part (complete or interrupted), waits for every record to be written, and
     /// returns the sweep's state, or the first error the store met.
     pub fn finish(mut self, complete: bool, meta: &str) -> Result<Option<Recorded>, StoreError> {
+        self.hand_over();
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Msg::Finish {
                 complete,
@@ -156,6 +184,7 @@ impl Recorder {
 impl Drop for Recorder {
     /// A run that ended on an error: the channel closes and the part is marked interrupted.
     fn drop(&mut self) {
+        self.hand_over();
         self.tx.take();
         let _ = self.join();
     }
@@ -200,33 +229,37 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
             },
         };
         match msg {
-            Some(Msg::Record(h)) if failed.is_none() => {
-                if open.is_none() {
-                    match store.db().begin() {
-                        Ok(()) => {
-                            open = Some(Open {
-                                since: Instant::now(),
-                                records: 0,
-                            })
-                        }
-                        Err(e) => failed = Some(e),
+            Some(Msg::Records(hosts)) => {
+                for h in &hosts {
+                    // After a failure the records are drained unwritten: the outputs have them.
+                    if failed.is_some() {
+                        break;
                     }
-                }
-                if let Some(o) = &mut open {
-                    let put = sweep::Row::of(&h)
-                        .and_then(|row| sweep::put_one(store.db(), part.sweep_id, &row));
-                    match put {
-                        Ok(()) => o.records += 1,
-                        Err(e) => {
-                            store.db().rollback();
-                            open = None;
-                            failed = Some(e);
+                    if open.is_none() {
+                        match store.db().begin() {
+                            Ok(()) => {
+                                open = Some(Open {
+                                    since: Instant::now(),
+                                    records: 0,
+                                })
+                            }
+                            Err(e) => failed = Some(e),
+                        }
+                    }
+                    if let Some(o) = &mut open {
+                        let put = sweep::Row::of(h)
+                            .and_then(|row| sweep::put_one(store.db(), part.sweep_id, &row));
+                        match put {
+                            Ok(()) => o.records += 1,
+                            Err(e) => {
+                                store.db().rollback();
+                                open = None;
+                                failed = Some(e);
+                            }
                         }
                     }
                 }
             }
-            // After a failure the records are drained unwritten: the outputs have them.
-            Some(Msg::Record(_)) => {}
             Some(Msg::File(p)) => {
                 commit(&mut store, &mut open, &mut failed);
                 if failed.is_none() {
