@@ -25,6 +25,7 @@ WEEKS="${BENCH_WEEKS:-52}"
 RUNS="${BENCH_RUNS:-5}"
 PARTS="${BENCH_PARTS:-1 2 3 4}"
 part() { [[ " $PARTS " == *" $1 "* ]]; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 NET=127.1.0.0/16
 SAVE=0
 [[ "${1:-}" == "--save" ]] && SAVE=1
@@ -76,7 +77,6 @@ for i in $(seq 1 "$RUNS"); do
     nostore+=("$(sweep "nostore-$i" --no-store)")
     store+=("$(sweep "store-$i" --store "$STATE/rec-$i.sqlite")")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mn="$(median "${nostore[@]}")"
 ms="$(median "${store[@]}")"
 say "   --no-store wall (s):  ${nostore[*]}   median $mn"
