@@ -116,6 +116,7 @@ pub fn run_sweep(
             row.label
         )));
     }
+    use crate::store::campaign::{campaign_section, html_files, splice_into};
     let html = html_files(output);
     let section = if html.is_empty() {
         None
@@ -127,66 +128,6 @@ pub fn run_sweep(
         splice_into(&html, &section)?;
     }
     Ok(outcome)
-}
-
-/// The HTML files among the outputs.
-pub fn html_files(output: &OutputPlan) -> Vec<&std::path::Path> {
-    output
-        .outputs
-        .iter()
-        .filter_map(|o| match (&o.dest, o.format) {
-            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The campaign section (trend and per-subnet table, src/store/campaign.rs) of a sweep.
-fn campaign_section(
-    location: &crate::store::Location,
-    row: &crate::store::SweepRow,
-    since: Option<&str>,
-    subnets: &crate::store::subnets::Subnets,
-) -> Result<String> {
-    let se = |e| Error::store(location, e);
-    let mut store = crate::store::Store::open(location).map_err(se)?;
-    let c = crate::store::campaign::campaign(&mut store, row, since, subnets).map_err(se)?;
-    Ok(crate::store::campaign::html_section(&c))
-}
-
-/// Puts the section into each rendered HTML file.
-fn splice_into(html: &[&std::path::Path], section: &str) -> Result<()> {
-    for p in html {
-        let page = std::fs::read_to_string(p).map_err(|e| Error::io_path("reading", p, e))?;
-        crate::report::write_atomically(
-            p,
-            crate::store::campaign::splice(&page, section).as_bytes(),
-        )?;
-    }
-    Ok(())
-}
-
-/// `scan -o x.html` of a recorded sweep: its HTML outputs show the campaign as `report --sweep`
-/// does, the sweep just recorded in its place.
-pub fn add_campaign(
-    store: &crate::store::StorePlan,
-    label: &str,
-    output: &OutputPlan,
-) -> Result<()> {
-    let location = &store.location;
-    let html = html_files(output);
-    if html.is_empty() {
-        return Ok(());
-    }
-    let row = {
-        let mut store =
-            crate::store::Store::open(location).map_err(|e| Error::store(location, e))?;
-        crate::store::sweep::find(store.db(), label).map_err(|e| Error::store(location, e))?
-    };
-    splice_into(
-        &html,
-        &campaign_section(location, &row, None, &store.subnets)?,
-    )
 }
 
 /// `diff` without files: two recorded sweeps (named, or the last two complete of one scope);

@@ -374,7 +374,7 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
         crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?,
         &plan.store,
     ) {
-        crate::render::add_campaign(sp, &r.label, &plan.output)?;
+        crate::store::campaign::add_campaign(sp, &r.label, &plan.output)?;
     }
     if interrupted {
         let counts = InterruptCounts {

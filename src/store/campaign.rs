@@ -356,6 +356,65 @@ pub fn splice(page: &str, section: &str) -> String {
     }
 }
 
+/// The HTML files among the outputs.
+pub fn html_files(output: &crate::report::OutputPlan) -> Vec<&std::path::Path> {
+    output
+        .outputs
+        .iter()
+        .filter_map(|o| match (&o.dest, o.format) {
+            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The campaign section (trend and per-subnet table) of a sweep.
+pub fn campaign_section(
+    location: &super::Location,
+    row: &super::SweepRow,
+    since: Option<&str>,
+    subnets: &super::subnets::Subnets,
+) -> crate::error::Result<String> {
+    let se = |e| crate::error::Error::store(location, e);
+    let mut store = super::Store::open(location).map_err(se)?;
+    let c = campaign(&mut store, row, since, subnets).map_err(se)?;
+    Ok(html_section(&c))
+}
+
+/// Puts the section into each rendered HTML file.
+pub fn splice_into(html: &[&std::path::Path], section: &str) -> crate::error::Result<()> {
+    for p in html {
+        let page = std::fs::read_to_string(p)
+            .map_err(|e| crate::error::Error::io_path("reading", p, e))?;
+        crate::report::write_atomically(p, splice(&page, section).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `scan -o x.html` of a recorded sweep: its HTML outputs show the campaign as `report --sweep`
+/// does, the sweep just recorded in its place.
+pub fn add_campaign(
+    store: &super::StorePlan,
+    label: &str,
+    output: &crate::report::OutputPlan,
+) -> crate::error::Result<()> {
+    let location = &store.location;
+    let html = html_files(output);
+    if html.is_empty() {
+        return Ok(());
+    }
+    let row = {
+        let mut store =
+            super::Store::open(location).map_err(|e| crate::error::Error::store(location, e))?;
+        super::sweep::find(store.db(), label)
+            .map_err(|e| crate::error::Error::store(location, e))?
+    };
+    splice_into(
+        &html,
+        &campaign_section(location, &row, None, &store.subnets)?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
