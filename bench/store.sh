@@ -13,14 +13,19 @@
 #  4. the store's size on disk.
 #
 #   sudo bench/store.sh           full run (~10 min)
-#   sudo bench/store.sh --save    also write bench/results-store-<date>.txt
+#   sudo bench/store.sh --save    also write bench/results-store-<date>[-<n>].txt (the next free)
 #   BENCH_WEEKS=8 bench/store.sh  fewer weeks (development)
+#   BENCH_PARTS="1" bench/store.sh   only part 1 (parts 3 and 4 need part 2's store, 2 needs 1's
+#                                    first JSON Lines file; BENCH_KEEP=1 keeps the state dir)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${SMB1SCAN_STORE_BENCH_DIR:-/tmp/smb1scan-store-bench}"
 WEEKS="${BENCH_WEEKS:-52}"
-RUNS="${BENCH_RUNS:-3}"
+RUNS="${BENCH_RUNS:-5}"
+PARTS="${BENCH_PARTS:-1 2 3 4}"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 NET=127.1.0.0/16
 SAVE=0
 [[ "${1:-}" == "--save" ]] && SAVE=1
@@ -36,8 +41,9 @@ log "building (release)"
 cargo build --release --quiet --bin smb1scan --example store_trend
 BIN="$ROOT/target/release/smb1scan"
 TREND="$ROOT/target/release/examples/store_trend"
-rm -rf "$STATE"
+[[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$STATE"
 mkdir -p "$STATE"
+rm -f "$STATE/report.txt"
 unset SMB1SCAN_STORE
 OUT="$STATE/report.txt"
 say() { printf '%s\n' "$*" | tee -a "$OUT"; }
@@ -56,12 +62,14 @@ sweep() { # label store-args...
     python3 "$ROOT/bench/measure.py" "$STATE/time-$label" -- \
         "$BIN" scan --quiet --no-config --fail-on none -p 1 "${EXTRA[@]}" "$@" \
         -o "$STATE/$label.jsonl" "$NET"
-    [[ "$(wc -l <"$STATE/$label.jsonl")" == 65536 ]] || die "$label: not 65,536 records"
+    # (Its metadata lines are no records.)
+    [[ "$(grep -vc '^{"kind":"meta"' "$STATE/$label.jsonl")" == 65536 ]] || die "$label: not 65,536 records"
     cut -d' ' -f1 "$STATE/time-$label"
 }
 say "smb1scan $("$BIN" --version | cut -d' ' -f2) $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 say "load average before the run (other work on this machine): $(cut -d" " -f1-3 /proc/loadavg)"
 say ""
+if part 1; then
 say "1. Recording cost: a /16 sweep ($NET port 1, every address RSTs; --discovery $MODE)"
 nostore=()
 store=()
@@ -69,18 +77,30 @@ for i in $(seq 1 "$RUNS"); do
     nostore+=("$(sweep "nostore-$i" --no-store)")
     store+=("$(sweep "store-$i" --store "$STATE/rec-$i.sqlite")")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mn="$(median "${nostore[@]}")"
 ms="$(median "${store[@]}")"
 say "   --no-store wall (s):  ${nostore[*]}   median $mn"
 say "   --store    wall (s):  ${store[*]}   median $ms"
 say "   recording costs: $(awk -v a="$mn" -v b="$ms" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}') of the sweep's wall time"
+# CPU time (user + sys of the process) says what the machine's other work does not blur.
+cpu() { awk '{printf "%.2f", $2 + $3}' "$STATE/time-$1"; }
+cn=(); cs=()
+for i in $(seq 1 "$RUNS"); do cn+=("$(cpu "nostore-$i")"); cs+=("$(cpu "store-$i")"); done
+mcn="$(median "${cn[@]}")"
+mcs="$(median "${cs[@]}")"
+say "   --no-store CPU (s):   ${cn[*]}   median $mcn"
+say "   --store    CPU (s):   ${cs[*]}   median $mcs   ($(awk -v a="$mcn" -v b="$mcs" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}'))"
 say ""
+for i in $(seq 2 "$RUNS"); do rm -f "$STATE/rec-$i.sqlite"* "$STATE/nostore-$i.jsonl" "$STATE/store-$i.jsonl"; done
+fi
 
 # 2. A year of weekly sweeps.
-say "2. Import: $WEEKS weekly /16 sweeps of 65,536 records into a fresh SQLite store"
 YEAR="$STATE/year.sqlite"
+if part 2; then
+rm -f "$YEAR"*
+say "2. Import: $WEEKS weekly /16 sweeps of 65,536 records into a fresh SQLite store"
 total=0
+totalcpu=0
 for w in $(seq 0 $((WEEKS - 1))); do
     python3 - "$STATE/nostore-1.jsonl" "$STATE/week.jsonl" "$w" <<'PY'
 import json, sys, datetime
@@ -89,6 +109,8 @@ day = datetime.date(2026, 1, 5) + datetime.timedelta(weeks=w)
 with open(src) as f, open(dst, "w") as o:
     for i, line in enumerate(f):
         v = json.loads(line)
+        if v.get("kind") == "meta":
+            continue
         v["scanned_at"] = f"{day}T02:00:00.000Z"
         # Every 50th address (n = its last 16 bits) had SMB1 on in week 1; host k = n / 50 is
         # fixed in week k % 52 + 2; every 10th of them comes back 4 weeks later.
@@ -106,14 +128,19 @@ PY
     python3 "$ROOT/bench/measure.py" "$STATE/time-import" -- \
         "$BIN" -q import --store "$YEAR" --sweep "2026-w$((w + 1))" --scope "$NET" "$STATE/week.jsonl"
     t="$(cut -d' ' -f1 "$STATE/time-import")"
+    c="$(awk '{print $2 + $3}' "$STATE/time-import")"
     total="$(awk -v a="$total" -v b="$t" 'BEGIN {print a + b}')"
-    printf '   week %2d: %6.2f s, %8.0f records/s\n' "$((w + 1))" "$t" "$(awk -v t="$t" 'BEGIN {print 65536 / t}')" >>"$OUT"
+    totalcpu="$(awk -v a="$totalcpu" -v b="$c" 'BEGIN {print a + b}')"
+    printf '   week %2d: %6.2f s, %8.0f records/s (CPU %5.2f s)\n' "$((w + 1))" "$t" "$(awk -v t="$t" 'BEGIN {print 65536 / t}')" "$c" >>"$OUT"
 done
 rm -f "$STATE/week.jsonl"
 say "   total: $((WEEKS * 65536)) records in $total s: $(awk -v t="$total" -v n="$((WEEKS * 65536))" 'BEGIN {printf "%.0f", n / t}') records/s (per week: see above)"
+say "   CPU time of the imports (user + sys, both threads): $totalcpu s"
 say ""
+fi
 
 # 3. Reading it back.
+if part 3; then
 say "3. On that store ($WEEKS sweeps, $((WEEKS * 65536)) records), wall time of each run:"
 timeit() { # label cmd...
     local label="$1" ts=()
@@ -132,12 +159,19 @@ say "   campaign trend + per-/24 table (examples/store_trend, in-process, includ
 say "   its host timeline:"
 "$BIN" history 127.1.1.244 --store "$YEAR" --format table | tail -n 3 | sed 's/^/     /' | tee -a "$OUT" >/dev/null
 say ""
+fi
 
 # 4. Size.
-say "4. Store size: $(du -b "$YEAR" | cut -f1) bytes for $((WEEKS * 65536)) records ($(awk -v s="$(du -b "$YEAR" | cut -f1)" -v n="$((WEEKS * 65536))" 'BEGIN {printf "%.0f", s / n}') bytes/record); one /16 sweep recorded in part 1: $(du -b "$STATE/rec-1.sqlite" | cut -f1) bytes; its JSON Lines: $(du -b "$STATE/nostore-1.jsonl" | cut -f1) bytes"
+part 4 && say "4. Store size: $(du -b "$YEAR" | cut -f1) bytes for $((WEEKS * 65536)) records ($(awk -v s="$(du -b "$YEAR" | cut -f1)" -v n="$((WEEKS * 65536))" 'BEGIN {printf "%.0f", s / n}') bytes/record); one /16 sweep recorded in part 1: $(du -b "$STATE/rec-1.sqlite" | cut -f1) bytes; its JSON Lines: $(du -b "$STATE/nostore-1.jsonl" | cut -f1) bytes"
 
 cat "$OUT"
 if [[ $SAVE == 1 ]]; then
-    cp "$OUT" "$ROOT/bench/results-store-$(date -u +%Y-%m-%d).txt"
-    log "saved bench/results-store-$(date -u +%Y-%m-%d).txt"
+    dest="$ROOT/bench/results-store-$(date -u +%Y-%m-%d).txt"
+    n=2
+    while [[ -e "$dest" ]]; do
+        dest="$ROOT/bench/results-store-$(date -u +%Y-%m-%d)-$n.txt"
+        n=$((n + 1))
+    done
+    { printf 'command: %s\n' "BENCH_PARTS=\"$PARTS\" BENCH_WEEKS=$WEEKS BENCH_RUNS=$RUNS bench/store.sh --save"; cat "$OUT"; } >"$dest"
+    log "saved ${dest#"$ROOT"/}"
 fi

@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
         let t0 = Instant::now();
         let mut s = Store::open(&loc)?;
         let row = sweep::find(s.db(), &name)?;
-        let c = campaign::campaign(&mut s, &row, None)?;
+        let c = campaign::campaign(&mut s, &row, None, &Default::default())?;
         let html = campaign::html_section(&c);
         println!(
             "run {i}: {:.1} ms ({} sweeps, {} subnets, {} bytes of HTML)",

@@ -808,9 +808,16 @@ fn report(args: ReportArgs, quiet: bool) -> anyhow::Result<u8> {
             .into());
         }
         let loc = args.store.read_location()?;
-        return Ok(
-            smb1scan::render::run_sweep(&loc, name, args.since.as_deref(), &output)?.exit_code(),
-        );
+        let site = smb1scan::config::SiteConfig::load(None, false)?;
+        let subnets = smb1scan::plan::site_subnets(&site)?;
+        return Ok(smb1scan::render::run_sweep(
+            &loc,
+            name,
+            args.since.as_deref(),
+            &subnets,
+            &output,
+        )?
+        .exit_code());
     }
     let loc = args.store.location()?;
     let outcome = smb1scan::render::run(&args.runs, &output)?;

@@ -81,6 +81,40 @@ pub struct ClientsArgs {
     /// Do not print the summary on standard error.
     #[arg(long)]
     pub no_summary: bool,
+    /// Record the run and its pairs in this SQLite file or PostgreSQL database (docs/store.md)
+    /// [default: the site config's `[store] url`, else the sweep history's default file when it
+    /// exists].
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "SMB1SCAN_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+    /// Record nothing.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+/// The store `clients` records into: a named one, or the default file when the sweep history
+/// is already kept there (a `clients` run alone starts no history).
+fn store_location(args: &ClientsArgs) -> anyhow::Result<Option<smb1scan::store::Location>> {
+    if args.no_store {
+        return Ok(None);
+    }
+    let site = match &args.store {
+        Some(_) => None,
+        None => smb1scan::config::SiteConfig::load(None, false)?.store.url,
+    };
+    if args.store.is_none() && site.is_none() {
+        return Ok(smb1scan::store::Location::default_path()
+            .filter(|p| p.is_file())
+            .map(smb1scan::store::Location::Sqlite));
+    }
+    Ok(
+        smb1scan::store::resolve(args.store.as_deref(), false, site.as_deref())
+            .map_err(|e| smb1scan::Error::usage(e.to_string()))?,
+    )
 }
 
 /// Runs `smb1scan clients`; the exit code as documented in [`CLIENTS_EXAMPLES`].
@@ -92,6 +126,33 @@ pub fn run(args: ClientsArgs, quiet: bool) -> anyhow::Result<u8> {
         args.overwrite,
     )?;
     let exclude = parse_exclusions(&args.exclude, &args.exclude_file)?;
+    // The store is opened (or refused) before any input is read.
+    let location = store_location(&args)?;
+    let mut store = match &location {
+        Some(l) => Some(smb1scan::store::Store::open(l).map_err(|e| smb1scan::Error::store(l, e))?),
+        None => None,
+    };
+    let started_at = smb1scan::report::now_rfc3339();
+    let scope = smb1scan::store::clients::ClientsScope {
+        inputs: args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        exclude: args.exclude.clone(),
+        exclude_files: args
+            .exclude_file
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        live: args
+            .interface
+            .clone()
+            .zip(args.duration.map(|d| d.as_secs())),
+        all: args.all,
+        max_flows: args.max_flows,
+        max_pairs: args.max_pairs,
+    };
     let findings = match analyse_with_live(&ClientsOptions {
         inputs: args.inputs,
         all: args.all,
@@ -110,6 +171,17 @@ pub fn run(args: ClientsArgs, quiet: bool) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     write_all(&outputs, &findings)?;
+    // After the outputs: a store that fails now is one line, and they are complete.
+    let mut lost_store = false;
+    if let (Some(st), Some(l)) = (store.as_mut(), &location) {
+        if let Err(e) = smb1scan::store::clients::record(st, &started_at, &scope, &findings) {
+            eprintln!(
+                "smb1scan clients: {}: the run is not recorded; the outputs are complete",
+                smb1scan::Error::store(l, e)
+            );
+            lost_store = true;
+        }
+    }
     let s = &findings.summary;
     if !quiet && !args.no_summary {
         for l in summary_lines(&findings) {
@@ -124,7 +196,7 @@ pub fn run(args: ClientsArgs, quiet: bool) -> anyhow::Result<u8> {
             eprintln!("smb1scan clients: {}: {}", p.input, p.problem);
         }
     }
-    if s.unreadable_inputs as usize >= s.inputs.len() {
+    if s.unreadable_inputs as usize >= s.inputs.len() || lost_store {
         return Ok(EXIT_ERROR);
     }
     let undecided = s.breaks + s.unknown > 0;

@@ -208,6 +208,10 @@ pub struct OutputSection {
 pub struct StoreSection {
     /// A SQLite file or a `postgres://` URL (as `--store`).
     pub url: Option<String>,
+    /// `[store.subnets]`: name → addresses, CIDRs or ranges; the campaign's per-subnet table
+    /// counts their hosts under the name (others by /24).
+    #[serde(default)]
+    pub subnets: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// The whole file.
@@ -340,6 +344,8 @@ impl SiteConfig {
         }
         over(&mut self.output.fail_on, top.output.fail_on);
         over(&mut self.store.url, top.store.url);
+        // A later file names more subnets, or gives a name other addresses.
+        self.store.subnets.extend(top.store.subnets);
         self.sources.extend(top.sources);
         self.origins.extend(top.origins);
         self.exclusions.extend(top.exclusions);

@@ -53,6 +53,7 @@ pub fn plan(net: &DemoNetwork, port: u16, opts: &DemoOptions) -> ScanPlan {
         location,
         label: None,
         simulated: true,
+        subnets: Default::default(),
     });
     plan
 }

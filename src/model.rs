@@ -168,8 +168,15 @@ impl HostResult {
     /// The port accepted a TCP connection (whatever came after): a host that then gives no
     /// verdict is undecided, never safe.
     pub fn port_answered(&self) -> bool {
+        self.status.answered()
+    }
+}
+
+impl HostStatus {
+    /// The port accepted a TCP connection ([`HostResult::port_answered`]).
+    pub fn answered(self) -> bool {
         matches!(
-            self.status,
+            self,
             HostStatus::Open | HostStatus::Reset | HostStatus::Timeout | HostStatus::ProtocolError
         )
     }

@@ -535,13 +535,23 @@ impl TryFrom<(ScanFlags, SiteConfig)> for ScanPlan {
                 site.store.url.as_deref(),
             )
             .map_err(|e| Error::usage(e.to_string()))?
-            .map(|location| crate::store::StorePlan {
-                location,
-                label: flags.store.sweep.clone(),
-                simulated: false,
-            }),
+            .map(|location| {
+                Ok::<_, Error>(crate::store::StorePlan {
+                    location,
+                    label: flags.store.sweep.clone(),
+                    simulated: false,
+                    subnets: site_subnets(&site)?,
+                })
+            })
+            .transpose()?,
         })
     }
+}
+
+/// The site config's `[store.subnets]`; a bad one is refused naming its file.
+pub fn site_subnets(site: &SiteConfig) -> Result<crate::store::subnets::Subnets> {
+    crate::store::subnets::Subnets::parse(&site.store.subnets)
+        .map_err(|m| site.value_error("store", "subnets", m).into())
 }
 
 /// What a rate must be, said the same way for the flag and the config key.

@@ -105,6 +105,7 @@ pub fn run_sweep(
     location: &crate::store::Location,
     name: &str,
     since: Option<&str>,
+    subnets: &crate::store::subnets::Subnets,
     output: &OutputPlan,
 ) -> Result<Outcome> {
     let se = |e| Error::store(location, e);
@@ -115,30 +116,16 @@ pub fn run_sweep(
             row.label
         )));
     }
-    let html: Vec<&std::path::Path> = output
-        .outputs
-        .iter()
-        .filter_map(|o| match (&o.dest, o.format) {
-            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
-            _ => None,
-        })
-        .collect();
+    use crate::store::campaign::{campaign_section, html_files, splice_into};
+    let html = html_files(output);
     let section = if html.is_empty() {
         None
     } else {
-        let mut store = crate::store::Store::open(location).map_err(se)?;
-        let c = crate::store::campaign::campaign(&mut store, &row, since).map_err(se)?;
-        Some(crate::store::campaign::html_section(&c))
+        Some(campaign_section(location, &row, since, subnets)?)
     };
     let outcome = render_hosts(&hosts, meta, output)?;
     if let Some(section) = section {
-        for p in html {
-            let page = std::fs::read_to_string(p).map_err(|e| Error::io_path("reading", p, e))?;
-            crate::report::write_atomically(
-                p,
-                crate::store::campaign::splice(&page, &section).as_bytes(),
-            )?;
-        }
+        splice_into(&html, &section)?;
     }
     Ok(outcome)
 }

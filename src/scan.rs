@@ -253,21 +253,23 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     // The bar steps aside (a clear and a redraw) only when a record prints on the terminal: on
     // a sweep writing files it would otherwise redraw for every host.
     let on_terminal = reports.prints_on_terminal();
-    let write = |reports: &mut ReportSet, progress: &Progress, r: &HostResult| {
+    let write = |reports: &mut ReportSet, progress: &Progress, r: HostResult| {
+        let written = if on_terminal {
+            progress.suspend(|| reports.write(&r))
+        } else {
+            reports.write(&r)
+        };
+        // The store takes the record itself: no copy on the scan's thread.
         if let Some(rec) = &recorder {
             rec.record(r);
         }
-        if on_terminal {
-            progress.suspend(|| reports.write(r))
-        } else {
-            reports.write(r)
-        }
+        written
     };
     for (name, why) in &unresolved {
         for port in &plan.ports {
             let mut r = HostResult::unresolved(name, *port, why);
             plan.probe.checks.apply(&mut r);
-            write(&mut reports, &progress, &r)?;
+            write(&mut reports, &progress, r)?;
         }
     }
     let popts = Arc::new(plan.probe.clone());
@@ -281,11 +283,11 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     // which checks ran.
     let on_result = |mut r: HostResult| {
         plan.probe.checks.apply(&mut r);
-        write(&mut reports, &progress, &r)?;
         let s = skipped.get();
         progress.skip(s - counted_skips);
         counted_skips = s;
         progress.record(&r);
+        write(&mut reports, &progress, r)?;
         Ok::<(), Error>(())
     };
     let summary = if syn {
@@ -368,7 +370,12 @@ async fn run_async(plan: &ScanPlan) -> Result<Outcome> {
     };
     meta.interrupted = interrupted;
     reports.finish(&meta, outcome.exit_code())?;
-    crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?;
+    if let (Some(r), Some(sp)) = (
+        crate::store::recorder::finish_scan(recorder, plan, &meta, !interrupted)?,
+        &plan.store,
+    ) {
+        crate::store::campaign::add_campaign(sp, &r.label, &plan.output)?;
+    }
     if interrupted {
         let counts = InterruptCounts {
             total,

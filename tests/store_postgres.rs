@@ -304,3 +304,54 @@ fn a_newer_schema_is_refused_and_no_password_is_stored() {
     assert!(err(&o).contains("version 99"), "{}", err(&o));
     assert!(!dir.join("b.jsonl").exists());
 }
+
+#[test]
+fn clients_runs_are_recorded_in_postgresql() {
+    let Some(admin) = server() else { return };
+    let url = fresh_db(&admin, "smb1scan_t_clients");
+    let dir = scratch_dir("pg-clients");
+    std::fs::write(
+        dir.join("audit.xml"),
+        common::audit_xml(&[("FS01", "10.20.30.40"), ("FS02", "10.20.30.40")]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..2 {
+        // SMB1SCAN_STORE names the database, as for scan.
+        let o = run(
+            &dir,
+            &url,
+            &["clients", "audit.xml", "-o", "c.jsonl", "--overwrite"],
+        );
+        assert_eq!(o.status.code(), Some(3), "unknown pairs: {}", err(&o));
+    }
+    let runs = query(
+        &url,
+        "SELECT pairs, unknown, complete, scope FROM client_runs ORDER BY id",
+    );
+    assert_eq!(runs.len(), 2, "one row per run");
+    for r in &runs {
+        assert_eq!(
+            (r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)),
+            (2, 2, 1)
+        );
+        assert!(r.get::<_, String>(3).contains("audit.xml"));
+    }
+    let pairs = query(
+        &url,
+        "SELECT p.server, p.client, p.verdict FROM client_pairs p
+         JOIN client_runs r ON r.id = p.run_id WHERE r.id = (SELECT MAX(id) FROM client_runs)
+         ORDER BY p.server",
+    );
+    let got: Vec<(String, String, String)> = pairs
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("FS01", "10.20.30.40", "unknown"),
+            ("FS02", "10.20.30.40", "unknown")
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    );
+}

@@ -632,3 +632,154 @@ fn a_shard_left_running_elsewhere_is_taken_over_only_by_resume() {
         (Some("complete"), Some(20))
     );
 }
+
+#[test]
+fn a_recorded_scan_shows_the_campaign_in_its_html_report() {
+    let dir = scratch_dir("store-scan-html");
+    let html = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    for (out, sweeps) in [("a.html", "1 sweep "), ("b.html", "2 sweeps ")] {
+        let o = run(
+            &dir,
+            &[&QUICK[..], &["--store", "s.sqlite", "-o", out]].concat(),
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let page = html(out);
+        assert!(
+            page.contains(&format!("Campaign: {sweeps}of this scope")),
+            "{out}: no campaign of {sweeps}"
+        );
+        assert!(page.contains("<svg id=\"trend\"") && page.contains("id=\"campaign-subnets\""));
+        // After the summary, before the remediation plan, as in `report --sweep`.
+        assert!(page.find("id=\"campaign\"") < page.find("<h2 id=\"plan\">").or(Some(usize::MAX)));
+    }
+    // Nothing recorded, no campaign.
+    let o = run(
+        &dir,
+        &[&QUICK[..], &["--no-store", "-o", "c.html"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = html("c.html");
+    assert!(page.contains("</html>") && !page.contains("id=\"campaign\""));
+}
+
+#[test]
+fn the_campaign_table_uses_the_site_configs_subnet_names() {
+    let dir = scratch_dir("store-subnets");
+    let s = "--store=h.sqlite";
+    for (f, w) in [("baseline.jsonl", "w1"), ("current.jsonl", "w2")] {
+        let o = run(&dir, &["import", &fixture(f), "--sweep", w, s]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let conf = dir.join("xdg-config/smb1scan");
+    std::fs::create_dir_all(&conf).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        conf.join("config.toml"),
+        "[store.subnets]\n\"ICU\" = [\"10.20.1.0/25\"]\n\"Radiology\" = [\"10.20.2.0-10.20.2.255\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&dir, &["report", "--sweep", "w2", s, "-o", "r.html"]);
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    let page = std::fs::read_to_string(dir.join("r.html")).unwrap_or_else(|e| panic!("{e}"));
+    let table = page
+        .split("id=\"campaign-subnets\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no subnet table"));
+    // Named subnets first, by name; the hosts outside them by /24.
+    let icu = table.find("<td>ICU</td>");
+    let rad = table.find("<td>Radiology</td>");
+    let other = table.find("<td>10.20.3.0/24</td>");
+    assert!(icu.is_some() && icu < rad && rad < other, "{table}");
+    assert!(
+        !table.contains("10.20.1.0/24") && !table.contains("10.20.2.0/24"),
+        "{table}"
+    );
+    // A subnet that names no addresses is refused with its file.
+    std::fs::write(
+        conf.join("config.toml"),
+        "[store.subnets]\n\"ICU\" = [\"pump-7.ward\"]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let o = run(&dir, &["report", "--sweep", "w2", s, "-o", "r2.html"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("config.toml") && e.contains("subnets") && e.contains("pump-7.ward"),
+        "{e}"
+    );
+}
+
+#[test]
+fn clients_runs_are_recorded_where_the_sweep_history_is() {
+    let dir = scratch_dir("store-clients");
+    std::fs::write(
+        dir.join("audit.xml"),
+        common::audit_xml(&[("FS01", "10.20.30.40"), ("FS01", "10.20.30.41")]),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let default = dir.join("xdg/smb1scan/history.sqlite");
+    // No store named and no history kept yet: nothing recorded, no store started.
+    let o = run(&dir, &["clients", "audit.xml", "-o", "a.jsonl"]);
+    assert_eq!(o.status.code(), Some(3), "unknown pairs: {}", stderr(&o));
+    assert!(!default.exists());
+    // A named store: the run with its scope and counts, and its pairs.
+    let o = run(
+        &dir,
+        &[
+            "clients",
+            "audit.xml",
+            "--exclude",
+            "10.9.9.9",
+            "--store",
+            "c.sqlite",
+            "-o",
+            "b.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let c = dir.join("c.sqlite");
+    assert_eq!(
+        q(
+            &c,
+            "SELECT pairs, unknown, breaks, complete, json_extract(scope, '$.inputs[0]'),
+                    json_extract(scope, '$.exclude[0]'), json_extract(summary, '$.smb1_audit_events')
+             FROM client_runs"
+        ),
+        vec![["2", "2", "0", "1", "audit.xml", "10.9.9.9", "2"].map(String::from).to_vec()]
+    );
+    assert_eq!(
+        q(&c, "SELECT server, client, verdict, json_extract(record, '$.reason') FROM client_pairs ORDER BY client"),
+        vec![
+            ["FS01", "10.20.30.40", "unknown", "log-without-dialects"].map(String::from).to_vec(),
+            ["FS01", "10.20.30.41", "unknown", "log-without-dialects"].map(String::from).to_vec(),
+        ]
+    );
+    // Once a scan keeps the history in the default store, clients records there too; not with
+    // --no-store.
+    let o = run(&dir, &QUICK);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for extra in [None, Some("--no-store")] {
+        let mut args = vec!["clients", "audit.xml", "-o", "-", "--format", "jsonl"];
+        args.extend(extra);
+        let o = run(&dir, &args);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    }
+    assert_eq!(
+        q(&default, "SELECT COUNT(*) FROM client_runs"),
+        vec![vec!["1".to_string()]]
+    );
+    // A store that cannot be opened is refused before any input is read.
+    std::fs::create_dir_all(dir.join("adir")).unwrap_or_else(|e| panic!("{e}"));
+    let o = run(
+        &dir,
+        &["clients", "audit.xml", "--store", "adir", "-o", "z.jsonl"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("adir") && !dir.join("z.jsonl").exists(),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,7 +1,7 @@
 //! The campaign as a picture, for the HTML report of a recorded sweep (`report --sweep`): an
 //! inline SVG trend of SMB1 on, vulnerable, DoublePulsar and undecided per sweep (every sweep of
-//! the same scope up to this one, or those since `--since`), and a table per /24 (IPv6: /64) of
-//! exposed hosts now vs the first sweep, fixed and new since the last sweep, and the median days
+//! the same scope up to this one, or those since `--since`), and a table per subnet (the site
+//! config's names, else /24; IPv6: /64) of exposed hosts now vs the first sweep, fixed and new since the last sweep, and the median days
 //! from first seen exposed to fixed. Self-contained: no script, no fetch.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::db::Val;
+use super::subnets::{SubnetKey, Subnets};
 use super::sweep::{SweepRow, SweepStatus};
 use super::timeline::{self, Exposure};
 use super::{Store, StoreError};
@@ -40,46 +41,19 @@ pub struct Campaign {
     pub subnets: Vec<SubnetRow>,
 }
 
-/// The subnet a host is counted in.
-pub fn subnet_of(ip: &IpAddr) -> Option<String> {
-    match ip {
-        IpAddr::V4(v) if !v.is_unspecified() => {
-            let o = v.octets();
-            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
-        }
-        IpAddr::V6(v) if !v.is_unspecified() => {
-            let s = v.segments();
-            Some(format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3]))
-        }
-        _ => None,
-    }
-}
-
 /// The table from each host's exposure per sweep (`None`: not in that sweep) and the sweeps'
 /// times. Hosts never exposed change no column, so callers may leave them out.
 pub fn subnet_rows(
     times: &[chrono::DateTime<chrono::Utc>],
     hosts: &[(IpAddr, Vec<Option<Exposure>>)],
+    subnets: &Subnets,
 ) -> Vec<SubnetRow> {
-    // (family, network part for numeric order, name) -> the row and its hosts' days to a fix.
-    type Key = (u8, Vec<u16>, String);
-    let mut by: BTreeMap<Key, (SubnetRow, Vec<f64>)> = BTreeMap::new();
+    // The subnet's sort key and name -> the row and its hosts' days to a fix.
+    let mut by: BTreeMap<SubnetKey, (SubnetRow, Vec<f64>)> = BTreeMap::new();
     let n = times.len();
     for (ip, seq) in hosts {
-        let Some(net) = subnet_of(ip) else { continue };
-        // Sort numerically: 10.2.x before 10.10.x.
-        let key = match ip {
-            IpAddr::V4(v) => (
-                4,
-                v.octets().iter().take(3).map(|&b| u16::from(b)).collect(),
-                net.clone(),
-            ),
-            IpAddr::V6(v) => (
-                6,
-                v.segments().iter().take(4).copied().collect(),
-                net.clone(),
-            ),
-        };
+        let Some(key) = subnets.of(ip) else { continue };
+        let net = key.1.clone();
         let e = by.entry(key).or_insert_with(|| {
             (
                 SubnetRow {
@@ -133,6 +107,7 @@ pub fn campaign(
     store: &mut Store,
     current: &SweepRow,
     since: Option<&str>,
+    subnets: &Subnets,
 ) -> Result<Campaign, StoreError> {
     let points: Vec<SweepRow> = super::sweep::list(store.db())?
         .into_iter()
@@ -146,20 +121,17 @@ pub fn campaign(
     let ids: Vec<i64> = points.iter().map(|p| p.id).collect();
     let index: BTreeMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let marks = vec!["?"; ids.len()].join(",");
-    let mut params: Vec<Val> = ids.iter().map(|i| Val::i(*i)).collect();
-    params.extend(ids.iter().map(|i| Val::i(*i)));
-    // Only hosts exposed in some sweep change the table: read those, in every sweep.
+    let params: Vec<Val> = ids.iter().map(|i| Val::i(*i)).collect();
+    // The records with a verdict, from the partial index alone (schema version 2): a host
+    // without one in a sweep counts as undecided there, as a missing one does.
     let rows = if ids.is_empty() {
         Vec::new()
     } else {
         store.db().query(
             &format!(
-                "SELECT r.sweep_id, r.ip, r.port, r.smb1, r.ms17, r.doublepulsar, r.status
-                 FROM (SELECT DISTINCT ip, port FROM records
-                       WHERE sweep_id IN ({marks}) AND name = ''
-                       AND (smb1 = 1 OR ms17 = 'vulnerable' OR doublepulsar = 'present')) e
-                 JOIN records r ON r.ip = e.ip AND r.port = e.port AND r.name = ''
-                 WHERE r.sweep_id IN ({marks})"
+                "SELECT sweep_id, ip, port, smb1, ms17, doublepulsar FROM records
+                 WHERE sweep_id IN ({marks}) AND name = '' AND {}",
+                super::schema::VERDICT_ROWS
             ),
             &params,
         )?
@@ -178,13 +150,15 @@ pub fn campaign(
             *slot = Some(e);
         }
     }
+    // Only hosts exposed in some sweep change the table.
+    hosts.retain(|_, seq| seq.contains(&Some(Exposure::Exposed)));
     let hosts: Vec<(IpAddr, Vec<Option<Exposure>>)> = hosts
         .into_iter()
         .filter_map(|((ip, _), seq)| Some((ip.parse().ok()?, seq)))
         .collect();
     let times: Vec<_> = points.iter().map(|p| parse_time(&p.started_at)).collect();
     Ok(Campaign {
-        subnets: subnet_rows(&times, &hosts),
+        subnets: subnet_rows(&times, &hosts, subnets),
         points,
     })
 }
@@ -382,6 +356,65 @@ pub fn splice(page: &str, section: &str) -> String {
     }
 }
 
+/// The HTML files among the outputs.
+pub fn html_files(output: &crate::report::OutputPlan) -> Vec<&std::path::Path> {
+    output
+        .outputs
+        .iter()
+        .filter_map(|o| match (&o.dest, o.format) {
+            (crate::report::Destination::File(p), crate::report::Format::Html) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The campaign section (trend and per-subnet table) of a sweep.
+pub fn campaign_section(
+    location: &super::Location,
+    row: &super::SweepRow,
+    since: Option<&str>,
+    subnets: &super::subnets::Subnets,
+) -> crate::error::Result<String> {
+    let se = |e| crate::error::Error::store(location, e);
+    let mut store = super::Store::open(location).map_err(se)?;
+    let c = campaign(&mut store, row, since, subnets).map_err(se)?;
+    Ok(html_section(&c))
+}
+
+/// Puts the section into each rendered HTML file.
+pub fn splice_into(html: &[&std::path::Path], section: &str) -> crate::error::Result<()> {
+    for p in html {
+        let page = std::fs::read_to_string(p)
+            .map_err(|e| crate::error::Error::io_path("reading", p, e))?;
+        crate::report::write_atomically(p, splice(&page, section).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `scan -o x.html` of a recorded sweep: its HTML outputs show the campaign as `report --sweep`
+/// does, the sweep just recorded in its place.
+pub fn add_campaign(
+    store: &super::StorePlan,
+    label: &str,
+    output: &crate::report::OutputPlan,
+) -> crate::error::Result<()> {
+    let location = &store.location;
+    let html = html_files(output);
+    if html.is_empty() {
+        return Ok(());
+    }
+    let row = {
+        let mut store =
+            super::Store::open(location).map_err(|e| crate::error::Error::store(location, e))?;
+        super::sweep::find(store.db(), label)
+            .map_err(|e| crate::error::Error::store(location, e))?
+    };
+    splice_into(
+        &html,
+        &campaign_section(location, &row, None, &store.subnets)?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,7 +445,7 @@ mod tests {
             ),
             (ip("0.0.0.0"), vec![Some(Exposed), None, None]),
         ];
-        let rows = subnet_rows(&times, &hosts);
+        let rows = subnet_rows(&times, &hosts, &Subnets::default());
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].subnet, "10.2.0.0/24", "numeric order");
         assert_eq!(
@@ -432,7 +465,11 @@ mod tests {
         );
         assert_eq!(rows[1].median_days_to_fix, None);
         // One sweep: nothing is "since the last".
-        let one = subnet_rows(&times[..1], &[(ip("10.2.0.5"), vec![Some(Exposed)])]);
+        let one = subnet_rows(
+            &times[..1],
+            &[(ip("10.2.0.5"), vec![Some(Exposed)])],
+            &Subnets::default(),
+        );
         assert_eq!(
             (one[0].now, one[0].fixed_since_last, one[0].new_since_last),
             (1, 0, 0)

@@ -148,7 +148,7 @@ impl Db {
         let c = rusqlite::Connection::open(path).map_err(sq)?;
         c.busy_timeout(Duration::from_secs(30)).map_err(sq)?;
         c.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
+            "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;",
         )
         .map_err(sq)?;
         Ok(Db {

@@ -170,11 +170,13 @@ pub struct TimelineRow {
 pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, StoreError> {
     let rows = store.db().query(
         "SELECT s.label, s.started_at, s.status, s.simulated, r.record
-         FROM records r JOIN sweeps s ON s.id = r.sweep_id
-         WHERE r.ip = ? AND (? = '' OR r.name = ?)
+         FROM sweeps s CROSS JOIN records r
+         WHERE r.sweep_id = s.id AND r.ip = ? AND (? = '' OR r.name = ?)
          ORDER BY r.port, r.name, s.started_at, s.id",
         // An address, or a name that did not resolve (its records have the address 0.0.0.0);
-        // either way the lookup is on the index that starts with the address.
+        // either way one lookup per sweep in the primary key (sweep, address, …): the store
+        // keeps no index by address alone, which cost every write a random page. CROSS JOIN
+        // keeps SQLite's planner from scanning every record instead.
         &match host.parse::<std::net::IpAddr>() {
             Ok(ip) => [Val::t(ip.to_string()), Val::t(""), Val::t("")],
             Err(_) => [Val::t("0.0.0.0"), Val::t(host), Val::t(host)],
@@ -427,26 +429,32 @@ fn document_meta(path: &Path) -> Option<ScanMeta> {
 
 /// Records per batch handed from the reader to the writer.
 const IMPORT_BATCH: usize = 4096;
+/// Records per transaction of an import. Records come in address order of no kind, so each
+/// transaction dirties most of the sweep's pages of the primary key: a commit per 4,096 wrote
+/// them again and again (twice: the WAL, then the checkpoint).
+const IMPORT_TRANSACTION: usize = 65_536;
 
 /// Reads every file's records (as `report` reads them: a truncated last line is skipped with a
-/// warning, any other bad line is an error) and sends them with their stored JSON, in batches.
+/// warning, any other bad line is an error) and sends them as rows ready to write, in batches.
+/// A line of this smb1scan's schema becomes a row without building the record (most of an
+/// import's time was reading every record whole and writing it out again); older ones are
+/// read whole and upgraded.
 fn read_prepared(
     files: &[PathBuf],
-    tx: &std::sync::mpsc::SyncSender<Vec<(HostResult, String)>>,
+    tx: &std::sync::mpsc::SyncSender<Vec<sweep::Row>>,
 ) -> crate::error::Result<()> {
     use std::io::BufRead as _;
-    let prep = |h: HostResult| -> crate::error::Result<(HostResult, String)> {
-        let j = sweep::compact_json(&h).map_err(|e| crate::error::Error::Json {
+    let row = |h: HostResult| -> crate::error::Result<sweep::Row> {
+        sweep::Row::of(&sweep::without_derived(h)).map_err(|e| crate::error::Error::Json {
             what: "storing a record".into(),
             source: serde_json::Error::io(std::io::Error::other(e.to_string())),
-        })?;
-        Ok((h, j))
+        })
     };
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     for f in files {
         if document_meta(f).is_some() {
             for h in crate::report::input::read_results(f)? {
-                batch.push(prep(h)?);
+                batch.push(row(h)?);
                 if batch.len() >= IMPORT_BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
                     return Ok(());
                 }
@@ -482,11 +490,22 @@ fn read_prepared(
             {
                 continue;
             }
-            match serde_json::from_str::<HostResult>(text) {
-                Ok(mut h) => {
-                    h.upgrade();
-                    batch.push(prep(h)?)
-                }
+            // A current line as it is; an older one read whole and upgraded.
+            let parsed = sweep::Row::of_line(text).and_then(|fast| match fast {
+                Some(r) => Ok(r),
+                None => serde_json::from_str::<HostResult>(text)
+                    .map(|mut h| {
+                        h.upgrade();
+                        h
+                    })
+                    .and_then(|h| {
+                        row(h).map_err(|e| {
+                            serde_json::Error::io(std::io::Error::other(e.to_string()))
+                        })
+                    }),
+            });
+            match parsed {
+                Ok(r) => batch.push(r),
                 Err(e) if !line.ends_with('\n') => pending = Some((no, e)),
                 Err(source) => {
                     return Err(crate::error::Error::Json {
@@ -600,27 +619,53 @@ pub fn import(
         meta: meta.clone(),
     };
     let part = sweep::begin_part(store.db(), &start).map_err(se)?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(HostResult, String)>>(4);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<sweep::Row>>(4);
     let reader = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_prepared(files, &tx));
         let mut n = 0usize;
         let mut first: Option<String> = None;
         let mut last: Option<String> = None;
-        let mut failed = None;
+        let mut failed: Option<StoreError> = None;
+        // Rows written in the open transaction.
+        let mut in_tx = 0usize;
         for chunk in rx {
-            for (h, _) in &chunk {
-                if first.as_ref().map_or(true, |f| *f > h.scanned_at) {
-                    first = Some(h.scanned_at.clone());
+            for r in &chunk {
+                if first.as_ref().map_or(true, |f| *f > r.scanned_at) {
+                    first = Some(r.scanned_at.clone());
                 }
-                if last.as_ref().map_or(true, |l| *l < h.scanned_at) {
-                    last = Some(h.scanned_at.clone());
+                if last.as_ref().map_or(true, |l| *l < r.scanned_at) {
+                    last = Some(r.scanned_at.clone());
                 }
             }
             n += chunk.len();
-            let items: Vec<(&HostResult, &str)> =
-                chunk.iter().map(|(h, j)| (h, j.as_str())).collect();
-            if failed.is_none() {
-                failed = sweep::put_prepared(store.db(), part.sweep_id, &items).err();
+            if failed.is_some() {
+                continue;
+            }
+            let db = store.db();
+            let r = (|| {
+                if in_tx == 0 {
+                    db.begin()?;
+                }
+                for row in &chunk {
+                    sweep::put_one(db, part.sweep_id, row)?;
+                }
+                in_tx += chunk.len();
+                if in_tx >= IMPORT_TRANSACTION {
+                    in_tx = 0;
+                    db.commit()?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                db.rollback();
+                in_tx = 0;
+                failed = Some(e);
+            }
+        }
+        if in_tx > 0 && failed.is_none() {
+            if let Err(e) = store.db().commit() {
+                store.db().rollback();
+                failed = Some(e);
             }
         }
         let read = reader.join().unwrap_or_else(|_| {

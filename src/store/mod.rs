@@ -11,11 +11,13 @@
 //! - [`history`]: `smb1scan history`, `import`, and the store side of `report` and `diff`.
 
 pub mod campaign;
+pub mod clients;
 pub mod db;
 pub mod history;
 pub mod location;
 pub mod recorder;
 pub mod schema;
+pub mod subnets;
 pub mod sweep;
 pub mod timeline;
 
@@ -35,6 +37,8 @@ pub struct StorePlan {
     pub label: Option<String>,
     /// The hosts are simulated (`demo`).
     pub simulated: bool,
+    /// The site config's named subnets, for the campaign in an HTML output.
+    pub subnets: subnets::Subnets,
 }
 
 /// The store the flags and the site config ask for: `--no-store` → none; `--store LOC`; the

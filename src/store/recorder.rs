@@ -5,20 +5,33 @@
 //! full, and [`Recorder::finish`] returns the first error for one clear line at the end.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::sweep::{self, Part, SweepStart, SweepStatus};
 use super::{Location, Store, StoreError};
 use crate::model::HostResult;
 
-/// Records queued ahead of the store thread (a few megabytes at most).
-const QUEUE: usize = 8192;
+/// Hand-offs queued ahead of the store thread (QUEUE × HANDOFF records, a few megabytes).
+const QUEUE: usize = 32;
+/// Records handed to the store thread at once: a send per record woke the thread for each
+/// (a futex wake and two context switches per host, more than the row's insert).
+const HANDOFF: usize = 256;
+/// Longest a record waits on the scan's side before it is handed over (checked when the next
+/// record comes, and at the end).
+const HANDOFF_AGE: Duration = Duration::from_millis(100);
 /// Most records in one transaction.
-const BATCH: usize = 4096;
+const BATCH: usize = 32_768;
+/// Longest a record waits for its transaction. A commit per few records (the store keeping up
+/// with a fast sweep) rewrote the same pages into the WAL again and again (records come in no
+/// address order: each commit dirties most of the sweep's primary-key pages); a record the store
+/// has not written yet when the process is killed is in the JSON Lines file, and `--resume`
+/// records it again.
+const LINGER: Duration = Duration::from_secs(1);
 
 enum Msg {
-    Record(Box<HostResult>),
+    Records(Vec<HostResult>),
     /// The finished records of an existing JSON Lines file (`--resume`), so that a record the
     /// file has but the store missed (kill -9 between the two writes) is not lost.
     File(PathBuf),
@@ -44,6 +57,8 @@ pub struct Recorded {
 /// A run's handle on the store thread.
 pub struct Recorder {
     tx: Option<SyncSender<Msg>>,
+    /// Records not handed over yet, and when the first of them came.
+    pending: std::cell::RefCell<(Vec<HostResult>, Option<Instant>)>,
     handle: Option<JoinHandle<Result<Option<Recorded>, StoreError>>>,
     /// The sweep's label.
     pub label: String,
@@ -93,15 +108,35 @@ impl Recorder {
         };
         Ok(Recorder {
             tx: Some(tx),
+            pending: Default::default(),
             handle: Some(handle),
             label,
         })
     }
 
-    /// Queues a record (waits when the store is far behind).
-    pub fn record(&self, h: &HostResult) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Record(Box::new(h.clone())));
+    /// Queues a record (waits when the store is far behind). The record moves: a copy per
+    /// host on the scan's own thread was most of what recording cost it.
+    pub fn record(&self, h: HostResult) {
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            p.0.push(h);
+            let since = *p.1.get_or_insert_with(Instant::now);
+            p.0.len() >= HANDOFF || since.elapsed() >= HANDOFF_AGE
+        };
+        if full {
+            self.hand_over();
+        }
+    }
+
+    /// Sends the records not handed over yet.
+    fn hand_over(&self) {
+        let batch = {
+            let mut p = self.pending.borrow_mut();
+            p.1 = None;
+            std::mem::take(&mut p.0)
+        };
+        if let (Some(tx), false) = (&self.tx, batch.is_empty()) {
+            let _ = tx.send(Msg::Records(batch));
         }
     }
 
@@ -115,6 +150,7 @@ impl Recorder {
     /// Ends the part (complete or interrupted), waits for every record to be written, and
     /// returns the sweep's state, or the first error the store met.
     pub fn finish(mut self, complete: bool, meta: &str) -> Result<Option<Recorded>, StoreError> {
+        self.hand_over();
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Msg::Finish {
                 complete,
@@ -148,58 +184,112 @@ impl Recorder {
 impl Drop for Recorder {
     /// A run that ended on an error: the channel closes and the part is marked interrupted.
     fn drop(&mut self) {
+        self.hand_over();
         self.tx.take();
         let _ = self.join();
     }
 }
 
+/// The transaction the store thread has open: when it began, and its records so far.
+struct Open {
+    since: Instant,
+    records: usize,
+}
+
+/// Commits the open transaction, if any; a failure rolls it back and is kept.
+fn commit(store: &mut Store, open: &mut Option<Open>, failed: &mut Option<StoreError>) {
+    if open.take().is_some() {
+        if let Err(e) = store.db().commit() {
+            store.db().rollback();
+            failed.get_or_insert(e);
+        }
+    }
+}
+
 fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorded>, StoreError> {
     let mut failed: Option<StoreError> = None;
-    let mut batch: Vec<HostResult> = Vec::with_capacity(BATCH);
     let mut end: Option<(bool, String, String)> = None;
     let mut discard = false;
     let location = store.location().display();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(m) = next.take() {
-            match m {
-                Msg::Record(h) => batch.push(*h),
-                Msg::File(p) => {
-                    if failed.is_none() {
-                        if let Err(e) = put_file(&mut store, &part, &p) {
-                            failed = Some(e);
+    // Records are written as they come, into a transaction committed after BATCH records or
+    // LINGER: no record waits in memory, and the scan never waits for a commit.
+    let mut open: Option<Open> = None;
+    loop {
+        let msg = match &open {
+            Some(o) => match rx
+                .recv_timeout((o.since + LINGER).saturating_duration_since(Instant::now()))
+            {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            },
+        };
+        match msg {
+            Some(Msg::Records(hosts)) => {
+                for h in &hosts {
+                    // After a failure the records are drained unwritten: the outputs have them.
+                    if failed.is_some() {
+                        break;
+                    }
+                    if open.is_none() {
+                        match store.db().begin() {
+                            Ok(()) => {
+                                open = Some(Open {
+                                    since: Instant::now(),
+                                    records: 0,
+                                })
+                            }
+                            Err(e) => failed = Some(e),
+                        }
+                    }
+                    if let Some(o) = &mut open {
+                        let put = sweep::Row::of(h)
+                            .and_then(|row| sweep::put_one(store.db(), part.sweep_id, &row));
+                        match put {
+                            Ok(()) => o.records += 1,
+                            Err(e) => {
+                                store.db().rollback();
+                                open = None;
+                                failed = Some(e);
+                            }
                         }
                     }
                 }
-                Msg::Finish {
-                    complete,
-                    finished_at,
-                    meta,
-                } => {
-                    end = Some((complete, finished_at, meta));
-                }
-                Msg::Discard => discard = true,
             }
-            if end.is_some() || discard || batch.len() >= BATCH {
+            Some(Msg::File(p)) => {
+                commit(&mut store, &mut open, &mut failed);
+                if failed.is_none() {
+                    if let Err(e) = put_file(&mut store, &part, &p) {
+                        failed = Some(e);
+                    }
+                }
+            }
+            Some(Msg::Finish {
+                complete,
+                finished_at,
+                meta,
+            }) => {
+                end = Some((complete, finished_at, meta));
                 break;
             }
-            next = match rx.try_recv() {
-                Ok(m) => Some(m),
-                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
-            };
-        }
-        if !batch.is_empty() {
-            if failed.is_none() {
-                if let Err(e) = sweep::put_records(store.db(), part.sweep_id, &batch) {
-                    failed = Some(e);
-                }
+            Some(Msg::Discard) => {
+                discard = true;
+                break;
             }
-            batch.clear();
+            None => {}
         }
-        if end.is_some() || discard {
-            break;
+        if open
+            .as_ref()
+            .is_some_and(|o| o.records >= BATCH || o.since.elapsed() >= LINGER)
+        {
+            commit(&mut store, &mut open, &mut failed);
         }
     }
+    commit(&mut store, &mut open, &mut failed);
     if discard {
         sweep::discard_part(store.db(), &part)?;
         return Ok(None);
@@ -227,6 +317,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
 
 /// The finished records of a JSON Lines file, in batches.
 fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<(), StoreError> {
+    const BATCH: usize = 4096;
     use std::io::BufRead as _;
     let f = std::fs::File::open(path).map_err(|source| StoreError::Io {
         what: format!("reading {}", path.display()),
@@ -243,7 +334,7 @@ fn put_file(store: &mut Store, part: &Part, path: &std::path::Path) -> Result<()
         // (A metadata line is no record and does not parse as one.)
         if let Ok(mut h) = serde_json::from_str::<HostResult>(&line) {
             h.upgrade();
-            batch.push(h);
+            batch.push(sweep::without_derived(h));
         }
         if batch.len() >= BATCH {
             sweep::put_records(store.db(), part.sweep_id, &batch)?;
@@ -323,15 +414,16 @@ pub fn meta_json(meta: &crate::report::ScanMeta, simulated: bool) -> String {
     v.to_string()
 }
 
-/// Ends a scan's part; a store that failed is one error naming what is safe.
+/// Ends a scan's part; a store that failed is one error naming what is safe. What was recorded,
+/// if anything.
 pub fn finish_scan(
     rec: Option<Recorder>,
     plan: &crate::plan::ScanPlan,
     meta: &crate::report::ScanMeta,
     complete: bool,
-) -> crate::error::Result<()> {
+) -> crate::error::Result<Option<Recorded>> {
     let (Some(rec), Some(sp)) = (rec, &plan.store) else {
-        return Ok(());
+        return Ok(None);
     };
     match rec.finish(complete, &meta_json(meta, sp.simulated)) {
         Ok(Some(r)) => {
@@ -341,9 +433,9 @@ pub fn finish_scan(
                 r.status.as_str(),
                 r.location
             );
-            Ok(())
+            Ok(Some(r))
         }
-        Ok(None) => Ok(()),
+        Ok(None) => Ok(None),
         Err(e) => Err(crate::error::Error::store(
             &sp.location,
             StoreError::Lost {

@@ -10,7 +10,7 @@ use super::db::{Db, Kind, Val};
 use super::StoreError;
 
 /// The schema version this smb1scan writes.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 3;
 
 /// Migration `i` brings the store from version `i` to `i + 1`. `{ID}` is the backend's
 /// auto-numbered key.
@@ -78,10 +78,64 @@ const MIGRATIONS: &[&str] = &[
         WHERE t.sweep_started_at = (
             SELECT MAX(s2.started_at) FROM records r2 JOIN sweeps s2 ON s2.id = r2.sweep_id
             WHERE r2.ip = t.ip AND r2.port = t.port AND r2.name = t.name);",
+    // 2: cheaper writes, fast campaign (issue 17's costs). An index by address alone took a
+    // random page per record written, so a year's store wrote at a few thousand records/s:
+    // `history HOST` now looks the address up in each sweep's part of the primary key. One
+    // partial index holds the key columns of the records with something to say (SMB1 on, a
+    // decided or vulnerable MS17-010 verdict, DoublePulsar, undecided), ordered by sweep so a
+    // sweep's writes stay together: the campaign and the sweep's counts read it alone.
+    // CREATE INDEX fills it from the records already there.
+    "DROP VIEW latest_record;
+    DROP VIEW host_timeline;
+    DROP INDEX records_host;
+    DROP INDEX records_exposed;
+    CREATE INDEX records_verdicts ON records (sweep_id, ip, port, name, smb1, ms17, doublepulsar, undecided)
+        WHERE {VERDICT_ROWS};
+    CREATE VIEW host_timeline AS
+        SELECT r.ip, r.port, r.name, s.label, s.started_at AS sweep_started_at, s.status AS sweep_status,
+               s.simulated, r.scanned_at, r.status, r.smb1, r.ms17, r.doublepulsar, r.undecided, r.risk,
+               r.record
+        FROM sweeps s CROSS JOIN records r WHERE r.sweep_id = s.id;
+    CREATE VIEW latest_record AS
+        SELECT ip, port, name, label, sweep_started_at, sweep_status, simulated, scanned_at, status,
+               smb1, ms17, doublepulsar, undecided, risk, record
+        FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.ip, t.port, t.name
+                                              ORDER BY t.sweep_started_at DESC) AS newest
+              FROM host_timeline t) x
+        WHERE newest = 1;",
+    // 3: the results of `smb1scan clients` (issue 19): each run with its scope and summary, and
+    // the (server, client) pairs it listed.
+    "CREATE TABLE client_runs (
+        id {ID},
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        complete BIGINT NOT NULL,
+        pairs BIGINT NOT NULL,
+        breaks BIGINT NOT NULL,
+        falls_back BIGINT NOT NULL,
+        unknown BIGINT NOT NULL,
+        smb2_only BIGINT NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE TABLE client_pairs (
+        run_id BIGINT NOT NULL REFERENCES client_runs (id),
+        server TEXT NOT NULL,
+        client TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, server, client)
+    );
+    CREATE INDEX client_pairs_server ON client_pairs (server, client);",
 ];
 
+/// The records `records_verdicts` holds. A query reads that index only when its WHERE has
+/// this very text (SQLite's rule for partial indexes), so every such query uses the constant.
+pub const VERDICT_ROWS: &str = "(undecided = 1 OR smb1 = 1 OR doublepulsar = 'present' \
+     OR ms17 IN ('vulnerable', 'not-vulnerable', 'not-exposed'))";
+
 fn ddl(kind: Kind, sql: &str) -> String {
-    sql.replace(
+    sql.replace("{VERDICT_ROWS}", VERDICT_ROWS).replace(
         "{ID}",
         match kind {
             Kind::Sqlite => "INTEGER PRIMARY KEY",
@@ -163,5 +217,84 @@ mod tests {
         assert_eq!(MIGRATIONS.len() as i64, VERSION);
         assert!(ddl(Kind::Postgres, MIGRATIONS[0]).contains("BIGSERIAL"));
         assert!(!ddl(Kind::Sqlite, MIGRATIONS[0]).contains("{ID}"));
+        assert!(!ddl(Kind::Sqlite, MIGRATIONS[1]).contains("{VERDICT_ROWS}"));
+    }
+
+    /// A store written by a version-1 smb1scan: the migration to 2 fills the new index from
+    /// the records already there, and the queries that need it read it.
+    #[test]
+    fn version_1_stores_are_migrated_and_back_filled() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v1.sqlite");
+        let mut db = Db::sqlite(&path).unwrap();
+        db.batch(
+            "CREATE TABLE smb1scan_schema (version BIGINT NOT NULL, applied_at TEXT NOT NULL);
+             INSERT INTO smb1scan_schema VALUES (1, '2026-12-01T00:00:00Z');",
+        )
+        .unwrap();
+        db.batch(&ddl(Kind::Sqlite, MIGRATIONS[0])).unwrap();
+        db.batch(
+            "INSERT INTO sweeps (id, label, scope, source, status, started_at, meta)
+                 VALUES (1, 'w1', '{}', 'scan', 'complete', '2026-12-01T00:00:00Z', '{}'),
+                        (2, 'w2', '{}', 'scan', 'complete', '2026-12-08T00:00:00Z', '{}');
+             INSERT INTO records VALUES
+                 (1, '10.0.0.1', 445, '', 't', 'open', 1, 'not-vulnerable', 'absent', 0, 'high', '{}'),
+                 (1, '10.0.0.2', 445, '', 't', 'closed', NULL, 'unknown', 'not-tested', 0, 'none', '{}'),
+                 (2, '10.0.0.1', 445, '', 't', 'open', 0, 'not-exposed', 'absent', 0, 'none', '{}'),
+                 (2, '10.0.0.3', 445, '', 't', 'open', NULL, 'unknown', 'absent', 1, 'medium', '{}');",
+        )
+        .unwrap();
+        migrate(&mut db).unwrap();
+        assert_eq!(version(&mut db).unwrap(), VERSION);
+        let n = |db: &mut Db, sql: &str| db.query(sql, &[]).unwrap()[0][0].int().unwrap();
+        // The index holds the three records with something to say, not the silent one.
+        assert_eq!(
+            n(
+                &mut db,
+                &format!("SELECT COUNT(*) FROM records WHERE {VERDICT_ROWS}")
+            ),
+            3
+        );
+        let plan = db
+            .query(
+                &format!("EXPLAIN QUERY PLAN SELECT ip FROM records WHERE sweep_id = 2 AND {VERDICT_ROWS}"),
+                &[],
+            )
+            .unwrap();
+        let plan: String = plan.iter().map(|r| r[3].str()).collect();
+        assert!(plan.contains("COVERING INDEX records_verdicts"), "{plan}");
+        // Host lookups go through the primary key, sweep by sweep.
+        let plan = db
+            .query(
+                "EXPLAIN QUERY PLAN SELECT record FROM host_timeline WHERE ip = '10.0.0.1'",
+                &[],
+            )
+            .unwrap();
+        let plan: String = plan.iter().map(|r| r[3].str()).collect();
+        assert!(
+            plan.contains("sqlite_autoindex_records_1 (sweep_id=? AND ip=?)"),
+            "{plan}"
+        );
+        // The newest record of each host, and the record's JSON with it.
+        let latest = db
+            .query(
+                "SELECT ip, label, record FROM latest_record ORDER BY ip",
+                &[],
+            )
+            .unwrap();
+        let latest: Vec<(String, String)> =
+            latest.iter().map(|r| (r[0].str(), r[1].str())).collect();
+        assert_eq!(
+            latest,
+            [("10.0.0.1", "w2"), ("10.0.0.2", "w1"), ("10.0.0.3", "w2")]
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        // A second open finds nothing to do.
+        migrate(&mut db).unwrap();
+        assert_eq!(n(&mut db, "SELECT COUNT(*) FROM smb1scan_schema"), VERSION);
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

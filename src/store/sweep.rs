@@ -226,18 +226,33 @@ pub fn refresh(
         })
         .collect();
     let status = sweep_status(shards, &parts);
+    // Two reads of indexes alone (the primary key's range of the sweep; the partial index of
+    // the records with a verdict), not of the sweep's rows: this runs when every part ends.
+    let hosts = db
+        .query(
+            "SELECT COUNT(*) FROM records WHERE sweep_id = ?",
+            &[Val::i(sweep_id)],
+        )?
+        .first()
+        .and_then(|r| r.first().and_then(Val::int))
+        .unwrap_or(0);
     let c = db.query(
-        "SELECT COUNT(*),
-                COUNT(CASE WHEN smb1 = 1 THEN 1 END),
-                COUNT(CASE WHEN ms17 = 'vulnerable' THEN 1 END),
-                COUNT(CASE WHEN doublepulsar = 'present' THEN 1 END),
-                COUNT(CASE WHEN undecided = 1 THEN 1 END)
-         FROM records WHERE sweep_id = ?",
+        &format!(
+            "SELECT COUNT(CASE WHEN smb1 = 1 THEN 1 END),
+                    COUNT(CASE WHEN ms17 = 'vulnerable' THEN 1 END),
+                    COUNT(CASE WHEN doublepulsar = 'present' THEN 1 END),
+                    COUNT(CASE WHEN undecided = 1 THEN 1 END)
+             FROM records WHERE sweep_id = ? AND {}",
+            super::schema::VERDICT_ROWS
+        ),
         &[Val::i(sweep_id)],
     )?;
     let n = |i: usize| {
+        if i == 0 {
+            return hosts;
+        }
         c.first()
-            .and_then(|r| r.get(i))
+            .and_then(|r| r.get(i - 1))
             .and_then(Val::int)
             .unwrap_or(0)
     };
@@ -424,71 +439,254 @@ pub fn record_key(h: &HostResult) -> (String, i64, String) {
 /// A record as stored: its JSON without the null fields (a quarter of the size for a silent
 /// host; they read back as `None`), so a year of /16 sweeps stays a few gigabytes.
 pub fn compact_json(h: &HostResult) -> Result<String, StoreError> {
-    fn strip(v: serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::Object(m) => m
-                .into_iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| (k, strip(x)))
-                .collect(),
-            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
-            x => x,
+    let mut full = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut full, h).map_err(|e| StoreError::Decode(e.to_string()))?;
+    Ok(strip_null_members(&String::from_utf8_lossy(&full), &[]))
+}
+
+/// A record read back from a JSON Lines or JSON run, as stored: without the `risk` and
+/// `remediation` the outputs derive from it (they land among the check sections when read, and
+/// would double a silent record's size in the store).
+pub fn without_derived(mut h: HostResult) -> HostResult {
+    for k in DERIVED {
+        h.sections.remove(*k);
+    }
+    h
+}
+
+/// The members of a JSON Lines record that the outputs derive from the rest.
+pub const DERIVED: &[&str] = &["risk", "remediation"];
+
+/// JSON text without the object members whose value is `null` (nulls inside arrays stay),
+/// without the top-level members named in `drop`, and without whitespace between tokens. One
+/// pass over the bytes: building a `serde_json::Value` to filter it cost the store more than
+/// the row's insert (docs/store.md, Costs). The text must be valid JSON (the callers made it,
+/// or parsed it already).
+pub fn strip_null_members(json: &str, drop: &[&str]) -> String {
+    let b = json.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    // Per open container: Some(has a member already) for an object, None for an array.
+    let mut stack: Vec<Option<bool>> = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'{' | b'[' => {
+                stack.push((c == b'{').then_some(false));
+                out.push(c);
+                i += 1;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                out.push(c);
+                i += 1;
+            }
+            // An object's commas are written again before each member kept.
+            b',' => {
+                if !matches!(stack.last(), Some(Some(_))) {
+                    out.push(c);
+                }
+                i += 1;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'"' => {
+                let end = string_end(b, i);
+                let colon = skip_ws(b, end);
+                let depth = stack.len();
+                match stack.last_mut() {
+                    Some(Some(has)) if b.get(colon) == Some(&b':') => {
+                        let value = skip_ws(b, colon + 1);
+                        let after = value_end(b, value);
+                        let null = b.get(value..value + 4) == Some(b"null".as_slice())
+                            && after == value + 4;
+                        let key = b.get(i + 1..end - 1).unwrap_or_default();
+                        let dropped = depth == 1 && drop.iter().any(|d| d.as_bytes() == key);
+                        if null || dropped {
+                            i = after;
+                            continue;
+                        }
+                        if *has {
+                            out.push(b',');
+                        }
+                        *has = true;
+                        out.extend_from_slice(b.get(i..end).unwrap_or_default());
+                        out.push(b':');
+                        i = colon + 1;
+                    }
+                    _ => {
+                        out.extend_from_slice(b.get(i..end).unwrap_or_default());
+                        i = end;
+                    }
+                }
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
         }
     }
-    let v = serde_json::to_value(h).map_err(|e| StoreError::Decode(e.to_string()))?;
-    serde_json::to_string(&strip(v)).map_err(|e| StoreError::Decode(e.to_string()))
+    // Only whole members and whitespace were left out: the text is still UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| json.to_string())
+}
+
+/// The index just past the string that starts with the quote at `start`.
+fn string_end(b: &[u8], start: usize) -> usize {
+    let mut j = start + 1;
+    while let Some(&c) = b.get(j) {
+        match c {
+            b'\\' => j += 2,
+            b'"' => return j + 1,
+            _ => j += 1,
+        }
+    }
+    b.len()
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the value that starts at `start` (a string, a container with all it
+/// holds, or a scalar).
+fn value_end(b: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                i = string_end(b, i);
+                if depth == 0 {
+                    return i;
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            b',' if depth == 0 => return i,
+            b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// A record as the `records` table holds it: its key columns and its stored JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Address (`0.0.0.0` for an unresolved name).
+    pub ip: String,
+    /// Port.
+    pub port: i64,
+    /// The name, for a record without an address.
+    pub name: String,
+    /// When the host was probed.
+    pub scanned_at: String,
+    /// Port status.
+    pub status: String,
+    /// SMB1 on (1), off (0), unknown.
+    pub smb1: Option<i64>,
+    /// MS17-010 verdict.
+    pub ms17: String,
+    /// DoublePulsar verdict.
+    pub doublepulsar: String,
+    /// The port answered and MS17-010 has no verdict.
+    pub undecided: bool,
+    /// Risk.
+    pub risk: String,
+    /// The record's JSON ([`compact_json`]).
+    pub json: String,
+}
+
+impl Row {
+    /// From a record.
+    pub fn of(h: &HostResult) -> Result<Row, StoreError> {
+        let (ip, port, name) = record_key(h);
+        Ok(Row {
+            ip,
+            port,
+            name,
+            scanned_at: h.scanned_at.clone(),
+            status: enum_name(&h.status),
+            smb1: h.smb1.enabled.map(i64::from),
+            ms17: enum_name(&h.ms17_010.verdict),
+            doublepulsar: enum_name(&h.doublepulsar.verdict),
+            undecided: h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
+            risk: risk(h).to_string(),
+            json: compact_json(h)?,
+        })
+    }
+
+    /// From a JSON Lines record line of this smb1scan's schema, without building the record:
+    /// the key fields are read (and typed: a bad value is an error), the line is stored
+    /// stripped ([`strip_null_members`], [`DERIVED`]). `None` for a line of an older schema
+    /// or without `risk` (it is upgraded through [`HostResult`] instead).
+    pub fn of_line(line: &str) -> Result<Option<Row>, serde_json::Error> {
+        use crate::model::HostStatus;
+        #[derive(serde::Deserialize)]
+        struct Verdict<V> {
+            verdict: V,
+        }
+        #[derive(serde::Deserialize)]
+        struct Smb1 {
+            enabled: Option<bool>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Keys {
+            schema: u32,
+            ip: Option<std::net::IpAddr>,
+            hostname: Option<String>,
+            port: u16,
+            status: HostStatus,
+            smb1: Smb1,
+            ms17_010: Verdict<Ms17Verdict>,
+            doublepulsar: Verdict<DpVerdict>,
+            scanned_at: String,
+            risk: Option<String>,
+        }
+        let k: Keys = serde_json::from_str(line)?;
+        let Some(risk) = k.risk.filter(|_| k.schema == crate::model::SCHEMA_VERSION) else {
+            return Ok(None);
+        };
+        let (ip, name) = match k.ip.filter(|ip| !ip.is_unspecified()) {
+            Some(ip) => (ip.to_string(), String::new()),
+            None => ("0.0.0.0".to_string(), k.hostname.unwrap_or_default()),
+        };
+        Ok(Some(Row {
+            ip,
+            port: i64::from(k.port),
+            name,
+            scanned_at: k.scanned_at,
+            status: enum_name(&k.status),
+            smb1: k.smb1.enabled.map(i64::from),
+            ms17: enum_name(&k.ms17_010.verdict),
+            doublepulsar: enum_name(&k.doublepulsar.verdict),
+            undecided: k.status.answered() && k.ms17_010.verdict == Ms17Verdict::Unknown,
+            risk,
+            json: strip_null_members(line.trim(), DERIVED),
+        }))
+    }
 }
 
 /// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
 pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(), StoreError> {
-    let items = hosts
-        .iter()
-        .map(|h| Ok((h, compact_json(h)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let refs: Vec<(&HostResult, &str)> = items.iter().map(|(h, j)| (*h, j.as_str())).collect();
-    put_prepared(db, sweep_id, &refs)
+    let rows = hosts.iter().map(Row::of).collect::<Result<Vec<_>, _>>()?;
+    put_rows(db, sweep_id, &rows)
 }
 
-/// [`put_records`] for records whose stored JSON ([`compact_json`]) was made already (`import`
-/// makes it on another thread while this one writes).
-pub fn put_prepared(
-    db: &mut Db,
-    sweep_id: i64,
-    items: &[(&HostResult, &str)],
-) -> Result<(), StoreError> {
+/// Writes rows made already (`import` makes them on another thread while this one writes), in
+/// one transaction.
+pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreError> {
     db.begin()?;
-    let r = (|| {
-        for (h, json) in items {
-            let (ip, port, name) = record_key(h);
-            db.exec(
-                "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
-                                      doublepulsar, undecided, risk, record)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
-                     scanned_at = excluded.scanned_at, status = excluded.status,
-                     smb1 = excluded.smb1, ms17 = excluded.ms17,
-                     doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
-                     risk = excluded.risk, record = excluded.record",
-                &[
-                    Val::i(sweep_id),
-                    Val::t(ip),
-                    Val::i(port),
-                    Val::t(name),
-                    Val::t(&h.scanned_at),
-                    Val::t(enum_name(&h.status)),
-                    Val::I(h.smb1.enabled.map(i64::from)),
-                    Val::t(enum_name(&h.ms17_010.verdict)),
-                    Val::t(enum_name(&h.doublepulsar.verdict)),
-                    Val::i(i64::from(
-                        h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
-                    )),
-                    Val::t(risk(h).to_string()),
-                    Val::t(*json),
-                ],
-            )?;
-        }
-        Ok(())
-    })();
+    let r = rows.iter().try_for_each(|row| put_one(db, sweep_id, row));
     match r {
         Ok(()) => db.commit(),
         Err(e) => {
@@ -496,6 +694,36 @@ pub fn put_prepared(
             Err(e)
         }
     }
+}
+
+/// Writes one row (inside the caller's transaction); the newer write of a target replaces the
+/// older.
+pub fn put_one(db: &mut Db, sweep_id: i64, row: &Row) -> Result<(), StoreError> {
+    db.exec(
+        "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
+                              doublepulsar, undecided, risk, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
+             scanned_at = excluded.scanned_at, status = excluded.status,
+             smb1 = excluded.smb1, ms17 = excluded.ms17,
+             doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
+             risk = excluded.risk, record = excluded.record",
+        &[
+            Val::i(sweep_id),
+            Val::t(&row.ip),
+            Val::i(row.port),
+            Val::t(&row.name),
+            Val::t(&row.scanned_at),
+            Val::t(&row.status),
+            Val::I(row.smb1),
+            Val::t(&row.ms17),
+            Val::t(&row.doublepulsar),
+            Val::i(i64::from(row.undecided)),
+            Val::t(&row.risk),
+            Val::t(&row.json),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Ends a part: complete or interrupted; the sweep's status and counts follow.
@@ -622,6 +850,76 @@ mod tests {
             let back: HostResult = serde_json::from_str(&c).unwrap();
             assert_eq!(back, h);
         }
+    }
+
+    #[test]
+    fn null_members_go_and_everything_else_stays() {
+        let cases = [
+            (r#"{"a":null,"b":1,"c":null}"#, r#"{"b":1}"#),
+            (r#"{"a":null}"#, r#"{}"#),
+            (
+                r#"{"a":[null,1],"b":{"c":null,"d":"x"}}"#,
+                r#"{"a":[null,1],"b":{"d":"x"}}"#,
+            ),
+            // Strings that look like members, escaped quotes and backslashes.
+            (
+                r#"{"s":"\",\"k\":null","t":null}"#,
+                r#"{"s":"\",\"k\":null"}"#,
+            ),
+            (r#"{"s":"a\\","n":null,"u":"é"}"#, r#"{"s":"a\\","u":"é"}"#),
+            (
+                r#"{"nullish":"null","x":nullx}"#,
+                r#"{"nullish":"null","x":nullx}"#,
+            ),
+            (r#"[{"a":null},null]"#, r#"[{},null]"#),
+        ];
+        for (i, o) in cases {
+            assert_eq!(strip_null_members(i, &[]), o, "{i}");
+        }
+        // Whitespace between tokens, and the derived members of a JSON Lines line.
+        assert_eq!(
+            strip_null_members(
+                "{ \"a\" : null , \"risk\": \"high\", \"b\" : [ 1 , null ],\n \"remediation\": {\"x\": [1, {\"y\": \"}\"}]}, \"c\": {\"risk\": 1} }",
+                DERIVED
+            ),
+            r#"{"b":[1,null],"c":{"risk":1}}"#
+        );
+    }
+
+    /// A current JSON Lines line makes the same row without building the record, except for
+    /// the stored JSON's member order; both read back as the same record.
+    #[test]
+    fn rows_from_lines_are_rows_from_records() {
+        let text = include_str!("../../fixtures/reports/current.jsonl");
+        let table = crate::report::remediation::table().unwrap();
+        let mut n = 0;
+        for old in text.lines() {
+            // The fixture is schema 1: it is upgraded, not read on the fast path.
+            assert_eq!(Row::of_line(old).unwrap(), None);
+            let mut h = without_derived(serde_json::from_str(old).unwrap());
+            h.upgrade();
+            // The line as `scan` writes it today.
+            let line = serde_json::to_string(&crate::report::Enriched::new(table, &h)).unwrap();
+            let line = line.as_str();
+            let fast = Row::of_line(line).unwrap().unwrap();
+            n += 1;
+            let slow = Row::of(&h).unwrap();
+            assert_eq!(
+                Row {
+                    json: String::new(),
+                    ..fast.clone()
+                },
+                Row {
+                    json: String::new(),
+                    ..slow
+                }
+            );
+            let back: HostResult = serde_json::from_str(&fast.json).unwrap();
+            assert_eq!(back, h);
+            assert!(!fast.json.contains("remediation") && !fast.json.contains(":null"));
+        }
+        assert!(n > 0, "the fixture has current records");
+        assert!(Row::of_line(r#"{"schema":3,"ip":"10.0.0.1"}"#).is_err());
     }
 
     #[test]

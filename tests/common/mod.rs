@@ -352,3 +352,18 @@ pub fn host_records(text: &str) -> Vec<Value> {
         .filter(|v| v.get("kind").is_none())
         .collect()
 }
+
+/// An SMB1 access audit log as `wevtutil qe Microsoft-Windows-SMBServer/Audit /f:xml` writes it:
+/// one event 3000 per (server, client) (Microsoft's event schema; its one EventData field is
+/// ClientName). `smb1scan clients` reads each as an `unknown` pair (a log names no dialects).
+pub fn audit_xml(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(computer, client)| {
+            format!(
+                "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-SMBServer' Guid='{{D48CE617-33A2-4BC3-A5C7-11AA4F29619E}}'/><EventID>3000</EventID><Version>0</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode><Keywords>0x80000000000000</Keywords><TimeCreated SystemTime='2024-03-05T08:15:30.1234567Z'/><EventRecordID>7</EventRecordID><Correlation/><Execution ProcessID='4' ThreadID='5120'/><Channel>Microsoft-Windows-SMBServer/Audit</Channel><Computer>{computer}</Computer><Security UserID='S-1-5-18'/></System><EventData><Data Name='ClientName'>{client}</Data></EventData></Event>"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
