@@ -861,21 +861,17 @@ impl crate::checks::anonymous::smb1::Smb1Wire for Smb1Session {
             usize::from(self.max_mpx)
         }
     }
+}
+
+impl crate::checks::anonymous::batch::Batch for Smb1Session {
     async fn send_all(
         &mut self,
         msgs: &[&[u8]],
     ) -> Result<(), crate::checks::anonymous::smb1::Unanswered> {
-        self.conn.send_many(msgs).await.map_err(unanswered)
+        crate::checks::anonymous::batch::Batch::send_all(&mut self.conn, msgs).await
     }
     async fn recv(&mut self) -> Result<Vec<u8>, crate::checks::anonymous::smb1::Unanswered> {
-        self.conn.recv().await.map_err(unanswered)
-    }
-}
-
-fn unanswered(e: NetError) -> crate::checks::anonymous::smb1::Unanswered {
-    crate::checks::anonymous::smb1::Unanswered {
-        outcome: e.failure().outcome(),
-        detail: e.to_string(),
+        crate::checks::anonymous::batch::Batch::recv(&mut self.conn).await
     }
 }
 

@@ -14,6 +14,7 @@ use smb1scan_protocol::smb1::nt_create::{
 use smb1scan_protocol::smb1::Smb1Ids;
 use smb1scan_protocol::SmbError;
 
+use super::batch::{exchange_all, Batch};
 use super::rules::PIPES;
 use crate::model::{Exchange, HostResult, Step, StepName, StepOutcome};
 
@@ -29,7 +30,7 @@ pub struct Unanswered {
 /// What the pipe opens need of the probe's SMB1 session: request ids on the IPC$ tree (a fresh
 /// MID each time), one request/response (signed when the session is), and for the pipelined
 /// opens several requests in one write and their replies one by one.
-pub trait Smb1Wire {
+pub trait Smb1Wire: Batch {
     /// The ids for the next request.
     fn next_ids(&mut self) -> Smb1Ids;
     /// Sends `msg` and returns the reply (a reply with another MID is an error).
@@ -37,10 +38,6 @@ pub trait Smb1Wire {
     /// How many requests may be outstanding at once: the negotiate's MaxMpxCount, and 1 on a
     /// signed session (each signature takes the next sequence number in order).
     fn max_outstanding(&self) -> usize;
-    /// Sends all of `msgs` in one write, unsigned.
-    fn send_all(&mut self, msgs: &[&[u8]]) -> impl Future<Output = Result<(), Unanswered>> + Send;
-    /// The next message received, whatever its MID.
-    fn recv(&mut self) -> impl Future<Output = Result<Vec<u8>, Unanswered>> + Send;
 }
 
 fn status_name(st: SmbError) -> Option<String> {
@@ -55,9 +52,11 @@ fn ms(t: Instant) -> u64 {
 }
 
 /// An SMB1 message's MID ([MS-CIFS] 2.2.3.1), if it is one.
-fn reply_mid(m: &[u8]) -> Option<u16> {
+fn reply_mid(m: &[u8]) -> Option<u64> {
     match (m.get(..4), m.get(30..32)) {
-        (Some(magic), Some(&[lo, hi])) if magic == b"\xffSMB" => Some(u16::from_le_bytes([lo, hi])),
+        (Some(magic), Some(&[lo, hi])) if magic == b"\xffSMB" => {
+            Some(u64::from(u16::from_le_bytes([lo, hi])))
+        }
         _ => None,
     }
 }
@@ -86,71 +85,20 @@ pub async fn open_pipes<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
     }
 }
 
-/// A reply as it came back to one of several requests sent together, with when it came.
-type Timed = (Result<Vec<u8>, Unanswered>, u64);
-
-/// Sends `reqs` (MID, bytes) in one write and reads their replies, each matched to its request
-/// by MID, in request order. A failure (timeout, reset, close) leaves every request still
-/// waiting with that failure; a reply whose MID matches no waiting request is a broken peer:
-/// the requests still waiting get a protocol error. At most one read per request, so a peer
-/// cannot keep it going.
-async fn exchange_all<W: Smb1Wire + Send>(
-    w: &mut W,
-    reqs: &[(u16, Vec<u8>)],
-    t: Instant,
-) -> Vec<Timed> {
-    let mut out: Vec<Option<Timed>> = reqs.iter().map(|_| None).collect();
-    let msgs: Vec<&[u8]> = reqs.iter().map(|(_, m)| &m[..]).collect();
-    let mut fail = w.send_all(&msgs).await.err();
-    while fail.is_none() && out.iter().any(Option::is_none) {
-        let m = match w.recv().await {
-            Ok(m) => m,
-            Err(e) => {
-                fail = Some(e);
-                break;
-            }
-        };
-        let got = reply_mid(&m);
-        let slot = reqs
-            .iter()
-            .zip(out.iter_mut())
-            .find(|((mid, _), o)| o.is_none() && Some(*mid) == got)
-            .map(|(_, o)| o);
-        match slot {
-            Some(o) => *o = Some((Ok(m), ms(t))),
-            None => {
-                let what = got.map_or_else(|| "not SMB1".to_owned(), |g| format!("MID {g}"));
-                fail = Some(Unanswered {
-                    outcome: StepOutcome::ProtocolError,
-                    detail: format!("reply {what} matches no request waiting"),
-                });
-            }
-        }
-    }
-    out.into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| {
-                let e = fail.clone().unwrap_or(Unanswered {
-                    outcome: StepOutcome::Timeout,
-                    detail: "no answer".into(),
-                });
-                (Err(e), ms(t))
-            })
-        })
-        .collect()
-}
-
 /// The five opens pipelined, then the closes of what opened.
 async fn open_pipelined<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
     let t = Instant::now();
-    let opens: Vec<(u16, Vec<u8>)> = PIPES
+    let opens: Vec<(u64, Vec<u8>)> = PIPES
         .iter()
         .map(|p| {
             let ids = w.next_ids();
-            (ids.mid, build_smb1_nt_create_pipe(ids, p).to_vec())
+            (
+                u64::from(ids.mid),
+                build_smb1_nt_create_pipe(ids, p).to_vec(),
+            )
         })
         .collect();
-    let replies = exchange_all(w, &opens, t).await;
+    let replies = exchange_all(w, &opens, reply_mid, t).await;
     let mut steps: Vec<(Step, Option<u16>)> = PIPES
         .iter()
         .zip(replies)
@@ -160,16 +108,16 @@ async fn open_pipelined<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
             (s, fid)
         })
         .collect();
-    let closes: Vec<(u16, Vec<u8>)> = steps
+    let closes: Vec<(u64, Vec<u8>)> = steps
         .iter()
         .filter_map(|(_, fid)| *fid)
         .map(|fid| {
             let ids = w.next_ids();
-            (ids.mid, build_smb1_close(ids, fid).to_vec())
+            (u64::from(ids.mid), build_smb1_close(ids, fid).to_vec())
         })
         .collect();
     if !closes.is_empty() {
-        let mut closed = exchange_all(w, &closes, t).await.into_iter();
+        let mut closed = exchange_all(w, &closes, reply_mid, t).await.into_iter();
         for (s, fid) in steps.iter_mut() {
             if let (Some(fid), Some((reply, took))) = (*fid, fid.and_then(|_| closed.next())) {
                 let pipe = s.detail.clone().unwrap_or_default();
@@ -275,6 +223,9 @@ mod tests {
         fn max_outstanding(&self) -> usize {
             1
         }
+    }
+
+    impl Batch for Silent {
         async fn send_all(&mut self, _msgs: &[&[u8]]) -> Result<(), Unanswered> {
             unreachable!("one request at a time")
         }
@@ -311,7 +262,9 @@ mod tests {
     }
 
     fn mid_of(req: &[u8]) -> u16 {
-        reply_mid(req).expect("an SMB1 request")
+        reply_mid(req)
+            .and_then(|m| u16::try_from(m).ok())
+            .expect("an SMB1 request")
     }
 
     /// Answers each batch with what `answer` makes of it (in any order), then with `after`.
@@ -347,6 +300,9 @@ mod tests {
         fn max_outstanding(&self) -> usize {
             50
         }
+    }
+
+    impl Batch for Scripted {
         async fn send_all(&mut self, msgs: &[&[u8]]) -> Result<(), Unanswered> {
             self.batches.push(msgs.len());
             self.queue.extend((self.answer)(msgs));
@@ -502,7 +458,7 @@ mod tests {
         );
         assert_eq!(
             h.steps.get(2).and_then(|s| s.detail.as_deref()),
-            Some("spoolss: reply MID 11 matches no request waiting")
+            Some("spoolss: reply id 11 matches no request waiting")
         );
         assert_eq!(super::super::evaluate(&h).verdict, "unknown");
     }
