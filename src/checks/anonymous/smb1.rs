@@ -267,16 +267,19 @@ mod tests {
             .expect("an SMB1 request")
     }
 
-    /// Answers each batch with what `answer` makes of it (in any order), then with `after`.
+    /// What a peer does with a batch of requests: the replies (or failures) it sends, in order.
+    type Answer = fn(&[&[u8]]) -> Vec<Result<Vec<u8>, Unanswered>>;
+
+    /// Answers each batch with what `answer` makes of it (in any order), then nothing.
     struct Scripted {
         mid: u16,
         batches: Vec<usize>,
         queue: std::collections::VecDeque<Result<Vec<u8>, Unanswered>>,
-        answer: fn(&[&[u8]]) -> Vec<Result<Vec<u8>, Unanswered>>,
+        answer: Answer,
     }
 
     impl Scripted {
-        fn new(answer: fn(&[&[u8]]) -> Vec<Result<Vec<u8>, Unanswered>>) -> Self {
+        fn new(answer: Answer) -> Self {
             Scripted {
                 mid: 10,
                 batches: Vec::new(),
