@@ -5,8 +5,16 @@
 use std::future::Future;
 use std::time::Instant;
 
-use super::smb1::Unanswered;
 use crate::model::StepOutcome;
+
+/// An exchange that got no SMB answer: the step's outcome (`timeout`, `reset` ...) and detail.
+#[derive(Debug, Clone)]
+pub struct Unanswered {
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// The error, for the step's detail.
+    pub detail: String,
+}
 
 /// A connection that can take several requests at once.
 pub trait Batch {

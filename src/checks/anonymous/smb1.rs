@@ -14,18 +14,10 @@ use smb1scan_protocol::smb1::nt_create::{
 use smb1scan_protocol::smb1::Smb1Ids;
 use smb1scan_protocol::SmbError;
 
+pub use super::batch::Unanswered;
 use super::batch::{exchange_all, Batch};
 use super::rules::PIPES;
 use crate::model::{Exchange, HostResult, Step, StepName, StepOutcome};
-
-/// An exchange that got no SMB answer: the step's outcome (`timeout`, `reset` ...) and detail.
-#[derive(Debug, Clone)]
-pub struct Unanswered {
-    /// How it ended.
-    pub outcome: StepOutcome,
-    /// The error, for the step's detail.
-    pub detail: String,
-}
 
 /// What the pipe opens need of the probe's SMB1 session: request ids on the IPC$ tree (a fresh
 /// MID each time), one request/response (signed when the session is), and for the pipelined

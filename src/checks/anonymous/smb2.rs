@@ -24,9 +24,8 @@ use smb1scan_protocol::NtStatus;
 /// An SMB2 FileId (persistent, volatile), [MS-SMB2] 2.2.14.1.
 type FileId = (u64, u64);
 
-use super::batch::{exchange_all, Batch, Timed};
+use super::batch::{exchange_all, Batch, Timed, Unanswered};
 use super::rules::PIPES;
-use super::smb1::Unanswered;
 use crate::model::{Exchange, HostResult, Step, StepName, StepOutcome};
 
 /// One request/response on the SMB2 connection, and several at once ([`Batch`]).
