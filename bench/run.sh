@@ -376,7 +376,9 @@ checks_cost() {
     for r in $(seq 1 "$rounds"); do
         for set in old all; do
             local list=$old
-            [ "$set" = all ] && list=all
+            # BENCH_CHECKS_ALL: the second list (default all), e.g. the first three plus one check
+            # to see that check's own cost.
+            [ "$set" = all ] && list="${BENCH_CHECKS_ALL:-all}"
             smb1scan_scan "live-$set-$r" "$STATE/live-$set.jsonl" --checks "$list" \
                 --concurrency 64 --rate 0 -i "$STATE/live.txt"
             if [ "${N_PERSONAS:-0}" -gt 0 ]; then
@@ -392,7 +394,7 @@ checks_cost() {
     done
     python3 - "$STATE/times" "$rounds" "$(wc -l <"$STATE/live.txt")" "${N_PERSONAS:-0}" \
         "$old" "${N_CHECK_PERSONAS:-0}" "$STATE" <<'PY' 2>&1 | tee "$STATE/checks-cost.txt"
-import json, statistics, sys
+import json, os, statistics, sys
 times, rounds, n_live, n_pers, old = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 n_check, state = int(sys.argv[6]), sys.argv[7]
 cpu = {}
@@ -400,7 +402,7 @@ for line in open(times):
     f = line.split()
     cpu[f[0]] = float(f[2]) + float(f[3])
 print(f"per-host CPU (user+sys, minus the 1-address RST baseline of the same round), {rounds} rounds")
-print(f"  --checks {old}  vs  --checks all")
+print(f"  --checks {old}  vs  --checks {os.environ.get('BENCH_CHECKS_ALL', 'all')}")
 for kind, n in (("live", n_live), ("personas", n_pers), ("checkpersonas", n_check)):
     if n == 0:
         continue

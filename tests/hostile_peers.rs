@@ -47,6 +47,8 @@ enum Step {
     TreeConnect,
     Peek,
     Ping,
+    /// NT_CREATE_ANDX (the anonymous check's pipe opens).
+    NtCreate,
     Smb2Negotiate,
     Smb2SessionSetup,
     Other,
@@ -59,6 +61,7 @@ fn classify(req: &[u8]) -> Step {
         (Some(b"\xffSMB"), Some(0x75), _) => Step::TreeConnect,
         (Some(b"\xffSMB"), Some(0x25), _) => Step::Peek,
         (Some(b"\xffSMB"), Some(0x32), _) => Step::Ping,
+        (Some(b"\xffSMB"), Some(0xA2), _) => Step::NtCreate,
         (Some(b"\xfeSMB"), _, Some(0)) => Step::Smb2Negotiate,
         (Some(b"\xfeSMB"), _, Some(1)) => Step::Smb2SessionSetup,
         _ => Step::Other,
@@ -75,7 +78,7 @@ fn good_reply(step: Step, req: &[u8]) -> Vec<u8> {
         Step::Ping => PING,
         Step::Smb2Negotiate => SMB2_NEGOTIATE,
         Step::Smb2SessionSetup => SMB2_SESSION_SETUP,
-        Step::Other | Step::NetbiosSession => PEEK,
+        Step::Other | Step::NetbiosSession | Step::NtCreate => PEEK,
     }
     .to_vec();
     if r.starts_with(b"\xffSMB") && req.starts_with(b"\xffSMB") {
@@ -161,6 +164,11 @@ enum Act {
     NegativeSession,
     /// Never read, never write, hold the connection.
     Tarpit,
+    /// The five pipelined pipe opens answered together once all five came, last first, each
+    /// STATUS_OBJECT_NAME_NOT_FOUND.
+    PipesReversed,
+    /// The first two pipe opens answered (STATUS_OBJECT_NAME_NOT_FOUND), the rest never.
+    PipesPartly,
 }
 
 /// A peer: `act` at the requests of the steps in `at` (empty: at every request, and a tarpit
@@ -183,6 +191,7 @@ impl Peer {
             Step::TreeConnect => &[Step::TreeConnect],
             Step::Peek => &[Step::Peek],
             Step::Ping => &[Step::Ping],
+            Step::NtCreate => &[Step::NtCreate],
             Step::Smb2Negotiate => &[Step::Smb2Negotiate],
             Step::Smb2SessionSetup => &[Step::Smb2SessionSetup],
             Step::Other => &[Step::Other],
@@ -281,6 +290,7 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
         return hold(s).await;
     }
     let mut busy_sent = false;
+    let mut opens: Vec<Vec<u8>> = Vec::new();
     loop {
         let Some((kind, req)) = read_request(&mut s).await else {
             return;
@@ -495,8 +505,32 @@ async fn serve_conn(mut s: TcpStream, peer: Peer) {
             }
             Act::OldBootSilentPeek => return hold(s).await,
             Act::Tarpit => return hold(s).await,
+            Act::PipesReversed | Act::PipesPartly => {
+                opens.push(req);
+                let answer: Vec<&Vec<u8>> = match act {
+                    Act::PipesReversed if opens.len() == 5 => opens.iter().rev().collect(),
+                    Act::PipesPartly if opens.len() <= 2 => opens.last().into_iter().collect(),
+                    _ => Vec::new(),
+                };
+                for r in answer {
+                    if s.write_all(&frame(&not_found(r))).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
+}
+
+/// The reply to an SMB1 request `req` with STATUS_OBJECT_NAME_NOT_FOUND, WordCount 0 and
+/// ByteCount 0 (its header, ids included, with the reply flag and NT_STATUS set).
+fn not_found(req: &[u8]) -> Vec<u8> {
+    let mut m = req[..32].to_vec();
+    m[5..9].copy_from_slice(&0xC000_0034u32.to_le_bytes());
+    m[9] |= 0x80;
+    m[11] |= 0x40;
+    m.extend_from_slice(&[0, 0, 0]);
+    m
 }
 
 /// Starts a peer on `ip`, port `port` (0: any); returns its address.
@@ -719,6 +753,44 @@ fn well_behaved_peer_baseline() {
     assert_eq!(s(&rec, "/smb1/evidence"), "dialect-selected", "{sum}");
     assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{sum}");
     assert_eq!(s(&rec, "/doublepulsar/verdict"), "absent", "{sum}");
+}
+
+/// The anonymous check's five pipe opens go in one write: a peer that answers them only once all
+/// five came, last first, has each reply land on its own pipe; one that answers two and then
+/// nothing leaves the other three `timeout` and the verdict unknown, never not-reachable.
+#[test]
+fn pipelined_pipe_opens_answered_out_of_order_or_partly() {
+    let pipes = |rec: &Value| {
+        let st: Vec<String> = rec
+            .pointer("/steps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|st| s(st, "/name") == "pipe-open")
+            .map(|st| format!("{}={}", s(st, "/detail"), s(st, "/outcome")))
+            .collect();
+        st.join(" ")
+    };
+    let (rec, _) = scan_one(Peer::at(Act::PipesReversed, Step::NtCreate));
+    assert_eq!(
+        pipes(&rec),
+        "browser=status spoolss=status netlogon=status lsarpc=status samr=status",
+        "{}",
+        summary(&rec)
+    );
+    assert_eq!(s(&rec, "/anonymous/verdict"), "not-reachable", "{rec}");
+    assert_eq!(s(&rec, "/anonymous/pipes/samr"), "absent", "{rec}");
+
+    let (rec, _) = scan_one(Peer::at(Act::PipesPartly, Step::NtCreate));
+    let p = pipes(&rec);
+    assert!(
+        p.starts_with("browser=status spoolss=status netlogon: no answer within"),
+        "{p}"
+    );
+    assert!(p.ends_with("samr: no answer within 1s=timeout"), "{p}");
+    assert_eq!(s(&rec, "/anonymous/verdict"), "unknown", "{rec}");
+    assert_eq!(s(&rec, "/anonymous/pipes/lsarpc"), "unknown", "{rec}");
+    assert_eq!(s(&rec, "/ms17_010/verdict"), "not-vulnerable", "{rec}");
 }
 
 /// Hostile answers to the SMB1 negotiate: (behaviour, status when every connection is hostile,

@@ -56,6 +56,8 @@ pub(super) struct Smb1Session {
     /// Once a credentialed session is up on such a server: the MAC key and the next request's
     /// sequence number ([MS-CIFS] 3.1.4.1; each request/response pair takes two numbers).
     signing: Option<([u8; 16], u32)>,
+    /// The negotiate's MaxMpxCount: how many requests may be outstanding at once.
+    max_mpx: u16,
 }
 
 /// Outcome of one SMB1 request/response step.
@@ -95,6 +97,11 @@ impl Smb1Session {
             signing_required: resp.signing() == Some(smb1scan_protocol::message::Signing::Required),
             signing: None,
             challenge,
+            max_mpx: match resp {
+                Smb1NegotiateResponse::NtLm(n) => n.max_mpx_count,
+                Smb1NegotiateResponse::Lanman(l) => l.max_mpx_count,
+                _ => 1,
+            },
         }
     }
 
@@ -844,6 +851,27 @@ impl crate::checks::anonymous::smb1::Smb1Wire for Smb1Session {
                 detail: e.to_string(),
             }),
         }
+    }
+    fn max_outstanding(&self) -> usize {
+        // A signed session signs each request with the next sequence number and expects the
+        // replies in that order: no pipelining there (anonymous sessions are never signed).
+        if self.signing.is_some() {
+            1
+        } else {
+            usize::from(self.max_mpx)
+        }
+    }
+}
+
+impl crate::checks::anonymous::batch::Batch for Smb1Session {
+    async fn send_all(
+        &mut self,
+        msgs: &[&[u8]],
+    ) -> Result<(), crate::checks::anonymous::smb1::Unanswered> {
+        crate::checks::anonymous::batch::Batch::send_all(&mut self.conn, msgs).await
+    }
+    async fn recv(&mut self) -> Result<Vec<u8>, crate::checks::anonymous::smb1::Unanswered> {
+        crate::checks::anonymous::batch::Batch::recv(&mut self.conn).await
     }
 }
 

@@ -235,11 +235,22 @@ impl Probe<'_> {
 
 impl anonymous::smb2::Smb2Wire for Conn {
     async fn send(&mut self, msg: &[u8]) -> Result<Vec<u8>, anonymous::smb1::Unanswered> {
-        self.exchange(msg)
-            .await
-            .map_err(|e| anonymous::smb1::Unanswered {
-                outcome: e.failure().outcome(),
-                detail: e.to_string(),
-            })
+        self.exchange(msg).await.map_err(unanswered)
+    }
+}
+
+impl anonymous::batch::Batch for Conn {
+    async fn send_all(&mut self, msgs: &[&[u8]]) -> Result<(), anonymous::smb1::Unanswered> {
+        self.send_many(msgs).await.map_err(unanswered)
+    }
+    async fn recv(&mut self) -> Result<Vec<u8>, anonymous::smb1::Unanswered> {
+        Conn::recv(self).await.map_err(unanswered)
+    }
+}
+
+fn unanswered(e: NetError) -> anonymous::smb1::Unanswered {
+    anonymous::smb1::Unanswered {
+        outcome: e.failure().outcome(),
+        detail: e.to_string(),
     }
 }

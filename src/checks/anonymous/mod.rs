@@ -9,6 +9,7 @@
 //! SMB1 gets the same over SMB2 ([`smb2::open_pipes`]), on the connection of the SMB2 identity
 //! exchange.
 
+pub mod batch;
 pub mod rules;
 pub mod smb1;
 pub mod smb2;
