@@ -19,12 +19,11 @@ use smb1scan_protocol::smb1::session_setup::{
     parse_smb1_session_setup_response, PlainLogon,
 };
 use smb1scan_protocol::smb1::signing::sign_smb1_message;
-use smb1scan_protocol::smb1::trans::{build_smb1_peek_named_pipe_fid0, parse_smb1_trans_response};
-use smb1scan_protocol::smb1::trans2::{build_smb1_doublepulsar_ping, DOUBLEPULSAR_PING_MID};
+use smb1scan_protocol::smb1::trans2::DOUBLEPULSAR_PING_MID;
 use smb1scan_protocol::smb1::tree_connect::{
     build_smb1_tree_connect_andx, parse_smb1_tree_connect_response,
 };
-use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command, Smb1Ids};
+use smb1scan_protocol::smb1::{Smb1Command, Smb1Ids};
 use smb1scan_protocol::spnego::{
     build_spnego_neg_token_init, build_spnego_neg_token_resp, spnego_find_ntlmssp,
 };
@@ -33,6 +32,7 @@ use smb1scan_protocol::{NtStatus, SmbError};
 use super::conn::{Conn, NetError};
 use super::verdict::{self, Login, PingSession, Smb1NegotiateReply};
 use super::Probe;
+use crate::checks::{doublepulsar, ms17_010};
 use crate::model::{DpVerdict, Exchange, HostStatus, Ms17Verdict, Reason, StepName, StepOutcome};
 
 /// Session setups refused as "server busy" are retried this many times ...
@@ -632,12 +632,11 @@ impl Probe<'_> {
         true
     }
 
-    /// The MS17-010 test: TRANS PeekNamedPipe on FID 0. Returns what the answer proves about the
+    /// The MS17-010 test ([`crate::checks::ms17_010::exchange`]): returns the state of the
     /// session for the DoublePulsar ping, or `None` when the peek got no usable answer.
     async fn peek(&mut self, s: &mut Smb1Session) -> Option<PingSession> {
-        let ids = s.next_mid();
         let t = Instant::now();
-        let req = build_smb1_peek_named_pipe_fid0(ids);
+        let req = ms17_010::exchange::request(s.next_mid());
         let msg = match s.exchange(&req).await {
             Sent::Reply(m) => m,
             Sent::Failed(e) => {
@@ -646,56 +645,20 @@ impl Probe<'_> {
                 return None;
             }
         };
-        let h = match parse_smb1_trans_response(&msg) {
-            Ok((h, _)) => h,
-            // A bare header with an odd body still carries the deciding status.
-            Err(e) => match parse_smb1_header(&msg) {
-                Ok((h, _)) => h,
-                Err(_) => {
-                    self.ms17_protocol(t, Exchange::PeekNamedPipe, e.to_string());
-                    return None;
-                }
-            },
-        };
-        let is_trans = h.command == Smb1Command::TRANSACTION;
-        let st = h.status();
-        let (verdict, reason, outcome) = verdict::ms17_from_peek(is_trans, st);
-        let m = &mut self.r.ms17_010;
-        m.verdict = verdict;
-        m.reason = reason;
-        if !is_trans {
-            self.step(
-                Exchange::PeekNamedPipe,
-                t,
-                outcome,
-                Some(format!("reply command 0x{:02X}", h.command.0)),
-            );
-            return Some(PingSession::Unproven(Reason::ProtocolError));
+        match ms17_010::exchange::read_reply(&msg, self.r, super::elapsed_ms(t)) {
+            Ok(session) => Some(session),
+            Err(e) => {
+                self.ms17_protocol(t, Exchange::PeekNamedPipe, e);
+                None
+            }
         }
-        m.status = Some(st.hex());
-        m.status_name = super::status_name(st);
-        self.step_status(
-            Exchange::PeekNamedPipe,
-            t,
-            outcome,
-            st,
-            Some("TRANS PeekNamedPipe FID 0".into()),
-        );
-        Some(match st {
-            SmbError::Nt(_) => PingSession::PeekAnswered,
-            SmbError::Dos(_) => PingSession::Unproven(Reason::DosError),
-        })
     }
 
-    /// The DoublePulsar ping: TRANS2 SESSION_SETUP with MID 65, on a session that `session`
-    /// shows accepted (or not).
+    /// The DoublePulsar ping ([`crate::checks::doublepulsar::exchange`]) on a session that
+    /// `session` shows accepted (or not).
     async fn ping(&mut self, s: &mut Smb1Session, session: PingSession) {
-        let ids = Smb1Ids {
-            mid: DOUBLEPULSAR_PING_MID,
-            ..s.ids
-        };
         let t = Instant::now();
-        let req = build_smb1_doublepulsar_ping(ids);
+        let req = doublepulsar::exchange::request(s.ids);
         let msg = match s.exchange(&req).await {
             Sent::Reply(m) => m,
             Sent::Failed(e) => {
@@ -706,40 +669,7 @@ impl Probe<'_> {
                 return;
             }
         };
-        let h = match parse_smb1_header(&msg) {
-            Ok((h, _)) => h,
-            Err(e) => {
-                let dp = &mut self.r.doublepulsar;
-                dp.verdict = DpVerdict::Unknown;
-                dp.reason = Some(Reason::ProtocolError);
-                self.step(
-                    Exchange::DoublepulsarPing,
-                    t,
-                    StepOutcome::ProtocolError,
-                    Some(e.to_string()),
-                );
-                return;
-            }
-        };
-        let v = verdict::doublepulsar_from_ping(DOUBLEPULSAR_PING_MID, &h, session);
-        let dp = &mut self.r.doublepulsar;
-        dp.reply_mid = Some(h.mid);
-        dp.verdict = v.verdict;
-        dp.reason = v.reason;
-        dp.arch = v.arch.map(str::to_owned);
-        dp.xor_key = v.xor_key.map(|k| format!("0x{k:08x}"));
-        let detail = if h.command == Smb1Command::TRANSACTION2 {
-            format!("reply MID {}", h.mid)
-        } else {
-            format!("reply MID {}, command 0x{:02X}", h.mid, h.command.0)
-        };
-        self.step_status(
-            Exchange::DoublepulsarPing,
-            t,
-            v.outcome,
-            h.status(),
-            Some(detail),
-        );
+        doublepulsar::exchange::read_reply(&msg, session, self.r, super::elapsed_ms(t));
     }
 
     /// The test of this connection stopped before its deciding step, for `reason`: on the first

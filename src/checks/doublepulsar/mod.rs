@@ -1,8 +1,9 @@
 //! DoublePulsar (`--checks doublepulsar`): the implant's TRANS2 SESSION_SETUP ping (MID 65) on
-//! the shared IPC$ session, or on a fresh one when the MS17-010 peek got no answer (the step
-//! runs in `probe/smb1.rs`; the verdict rules are in [`rules`]). Its section is the record's
-//! `doublepulsar` object.
+//! the shared IPC$ session, or on a fresh one when the MS17-010 peek got no answer (the request
+//! and the reading of its reply in [`exchange`], which `probe/smb1.rs` sends; the verdict rules
+//! in [`rules`]). Its section is the record's `doublepulsar` object.
 
+pub mod exchange;
 pub mod rules;
 
 use super::{Check, Column, CsvSlot, FindingDef, NmapScript, NmapVuln, Verdict};

@@ -1,7 +1,9 @@
 //! MS17-010 (`--checks ms17-010`): TRANS PeekNamedPipe on FID 0 over the shared IPC$ session
-//! (the step itself runs in `probe/smb1.rs`, on the session the login chain opened; the verdict
-//! rules are in [`rules`]). Its section is the record's `ms17_010` object.
+//! (the request and the reading of its reply in [`exchange`], which `probe/smb1.rs` sends on the
+//! session the login chain opened; the verdict rules in [`rules`]). Its section is the record's
+//! `ms17_010` object.
 
+pub mod exchange;
 pub mod rules;
 
 use super::{Check, Column, CsvSlot, FindingDef, NmapScript, NmapVuln, Verdict};
