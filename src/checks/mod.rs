@@ -437,6 +437,15 @@ impl Selection {
     }
 }
 
+/// The symbolic name of a status (`STATUS_ACCESS_DENIED`), when known: the `status_name` of
+/// records and steps, for the probe and the checks' own exchanges alike.
+pub fn status_name(s: smb1scan_protocol::SmbError) -> Option<String> {
+    match s {
+        smb1scan_protocol::SmbError::Nt(n) => n.name().map(str::to_owned),
+        smb1scan_protocol::SmbError::Dos(d) => d.name().map(str::to_owned),
+    }
+}
+
 /// Whether the check named `name` ran on this host (a record before schema 3 ran every one).
 pub fn ran(h: &HostResult, name: &str) -> bool {
     h.checks.iter().any(|c| c == name)

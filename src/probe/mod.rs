@@ -354,10 +354,4 @@ impl Probe<'_> {
     }
 }
 
-/// The symbolic name of a status, when known.
-pub fn status_name(s: smb1scan_protocol::SmbError) -> Option<String> {
-    match s {
-        smb1scan_protocol::SmbError::Nt(n) => n.name().map(str::to_owned),
-        smb1scan_protocol::SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
-}
+pub use crate::checks::status_name;

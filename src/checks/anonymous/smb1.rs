@@ -32,13 +32,6 @@ pub trait Smb1Wire: Batch {
     fn max_outstanding(&self) -> usize;
 }
 
-fn status_name(st: SmbError) -> Option<String> {
-    match st {
-        SmbError::Nt(n) => n.name().map(str::to_owned),
-        SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
-}
-
 fn ms(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -159,7 +152,7 @@ fn open_step(pipe: &str, reply: Result<Vec<u8>, Unanswered>) -> (Step, Option<u1
     let st = h.status();
     let mut s = Step::new(name, StepOutcome::Status, 0);
     s.status = Some(st.hex());
-    s.status_name = status_name(st);
+    s.status_name = crate::checks::status_name(st);
     s.detail = Some(pipe.to_owned());
     match resp {
         Some(c) if st.is_success() => {

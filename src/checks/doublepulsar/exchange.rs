@@ -8,7 +8,6 @@
 use bytes::Bytes;
 use smb1scan_protocol::smb1::trans2::{build_smb1_doublepulsar_ping, DOUBLEPULSAR_PING_MID};
 use smb1scan_protocol::smb1::{parse_smb1_header, Smb1Command, Smb1Ids};
-use smb1scan_protocol::SmbError;
 
 use super::rules::{doublepulsar_from_ping, PingSession};
 use crate::model::{DpVerdict, Exchange, HostResult, Reason, Step, StepName, StepOutcome};
@@ -19,13 +18,6 @@ pub fn request(ids: Smb1Ids) -> Bytes {
         mid: DOUBLEPULSAR_PING_MID,
         ..ids
     })
-}
-
-fn status_name(st: SmbError) -> Option<String> {
-    match st {
-        SmbError::Nt(n) => n.name().map(str::to_owned),
-        SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
 }
 
 /// Reads the reply `msg` (which took `ms`) on a session that `session` shows accepted (or not)
@@ -54,7 +46,7 @@ pub fn read_reply(msg: &[u8], session: PingSession, r: &mut HostResult, ms: u64)
     let st = h.status();
     let mut s = Step::new(name, v.outcome, ms);
     s.status = Some(st.hex());
-    s.status_name = status_name(st);
+    s.status_name = crate::checks::status_name(st);
     s.detail = Some(if h.command == Smb1Command::TRANSACTION2 {
         format!("reply MID {}", h.mid)
     } else {

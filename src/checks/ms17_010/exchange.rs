@@ -18,13 +18,6 @@ pub fn request(ids: Smb1Ids) -> Bytes {
     build_smb1_peek_named_pipe_fid0(ids)
 }
 
-fn status_name(st: SmbError) -> Option<String> {
-    match st {
-        SmbError::Nt(n) => n.name().map(str::to_owned),
-        SmbError::Dos(d) => d.name().map(str::to_owned),
-    }
-}
-
 /// Reads the reply `msg` (which took `ms`) into the record: the verdict, its status and the
 /// step. Returns what the reply shows of the session, for the DoublePulsar ping, or `Err` with
 /// the parse error when not even an SMB1 header is there (the probe then records a protocol
@@ -48,9 +41,9 @@ pub fn read_reply(msg: &[u8], r: &mut HostResult, ms: u64) -> Result<PingSession
         return Ok(PingSession::Unproven(Reason::ProtocolError));
     }
     m.status = Some(st.hex());
-    m.status_name = status_name(st);
+    m.status_name = crate::checks::status_name(st);
     step.status = Some(st.hex());
-    step.status_name = status_name(st);
+    step.status_name = crate::checks::status_name(st);
     step.detail = Some("TRANS PeekNamedPipe FID 0".into());
     r.steps.push(step);
     Ok(match st {
