@@ -164,3 +164,86 @@ fn a_silent_range_alone_is_counted_not_failed() {
         "{e}"
     );
 }
+
+/// Issue 18's gate: a check the policy names that stays `unknown` keeps the run from passing.
+/// The record is a real one, from the lab's Samba (fixtures/golden/lab.jsonl, 127.0.0.2):
+/// SMB1, MS17-010 and DoublePulsar decided, the end-of-life check `unknown` (`samba-host-os`: a
+/// Samba server does not name its host's OS).
+#[test]
+fn a_check_the_policy_names_that_stays_unknown_keeps_the_run_from_passing() {
+    let golden = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/golden/lab.jsonl"),
+    )
+    .expect("golden");
+    let line = golden
+        .lines()
+        .find(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["ip"] == "127.0.0.2")
+        })
+        .expect("the Samba record");
+    let mut rec: serde_json::Value = serde_json::from_str(line).expect("json");
+    // The golden masks what changes from run to run; put plausible values back.
+    fn unmask(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s == "<masked>" => *v = serde_json::Value::Null,
+            serde_json::Value::Array(a) => a.iter_mut().for_each(unmask),
+            serde_json::Value::Object(o) => o.values_mut().for_each(unmask),
+            _ => {}
+        }
+    }
+    unmask(&mut rec);
+    rec["duration_ms"] = 12.into();
+    rec["scanned_at"] = "2026-12-06T12:00:00Z".into();
+    let line = &rec.to_string();
+    assert_eq!(rec["ms17_010"]["verdict"], "not-vulnerable", "{rec}");
+    assert_eq!(rec["eol-os"]["verdict"], "unknown", "{rec}");
+    let d = scratch_dir("exit-undecided-check");
+    let input = d.join("samba.jsonl");
+    std::fs::write(&input, format!("{line}\n")).expect("write");
+    let report = |extra: &[&str]| {
+        Command::new(bin())
+            .args(["report", "--overwrite"])
+            .args(extra)
+            .arg(&input)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("report")
+    };
+    let csv = d.join("r.csv");
+    let csv = csv.to_str().expect("utf-8");
+
+    // Asked about, with `unknown`: the host fails the run.
+    let o = report(&["-q", "--fail-on", "eol-os,unknown", "-o", csv]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim_end(),
+        "smb1scan: exit 3: 1 host meets --fail-on eol-os,unknown (1 undecided)"
+    );
+    // Asked about, without `unknown`: accepted, and the summary says what was accepted.
+    let o = report(&["--fail-on", "eol-os", "-o", csv]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).lines().last().unwrap_or_default(),
+        "exit 0: no host meets --fail-on eol-os, which accepts 1 host undecided \
+         (1 eol-os: samba-host-os)"
+    );
+    // The default gate does not ask about end of life: decided.
+    let o = report(&["-q", "-o", csv]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // JUnit agrees with the exit code.
+    let xml = d.join("r.junit.xml");
+    let o = report(&[
+        "-q",
+        "--fail-on",
+        "eol-os,unknown",
+        "-o",
+        xml.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let x = std::fs::read_to_string(&xml).expect("junit");
+    assert!(
+        x.contains("message=\"undecided: eol-os: samba-host-os\""),
+        "{x}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -325,6 +325,21 @@ pub trait Check: Sync {
         let r = h.sections.get(self.name())?.get("remediation")?.as_str()?;
         Some(format!("{}: {r}", self.title()))
     }
+    /// Why this check left a host whose port answered (status `open`) undecided, for a gate
+    /// whose policy asks about it ([`crate::report::policy::undecided_under`]). Default: it
+    /// ran and said `unknown` or `not-tested` (the reason, else the verdict), the record has no
+    /// section for it (`no-record`), or the scan did not select it (`not-selected`): a run
+    /// cannot pass on a finding it never looked for.
+    fn undecided(&self, h: &HostResult) -> Option<String> {
+        if !ran(h, self.name()) {
+            return Some("not-selected".into());
+        }
+        match self.verdict(h) {
+            None => Some("no-record".into()),
+            Some(v) if v.is_unknown() || v.is_not_tested() => Some(v.reason.unwrap_or(v.verdict)),
+            Some(_) => None,
+        }
+    }
     /// The JUnit skip message part when this check left the host undecided; `gated` says
     /// whether the run's `--fail-on` names one of its findings. Default: `<title> unknown
     /// (reason)` when gated and `unknown` (an undecided check the gate does not ask about does

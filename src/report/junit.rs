@@ -5,8 +5,9 @@
 //! - A host that meets `--fail-on` gets a `failure` element: `message` names each finding with
 //!   its verdict and reason (`MS17-010 vulnerable (STATUS_INSUFF_SERVER_RESOURCES)`), most
 //!   severe first; `type` the findings (`doublepulsar,vulnerable`); the text the record's details.
-//! - A host that does not meet it but whose MS17-010 or DoublePulsar verdict is `unknown` is
-//!   `skipped` with the reason: no answer is not a pass.
+//! - A host that does not meet it but that the gate counts undecided (MS17-010 or DoublePulsar
+//!   `unknown`, or a check the policy asks about that decided nothing) is `skipped` with the
+//!   reason: no answer is not a pass.
 //! - Every other host passes; its verdicts are in `system-out`.
 //! - `tests`, `failures`, `errors` (always 0), `skipped` and `time` are set on both levels;
 //!   suite properties record the command line, the `--fail-on` policy and the scope
@@ -14,7 +15,7 @@
 //! - Strings from the network have their control characters replaced, as in the nmap XML.
 
 use super::nmap_xml::{clean, Xml, XmlError};
-use super::policy::{findings, FailOn, Finding};
+use super::policy::{findings_under, undecided_under, FailOn, Finding};
 use super::{enum_name, Enriched, ScanMeta};
 use crate::model::HostResult;
 
@@ -44,23 +45,29 @@ fn dp_text(h: &HostResult) -> String {
     clean(&crate::checks::doublepulsar::text(h))
 }
 
-/// The verdict and reason behind one finding: its check's text (`unknown`: MS17-010's).
-fn finding_text(h: &HostResult, f: Finding) -> String {
+/// The verdict and reason behind one finding: its check's text (`unknown`: MS17-010's when it
+/// is the undecided one, else the check and reason the gate counted).
+fn finding_text(h: &HostResult, f: Finding, fail_on: &FailOn) -> String {
     match f.def() {
         Some(d) => clean(&(d.text)(h)),
-        None if f == Finding::Unknown => ms17_text(h),
+        None if f == Finding::Unknown => match undecided_under(h, fail_on) {
+            Some(why) if super::policy::undecided_reason(h).is_none() => {
+                clean(&format!("undecided: {why}"))
+            }
+            _ => ms17_text(h),
+        },
         None => String::new(),
     }
 }
 
 /// The outcome of one host's test case under `fail_on`.
 pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
-    let met: Vec<Finding> = findings(h)
+    let met: Vec<Finding> = findings_under(h, fail_on)
         .into_iter()
         .filter(|f| fail_on.includes(*f))
         .collect();
     if !met.is_empty() {
-        let mut texts: Vec<String> = met.iter().map(|f| finding_text(h, *f)).collect();
+        let mut texts: Vec<String> = met.iter().map(|f| finding_text(h, *f, fail_on)).collect();
         texts.dedup();
         return Outcome::Failure {
             message: texts.join("; "),
@@ -69,7 +76,7 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
     }
     // Each check that left the host undecided: MS17-010 and DoublePulsar always (the default
     // gate's), the others when the policy gates one of their findings.
-    let unknown: Vec<String> = crate::checks::REGISTRY
+    let mut unknown: Vec<String> = crate::checks::REGISTRY
         .iter()
         .filter_map(|c| {
             let gated = c
@@ -79,6 +86,11 @@ pub fn outcome(h: &HostResult, fail_on: &FailOn) -> Outcome {
             c.junit_undecided(h, gated).map(|t| clean(&t))
         })
         .collect();
+    if unknown.is_empty() {
+        // A check the policy asks about that ran nothing (not selected, not tested): the gate
+        // counts it undecided, so the test case cannot pass.
+        unknown.extend(undecided_under(h, fail_on).map(|why| clean(&why)));
+    }
     if unknown.is_empty() {
         Outcome::Passed
     } else {
@@ -295,5 +307,36 @@ mod tests {
             outcome(&h, &FailOn::from_list(&[vulnerable])),
             Outcome::Passed
         ));
+    }
+
+    #[test]
+    fn a_gated_check_undecided_fails_under_unknown_and_never_passes() {
+        let mut h = HostResult::new([10, 0, 0, 4].into(), 445, None);
+        h.status = HostStatus::Open;
+        h.smb1.enabled = Some(true);
+        h.ms17_010.verdict = crate::model::Ms17Verdict::NotVulnerable;
+        h.doublepulsar.verdict = crate::model::DpVerdict::Absent;
+        crate::checks::Selection::default().apply(&mut h);
+        crate::checks::set_section(
+            &mut h,
+            "smbghost",
+            &serde_json::json!({"verdict": "unknown", "reason": "compression-without-build"}),
+        );
+        let ghost: Finding = "smbghost".parse().expect("finding");
+        match outcome(&h, &FailOn::from_list(&[ghost, Finding::Unknown])) {
+            Outcome::Failure { message, kind } => {
+                assert_eq!(kind, "unknown");
+                assert_eq!(message, "undecided: smbghost: compression-without-build");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not selected by the scan, asked about by the gate: skipped, never passed.
+        crate::checks::Selection::parse(&["smb1,ms17-010,doublepulsar".into()])
+            .expect("selection")
+            .apply(&mut h);
+        match outcome(&h, &FailOn::from_list(&[ghost])) {
+            Outcome::Skipped(m) => assert!(m.contains("smbghost: not-selected"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

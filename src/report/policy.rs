@@ -7,7 +7,7 @@
 //! | 1    | fatal runtime error (cannot write an output, cannot read a diff input...) |
 //! | 2    | usage error (bad flags: clap's code; also refused output files)           |
 //! | 3    | finished, and at least one finding met `--fail-on` (or, for `diff`, a NEW one did) |
-//! | 4    | finished, nothing met the default `--fail-on`, but undecided hosts remain: a port that answered without a decided MS17-010 verdict or SMB1 state, or a name that did not resolve (not for `diff`) |
+//! | 4    | finished, nothing met the default `--fail-on`, but undecided hosts remain: a port that answered without a decided MS17-010 or DoublePulsar verdict or SMB1 state, or a name that did not resolve (not for `diff`) |
 //! | 130  | interrupted (Ctrl-C); the outputs written so far are valid files         |
 //!
 //! Precedence: 130 > 3 > 4 > 0 ([`gate`]). Silent addresses (closed, filtered, unreachable) are
@@ -17,8 +17,9 @@
 //! - `vulnerable`: MS17-010 verdict `vulnerable`;
 //! - `doublepulsar`: DoublePulsar verdict `present`;
 //! - `smb1`: SMB1 enabled (`smb1.enabled == true`);
-//! - `unknown`: an undecided host ([`undecided_reason`]): its port answered but its MS17-010
-//!   verdict is `unknown` or its SMB1 state was not shown, a target name that did not resolve
+//! - `unknown`: an undecided host ([`undecided_under`]): its port answered but its MS17-010 or
+//!   DoublePulsar verdict is `unknown` or its SMB1 state was not shown, or a check whose
+//!   finding the policy names decided nothing on it; a target name that did not resolve
 //!   (status `unresolved`), or a target the scanner could not test (status `error`);
 //! - `none`: never fail on findings.
 //!
@@ -33,7 +34,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{HostResult, HostStatus, Ms17Verdict};
+use crate::model::{DpVerdict, HostResult, HostStatus, Ms17Verdict};
 
 pub use crate::error::{
     EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNDECIDED, EXIT_USAGE,
@@ -68,14 +69,14 @@ impl Tally {
     /// Counts one record under `fail_on`.
     pub fn add(&mut self, h: &HostResult, fail_on: &FailOn) {
         let mut met = false;
-        for f in findings(h) {
+        for f in findings_under(h, fail_on) {
             if fail_on.includes(f) {
                 met = true;
                 *self.met_by.entry(f).or_insert(0) += 1;
             }
         }
         self.met += u64::from(met);
-        if let Some(why) = undecided_reason(h) {
+        if let Some(why) = undecided_under(h, fail_on) {
             self.undecided += 1;
             *self.undecided_by.entry(why).or_insert(0) += 1;
         }
@@ -96,14 +97,15 @@ pub fn gate(end: RunEnd, tally: &Tally, fail_on: &FailOn) -> u8 {
     }
 }
 
-/// Why a host stays undecided, or `None` when it was decided or never answered on the port.
-/// Undecided: a target name that did not resolve (`unresolved`); a port that answered (status
-/// `open`, `reset`, `timeout`, `protocol-error`) whose MS17-010 verdict is `unknown` or whose
-/// SMB1 state was not shown (`smb1.enabled` null); a target the scanner could not test (status
+/// Why a host stays undecided whatever the policy, or `None` when it was decided or never
+/// answered on the port. Undecided: a target name that did not resolve (`unresolved`); a port
+/// that answered (status `open`, `reset`, `timeout`, `protocol-error`) whose MS17-010 verdict
+/// is `unknown`, whose SMB1 state was not shown (`smb1.enabled` null) or whose DoublePulsar
+/// ping went unanswered (`doublepulsar: <reason>`); a target the scanner could not test (status
 /// `error`: a local error, never the host's answer). The reason is the status when the port
 /// answered without SMB (`reset`, `timeout`, `protocol-error`), else the MS17-010 reason
 /// (`session-setup-refused`, ...). Closed, filtered and unreachable ports are silent addresses:
-/// counted, not undecided.
+/// counted, not undecided. The gate adds the checks its policy asks about: [`undecided_under`].
 pub fn undecided_reason(h: &HostResult) -> Option<String> {
     match h.status {
         HostStatus::Unresolved => return Some("unresolved".to_string()),
@@ -112,20 +114,58 @@ pub fn undecided_reason(h: &HostResult) -> Option<String> {
         HostStatus::Error => return Some("error".to_string()),
         _ => {}
     }
-    if !h.port_answered()
-        || (h.ms17_010.verdict != Ms17Verdict::Unknown && h.smb1.enabled.is_some())
-    {
+    if !h.port_answered() {
         return None;
     }
     if h.status != HostStatus::Open {
         return Some(super::enum_name(&h.status));
     }
-    Some(
-        h.ms17_010
-            .reason
-            .as_ref()
-            .map_or_else(|| "unknown".to_string(), super::enum_name),
-    )
+    if h.ms17_010.verdict == Ms17Verdict::Unknown || h.smb1.enabled.is_none() {
+        return Some(
+            h.ms17_010
+                .reason
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), super::enum_name),
+        );
+    }
+    // The default gate's second check: an unanswered ping is no proof of absence.
+    if h.doublepulsar.verdict == DpVerdict::Unknown {
+        return Some(format!(
+            "doublepulsar: {}",
+            h.doublepulsar
+                .reason
+                .as_ref()
+                .map_or_else(|| "unknown".to_string(), super::enum_name)
+        ));
+    }
+    None
+}
+
+/// Whether the policy asks about check `c`: one of its findings is in it. The default policy
+/// asks about MS17-010 and DoublePulsar.
+pub fn asks_about(fail_on: &FailOn, c: &dyn crate::checks::Check) -> bool {
+    c.findings()
+        .iter()
+        .any(|d| fail_on.includes(Finding::from_def(d)))
+}
+
+/// Why a host stays undecided under `fail_on`: [`undecided_reason`], or else a check the policy
+/// asks about ([`asks_about`]) that decided nothing on a port that answered: its verdict is
+/// `unknown` or `not-tested` (it ran and could not test, or the scan did not select it), or the
+/// record has no section for it (a file from before the check). The reason is
+/// `<check>: <reason>` (`smbghost: compression-without-build`). A run cannot pass on a finding
+/// it never looked for.
+pub fn undecided_under(h: &HostResult, fail_on: &FailOn) -> Option<String> {
+    if let Some(why) = undecided_reason(h) {
+        return Some(why);
+    }
+    if h.status != HostStatus::Open {
+        return None;
+    }
+    crate::checks::REGISTRY
+        .iter()
+        .filter(|c| asks_about(fail_on, **c))
+        .find_map(|c| c.undecided(h).map(|why| format!("{}: {why}", c.name())))
 }
 
 /// `1 reset, 1 unresolved`: counts per reason, most frequent first.
@@ -298,8 +338,9 @@ impl Finding {
         match self.def() {
             Some(d) => d.help,
             None if self == Finding::Unknown => {
-                "Undecided: MS17-010 `unknown` or SMB1 not shown on a port that answered, a name \
-                 that did not resolve, or a target the scanner could not test"
+                "Undecided: MS17-010 or DoublePulsar `unknown` or SMB1 not shown on a port that \
+                 answered, a check this list names that decided nothing, a name that did not \
+                 resolve, or a target the scanner could not test"
             }
             None => "Never fail (only meaningful alone)",
         }
@@ -375,8 +416,25 @@ pub fn findings(h: &HostResult) -> Vec<Finding> {
         .collect()
 }
 
+/// The findings a host shows under `fail_on`: [`findings`], with `unknown` meaning
+/// [`undecided_under`] the policy (what the gate, `matches` and JUnit count).
+pub fn findings_under(h: &HostResult, fail_on: &FailOn) -> Vec<Finding> {
+    let undecided = undecided_under(h, fail_on).is_some();
+    Finding::real()
+        .iter()
+        .copied()
+        .filter(|f| {
+            if *f == Finding::Unknown {
+                undecided
+            } else {
+                has_finding(h, *f)
+            }
+        })
+        .collect()
+}
+
 /// Whether a host shows one kind of finding. A check that did not run on the host shows none
-/// of its findings.
+/// of its findings. `unknown` here is [`undecided_reason`], whatever the policy.
 pub fn has_finding(h: &HostResult, f: Finding) -> bool {
     if f == Finding::Unknown {
         return undecided_reason(h).is_some();
@@ -444,7 +502,7 @@ impl FailOn {
 
     /// Whether a host meets the policy.
     pub fn matches(&self, h: &HostResult) -> bool {
-        self.kinds.iter().any(|f| has_finding(h, *f))
+        findings_under(h, self).iter().any(|f| self.includes(*f))
     }
 }
 
@@ -461,7 +519,7 @@ impl fmt::Display for FailOn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DpVerdict, Reason};
+    use crate::model::Reason;
 
     fn host(status: HostStatus, smb1: Option<bool>, ms17: Ms17Verdict) -> HostResult {
         let mut h = HostResult::new(std::net::IpAddr::from([192, 0, 2, 1]), 445, None);
@@ -608,6 +666,86 @@ mod tests {
         assert_eq!(
             exit_line(gate(RunEnd::Completed, &t, &default), &t, &default),
             "exit 0: no host meets --fail-on vulnerable,doublepulsar"
+        );
+    }
+
+    /// A host whose MS17-010 and SMB1 are decided, on which `name` ran and left `verdict`.
+    fn decided_but(name: &str, verdict: &str, reason: &str) -> HostResult {
+        let mut h = host(HostStatus::Open, Some(true), Ms17Verdict::NotVulnerable);
+        h.doublepulsar.verdict = DpVerdict::Absent;
+        h.checks = crate::checks::all_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        crate::checks::set_section(
+            &mut h,
+            name,
+            &serde_json::json!({ "verdict": verdict, "reason": reason }),
+        );
+        h
+    }
+
+    #[test]
+    fn a_check_the_policy_asks_about_that_stays_undecided_leaves_the_host_undecided() {
+        let f = |s: &str| s.parse::<Finding>().unwrap();
+        let ghost = decided_but("smbghost", "unknown", "compression-without-build");
+        let gated = FailOn::from_list(&[f("smbghost"), Finding::Unknown]);
+        let t = tally(std::slice::from_ref(&ghost), &gated);
+        assert_eq!(gate(RunEnd::Completed, &t, &gated), EXIT_FINDINGS);
+        assert_eq!(
+            exit_line(EXIT_FINDINGS, &t, &gated),
+            "exit 3: 1 host meets --fail-on smbghost,unknown (1 undecided)"
+        );
+        assert!(gated.matches(&ghost));
+        // Explicit without `unknown`: accepted, and the exit line says so.
+        let accept = FailOn::from_list(&[f("smbghost")]);
+        let t = tally(std::slice::from_ref(&ghost), &accept);
+        assert_eq!(gate(RunEnd::Completed, &t, &accept), EXIT_OK);
+        assert_eq!(
+            exit_line(EXIT_OK, &t, &accept),
+            "exit 0: no host meets --fail-on smbghost, which accepts 1 host undecided \
+             (1 smbghost: compression-without-build)"
+        );
+        // A policy that does not ask about smbghost: decided.
+        let t = tally(std::slice::from_ref(&ghost), &FailOn::default());
+        assert_eq!(t.undecided, 0);
+        assert_eq!(gate(RunEnd::Completed, &t, &FailOn::default()), EXIT_OK);
+        // A gated check that ran and did not test proves nothing either.
+        let eol = decided_but("eol-os", "not-tested", "no-scan-date");
+        let gated = FailOn::from_list(&[f("eol-os"), Finding::Unknown]);
+        let t = tally(std::slice::from_ref(&eol), &gated);
+        assert_eq!(gate(RunEnd::Completed, &t, &gated), EXIT_FINDINGS);
+        // Nor does one the scan did not select.
+        let mut off = decided_but("anonymous", "not-tested", "not-selected");
+        off.checks.retain(|c| c != "anonymous");
+        let gated = FailOn::from_list(&[f("anonymous-pipe"), Finding::Unknown]);
+        let t = tally(std::slice::from_ref(&off), &gated);
+        assert_eq!(
+            t.undecided_by.keys().collect::<Vec<_>>(),
+            ["anonymous: not-selected"]
+        );
+        // A decided gated check is decided.
+        let decided = decided_but("smbghost", "not-vulnerable", "");
+        let gated = FailOn::from_list(&[f("smbghost"), Finding::Unknown]);
+        let t = tally(std::slice::from_ref(&decided), &gated);
+        assert_eq!(gate(RunEnd::Completed, &t, &gated), EXIT_OK);
+    }
+
+    #[test]
+    fn doublepulsar_unknown_is_undecided_under_the_default_gate() {
+        // MS17-010 decided, the DoublePulsar ping never answered: the default gate asks about
+        // DoublePulsar, so the run cannot pass.
+        let mut h = host(HostStatus::Open, Some(true), Ms17Verdict::NotVulnerable);
+        h.doublepulsar.verdict = DpVerdict::Unknown;
+        h.doublepulsar.reason = Some(Reason::TimeoutAfterPeek);
+        assert_eq!(
+            undecided_reason(&h).as_deref(),
+            Some("doublepulsar: timeout-after-peek")
+        );
+        let t = tally(std::slice::from_ref(&h), &FailOn::default());
+        assert_eq!(
+            gate(RunEnd::Completed, &t, &FailOn::default()),
+            EXIT_UNDECIDED
         );
     }
 

@@ -109,6 +109,12 @@ impl Check for DoublePulsar {
         }
         vec![NMAP_VULN.vulnerable_script("smb-double-pulsar-backdoor")]
     }
+    /// What it said on an answering port is judged whatever the policy
+    /// ([`crate::report::policy::undecided_reason`]); a gate asking about it adds only a scan
+    /// that did not select it.
+    fn undecided(&self, h: &HostResult) -> Option<String> {
+        (!super::ran(h, self.name())).then(|| "not-selected".into())
+    }
     /// Undecided whatever the gate: the default gate's check.
     fn junit_undecided(&self, h: &HostResult, _gated: bool) -> Option<String> {
         (h.doublepulsar.verdict == DpVerdict::Unknown).then(|| text(h))

@@ -99,6 +99,12 @@ impl Check for Smb1 {
     fn table_cell(&self, _h: &HostResult) -> Option<String> {
         None
     }
+    /// What it said on an answering port is judged whatever the policy
+    /// ([`crate::report::policy::undecided_reason`]); a gate asking about it adds only a scan
+    /// that did not select it.
+    fn undecided(&self, h: &HostResult) -> Option<String> {
+        (!super::ran(h, self.name())).then(|| "not-selected".into())
+    }
     /// SMB1 left undecided is the `unknown` finding's (MS17-010 says it): nothing more here.
     fn junit_undecided(&self, _h: &HostResult, _gated: bool) -> Option<String> {
         None
