@@ -469,9 +469,9 @@ pub fn ran(h: &HostResult, name: &str) -> bool {
 /// A check's record section stored under its name in [`HostResult::sections`], for checks added
 /// after the first three (which keep their schema-1 fields). `None` when absent or unreadable.
 pub fn section<T: DeserializeOwned>(h: &HostResult, name: &str) -> Option<T> {
-    h.sections
-        .get(name)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+    // Read in place (`&Value` is a deserializer): every output and the summary call this per
+    // check and finding of every record, so no copy of the section first.
+    h.sections.get(name).and_then(|v| T::deserialize(v).ok())
 }
 
 /// `major.minor.build` of the record's `os.ntlm_version` (the NTLMSSP VERSION the host sent).
@@ -518,6 +518,42 @@ mod tests {
         let e = Selection::parse(&["ms17".into()]).unwrap_err();
         assert!(e.contains("ms17-010"), "{e}");
         assert!(Selection::parse(&[]).is_err());
+    }
+
+    #[test]
+    fn the_json_tables_build_rs_compiles_say_what_the_toml_says() {
+        // Run time reads the JSON copies; they must hold exactly the TOML files' data.
+        let pairs = [
+            (
+                signing::rules::REMEDIATION_TOML,
+                signing::rules::REMEDIATION_JSON,
+            ),
+            (
+                eol_os::rules::REMEDIATION_TOML,
+                eol_os::rules::REMEDIATION_JSON,
+            ),
+            (
+                anonymous::rules::REMEDIATION_TOML,
+                anonymous::rules::REMEDIATION_JSON,
+            ),
+            (
+                smbghost::rules::REMEDIATION_TOML,
+                smbghost::rules::REMEDIATION_JSON,
+            ),
+            (
+                sambacry::rules::REMEDIATION_TOML,
+                sambacry::rules::REMEDIATION_JSON,
+            ),
+        ];
+        for (toml_text, json) in pairs {
+            let from_toml: toml::Table = toml::from_str(toml_text).unwrap();
+            let from_json: toml::Table = serde_json::from_str(json).unwrap();
+            assert_eq!(from_json, from_toml);
+        }
+        let from_toml: eol_os::rules::EolTable = toml::from_str(eol_os::rules::TABLE_TOML).unwrap();
+        let from_json = eol_os::rules::table().unwrap();
+        assert_eq!(format!("{from_json:?}"), format!("{from_toml:?}"));
+        assert!(from_json.os.len() > 40, "{}", from_json.os.len());
     }
 
     #[test]

@@ -228,7 +228,7 @@ fn ms17_state(h: &HostResult) -> Ms17State {
 fn row(finding: &str, key: &str) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
     TABLE
-        .get_or_init(|| toml::from_str(rules::REMEDIATION_TOML).ok())
+        .get_or_init(|| serde_json::from_str(rules::REMEDIATION_JSON).ok())
         .as_ref()?
         .get("findings")?
         .get(finding)?

@@ -102,7 +102,7 @@ pub fn scan_date(h: &HostResult) -> Option<NaiveDate> {
 fn remediation(v: EolVerdict) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
     TABLE
-        .get_or_init(|| toml::from_str(rules::REMEDIATION_TOML).ok())
+        .get_or_init(|| serde_json::from_str(rules::REMEDIATION_JSON).ok())
         .as_ref()?
         .get("findings")?
         .get(v.as_str())?

@@ -68,7 +68,7 @@ fn verdict_is(h: &HostResult, v: SambaCryVerdict) -> bool {
 fn remediation() -> Option<String> {
     static TEXT: OnceLock<Option<String>> = OnceLock::new();
     TEXT.get_or_init(|| {
-        let t: toml::Table = toml::from_str(rules::REMEDIATION_TOML).ok()?;
+        let t: toml::Table = serde_json::from_str(rules::REMEDIATION_JSON).ok()?;
         let row = t.get("findings")?.get("sambacry")?;
         let get = |k: &str| row.get(k).and_then(|v| v.as_str());
         Some(format!(

@@ -224,6 +224,8 @@ pub fn judge(native_lanman: Option<&str>, windows: bool, samba_hint: bool) -> Sa
 
 /// This check's remediation rows (`data/checks/sambacry.toml`), compiled in for the registry.
 pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/sambacry.toml");
+/// The same table as JSON, compiled by build.rs: read at run time (faster than the TOML).
+pub const REMEDIATION_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/checks/sambacry.json"));
 
 #[cfg(test)]
 mod tests {

@@ -62,7 +62,7 @@ fn verdict_is(h: &HostResult, v: RelayVerdict) -> bool {
 fn remediation(f: SigningFamily) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
     TABLE
-        .get_or_init(|| toml::from_str(rules::REMEDIATION_TOML).ok())
+        .get_or_init(|| serde_json::from_str(rules::REMEDIATION_JSON).ok())
         .as_ref()?
         .get("families")?
         .get(f.as_str())?

@@ -205,6 +205,8 @@ pub fn family(samba: bool, ntlm_version: Option<(u8, u8, u16)>) -> SigningFamily
 
 /// This check's remediation rows (`data/checks/signing.toml`), compiled in for the registry.
 pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/signing.toml");
+/// The same table as JSON, compiled by build.rs: read at run time (faster than the TOML).
+pub const REMEDIATION_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/checks/signing.json"));
 
 #[cfg(test)]
 mod tests {

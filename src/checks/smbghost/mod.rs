@@ -110,7 +110,7 @@ fn smbleed_is(h: &HostResult, v: GhostVerdict) -> bool {
 fn remediation(finding: &str) -> Option<String> {
     static TABLE: OnceLock<Option<toml::Table>> = OnceLock::new();
     let row = TABLE
-        .get_or_init(|| toml::from_str(rules::REMEDIATION_TOML).ok())
+        .get_or_init(|| serde_json::from_str(rules::REMEDIATION_JSON).ok())
         .as_ref()?
         .get("findings")?
         .get(finding)?;

@@ -220,6 +220,8 @@ pub fn judge(i: &GhostInputs) -> GhostResult {
 
 /// This check's remediation rows (`data/checks/smbghost.toml`), compiled in for the registry.
 pub const REMEDIATION_TOML: &str = include_str!("../../../data/checks/smbghost.toml");
+/// The same table as JSON, compiled by build.rs: read at run time (faster than the TOML).
+pub const REMEDIATION_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/checks/smbghost.json"));
 
 #[cfg(test)]
 mod tests {
