@@ -169,10 +169,13 @@ pub struct TimelineRow {
 /// A host's records over every sweep, oldest first, each with the turn of its story.
 pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, StoreError> {
     let rows = store.db().query(
-        "SELECT s.label, s.started_at, s.status, s.simulated, r.record
-         FROM sweeps s CROSS JOIN records r
-         WHERE r.sweep_id = s.id AND r.ip = ? AND (? = '' OR r.name = ?)
-         ORDER BY r.port, r.name, s.started_at, s.id",
+        &format!(
+            "SELECT s.label, s.started_at, s.status, s.simulated, {}
+             FROM sweeps s CROSS JOIN records r
+             WHERE r.sweep_id = s.id AND r.ip = ? AND (? = '' OR r.name = ?)
+             ORDER BY r.port, r.name, s.started_at, s.id",
+            sweep::record_columns("r.")
+        ),
         // An address, or a name that did not resolve (its records have the address 0.0.0.0);
         // either way one lookup per sweep in the primary key (sweep, address, …): the store
         // keeps no index by address alone, which cost every write a random page. CROSS JOIN
@@ -185,8 +188,7 @@ pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, 
     let mut recs: Vec<(String, String, String, bool, HostResult)> = Vec::new();
     for r in rows {
         let g = |i: usize| r.get(i).cloned().unwrap_or(Val::I(None));
-        let h: HostResult =
-            serde_json::from_str(&g(4).str()).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let h = sweep::record_of(&r, 4)?;
         recs.push((g(0).str(), g(1).str(), g(2).str(), g(3).int() == Some(1), h));
     }
     let mut out = Vec::new();

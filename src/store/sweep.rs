@@ -602,14 +602,19 @@ pub struct Row {
     pub undecided: bool,
     /// Risk.
     pub risk: String,
-    /// The record's JSON ([`compact_json`]).
+    /// The record's JSON ([`compact_json`]); for a compact row, only what differs from the
+    /// record its columns stand for ([`silent_rest`]).
     pub json: String,
+    /// A compact row (schema version 4): a record whose port never answered, kept as its key
+    /// columns and the rest of it ([`silent_rest`], [`compact_record`]).
+    pub compact: bool,
 }
 
 impl Row {
     /// From a record.
     pub fn of(h: &HostResult) -> Result<Row, StoreError> {
         let (ip, port, name) = record_key(h);
+        let rest = silent_rest(h).transpose()?;
         Ok(Row {
             ip,
             port,
@@ -621,14 +626,19 @@ impl Row {
             doublepulsar: enum_name(&h.doublepulsar.verdict),
             undecided: h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
             risk: risk(h).to_string(),
-            json: compact_json(h)?,
+            compact: rest.is_some(),
+            json: match rest {
+                Some(rest) => rest,
+                None => compact_json(h)?,
+            },
         })
     }
 
     /// From a JSON Lines record line of this smb1scan's schema, without building the record:
     /// the key fields are read (and typed: a bad value is an error), the line is stored
     /// stripped ([`strip_null_members`], [`DERIVED`]). `None` for a line of an older schema
-    /// or without `risk` (it is upgraded through [`HostResult`] instead).
+    /// or without `risk` (it is upgraded through [`HostResult`] instead), and for a record whose
+    /// port never answered (read whole, it becomes a compact row: [`silent_rest`]).
     pub fn of_line(line: &str) -> Result<Option<Row>, serde_json::Error> {
         use crate::model::HostStatus;
         #[derive(serde::Deserialize)]
@@ -656,6 +666,9 @@ impl Row {
         let Some(risk) = k.risk.filter(|_| k.schema == crate::model::SCHEMA_VERSION) else {
             return Ok(None);
         };
+        if !k.status.answered() && k.ip.is_some_and(|ip| !ip.is_unspecified()) {
+            return Ok(None);
+        }
         let (ip, name) = match k.ip.filter(|ip| !ip.is_unspecified()) {
             Some(ip) => (ip.to_string(), String::new()),
             None => ("0.0.0.0".to_string(), k.hostname.unwrap_or_default()),
@@ -672,8 +685,149 @@ impl Row {
             undecided: k.status.answered() && k.ms17_010.verdict == Ms17Verdict::Unknown,
             risk,
             json: strip_null_members(line.trim(), DERIVED),
+            compact: false,
         }))
     }
+}
+
+/// The `schema` of the record a compact row's columns stand for ([`compact_template`]): fixed
+/// with the store's schema version 4, whatever later records say (they carry their own).
+const COMPACT_SCHEMA: u32 = 4;
+
+/// The `checks` of that record: the default selection when store version 4 came (a record
+/// that lists others carries its own list).
+const COMPACT_CHECKS: [&str; 8] = [
+    "smb1",
+    "ms17-010",
+    "doublepulsar",
+    "signing",
+    "anonymous",
+    "eol-os",
+    "sambacry",
+    "smbghost",
+];
+
+/// The record a compact row's key columns stand for, before the rest of it is laid over it
+/// (member by member, as PostgreSQL's `jsonb ||` does: the views of docs/store.md build the
+/// same). Only members every record has, so the rest never needs to remove one.
+pub fn compact_template(
+    ip: &str,
+    port: i64,
+    status: &str,
+    scanned_at: &str,
+    ms17: &str,
+    doublepulsar: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let v = serde_json::json!({
+        "schema": COMPACT_SCHEMA,
+        "ip": ip,
+        "port": port,
+        "status": status,
+        "smb1": {"evidence": "not-tested"},
+        "smb2": {"dialects": []},
+        "os": {"samba": false},
+        "ms17_010": {"verdict": ms17},
+        "doublepulsar": {"verdict": doublepulsar},
+        "checks": COMPACT_CHECKS,
+        "steps": [],
+        "scanned_at": scanned_at,
+        "duration_ms": 0,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A compact row's record: the template of its columns with the rest laid over it.
+pub fn compact_record(
+    ip: &str,
+    port: i64,
+    status: &str,
+    scanned_at: &str,
+    ms17: &str,
+    doublepulsar: &str,
+    rest: &str,
+) -> Result<HostResult, StoreError> {
+    let mut m = compact_template(ip, port, status, scanned_at, ms17, doublepulsar);
+    let rest: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(rest).map_err(|e| StoreError::Decode(e.to_string()))?;
+    m.extend(rest);
+    serde_json::from_value(serde_json::Value::Object(m))
+        .map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// For a record whose port never answered (and that has an address), the members that differ
+/// from the record its columns stand for ([`compact_template`]), as JSON without nulls: most
+/// of a silent record follows from its key columns, and writing (and reading) the whole of it
+/// was most of what recording a silent sweep cost. `None` for any other record: it is stored
+/// whole.
+pub fn silent_rest(h: &HostResult) -> Option<Result<String, StoreError>> {
+    use crate::model::{DoublePulsar, Ms17010, OsInfo, Smb1Info, Smb2Info, Step};
+    if h.port_answered() || h.address().is_none() {
+        return None;
+    }
+    #[derive(serde::Serialize)]
+    struct Rest<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schema: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hostname: Option<&'a String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        smb1: Option<&'a Smb1Info>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        smb2: Option<&'a Smb2Info>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        os: Option<&'a OsInfo>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ms17_010: Option<&'a Ms17010>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        doublepulsar: Option<&'a DoublePulsar>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checks: Option<&'a Vec<String>>,
+        #[serde(flatten)]
+        sections: &'a std::collections::BTreeMap<String, serde_json::Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        steps: &'a Vec<Step>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a String>,
+    }
+    let differs = |same: bool| !same;
+    let rest = Rest {
+        schema: differs(h.schema == COMPACT_SCHEMA).then_some(h.schema),
+        hostname: h.hostname.as_ref(),
+        smb1: differs(h.smb1 == Smb1Info::default()).then_some(&h.smb1),
+        smb2: differs(h.smb2 == Smb2Info::default()).then_some(&h.smb2),
+        os: differs(h.os == OsInfo::default()).then_some(&h.os),
+        ms17_010: differs(
+            h.ms17_010
+                == Ms17010 {
+                    verdict: h.ms17_010.verdict,
+                    ..Ms17010::default()
+                },
+        )
+        .then_some(&h.ms17_010),
+        doublepulsar: differs(
+            h.doublepulsar
+                == DoublePulsar {
+                    verdict: h.doublepulsar.verdict,
+                    ..DoublePulsar::default()
+                },
+        )
+        .then_some(&h.doublepulsar),
+        checks: differs(h.checks.iter().eq(COMPACT_CHECKS.iter())).then_some(&h.checks),
+        sections: &h.sections,
+        steps: &h.steps,
+        duration_ms: (h.duration_ms != 0).then_some(h.duration_ms),
+        error: h.error.as_ref(),
+    };
+    Some(
+        serde_json::to_string(&rest)
+            .map(|j| strip_null_members(&j, &[]))
+            .map_err(|e| StoreError::Decode(e.to_string())),
+    )
 }
 
 /// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
@@ -701,13 +855,13 @@ pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreErr
 pub fn put_one(db: &mut Db, sweep_id: i64, row: &Row) -> Result<(), StoreError> {
     db.exec(
         "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
-                              doublepulsar, undecided, risk, record)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              doublepulsar, undecided, risk, record, compact)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
              scanned_at = excluded.scanned_at, status = excluded.status,
              smb1 = excluded.smb1, ms17 = excluded.ms17,
              doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
-             risk = excluded.risk, record = excluded.record",
+             risk = excluded.risk, record = excluded.record, compact = excluded.compact",
         &[
             Val::i(sweep_id),
             Val::t(&row.ip),
@@ -721,6 +875,7 @@ pub fn put_one(db: &mut Db, sweep_id: i64, row: &Row) -> Result<(), StoreError> 
             Val::i(i64::from(row.undecided)),
             Val::t(&row.risk),
             Val::t(&row.json),
+            Val::i(i64::from(row.compact)),
         ],
     )?;
     Ok(())
@@ -815,17 +970,56 @@ pub fn find(db: &mut Db, name: &str) -> Result<SweepRow, StoreError> {
     })
 }
 
+/// The columns [`record_of`] reads, in order (the table's; prefix them for a join).
+pub const RECORD_COLUMNS: [&str; 8] = [
+    "record",
+    "compact",
+    "ip",
+    "port",
+    "status",
+    "scanned_at",
+    "ms17",
+    "doublepulsar",
+];
+
+/// [`RECORD_COLUMNS`] of the table aliased `alias`, for a SELECT.
+pub fn record_columns(alias: &str) -> String {
+    RECORD_COLUMNS
+        .iter()
+        .map(|c| format!("{alias}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The record of a row of [`RECORD_COLUMNS`] (from column `at` on): the JSON kept whole, or
+/// a compact row's columns and rest.
+pub fn record_of(r: &[Val], at: usize) -> Result<HostResult, StoreError> {
+    let g = |i: usize| r.get(at + i).cloned().unwrap_or(Val::I(None));
+    if g(1).int() == Some(1) {
+        return compact_record(
+            &g(2).str(),
+            g(3).int().unwrap_or(0),
+            &g(4).str(),
+            &g(5).str(),
+            &g(6).str(),
+            &g(7).str(),
+            &g(0).str(),
+        );
+    }
+    serde_json::from_str(&g(0).str()).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 /// A sweep's records, in address order.
 pub fn records(db: &mut Db, sweep_id: i64) -> Result<Vec<HostResult>, StoreError> {
     db.query(
-        "SELECT record FROM records WHERE sweep_id = ? ORDER BY ip, port, name",
+        &format!(
+            "SELECT {} FROM records WHERE sweep_id = ? ORDER BY ip, port, name",
+            record_columns("")
+        ),
         &[Val::i(sweep_id)],
     )?
     .iter()
-    .map(|r| {
-        serde_json::from_str(&r.first().map(Val::str).unwrap_or_default())
-            .map_err(|e| StoreError::Decode(e.to_string()))
-    })
+    .map(|r| record_of(r, 0))
     .collect()
 }
 
@@ -850,6 +1044,84 @@ mod tests {
             let back: HostResult = serde_json::from_str(&c).unwrap();
             assert_eq!(back, h);
         }
+    }
+
+    /// Records whose port never answered become compact rows that read back as the same
+    /// record, however they differ from the template (name, selection, steps, retries, an
+    /// older record's sections); any other record is kept whole.
+    #[test]
+    fn compact_rows_read_back_the_same() {
+        use crate::model::{HostStatus, Reason, Step, StepName, StepOutcome};
+        let mut silent = Vec::new();
+        for (i, status) in [
+            HostStatus::Closed,
+            HostStatus::Filtered,
+            HostStatus::Unreachable,
+            HostStatus::Interrupted,
+            HostStatus::Error,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut h = HostResult::new([10, 0, 0, i as u8].into(), 445, None);
+            h.status = status;
+            h.ms17_010.reason = Some(Reason::ConnectionRefused);
+            h.error = Some("connection refused".into());
+            let mut step = Step::new(StepName::Syn, StepOutcome::Refused, 0);
+            step.detail = Some("RST to the SYN".into());
+            h.steps.push(step);
+            h.settle_not_tested();
+            crate::checks::Selection::default().apply(&mut h);
+            silent.push(h.clone());
+            // A name, another selection (a not-selected section stays), retries, a duration.
+            h.hostname = Some("pump-7.ward".into());
+            h.ip = "fd00::7".parse().unwrap();
+            crate::checks::Selection::parse(&["ms17-010".into()])
+                .unwrap()
+                .apply(&mut h);
+            h.steps[0].attempts = Some(3);
+            h.duration_ms = 1234;
+            silent.push(h.clone());
+            // A schema-3 record (read from an older file): its sections, schema 3.
+            h.schema = 3;
+            crate::checks::set_section(&mut h, "signing", &serde_json::json!({"verdict": "not-tested", "reason": "closed"}));
+            silent.push(h);
+        }
+        for (i, h) in silent.iter().enumerate() {
+            let row = Row::of(h).unwrap();
+            assert!(row.compact, "{h:?}");
+            if i % 3 == 0 {
+                assert!(row.json.len() < compact_json(h).unwrap().len() / 2, "{}", row.json);
+            }
+            let back = compact_record(
+                &row.ip,
+                row.port,
+                &row.status,
+                &row.scanned_at,
+                &row.ms17,
+                &row.doublepulsar,
+                &row.json,
+            )
+            .unwrap();
+            // (Null members of the sections go, as from every stored record: the checks read
+            // them as absent.)
+            assert_eq!(compact_json(&back).unwrap(), compact_json(h).unwrap());
+            if h.sections.is_empty() {
+                assert_eq!(&back, h);
+            }
+        }
+        // The first: a closed port found by SYN discovery, the bulk of a sweep.
+        assert_eq!(
+            Row::of(&silent[0]).unwrap().json,
+            r#"{"ms17_010":{"verdict":"not-tested","reason":"connection-refused"},"steps":[{"name":"syn","outcome":"refused","detail":"RST to the SYN","ms":0}],"error":"connection refused"}"#
+        );
+        // An answered port, and a name that did not resolve, are kept whole.
+        let mut open = HostResult::new([10, 0, 0, 9].into(), 445, None);
+        crate::checks::Selection::default().apply(&mut open);
+        assert!(!Row::of(&open).unwrap().compact);
+        let mut unresolved = HostResult::unresolved("gone.ward", 445, "no such host");
+        crate::checks::Selection::default().apply(&mut unresolved);
+        assert!(!Row::of(&unresolved).unwrap().compact);
     }
 
     #[test]
@@ -901,9 +1173,15 @@ mod tests {
             // The line as `scan` writes it today.
             let line = serde_json::to_string(&crate::report::Enriched::new(table, &h)).unwrap();
             let line = line.as_str();
+            let slow = Row::of(&h).unwrap();
+            // A port that never answered: read whole, for a compact row.
+            if !h.port_answered() {
+                assert_eq!(Row::of_line(line).unwrap(), None);
+                assert!(slow.compact);
+                continue;
+            }
             let fast = Row::of_line(line).unwrap().unwrap();
             n += 1;
-            let slow = Row::of(&h).unwrap();
             assert_eq!(
                 Row {
                     json: String::new(),
