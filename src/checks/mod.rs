@@ -604,7 +604,11 @@ mod tests {
                 h.ms17_010.reason = Some(Reason::ConnectionRefused);
                 h.error = Some(format!("error {i}"));
                 h.duration_ms = 7 * i as u64;
-                h.steps.push(Step::new(StepName::Connect(None), StepOutcome::Refused, i as u64));
+                h.steps.push(Step::new(
+                    StepName::Connect(None),
+                    StepOutcome::Refused,
+                    i as u64,
+                ));
                 h.settle_not_tested();
                 let full = with_every_section(&sel, &h);
                 sel.apply(&mut h);

@@ -188,12 +188,12 @@ fn ddl(kind: Kind, sql: &str) -> String {
     sql.replace("{VERDICT_ROWS}", VERDICT_ROWS)
         .replace("{COMPACT_RECORD}", compact_record_sql(kind))
         .replace(
-        "{ID}",
-        match kind {
-            Kind::Sqlite => "INTEGER PRIMARY KEY",
-            Kind::Postgres => "BIGSERIAL PRIMARY KEY",
-        },
-    )
+            "{ID}",
+            match kind {
+                Kind::Sqlite => "INTEGER PRIMARY KEY",
+                Kind::Postgres => "BIGSERIAL PRIMARY KEY",
+            },
+        )
 }
 
 /// The store's version (0 for an empty store).

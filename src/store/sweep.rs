@@ -1084,14 +1084,22 @@ mod tests {
             silent.push(h.clone());
             // A schema-3 record (read from an older file): its sections, schema 3.
             h.schema = 3;
-            crate::checks::set_section(&mut h, "signing", &serde_json::json!({"verdict": "not-tested", "reason": "closed"}));
+            crate::checks::set_section(
+                &mut h,
+                "signing",
+                &serde_json::json!({"verdict": "not-tested", "reason": "closed"}),
+            );
             silent.push(h);
         }
         for (i, h) in silent.iter().enumerate() {
             let row = Row::of(h).unwrap();
             assert!(row.compact, "{h:?}");
             if i % 3 == 0 {
-                assert!(row.json.len() < compact_json(h).unwrap().len() / 2, "{}", row.json);
+                assert!(
+                    row.json.len() < compact_json(h).unwrap().len() / 2,
+                    "{}",
+                    row.json
+                );
             }
             let back = compact_record(
                 &row.ip,
