@@ -273,7 +273,8 @@ mod tests {
     }
 
     /// A store written by a version-1 smb1scan: the migration to 2 fills the new index from
-    /// the records already there, and the queries that need it read it.
+    /// the records already there, and the queries that need it read it; the migration to 4
+    /// leaves them whole and shows compact rows whole in the views.
     #[test]
     fn version_1_stores_are_migrated_and_back_filled() {
         let dir = std::env::temp_dir().join(format!("smb1scan-schema-{}", std::process::id()));
@@ -343,6 +344,39 @@ mod tests {
             [("10.0.0.1", "w2"), ("10.0.0.2", "w1"), ("10.0.0.3", "w2")]
                 .map(|(a, b)| (a.to_string(), b.to_string()))
         );
+        // Version 4: the rows already there are whole (compact 0), and the views show them as
+        // they were; a compact row's record is whole again in the views, as Rust reads it.
+        assert_eq!(
+            n(&mut db, "SELECT COUNT(*) FROM records WHERE compact = 0"),
+            4
+        );
+        let mut h = crate::model::HostResult::new([10, 0, 0, 4].into(), 445, None);
+        h.status = crate::model::HostStatus::Closed;
+        h.ms17_010.reason = Some(crate::model::Reason::ConnectionRefused);
+        h.error = Some("connection refused".into());
+        h.settle_not_tested();
+        crate::checks::Selection::default().apply(&mut h);
+        let row = crate::store::sweep::Row::of(&h).unwrap();
+        assert!(row.compact);
+        crate::store::sweep::put_rows(&mut db, 2, &[row]).unwrap();
+        let view = db
+            .query(
+                "SELECT record FROM host_timeline WHERE ip = '10.0.0.4'",
+                &[],
+            )
+            .unwrap();
+        let from_view: crate::model::HostResult = serde_json::from_str(&view[0][0].str()).unwrap();
+        assert_eq!(from_view, h);
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {} FROM records WHERE ip = '10.0.0.4'",
+                    crate::store::sweep::record_columns("")
+                ),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(crate::store::sweep::record_of(&rows[0], 0).unwrap(), h);
         // A second open finds nothing to do.
         migrate(&mut db).unwrap();
         assert_eq!(n(&mut db, "SELECT COUNT(*) FROM smb1scan_schema"), VERSION);
