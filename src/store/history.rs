@@ -648,9 +648,7 @@ pub fn import(
                 if in_tx == 0 {
                     db.begin()?;
                 }
-                for row in &chunk {
-                    sweep::put_one(db, part.sweep_id, row)?;
-                }
+                sweep::put_many(db, part.sweep_id, &chunk)?;
                 in_tx += chunk.len();
                 if in_tx >= IMPORT_TRANSACTION {
                     in_tx = 0;

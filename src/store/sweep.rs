@@ -636,9 +636,9 @@ impl Row {
 
     /// From a JSON Lines record line of this smb1scan's schema, without building the record:
     /// the key fields are read (and typed: a bad value is an error), the line is stored
-    /// stripped ([`strip_null_members`], [`DERIVED`]). `None` for a line of an older schema
-    /// or without `risk` (it is upgraded through [`HostResult`] instead), and for a record whose
-    /// port never answered (read whole, it becomes a compact row: [`silent_rest`]).
+    /// stripped ([`strip_null_members`], [`DERIVED`]); a record whose port never answered is
+    /// read whole, for a compact row ([`silent_rest`]). `None` for a line of an older schema
+    /// or without `risk` (it is upgraded through [`HostResult`] instead).
     pub fn of_line(line: &str) -> Result<Option<Row>, serde_json::Error> {
         use crate::model::HostStatus;
         #[derive(serde::Deserialize)]
@@ -667,7 +667,12 @@ impl Row {
             return Ok(None);
         };
         if !k.status.answered() && k.ip.is_some_and(|ip| !ip.is_unspecified()) {
-            return Ok(None);
+            // A compact row: the record read whole, from the line without its derived members
+            // and nulls (a third of it: the remediation text was most of a silent line).
+            let h: HostResult = serde_json::from_str(&strip_null_members(line.trim(), DERIVED))?;
+            return Row::of(&h)
+                .map(Some)
+                .map_err(|e| serde_json::Error::io(std::io::Error::other(e.to_string())));
         }
         let (ip, name) = match k.ip.filter(|ip| !ip.is_unspecified()) {
             Some(ip) => (ip.to_string(), String::new()),
@@ -840,7 +845,7 @@ pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(
 /// one transaction.
 pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreError> {
     db.begin()?;
-    let r = rows.iter().try_for_each(|row| put_one(db, sweep_id, row));
+    let r = put_many(db, sweep_id, rows);
     match r {
         Ok(()) => db.commit(),
         Err(e) => {
@@ -853,32 +858,78 @@ pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreErr
 /// Writes one row (inside the caller's transaction); the newer write of a target replaces the
 /// older.
 pub fn put_one(db: &mut Db, sweep_id: i64, row: &Row) -> Result<(), StoreError> {
-    db.exec(
+    put_many(db, sweep_id, std::slice::from_ref(row))
+}
+
+/// Rows per INSERT statement of [`put_many`]: one statement per row was a third of what the
+/// store spent on a silent record.
+const ROWS_PER_INSERT: usize = 64;
+
+/// The INSERT of `n` rows (`n` ≤ [`ROWS_PER_INSERT`]); a target twice in one statement would be
+/// an error on PostgreSQL, so [`put_many`] never puts one there twice.
+fn insert_sql(n: usize) -> String {
+    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
         "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
                               doublepulsar, undecided, risk, record, compact)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES {}
          ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
              scanned_at = excluded.scanned_at, status = excluded.status,
              smb1 = excluded.smb1, ms17 = excluded.ms17,
              doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
              risk = excluded.risk, record = excluded.record, compact = excluded.compact",
-        &[
-            Val::i(sweep_id),
-            Val::t(&row.ip),
-            Val::i(row.port),
-            Val::t(&row.name),
-            Val::t(&row.scanned_at),
-            Val::t(&row.status),
-            Val::I(row.smb1),
-            Val::t(&row.ms17),
-            Val::t(&row.doublepulsar),
-            Val::i(i64::from(row.undecided)),
-            Val::t(&row.risk),
-            Val::t(&row.json),
-            Val::i(i64::from(row.compact)),
-        ],
-    )?;
+        vec![one; n].join(", ")
+    )
+}
+
+/// Writes rows (inside the caller's transaction), several per statement; the newer write of a
+/// target replaces the older, in order.
+pub fn put_many(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreError> {
+    use std::collections::HashSet;
+    let mut i = 0;
+    let full = insert_sql(ROWS_PER_INSERT);
+    while i < rows.len() {
+        // As many rows as fit, up to the first target seen twice (PostgreSQL refuses to touch
+        // a row twice in one statement; the later write then goes in the next one).
+        let mut keys = HashSet::new();
+        let mut n = 0;
+        for r in rows.iter().skip(i).take(ROWS_PER_INSERT) {
+            if !keys.insert((&r.ip, r.port, &r.name)) {
+                break;
+            }
+            n += 1;
+        }
+        let chunk = rows.get(i..i + n).unwrap_or_default();
+        let mut params = Vec::with_capacity(13 * n);
+        for row in chunk {
+            params.extend(row_params(sweep_id, row));
+        }
+        if n == ROWS_PER_INSERT {
+            db.exec(&full, &params)?;
+        } else {
+            db.exec(&insert_sql(n), &params)?;
+        }
+        i += n.max(1);
+    }
     Ok(())
+}
+
+fn row_params(sweep_id: i64, row: &Row) -> [Val; 13] {
+    [
+        Val::i(sweep_id),
+        Val::t(&row.ip),
+        Val::i(row.port),
+        Val::t(&row.name),
+        Val::t(&row.scanned_at),
+        Val::t(&row.status),
+        Val::I(row.smb1),
+        Val::t(&row.ms17),
+        Val::t(&row.doublepulsar),
+        Val::i(i64::from(row.undecided)),
+        Val::t(&row.risk),
+        Val::t(&row.json),
+        Val::i(i64::from(row.compact)),
+    ]
 }
 
 /// Ends a part: complete or interrupted; the sweep's status and counts follow.
@@ -1132,6 +1183,51 @@ mod tests {
         assert!(!Row::of(&unresolved).unwrap().compact);
     }
 
+    /// Several rows per statement: every row lands, and a target written twice in one batch
+    /// keeps the later write (a statement never holds it twice: PostgreSQL refuses that).
+    #[test]
+    fn many_rows_per_statement_and_the_later_write_wins() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-put-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut db = Db::sqlite(&dir.join("s.sqlite")).unwrap();
+        crate::store::schema::migrate(&mut db).unwrap();
+        db.batch(
+            "INSERT INTO sweeps (id, label, scope, source, status, started_at, meta)
+                 VALUES (1, 'w1', '{}', 'scan', 'running', '2026-12-01T00:00:00Z', '{}')",
+        )
+        .unwrap();
+        let row = |i: u32, status: crate::model::HostStatus| {
+            let mut h =
+                HostResult::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 445, None);
+            h.status = status;
+            h.settle_not_tested();
+            Row::of(&h).unwrap()
+        };
+        let mut rows: Vec<Row> = (0..150)
+            .map(|i| row(i, crate::model::HostStatus::Closed))
+            .collect();
+        rows.insert(100, row(7, crate::model::HostStatus::Filtered));
+        rows.push(row(120, crate::model::HostStatus::Unreachable));
+        put_rows(&mut db, 1, &rows).unwrap();
+        let n = |db: &mut Db, sql: &str| db.query(sql, &[]).unwrap()[0][0].clone();
+        assert_eq!(n(&mut db, "SELECT COUNT(*) FROM records").int(), Some(150));
+        assert_eq!(
+            n(&mut db, "SELECT status FROM records WHERE ip = '10.0.0.7'").str(),
+            "filtered"
+        );
+        assert_eq!(
+            n(
+                &mut db,
+                "SELECT status FROM records WHERE ip = '10.0.0.120'"
+            )
+            .str(),
+            "unreachable"
+        );
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn null_members_go_and_everything_else_stays() {
         let cases = [
@@ -1184,8 +1280,8 @@ mod tests {
             let slow = Row::of(&h).unwrap();
             // A port that never answered: read whole, for a compact row.
             if !h.port_answered() {
-                assert_eq!(Row::of_line(line).unwrap(), None);
                 assert!(slow.compact);
+                assert_eq!(Row::of_line(line).unwrap(), Some(slow));
                 continue;
             }
             let fast = Row::of_line(line).unwrap().unwrap();
