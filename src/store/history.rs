@@ -493,7 +493,11 @@ fn read_prepared(
                 continue;
             }
             // A current line as it is; an older one read whole and upgraded.
-            let parsed = sweep::Row::of_line(text).and_then(|fast| match fast {
+            let parsed = match sweep::Row::of_silent_line(text) {
+                Some(r) => Ok(Some(r)),
+                None => sweep::Row::of_line(text),
+            };
+            let parsed = parsed.and_then(|fast| match fast {
                 Some(r) => Ok(r),
                 None => serde_json::from_str::<HostResult>(text)
                     .map(|mut h| {

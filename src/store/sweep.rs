@@ -695,6 +695,33 @@ impl Row {
     }
 }
 
+impl Row {
+    /// The compact row of a JSON Lines line of this smb1scan's schema whose port never answered,
+    /// read in one pass from the line without its derived members and nulls; `None` for any
+    /// other line (or one that does not read: [`Row::of_line`] then says why). The status is
+    /// looked up in the text first, so the lines of answering hosts cost a substring search.
+    pub fn of_silent_line(line: &str) -> Option<Row> {
+        const SILENT: [&str; 6] = [
+            "closed",
+            "filtered",
+            "unreachable",
+            "interrupted",
+            "error",
+            "unresolved",
+        ];
+        let at = line.find("\"status\":\"")? + 10;
+        let status = line.get(at..)?.split('"').next()?;
+        if !SILENT.contains(&status) {
+            return None;
+        }
+        let h: HostResult = serde_json::from_str(&strip_null_members(line.trim(), DERIVED)).ok()?;
+        if h.schema != crate::model::SCHEMA_VERSION || h.port_answered() {
+            return None;
+        }
+        Row::of(&h).ok()
+    }
+}
+
 /// The `schema` of the record a compact row's columns stand for ([`compact_template`]): fixed
 /// with the store's schema version 4, whatever later records say (they carry their own).
 const COMPACT_SCHEMA: u32 = 4;
@@ -1281,6 +1308,7 @@ mod tests {
             // A port that never answered: read whole, for a compact row.
             if !h.port_answered() {
                 assert!(slow.compact);
+                assert_eq!(Row::of_silent_line(line), Some(slow.clone()));
                 assert_eq!(Row::of_line(line).unwrap(), Some(slow));
                 continue;
             }
@@ -1301,6 +1329,10 @@ mod tests {
             assert!(!fast.json.contains("remediation") && !fast.json.contains(":null"));
         }
         assert!(n > 0, "the fixture has current records");
+        // Lines of answering hosts, and older ones, are not read as silent.
+        for l in text.lines() {
+            assert_eq!(Row::of_silent_line(l), None);
+        }
         assert!(Row::of_line(r#"{"schema":3,"ip":"10.0.0.1"}"#).is_err());
     }
 
