@@ -243,7 +243,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
                     }
                 }
                 if let Some(o) = &mut open {
-                    // The hand-off's rows in a few multi-row statements.
+                    // The hand-off's rows, made and written in one go.
                     let put = hosts
                         .iter()
                         .map(sweep::Row::of)
