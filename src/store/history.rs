@@ -648,12 +648,13 @@ pub fn import(
                 continue;
             }
             let db = store.db();
+            let len = chunk.len();
             let r = (|| {
                 if in_tx == 0 {
                     db.begin()?;
                 }
-                sweep::put_many(db, part.sweep_id, &chunk)?;
-                in_tx += chunk.len();
+                sweep::put_many(db, part.sweep_id, chunk)?;
+                in_tx += len;
                 if in_tx >= IMPORT_TRANSACTION {
                     in_tx = 0;
                     db.commit()?;

@@ -248,7 +248,7 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
                         .iter()
                         .map(sweep::Row::of)
                         .collect::<Result<Vec<_>, _>>()
-                        .and_then(|rows| sweep::put_many(store.db(), part.sweep_id, &rows));
+                        .and_then(|rows| sweep::put_many(store.db(), part.sweep_id, rows));
                     match put {
                         Ok(()) => o.records += hosts.len(),
                         Err(e) => {
