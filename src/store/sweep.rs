@@ -839,10 +839,70 @@ pub fn compact_record(
 /// was most of what recording a silent sweep cost. `None` for any other record: it is stored
 /// whole.
 pub fn silent_rest(h: &HostResult) -> Option<Result<String, StoreError>> {
-    use crate::model::{DoublePulsar, Ms17010, OsInfo, Smb1Info, Smb2Info, Step};
+    use std::cell::RefCell;
     if h.port_answered() || h.address().is_none() {
         return None;
     }
+    // The silent records of a sweep mostly have the same rest (the same steps, error and
+    // reason; only the key columns differ): the last one is kept per thread, and a record with
+    // the same rest takes a copy instead of serialising it again.
+    thread_local! {
+        static LAST: RefCell<Option<(HostResult, String)>> = const { RefCell::new(None) };
+    }
+    let hit = LAST.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(last, _)| same_rest(last, h))
+            .map(|(_, rest)| rest.clone())
+    });
+    if let Some(rest) = hit {
+        return Some(Ok(rest));
+    }
+    let rest = rest_json(h);
+    if let Ok(r) = &rest {
+        LAST.with(|l| *l.borrow_mut() = Some((h.clone(), r.clone())));
+    }
+    Some(rest)
+}
+
+/// Whether two records have the same rest: every member but the key columns'. (Written out
+/// field by field, so a new field of the record cannot be forgotten here: it does not compile.)
+fn same_rest(a: &HostResult, b: &HostResult) -> bool {
+    let HostResult {
+        schema,
+        ip: _,
+        hostname,
+        port: _,
+        status: _,
+        smb1,
+        smb2,
+        os,
+        ms17_010,
+        doublepulsar,
+        checks,
+        sections,
+        steps,
+        scanned_at: _,
+        duration_ms,
+        error,
+    } = a;
+    *schema == b.schema
+        && *hostname == b.hostname
+        && *smb1 == b.smb1
+        && *smb2 == b.smb2
+        && *os == b.os
+        && *ms17_010 == b.ms17_010
+        && *doublepulsar == b.doublepulsar
+        && *checks == b.checks
+        && *sections == b.sections
+        && *steps == b.steps
+        && *duration_ms == b.duration_ms
+        && *error == b.error
+}
+
+/// [`silent_rest`]'s JSON, made.
+fn rest_json(h: &HostResult) -> Result<String, StoreError> {
+    use crate::model::{DoublePulsar, Ms17010, OsInfo, Smb1Info, Smb2Info, Step};
     #[derive(serde::Serialize)]
     struct Rest<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -901,11 +961,9 @@ pub fn silent_rest(h: &HostResult) -> Option<Result<String, StoreError>> {
         duration_ms: (h.duration_ms != 0).then_some(h.duration_ms),
         error: h.error.as_ref(),
     };
-    Some(
-        serde_json::to_string(&rest)
-            .map(|j| strip_null_members(&j, &[]))
-            .map_err(|e| StoreError::Decode(e.to_string())),
-    )
+    serde_json::to_string(&rest)
+        .map(|j| strip_null_members(&j, &[]))
+        .map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 /// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
@@ -1210,6 +1268,28 @@ mod tests {
                 assert_eq!(&back, h);
             }
         }
+        // The same records again, each twice and in another order (the kept rest of the last
+        // record serves the next only when it is the same).
+        for h in silent.iter().rev().flat_map(|h| [h, h]) {
+            assert_eq!(silent_rest(h).unwrap().unwrap(), rest_json(h).unwrap());
+        }
+        let mut other = silent[0].clone();
+        other.ip = "10.9.9.9".parse().unwrap();
+        other.scanned_at = "2026-12-06T00:00:00.000Z".into();
+        assert_eq!(
+            silent_rest(&silent[0]).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        assert_eq!(
+            silent_rest(&other).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        other.duration_ms = 5;
+        assert_eq!(
+            silent_rest(&other).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        assert_ne!(rest_json(&other).unwrap(), rest_json(&silent[0]).unwrap());
         // The first: a closed port found by SYN discovery, the bulk of a sweep.
         assert_eq!(
             Row::of(&silent[0]).unwrap().json,
