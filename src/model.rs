@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 /// (schema 1 said `unknown`), and `ip` null for a target without an address (schema 1:
 /// `0.0.0.0`). 3: `checks` lists the checks that ran (`--checks`); a check not selected is
 /// `not-tested` with reason `not-selected`; checks added later keep their section under their
-/// name. Schema 1 and 2 records are read and brought to 3 by [`HostResult::upgrade`].
-pub const SCHEMA_VERSION: u32 = 3;
+/// name. 4: a record whose port never answered carries no section of the selected checks that
+/// keep one (`crate::checks::silent_section` reads it back as the check's `not-tested`, reason
+/// the status). Schema 1 to 3 records are read and brought to 4 by [`HostResult::upgrade`].
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The checks every record before schema 3 ran: all there were.
 pub const SCHEMA_2_CHECKS: [&str; 3] = ["smb1", "ms17-010", "doublepulsar"];
@@ -773,7 +775,8 @@ mod tests {
         assert_eq!(h.ms17_010.verdict, Ms17Verdict::Vulnerable);
     }
 
-    /// A schema-2 record (no `checks` key) ran the three checks there were, and upgrades to 3.
+    /// A schema-2 record (no `checks` key) ran the three checks there were, and upgrades to the
+    /// current schema.
     #[test]
     fn a_schema_2_record_ran_the_first_three_checks() {
         let mut v = serde_json::to_value(HostResult::new([10, 0, 0, 1].into(), 445, None)).unwrap();
@@ -783,7 +786,7 @@ mod tests {
         assert_eq!(old.checks, SCHEMA_2_CHECKS);
         assert!(old.sections.is_empty());
         old.upgrade();
-        assert_eq!(old.schema, 3);
+        assert_eq!(old.schema, SCHEMA_VERSION);
         // A later check's section round-trips under its own key.
         old.sections
             .insert("signing".into(), serde_json::json!({"verdict": "unknown"}));

@@ -205,6 +205,68 @@ fn import_history_and_diff_read_postgresql() {
     );
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].get::<_, String>(0), "w2");
+    // A port that never answered is a compact row (store schema 4); the views show its record
+    // whole (the template of its columns and the rest), as `report --sweep` reads it.
+    let r = query(
+        &url,
+        "SELECT r.compact, t.record FROM records r JOIN host_timeline t
+             ON t.ip = r.ip AND t.port = r.port
+             WHERE r.ip = '10.20.2.30' AND t.label = 'w2'
+                 AND r.sweep_id = (SELECT id FROM sweeps WHERE label = 'w2')",
+    );
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].get::<_, i64>(0), 1);
+    let v: serde_json::Value = serde_json::from_str(&r[0].get::<_, String>(1)).unwrap();
+    assert_eq!(v["status"], "filtered");
+    assert_eq!(v["ip"], "10.20.2.30");
+    assert_eq!(v["ms17_010"]["verdict"], "not-tested");
+    assert_eq!(v["ms17_010"]["reason"], "connect-timeout");
+    assert_eq!(v["steps"][0]["outcome"], "timeout");
+    assert_eq!(v["smb1"]["evidence"], "not-tested");
+    let o = run(
+        &dir,
+        &url,
+        &[
+            "report",
+            "--sweep",
+            "w2",
+            "--fail-on",
+            "none",
+            "-o",
+            "w2.jsonl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let text = std::fs::read_to_string(dir.join("w2.jsonl")).unwrap();
+    let rec: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["ip"] == "10.20.2.30")
+        .unwrap();
+    for k in [
+        "status",
+        "ip",
+        "port",
+        "ms17_010",
+        "doublepulsar",
+        "steps",
+        "checks",
+        "smb1",
+    ] {
+        let mut want = v[k].clone();
+        let mut got = rec[k].clone();
+        for x in [&mut want, &mut got] {
+            if let Some(o) = x.as_object_mut() {
+                o.retain(|_, v| !v.is_null());
+            }
+            if let Some(a) = x.as_array_mut() {
+                for s in a.iter_mut().filter_map(|s| s.as_object_mut()) {
+                    s.retain(|_, v| !v.is_null());
+                }
+            }
+        }
+        assert_eq!(want, got, "{k}");
+    }
 }
 
 #[test]

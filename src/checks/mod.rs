@@ -18,8 +18,9 @@ pub mod smbghost;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::model::HostResult;
+use crate::model::{HostResult, HostStatus};
 
 /// Every check, in the order records and outputs list them. Adding a check is one line here.
 #[rustfmt::skip]
@@ -440,9 +441,16 @@ impl Selection {
 
     /// Finishes a record for this selection: each selected check evaluates what the shared
     /// steps learnt, each other one is marked `not-selected`, and `checks` lists the selected.
+    /// A record whose port never answered carries no section of the selected checks that keep
+    /// one ([`silent_section`] reads it back): each would only repeat `status`, and they were
+    /// most of such a record's size and of a silent sweep's CPU. (A check not selected keeps its
+    /// `not-selected` section: without it the record would read as a file from before the check.)
     pub fn apply(&self, h: &mut HostResult) {
+        let silent = !h.port_answered();
         for (c, on) in REGISTRY.iter().zip(&self.on) {
-            if *on {
+            if silent && *on && keeps_section(c.name()) {
+                h.sections.remove(c.name());
+            } else if *on {
                 c.evaluate(h);
             } else {
                 c.deselect(h);
@@ -467,11 +475,68 @@ pub fn ran(h: &HostResult, name: &str) -> bool {
 }
 
 /// A check's record section stored under its name in [`HostResult::sections`], for checks added
-/// after the first three (which keep their schema-1 fields). `None` when absent or unreadable.
+/// after the first three (which keep their schema-1 fields); for a record whose port never
+/// answered, which carries none (schema 4), the section its check writes for such a record
+/// ([`silent_section`]). `None` when absent otherwise (a file from before the check) or
+/// unreadable.
 pub fn section<T: DeserializeOwned>(h: &HostResult, name: &str) -> Option<T> {
-    // Read in place (`&Value` is a deserializer): every output and the summary call this per
-    // check and finding of every record, so no copy of the section first.
-    h.sections.get(name).and_then(|v| T::deserialize(v).ok())
+    let v = match h.sections.get(name) {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => silent_section(h, name)?,
+    };
+    T::deserialize(v.as_ref()).ok()
+}
+
+/// Whether the check named `name` keeps a section under its name (every check after the first
+/// three, whose verdicts are the record's own schema-1 fields).
+pub fn keeps_section(name: &str) -> bool {
+    !crate::model::SCHEMA_2_CHECKS.contains(&name)
+}
+
+/// The statuses of a port that never answered ([`HostResult::port_answered`] false).
+const SILENT: [HostStatus; 6] = [
+    HostStatus::Closed,
+    HostStatus::Filtered,
+    HostStatus::Unreachable,
+    HostStatus::Interrupted,
+    HostStatus::Error,
+    HostStatus::Unresolved,
+];
+
+/// The section a check that ran (`checks` lists it) keeps for a record whose port never
+/// answered, which records leave out (schema 4, [`Selection::apply`]): what the check writes
+/// for such a record, `not-tested` with the status as its reason, never a verdict (silence is
+/// never safety). It depends on nothing but the status (a test holds every check to that), so
+/// it is made once per (check, status). `None` for a record whose port answered, a check that
+/// did not run, or one without a section of its own.
+pub fn silent_section(h: &HostResult, name: &str) -> Option<std::borrow::Cow<'static, Value>> {
+    use std::borrow::Cow;
+    use std::sync::OnceLock;
+    type Made = Vec<(&'static str, HostStatus, Value)>;
+    if h.port_answered() || !keeps_section(name) || !ran(h, name) {
+        return None;
+    }
+    let make = |c: &dyn Check, status: HostStatus| -> Option<Value> {
+        let mut t = HostResult::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0, None);
+        t.status = status;
+        c.evaluate(&mut t);
+        t.sections.remove(c.name())
+    };
+    static MADE: OnceLock<Made> = OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let mut m = Vec::new();
+        for c in REGISTRY.iter().filter(|c| keeps_section(c.name())) {
+            for status in SILENT {
+                m.extend(make(*c, status).map(|v| (c.name(), status, v)));
+            }
+        }
+        m
+    });
+    if let Some((.., v)) = made.iter().find(|(n, s, _)| *n == name && *s == h.status) {
+        return Some(Cow::Borrowed(v));
+    }
+    // A status added later and not listed in SILENT.
+    make(by_name(name)?, h.status).map(Cow::Owned)
 }
 
 /// `major.minor.build` of the record's `os.ntlm_version` (the NTLMSSP VERSION the host sent).
@@ -518,6 +583,96 @@ mod tests {
         let e = Selection::parse(&["ms17".into()]).unwrap_err();
         assert!(e.contains("ms17-010"), "{e}");
         assert!(Selection::parse(&[]).is_err());
+    }
+
+    /// The old way: every check's section written into the record, silent or not.
+    fn with_every_section(sel: &Selection, h: &HostResult) -> HostResult {
+        let mut full = h.clone();
+        for c in REGISTRY {
+            if sel.contains(c.name()) {
+                c.evaluate(&mut full);
+            } else {
+                c.deselect(&mut full);
+            }
+        }
+        full.checks = sel.names();
+        full
+    }
+
+    /// Schema 4: a record whose port never answered carries no section of a selected check, and
+    /// reads back exactly as the record that carried it (schema 3): `not-tested` with the
+    /// status as reason, no finding shown, nothing fixed, in every check's own reading. The
+    /// records differ in all but the status, so a check whose silent section depended on more
+    /// would fail here.
+    #[test]
+    fn a_silent_record_reads_as_the_sections_it_no_longer_carries() {
+        use crate::model::{Reason, Step, StepName, StepOutcome};
+        let some = Selection::parse(&["ms17-010,signing,smbghost".into()]).unwrap();
+        for sel in [Selection::default(), some] {
+            for (i, status) in SILENT.into_iter().enumerate() {
+                assert!(!status.answered(), "{status:?}");
+                let mut h = HostResult::new([10, 0, 0, i as u8].into(), 445 + i as u16, None);
+                if status == HostStatus::Unresolved {
+                    h = HostResult::unresolved("pump-7.ward", 139, "no such host");
+                }
+                h.status = status;
+                h.ms17_010.reason = Some(Reason::ConnectionRefused);
+                h.error = Some(format!("error {i}"));
+                h.duration_ms = 7 * i as u64;
+                h.steps.push(Step::new(
+                    StepName::Connect(None),
+                    StepOutcome::Refused,
+                    i as u64,
+                ));
+                h.settle_not_tested();
+                let full = with_every_section(&sel, &h);
+                sel.apply(&mut h);
+                for c in REGISTRY {
+                    let n = c.name();
+                    assert_eq!(
+                        h.sections.contains_key(n),
+                        keeps_section(n) && !sel.contains(n),
+                        "{n} {status:?}: only a not-selected section stays"
+                    );
+                    assert_eq!(
+                        section::<Value>(&h, n),
+                        full.sections.get(n).cloned(),
+                        "{n} {status:?}"
+                    );
+                    assert_eq!(c.verdict(&h), c.verdict(&full), "{n} {status:?}");
+                    if let Some(v) = c.verdict(&h).filter(|_| keeps_section(n)) {
+                        assert!(v.is_not_tested(), "{n} {status:?}: {v:?}");
+                        if sel.contains(n) {
+                            assert_eq!(
+                                v.reason.as_deref(),
+                                Some(crate::model::enum_name(&status).as_str())
+                            );
+                        }
+                    }
+                    for f in c.findings() {
+                        assert!(!(f.shows)(&h) && !(f.fixed)(&h), "{n} {}", f.name);
+                        assert_eq!((f.text)(&h), (f.text)(&full), "{n} {}", f.name);
+                    }
+                    for col in c.csv_columns() {
+                        assert_eq!((col.cell)(&h), (col.cell)(&full), "{n} {}", col.name);
+                    }
+                    assert_eq!(c.table_cell(&h), c.table_cell(&full), "{n}");
+                    assert_eq!(c.nmap_scripts(&h), c.nmap_scripts(&full), "{n}");
+                    assert_eq!(c.remediation(&h), c.remediation(&full), "{n}");
+                    assert_eq!(
+                        c.junit_undecided(&h, true),
+                        c.junit_undecided(&full, true),
+                        "{n}"
+                    );
+                }
+            }
+        }
+        // A port that answered keeps every section; one without is a file from before the check.
+        let mut open = HostResult::new([10, 0, 0, 9].into(), 445, None);
+        Selection::default().apply(&mut open);
+        assert!(open.sections.contains_key("signing"));
+        open.sections.clear();
+        assert_eq!(section::<Value>(&open, "signing"), None);
     }
 
     #[test]

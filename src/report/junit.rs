@@ -116,7 +116,8 @@ fn details(e: &Enriched<'_>) -> String {
     ];
     // The checks that keep a section of their own (after the first three): their verdicts.
     for c in crate::checks::REGISTRY {
-        if let (true, Some(v)) = (h.sections.contains_key(c.name()), c.verdict(h)) {
+        // (A record whose port never answered carries none: the check reads it back.)
+        if let (true, Some(v)) = (crate::checks::keeps_section(c.name()), c.verdict(h)) {
             lines.push(format!("{}: {}", c.name(), clean(&v.text())));
         }
     }

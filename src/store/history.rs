@@ -169,10 +169,13 @@ pub struct TimelineRow {
 /// A host's records over every sweep, oldest first, each with the turn of its story.
 pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, StoreError> {
     let rows = store.db().query(
-        "SELECT s.label, s.started_at, s.status, s.simulated, r.record
-         FROM sweeps s CROSS JOIN records r
-         WHERE r.sweep_id = s.id AND r.ip = ? AND (? = '' OR r.name = ?)
-         ORDER BY r.port, r.name, s.started_at, s.id",
+        &format!(
+            "SELECT s.label, s.started_at, s.status, s.simulated, {}
+             FROM sweeps s CROSS JOIN records r
+             WHERE r.sweep_id = s.id AND r.ip = ? AND (? = '' OR r.name = ?)
+             ORDER BY r.port, r.name, s.started_at, s.id",
+            sweep::record_columns("r.")
+        ),
         // An address, or a name that did not resolve (its records have the address 0.0.0.0);
         // either way one lookup per sweep in the primary key (sweep, address, …): the store
         // keeps no index by address alone, which cost every write a random page. CROSS JOIN
@@ -185,8 +188,7 @@ pub fn host_timeline(store: &mut Store, host: &str) -> Result<Vec<TimelineRow>, 
     let mut recs: Vec<(String, String, String, bool, HostResult)> = Vec::new();
     for r in rows {
         let g = |i: usize| r.get(i).cloned().unwrap_or(Val::I(None));
-        let h: HostResult =
-            serde_json::from_str(&g(4).str()).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let h = sweep::record_of(&r, 4)?;
         recs.push((g(0).str(), g(1).str(), g(2).str(), g(3).int() == Some(1), h));
     }
     let mut out = Vec::new();
@@ -491,7 +493,11 @@ fn read_prepared(
                 continue;
             }
             // A current line as it is; an older one read whole and upgraded.
-            let parsed = sweep::Row::of_line(text).and_then(|fast| match fast {
+            let parsed = match sweep::Row::of_silent_line(text) {
+                Some(r) => Ok(Some(r)),
+                None => sweep::Row::of_line(text),
+            };
+            let parsed = parsed.and_then(|fast| match fast {
                 Some(r) => Ok(r),
                 None => serde_json::from_str::<HostResult>(text)
                     .map(|mut h| {
@@ -642,14 +648,13 @@ pub fn import(
                 continue;
             }
             let db = store.db();
+            let len = chunk.len();
             let r = (|| {
                 if in_tx == 0 {
                     db.begin()?;
                 }
-                for row in &chunk {
-                    sweep::put_one(db, part.sweep_id, row)?;
-                }
-                in_tx += chunk.len();
+                sweep::put_many(db, part.sweep_id, chunk)?;
+                in_tx += len;
                 if in_tx >= IMPORT_TRANSACTION {
                     in_tx = 0;
                     db.commit()?;

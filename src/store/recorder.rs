@@ -229,37 +229,37 @@ fn run(mut store: Store, part: Part, rx: Receiver<Msg>) -> Result<Option<Recorde
             },
         };
         match msg {
-            Some(Msg::Records(hosts)) => {
-                for h in &hosts {
-                    // After a failure the records are drained unwritten: the outputs have them.
-                    if failed.is_some() {
-                        break;
-                    }
-                    if open.is_none() {
-                        match store.db().begin() {
-                            Ok(()) => {
-                                open = Some(Open {
-                                    since: Instant::now(),
-                                    records: 0,
-                                })
-                            }
-                            Err(e) => failed = Some(e),
+            // After a failure the records are drained unwritten: the outputs have them.
+            Some(Msg::Records(hosts)) if failed.is_none() => {
+                if open.is_none() {
+                    match store.db().begin() {
+                        Ok(()) => {
+                            open = Some(Open {
+                                since: Instant::now(),
+                                records: 0,
+                            })
                         }
+                        Err(e) => failed = Some(e),
                     }
-                    if let Some(o) = &mut open {
-                        let put = sweep::Row::of(h)
-                            .and_then(|row| sweep::put_one(store.db(), part.sweep_id, &row));
-                        match put {
-                            Ok(()) => o.records += 1,
-                            Err(e) => {
-                                store.db().rollback();
-                                open = None;
-                                failed = Some(e);
-                            }
+                }
+                if let Some(o) = &mut open {
+                    // The hand-off's rows, made and written in one go.
+                    let put = hosts
+                        .iter()
+                        .map(sweep::Row::of)
+                        .collect::<Result<Vec<_>, _>>()
+                        .and_then(|rows| sweep::put_many(store.db(), part.sweep_id, rows));
+                    match put {
+                        Ok(()) => o.records += hosts.len(),
+                        Err(e) => {
+                            store.db().rollback();
+                            open = None;
+                            failed = Some(e);
                         }
                     }
                 }
             }
+            Some(Msg::Records(_)) => {}
             Some(Msg::File(p)) => {
                 commit(&mut store, &mut open, &mut failed);
                 if failed.is_none() {

@@ -10,7 +10,7 @@ use super::db::{Db, Kind, Val};
 use super::StoreError;
 
 /// The schema version this smb1scan writes.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Migration `i` brings the store from version `i` to `i + 1`. `{ID}` is the backend's
 /// auto-numbered key.
@@ -127,7 +127,57 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, server, client)
     );
     CREATE INDEX client_pairs_server ON client_pairs (server, client);",
+    // 4: compact rows (issue 17's costs). A record whose port never answered is kept as its key
+    // columns and, in `record`, only what differs from the record they stand for
+    // (sweep::compact_template): writing and reading the whole of every silent record was most
+    // of what recording a sweep cost. The views still show every record whole.
+    "ALTER TABLE records ADD COLUMN compact BIGINT NOT NULL DEFAULT 0;
+    DROP VIEW latest_record;
+    DROP VIEW host_timeline;
+    CREATE VIEW host_timeline AS
+        SELECT r.ip, r.port, r.name, s.label, s.started_at AS sweep_started_at, s.status AS sweep_status,
+               s.simulated, r.scanned_at, r.status, r.smb1, r.ms17, r.doublepulsar, r.undecided, r.risk,
+               CASE WHEN r.compact = 1 THEN {COMPACT_RECORD} ELSE r.record END AS record
+        FROM sweeps s CROSS JOIN records r WHERE r.sweep_id = s.id;
+    CREATE VIEW latest_record AS
+        SELECT ip, port, name, label, sweep_started_at, sweep_status, simulated, scanned_at, status,
+               smb1, ms17, doublepulsar, undecided, risk, record
+        FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.ip, t.port, t.name
+                                              ORDER BY t.sweep_started_at DESC) AS newest
+              FROM host_timeline t) x
+        WHERE newest = 1;",
 ];
+
+/// A compact row's whole record in SQL, as sweep::compact_record makes it: the template of its
+/// columns with the members of `record` laid over it (SQLite's json_patch merges nested objects
+/// too, but a member of the rest holds every member the template's has, so both give the same).
+fn compact_record_sql(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Sqlite => {
+            "json_patch(json_object('schema', 4, 'ip', r.ip, 'port', r.port, 'status', r.status,
+                'smb1', json_object('evidence', 'not-tested'),
+                'smb2', json_object('dialects', json_array()),
+                'os', json_object('samba', json('false')),
+                'ms17_010', json_object('verdict', r.ms17),
+                'doublepulsar', json_object('verdict', r.doublepulsar),
+                'checks', json_array('smb1', 'ms17-010', 'doublepulsar', 'signing', 'anonymous',
+                                     'eol-os', 'sambacry', 'smbghost'),
+                'steps', json_array(), 'scanned_at', r.scanned_at, 'duration_ms', 0), r.record)"
+        }
+        Kind::Postgres => {
+            "(jsonb_build_object('schema', 4, 'ip', r.ip, 'port', r.port, 'status', r.status,
+                'smb1', jsonb_build_object('evidence', 'not-tested'),
+                'smb2', jsonb_build_object('dialects', '[]'::jsonb),
+                'os', jsonb_build_object('samba', false),
+                'ms17_010', jsonb_build_object('verdict', r.ms17),
+                'doublepulsar', jsonb_build_object('verdict', r.doublepulsar),
+                'checks', '[\"smb1\", \"ms17-010\", \"doublepulsar\", \"signing\", \"anonymous\",
+                            \"eol-os\", \"sambacry\", \"smbghost\"]'::jsonb,
+                'steps', '[]'::jsonb, 'scanned_at', r.scanned_at, 'duration_ms', 0)
+              || r.record::jsonb)::text"
+        }
+    }
+}
 
 /// The records `records_verdicts` holds. A query reads that index only when its WHERE has
 /// this very text (SQLite's rule for partial indexes), so every such query uses the constant.
@@ -135,13 +185,15 @@ pub const VERDICT_ROWS: &str = "(undecided = 1 OR smb1 = 1 OR doublepulsar = 'pr
      OR ms17 IN ('vulnerable', 'not-vulnerable', 'not-exposed'))";
 
 fn ddl(kind: Kind, sql: &str) -> String {
-    sql.replace("{VERDICT_ROWS}", VERDICT_ROWS).replace(
-        "{ID}",
-        match kind {
-            Kind::Sqlite => "INTEGER PRIMARY KEY",
-            Kind::Postgres => "BIGSERIAL PRIMARY KEY",
-        },
-    )
+    sql.replace("{VERDICT_ROWS}", VERDICT_ROWS)
+        .replace("{COMPACT_RECORD}", compact_record_sql(kind))
+        .replace(
+            "{ID}",
+            match kind {
+                Kind::Sqlite => "INTEGER PRIMARY KEY",
+                Kind::Postgres => "BIGSERIAL PRIMARY KEY",
+            },
+        )
 }
 
 /// The store's version (0 for an empty store).
@@ -221,7 +273,8 @@ mod tests {
     }
 
     /// A store written by a version-1 smb1scan: the migration to 2 fills the new index from
-    /// the records already there, and the queries that need it read it.
+    /// the records already there, and the queries that need it read it; the migration to 4
+    /// leaves them whole and shows compact rows whole in the views.
     #[test]
     fn version_1_stores_are_migrated_and_back_filled() {
         let dir = std::env::temp_dir().join(format!("smb1scan-schema-{}", std::process::id()));
@@ -291,6 +344,39 @@ mod tests {
             [("10.0.0.1", "w2"), ("10.0.0.2", "w1"), ("10.0.0.3", "w2")]
                 .map(|(a, b)| (a.to_string(), b.to_string()))
         );
+        // Version 4: the rows already there are whole (compact 0), and the views show them as
+        // they were; a compact row's record is whole again in the views, as Rust reads it.
+        assert_eq!(
+            n(&mut db, "SELECT COUNT(*) FROM records WHERE compact = 0"),
+            4
+        );
+        let mut h = crate::model::HostResult::new([10, 0, 0, 4].into(), 445, None);
+        h.status = crate::model::HostStatus::Closed;
+        h.ms17_010.reason = Some(crate::model::Reason::ConnectionRefused);
+        h.error = Some("connection refused".into());
+        h.settle_not_tested();
+        crate::checks::Selection::default().apply(&mut h);
+        let row = crate::store::sweep::Row::of(&h).unwrap();
+        assert!(row.compact);
+        crate::store::sweep::put_rows(&mut db, 2, &[row]).unwrap();
+        let view = db
+            .query(
+                "SELECT record FROM host_timeline WHERE ip = '10.0.0.4'",
+                &[],
+            )
+            .unwrap();
+        let from_view: crate::model::HostResult = serde_json::from_str(&view[0][0].str()).unwrap();
+        assert_eq!(from_view, h);
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {} FROM records WHERE ip = '10.0.0.4'",
+                    crate::store::sweep::record_columns("")
+                ),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(crate::store::sweep::record_of(&rows[0], 0).unwrap(), h);
         // A second open finds nothing to do.
         migrate(&mut db).unwrap();
         assert_eq!(n(&mut db, "SELECT COUNT(*) FROM smb1scan_schema"), VERSION);

@@ -602,14 +602,19 @@ pub struct Row {
     pub undecided: bool,
     /// Risk.
     pub risk: String,
-    /// The record's JSON ([`compact_json`]).
+    /// The record's JSON ([`compact_json`]); for a compact row, only what differs from the
+    /// record its columns stand for ([`silent_rest`]).
     pub json: String,
+    /// A compact row (schema version 4): a record whose port never answered, kept as its key
+    /// columns and the rest of it ([`silent_rest`], [`compact_record`]).
+    pub compact: bool,
 }
 
 impl Row {
     /// From a record.
     pub fn of(h: &HostResult) -> Result<Row, StoreError> {
         let (ip, port, name) = record_key(h);
+        let rest = silent_rest(h).transpose()?;
         Ok(Row {
             ip,
             port,
@@ -621,13 +626,18 @@ impl Row {
             doublepulsar: enum_name(&h.doublepulsar.verdict),
             undecided: h.port_answered() && h.ms17_010.verdict == Ms17Verdict::Unknown,
             risk: risk(h).to_string(),
-            json: compact_json(h)?,
+            compact: rest.is_some(),
+            json: match rest {
+                Some(rest) => rest,
+                None => compact_json(h)?,
+            },
         })
     }
 
     /// From a JSON Lines record line of this smb1scan's schema, without building the record:
     /// the key fields are read (and typed: a bad value is an error), the line is stored
-    /// stripped ([`strip_null_members`], [`DERIVED`]). `None` for a line of an older schema
+    /// stripped ([`strip_null_members`], [`DERIVED`]); a record whose port never answered is
+    /// read whole, for a compact row ([`silent_rest`]). `None` for a line of an older schema
     /// or without `risk` (it is upgraded through [`HostResult`] instead).
     pub fn of_line(line: &str) -> Result<Option<Row>, serde_json::Error> {
         use crate::model::HostStatus;
@@ -656,6 +666,14 @@ impl Row {
         let Some(risk) = k.risk.filter(|_| k.schema == crate::model::SCHEMA_VERSION) else {
             return Ok(None);
         };
+        if !k.status.answered() && k.ip.is_some_and(|ip| !ip.is_unspecified()) {
+            // A compact row: the record read whole, from the line without its derived members
+            // and nulls (a third of it: the remediation text was most of a silent line).
+            let h: HostResult = serde_json::from_str(&strip_null_members(line.trim(), DERIVED))?;
+            return Row::of(&h)
+                .map(Some)
+                .map_err(|e| serde_json::Error::io(std::io::Error::other(e.to_string())));
+        }
         let (ip, name) = match k.ip.filter(|ip| !ip.is_unspecified()) {
             Some(ip) => (ip.to_string(), String::new()),
             None => ("0.0.0.0".to_string(), k.hostname.unwrap_or_default()),
@@ -672,8 +690,280 @@ impl Row {
             undecided: k.status.answered() && k.ms17_010.verdict == Ms17Verdict::Unknown,
             risk,
             json: strip_null_members(line.trim(), DERIVED),
+            compact: false,
         }))
     }
+}
+
+impl Row {
+    /// The compact row of a JSON Lines line of this smb1scan's schema whose port never answered
+    /// and that ran every check, read in one pass; `None` for any other line (or one that does
+    /// not read: [`Row::of_line`] then says why). The status is looked up in the text first,
+    /// so the lines of answering hosts cost a substring search.
+    pub fn of_silent_line(line: &str) -> Option<Row> {
+        const SILENT: [&str; 6] = [
+            "closed",
+            "filtered",
+            "unreachable",
+            "interrupted",
+            "error",
+            "unresolved",
+        ];
+        let at = line.find("\"status\":\"")? + 10;
+        let status = line.get(at..)?.split('"').next()?;
+        if !SILENT.contains(&status) {
+            return None;
+        }
+        // The record's own members, read into their types (the derived ones and any other are
+        // skipped): no flattened map, which made serde buffer every member first.
+        #[derive(serde::Deserialize)]
+        struct Silent {
+            schema: u32,
+            ip: Option<std::net::IpAddr>,
+            hostname: Option<String>,
+            port: u16,
+            status: crate::model::HostStatus,
+            smb1: crate::model::Smb1Info,
+            smb2: crate::model::Smb2Info,
+            os: crate::model::OsInfo,
+            ms17_010: crate::model::Ms17010,
+            doublepulsar: crate::model::DoublePulsar,
+            checks: Vec<String>,
+            steps: Vec<crate::model::Step>,
+            scanned_at: String,
+            duration_ms: u64,
+            error: Option<String>,
+        }
+        let l: Silent = serde_json::from_str(line).ok()?;
+        // A silent record of this schema has no section but those of the checks it did not run:
+        // a line with such a check (or an older one) is read whole instead.
+        let every_check_ran = crate::checks::REGISTRY
+            .iter()
+            .all(|c| l.checks.iter().any(|n| n == c.name()));
+        let ip = l.ip.filter(|ip| !ip.is_unspecified())?;
+        if l.schema != crate::model::SCHEMA_VERSION || l.status.answered() || !every_check_ran {
+            return None;
+        }
+        let h = HostResult {
+            schema: l.schema,
+            ip,
+            hostname: l.hostname,
+            port: l.port,
+            status: l.status,
+            smb1: l.smb1,
+            smb2: l.smb2,
+            os: l.os,
+            ms17_010: l.ms17_010,
+            doublepulsar: l.doublepulsar,
+            checks: l.checks,
+            sections: Default::default(),
+            steps: l.steps,
+            scanned_at: l.scanned_at,
+            duration_ms: l.duration_ms,
+            error: l.error,
+        };
+        Row::of(&h).ok()
+    }
+}
+
+/// The `schema` of the record a compact row's columns stand for ([`compact_template`]): fixed
+/// with the store's schema version 4, whatever later records say (they carry their own).
+const COMPACT_SCHEMA: u32 = 4;
+
+/// The `checks` of that record: the default selection when store version 4 came (a record
+/// that lists others carries its own list).
+const COMPACT_CHECKS: [&str; 8] = [
+    "smb1",
+    "ms17-010",
+    "doublepulsar",
+    "signing",
+    "anonymous",
+    "eol-os",
+    "sambacry",
+    "smbghost",
+];
+
+/// The record a compact row's key columns stand for, before the rest of it is laid over it
+/// (member by member, as PostgreSQL's `jsonb ||` does: the views of docs/store.md build the
+/// same). Only members every record has, so the rest never needs to remove one.
+pub fn compact_template(
+    ip: &str,
+    port: i64,
+    status: &str,
+    scanned_at: &str,
+    ms17: &str,
+    doublepulsar: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let v = serde_json::json!({
+        "schema": COMPACT_SCHEMA,
+        "ip": ip,
+        "port": port,
+        "status": status,
+        "smb1": {"evidence": "not-tested"},
+        "smb2": {"dialects": []},
+        "os": {"samba": false},
+        "ms17_010": {"verdict": ms17},
+        "doublepulsar": {"verdict": doublepulsar},
+        "checks": COMPACT_CHECKS,
+        "steps": [],
+        "scanned_at": scanned_at,
+        "duration_ms": 0,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A compact row's record: the template of its columns with the rest laid over it.
+pub fn compact_record(
+    ip: &str,
+    port: i64,
+    status: &str,
+    scanned_at: &str,
+    ms17: &str,
+    doublepulsar: &str,
+    rest: &str,
+) -> Result<HostResult, StoreError> {
+    let mut m = compact_template(ip, port, status, scanned_at, ms17, doublepulsar);
+    let rest: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(rest).map_err(|e| StoreError::Decode(e.to_string()))?;
+    m.extend(rest);
+    serde_json::from_value(serde_json::Value::Object(m))
+        .map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// For a record whose port never answered (and that has an address), the members that differ
+/// from the record its columns stand for ([`compact_template`]), as JSON without nulls: most
+/// of a silent record follows from its key columns, and writing (and reading) the whole of it
+/// was most of what recording a silent sweep cost. `None` for any other record: it is stored
+/// whole.
+pub fn silent_rest(h: &HostResult) -> Option<Result<String, StoreError>> {
+    use std::cell::RefCell;
+    if h.port_answered() || h.address().is_none() {
+        return None;
+    }
+    // The silent records of a sweep mostly have the same rest (the same steps, error and
+    // reason; only the key columns differ): the last one is kept per thread, and a record with
+    // the same rest takes a copy instead of serialising it again.
+    thread_local! {
+        static LAST: RefCell<Option<(HostResult, String)>> = const { RefCell::new(None) };
+    }
+    let hit = LAST.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(last, _)| same_rest(last, h))
+            .map(|(_, rest)| rest.clone())
+    });
+    if let Some(rest) = hit {
+        return Some(Ok(rest));
+    }
+    let rest = rest_json(h);
+    if let Ok(r) = &rest {
+        LAST.with(|l| *l.borrow_mut() = Some((h.clone(), r.clone())));
+    }
+    Some(rest)
+}
+
+/// Whether two records have the same rest: every member but the key columns'. (Written out
+/// field by field, so a new field of the record cannot be forgotten here: it does not compile.)
+fn same_rest(a: &HostResult, b: &HostResult) -> bool {
+    let HostResult {
+        schema,
+        ip: _,
+        hostname,
+        port: _,
+        status: _,
+        smb1,
+        smb2,
+        os,
+        ms17_010,
+        doublepulsar,
+        checks,
+        sections,
+        steps,
+        scanned_at: _,
+        duration_ms,
+        error,
+    } = a;
+    *schema == b.schema
+        && *hostname == b.hostname
+        && *smb1 == b.smb1
+        && *smb2 == b.smb2
+        && *os == b.os
+        && *ms17_010 == b.ms17_010
+        && *doublepulsar == b.doublepulsar
+        && *checks == b.checks
+        && *sections == b.sections
+        && *steps == b.steps
+        && *duration_ms == b.duration_ms
+        && *error == b.error
+}
+
+/// [`silent_rest`]'s JSON, made.
+fn rest_json(h: &HostResult) -> Result<String, StoreError> {
+    use crate::model::{DoublePulsar, Ms17010, OsInfo, Smb1Info, Smb2Info, Step};
+    #[derive(serde::Serialize)]
+    struct Rest<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schema: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hostname: Option<&'a String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        smb1: Option<&'a Smb1Info>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        smb2: Option<&'a Smb2Info>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        os: Option<&'a OsInfo>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ms17_010: Option<&'a Ms17010>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        doublepulsar: Option<&'a DoublePulsar>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checks: Option<&'a Vec<String>>,
+        #[serde(flatten)]
+        sections: &'a std::collections::BTreeMap<String, serde_json::Value>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        steps: &'a Vec<Step>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a String>,
+    }
+    // The member when it differs from what the template says.
+    fn unless<'a, T: PartialEq>(v: &'a T, template: &T) -> Option<&'a T> {
+        (v != template).then_some(v)
+    }
+    let differs = |same: bool| !same;
+    let rest = Rest {
+        schema: differs(h.schema == COMPACT_SCHEMA).then_some(h.schema),
+        hostname: h.hostname.as_ref(),
+        smb1: unless(&h.smb1, &Smb1Info::default()),
+        smb2: unless(&h.smb2, &Smb2Info::default()),
+        os: unless(&h.os, &OsInfo::default()),
+        ms17_010: unless(
+            &h.ms17_010,
+            &Ms17010 {
+                verdict: h.ms17_010.verdict,
+                ..Ms17010::default()
+            },
+        ),
+        doublepulsar: unless(
+            &h.doublepulsar,
+            &DoublePulsar {
+                verdict: h.doublepulsar.verdict,
+                ..DoublePulsar::default()
+            },
+        ),
+        checks: differs(h.checks.iter().eq(COMPACT_CHECKS.iter())).then_some(&h.checks),
+        sections: &h.sections,
+        steps: &h.steps,
+        duration_ms: (h.duration_ms != 0).then_some(h.duration_ms),
+        error: h.error.as_ref(),
+    };
+    serde_json::to_string(&rest)
+        .map(|j| strip_null_members(&j, &[]))
+        .map_err(|e| StoreError::Decode(e.to_string()))
 }
 
 /// Writes records into a sweep (one transaction; the newer write of a target replaces the older).
@@ -686,7 +976,7 @@ pub fn put_records(db: &mut Db, sweep_id: i64, hosts: &[HostResult]) -> Result<(
 /// one transaction.
 pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreError> {
     db.begin()?;
-    let r = rows.iter().try_for_each(|row| put_one(db, sweep_id, row));
+    let r = put_many(db, sweep_id, rows.to_vec());
     match r {
         Ok(()) => db.commit(),
         Err(e) => {
@@ -698,32 +988,47 @@ pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreErr
 
 /// Writes one row (inside the caller's transaction); the newer write of a target replaces the
 /// older.
-pub fn put_one(db: &mut Db, sweep_id: i64, row: &Row) -> Result<(), StoreError> {
+pub fn put_one(db: &mut Db, sweep_id: i64, row: Row) -> Result<(), StoreError> {
     db.exec(
         "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
-                              doublepulsar, undecided, risk, record)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              doublepulsar, undecided, risk, record, compact)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
              scanned_at = excluded.scanned_at, status = excluded.status,
              smb1 = excluded.smb1, ms17 = excluded.ms17,
              doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
-             risk = excluded.risk, record = excluded.record",
-        &[
-            Val::i(sweep_id),
-            Val::t(&row.ip),
-            Val::i(row.port),
-            Val::t(&row.name),
-            Val::t(&row.scanned_at),
-            Val::t(&row.status),
-            Val::I(row.smb1),
-            Val::t(&row.ms17),
-            Val::t(&row.doublepulsar),
-            Val::i(i64::from(row.undecided)),
-            Val::t(&row.risk),
-            Val::t(&row.json),
-        ],
+             risk = excluded.risk, record = excluded.record, compact = excluded.compact",
+        &row_params(sweep_id, row),
     )?;
     Ok(())
+}
+
+/// Writes rows in order (inside the caller's transaction), one statement each: 64 rows per
+/// INSERT measured no faster on this machine (import CPU within its noise): the cost is
+/// SQLite's work per row, not the statement's.
+pub fn put_many(db: &mut Db, sweep_id: i64, rows: Vec<Row>) -> Result<(), StoreError> {
+    rows.into_iter()
+        .try_for_each(|row| put_one(db, sweep_id, row))
+}
+
+/// The row as the INSERT's parameters (its strings move: a copy of each was a tenth of what
+/// the store spent on a silent record).
+fn row_params(sweep_id: i64, row: Row) -> [Val; 13] {
+    [
+        Val::i(sweep_id),
+        Val::t(row.ip),
+        Val::i(row.port),
+        Val::t(row.name),
+        Val::t(row.scanned_at),
+        Val::t(row.status),
+        Val::I(row.smb1),
+        Val::t(row.ms17),
+        Val::t(row.doublepulsar),
+        Val::i(i64::from(row.undecided)),
+        Val::t(row.risk),
+        Val::t(row.json),
+        Val::i(i64::from(row.compact)),
+    ]
 }
 
 /// Ends a part: complete or interrupted; the sweep's status and counts follow.
@@ -815,17 +1120,56 @@ pub fn find(db: &mut Db, name: &str) -> Result<SweepRow, StoreError> {
     })
 }
 
+/// The columns [`record_of`] reads, in order (the table's; prefix them for a join).
+pub const RECORD_COLUMNS: [&str; 8] = [
+    "record",
+    "compact",
+    "ip",
+    "port",
+    "status",
+    "scanned_at",
+    "ms17",
+    "doublepulsar",
+];
+
+/// [`RECORD_COLUMNS`] of the table aliased `alias`, for a SELECT.
+pub fn record_columns(alias: &str) -> String {
+    RECORD_COLUMNS
+        .iter()
+        .map(|c| format!("{alias}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The record of a row of [`RECORD_COLUMNS`] (from column `at` on): the JSON kept whole, or
+/// a compact row's columns and rest.
+pub fn record_of(r: &[Val], at: usize) -> Result<HostResult, StoreError> {
+    let g = |i: usize| r.get(at + i).cloned().unwrap_or(Val::I(None));
+    if g(1).int() == Some(1) {
+        return compact_record(
+            &g(2).str(),
+            g(3).int().unwrap_or(0),
+            &g(4).str(),
+            &g(5).str(),
+            &g(6).str(),
+            &g(7).str(),
+            &g(0).str(),
+        );
+    }
+    serde_json::from_str(&g(0).str()).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
 /// A sweep's records, in address order.
 pub fn records(db: &mut Db, sweep_id: i64) -> Result<Vec<HostResult>, StoreError> {
     db.query(
-        "SELECT record FROM records WHERE sweep_id = ? ORDER BY ip, port, name",
+        &format!(
+            "SELECT {} FROM records WHERE sweep_id = ? ORDER BY ip, port, name",
+            record_columns("")
+        ),
         &[Val::i(sweep_id)],
     )?
     .iter()
-    .map(|r| {
-        serde_json::from_str(&r.first().map(Val::str).unwrap_or_default())
-            .map_err(|e| StoreError::Decode(e.to_string()))
-    })
+    .map(|r| record_of(r, 0))
     .collect()
 }
 
@@ -850,6 +1194,159 @@ mod tests {
             let back: HostResult = serde_json::from_str(&c).unwrap();
             assert_eq!(back, h);
         }
+    }
+
+    /// Records whose port never answered become compact rows that read back as the same
+    /// record, however they differ from the template (name, selection, steps, retries, an
+    /// older record's sections); any other record is kept whole.
+    #[test]
+    fn compact_rows_read_back_the_same() {
+        use crate::model::{HostStatus, Reason, Step, StepName, StepOutcome};
+        let mut silent = Vec::new();
+        for (i, status) in [
+            HostStatus::Closed,
+            HostStatus::Filtered,
+            HostStatus::Unreachable,
+            HostStatus::Interrupted,
+            HostStatus::Error,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut h = HostResult::new([10, 0, 0, i as u8].into(), 445, None);
+            h.status = status;
+            h.ms17_010.reason = Some(Reason::ConnectionRefused);
+            h.error = Some("connection refused".into());
+            let mut step = Step::new(StepName::Syn, StepOutcome::Refused, 0);
+            step.detail = Some("RST to the SYN".into());
+            h.steps.push(step);
+            h.settle_not_tested();
+            crate::checks::Selection::default().apply(&mut h);
+            silent.push(h.clone());
+            // A name, another selection (a not-selected section stays), retries, a duration.
+            h.hostname = Some("pump-7.ward".into());
+            h.ip = "fd00::7".parse().unwrap();
+            crate::checks::Selection::parse(&["ms17-010".into()])
+                .unwrap()
+                .apply(&mut h);
+            h.steps[0].attempts = Some(3);
+            h.duration_ms = 1234;
+            silent.push(h.clone());
+            // A schema-3 record (read from an older file): its sections, schema 3.
+            h.schema = 3;
+            crate::checks::set_section(
+                &mut h,
+                "signing",
+                &serde_json::json!({"verdict": "not-tested", "reason": "closed"}),
+            );
+            silent.push(h);
+        }
+        for (i, h) in silent.iter().enumerate() {
+            let row = Row::of(h).unwrap();
+            assert!(row.compact, "{h:?}");
+            if i % 3 == 0 {
+                assert!(
+                    row.json.len() < compact_json(h).unwrap().len() / 2,
+                    "{}",
+                    row.json
+                );
+            }
+            let back = compact_record(
+                &row.ip,
+                row.port,
+                &row.status,
+                &row.scanned_at,
+                &row.ms17,
+                &row.doublepulsar,
+                &row.json,
+            )
+            .unwrap();
+            // (Null members of the sections go, as from every stored record: the checks read
+            // them as absent.)
+            assert_eq!(compact_json(&back).unwrap(), compact_json(h).unwrap());
+            if h.sections.is_empty() {
+                assert_eq!(&back, h);
+            }
+        }
+        // The same records again, each twice and in another order (the kept rest of the last
+        // record serves the next only when it is the same).
+        for h in silent.iter().rev().flat_map(|h| [h, h]) {
+            assert_eq!(silent_rest(h).unwrap().unwrap(), rest_json(h).unwrap());
+        }
+        let mut other = silent[0].clone();
+        other.ip = "10.9.9.9".parse().unwrap();
+        other.scanned_at = "2026-12-06T00:00:00.000Z".into();
+        assert_eq!(
+            silent_rest(&silent[0]).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        assert_eq!(
+            silent_rest(&other).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        other.duration_ms = 5;
+        assert_eq!(
+            silent_rest(&other).unwrap().unwrap(),
+            rest_json(&other).unwrap()
+        );
+        assert_ne!(rest_json(&other).unwrap(), rest_json(&silent[0]).unwrap());
+        // The first: a closed port found by SYN discovery, the bulk of a sweep.
+        assert_eq!(
+            Row::of(&silent[0]).unwrap().json,
+            r#"{"ms17_010":{"verdict":"not-tested","reason":"connection-refused"},"steps":[{"name":"syn","outcome":"refused","detail":"RST to the SYN","ms":0}],"error":"connection refused"}"#
+        );
+        // An answered port, and a name that did not resolve, are kept whole.
+        let mut open = HostResult::new([10, 0, 0, 9].into(), 445, None);
+        crate::checks::Selection::default().apply(&mut open);
+        assert!(!Row::of(&open).unwrap().compact);
+        let mut unresolved = HostResult::unresolved("gone.ward", 445, "no such host");
+        crate::checks::Selection::default().apply(&mut unresolved);
+        assert!(!Row::of(&unresolved).unwrap().compact);
+    }
+
+    /// Every row of a batch lands, and a target written twice in one batch keeps the later
+    /// write.
+    #[test]
+    fn many_rows_per_statement_and_the_later_write_wins() {
+        let dir = std::env::temp_dir().join(format!("smb1scan-put-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut db = Db::sqlite(&dir.join("s.sqlite")).unwrap();
+        crate::store::schema::migrate(&mut db).unwrap();
+        db.batch(
+            "INSERT INTO sweeps (id, label, scope, source, status, started_at, meta)
+                 VALUES (1, 'w1', '{}', 'scan', 'running', '2026-12-01T00:00:00Z', '{}')",
+        )
+        .unwrap();
+        let row = |i: u32, status: crate::model::HostStatus| {
+            let mut h =
+                HostResult::new(std::net::Ipv4Addr::from(0x0a00_0000 + i).into(), 445, None);
+            h.status = status;
+            h.settle_not_tested();
+            Row::of(&h).unwrap()
+        };
+        let mut rows: Vec<Row> = (0..150)
+            .map(|i| row(i, crate::model::HostStatus::Closed))
+            .collect();
+        rows.insert(100, row(7, crate::model::HostStatus::Filtered));
+        rows.push(row(120, crate::model::HostStatus::Unreachable));
+        put_rows(&mut db, 1, &rows).unwrap();
+        let n = |db: &mut Db, sql: &str| db.query(sql, &[]).unwrap()[0][0].clone();
+        assert_eq!(n(&mut db, "SELECT COUNT(*) FROM records").int(), Some(150));
+        assert_eq!(
+            n(&mut db, "SELECT status FROM records WHERE ip = '10.0.0.7'").str(),
+            "filtered"
+        );
+        assert_eq!(
+            n(
+                &mut db,
+                "SELECT status FROM records WHERE ip = '10.0.0.120'"
+            )
+            .str(),
+            "unreachable"
+        );
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -901,9 +1398,23 @@ mod tests {
             // The line as `scan` writes it today.
             let line = serde_json::to_string(&crate::report::Enriched::new(table, &h)).unwrap();
             let line = line.as_str();
+            let slow = Row::of(&h).unwrap();
+            // A port that never answered: read whole, for a compact row.
+            if !h.port_answered() {
+                assert!(slow.compact);
+                // It ran three checks only: read whole, by of_line.
+                assert_eq!(Row::of_silent_line(line), None);
+                assert_eq!(Row::of_line(line).unwrap(), Some(slow));
+                // As a scan writes it today, every check run: one pass.
+                let mut h = h.clone();
+                crate::checks::Selection::default().apply(&mut h);
+                let line = serde_json::to_string(&crate::report::Enriched::new(table, &h)).unwrap();
+                assert_eq!(Row::of_silent_line(&line), Some(Row::of(&h).unwrap()));
+                assert_eq!(Row::of_line(&line).unwrap(), Some(Row::of(&h).unwrap()));
+                continue;
+            }
             let fast = Row::of_line(line).unwrap().unwrap();
             n += 1;
-            let slow = Row::of(&h).unwrap();
             assert_eq!(
                 Row {
                     json: String::new(),
@@ -919,6 +1430,10 @@ mod tests {
             assert!(!fast.json.contains("remediation") && !fast.json.contains(":null"));
         }
         assert!(n > 0, "the fixture has current records");
+        // Lines of answering hosts, and older ones, are not read as silent.
+        for l in text.lines() {
+            assert_eq!(Row::of_silent_line(l), None);
+        }
         assert!(Row::of_line(r#"{"schema":3,"ip":"10.0.0.1"}"#).is_err());
     }
 
