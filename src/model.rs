@@ -157,13 +157,24 @@ impl HostResult {
         }
     }
 
-    /// Brings a record of an older schema to [`SCHEMA_VERSION`] (schema 1: `unknown` on a port
+    /// Forgets the derived members ([`HostResult::drop_derived`]) and brings a record of an
+    /// older schema to [`SCHEMA_VERSION`] (schema 1: `unknown` on a port
     /// that never answered becomes `not-tested`; a record without `checks` ran every check there
     /// was, see [`HostResult::checks`]).
     pub fn upgrade(&mut self) {
+        self.drop_derived();
         if self.schema < SCHEMA_VERSION {
             self.settle_not_tested();
             self.schema = SCHEMA_VERSION;
+        }
+    }
+
+    /// Forgets the members the outputs derive from the record (`risk`, `remediation`:
+    /// [`DERIVED_MEMBERS`]) when it was read from a run's file: read, they land among the check
+    /// sections, and an output would write them twice, beside the ones it derives again.
+    pub fn drop_derived(&mut self) {
+        for k in DERIVED_MEMBERS {
+            self.sections.remove(*k);
         }
     }
 
@@ -173,6 +184,10 @@ impl HostResult {
         self.status.answered()
     }
 }
+
+/// The members of a written record that the outputs derive from the rest (`risk`,
+/// `remediation`), never read back as part of the record.
+pub const DERIVED_MEMBERS: &[&str] = &["risk", "remediation"];
 
 impl HostStatus {
     /// The port accepted a TCP connection ([`HostResult::port_answered`]).

@@ -169,3 +169,88 @@ fn report_merges_shards_and_a_resumed_run_into_every_format() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Fails on an object with a member twice, anywhere in a JSON document (serde_json keeps the
+/// last one silently, so a `Value` cannot see it).
+fn no_duplicate_members(text: &str) -> Result<(), String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Check;
+    impl<'de> Visitor<'de> for Check {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !seen.insert(k.clone()) {
+                    return Err(serde::de::Error::custom(format!("member `{k}` twice")));
+                }
+                m.next_value_seed(Seed)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            while s.next_element_seed(Seed)?.is_some() {}
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    struct Seed;
+    impl<'de> serde::de::DeserializeSeed<'de> for Seed {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Check)
+        }
+    }
+    let _ = IgnoredAny;
+    let mut d = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(Seed, &mut d).map_err(|e| e.to_string())
+}
+
+/// `report` reads records that carry the `risk` and `remediation` a run derived, and derives them
+/// again: each must appear once per host in its JSON and JSON Lines, not once read and once
+/// derived (a JSON object with a member twice, which readers resolve differently).
+#[test]
+fn report_writes_each_member_once_when_its_input_already_has_the_derived_ones() {
+    let d = scratch_dir("report-derived-once");
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports/current.jsonl");
+    let text = std::fs::read_to_string(&input).expect("fixture");
+    assert!(text.contains("\"risk\":"), "the input carries risk");
+    for name in ["r.json", "r.jsonl"] {
+        let out = d.join(name);
+        let o = Command::new(bin())
+            .args(["report", "--no-store", "--fail-on", "none", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .output()
+            .expect("report");
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let written = std::fs::read_to_string(&out).expect("output");
+        if name.ends_with(".jsonl") {
+            for line in written.lines() {
+                no_duplicate_members(line).unwrap_or_else(|e| panic!("{name}: {e}: {line}"));
+            }
+        } else {
+            no_duplicate_members(&written).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -448,14 +448,12 @@ pub fn compact_json(h: &HostResult) -> Result<String, StoreError> {
 /// `remediation` the outputs derive from it (they land among the check sections when read, and
 /// would double a silent record's size in the store).
 pub fn without_derived(mut h: HostResult) -> HostResult {
-    for k in DERIVED {
-        h.sections.remove(*k);
-    }
+    h.drop_derived();
     h
 }
 
 /// The members of a JSON Lines record that the outputs derive from the rest.
-pub const DERIVED: &[&str] = &["risk", "remediation"];
+pub const DERIVED: &[&str] = crate::model::DERIVED_MEMBERS;
 
 /// JSON text without the object members whose value is `null` (nulls inside arrays stay),
 /// without the top-level members named in `drop`, and without whitespace between tokens. One
