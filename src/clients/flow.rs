@@ -127,7 +127,7 @@ pub struct TrackerStats {
     pub segments_excluded: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
     /// The addresses, as the pair tables key them (no copy per lookup).
     pair: PairKey,
@@ -135,13 +135,37 @@ struct FlowKey {
     server_port: u16,
 }
 
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.pair.hash(h);
+        h.write_u32(u32::from(self.client_port) << 16 | u32::from(self.server_port));
+    }
+}
+
 /// A (server, client) pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PairKey {
     /// The SMB server.
     pub server: IpAddr,
     /// The client.
     pub client: IpAddr,
+}
+
+/// Hashed as one word for two IPv4 addresses (the derived hash fed the hasher each address's
+/// variant and bytes separately: a tenth of the per-packet time). Equal keys hash equally; an
+/// IPv4 and an IPv6 key may collide, which equality sorts out.
+impl std::hash::Hash for PairKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.server, self.client) {
+            (IpAddr::V4(s), IpAddr::V4(c)) => {
+                h.write_u64(u64::from(s.to_bits()) << 32 | u64::from(c.to_bits()))
+            }
+            (s, c) => {
+                h.write_u128(crate::targets::intervals::ip_to_u128(s));
+                h.write_u128(crate::targets::intervals::ip_to_u128(c));
+            }
+        }
+    }
 }
 
 /// What the inputs say about one (server, client) pair.
@@ -362,10 +386,12 @@ impl Tracker {
 
     /// The pair table, for other readers (audit logs) to add to. `None` when it is full.
     pub(crate) fn pair_mut(&mut self, key: PairKey) -> Option<&mut PairFacts> {
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
-            return None;
-        }
-        let p: &mut PairFacts = self.pairs.entry(key).or_default();
+        let full = self.pairs.len() >= self.limits.max_pairs;
+        let p: &mut PairFacts = match self.pairs.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(_) if full => return None,
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(Box::default()),
+        };
         p.add_source(&self.source);
         Some(p)
     }
@@ -407,43 +433,56 @@ impl Tracker {
         if s.cut {
             self.stats.snaplen_cut_segments += 1;
         }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.limits.max_flows {
-                self.sweep_idle(s.ts);
-            }
-            if self.flows.len() >= self.limits.max_flows {
-                self.stats.segments_not_tracked += 1;
-                if s.syn || !s.payload.is_empty() {
-                    self.stats.connections_not_tracked += 1;
-                }
+        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
+        // it while the rest of the tracker is updated: one hash lookup per segment of a known
+        // connection.
+        let mut flows = std::mem::take(&mut self.flows);
+        let mut closed = flows
+            .get_mut(&key)
+            .map(|flow| self.update(&key, flow, s, from_client));
+        if closed.is_none() {
+            self.flows = flows;
+            if !self.open(key, s) {
                 return;
             }
-            self.stats.connections += 1;
-            self.flows.insert(
-                key,
-                Flow {
-                    first_ts: s.ts,
-                    last_ts: s.ts,
-                    c2s: Stream::default(),
-                    s2c: Stream::default(),
-                    conn: Conn::default(),
-                },
-            );
-            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+            flows = std::mem::take(&mut self.flows);
+            closed = flows
+                .get_mut(&key)
+                .map(|flow| self.update(&key, flow, s, from_client));
         }
-        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
-        // it while the rest of the tracker is updated: one hash lookup per segment.
-        let mut flows = std::mem::take(&mut self.flows);
-        let closed = match flows.get_mut(&key) {
-            Some(flow) => self.update(&key, flow, s, from_client),
-            None => false,
-        };
-        if closed {
+        if closed == Some(true) {
             if let Some(flow) = flows.remove(&key) {
                 self.close(key, flow);
             }
         }
         self.flows = flows;
+    }
+
+    /// Starts tracking a connection first seen in `s`; false when the table is full.
+    fn open(&mut self, key: FlowKey, s: &Segment<'_>) -> bool {
+        if self.flows.len() >= self.limits.max_flows {
+            self.sweep_idle(s.ts);
+        }
+        if self.flows.len() >= self.limits.max_flows {
+            self.stats.segments_not_tracked += 1;
+            if s.syn || !s.payload.is_empty() {
+                self.stats.connections_not_tracked += 1;
+            }
+            return false;
+        }
+        self.stats.connections += 1;
+        self.flows.insert(
+            key,
+            Flow {
+                first_ts: s.ts,
+                last_ts: s.ts,
+                c2s: Stream::default(),
+                s2c: Stream::default(),
+                conn: Conn::default(),
+            },
+        );
+        self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        true
     }
 
     /// One segment of a tracked connection; true when the connection is now closed.
@@ -731,7 +770,7 @@ impl Tracker {
             }
             return;
         };
-        let pair = self.pairs.get_mut(&pk);
+        // The pair is looked up only for the messages that can tell it something.
         match msg {
             SmbMessage::Smb1(h, _) => {
                 conn.seen_smb1 = true;
@@ -752,7 +791,10 @@ impl Tracker {
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
                     // Parsed only while a name it can give is still missing (they are kept
                     // first-seen), so a pair's thousandth session costs no parse.
-                    let pair = pair.filter(|p| !p.has_all_client_names());
+                    let pair = self
+                        .pairs
+                        .get_mut(&pk)
+                        .filter(|p| !p.has_all_client_names());
                     if let (Some(p), Ok(r)) = (pair, parse_smb1_session_setup_request(body)) {
                         set(&mut p.client_native_os, r.native_os);
                         set(&mut p.client_native_lanman, r.native_lanman);
@@ -769,14 +811,14 @@ impl Tracker {
                     if let Ok(r) = parse_smb2_negotiate_request(body) {
                         conn.negotiated = true;
                         conn.offered_smb2 = true;
-                        if let Some(p) = pair {
+                        if let Some(p) = self.pairs.get_mut(&pk) {
                             for d in r.dialects {
                                 p.add_dialect(smb2_dialect_label(d));
                             }
                         }
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP {
-                    let pair = pair.filter(|p| !p.has_ntlmssp_names());
+                    let pair = self.pairs.get_mut(&pk).filter(|p| !p.has_ntlmssp_names());
                     if let (Some(p), Ok(blob)) = (pair, parse_smb2_session_setup_request(body)) {
                         ntlmssp_names(p, blob);
                     }
@@ -803,33 +845,50 @@ impl Tracker {
         let Ok(msg) = parse_smb_message(body) else {
             return;
         };
-        let srv = self.servers.entry(key.pair.server).or_default();
+        // The server's facts are looked up (and made) only for the messages that tell them: a
+        // server without an entry and one with an empty entry read the same.
+        let server = key.pair.server;
+        let unnamed = |t: &Self| t.servers.get(&server).map_or(true, |s| s.name.is_none());
         match msg {
             SmbMessage::Smb1(h, _) => {
                 if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
-                    srv.answered_smb1 = true;
-                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && srv.name.is_none() {
+                    self.servers.entry(server).or_default().answered_smb1 = true;
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && unnamed(self) {
                     // Parsed only while the server's name is still unknown: it is all that is taken.
                     if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
-                        server_name_from_blob(srv, r.security_blob);
+                        self.name_server(server, r.security_blob);
                     }
                 }
             }
             SmbMessage::Smb2(h, _) => {
                 if h.command == Smb2Command::NEGOTIATE && h.is_response() {
                     if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
-                        srv.smb2_negotiate
+                        self.servers
+                            .entry(server)
+                            .or_default()
+                            .smb2_negotiate
                             .get_or_insert((r.dialect_revision, key.pair.client, ts));
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP
                     && h.is_response()
-                    && srv.name.is_none()
+                    && unnamed(self)
                 {
                     if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
-                        server_name_from_blob(srv, r.security_buffer);
+                        self.name_server(server, r.security_buffer);
                     }
                 }
             }
+        }
+    }
+
+    /// The server's NetBIOS name from the NTLMSSP challenge in `blob`, when it has none yet.
+    fn name_server(&mut self, server: IpAddr, blob: &[u8]) {
+        if let Some(name) = server_name_from_blob(blob) {
+            self.servers
+                .entry(server)
+                .or_default()
+                .name
+                .get_or_insert(name);
         }
     }
 
@@ -922,15 +981,9 @@ fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
     }
 }
 
-fn server_name_from_blob(srv: &mut ServerFacts, blob: &[u8]) {
-    if srv.name.is_some() {
-        return;
-    }
-    if let Some(msg) = spnego_find_ntlmssp(blob) {
-        if let Ok(c) = parse_ntlmssp_challenge(msg) {
-            srv.name = c.target_info.nb_computer_name.or(c.target_name);
-        }
-    }
+fn server_name_from_blob(blob: &[u8]) -> Option<String> {
+    let c = parse_ntlmssp_challenge(spnego_find_ntlmssp(blob)?).ok()?;
+    c.target_info.nb_computer_name.or(c.target_name)
 }
 
 /// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".
