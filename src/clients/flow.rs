@@ -19,7 +19,7 @@ use smb1scan_protocol::requests::{
     parse_smb1_negotiate_request, parse_smb1_session_setup_request, parse_smb2_negotiate_request,
     parse_smb2_session_setup_request,
 };
-use smb1scan_protocol::smb1::header::Smb1Command;
+use smb1scan_protocol::smb1::header::{parse_smb1_body, parse_smb1_header, Smb1Command};
 use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb2::header::Smb2Command;
 use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dialect};
@@ -855,8 +855,8 @@ impl Tracker {
                     self.servers.entry(server).or_default().answered_smb1 = true;
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX && unnamed(self) {
                     // Parsed only while the server's name is still unknown: it is all that is taken.
-                    if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
-                        self.name_server(server, r.security_blob);
+                    if let Some(blob) = smb1_session_setup_response_blob(body) {
+                        self.name_server(server, blob);
                     }
                 }
             }
@@ -978,6 +978,27 @@ fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
     if let Ok(n) = parse_ntlmssp_client_names(msg) {
         set(&mut p.client_workstation, n.workstation);
         set(&mut p.client_domain, n.domain);
+    }
+}
+
+/// The security blob of an SMB1 SESSION_SETUP_ANDX response ([MS-SMB] 2.2.4.6.2), taken as
+/// `parse_smb1_session_setup_response` takes it (the same checks, the same answer) without
+/// decoding the NativeOS / NativeLanMan strings after it, which the tracker does not keep.
+fn smb1_session_setup_response_blob(body: &[u8]) -> Option<&[u8]> {
+    let (h, rest) = parse_smb1_header(body).ok()?;
+    if h.command != Smb1Command::SESSION_SETUP_ANDX {
+        return None;
+    }
+    let b = parse_smb1_body(rest).ok()?;
+    match b.word_count {
+        0 | 3 => Some(&[]),
+        4 => {
+            // AndX (4 bytes), Action, SecurityBlobLength.
+            let len = b.words.get(6..8)?;
+            let len = usize::from(u16::from_le_bytes([*len.first()?, *len.get(1)?]));
+            b.bytes.get(..len)
+        }
+        _ => None,
     }
 }
 
@@ -1148,6 +1169,44 @@ mod tests {
         let (pairs, _, stats) = t.finish();
         assert_eq!(pairs.len(), 1);
         assert_eq!(stats.connections_pairs_full, 2);
+    }
+
+    #[test]
+    fn session_setup_response_blob_is_the_parsers() {
+        let ntlm = b"NTLMSSP\0\x02\0\0\0rest of a challenge";
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for words in [0u8, 3, 4, 5] {
+            for blob_len in [0u16, 5, ntlm.len() as u16, 200] {
+                for unicode in [false, true] {
+                    let mut m = vec![0xff, b'S', b'M', b'B', 0x73, 0, 0, 0, 0, 0x98];
+                    let flags2: u16 = if unicode { 0xc807 } else { 0x4801 };
+                    m.extend_from_slice(&flags2.to_le_bytes());
+                    m.resize(32, 0);
+                    m.push(words);
+                    let mut w = vec![0xffu8, 0, 0, 0, 1, 0];
+                    w.extend_from_slice(&blob_len.to_le_bytes());
+                    w.resize(usize::from(words) * 2, 0);
+                    m.extend_from_slice(&w);
+                    let mut bytes = ntlm.to_vec();
+                    bytes.extend_from_slice(b"\0W\0i\0n\0\0\0L\0M\0\0\0");
+                    m.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                    m.extend_from_slice(&bytes);
+                    for cut in [0, 10, 33, 40, 43, 45, m.len() - 3, m.len()] {
+                        cases.push(m[..cut.min(m.len())].to_vec());
+                    }
+                }
+            }
+        }
+        let mut some = 0;
+        for c in &cases {
+            let ours = smb1_session_setup_response_blob(c);
+            let theirs = parse_smb1_session_setup_response(c)
+                .ok()
+                .map(|(_, r)| r.security_blob);
+            assert_eq!(ours, theirs, "{c:02x?}");
+            some += usize::from(ours.is_some_and(|b| !b.is_empty()));
+        }
+        assert!(some >= 4, "{some}");
     }
 
     #[test]
