@@ -350,7 +350,12 @@ impl Tracker {
     pub fn new(limits: Limits) -> Self {
         Tracker {
             limits,
-            flows: FastMap::default(),
+            // Sized up front (to the default bound at most) so a busy capture's table does not
+            // rehash its way up; untouched slots cost address space, not memory.
+            flows: FastMap::with_capacity_and_hasher(
+                limits.max_flows.min(DEFAULT_MAX_FLOWS),
+                Default::default(),
+            ),
             pairs: FastMap::default(),
             servers: FastMap::default(),
             stats: TrackerStats::default(),
@@ -936,8 +941,9 @@ impl Tracker {
         FastMap<IpAddr, ServerFacts>,
         TrackerStats,
     ) {
-        let open: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
-        for (k, f) in open {
+        // Consumed in place: collecting them first wrote a copy of the whole table to fresh
+        // memory (60 MB when the table is full).
+        for (k, f) in std::mem::take(&mut self.flows) {
             self.close(k, f);
         }
         (self.pairs, self.servers, self.stats)

@@ -526,6 +526,43 @@ pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> Clie
     record_owned(key, f.clone(), server, server_smb2_text(server))
 }
 
+/// An address as `Display` writes it; IPv4 without the formatting machinery.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut s = String::with_capacity(15);
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_u64(&mut s, u64::from(o));
+            }
+            s
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_u64(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(i..).unwrap_or_default() {
+        s.push(char::from(d));
+    }
+}
+
 /// How the server is known to speak SMB2 (the record's `server_smb2`), when it is.
 fn server_smb2_text(server: Option<&ServerFacts>) -> Option<String> {
     server
@@ -550,10 +587,15 @@ fn record_owned(
     let (verdict, reason) = pair_verdict(&f, server);
     let c = f.counts;
     let detail = match (verdict, reason) {
-        (Verdict::Breaks, _) => format!(
-            "{} of {} sessions offered only SMB1 dialects: this client stops working with this server when SMB1 is off",
-            c.smb1_only, f.sessions
-        ),
+        (Verdict::Breaks, _) => {
+            // The sentence of most records, put together without the formatting machinery.
+            let mut d = String::with_capacity(120);
+            push_u64(&mut d, c.smb1_only);
+            d.push_str(" of ");
+            push_u64(&mut d, f.sessions);
+            d.push_str(" sessions offered only SMB1 dialects: this client stops working with this server when SMB1 is off");
+            d
+        }
         (Verdict::FallsBack, _) => format!(
             "the client offered SMB2 as well and the server {}",
             server_smb2.as_deref().unwrap_or("speaks SMB2")
@@ -572,9 +614,9 @@ fn record_owned(
         (Verdict::Unknown, None) => "not decided".to_string(),
     };
     ClientRecord {
-        server: key.server.to_string(),
+        server: ip_text(key.server),
         server_name: server.and_then(|s| s.name.clone()),
-        client: key.client.to_string(),
+        client: ip_text(key.client),
         verdict,
         reason,
         detail,
@@ -610,7 +652,29 @@ pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<String, V
 
 #[cfg(test)]
 mod rfc3339_tests {
-    use super::rfc3339;
+    use super::{ip_text, push_u64, rfc3339};
+
+    #[test]
+    fn ip_text_and_numbers_are_displays() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "255.255.255.255",
+            "192.168.100.9",
+            "1.22.133.4",
+            "::1",
+            "fe80::1:2",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX] {
+            let mut s = String::from("x");
+            push_u64(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn rfc3339_is_chronos_text() {
