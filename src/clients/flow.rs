@@ -20,7 +20,6 @@ use smb1scan_protocol::requests::{
     parse_smb2_session_setup_request,
 };
 use smb1scan_protocol::smb1::header::{parse_smb1_body, parse_smb1_header, Smb1Command};
-use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 use smb1scan_protocol::smb2::header::Smb2Command;
 use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dialect};
 use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
@@ -782,13 +781,14 @@ impl Tracker {
                 if h.command == Smb1Command::NEGOTIATE {
                     if let Ok(r) = parse_smb1_negotiate_request(body) {
                         conn.negotiated = true;
+                        let mut pair = self.pairs.get_mut(&pk);
                         for d in r.dialects {
                             if is_smb2_dialect_string(&d) {
                                 conn.offered_smb2 = true;
                             } else {
                                 conn.offered_smb1 = true;
                             }
-                            if let Some(p) = self.pairs.get_mut(&pk) {
+                            if let Some(p) = pair.as_deref_mut() {
                                 p.add_dialect(d);
                             }
                         }
@@ -1024,6 +1024,7 @@ mod tests {
     use smb1scan_protocol::nbss::build_nbss_session_message;
     use smb1scan_protocol::smb1::header::Smb1Ids;
     use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request;
+    use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 
     const C: &str = "10.0.0.5:50000";
     const S: &str = "10.0.0.1:445";
