@@ -189,7 +189,12 @@ pub struct NtlmsspChallenge {
 }
 
 fn name(b: &[u8]) -> String {
-    utf16le_to_string(b).chars().take(MAX_NAME_CHARS).collect()
+    let s = utf16le_to_string(b);
+    // No more bytes than the bound: no more characters either, nothing to cut.
+    if s.len() <= MAX_NAME_CHARS {
+        return s;
+    }
+    s.chars().take(MAX_NAME_CHARS).collect()
 }
 
 /// A (Len, MaxLen, BufferOffset) field triple ([MS-NLMP] 2.2.1.2): where a payload field sits.

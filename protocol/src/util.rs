@@ -31,7 +31,7 @@ pub(crate) fn slice_at<'a>(
 /// Decodes UTF-16LE up to the first NUL (or the end), lossily; odd trailing bytes are ignored.
 /// Spec: [MS-CIFS] 2.2.1.1 (Unicode SMB_STRING).
 pub fn utf16le_to_string(b: &[u8]) -> String {
-    let units: Vec<u16> = b
+    let mut units = b
         .chunks_exact(2)
         .map(|c| {
             u16::from_le_bytes([
@@ -39,9 +39,23 @@ pub fn utf16le_to_string(b: &[u8]) -> String {
                 c.get(1).copied().unwrap_or(0),
             ])
         })
-        .take_while(|&u| u != 0)
-        .collect();
-    String::from_utf16_lossy(&units)
+        .take_while(|&u| u != 0);
+    // ASCII (nearly every name) a byte at a time; from the first other unit on, the UTF-16
+    // decoder with U+FFFD for what does not decode, as String::from_utf16_lossy (no Vec of
+    // units in between: this runs for every name of every session a capture shows).
+    let mut s = String::with_capacity(b.len() / 2);
+    while let Some(u) = units.next() {
+        if u < 0x80 {
+            s.push(char::from(u as u8));
+        } else {
+            s.extend(
+                char::decode_utf16(std::iter::once(u).chain(&mut units))
+                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)),
+            );
+            break;
+        }
+    }
+    s
 }
 
 /// Splits a UTF-16LE NUL-terminated string off the front of `b`: (string, rest after the NUL).
@@ -117,5 +131,37 @@ mod tests {
         assert_eq!(u32_le_at(&b, 6), None);
         assert_eq!(u64_le_at(&b, 1), Some(0x0908_0706_0504_0302));
         assert_eq!(u64_le_at(&b, 2), None);
+    }
+
+    /// The decoding as it was written first: every unit to the first NUL into a Vec, then
+    /// String::from_utf16_lossy.
+    fn lossy(b: &[u8]) -> String {
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&u| u != 0)
+            .collect();
+        String::from_utf16_lossy(&units)
+    }
+
+    #[test]
+    fn utf16le_to_string_is_from_utf16_lossy() {
+        let units: [&[u16]; 9] = [
+            &[],
+            &[0x41, 0x42, 0],
+            &[0x41, 0, 0x42],
+            &[0x7f, 0x80, 0x41],
+            &[0x65e5, 0x672c, 0x41],
+            &[0xd83e, 0xdd80, 0x41], // a surrogate pair
+            &[0x41, 0xd83e, 0x42],   // a lone high surrogate
+            &[0xdd80, 0x41, 0xd83e], // lone low, then high at the end
+            &[0x57, 0x49, 0x4e, 0x32, 0x30, 0x31, 0x36],
+        ];
+        for u in units {
+            let mut b: Vec<u8> = u.iter().flat_map(|x| x.to_le_bytes()).collect();
+            assert_eq!(utf16le_to_string(&b), lossy(&b), "{u:x?}");
+            b.push(0x41); // an odd trailing byte is ignored
+            assert_eq!(utf16le_to_string(&b), lossy(&b), "{u:x?} + odd byte");
+        }
     }
 }

@@ -19,8 +19,7 @@ use smb1scan_protocol::requests::{
     parse_smb1_negotiate_request, parse_smb1_session_setup_request, parse_smb2_negotiate_request,
     parse_smb2_session_setup_request,
 };
-use smb1scan_protocol::smb1::header::Smb1Command;
-use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
+use smb1scan_protocol::smb1::header::{parse_smb1_body, parse_smb1_header, Smb1Command};
 use smb1scan_protocol::smb2::header::Smb2Command;
 use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dialect};
 use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
@@ -127,7 +126,7 @@ pub struct TrackerStats {
     pub segments_excluded: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
     /// The addresses, as the pair tables key them (no copy per lookup).
     pair: PairKey,
@@ -135,13 +134,37 @@ struct FlowKey {
     server_port: u16,
 }
 
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.pair.hash(h);
+        h.write_u32(u32::from(self.client_port) << 16 | u32::from(self.server_port));
+    }
+}
+
 /// A (server, client) pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PairKey {
     /// The SMB server.
     pub server: IpAddr,
     /// The client.
     pub client: IpAddr,
+}
+
+/// Hashed as one word for two IPv4 addresses (the derived hash fed the hasher each address's
+/// variant and bytes separately: a tenth of the per-packet time). Equal keys hash equally; an
+/// IPv4 and an IPv6 key may collide, which equality sorts out.
+impl std::hash::Hash for PairKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.server, self.client) {
+            (IpAddr::V4(s), IpAddr::V4(c)) => {
+                h.write_u64(u64::from(s.to_bits()) << 32 | u64::from(c.to_bits()))
+            }
+            (s, c) => {
+                h.write_u128(crate::targets::intervals::ip_to_u128(s));
+                h.write_u128(crate::targets::intervals::ip_to_u128(c));
+            }
+        }
+    }
 }
 
 /// What the inputs say about one (server, client) pair.
@@ -326,7 +349,12 @@ impl Tracker {
     pub fn new(limits: Limits) -> Self {
         Tracker {
             limits,
-            flows: FastMap::default(),
+            // Sized up front (to the default bound at most) so a busy capture's table does not
+            // rehash its way up; untouched slots cost address space, not memory.
+            flows: FastMap::with_capacity_and_hasher(
+                limits.max_flows.min(DEFAULT_MAX_FLOWS),
+                Default::default(),
+            ),
             pairs: FastMap::default(),
             servers: FastMap::default(),
             stats: TrackerStats::default(),
@@ -362,10 +390,12 @@ impl Tracker {
 
     /// The pair table, for other readers (audit logs) to add to. `None` when it is full.
     pub(crate) fn pair_mut(&mut self, key: PairKey) -> Option<&mut PairFacts> {
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.limits.max_pairs {
-            return None;
-        }
-        let p: &mut PairFacts = self.pairs.entry(key).or_default();
+        let full = self.pairs.len() >= self.limits.max_pairs;
+        let p: &mut PairFacts = match self.pairs.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(_) if full => return None,
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(Box::default()),
+        };
         p.add_source(&self.source);
         Some(p)
     }
@@ -407,43 +437,56 @@ impl Tracker {
         if s.cut {
             self.stats.snaplen_cut_segments += 1;
         }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.limits.max_flows {
-                self.sweep_idle(s.ts);
-            }
-            if self.flows.len() >= self.limits.max_flows {
-                self.stats.segments_not_tracked += 1;
-                if s.syn || !s.payload.is_empty() {
-                    self.stats.connections_not_tracked += 1;
-                }
+        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
+        // it while the rest of the tracker is updated: one hash lookup per segment of a known
+        // connection.
+        let mut flows = std::mem::take(&mut self.flows);
+        let mut closed = flows
+            .get_mut(&key)
+            .map(|flow| self.update(&key, flow, s, from_client));
+        if closed.is_none() {
+            self.flows = flows;
+            if !self.open(key, s) {
                 return;
             }
-            self.stats.connections += 1;
-            self.flows.insert(
-                key,
-                Flow {
-                    first_ts: s.ts,
-                    last_ts: s.ts,
-                    c2s: Stream::default(),
-                    s2c: Stream::default(),
-                    conn: Conn::default(),
-                },
-            );
-            self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+            flows = std::mem::take(&mut self.flows);
+            closed = flows
+                .get_mut(&key)
+                .map(|flow| self.update(&key, flow, s, from_client));
         }
-        // The table is moved out (a few words, no allocation) so the flow can be borrowed from
-        // it while the rest of the tracker is updated: one hash lookup per segment.
-        let mut flows = std::mem::take(&mut self.flows);
-        let closed = match flows.get_mut(&key) {
-            Some(flow) => self.update(&key, flow, s, from_client),
-            None => false,
-        };
-        if closed {
+        if closed == Some(true) {
             if let Some(flow) = flows.remove(&key) {
                 self.close(key, flow);
             }
         }
         self.flows = flows;
+    }
+
+    /// Starts tracking a connection first seen in `s`; false when the table is full.
+    fn open(&mut self, key: FlowKey, s: &Segment<'_>) -> bool {
+        if self.flows.len() >= self.limits.max_flows {
+            self.sweep_idle(s.ts);
+        }
+        if self.flows.len() >= self.limits.max_flows {
+            self.stats.segments_not_tracked += 1;
+            if s.syn || !s.payload.is_empty() {
+                self.stats.connections_not_tracked += 1;
+            }
+            return false;
+        }
+        self.stats.connections += 1;
+        self.flows.insert(
+            key,
+            Flow {
+                first_ts: s.ts,
+                last_ts: s.ts,
+                c2s: Stream::default(),
+                s2c: Stream::default(),
+                conn: Conn::default(),
+            },
+        );
+        self.stats.peak_flows = self.stats.peak_flows.max(self.flows.len() as u64);
+        true
     }
 
     /// One segment of a tracked connection; true when the connection is now closed.
@@ -731,20 +774,21 @@ impl Tracker {
             }
             return;
         };
-        let pair = self.pairs.get_mut(&pk);
+        // The pair is looked up only for the messages that can tell it something.
         match msg {
             SmbMessage::Smb1(h, _) => {
                 conn.seen_smb1 = true;
                 if h.command == Smb1Command::NEGOTIATE {
                     if let Ok(r) = parse_smb1_negotiate_request(body) {
                         conn.negotiated = true;
+                        let mut pair = self.pairs.get_mut(&pk);
                         for d in r.dialects {
                             if is_smb2_dialect_string(&d) {
                                 conn.offered_smb2 = true;
                             } else {
                                 conn.offered_smb1 = true;
                             }
-                            if let Some(p) = self.pairs.get_mut(&pk) {
+                            if let Some(p) = pair.as_deref_mut() {
                                 p.add_dialect(d);
                             }
                         }
@@ -752,7 +796,10 @@ impl Tracker {
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
                     // Parsed only while a name it can give is still missing (they are kept
                     // first-seen), so a pair's thousandth session costs no parse.
-                    let pair = pair.filter(|p| !p.has_all_client_names());
+                    let pair = self
+                        .pairs
+                        .get_mut(&pk)
+                        .filter(|p| !p.has_all_client_names());
                     if let (Some(p), Ok(r)) = (pair, parse_smb1_session_setup_request(body)) {
                         set(&mut p.client_native_os, r.native_os);
                         set(&mut p.client_native_lanman, r.native_lanman);
@@ -769,14 +816,14 @@ impl Tracker {
                     if let Ok(r) = parse_smb2_negotiate_request(body) {
                         conn.negotiated = true;
                         conn.offered_smb2 = true;
-                        if let Some(p) = pair {
+                        if let Some(p) = self.pairs.get_mut(&pk) {
                             for d in r.dialects {
                                 p.add_dialect(smb2_dialect_label(d));
                             }
                         }
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP {
-                    let pair = pair.filter(|p| !p.has_ntlmssp_names());
+                    let pair = self.pairs.get_mut(&pk).filter(|p| !p.has_ntlmssp_names());
                     if let (Some(p), Ok(blob)) = (pair, parse_smb2_session_setup_request(body)) {
                         ntlmssp_names(p, blob);
                     }
@@ -803,33 +850,50 @@ impl Tracker {
         let Ok(msg) = parse_smb_message(body) else {
             return;
         };
-        let srv = self.servers.entry(key.pair.server).or_default();
+        // The server's facts are looked up (and made) only for the messages that tell them: a
+        // server without an entry and one with an empty entry read the same.
+        let server = key.pair.server;
+        let unnamed = |t: &Self| t.servers.get(&server).map_or(true, |s| s.name.is_none());
         match msg {
             SmbMessage::Smb1(h, _) => {
                 if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
-                    srv.answered_smb1 = true;
-                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && srv.name.is_none() {
+                    self.servers.entry(server).or_default().answered_smb1 = true;
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && unnamed(self) {
                     // Parsed only while the server's name is still unknown: it is all that is taken.
-                    if let Ok((_, r)) = parse_smb1_session_setup_response(body) {
-                        server_name_from_blob(srv, r.security_blob);
+                    if let Some(blob) = smb1_session_setup_response_blob(body) {
+                        self.name_server(server, blob);
                     }
                 }
             }
             SmbMessage::Smb2(h, _) => {
                 if h.command == Smb2Command::NEGOTIATE && h.is_response() {
                     if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
-                        srv.smb2_negotiate
+                        self.servers
+                            .entry(server)
+                            .or_default()
+                            .smb2_negotiate
                             .get_or_insert((r.dialect_revision, key.pair.client, ts));
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP
                     && h.is_response()
-                    && srv.name.is_none()
+                    && unnamed(self)
                 {
                     if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
-                        server_name_from_blob(srv, r.security_buffer);
+                        self.name_server(server, r.security_buffer);
                     }
                 }
             }
+        }
+    }
+
+    /// The server's NetBIOS name from the NTLMSSP challenge in `blob`, when it has none yet.
+    fn name_server(&mut self, server: IpAddr, blob: &[u8]) {
+        if let Some(name) = server_name_from_blob(blob) {
+            self.servers
+                .entry(server)
+                .or_default()
+                .name
+                .get_or_insert(name);
         }
     }
 
@@ -877,8 +941,9 @@ impl Tracker {
         FastMap<IpAddr, ServerFacts>,
         TrackerStats,
     ) {
-        let open: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
-        for (k, f) in open {
+        // Consumed in place: collecting them first wrote a copy of the whole table to fresh
+        // memory (60 MB when the table is full).
+        for (k, f) in std::mem::take(&mut self.flows) {
             self.close(k, f);
         }
         (self.pairs, self.servers, self.stats)
@@ -922,15 +987,30 @@ fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
     }
 }
 
-fn server_name_from_blob(srv: &mut ServerFacts, blob: &[u8]) {
-    if srv.name.is_some() {
-        return;
+/// The security blob of an SMB1 SESSION_SETUP_ANDX response ([MS-SMB] 2.2.4.6.2), taken as
+/// `parse_smb1_session_setup_response` takes it (the same checks, the same answer) without
+/// decoding the NativeOS / NativeLanMan strings after it, which the tracker does not keep.
+fn smb1_session_setup_response_blob(body: &[u8]) -> Option<&[u8]> {
+    let (h, rest) = parse_smb1_header(body).ok()?;
+    if h.command != Smb1Command::SESSION_SETUP_ANDX {
+        return None;
     }
-    if let Some(msg) = spnego_find_ntlmssp(blob) {
-        if let Ok(c) = parse_ntlmssp_challenge(msg) {
-            srv.name = c.target_info.nb_computer_name.or(c.target_name);
+    let b = parse_smb1_body(rest).ok()?;
+    match b.word_count {
+        0 | 3 => Some(&[]),
+        4 => {
+            // AndX (4 bytes), Action, SecurityBlobLength.
+            let len = b.words.get(6..8)?;
+            let len = usize::from(u16::from_le_bytes([*len.first()?, *len.get(1)?]));
+            b.bytes.get(..len)
         }
+        _ => None,
     }
+}
+
+fn server_name_from_blob(blob: &[u8]) -> Option<String> {
+    let c = parse_ntlmssp_challenge(spnego_find_ntlmssp(blob)?).ok()?;
+    c.target_info.nb_computer_name.or(c.target_name)
 }
 
 /// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".
@@ -944,6 +1024,7 @@ mod tests {
     use smb1scan_protocol::nbss::build_nbss_session_message;
     use smb1scan_protocol::smb1::header::Smb1Ids;
     use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request;
+    use smb1scan_protocol::smb1::session_setup::parse_smb1_session_setup_response;
 
     const C: &str = "10.0.0.5:50000";
     const S: &str = "10.0.0.1:445";
@@ -1095,6 +1176,44 @@ mod tests {
         let (pairs, _, stats) = t.finish();
         assert_eq!(pairs.len(), 1);
         assert_eq!(stats.connections_pairs_full, 2);
+    }
+
+    #[test]
+    fn session_setup_response_blob_is_the_parsers() {
+        let ntlm = b"NTLMSSP\0\x02\0\0\0rest of a challenge";
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for words in [0u8, 3, 4, 5] {
+            for blob_len in [0u16, 5, ntlm.len() as u16, 200] {
+                for unicode in [false, true] {
+                    let mut m = vec![0xff, b'S', b'M', b'B', 0x73, 0, 0, 0, 0, 0x98];
+                    let flags2: u16 = if unicode { 0xc807 } else { 0x4801 };
+                    m.extend_from_slice(&flags2.to_le_bytes());
+                    m.resize(32, 0);
+                    m.push(words);
+                    let mut w = vec![0xffu8, 0, 0, 0, 1, 0];
+                    w.extend_from_slice(&blob_len.to_le_bytes());
+                    w.resize(usize::from(words) * 2, 0);
+                    m.extend_from_slice(&w);
+                    let mut bytes = ntlm.to_vec();
+                    bytes.extend_from_slice(b"\0W\0i\0n\0\0\0L\0M\0\0\0");
+                    m.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+                    m.extend_from_slice(&bytes);
+                    for cut in [0, 10, 33, 40, 43, 45, m.len() - 3, m.len()] {
+                        cases.push(m[..cut.min(m.len())].to_vec());
+                    }
+                }
+            }
+        }
+        let mut some = 0;
+        for c in &cases {
+            let ours = smb1_session_setup_response_blob(c);
+            let theirs = parse_smb1_session_setup_response(c)
+                .ok()
+                .map(|(_, r)| r.security_blob);
+            assert_eq!(ours, theirs, "{c:02x?}");
+            some += usize::from(ours.is_some_and(|b| !b.is_empty()));
+        }
+        assert!(some >= 4, "{some}");
     }
 
     #[test]
