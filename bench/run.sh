@@ -370,6 +370,8 @@ start_network() {
 # Per-host CPU of the probe with --checks limited to the first three checks and with all of them,
 # on the same hosts in one invocation, alternating so drift hits both alike. Prints one line per
 # round and the medians; saved as $STATE/checks-cost.txt and bench/results-checks-cost-DATE.txt.
+# Every run takes --no-store: this measures the probe; recording to the history store has its
+# own benchmark (bench/store.sh), and the default store grows with every bench run.
 checks_cost() {
     local rounds="${BENCH_ROUNDS:-7}" r set
     local old=smb1,ms17-010,doublepulsar
@@ -379,18 +381,18 @@ checks_cost() {
             # BENCH_CHECKS_ALL: the second list (default all), e.g. the first three plus one check
             # to see that check's own cost.
             [ "$set" = all ] && list="${BENCH_CHECKS_ALL:-all}"
-            smb1scan_scan "live-$set-$r" "$STATE/live-$set.jsonl" --checks "$list" \
+            smb1scan_scan "live-$set-$r" "$STATE/live-$set.jsonl" --no-store --checks "$list" \
                 --concurrency 64 --rate 0 -i "$STATE/live.txt"
             if [ "${N_PERSONAS:-0}" -gt 0 ]; then
-                smb1scan_scan "personas-$set-$r" "$STATE/personas-$set.jsonl" --checks "$list" \
+                smb1scan_scan "personas-$set-$r" "$STATE/personas-$set.jsonl" --no-store --checks "$list" \
                     --concurrency 64 --rate 0 "127.0.10.1-127.0.10.$N_PERSONAS"
             fi
             if [ "${N_CHECK_PERSONAS:-0}" -gt 0 ]; then
                 smb1scan_scan "checkpersonas-$set-$r" "$STATE/checkpersonas-$set.jsonl" \
-                    --checks "$list" --concurrency 64 --rate 0 "127.0.11.1-127.0.11.$N_CHECK_PERSONAS"
+                    --no-store --checks "$list" --concurrency 64 --rate 0 "127.0.11.1-127.0.11.$N_CHECK_PERSONAS"
             fi
         done
-        smb1scan_scan "baseline-$r" "$STATE/baseline.jsonl" --concurrency 64 --rate 0 198.18.7.1
+        smb1scan_scan "baseline-$r" "$STATE/baseline.jsonl" --no-store --concurrency 64 --rate 0 198.18.7.1
     done
     python3 - "$STATE/times" "$rounds" "$(wc -l <"$STATE/live.txt")" "${N_PERSONAS:-0}" \
         "$old" "${N_CHECK_PERSONAS:-0}" "$STATE" <<'PY' 2>&1 | tee "$STATE/checks-cost.txt"
