@@ -545,22 +545,7 @@ fn ip_text(ip: IpAddr) -> String {
 
 /// Appends `n` in decimal.
 fn push_u64(s: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(i..).unwrap_or_default() {
-        s.push(char::from(d));
-    }
+    s.push_str(itoa::Buffer::new().format(n));
 }
 
 /// How the server is known to speak SMB2 (the record's `server_smb2`), when it is.
