@@ -28,8 +28,9 @@ use smb1scan_protocol::smb2::negotiate::{
     parse_smb2_negotiate_outcome, Smb2Dialect, Smb2NegotiateOutcome, ALL_DIALECTS,
 };
 use smb1scan_protocol::smb2::pipe::{
-    build_smb2_close, build_smb2_create_pipe, build_smb2_tree_connect, parse_smb2_close_response,
-    parse_smb2_create_response, parse_smb2_tree_connect_response,
+    build_smb2_close, build_smb2_create_close_compound, build_smb2_create_pipe,
+    build_smb2_tree_connect, parse_smb2_close_response, parse_smb2_create_response,
+    parse_smb2_tree_connect_response, split_smb2_compound,
 };
 use smb1scan_protocol::smb2::session_setup::{
     build_smb2_session_setup, parse_smb2_session_setup_response,
@@ -325,6 +326,33 @@ fn anonymous_pipes_over_smb2() {
                 "{pipe}: {:?}",
                 h.status
             );
+        }
+    }
+    assert_eq!(opened, ["netlogon", "lsarpc", "samr"]);
+
+    // The same opens as the anonymous check sends them: per pipe a CREATE and a related CLOSE
+    // in one compound ([MS-SMB2] 3.2.4.1.4), answered in one compounded response; a CREATE that
+    // fails fails its CLOSE with the same status (3.3.5.2.7.2).
+    let mut opened = Vec::new();
+    for (n, pipe) in anonymous::rules::PIPES.iter().enumerate() {
+        let m = reply(
+            &mut c,
+            &build_smb2_create_close_compound(20 + 2 * n as u64, sid, tree, pipe),
+        );
+        let parts = split_smb2_compound(&m).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parts.len(), 2, "{pipe}");
+        let (h, r) = parse_smb2_create_response(parts[0]).unwrap_or_else(|e| panic!("{e}"));
+        let k = parse_smb2_close_response(parts[1]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (h.message_id, k.message_id),
+            (20 + 2 * n as u64, 21 + 2 * n as u64)
+        );
+        assert_eq!(
+            k.status, h.status,
+            "{pipe}: the CLOSE shares the CREATE's fate"
+        );
+        if r.is_some() {
+            opened.push(*pipe);
         }
     }
     assert_eq!(opened, ["netlogon", "lsarpc", "samr"]);

@@ -70,6 +70,9 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
         // [MS-SMB2] 3.3.5.2.6: shorter than a header: disconnect without a response.
         return Action::Close;
     };
+    if req.next_command != 0 {
+        return compound(conn, msg);
+    }
     match req.command {
         Smb2Command::NEGOTIATE => negotiate(conn, s2, &req, msg, body),
         Smb2Command::SESSION_SETUP => session_setup(conn, &req, msg, body),
@@ -91,6 +94,69 @@ pub fn handle(conn: &mut Conn, msg: &[u8]) -> Action {
         c if c.0 > Smb2Command::OPLOCK_BREAK.0 => Action::Close,
         _ => error(&req, NtStatus::ACCESS_DENIED, req.session_id),
     }
+}
+
+/// A compounded request ([MS-SMB2] 3.3.5.2.7), as Windows answers one: each message handled in
+/// turn; a related one (SMB2_FLAGS_RELATED_OPERATIONS, 3.3.5.2.7.2) fails with the previous
+/// one's status when that failed, and a related CLOSE of FileId all 0xFF closes what the previous
+/// CREATE opened; the responses compounded the same way (each but the last padded to 8 bytes,
+/// NextCommand its length, the related flag kept). A chain that does not split, or a message in
+/// it the server would drop the connection for, drops the connection.
+fn compound(conn: &mut Conn, msg: &[u8]) -> Action {
+    use smb1scan_protocol::smb2::pipe::{split_smb2_compound, RELATED_FILE_ID};
+    let Ok(parts) = split_smb2_compound(msg) else {
+        return Action::Close;
+    };
+    let mut out = Vec::new();
+    let mut prev = NtStatus::SUCCESS;
+    let n = parts.len();
+    for (i, part) in parts.into_iter().enumerate() {
+        let Ok((req, body)) = parse_smb2_header(part) else {
+            return Action::Close;
+        };
+        let related = req.flags & flags::RELATED_OPERATIONS != 0;
+        let mut m = part.to_vec();
+        // Handled alone: no NextCommand; a related CLOSE names the previous CREATE's FileId.
+        if let Some(next) = m.get_mut(20..24) {
+            next.fill(0);
+        }
+        let same = |at: usize, v: u64| body.get(at..at + 8) == Some(&v.to_le_bytes()[..]);
+        if related
+            && req.command == Smb2Command::CLOSE
+            && same(8, RELATED_FILE_ID.0)
+            && same(16, RELATED_FILE_ID.1)
+        {
+            let mut id = PIPE_FILE_ID.0.to_le_bytes().to_vec();
+            id.extend_from_slice(&PIPE_FILE_ID.1.to_le_bytes());
+            if let Some(slot) = m.get_mut(SMB2_HEADER_LEN + 8..SMB2_HEADER_LEN + 24) {
+                slot.copy_from_slice(&id);
+            }
+        }
+        let action = if related && !prev.is_success() {
+            error(&req, prev, req.session_id)
+        } else {
+            handle(conn, &m)
+        };
+        let Action::Reply(mut reply) = action else {
+            return action;
+        };
+        prev = parse_smb2_header(&reply).map_or(prev, |(h, _)| h.status);
+        if related {
+            let v = u32_le_at(&reply, 16).unwrap_or(0) | flags::RELATED_OPERATIONS;
+            if let Some(f) = reply.get_mut(16..20) {
+                f.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        if i + 1 < n {
+            reply.resize(reply.len().next_multiple_of(8), 0);
+            let len = reply.len() as u32;
+            if let Some(next) = reply.get_mut(20..24) {
+                next.copy_from_slice(&len.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&reply);
+    }
+    Action::Reply(out)
 }
 
 /// The NEGOTIATE response body ([MS-SMB2] 2.2.4), with `contexts` (already encoded) appended at

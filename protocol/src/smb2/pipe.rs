@@ -212,6 +212,77 @@ pub fn build_smb2_close(
     b.freeze()
 }
 
+/// FileId of the related operations of a compound ([MS-SMB2] 3.2.4.1.4): all 0xFF, "the file
+/// the previous operation opened".
+pub const RELATED_FILE_ID: (u64, u64) = (u64::MAX, u64::MAX);
+
+/// Builds a related compound ([MS-SMB2] 3.2.4.1.4): a CREATE of the pipe `pipe` (MessageId
+/// `message_id`) and a CLOSE of the FileId it opens ([`RELATED_FILE_ID`], MessageId
+/// `message_id + 1`, SMB2_FLAGS_RELATED_OPERATIONS), in one message: the CREATE padded to 8
+/// bytes, its NextCommand the CLOSE's offset. The server answers both in one compounded
+/// response; a CREATE that fails makes it fail the CLOSE ([MS-SMB2] 3.3.5.2.7.2). Each request
+/// takes a credit.
+pub fn build_smb2_create_close_compound(
+    message_id: u64,
+    session_id: u64,
+    tree_id: u32,
+    pipe: &str,
+) -> Bytes {
+    let create = build_smb2_create_pipe(message_id, session_id, tree_id, pipe);
+    let next = create.len().next_multiple_of(8);
+    let close = build_smb2_close(
+        message_id.wrapping_add(1),
+        session_id,
+        tree_id,
+        RELATED_FILE_ID,
+    );
+    let mut b = BytesMut::with_capacity(next + close.len());
+    b.put_slice(&create);
+    b.resize(next, 0);
+    // NextCommand, header bytes 20-23.
+    if let Some(n) = b.get_mut(20..24) {
+        n.copy_from_slice(&(next as u32).to_le_bytes());
+    }
+    let at = b.len();
+    b.put_slice(&close);
+    // Flags, header bytes 16-19: SMB2_FLAGS_RELATED_OPERATIONS.
+    if let Some(f) = b.get_mut(at + 16..at + 20) {
+        f.copy_from_slice(&crate::smb2::header::flags::RELATED_OPERATIONS.to_le_bytes());
+    }
+    b.freeze()
+}
+
+/// Most messages [`split_smb2_compound`] returns from one NBSS message.
+pub const MAX_COMPOUND: usize = 32;
+
+/// The messages of a compounded SMB2 message ([MS-SMB2] 3.2.5.1.9 / 3.3.5.2.7): each header's
+/// NextCommand is the offset of the next one (8-byte aligned, past the header), 0 on the last.
+/// A single message is returned whole. A NextCommand that points outside the message, is not
+/// past the current header or not 8-byte aligned, or more than [`MAX_COMPOUND`] messages, is an
+/// error: the caller treats the whole NBSS message as malformed.
+pub fn split_smb2_compound(i: &[u8]) -> Result<Vec<&[u8]>> {
+    const WHAT: &str = "SMB2 compound";
+    let mut out = Vec::new();
+    let mut rest = i;
+    loop {
+        if out.len() >= MAX_COMPOUND {
+            return Err(ParseError::invalid(WHAT, "too many compounded messages"));
+        }
+        let (h, _) = parse_smb2_header(rest)?;
+        let next = h.next_command as usize;
+        if next == 0 {
+            out.push(rest);
+            return Ok(out);
+        }
+        if next < SMB2_HEADER_LEN || next % 8 != 0 || next >= rest.len() {
+            return Err(ParseError::invalid(WHAT, format!("NextCommand {next}")));
+        }
+        let (this, tail) = rest.split_at(next);
+        out.push(this);
+        rest = tail;
+    }
+}
+
 /// Parses a CLOSE response's header ([MS-SMB2] 2.2.16; the outcome is the status).
 pub fn parse_smb2_close_response(i: &[u8]) -> Result<Smb2Header> {
     let (h, _) = parse_smb2_header(i)?;
@@ -307,5 +378,49 @@ mod tests {
         assert!(parse_smb2_create_response(&response(Smb2Command::CREATE, 0, &cr[..40])).is_err());
         assert!(parse_smb2_create_response(&response(Smb2Command::CLOSE, 0, &cr)).is_err());
         assert!(parse_smb2_close_response(&response(Smb2Command::CLOSE, 0, &[60, 0])).is_ok());
+    }
+
+    #[test]
+    fn a_create_and_its_related_close_compound_and_split_back() {
+        let m = build_smb2_create_close_compound(4, 0x1122, 7, "lsarpc");
+        let parts = split_smb2_compound(&m).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parts.len(), 2);
+        let (c, _) = parse_smb2_header(parts[0]).unwrap_or_else(|e| panic!("{e}"));
+        let (k, _) = parse_smb2_header(parts[1]).unwrap_or_else(|e| panic!("{e}"));
+        // The CREATE as built alone, padded to 8 and pointing at the CLOSE.
+        let alone = build_smb2_create_pipe(4, 0x1122, 7, "lsarpc");
+        assert_eq!((c.next_command, parts[0].len()), (136, 136));
+        assert_eq!(parts[0].get(24..alone.len()), alone.get(24..));
+        assert_eq!(
+            (c.command, c.message_id, c.flags),
+            (Smb2Command::CREATE, 4, 0)
+        );
+        // The CLOSE: the next MessageId, related, FileId all 0xFF, same session and tree.
+        let rel = crate::smb2::header::flags::RELATED_OPERATIONS;
+        assert_eq!(
+            (k.command, k.message_id, k.flags, k.next_command),
+            (Smb2Command::CLOSE, 5, rel, 0)
+        );
+        assert_eq!((k.session_id, k.tree_id()), (0x1122, Some(7)));
+        assert_eq!(parts[1].get(64 + 8..64 + 24), Some(&[0xFF; 16][..]));
+        // A lone message splits to itself; a NextCommand out of bounds, unaligned or inside the
+        // header is refused, and so is a chain longer than MAX_COMPOUND.
+        assert_eq!(split_smb2_compound(&alone).map(|v| v.len()).ok(), Some(1));
+        for bad in [0x1000u32, 70, 8] {
+            let mut b = m.to_vec();
+            b[20..24].copy_from_slice(&bad.to_le_bytes());
+            assert!(split_smb2_compound(&b).is_err(), "{bad}");
+        }
+        let mut long = Vec::new();
+        for i in 0..=MAX_COMPOUND {
+            let mut c = build_smb2_close(i as u64, 1, 1, (0, 0)).to_vec();
+            if i < MAX_COMPOUND {
+                let len = c.len() as u32;
+                c[20..24].copy_from_slice(&len.to_le_bytes());
+            }
+            long.extend_from_slice(&c);
+        }
+        assert!(split_smb2_compound(&long).is_err());
+        assert!(split_smb2_compound(&long[88..]).is_ok());
     }
 }

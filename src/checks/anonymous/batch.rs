@@ -42,10 +42,37 @@ pub async fn exchange_all<W: Batch + Send>(
     id_of: fn(&[u8]) -> Option<u64>,
     t: Instant,
 ) -> Vec<Timed> {
-    let mut out: Vec<Option<Timed>> = reqs.iter().map(|_| None).collect();
     let msgs: Vec<&[u8]> = reqs.iter().map(|(_, m)| &m[..]).collect();
-    let mut fail = w.send_all(&msgs).await.err();
-    while fail.is_none() && out.iter().any(Option::is_none) {
+    let ids: Vec<u64> = reqs.iter().map(|(id, _)| *id).collect();
+    exchange_split(w, &msgs, &ids, id_of, |m| Ok(vec![m]), t).await
+}
+
+/// How a received message splits into the replies it carries (an SMB2 compounded response
+/// carries several, [MS-SMB2] 3.3.5.2.7), or why it cannot.
+pub type Split = fn(&[u8]) -> Result<Vec<&[u8]>, String>;
+
+/// Sends `msgs` in one write and reads the replies to `ids` (a message may carry several
+/// requests, an SMB2 compound; a received message may carry several replies, `split` says
+/// which), each matched by the id `id_of` reads from it; returned in `ids` order. A failure
+/// (timeout, reset, close) leaves every request still waiting with that failure; a reply whose
+/// id matches no waiting request, or a message that does not split, is a broken peer: the
+/// requests still waiting get a protocol error. At most two reads per id (an SMB2 interim response, then
+/// the final one), so a peer cannot keep it going.
+pub async fn exchange_split<W: Batch + Send>(
+    w: &mut W,
+    msgs: &[&[u8]],
+    ids: &[u64],
+    id_of: fn(&[u8]) -> Option<u64>,
+    split: Split,
+    t: Instant,
+) -> Vec<Timed> {
+    let mut out: Vec<Option<Timed>> = ids.iter().map(|_| None).collect();
+    let mut fail = w.send_all(msgs).await.err();
+    // An SMB2 interim response (STATUS_PENDING) answers nothing yet: `split` drops it, so allow
+    // one such read per id besides the final one.
+    let mut reads = 0;
+    while fail.is_none() && out.iter().any(Option::is_none) && reads < 2 * ids.len() {
+        reads += 1;
         let m = match w.recv().await {
             Ok(m) => m,
             Err(e) => {
@@ -53,20 +80,34 @@ pub async fn exchange_all<W: Batch + Send>(
                 break;
             }
         };
-        let got = id_of(&m);
-        let slot = reqs
-            .iter()
-            .zip(out.iter_mut())
-            .find(|((id, _), o)| o.is_none() && Some(*id) == got)
-            .map(|(_, o)| o);
-        match slot {
-            Some(o) => *o = Some((Ok(m), ms(t))),
-            None => {
-                let what = got.map_or_else(|| "without an id".to_owned(), |g| format!("id {g}"));
+        let parts = match split(&m) {
+            Ok(p) => p,
+            Err(e) => {
                 fail = Some(Unanswered {
                     outcome: StepOutcome::ProtocolError,
-                    detail: format!("reply {what} matches no request waiting"),
+                    detail: e,
                 });
+                break;
+            }
+        };
+        for part in parts {
+            let got = id_of(part);
+            let slot = ids
+                .iter()
+                .zip(out.iter_mut())
+                .find(|(id, o)| o.is_none() && Some(**id) == got)
+                .map(|(_, o)| o);
+            match slot {
+                Some(o) => *o = Some((Ok(part.to_vec()), ms(t))),
+                None => {
+                    let what =
+                        got.map_or_else(|| "without an id".to_owned(), |g| format!("id {g}"));
+                    fail = Some(Unanswered {
+                        outcome: StepOutcome::ProtocolError,
+                        detail: format!("reply {what} matches no request waiting"),
+                    });
+                    break;
+                }
             }
         }
     }
