@@ -31,6 +31,7 @@
 
 pub mod packet;
 mod raw;
+pub(crate) use raw::set_recv_lowat;
 pub mod route;
 mod syn;
 

@@ -7,8 +7,9 @@
 //! This is the only module of the crate with `unsafe`: `sendmmsg(2)` has no safe wrapper in
 //! `socket2` or `std`, and it is what lets one system call carry a whole batch of SYNs (as masscan
 //! and ZMap batch), so the sender is not the bottleneck. The unsafe code is confined to
-//! [`RawSender::send`], which points the kernel at buffers that outlive the call, and to one
-//! `setsockopt` for `SO_RCVBUFFORCE`.
+//! [`RawSender::send`], which points the kernel at buffers that outlive the call, and to two
+//! `setsockopt` calls `socket2` 0.6 does not wrap: `SO_RCVBUFFORCE` here, and `SO_RCVLOWAT` for
+//! the probe's pipelined replies ([`set_recv_lowat`]).
 #![allow(unsafe_code)]
 
 use std::io::{self, Read as _};
@@ -213,6 +214,29 @@ impl RawReceiver {
     /// Switches to non-blocking reads, to drain what is already queued and stop.
     pub fn set_nonblocking(&self) -> io::Result<()> {
         self.sock.set_nonblocking(true)
+    }
+}
+
+/// `SO_RCVLOWAT` ([socket(7)]): the socket reads as readable (epoll, so a tokio wake-up) only
+/// once `bytes` are queued (or at end of stream or on an error). The probe sets it while it waits
+/// for the replies to pipelined requests, so replies that arrive close together are read in one
+/// wake-up (conn.rs, `Conn::expect_at_least`).
+pub(crate) fn set_recv_lowat(sock: &impl std::os::fd::AsRawFd, bytes: usize) -> io::Result<()> {
+    let v = libc::c_int::try_from(bytes.max(1)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `setsockopt` reads `size_of::<c_int>()` bytes from a live local `c_int`.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&v as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

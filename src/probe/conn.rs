@@ -99,7 +99,16 @@ pub struct Conn {
     read_timeout: Duration,
     /// The target, for the `-vvv` wire trace.
     peer: SocketAddr,
+    /// The socket's `SO_RCVLOWAT` (1, the kernel's default, except while pipelined replies are
+    /// awaited: [`Conn::expect_at_least`]).
+    lowat: usize,
 }
+
+/// Largest `SO_RCVLOWAT` asked for (the kernel caps it at half the receive buffer anyway).
+const MAX_LOWAT: usize = 16 * 1024;
+
+/// How long [`Conn::recv_buffered`] waits for a message already on its way.
+const BUFFERED_WAIT: Duration = Duration::from_millis(50);
 
 impl Conn {
     /// Connects to `addr`, retrying a timed-out connect `retries` more times. Also returns the
@@ -124,6 +133,7 @@ impl Conn {
                             stream: BufReader::with_capacity(READ_BUFFER, stream),
                             read_timeout,
                             peer: addr,
+                            lowat: 1,
                         }),
                         attempt + 1,
                     );
@@ -216,6 +226,34 @@ impl Conn {
             Err(_) => Err(NetError::Timeout(read_timeout)),
             Ok(r) => r,
         }
+    }
+
+    /// Pipelined requests: wake this connection's reader only once at least `bytes` more than its
+    /// read buffer holds are queued (`SO_RCVLOWAT`), so replies that arrive close together cost
+    /// one wake-up and one read instead of one each. `bytes` must be a lower bound of what the
+    /// peer still sends before the last awaited reply is complete (an overestimate would hold
+    /// the reader until the read timeout); 0 or 1 restores the default. Best effort: where the
+    /// option cannot be set the reader wakes per segment as before.
+    pub fn expect_at_least(&mut self, bytes: usize) {
+        let want = bytes
+            .saturating_sub(self.stream.buffer().len())
+            .clamp(1, MAX_LOWAT);
+        if want != self.lowat
+            && crate::discovery::set_recv_lowat(self.stream.get_ref(), want).is_ok()
+        {
+            self.lowat = want;
+        }
+    }
+
+    /// The next message when it is already arriving (after a read timeout under
+    /// [`Conn::expect_at_least`], the replies that came before it): the low-water mark back to
+    /// the default, then at most [`BUFFERED_WAIT`] for a whole message; `None` when none comes.
+    pub async fn recv_buffered(&mut self) -> Option<Vec<u8>> {
+        self.expect_at_least(1);
+        let saved = std::mem::replace(&mut self.read_timeout, BUFFERED_WAIT);
+        let m = self.recv().await.ok();
+        self.read_timeout = saved;
+        m
     }
 
     /// Sends `smb` and returns the next message.

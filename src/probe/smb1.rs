@@ -803,6 +803,12 @@ impl crate::checks::anonymous::batch::Batch for Smb1Session {
     async fn recv(&mut self) -> Result<Vec<u8>, crate::checks::anonymous::smb1::Unanswered> {
         crate::checks::anonymous::batch::Batch::recv(&mut self.conn).await
     }
+    fn expect_at_least(&mut self, bytes: usize) {
+        self.conn.expect_at_least(bytes);
+    }
+    async fn recv_buffered(&mut self) -> Option<Vec<u8>> {
+        self.conn.recv_buffered().await
+    }
 }
 
 /// Reads an answer to the SMB1-only NEGOTIATE: what it shows, the step detail, and the response

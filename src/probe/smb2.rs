@@ -246,6 +246,12 @@ impl anonymous::batch::Batch for Conn {
     async fn recv(&mut self) -> Result<Vec<u8>, anonymous::smb1::Unanswered> {
         Conn::recv(self).await.map_err(unanswered)
     }
+    fn expect_at_least(&mut self, bytes: usize) {
+        Conn::expect_at_least(self, bytes);
+    }
+    async fn recv_buffered(&mut self) -> Option<Vec<u8>> {
+        Conn::recv_buffered(self).await
+    }
 }
 
 fn unanswered(e: NetError) -> anonymous::smb1::Unanswered {

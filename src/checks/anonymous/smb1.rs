@@ -36,6 +36,10 @@ fn ms(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The fewest bytes an SMB1 reply takes on the wire: NBSS header (4), SMB header (32), WordCount
+/// and ByteCount (3) ([MS-CIFS] 2.2.3): the low-water mark of the pipelined replies.
+const MIN_REPLY: usize = 39;
+
 /// An SMB1 message's MID ([MS-CIFS] 2.2.3.1), if it is one.
 fn reply_mid(m: &[u8]) -> Option<u64> {
     match (m.get(..4), m.get(30..32)) {
@@ -83,7 +87,7 @@ async fn open_pipelined<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
             )
         })
         .collect();
-    let replies = exchange_all(w, &opens, reply_mid, t).await;
+    let replies = exchange_all(w, &opens, reply_mid, MIN_REPLY, t).await;
     let mut steps: Vec<(Step, Option<u16>)> = PIPES
         .iter()
         .zip(replies)
@@ -102,7 +106,9 @@ async fn open_pipelined<W: Smb1Wire + Send>(w: &mut W, r: &mut HostResult) {
         })
         .collect();
     if !closes.is_empty() {
-        let mut closed = exchange_all(w, &closes, reply_mid, t).await.into_iter();
+        let mut closed = exchange_all(w, &closes, reply_mid, MIN_REPLY, t)
+            .await
+            .into_iter();
         for (s, fid) in steps.iter_mut() {
             if let (Some(fid), Some((reply, took))) = (*fid, fid.and_then(|_| closed.next())) {
                 let pipe = s.detail.clone().unwrap_or_default();

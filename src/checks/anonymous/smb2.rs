@@ -28,7 +28,7 @@ use smb1scan_protocol::NtStatus;
 /// An SMB2 FileId (persistent, volatile), [MS-SMB2] 2.2.14.1.
 type FileId = (u64, u64);
 
-use super::batch::{exchange_all, exchange_split, Batch, Timed, Unanswered};
+use super::batch::{exchange_all, exchange_split, Batch, Replies, Timed, Unanswered};
 use super::rules::PIPES;
 use crate::model::{Exchange, HostResult, Step, StepName, StepOutcome};
 
@@ -167,6 +167,10 @@ pub async fn open_pipes<W: Smb2Wire + Send>(
     }
 }
 
+/// The fewest bytes an SMB2 reply takes on the wire: its 64-byte header ([MS-SMB2] 2.2.1); the
+/// low-water mark of the pipelined replies.
+const MIN_REPLY: usize = 64;
+
 /// An SMB2 message's MessageId ([MS-SMB2] 2.2.1), if it is one.
 fn message_id(m: &[u8]) -> Option<u64> {
     match (
@@ -212,9 +216,13 @@ async fn open_compounded<W: Smb2Wire + Send>(
     let ids: Vec<u64> = (0..PIPES.len())
         .flat_map(|i| [first(i), first(i) + 1])
         .collect();
-    let mut got = exchange_split(w, &refs, &ids, message_id, replies, t)
-        .await
-        .into_iter();
+    let want = Replies {
+        ids: &ids,
+        id_of: message_id,
+        split: replies,
+        min_reply: MIN_REPLY,
+    };
+    let mut got = exchange_split(w, &refs, want, t).await.into_iter();
     for pipe in PIPES {
         let (Some((open, took)), Some((close, _))) = (got.next(), got.next()) else {
             break;
@@ -249,7 +257,7 @@ async fn open_pipelined<W: Smb2Wire + Send>(
             )
         })
         .collect();
-    let replies = exchange_all(w, &creates, message_id, t).await;
+    let replies = exchange_all(w, &creates, message_id, MIN_REPLY, t).await;
     // Credits: what the tree connect granted, less the five CREATEs, plus what their replies
     // granted.
     let mut credits = granted.saturating_sub(PIPES.len());
@@ -274,7 +282,7 @@ async fn open_pipelined<W: Smb2Wire + Send>(
         })
         .collect();
     let closed: Vec<Timed> = if closes.len() <= credits {
-        exchange_all(w, &closes, message_id, t).await
+        exchange_all(w, &closes, message_id, MIN_REPLY, t).await
     } else {
         let mut v = Vec::new();
         for (_, c) in &closes {
