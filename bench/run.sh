@@ -8,7 +8,9 @@
 #   bench/run.sh --save     the full run, its table also saved as bench/results-<date>.txt
 #   bench/run.sh --checks-cost  per-host CPU with --checks limited to the first three checks and
 #                               with all (side by side, alternating, BENCH_ROUNDS=7 rounds), and
-#                               whether every host finished inside the host deadline
+#                               whether every host finished inside the host deadline;
+#                               BENCH_BASELINE=/path/to/smb1scan also times that binary (e.g. main's
+#                               build) in the same rounds, interleaved, for a before/after
 #   bench/run.sh --cleanup  remove a namespace left behind by a killed run, and exit
 #   bench/run.sh --exec 'CMD'  set the network up, run CMD (bash) in the scanner namespace, tear down
 #
@@ -343,7 +345,7 @@ smb1scan_scan() { # label out.jsonl extra-flags... -- targets...
     local label="$1" out="$2"
     shift 2
     rm -f "$out"
-    timed "$label" "$BIN" scan --quiet --no-config --fail-on none \
+    timed "$label" "${SCAN_BIN:-$BIN}" scan --quiet --no-config --fail-on none \
         --connect-timeout "${CT:-${CONNECT_TIMEOUT_S}s}" --read-timeout "${READ_TIMEOUT_S}s" \
         --host-timeout "${HOST_TIMEOUT_S}s" --retries 0 -o "$out" "$@"
 }
@@ -375,12 +377,23 @@ start_network() {
 checks_cost() {
     local rounds="${BENCH_ROUNDS:-7}" r set
     local old=smb1,ms17-010,doublepulsar
+    local sets="old all" base=""
+    # BENCH_BASELINE: another build (a private copy, as $BIN) measured in the same rounds as
+    # bold/ball, interleaved with this tree's old/all.
+    if [ -n "${BENCH_BASELINE:-}" ]; then
+        cp "$BENCH_BASELINE" "$STATE/smb1scan-baseline"
+        base="$STATE/smb1scan-baseline"
+        sets="old all bold ball"
+        log "baseline binary: $BENCH_BASELINE ($("$base" --version))"
+    fi
     for r in $(seq 1 "$rounds"); do
-        for set in old all; do
+        for set in $sets; do
             local list=$old
             # BENCH_CHECKS_ALL: the second list (default all), e.g. the first three plus one check
             # to see that check's own cost.
-            [ "$set" = all ] && list="${BENCH_CHECKS_ALL:-all}"
+            case "$set" in all | ball) list="${BENCH_CHECKS_ALL:-all}" ;; esac
+            SCAN_BIN="$BIN"
+            case "$set" in bold | ball) SCAN_BIN="$base" ;; esac
             smb1scan_scan "live-$set-$r" "$STATE/live-$set.jsonl" --no-store --checks "$list" \
                 --concurrency 64 --rate 0 -i "$STATE/live.txt"
             if [ "${N_PERSONAS:-0}" -gt 0 ]; then
@@ -392,6 +405,7 @@ checks_cost() {
                     --no-store --checks "$list" --concurrency 64 --rate 0 "127.0.11.1-127.0.11.$N_CHECK_PERSONAS"
             fi
         done
+        SCAN_BIN="$BIN"
         smb1scan_scan "baseline-$r" "$STATE/baseline.jsonl" --no-store --concurrency 64 --rate 0 198.18.7.1
     done
     python3 - "$STATE/times" "$rounds" "$(wc -l <"$STATE/live.txt")" "${N_PERSONAS:-0}" \
@@ -408,14 +422,21 @@ print(f"  --checks {old}  vs  --checks {os.environ.get('BENCH_CHECKS_ALL', 'all'
 for kind, n in (("live", n_live), ("personas", n_pers), ("checkpersonas", n_check)):
     if n == 0:
         continue
-    per = {s: [] for s in ("old", "all")}
+    sets = ("old", "all", "bold", "ball") if f"{kind}-bold-1" in cpu else ("old", "all")
+    per = {s: [] for s in sets}
     for r in range(1, rounds + 1):
         base = cpu[f"baseline-{r}"]
         for s in per:
             per[s].append(1000 * (cpu[f"{kind}-{s}-{r}"] - base) / n)
-        print(f"  round {r} {kind:<13} ({n} hosts): old {per['old'][-1]:6.2f} ms  all {per['all'][-1]:6.2f} ms")
+        line = f"  round {r} {kind:<13} ({n} hosts): old {per['old'][-1]:6.2f} ms  all {per['all'][-1]:6.2f} ms"
+        if "bold" in per:
+            line += f"   baseline binary: old {per['bold'][-1]:6.2f} ms  all {per['ball'][-1]:6.2f} ms"
+        print(line)
     mo, ma = statistics.median(per["old"]), statistics.median(per["all"])
     print(f"  median  {kind:<13}: old {mo:6.2f} ms/host  all {ma:6.2f} ms/host  ({100 * (ma - mo) / mo:+.1f} %)")
+    if "bold" in per:
+        bo, ba = statistics.median(per["bold"]), statistics.median(per["ball"])
+        print(f"  median  {kind:<13}  baseline binary: old {bo:6.2f} ms/host  all {ba:6.2f} ms/host  ({100 * (ba - bo) / bo:+.1f} %)")
 # Within the deadline: every host of the last "all" runs has every check decided or says why,
 # and its duration_ms is under the host timeout.
 for kind in ("live", "personas", "checkpersonas"):
