@@ -212,6 +212,13 @@ impl PairFacts {
         }
     }
 
+    /// [`Self::add_dialect`] copying the string only when it is kept.
+    fn add_dialect_str(&mut self, d: &str) {
+        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.iter().any(|x| x == d) {
+            self.dialects.push(d.to_string());
+        }
+    }
+
     /// Every name an SMB1 SESSION_SETUP request can give is known.
     fn has_all_client_names(&self) -> bool {
         self.has_ntlmssp_names()
@@ -268,17 +275,41 @@ pub enum SessionClass {
     Unknown(UnknownReason),
 }
 
+/// A direction's held bytes: a message cut across segments, segments that came early. Most
+/// directions never hold any (whole messages in one segment are read from the packet), so this
+/// lives out of line and the connection table's entries stay small (the table is the largest
+/// thing a busy capture's run touches: a third of an entry's size was two empty vectors).
+#[derive(Debug, Default)]
+struct Held {
+    buf: Vec<u8>,
+    ooo: Vec<(u32, Vec<u8>)>,
+}
+
 #[derive(Debug, Default)]
 struct Stream {
     next_seq: Option<u32>,
-    buf: Vec<u8>,
-    ooo: Vec<(u32, Vec<u8>)>,
+    /// `None` when nothing is held.
+    held: Option<Box<Held>>,
     /// Bytes of an oversized message still to skip.
     skip: usize,
     /// No longer followed (gap, garbage, or told all it can).
     stopped: bool,
     messages: u32,
     fin: bool,
+}
+
+impl Stream {
+    fn buf_is_empty(&self) -> bool {
+        self.held.as_ref().map_or(true, |h| h.buf.is_empty())
+    }
+
+    fn ooo_len(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.ooo.len())
+    }
+
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -338,7 +369,24 @@ pub struct Tracker {
     source: String,
     last_sweep: Micros,
     exclude: Vec<(u128, u128)>,
+    /// SMB1 NEGOTIATE requests already parsed, by their bytes: a network's clients send a few
+    /// distinct ones over and over, and parsing them (a String per dialect) was the largest
+    /// single cost of a client's messages. Bounded by [`MEMO_ENTRIES`] and [`MEMO_BODY`].
+    negotiate_memo: FastMap<Box<[u8]>, Option<NegotiateMemo>>,
 }
+
+/// What an SMB1 NEGOTIATE request offers: SMB1 dialects, SMB2 dialect strings, the dialects.
+#[derive(Debug)]
+struct NegotiateMemo {
+    smb1: bool,
+    smb2: bool,
+    dialects: Vec<String>,
+}
+
+/// Distinct NEGOTIATE requests remembered; later ones are parsed every time.
+const MEMO_ENTRIES: usize = 4096;
+/// Longest NEGOTIATE request remembered.
+const MEMO_BODY: usize = 1024;
 
 fn is_smb_port(p: u16) -> bool {
     SMB_PORTS.contains(&p)
@@ -361,6 +409,7 @@ impl Tracker {
             source: String::new(),
             last_sweep: i64::MIN,
             exclude: Vec::new(),
+            negotiate_memo: FastMap::default(),
         }
     }
 
@@ -440,7 +489,7 @@ impl Tracker {
         // The table is moved out (a few words, no allocation) so the flow can be borrowed from
         // it while the rest of the tracker is updated: one hash lookup per segment of a known
         // connection.
-        let mut flows = std::mem::take(&mut self.flows);
+        let mut flows = self.take_flows();
         let mut closed = flows
             .get_mut(&key)
             .map(|flow| self.update(&key, flow, s, from_client));
@@ -449,7 +498,7 @@ impl Tracker {
             if !self.open(key, s) {
                 return;
             }
-            flows = std::mem::take(&mut self.flows);
+            flows = self.take_flows();
             closed = flows
                 .get_mut(&key)
                 .map(|flow| self.update(&key, flow, s, from_client));
@@ -460,6 +509,13 @@ impl Tracker {
             }
         }
         self.flows = flows;
+    }
+
+    /// The connection table, moved out with an empty one in its place that shares its hasher
+    /// (`mem::take` made a fresh random seed for the empty table twice per segment).
+    fn take_flows(&mut self) -> FastMap<FlowKey, Flow> {
+        let empty = FastMap::with_hasher(self.flows.hasher().clone());
+        std::mem::replace(&mut self.flows, empty)
     }
 
     /// Starts tracking a connection first seen in `s`; false when the table is full.
@@ -548,14 +604,14 @@ impl Tracker {
             }
         };
         if s.payload.is_empty() {
-            if s.syn && stream.buf.is_empty() {
+            if s.syn && stream.buf_is_empty() {
                 stream.next_seq = Some(payload_start);
             }
             return;
         }
         // The capture joined this connection after its start: the first bytes from the client
         // must begin a message for anything to be read.
-        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf.is_empty() {
+        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf_is_empty() {
             let starts = matches!(s.payload.first(), Some(0x00 | 0x81 | 0x85))
                 && matches!(s.payload.get(4..8), Some(b"\xffSMB" | b"\xfeSMB") | None);
             if !starts {
@@ -575,7 +631,7 @@ impl Tracker {
             }
             let fresh = s.payload.get(overlap..).unwrap_or_default();
             stream.next_seq = Some(next.wrapping_add(fresh.len() as u32));
-            if stream.buf.is_empty() && stream.ooo.is_empty() && !s.cut {
+            if stream.buf_is_empty() && stream.ooo_len() == 0 && !s.cut {
                 // The common case: whole messages in one segment, read from the packet itself.
                 let used = self.frame(key, flow, fresh, s.ts, from_client);
                 let stream = if from_client {
@@ -590,14 +646,13 @@ impl Tracker {
             }
             push_bytes(stream, fresh);
             appended = true;
-        } else if stream.ooo.len() < MAX_OUT_OF_ORDER {
-            stream.ooo.push((s.seq, s.payload.to_vec()));
+        } else if stream.ooo_len() < MAX_OUT_OF_ORDER {
+            stream.held().ooo.push((s.seq, s.payload.to_vec()));
         } else {
             self.stats.gaps += 1;
             flow.conn.gap = true;
             stream.stopped = true;
-            stream.buf = Vec::new();
-            stream.ooo = Vec::new();
+            stream.held = None;
             return;
         }
         if s.cut {
@@ -607,8 +662,14 @@ impl Tracker {
         }
         if appended {
             // Segments that now fit, in order.
-            while let Some(n) = stream.next_seq {
-                let Some(k) = stream
+            let Stream {
+                next_seq,
+                held,
+                skip,
+                ..
+            } = stream;
+            while let (Some(n), Some(h)) = (*next_seq, held.as_deref_mut()) {
+                let Some(k) = h
                     .ooo
                     .iter()
                     .position(|(q, d)| {
@@ -616,7 +677,7 @@ impl Tracker {
                         r <= 0 && (r.unsigned_abs() as usize) < d.len()
                     })
                     .or_else(|| {
-                        stream.ooo.iter().position(|(q, d)| {
+                        h.ooo.iter().position(|(q, d)| {
                             let r = q.wrapping_sub(n) as i32;
                             r <= 0 && (r.unsigned_abs() as usize) >= d.len()
                         })
@@ -624,11 +685,11 @@ impl Tracker {
                 else {
                     break;
                 };
-                let (q, d) = stream.ooo.swap_remove(k);
+                let (q, d) = h.ooo.swap_remove(k);
                 let overlap = (q.wrapping_sub(n) as i32).unsigned_abs() as usize;
                 if let Some(fresh) = d.get(overlap..).filter(|f| !f.is_empty()) {
-                    push_bytes(stream, fresh);
-                    stream.next_seq = Some(n.wrapping_add(fresh.len() as u32));
+                    push_held(skip, &mut h.buf, fresh);
+                    *next_seq = Some(n.wrapping_add(fresh.len() as u32));
                 }
             }
         }
@@ -639,11 +700,15 @@ impl Tracker {
     /// The buffer is taken out of the stream while its messages are handled in place (no copy
     /// per message).
     fn drain(&mut self, key: &FlowKey, flow: &mut Flow, ts: Micros, from_client: bool) {
-        let buf = std::mem::take(if from_client {
-            &mut flow.c2s.buf
+        let held = if from_client {
+            &mut flow.c2s.held
         } else {
-            &mut flow.s2c.buf
-        });
+            &mut flow.s2c.held
+        };
+        let buf = held
+            .as_deref_mut()
+            .map(|h| std::mem::take(&mut h.buf))
+            .unwrap_or_default();
         let used = self.frame(key, flow, &buf, ts, from_client);
         let stream = if from_client {
             &mut flow.c2s
@@ -651,7 +716,7 @@ impl Tracker {
             &mut flow.s2c
         };
         if stream.stopped {
-            stream.ooo = Vec::new();
+            stream.held = None;
             return;
         }
         let mut buf = buf;
@@ -660,12 +725,15 @@ impl Tracker {
             stream.stopped = true;
             return;
         }
-        if buf.is_empty() {
+        if buf.is_empty() && stream.ooo_len() == 0 {
             // Nothing left over: the memory goes back rather than waiting, per connection, for
             // a next message that may never need it (a capture holds 100,000s of connections).
-            buf = Vec::new();
+            stream.held = None;
+        } else if buf.is_empty() {
+            stream.held().buf = Vec::new();
+        } else {
+            stream.held().buf = buf;
         }
-        stream.buf = buf;
     }
 
     /// Handles the complete NBSS messages at the front of `data` (bytes that follow what the
@@ -779,17 +847,27 @@ impl Tracker {
             SmbMessage::Smb1(h, _) => {
                 conn.seen_smb1 = true;
                 if h.command == Smb1Command::NEGOTIATE {
-                    if let Ok(r) = parse_smb1_negotiate_request(body) {
-                        conn.negotiated = true;
-                        let mut pair = self.pairs.get_mut(&pk);
-                        for d in r.dialects {
-                            if is_smb2_dialect_string(&d) {
-                                conn.offered_smb2 = true;
+                    let parsed;
+                    let memo = match self.negotiate_memo.get(body) {
+                        Some(m) => m.as_ref(),
+                        None => {
+                            parsed = negotiate_memo(body);
+                            if self.negotiate_memo.len() < MEMO_ENTRIES && body.len() <= MEMO_BODY
+                            {
+                                self.negotiate_memo.insert(body.into(), parsed);
+                                self.negotiate_memo.get(body).and_then(|m| m.as_ref())
                             } else {
-                                conn.offered_smb1 = true;
+                                parsed.as_ref()
                             }
-                            if let Some(p) = pair.as_deref_mut() {
-                                p.add_dialect(d);
+                        }
+                    };
+                    if let Some(m) = memo {
+                        conn.negotiated = true;
+                        conn.offered_smb1 |= m.smb1;
+                        conn.offered_smb2 |= m.smb2;
+                        if let Some(p) = self.pairs.get_mut(&pk) {
+                            for d in &m.dialects {
+                                p.add_dialect_str(d);
                             }
                         }
                     }
@@ -952,13 +1030,47 @@ impl Tracker {
 
 fn push_bytes(stream: &mut Stream, b: &[u8]) {
     // A message being skipped needs no buffering.
-    if stream.skip > 0 && stream.buf.is_empty() {
+    let b = if stream.skip > 0 && stream.buf_is_empty() {
         let n = stream.skip.min(b.len());
         stream.skip -= n;
-        stream.buf.extend_from_slice(b.get(n..).unwrap_or_default());
+        b.get(n..).unwrap_or_default()
     } else {
-        stream.buf.extend_from_slice(b);
+        b
+    };
+    if !b.is_empty() {
+        stream.held().buf.extend_from_slice(b);
     }
+}
+
+/// [`push_bytes`] on a stream's parts (its held bytes borrowed apart from the skip count).
+fn push_held(skip: &mut usize, buf: &mut Vec<u8>, b: &[u8]) {
+    let b = if *skip > 0 && buf.is_empty() {
+        let n = (*skip).min(b.len());
+        *skip -= n;
+        b.get(n..).unwrap_or_default()
+    } else {
+        b
+    };
+    buf.extend_from_slice(b);
+}
+
+/// An SMB1 NEGOTIATE request's offer (`None` when it does not parse): a pure function of the
+/// message's bytes, so it can be remembered by them.
+fn negotiate_memo(body: &[u8]) -> Option<NegotiateMemo> {
+    let r = parse_smb1_negotiate_request(body).ok()?;
+    let mut m = NegotiateMemo {
+        smb1: false,
+        smb2: false,
+        dialects: r.dialects,
+    };
+    for d in &m.dialects {
+        if is_smb2_dialect_string(d) {
+            m.smb2 = true;
+        } else {
+            m.smb1 = true;
+        }
+    }
+    Some(m)
 }
 
 fn note_magic(conn: &mut Conn, payload: &[u8]) {
@@ -1090,7 +1202,10 @@ mod tests {
         m.extend_from_slice(&[0x41; 100]);
         t.segment(&seg(true, 99, true, &[]));
         t.segment(&seg(true, 100, false, &m));
-        assert!(t.flows.values().all(|f| f.c2s.buf.len() <= MAX_MESSAGE + 4));
+        assert!(t
+            .flows
+            .values()
+            .all(|f| f.c2s.held.as_ref().map_or(0, |h| h.buf.len()) <= MAX_MESSAGE + 4));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.unknown, 1);
         assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
