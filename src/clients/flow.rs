@@ -836,6 +836,11 @@ impl Tracker {
             Some(b"\xfeSMB") => conn.seen_smb2 = true,
             _ => {}
         }
+        if !(first_message && !conn.saw_syn) && !tells_something(body) {
+            // Past the first message only NEGOTIATE and SESSION_SETUP tell anything, and the
+            // magic above already said which SMB it is: no header parse for the rest.
+            return;
+        }
         let Ok(msg) = parse_smb_message(body) else {
             if first_message && !conn.saw_syn {
                 conn.mid_stream = true;
@@ -852,8 +857,7 @@ impl Tracker {
                         Some(m) => m.as_ref(),
                         None => {
                             parsed = negotiate_memo(body);
-                            if self.negotiate_memo.len() < MEMO_ENTRIES && body.len() <= MEMO_BODY
-                            {
+                            if self.negotiate_memo.len() < MEMO_ENTRIES && body.len() <= MEMO_BODY {
                                 self.negotiate_memo.insert(body.into(), parsed);
                                 self.negotiate_memo.get(body).and_then(|m| m.as_ref())
                             } else {
@@ -923,6 +927,11 @@ impl Tracker {
     ) {
         let _ = conn;
         if kind != 0x00 {
+            return;
+        }
+        if !tells_something(body) {
+            // Nothing but NEGOTIATE and SESSION_SETUP responses is read below: the others are
+            // passed over before the header parse.
             return;
         }
         let Ok(msg) = parse_smb_message(body) else {
@@ -1052,6 +1061,25 @@ fn push_held(skip: &mut usize, buf: &mut Vec<u8>, b: &[u8]) {
         b
     };
     buf.extend_from_slice(b);
+}
+
+/// An SMB1 message whose command is NEGOTIATE or SESSION_SETUP_ANDX ([MS-CIFS] 2.2.3.1: the
+/// command byte follows the 4-byte protocol), or an SMB2 one whose command is NEGOTIATE or
+/// SESSION_SETUP ([MS-SMB2] 2.2.1: the 2-byte command at offset 12): the only messages whose
+/// parse the tracker uses. False for anything `parse_smb_message` would not call SMB1 or SMB2.
+fn tells_something(body: &[u8]) -> bool {
+    match body.get(..4) {
+        Some(b"\xffSMB") => matches!(
+            body.get(4).copied().map(Smb1Command),
+            Some(Smb1Command::NEGOTIATE | Smb1Command::SESSION_SETUP_ANDX)
+        ),
+        Some(b"\xfeSMB") => matches!(
+            body.get(12..14),
+            Some([c, 0]) if Smb2Command(u16::from(*c)) == Smb2Command::NEGOTIATE
+                || Smb2Command(u16::from(*c)) == Smb2Command::SESSION_SETUP
+        ),
+        _ => false,
+    }
 }
 
 /// An SMB1 NEGOTIATE request's offer (`None` when it does not parse): a pure function of the
@@ -1329,6 +1357,43 @@ mod tests {
             some += usize::from(ours.is_some_and(|b| !b.is_empty()));
         }
         assert!(some >= 4, "{some}");
+    }
+
+    #[test]
+    fn messages_passed_over_are_those_whose_parse_is_not_used() {
+        // tells_something is true exactly for a header that parses as SMB1 NEGOTIATE or
+        // SESSION_SETUP_ANDX, or SMB2 NEGOTIATE or SESSION_SETUP (for whole headers); a message
+        // it passes over would have been ignored after its parse.
+        let mut seen = 0;
+        for magic in [&b"\xffSMB"[..], b"\xfeSMB", b"\xfdSMB", b"\x00SMB"] {
+            for cmd in 0..=255u8 {
+                for hi in [0u8, 1] {
+                    let mut m = magic.to_vec();
+                    m.resize(80, 0);
+                    m[4] = 64; // SMB2 StructureSize, or an SMB1 command (overwritten below)
+                    if magic == b"\xffSMB" {
+                        m[4] = cmd;
+                    } else {
+                        m[12] = cmd;
+                        m[13] = hi;
+                    }
+                    let interesting = match parse_smb_message(&m) {
+                        Ok(SmbMessage::Smb1(h, _)) => {
+                            h.command == Smb1Command::NEGOTIATE
+                                || h.command == Smb1Command::SESSION_SETUP_ANDX
+                        }
+                        Ok(SmbMessage::Smb2(h, _)) => {
+                            h.command == Smb2Command::NEGOTIATE
+                                || h.command == Smb2Command::SESSION_SETUP
+                        }
+                        Err(_) => false,
+                    };
+                    assert_eq!(tells_something(&m), interesting, "{:02x?}", &m[..16]);
+                    seen += usize::from(interesting);
+                }
+            }
+        }
+        assert_eq!(seen, 2 * 2 + 2);
     }
 
     #[test]
