@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
@@ -183,7 +184,9 @@ pub struct PairFacts {
     /// The first reason an undecided session met.
     pub unknown_reason: Option<UnknownReason>,
     /// Dialects the client offered, in first-seen order.
-    pub dialects: Vec<String>,
+    /// Shared strings: a network's clients offer the same few dialects, and a string per dialect
+    /// per pair was half of the tracker's allocations.
+    pub dialects: Vec<Arc<str>>,
     /// NetBIOS calling name of the client's session request.
     pub client_netbios_name: Option<String>,
     /// NTLMSSP workstation name.
@@ -206,16 +209,9 @@ impl PairFacts {
         self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
     }
 
-    fn add_dialect(&mut self, d: String) {
-        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.contains(&d) {
-            self.dialects.push(d);
-        }
-    }
-
-    /// [`Self::add_dialect`] copying the string only when it is kept.
-    fn add_dialect_str(&mut self, d: &str) {
+    fn add_dialect(&mut self, d: &Arc<str>) {
         if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.iter().any(|x| x == d) {
-            self.dialects.push(d.to_string());
+            self.dialects.push(Arc::clone(d));
         }
     }
 
@@ -373,6 +369,8 @@ pub struct Tracker {
     /// distinct ones over and over, and parsing them (a String per dialect) was the largest
     /// single cost of a client's messages. Bounded by [`MEMO_ENTRIES`] and [`MEMO_BODY`].
     negotiate_memo: FastMap<Box<[u8]>, Option<NegotiateMemo>>,
+    /// The label of each SMB2 dialect revision offered so far.
+    smb2_labels: FastMap<u16, Arc<str>>,
 }
 
 /// What an SMB1 NEGOTIATE request offers: SMB1 dialects, SMB2 dialect strings, the dialects.
@@ -380,7 +378,7 @@ pub struct Tracker {
 struct NegotiateMemo {
     smb1: bool,
     smb2: bool,
-    dialects: Vec<String>,
+    dialects: Vec<Arc<str>>,
 }
 
 /// Distinct NEGOTIATE requests remembered; later ones are parsed every time.
@@ -410,6 +408,7 @@ impl Tracker {
             last_sweep: i64::MIN,
             exclude: Vec::new(),
             negotiate_memo: FastMap::default(),
+            smb2_labels: FastMap::default(),
         }
     }
 
@@ -871,7 +870,7 @@ impl Tracker {
                         conn.offered_smb2 |= m.smb2;
                         if let Some(p) = self.pairs.get_mut(&pk) {
                             for d in &m.dialects {
-                                p.add_dialect_str(d);
+                                p.add_dialect(d);
                             }
                         }
                     }
@@ -900,7 +899,11 @@ impl Tracker {
                         conn.offered_smb2 = true;
                         if let Some(p) = self.pairs.get_mut(&pk) {
                             for d in r.dialects {
-                                p.add_dialect(smb2_dialect_label(d));
+                                let label = self
+                                    .smb2_labels
+                                    .entry(d.0)
+                                    .or_insert_with(|| smb2_dialect_label(d).into());
+                                p.add_dialect(label);
                             }
                         }
                     }
@@ -1089,7 +1092,7 @@ fn negotiate_memo(body: &[u8]) -> Option<NegotiateMemo> {
     let mut m = NegotiateMemo {
         smb1: false,
         smb2: false,
-        dialects: r.dialects,
+        dialects: r.dialects.into_iter().map(Arc::from).collect(),
     };
     for d in &m.dialects {
         if is_smb2_dialect_string(d) {
@@ -1203,7 +1206,7 @@ mod tests {
         t.segment(&seg(true, 100, false, &m));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.smb1_only, 1);
-        assert_eq!(p.dialects, ["NT LM 0.12"]);
+        assert_eq!(p.dialects, [Arc::from("NT LM 0.12")]);
     }
 
     #[test]

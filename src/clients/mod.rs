@@ -617,7 +617,7 @@ fn record_owned(
         sessions_smb1_and_smb2: c.smb1_and_smb2,
         sessions_smb2_only: c.smb2_only,
         sessions_unknown: c.unknown,
-        dialects: f.dialects,
+        dialects: f.dialects.iter().map(|d| d.to_string()).collect(),
         client_netbios_name: f.client_netbios_name,
         client_workstation: f.client_workstation,
         client_domain: f.client_domain,
