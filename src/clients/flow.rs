@@ -835,7 +835,8 @@ impl Tracker {
             Some(b"\xfeSMB") => conn.seen_smb2 = true,
             _ => {}
         }
-        if !(first_message && !conn.saw_syn) && !tells_something(body) {
+        let may_start_mid_stream = first_message && !conn.saw_syn;
+        if !may_start_mid_stream && !tells_something(body) {
             // Past the first message only NEGOTIATE and SESSION_SETUP tell anything, and the
             // magic above already said which SMB it is: no header parse for the rest.
             return;
