@@ -9,6 +9,8 @@
 # needs: ../shared/captures, python3, tshark, GNU time, taskset; a release build is made.
 # SMB1SCAN_BENCH_BASELINE=PATH: also time that (older) smb1scan binary on the same file, after
 # the others, and check that its JSON Lines are byte for byte the new binary's.
+# SMB1SCAN_BENCH_TSHARK=0: skip tshark (some 450 s) for quick rounds; the output says so, and a
+# saved result must come from a run with tshark (the issue asks for the two side by side).
 # Both smb1scan runs take --no-store: with a history store at its default place
 # (~/.local/share/smb1scan/history.sqlite) a run would otherwise also record every pair there,
 # which is the store's cost (bench/store.sh), not the reader's.
@@ -60,10 +62,14 @@ if [ -n "$BASE" ]; then
 fi
 
 # tshark on core 0, the same file, the fields a pair needs.
-taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/tshark.time" \
-    tshark -r "$CAP" -Y "smb || smb2" -T fields -E separator=/t \
-    -e ip.src -e ip.dst -e tcp.dstport -e smb.cmd -e smb.flags.response -e smb.dialect.name \
-    -e smb2.cmd -e smb2.flags.response -e smb2.dialect > "$OUT/tshark.tsv" 2> "$OUT/tshark.err"
+TSHARK="${SMB1SCAN_BENCH_TSHARK:-1}"
+rm -f "$OUT/tshark.time" "$OUT/tshark.tsv"
+if [ "$TSHARK" != 0 ]; then
+    taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/tshark.time" \
+        tshark -r "$CAP" -Y "smb || smb2" -T fields -E separator=/t \
+        -e ip.src -e ip.dst -e tcp.dstport -e smb.cmd -e smb.flags.response -e smb.dialect.name \
+        -e smb2.cmd -e smb2.flags.response -e smb2.dialect > "$OUT/tshark.tsv" 2> "$OUT/tshark.err"
+fi
 
 python3 - "$OUT" "$BYTES" <<'PY' | tee "$OUT/report.txt"
 import json, sys
@@ -75,8 +81,10 @@ lines = open(f"{out}/smb1scan.jsonl").read().splitlines()
 summary = json.loads(lines[-1])["summary"]
 ours = {(r["server"], r["client"]) for r in map(json.loads, lines[:-1])}
 ours_n = summary["breaks"] + summary["falls_back"] + summary["unknown"] + summary["smb2_only"]
+import os
+tshark = os.path.exists(f"{out}/tshark.time")
 theirs = set()
-for row in open(f"{out}/tshark.tsv"):
+for row in (open(f"{out}/tshark.tsv") if tshark else []):
     f = row.rstrip("\n").split("\t")
     if len(f) < 9 or f[2] not in ("445", "139"):
         continue
@@ -84,14 +92,15 @@ for row in open(f"{out}/tshark.tsv"):
     smb2_req = "0" in f[6].split(",") and f[7].split(",")[0] in ("0", "False")
     if smb1_req or smb2_req:
         theirs.add((f[1], f[0]))
-import os
-(se, sc, sm), (te, tc, tm) = t("smb1scan"), t("tshark")
+(se, sc, sm) = t("smb1scan")
 base = os.path.exists(f"{out}/baseline.time")
 print(f"capture: {size} bytes ({size / 1e9:.2f} GB), page cache, one core (taskset -c 0)")
 print("CPU s = user + system time (what one core spent; wall time also counts waiting for a busy machine)")
 print(f"{'tool':<10} {'wall s':>8} {'CPU s':>8} {'MB/s CPU':>9} {'MB/s wall':>10} {'peak RSS MB':>12} {'pairs':>9}")
 print(f"{'smb1scan':<10} {se:>8.2f} {sc:>8.2f} {size / sc / 1e6:>9.1f} {size / se / 1e6:>10.1f} {sm / 1024:>12.1f} {ours_n:>9}")
-print(f"{'tshark':<10} {te:>8.2f} {tc:>8.2f} {size / tc / 1e6:>9.1f} {size / te / 1e6:>10.1f} {tm / 1024:>12.1f} {len(theirs):>9}")
+if tshark:
+    te, tc, tm = t("tshark")
+    print(f"{'tshark':<10} {te:>8.2f} {tc:>8.2f} {size / tc / 1e6:>9.1f} {size / te / 1e6:>10.1f} {tm / 1024:>12.1f} {len(theirs):>9}")
 if base:
     be, bc, bm = t("baseline")
     blines = open(f"{out}/baseline.jsonl").read().splitlines()
@@ -100,8 +109,11 @@ if base:
     print(f"{'baseline':<10} {be:>8.2f} {bc:>8.2f} {size / bc / 1e6:>9.1f} {size / be / 1e6:>10.1f} {bm / 1024:>12.1f} {bn:>9}")
     same = blines == lines
     print(f"baseline = an older smb1scan binary; its JSON Lines are {'byte for byte' if same else 'NOT'} the same as smb1scan's; smb1scan is {bc / sc:.2f}x the baseline's speed in CPU time")
-print(f"smb1scan is {tc / sc:.1f}x faster than tshark in CPU time ({te / se:.1f}x in wall time); pairs with a NEGOTIATE request: tshark {len(theirs)}, "
-      f"smb1scan {ours_n} (listed {len(ours)}, SMB2-only counted)")
+if not tshark:
+    print("tshark: not run (SMB1SCAN_BENCH_TSHARK=0): no comparison with tshark in this run")
+else:
+    print(f"smb1scan is {tc / sc:.1f}x faster than tshark in CPU time ({te / se:.1f}x in wall time); pairs with a NEGOTIATE request: tshark {len(theirs)}, "
+          f"smb1scan {ours_n} (listed {len(ours)}, SMB2-only counted)")
 print("smb1scan scope:", "; ".join(summary.get("problems") and [p["problem"] for p in summary["problems"]] or ["no problems"]),
       f"| connections {summary['tracker']['connections']}, peak held {summary['tracker']['peak_flows']}, not followed {summary['tracker']['connections_not_tracked']}")
 PY

@@ -26,7 +26,8 @@ pub const MAX_REQUEST_DIALECTS: usize = 64;
 pub const MAX_REQUEST_STRING_CHARS: usize = 256;
 
 fn cut(s: String) -> String {
-    if s.chars().count() > MAX_REQUEST_STRING_CHARS {
+    // No more bytes than the bound: no more characters either (no count needed).
+    if s.len() > MAX_REQUEST_STRING_CHARS && s.chars().count() > MAX_REQUEST_STRING_CHARS {
         s.chars().take(MAX_REQUEST_STRING_CHARS).collect()
     } else {
         s

@@ -86,7 +86,11 @@ pub fn take_oemz(b: &[u8]) -> (String, &[u8]) {
 }
 
 fn latin1(b: &[u8]) -> String {
-    b.iter().map(|&c| c as char).collect()
+    // ASCII (nearly every string) is its own UTF-8: copied whole, not a char at a time.
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => s.to_owned(),
+        _ => b.iter().map(|&c| c as char).collect(),
+    }
 }
 
 /// Encodes `s` as UTF-16LE without terminator.

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
@@ -183,7 +184,9 @@ pub struct PairFacts {
     /// The first reason an undecided session met.
     pub unknown_reason: Option<UnknownReason>,
     /// Dialects the client offered, in first-seen order.
-    pub dialects: Vec<String>,
+    /// Shared strings: a network's clients offer the same few dialects, and a string per dialect
+    /// per pair was half of the tracker's allocations.
+    pub dialects: Vec<Arc<str>>,
     /// NetBIOS calling name of the client's session request.
     pub client_netbios_name: Option<String>,
     /// NTLMSSP workstation name.
@@ -206,9 +209,9 @@ impl PairFacts {
         self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
     }
 
-    fn add_dialect(&mut self, d: String) {
-        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.contains(&d) {
-            self.dialects.push(d);
+    fn add_dialect(&mut self, d: &Arc<str>) {
+        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.iter().any(|x| x == d) {
+            self.dialects.push(Arc::clone(d));
         }
     }
 
@@ -268,17 +271,41 @@ pub enum SessionClass {
     Unknown(UnknownReason),
 }
 
+/// A direction's held bytes: a message cut across segments, segments that came early. Most
+/// directions never hold any (whole messages in one segment are read from the packet), so this
+/// lives out of line and the connection table's entries stay small (the table is the largest
+/// thing a busy capture's run touches: a third of an entry's size was two empty vectors).
+#[derive(Debug, Default)]
+struct Held {
+    buf: Vec<u8>,
+    ooo: Vec<(u32, Vec<u8>)>,
+}
+
 #[derive(Debug, Default)]
 struct Stream {
     next_seq: Option<u32>,
-    buf: Vec<u8>,
-    ooo: Vec<(u32, Vec<u8>)>,
+    /// `None` when nothing is held.
+    held: Option<Box<Held>>,
     /// Bytes of an oversized message still to skip.
     skip: usize,
     /// No longer followed (gap, garbage, or told all it can).
     stopped: bool,
     messages: u32,
     fin: bool,
+}
+
+impl Stream {
+    fn buf_is_empty(&self) -> bool {
+        self.held.as_ref().map_or(true, |h| h.buf.is_empty())
+    }
+
+    fn ooo_len(&self) -> usize {
+        self.held.as_ref().map_or(0, |h| h.ooo.len())
+    }
+
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -338,7 +365,26 @@ pub struct Tracker {
     source: String,
     last_sweep: Micros,
     exclude: Vec<(u128, u128)>,
+    /// SMB1 NEGOTIATE requests already parsed, by their bytes: a network's clients send a few
+    /// distinct ones over and over, and parsing them (a String per dialect) was the largest
+    /// single cost of a client's messages. Bounded by [`MEMO_ENTRIES`] and [`MEMO_BODY`].
+    negotiate_memo: FastMap<Box<[u8]>, Option<NegotiateMemo>>,
+    /// The label of each SMB2 dialect revision offered so far.
+    smb2_labels: FastMap<u16, Arc<str>>,
 }
+
+/// What an SMB1 NEGOTIATE request offers: SMB1 dialects, SMB2 dialect strings, the dialects.
+#[derive(Debug)]
+struct NegotiateMemo {
+    smb1: bool,
+    smb2: bool,
+    dialects: Vec<Arc<str>>,
+}
+
+/// Distinct NEGOTIATE requests remembered; later ones are parsed every time.
+const MEMO_ENTRIES: usize = 4096;
+/// Longest NEGOTIATE request remembered.
+const MEMO_BODY: usize = 1024;
 
 fn is_smb_port(p: u16) -> bool {
     SMB_PORTS.contains(&p)
@@ -361,6 +407,8 @@ impl Tracker {
             source: String::new(),
             last_sweep: i64::MIN,
             exclude: Vec::new(),
+            negotiate_memo: FastMap::default(),
+            smb2_labels: FastMap::default(),
         }
     }
 
@@ -440,7 +488,7 @@ impl Tracker {
         // The table is moved out (a few words, no allocation) so the flow can be borrowed from
         // it while the rest of the tracker is updated: one hash lookup per segment of a known
         // connection.
-        let mut flows = std::mem::take(&mut self.flows);
+        let mut flows = self.take_flows();
         let mut closed = flows
             .get_mut(&key)
             .map(|flow| self.update(&key, flow, s, from_client));
@@ -449,7 +497,7 @@ impl Tracker {
             if !self.open(key, s) {
                 return;
             }
-            flows = std::mem::take(&mut self.flows);
+            flows = self.take_flows();
             closed = flows
                 .get_mut(&key)
                 .map(|flow| self.update(&key, flow, s, from_client));
@@ -460,6 +508,13 @@ impl Tracker {
             }
         }
         self.flows = flows;
+    }
+
+    /// The connection table, moved out with an empty one in its place that shares its hasher
+    /// (`mem::take` made a fresh random seed for the empty table twice per segment).
+    fn take_flows(&mut self) -> FastMap<FlowKey, Flow> {
+        let empty = FastMap::with_hasher(self.flows.hasher().clone());
+        std::mem::replace(&mut self.flows, empty)
     }
 
     /// Starts tracking a connection first seen in `s`; false when the table is full.
@@ -548,14 +603,14 @@ impl Tracker {
             }
         };
         if s.payload.is_empty() {
-            if s.syn && stream.buf.is_empty() {
+            if s.syn && stream.buf_is_empty() {
                 stream.next_seq = Some(payload_start);
             }
             return;
         }
         // The capture joined this connection after its start: the first bytes from the client
         // must begin a message for anything to be read.
-        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf.is_empty() {
+        if from_client && !flow.conn.saw_syn && stream.messages == 0 && stream.buf_is_empty() {
             let starts = matches!(s.payload.first(), Some(0x00 | 0x81 | 0x85))
                 && matches!(s.payload.get(4..8), Some(b"\xffSMB" | b"\xfeSMB") | None);
             if !starts {
@@ -575,7 +630,7 @@ impl Tracker {
             }
             let fresh = s.payload.get(overlap..).unwrap_or_default();
             stream.next_seq = Some(next.wrapping_add(fresh.len() as u32));
-            if stream.buf.is_empty() && stream.ooo.is_empty() && !s.cut {
+            if stream.buf_is_empty() && stream.ooo_len() == 0 && !s.cut {
                 // The common case: whole messages in one segment, read from the packet itself.
                 let used = self.frame(key, flow, fresh, s.ts, from_client);
                 let stream = if from_client {
@@ -590,14 +645,13 @@ impl Tracker {
             }
             push_bytes(stream, fresh);
             appended = true;
-        } else if stream.ooo.len() < MAX_OUT_OF_ORDER {
-            stream.ooo.push((s.seq, s.payload.to_vec()));
+        } else if stream.ooo_len() < MAX_OUT_OF_ORDER {
+            stream.held().ooo.push((s.seq, s.payload.to_vec()));
         } else {
             self.stats.gaps += 1;
             flow.conn.gap = true;
             stream.stopped = true;
-            stream.buf = Vec::new();
-            stream.ooo = Vec::new();
+            stream.held = None;
             return;
         }
         if s.cut {
@@ -607,8 +661,14 @@ impl Tracker {
         }
         if appended {
             // Segments that now fit, in order.
-            while let Some(n) = stream.next_seq {
-                let Some(k) = stream
+            let Stream {
+                next_seq,
+                held,
+                skip,
+                ..
+            } = stream;
+            while let (Some(n), Some(h)) = (*next_seq, held.as_deref_mut()) {
+                let Some(k) = h
                     .ooo
                     .iter()
                     .position(|(q, d)| {
@@ -616,7 +676,7 @@ impl Tracker {
                         r <= 0 && (r.unsigned_abs() as usize) < d.len()
                     })
                     .or_else(|| {
-                        stream.ooo.iter().position(|(q, d)| {
+                        h.ooo.iter().position(|(q, d)| {
                             let r = q.wrapping_sub(n) as i32;
                             r <= 0 && (r.unsigned_abs() as usize) >= d.len()
                         })
@@ -624,11 +684,11 @@ impl Tracker {
                 else {
                     break;
                 };
-                let (q, d) = stream.ooo.swap_remove(k);
+                let (q, d) = h.ooo.swap_remove(k);
                 let overlap = (q.wrapping_sub(n) as i32).unsigned_abs() as usize;
                 if let Some(fresh) = d.get(overlap..).filter(|f| !f.is_empty()) {
-                    push_bytes(stream, fresh);
-                    stream.next_seq = Some(n.wrapping_add(fresh.len() as u32));
+                    push_held(skip, &mut h.buf, fresh);
+                    *next_seq = Some(n.wrapping_add(fresh.len() as u32));
                 }
             }
         }
@@ -639,11 +699,15 @@ impl Tracker {
     /// The buffer is taken out of the stream while its messages are handled in place (no copy
     /// per message).
     fn drain(&mut self, key: &FlowKey, flow: &mut Flow, ts: Micros, from_client: bool) {
-        let buf = std::mem::take(if from_client {
-            &mut flow.c2s.buf
+        let held = if from_client {
+            &mut flow.c2s.held
         } else {
-            &mut flow.s2c.buf
-        });
+            &mut flow.s2c.held
+        };
+        let buf = held
+            .as_deref_mut()
+            .map(|h| std::mem::take(&mut h.buf))
+            .unwrap_or_default();
         let used = self.frame(key, flow, &buf, ts, from_client);
         let stream = if from_client {
             &mut flow.c2s
@@ -651,7 +715,7 @@ impl Tracker {
             &mut flow.s2c
         };
         if stream.stopped {
-            stream.ooo = Vec::new();
+            stream.held = None;
             return;
         }
         let mut buf = buf;
@@ -660,12 +724,15 @@ impl Tracker {
             stream.stopped = true;
             return;
         }
-        if buf.is_empty() {
+        if buf.is_empty() && stream.ooo_len() == 0 {
             // Nothing left over: the memory goes back rather than waiting, per connection, for
             // a next message that may never need it (a capture holds 100,000s of connections).
-            buf = Vec::new();
+            stream.held = None;
+        } else if buf.is_empty() {
+            stream.held().buf = Vec::new();
+        } else {
+            stream.held().buf = buf;
         }
-        stream.buf = buf;
     }
 
     /// Handles the complete NBSS messages at the front of `data` (bytes that follow what the
@@ -768,6 +835,12 @@ impl Tracker {
             Some(b"\xfeSMB") => conn.seen_smb2 = true,
             _ => {}
         }
+        let may_start_mid_stream = first_message && !conn.saw_syn;
+        if !may_start_mid_stream && !tells_something(body) {
+            // Past the first message only NEGOTIATE and SESSION_SETUP tell anything, and the
+            // magic above already said which SMB it is: no header parse for the rest.
+            return;
+        }
         let Ok(msg) = parse_smb_message(body) else {
             if first_message && !conn.saw_syn {
                 conn.mid_stream = true;
@@ -779,16 +852,25 @@ impl Tracker {
             SmbMessage::Smb1(h, _) => {
                 conn.seen_smb1 = true;
                 if h.command == Smb1Command::NEGOTIATE {
-                    if let Ok(r) = parse_smb1_negotiate_request(body) {
-                        conn.negotiated = true;
-                        let mut pair = self.pairs.get_mut(&pk);
-                        for d in r.dialects {
-                            if is_smb2_dialect_string(&d) {
-                                conn.offered_smb2 = true;
+                    let parsed;
+                    let memo = match self.negotiate_memo.get(body) {
+                        Some(m) => m.as_ref(),
+                        None => {
+                            parsed = negotiate_memo(body);
+                            if self.negotiate_memo.len() < MEMO_ENTRIES && body.len() <= MEMO_BODY {
+                                self.negotiate_memo.insert(body.into(), parsed);
+                                self.negotiate_memo.get(body).and_then(|m| m.as_ref())
                             } else {
-                                conn.offered_smb1 = true;
+                                parsed.as_ref()
                             }
-                            if let Some(p) = pair.as_deref_mut() {
+                        }
+                    };
+                    if let Some(m) = memo {
+                        conn.negotiated = true;
+                        conn.offered_smb1 |= m.smb1;
+                        conn.offered_smb2 |= m.smb2;
+                        if let Some(p) = self.pairs.get_mut(&pk) {
+                            for d in &m.dialects {
                                 p.add_dialect(d);
                             }
                         }
@@ -818,7 +900,11 @@ impl Tracker {
                         conn.offered_smb2 = true;
                         if let Some(p) = self.pairs.get_mut(&pk) {
                             for d in r.dialects {
-                                p.add_dialect(smb2_dialect_label(d));
+                                let label = self
+                                    .smb2_labels
+                                    .entry(d.0)
+                                    .or_insert_with(|| smb2_dialect_label(d).into());
+                                p.add_dialect(label);
                             }
                         }
                     }
@@ -845,6 +931,11 @@ impl Tracker {
     ) {
         let _ = conn;
         if kind != 0x00 {
+            return;
+        }
+        if !tells_something(body) {
+            // Nothing but NEGOTIATE and SESSION_SETUP responses is read below: the others are
+            // passed over before the header parse.
             return;
         }
         let Ok(msg) = parse_smb_message(body) else {
@@ -952,13 +1043,66 @@ impl Tracker {
 
 fn push_bytes(stream: &mut Stream, b: &[u8]) {
     // A message being skipped needs no buffering.
-    if stream.skip > 0 && stream.buf.is_empty() {
+    let b = if stream.skip > 0 && stream.buf_is_empty() {
         let n = stream.skip.min(b.len());
         stream.skip -= n;
-        stream.buf.extend_from_slice(b.get(n..).unwrap_or_default());
+        b.get(n..).unwrap_or_default()
     } else {
-        stream.buf.extend_from_slice(b);
+        b
+    };
+    if !b.is_empty() {
+        stream.held().buf.extend_from_slice(b);
     }
+}
+
+/// [`push_bytes`] on a stream's parts (its held bytes borrowed apart from the skip count).
+fn push_held(skip: &mut usize, buf: &mut Vec<u8>, b: &[u8]) {
+    let b = if *skip > 0 && buf.is_empty() {
+        let n = (*skip).min(b.len());
+        *skip -= n;
+        b.get(n..).unwrap_or_default()
+    } else {
+        b
+    };
+    buf.extend_from_slice(b);
+}
+
+/// An SMB1 message whose command is NEGOTIATE or SESSION_SETUP_ANDX ([MS-CIFS] 2.2.3.1: the
+/// command byte follows the 4-byte protocol), or an SMB2 one whose command is NEGOTIATE or
+/// SESSION_SETUP ([MS-SMB2] 2.2.1: the 2-byte command at offset 12): the only messages whose
+/// parse the tracker uses. False for anything `parse_smb_message` would not call SMB1 or SMB2.
+fn tells_something(body: &[u8]) -> bool {
+    match body.get(..4) {
+        Some(b"\xffSMB") => matches!(
+            body.get(4).copied().map(Smb1Command),
+            Some(Smb1Command::NEGOTIATE | Smb1Command::SESSION_SETUP_ANDX)
+        ),
+        Some(b"\xfeSMB") => matches!(
+            body.get(12..14),
+            Some([c, 0]) if Smb2Command(u16::from(*c)) == Smb2Command::NEGOTIATE
+                || Smb2Command(u16::from(*c)) == Smb2Command::SESSION_SETUP
+        ),
+        _ => false,
+    }
+}
+
+/// An SMB1 NEGOTIATE request's offer (`None` when it does not parse): a pure function of the
+/// message's bytes, so it can be remembered by them.
+fn negotiate_memo(body: &[u8]) -> Option<NegotiateMemo> {
+    let r = parse_smb1_negotiate_request(body).ok()?;
+    let mut m = NegotiateMemo {
+        smb1: false,
+        smb2: false,
+        dialects: r.dialects.into_iter().map(Arc::from).collect(),
+    };
+    for d in &m.dialects {
+        if is_smb2_dialect_string(d) {
+            m.smb2 = true;
+        } else {
+            m.smb1 = true;
+        }
+    }
+    Some(m)
 }
 
 fn note_magic(conn: &mut Conn, payload: &[u8]) {
@@ -1063,7 +1207,7 @@ mod tests {
         t.segment(&seg(true, 100, false, &m));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.smb1_only, 1);
-        assert_eq!(p.dialects, ["NT LM 0.12"]);
+        assert_eq!(p.dialects, [Arc::from("NT LM 0.12")]);
     }
 
     #[test]
@@ -1090,7 +1234,10 @@ mod tests {
         m.extend_from_slice(&[0x41; 100]);
         t.segment(&seg(true, 99, true, &[]));
         t.segment(&seg(true, 100, false, &m));
-        assert!(t.flows.values().all(|f| f.c2s.buf.len() <= MAX_MESSAGE + 4));
+        assert!(t
+            .flows
+            .values()
+            .all(|f| f.c2s.held.as_ref().map_or(0, |h| h.buf.len()) <= MAX_MESSAGE + 4));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.unknown, 1);
         assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));
@@ -1214,6 +1361,43 @@ mod tests {
             some += usize::from(ours.is_some_and(|b| !b.is_empty()));
         }
         assert!(some >= 4, "{some}");
+    }
+
+    #[test]
+    fn messages_passed_over_are_those_whose_parse_is_not_used() {
+        // tells_something is true exactly for a header that parses as SMB1 NEGOTIATE or
+        // SESSION_SETUP_ANDX, or SMB2 NEGOTIATE or SESSION_SETUP (for whole headers); a message
+        // it passes over would have been ignored after its parse.
+        let mut seen = 0;
+        for magic in [&b"\xffSMB"[..], b"\xfeSMB", b"\xfdSMB", b"\x00SMB"] {
+            for cmd in 0..=255u8 {
+                for hi in [0u8, 1] {
+                    let mut m = magic.to_vec();
+                    m.resize(80, 0);
+                    m[4] = 64; // SMB2 StructureSize, or an SMB1 command (overwritten below)
+                    if magic == b"\xffSMB" {
+                        m[4] = cmd;
+                    } else {
+                        m[12] = cmd;
+                        m[13] = hi;
+                    }
+                    let interesting = match parse_smb_message(&m) {
+                        Ok(SmbMessage::Smb1(h, _)) => {
+                            h.command == Smb1Command::NEGOTIATE
+                                || h.command == Smb1Command::SESSION_SETUP_ANDX
+                        }
+                        Ok(SmbMessage::Smb2(h, _)) => {
+                            h.command == Smb2Command::NEGOTIATE
+                                || h.command == Smb2Command::SESSION_SETUP
+                        }
+                        Err(_) => false,
+                    };
+                    assert_eq!(tells_something(&m), interesting, "{:02x?}", &m[..16]);
+                    seen += usize::from(interesting);
+                }
+            }
+        }
+        assert_eq!(seen, 2 * 2 + 2);
     }
 
     #[test]
