@@ -30,20 +30,23 @@ OUT="$STATE/report.txt"
 say() { printf '%s\n' "$*" | tee -a "$OUT"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# Prints "store-thread-ms process-ms wall-s" of one --store sweep.
+# Prints "store-thread-ms process-ms wall-s wait" of one --store sweep (wait: how long the run
+# waited for its store at the end, from the store's debug line; "-" for a binary without it).
 run() { # binary
     rm -f "$STATE/rec.sqlite"* "$STATE/out.jsonl"
-    python3 "$ROOT/bench/measure.py" "$STATE/time" -- \
+    SMB1SCAN_LOG=smb1scan::store=debug python3 "$ROOT/bench/measure.py" "$STATE/time" -- \
         perf record -q -F 1000 -e cpu-clock -o "$STATE/perf.data" -- \
         "$1" scan --quiet --no-config --fail-on none -p 1 --discovery syn --rate 200000 \
         --connect-timeout 1s --retries 0 --store "$STATE/rec.sqlite" -o "$STATE/out.jsonl" \
-        127.1.0.0/16 >/dev/null 2>&1
+        127.1.0.0/16 >/dev/null 2>"$STATE/log"
+    local wait
+    wait="$(grep -o 'wait_ms=[0-9]*' "$STATE/log" | cut -d= -f2 || true)"
     perf report -i "$STATE/perf.data" --stdio --sort comm -F sample,comm 2>/dev/null |
-        awk -v wall="$(cut -d' ' -f1 "$STATE/time")" '
+        awk -v wall="$(cut -d' ' -f1 "$STATE/time")" -v wait="${wait:--}" '
             /^#/ || NF < 2 {next}
             {total += $1}
             $2 == "smb1scan-store" {store = $1}
-            END {printf "%d %d %s\n", store, total, wall}'
+            END {printf "%d %d %s %s\n", store, total, wall, wait}'
 }
 
 say "smb1scan $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -52,11 +55,11 @@ say "load average before the run (other work on this machine): $(cut -d" " -f1-3
 say "a /16 SYN sweep of 127.1.0.0/16 port 1 with --store (65,536 records), under perf; CPU ms = samples at 1 kHz"
 ours=(); base=(); ourt=(); baset=()
 for i in $(seq 1 "$RUNS"); do
-    read -r s t w < <(run "$BIN")
+    read -r s t w x < <(run "$BIN")
     ours+=("$s"); ourt+=("$t")
-    say "   run $i: this tree: store thread $s ms, process $t ms, wall $w s"
+    say "   run $i: this tree: store thread $s ms, process $t ms, wall $w s, waited for the store at the end $x ms"
     if [[ -n "$BASE" ]]; then
-        read -r s t w < <(run "$BASE")
+        read -r s t w x < <(run "$BASE")
         base+=("$s"); baset+=("$t")
         say "   run $i: baseline:  store thread $s ms, process $t ms, wall $w s"
     fi
