@@ -15,6 +15,9 @@
 #   sudo bench/store.sh           full run (~10 min)
 #   sudo bench/store.sh --save    also write bench/results-store-<date>[-<n>].txt (the next free)
 #   BENCH_WEEKS=8 bench/store.sh  fewer weeks (development)
+#   SMB1SCAN_BENCH_BASELINE=PATH bench/store.sh   part 1 also times PATH (another smb1scan, e.g.
+#                                    main's release binary) with --store, interleaved with this
+#                                    tree's runs, so the two compare in the same run
 #   BENCH_PARTS="1" bench/store.sh   only part 1 (parts 3 and 4 need part 2's store, 2 needs 1's
 #                                    first JSON Lines file; BENCH_KEEP=1 keeps the state dir)
 set -euo pipefail
@@ -40,6 +43,8 @@ cd "$ROOT"
 log "building (release)"
 cargo build --release --quiet --bin smb1scan --example store_trend
 BIN="$ROOT/target/release/smb1scan"
+BASE="${SMB1SCAN_BENCH_BASELINE:-}"
+[[ -z "$BASE" || -x "$BASE" ]] || die "SMB1SCAN_BENCH_BASELINE=$BASE: not an executable"
 TREND="$ROOT/target/release/examples/store_trend"
 [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$STATE"
 mkdir -p "$STATE"
@@ -56,11 +61,12 @@ if [[ "$(id -u)" == 0 ]]; then
     EXTRA=(--discovery syn --rate 200000 --connect-timeout 1s --retries 0)
 fi
 sweep() { # label store-args...
-    local label="$1"
+    local label="$1" bin="$BIN"
     shift
+    [[ "$label" == base-* ]] && bin="$BASE"
     rm -f "$STATE/$label.jsonl"
     python3 "$ROOT/bench/measure.py" "$STATE/time-$label" -- \
-        "$BIN" scan --quiet --no-config --fail-on none -p 1 "${EXTRA[@]}" "$@" \
+        "$bin" scan --quiet --no-config --fail-on none -p 1 "${EXTRA[@]}" "$@" \
         -o "$STATE/$label.jsonl" "$NET"
     # (Its metadata lines are no records.)
     [[ "$(grep -vc '^{"kind":"meta"' "$STATE/$label.jsonl")" == 65536 ]] || die "$label: not 65,536 records"
@@ -68,29 +74,50 @@ sweep() { # label store-args...
 }
 say "smb1scan $("$BIN" --version | cut -d' ' -f2) $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ)"
 say "load average before the run (other work on this machine): $(cut -d" " -f1-3 /proc/loadavg)"
+[[ -n "$BASE" ]] && say "baseline: $BASE ($(sha256sum "$BASE" | cut -c1-12))"
 say ""
 if part 1; then
 say "1. Recording cost: a /16 sweep ($NET port 1, every address RSTs; --discovery $MODE)"
 nostore=()
 store=()
+base=()
 for i in $(seq 1 "$RUNS"); do
     nostore+=("$(sweep "nostore-$i" --no-store)")
+    # The baseline's run comes first every other round, so neither binary always follows the
+    # --no-store run (a warm page cache, a quiet moment).
+    if [[ -n "$BASE" && $((i % 2)) == 1 ]]; then base+=("$(sweep "base-$i" --store "$STATE/base-$i.sqlite")"); fi
     store+=("$(sweep "store-$i" --store "$STATE/rec-$i.sqlite")")
+    if [[ -n "$BASE" && $((i % 2)) == 0 ]]; then base+=("$(sweep "base-$i" --store "$STATE/base-$i.sqlite")"); fi
 done
 mn="$(median "${nostore[@]}")"
 ms="$(median "${store[@]}")"
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}'; }
 say "   --no-store wall (s):  ${nostore[*]}   median $mn"
 say "   --store    wall (s):  ${store[*]}   median $ms"
-say "   recording costs: $(awk -v a="$mn" -v b="$ms" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}') of the sweep's wall time"
+say "   recording costs: $(pct "$mn" "$ms") of the sweep's wall time"
+if [[ -n "$BASE" ]]; then
+    mb="$(median "${base[@]}")"
+    say "   baseline --store wall (s):  ${base[*]}   median $mb"
+    say "   the baseline's recording costs: $(pct "$mn" "$mb") of the sweep's wall time"
+fi
 # CPU time (user + sys of the process) says what the machine's other work does not blur.
 cpu() { awk '{printf "%.2f", $2 + $3}' "$STATE/time-$1"; }
-cn=(); cs=()
-for i in $(seq 1 "$RUNS"); do cn+=("$(cpu "nostore-$i")"); cs+=("$(cpu "store-$i")"); done
+cn=(); cs=(); cb=()
+for i in $(seq 1 "$RUNS"); do
+    cn+=("$(cpu "nostore-$i")")
+    cs+=("$(cpu "store-$i")")
+    [[ -z "$BASE" ]] || cb+=("$(cpu "base-$i")")
+done
 mcn="$(median "${cn[@]}")"
 mcs="$(median "${cs[@]}")"
 say "   --no-store CPU (s):   ${cn[*]}   median $mcn"
-say "   --store    CPU (s):   ${cs[*]}   median $mcs   ($(awk -v a="$mcn" -v b="$mcs" 'BEGIN {printf "%+.1f %%", (b/a-1)*100}'))"
+say "   --store    CPU (s):   ${cs[*]}   median $mcs   ($(pct "$mcn" "$mcs"))"
+if [[ -n "$BASE" ]]; then
+    mcb="$(median "${cb[@]}")"
+    say "   baseline --store CPU (s):   ${cb[*]}   median $mcb   ($(pct "$mcn" "$mcb"))"
+fi
 say ""
+for i in $(seq 1 "$RUNS"); do rm -f "$STATE/base-$i.sqlite"* "$STATE/base-$i.jsonl"; done
 for i in $(seq 2 "$RUNS"); do rm -f "$STATE/rec-$i.sqlite"* "$STATE/nostore-$i.jsonl" "$STATE/store-$i.jsonl"; done
 fi
 
@@ -172,6 +199,6 @@ if [[ $SAVE == 1 ]]; then
         dest="$ROOT/bench/results-store-$(date -u +%Y-%m-%d)-$n.txt"
         n=$((n + 1))
     done
-    { printf 'command: %s\n' "BENCH_PARTS=\"$PARTS\" BENCH_WEEKS=$WEEKS BENCH_RUNS=$RUNS bench/store.sh --save"; cat "$OUT"; } >"$dest"
+    { printf 'command: %s\n' "${BASE:+SMB1SCAN_BENCH_BASELINE=$BASE }BENCH_PARTS=\"$PARTS\" BENCH_WEEKS=$WEEKS BENCH_RUNS=$RUNS bench/store.sh --save"; cat "$OUT"; } >"$dest"
     log "saved ${dest#"$ROOT"/}"
 fi

@@ -87,6 +87,12 @@ fn a_scan_records_into_the_default_store_created_0600() {
         .permissions();
     use std::os::unix::fs::PermissionsExt as _;
     assert_eq!(mode.mode() & 0o777, 0o600);
+    // The scan's last commit is left in the WAL for the next connection to copy (the run does
+    // not wait for that checkpoint): the WAL holds records, and is as private as the store.
+    let wal = dir.join("xdg/smb1scan/history.sqlite-wal");
+    let wal_meta = std::fs::metadata(&wal).unwrap_or_else(|e| panic!("{}: {e}", wal.display()));
+    assert!(wal_meta.len() > 0);
+    assert_eq!(wal_meta.permissions().mode() & 0o777, 0o600);
     let h = history(&dir, &store);
     assert_eq!(h.len(), 1, "{h:?}");
     assert_eq!(h[0]["status"], "complete");

@@ -175,6 +175,26 @@ impl Db {
         })
     }
 
+    /// Leaves the pages of this connection's next commits in the WAL, for the next connection
+    /// to copy into the database file: no checkpoint when a commit makes the WAL long (SQLite's
+    /// automatic checkpoint after 1,000 pages) nor when the connection closes. A commit is
+    /// durable in the WAL already (readers read it there; `kill -9` loses nothing of it); the
+    /// next smb1scan's commits or its close copy it. A scan's recorder calls it before its last
+    /// commit, so that the run does not wait for a checkpoint at its end. Nothing on PostgreSQL.
+    pub fn checkpoint_later(&mut self) -> Result<(), StoreError> {
+        match &self.conn {
+            Conn::Sqlite(c) => {
+                c.set_db_config(
+                    rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                    true,
+                )
+                .map_err(sq)?;
+                c.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(sq)
+            }
+            Conn::Pg(..) => Ok(()),
+        }
+    }
+
     /// Which backend.
     pub fn kind(&self) -> Kind {
         match self.conn {

@@ -987,19 +987,20 @@ pub fn put_rows(db: &mut Db, sweep_id: i64, rows: &[Row]) -> Result<(), StoreErr
 /// Writes one row (inside the caller's transaction); the newer write of a target replaces the
 /// older.
 pub fn put_one(db: &mut Db, sweep_id: i64, row: Row) -> Result<(), StoreError> {
-    db.exec(
-        "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
+    db.exec(PUT_ROW, &row_params(sweep_id, row))?;
+    Ok(())
+}
+
+/// The statement [`put_one`] runs.
+pub const PUT_ROW: &str =
+    "INSERT INTO records (sweep_id, ip, port, name, scanned_at, status, smb1, ms17,
                               doublepulsar, undecided, risk, record, compact)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (sweep_id, ip, port, name) DO UPDATE SET
              scanned_at = excluded.scanned_at, status = excluded.status,
              smb1 = excluded.smb1, ms17 = excluded.ms17,
              doublepulsar = excluded.doublepulsar, undecided = excluded.undecided,
-             risk = excluded.risk, record = excluded.record, compact = excluded.compact",
-        &row_params(sweep_id, row),
-    )?;
-    Ok(())
-}
+             risk = excluded.risk, record = excluded.record, compact = excluded.compact";
 
 /// Writes rows in order (inside the caller's transaction), one statement each: 64 rows per
 /// INSERT measured no faster on this machine (import CPU within its noise): the cost is
