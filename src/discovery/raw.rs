@@ -7,9 +7,9 @@
 //! This is the only module of the crate with `unsafe`: `sendmmsg(2)` has no safe wrapper in
 //! `socket2` or `std`, and it is what lets one system call carry a whole batch of SYNs (as masscan
 //! and ZMap batch), so the sender is not the bottleneck. The unsafe code is confined to
-//! [`RawSender::send`], which points the kernel at buffers that outlive the call, and to two
-//! `setsockopt` calls `socket2` 0.6 does not wrap: `SO_RCVBUFFORCE` here, and `SO_RCVLOWAT` for
-//! the probe's pipelined replies ([`set_recv_lowat`]).
+//! [`RawSender::send`], which points the kernel at buffers that outlive the call, and to one
+//! `setsockopt` call for the two options `socket2` 0.6 does not wrap: `SO_RCVBUFFORCE` here, and
+//! `SO_RCVLOWAT` for the probe's pipelined replies ([`set_recv_lowat`]).
 #![allow(unsafe_code)]
 
 use std::io::{self, Read as _};
@@ -222,13 +222,23 @@ impl RawReceiver {
 /// for the replies to pipelined requests, so replies that arrive close together are read in one
 /// wake-up (conn.rs, `Conn::expect_at_least`).
 pub(crate) fn set_recv_lowat(sock: &impl std::os::fd::AsRawFd, bytes: usize) -> io::Result<()> {
-    let v = libc::c_int::try_from(bytes.max(1)).unwrap_or(libc::c_int::MAX);
+    setsockopt_int(sock, libc::SO_RCVLOWAT, bytes.max(1))
+}
+
+/// A `SOL_SOCKET` option whose value is a C `int` (`bytes` capped at `c_int::MAX`): the one
+/// `setsockopt` call of this module, for the options `socket2` does not wrap.
+fn setsockopt_int(
+    sock: &impl std::os::fd::AsRawFd,
+    opt: libc::c_int,
+    bytes: usize,
+) -> io::Result<()> {
+    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: `setsockopt` reads `size_of::<c_int>()` bytes from a live local `c_int`.
     let r = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
+            opt,
             (&v as *const libc::c_int).cast(),
             size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -243,19 +253,7 @@ pub(crate) fn set_recv_lowat(sock: &impl std::os::fd::AsRawFd, bytes: usize) -> 
 /// `SO_RCVBUFFORCE` (root or CAP_NET_ADMIN: past `net.core.rmem_max`), else `SO_RCVBUF`; best
 /// effort either way.
 fn force_recv_buffer(sock: &Socket, bytes: usize) {
-    use std::os::fd::AsRawFd as _;
-    let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `setsockopt` reads `size_of::<c_int>()` bytes from a live local `c_int`.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&v as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
+    if setsockopt_int(sock, libc::SO_RCVBUFFORCE, bytes).is_err() {
         let _ = sock.set_recv_buffer_size(bytes);
     }
 }
