@@ -86,7 +86,8 @@ pub struct Replies<'a> {
 /// which), each matched by the id `want.id_of` reads from it; returned in `ids` order. While
 /// replies are awaited the reader wakes only once the least bytes they can take are queued
 /// ([`Batch::expect_at_least`]); at a read timeout the replies already queued are still read.
-/// A failure (timeout, reset, close) leaves every request still waiting with that failure; a
+/// A read timeout that brought no reply, or a failure (reset, close), leaves every request still
+/// waiting with that failure; a
 /// reply whose id matches no waiting request, or a message that does not split, is a broken
 /// peer: the requests still waiting get a protocol error. At most two reads per id (an SMB2
 /// interim response, then the final one), so a peer cannot keep it going.
@@ -106,10 +107,15 @@ pub async fn exchange_split<W: Batch + Send>(
     // queued; they are read (without waiting again) before the timeout is the rest's answer.
     let mut timed_out: Option<Unanswered> = None;
     while fail.is_none() && out.iter().any(Option::is_none) && reads < 2 * ids.len() {
-        reads += 1;
         let m = if timed_out.is_some() {
             match w.recv_buffered().await {
-                Some(m) => m,
+                // Progress: the replies still awaited get a read timeout of their own again,
+                // as when each reply was read alone (a peer answering one pipe a second is
+                // answered in full, not cut at the first timeout).
+                Some(m) => {
+                    timed_out = None;
+                    m
+                }
                 None => break,
             }
         } else {
@@ -127,6 +133,8 @@ pub async fn exchange_split<W: Batch + Send>(
                 }
             }
         };
+        // Messages are counted, not waits: a timeout ends the exchange unless it brought one.
+        reads += 1;
         let parts = match (want.split)(&m) {
             Ok(p) => p,
             Err(e) => {
@@ -182,6 +190,8 @@ mod tests {
     /// is at most the bytes queued, else times out; `recv_buffered` reads what is queued.
     struct Held {
         queued: VecDeque<Vec<u8>>,
+        /// Messages that arrive one per wait of the reader (a peer answering slowly).
+        arriving: VecDeque<Vec<u8>>,
         marks: Vec<usize>,
     }
 
@@ -190,6 +200,13 @@ mod tests {
             Ok(())
         }
         async fn recv(&mut self) -> Result<Vec<u8>, Unanswered> {
+            let held = self
+                .marks
+                .last()
+                .is_some_and(|m| *m > self.queued.iter().map(Vec::len).sum());
+            if held {
+                self.queued.extend(self.arriving.pop_front());
+            }
             let queued: usize = self.queued.iter().map(Vec::len).sum();
             match self.marks.last() {
                 Some(m) if *m <= queued => self.queued.pop_front().ok_or(Unanswered {
@@ -211,8 +228,14 @@ mod tests {
     }
 
     fn run(queued: &[u8]) -> (Vec<String>, Vec<usize>) {
+        run_slow(queued, &[])
+    }
+
+    /// As [`run`], with `arriving` coming one per wait of the reader.
+    fn run_slow(queued: &[u8], arriving: &[u8]) -> (Vec<String>, Vec<usize>) {
         let mut w = Held {
             queued: queued.iter().map(|id| vec![*id; 10]).collect(),
+            arriving: arriving.iter().map(|id| vec![*id; 10]).collect(),
             marks: Vec::new(),
         };
         let reqs: Vec<(u64, Vec<u8>)> = (1..=3).map(|i| (i, vec![0])).collect();
@@ -247,11 +270,21 @@ mod tests {
     }
 
     /// Two of three replies came, then the peer stalled: the read times out under the mark, the
-    /// two queued are still read and matched, the third is the timeout; the mark is reset.
+    /// two queued are still read and matched; the third gets a wait of its own (mark 10), which
+    /// times out with nothing: it is the timeout; the mark is reset.
     #[test]
     fn a_timeout_under_the_mark_still_reads_what_came() {
         let (got, marks) = run(&[3, 1]);
         assert_eq!(got, ["reply 1", "Timeout: no answer within 5s", "reply 3"]);
-        assert_eq!(marks, [30, 1]);
+        assert_eq!(marks, [30, 20, 10, 1]);
+    }
+
+    /// A peer that answers one request per read timeout (each reply within a timeout of the
+    /// one before, as reading each alone allowed): every reply is read, none cut to `timeout`.
+    #[test]
+    fn a_slow_peer_gets_a_read_timeout_per_reply() {
+        let (got, marks) = run_slow(&[], &[2, 1, 3]);
+        assert_eq!(got, ["reply 1", "reply 2", "reply 3"]);
+        assert_eq!(marks, [30, 20, 10, 1]);
     }
 }
