@@ -161,6 +161,7 @@ pub struct AuditPairs {
 impl AuditPairs {
     /// Adds the SMB1 access events of `events`, seen in `source`.
     pub fn add(&mut self, events: &[AuditEvent], source: &str, max_pairs: usize) {
+        let source: std::sync::Arc<str> = source.into();
         for e in events {
             self.events += 1;
             if !e.is_smb1_access() {
@@ -179,12 +180,12 @@ impl AuditPairs {
             let p = self.pairs.entry(key).or_default();
             p.sessions += 1;
             p.add_session(SessionClass::Unknown(UnknownReason::LogWithoutDialects));
-            p.client_log_name.get_or_insert(client);
+            p.client_log_name.get_or_insert_with(|| client.into());
             if let Some(t) = e.time {
                 p.first_seen = Some(p.first_seen.map_or(t, |f| f.min(t)));
                 p.last_seen = Some(p.last_seen.map_or(t, |l| l.max(t)));
             }
-            p.add_source(source);
+            p.add_source(&source);
         }
     }
 }

@@ -9,9 +9,11 @@
 //! buffers are dropped and later packets only move its last-seen time. What does not fit is
 //! counted, and the counts are in every output.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
@@ -51,6 +53,8 @@ const IDLE_SECS: i64 = 300;
 /// foldhash's fast hasher with a per-process random seed (SipHash was a tenth of the CPU time of
 /// a handshake-only capture; the random seed keeps a crafted capture from choosing collisions).
 pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A set hashed as [`FastMap`] is.
+pub type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// Capture time: microseconds since the Unix epoch.
 pub type Micros = i64;
@@ -171,8 +175,8 @@ impl std::hash::Hash for PairKey {
 /// What the inputs say about one (server, client) pair.
 #[derive(Debug, Clone, Default)]
 pub struct PairFacts {
-    /// Server ports used (445, 139).
-    pub ports: Vec<u16>,
+    /// Server ports used (445, 139), in first-seen order (inline: no allocation per pair).
+    pub ports: SmallVec<[u16; 2]>,
     /// First and last capture time of the pair's traffic.
     pub first_seen: Option<Micros>,
     /// Last capture time.
@@ -184,35 +188,73 @@ pub struct PairFacts {
     /// The first reason an undecided session met.
     pub unknown_reason: Option<UnknownReason>,
     /// Dialects the client offered, in first-seen order.
-    /// Shared strings: a network's clients offer the same few dialects, and a string per dialect
-    /// per pair was half of the tracker's allocations.
-    pub dialects: Vec<Arc<str>>,
+    pub dialects: Dialects,
     /// NetBIOS calling name of the client's session request.
-    pub client_netbios_name: Option<String>,
+    /// Names are shared strings (interned by the tracker): a network's clients repeat the same
+    /// few OS, LAN manager and domain strings, and a string per name per pair was most of a
+    /// pair's memory.
+    pub client_netbios_name: Option<Arc<str>>,
     /// NTLMSSP workstation name.
-    pub client_workstation: Option<String>,
+    pub client_workstation: Option<Arc<str>>,
     /// NTLMSSP (or SESSION_SETUP PrimaryDomain) domain.
-    pub client_domain: Option<String>,
+    pub client_domain: Option<Arc<str>>,
     /// NativeOS of the client's SMB1 SESSION_SETUP request.
-    pub client_native_os: Option<String>,
+    pub client_native_os: Option<Arc<str>>,
     /// NativeLanMan of the client's SMB1 SESSION_SETUP request.
-    pub client_native_lanman: Option<String>,
+    pub client_native_lanman: Option<Arc<str>>,
     /// Client name from an audit log (event 3000 ClientName).
-    pub client_log_name: Option<String>,
-    /// Inputs the pair was seen in (at most 8).
-    pub sources: Vec<String>,
+    pub client_log_name: Option<Arc<str>>,
+    /// Inputs the pair was seen in (at most 8; one inline, the usual case).
+    pub sources: SmallVec<[Arc<str>; 1]>,
+}
+
+/// The dialects a pair's clients offered: deduplicated, in first-seen order, at most
+/// [`MAX_PAIR_DIALECTS`]. A list is shared between the pairs that offered the same one (the list
+/// of a NEGOTIATE request is made once per distinct request): a list per pair was a fifth of a
+/// large capture's memory.
+#[derive(Debug, Clone, Default)]
+pub struct Dialects(Option<Arc<[Arc<str>]>>);
+
+impl Dialects {
+    /// A list as a pair would hold it after offering `offered` in this order.
+    pub fn from_offer(offered: impl IntoIterator<Item = Arc<str>>) -> Self {
+        let mut v: Vec<Arc<str>> = Vec::new();
+        for d in offered {
+            if v.len() < MAX_PAIR_DIALECTS && !v.contains(&d) {
+                v.push(d);
+            }
+        }
+        Dialects((!v.is_empty()).then(|| v.into()))
+    }
+
+    /// The dialects, in first-seen order.
+    pub fn as_slice(&self) -> &[Arc<str>] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
+    /// Adds the dialects of `other` not yet listed (as offering them one by one would).
+    pub fn merge(&mut self, other: &Dialects) {
+        let Some(new) = &other.0 else {
+            return;
+        };
+        let Some(old) = &self.0 else {
+            self.0 = Some(Arc::clone(new));
+            return;
+        };
+        if Arc::ptr_eq(old, new) || old.len() >= MAX_PAIR_DIALECTS {
+            return;
+        }
+        if new.iter().all(|d| old.contains(d)) {
+            return;
+        }
+        *self = Dialects::from_offer(old.iter().chain(new.iter()).cloned());
+    }
 }
 
 impl PairFacts {
     fn seen(&mut self, ts: Micros) {
         self.first_seen = Some(self.first_seen.map_or(ts, |f| f.min(ts)));
         self.last_seen = Some(self.last_seen.map_or(ts, |l| l.max(ts)));
-    }
-
-    fn add_dialect(&mut self, d: &Arc<str>) {
-        if self.dialects.len() < MAX_PAIR_DIALECTS && !self.dialects.iter().any(|x| x == d) {
-            self.dialects.push(Arc::clone(d));
-        }
     }
 
     /// Every name an SMB1 SESSION_SETUP request can give is known.
@@ -227,9 +269,9 @@ impl PairFacts {
         self.client_workstation.is_some() && self.client_domain.is_some()
     }
 
-    pub(crate) fn add_source(&mut self, s: &str) {
+    pub(crate) fn add_source(&mut self, s: &Arc<str>) {
         if self.sources.len() < 8 && !self.sources.iter().any(|x| x == s) {
-            self.sources.push(s.to_string());
+            self.sources.push(Arc::clone(s));
         }
     }
 
@@ -308,7 +350,7 @@ impl Stream {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Conn {
     saw_syn: bool,
     had_data: bool,
@@ -320,6 +362,30 @@ struct Conn {
     seen_smb2: bool,
     gap: bool,
     pair_full: bool,
+    /// The pair's slot in the tracker's facts, once the client sent data ([`NO_PAIR`] before,
+    /// and when the pair table was full): the pair is found without a lookup per message.
+    pair: u32,
+}
+
+/// [`Conn::pair`] of a connection that has no pair.
+const NO_PAIR: u32 = u32::MAX;
+
+impl Default for Conn {
+    fn default() -> Self {
+        Conn {
+            saw_syn: false,
+            had_data: false,
+            mid_stream: false,
+            negotiated: false,
+            offered_smb1: false,
+            offered_smb2: false,
+            seen_smb1: false,
+            seen_smb2: false,
+            gap: false,
+            pair_full: false,
+            pair: NO_PAIR,
+        }
+    }
 }
 
 impl Conn {
@@ -357,12 +423,19 @@ struct Flow {
 pub struct Tracker {
     limits: Limits,
     flows: FastMap<FlowKey, Flow>,
-    /// Boxed: a pair's facts are some 300 bytes, moved at every growth of the table otherwise.
-    pairs: FastMap<PairKey, Box<PairFacts>>,
+    /// Each pair's slot in `facts`.
+    pairs: FastMap<PairKey, u32>,
+    /// The pairs' facts, in the order they were first seen (a connection keeps its pair's slot).
+    facts: Vec<PairFacts>,
     servers: FastMap<IpAddr, ServerFacts>,
     /// Counters.
     pub stats: TrackerStats,
-    source: String,
+    source: Arc<str>,
+    /// Every name kept in a pair, once (see [`PairFacts::client_netbios_name`]); bounded by the
+    /// names the pairs hold.
+    names: FastSet<Arc<str>>,
+    /// The dialect list of each distinct SMB2 NEGOTIATE offer (by its dialect revisions).
+    smb2_offers: FastMap<Box<[u16]>, Dialects>,
     last_sweep: Micros,
     exclude: Vec<(u128, u128)>,
     /// SMB1 NEGOTIATE requests already parsed, by their bytes: a network's clients send a few
@@ -378,7 +451,7 @@ pub struct Tracker {
 struct NegotiateMemo {
     smb1: bool,
     smb2: bool,
-    dialects: Vec<Arc<str>>,
+    dialects: Dialects,
 }
 
 /// Distinct NEGOTIATE requests remembered; later ones are parsed every time.
@@ -402,9 +475,12 @@ impl Tracker {
                 Default::default(),
             ),
             pairs: FastMap::default(),
+            facts: Vec::new(),
             servers: FastMap::default(),
             stats: TrackerStats::default(),
-            source: String::new(),
+            source: Arc::from(""),
+            names: FastSet::default(),
+            smb2_offers: FastMap::default(),
             last_sweep: i64::MIN,
             exclude: Vec::new(),
             negotiate_memo: FastMap::default(),
@@ -428,7 +504,7 @@ impl Tracker {
 
     /// Names the input the next segments come from (recorded per pair).
     pub fn set_source(&mut self, name: &str) {
-        self.source = name.to_string();
+        self.source = Arc::from(name);
     }
 
     /// Connections held now.
@@ -436,16 +512,38 @@ impl Tracker {
         self.flows.len()
     }
 
-    /// The pair table, for other readers (audit logs) to add to. `None` when it is full.
-    pub(crate) fn pair_mut(&mut self, key: PairKey) -> Option<&mut PairFacts> {
+    /// The slot of `key`'s facts, made when new; the input now read is added to its sources.
+    /// `None` when the pair table is full.
+    fn pair_slot(&mut self, key: PairKey) -> Option<u32> {
         let full = self.pairs.len() >= self.limits.max_pairs;
-        let p: &mut PairFacts = match self.pairs.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+        let slot = match self.pairs.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
             std::collections::hash_map::Entry::Vacant(_) if full => return None,
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(Box::default()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let slot = u32::try_from(self.facts.len()).ok().filter(|&s| s != NO_PAIR)?;
+                self.facts.push(PairFacts::default());
+                *v.insert(slot)
+            }
         };
-        p.add_source(&self.source);
-        Some(p)
+        if let Some(p) = self.facts.get_mut(slot as usize) {
+            p.add_source(&self.source);
+        }
+        Some(slot)
+    }
+
+    /// The facts of a connection's pair.
+    fn facts_of(&mut self, conn: &Conn) -> Option<&mut PairFacts> {
+        self.facts.get_mut(conn.pair as usize)
+    }
+
+    /// `s` as the shared copy every pair holding the same name points at.
+    fn intern(&mut self, s: String) -> Arc<str> {
+        if let Some(a) = self.names.get(s.as_str()) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.names.insert(Arc::clone(&a));
+        a
     }
 
     /// Feeds one TCP segment. Segments with no SMB port on either side are ignored.
@@ -558,13 +656,15 @@ impl Tracker {
         }
         if from_client && !s.payload.is_empty() && !flow.conn.had_data {
             flow.conn.had_data = true;
-            let pk = key.pair;
-            match self.pair_mut(pk) {
-                Some(p) => {
-                    p.sessions += 1;
-                    p.seen(flow.first_ts);
-                    if !p.ports.contains(&key.server_port) {
-                        p.ports.push(key.server_port);
+            match self.pair_slot(key.pair) {
+                Some(slot) => {
+                    flow.conn.pair = slot;
+                    if let Some(p) = self.facts.get_mut(slot as usize) {
+                        p.sessions += 1;
+                        p.seen(flow.first_ts);
+                        if !p.ports.contains(&key.server_port) {
+                            p.ports.push(key.server_port);
+                        }
                     }
                 }
                 None => {
@@ -816,8 +916,11 @@ impl Tracker {
         let pk = key.pair;
         if kind == 0x81 {
             if let Ok(r) = parse_nbss_session_request(body) {
-                if let Some(p) = self.pairs.get_mut(&pk) {
-                    p.client_netbios_name.get_or_insert(r.calling);
+                if self.facts_of(conn).is_some_and(|p| p.client_netbios_name.is_none()) {
+                    let name = self.intern(r.calling);
+                    if let Some(p) = self.facts_of(conn) {
+                        p.client_netbios_name = Some(name);
+                    }
                 }
                 let srv = self.servers.entry(pk.server).or_default();
                 if !r.called.is_empty() && r.called != "*SMBSERVER" {
@@ -869,24 +972,22 @@ impl Tracker {
                         conn.negotiated = true;
                         conn.offered_smb1 |= m.smb1;
                         conn.offered_smb2 |= m.smb2;
-                        if let Some(p) = self.pairs.get_mut(&pk) {
-                            for d in &m.dialects {
-                                p.add_dialect(d);
-                            }
+                        if let Some(p) = self.facts.get_mut(conn.pair as usize) {
+                            p.dialects.merge(&m.dialects);
                         }
                     }
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
                     // Parsed only while a name it can give is still missing (they are kept
                     // first-seen), so a pair's thousandth session costs no parse.
-                    let pair = self
-                        .pairs
-                        .get_mut(&pk)
-                        .filter(|p| !p.has_all_client_names());
-                    if let (Some(p), Ok(r)) = (pair, parse_smb1_session_setup_request(body)) {
-                        set(&mut p.client_native_os, r.native_os);
-                        set(&mut p.client_native_lanman, r.native_lanman);
-                        set(&mut p.client_domain, r.primary_domain);
-                        ntlmssp_names(p, r.security_blob);
+                    let wanted = self
+                        .facts_of(conn)
+                        .is_some_and(|p| !p.has_all_client_names());
+                    if let (true, Ok(r)) = (wanted, parse_smb1_session_setup_request(body)) {
+                        let blob = r.security_blob;
+                        self.set_name(conn, |p| &mut p.client_native_os, r.native_os);
+                        self.set_name(conn, |p| &mut p.client_native_lanman, r.native_lanman);
+                        self.set_name(conn, |p| &mut p.client_domain, r.primary_domain);
+                        self.ntlmssp_names(conn, blob);
                     }
                 } else if first_message && !conn.saw_syn {
                     conn.mid_stream = true;
@@ -898,20 +999,17 @@ impl Tracker {
                     if let Ok(r) = parse_smb2_negotiate_request(body) {
                         conn.negotiated = true;
                         conn.offered_smb2 = true;
-                        if let Some(p) = self.pairs.get_mut(&pk) {
-                            for d in r.dialects {
-                                let label = self
-                                    .smb2_labels
-                                    .entry(d.0)
-                                    .or_insert_with(|| smb2_dialect_label(d).into());
-                                p.add_dialect(label);
+                        if conn.pair != NO_PAIR {
+                            let offer = self.smb2_offer(&r.dialects);
+                            if let Some(p) = self.facts_of(conn) {
+                                p.dialects.merge(&offer);
                             }
                         }
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP {
-                    let pair = self.pairs.get_mut(&pk).filter(|p| !p.has_ntlmssp_names());
-                    if let (Some(p), Ok(blob)) = (pair, parse_smb2_session_setup_request(body)) {
-                        ntlmssp_names(p, blob);
+                    let wanted = self.facts_of(conn).is_some_and(|p| !p.has_ntlmssp_names());
+                    if let (true, Ok(blob)) = (wanted, parse_smb2_session_setup_request(body)) {
+                        self.ntlmssp_names(conn, blob);
                     }
                 } else if first_message && !conn.saw_syn {
                     conn.mid_stream = true;
@@ -997,7 +1095,8 @@ impl Tracker {
             return;
         }
         let class = flow.conn.class();
-        if let Some(p) = self.pairs.get_mut(&key.pair) {
+        let _ = key;
+        if let Some(p) = self.facts_of(&flow.conn) {
             // Last seen is taken when the connection closes, not on every packet.
             p.seen(flow.last_ts);
             p.add_session(class);
@@ -1025,20 +1124,85 @@ impl Tracker {
     }
 
     /// Closes every connection still open (end of input) and returns the pairs and servers.
-    pub fn finish(
-        mut self,
-    ) -> (
-        FastMap<PairKey, Box<PairFacts>>,
-        FastMap<IpAddr, ServerFacts>,
-        TrackerStats,
-    ) {
+    pub fn finish(mut self) -> Tracked {
         // Consumed in place: collecting them first wrote a copy of the whole table to fresh
         // memory (60 MB when the table is full).
         for (k, f) in std::mem::take(&mut self.flows) {
             self.close(k, f);
         }
-        (self.pairs, self.servers, self.stats)
+        Tracked {
+            pairs: self.pairs.into_iter().collect(),
+            facts: self.facts,
+            servers: self.servers,
+            stats: self.stats,
+        }
     }
+
+    /// Sets a name of the connection's pair that is still unset (names are kept first-seen).
+    fn set_name(
+        &mut self,
+        conn: &Conn,
+        slot: fn(&mut PairFacts) -> &mut Option<Arc<str>>,
+        v: Option<String>,
+    ) {
+        let Some(v) = v.filter(|v| !v.is_empty()) else {
+            return;
+        };
+        if self.facts_of(conn).is_some_and(|p| slot(p).is_none()) {
+            let v = self.intern(v);
+            if let Some(p) = self.facts_of(conn) {
+                *slot(p) = Some(v);
+            }
+        }
+    }
+
+    /// The workstation and domain of the NTLMSSP message in `blob`, for the connection's pair.
+    fn ntlmssp_names(&mut self, conn: &Conn, blob: &[u8]) {
+        let Some(msg) = spnego_find_ntlmssp(blob) else {
+            return;
+        };
+        if let Ok(n) = parse_ntlmssp_client_names(msg) {
+            self.set_name(conn, |p| &mut p.client_workstation, n.workstation);
+            self.set_name(conn, |p| &mut p.client_domain, n.domain);
+        }
+    }
+
+    /// The dialect list of an SMB2 NEGOTIATE offer, made once per distinct offer (at most
+    /// [`MEMO_ENTRIES`] remembered).
+    fn smb2_offer(&mut self, offered: &[Smb2Dialect]) -> Dialects {
+        let ids: SmallVec<[u16; 8]> = offered.iter().map(|d| d.0).collect();
+        if let Some(d) = self.smb2_offers.get(ids.as_slice()) {
+            return d.clone();
+        }
+        let labels: Vec<Arc<str>> = offered
+            .iter()
+            .map(|&d| {
+                Arc::clone(
+                    self.smb2_labels
+                        .entry(d.0)
+                        .or_insert_with(|| smb2_dialect_label(d).into()),
+                )
+            })
+            .collect();
+        let d = Dialects::from_offer(labels);
+        if self.smb2_offers.len() < MEMO_ENTRIES {
+            self.smb2_offers.insert(ids.as_slice().into(), d.clone());
+        }
+        d
+    }
+}
+
+/// What a tracker collected: each pair with its facts' slot, the facts, the servers, the counts.
+#[derive(Debug, Default)]
+pub struct Tracked {
+    /// Each pair and its slot in `facts`.
+    pub pairs: Vec<(PairKey, u32)>,
+    /// The pairs' facts.
+    pub facts: Vec<PairFacts>,
+    /// What the traffic says about each server.
+    pub servers: FastMap<IpAddr, ServerFacts>,
+    /// Counters.
+    pub stats: TrackerStats,
 }
 
 fn push_bytes(stream: &mut Stream, b: &[u8]) {
@@ -1093,15 +1257,16 @@ fn negotiate_memo(body: &[u8]) -> Option<NegotiateMemo> {
     let mut m = NegotiateMemo {
         smb1: false,
         smb2: false,
-        dialects: r.dialects.into_iter().map(Arc::from).collect(),
+        dialects: Dialects::default(),
     };
-    for d in &m.dialects {
+    for d in &r.dialects {
         if is_smb2_dialect_string(d) {
             m.smb2 = true;
         } else {
             m.smb1 = true;
         }
     }
+    m.dialects = Dialects::from_offer(r.dialects.into_iter().map(Arc::from));
     Some(m)
 }
 
@@ -1112,22 +1277,6 @@ fn note_magic(conn: &mut Conn, payload: &[u8]) {
             Some(b"\xfeSMB") => conn.seen_smb2 = true,
             _ => {}
         }
-    }
-}
-
-fn set(slot: &mut Option<String>, v: Option<String>) {
-    if slot.is_none() {
-        *slot = v.filter(|s| !s.is_empty());
-    }
-}
-
-fn ntlmssp_names(p: &mut PairFacts, blob: &[u8]) {
-    let Some(msg) = spnego_find_ntlmssp(blob) else {
-        return;
-    };
-    if let Ok(n) = parse_ntlmssp_client_names(msg) {
-        set(&mut p.client_workstation, n.workstation);
-        set(&mut p.client_domain, n.domain);
     }
 }
 

@@ -19,10 +19,11 @@ pub mod verdict;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use flow::{Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
+use flow::{FastMap, Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
 use verdict::{decide, UnknownReason, Verdict, VerdictInput};
 
 /// One thing wrong with an input: printed as one line on standard error and kept in the outputs.
@@ -102,6 +103,123 @@ pub struct ClientRecord {
     pub last_seen: Option<String>,
     /// Inputs the pair was seen in.
     pub sources: Vec<String>,
+}
+
+impl ClientRecord {
+    /// The record's fields, borrowed.
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            server: &self.server,
+            server_name: self.server_name.as_deref(),
+            client: &self.client,
+            verdict: self.verdict,
+            reason: self.reason,
+            detail: &self.detail,
+            server_smb2: self.server_smb2.as_deref(),
+            ports: &self.ports,
+            sessions: self.sessions,
+            sessions_smb1_only: self.sessions_smb1_only,
+            sessions_smb1_and_smb2: self.sessions_smb1_and_smb2,
+            sessions_smb2_only: self.sessions_smb2_only,
+            sessions_unknown: self.sessions_unknown,
+            dialects: Strs::Owned(&self.dialects),
+            client_netbios_name: self.client_netbios_name.as_deref(),
+            client_workstation: self.client_workstation.as_deref(),
+            client_domain: self.client_domain.as_deref(),
+            client_native_os: self.client_native_os.as_deref(),
+            client_native_lanman: self.client_native_lanman.as_deref(),
+            client_log_name: self.client_log_name.as_deref(),
+            first_seen: self.first_seen.as_deref(),
+            last_seen: self.last_seen.as_deref(),
+            sources: Strs::Owned(&self.sources),
+        }
+    }
+}
+
+/// A [`ClientRecord`]'s fields, borrowed: from a record, or from a pair still in the tracker's
+/// tables ([`Findings::try_for_each`]), so that JSON Lines of a large capture are written without
+/// a record (some twenty strings) made per pair.
+#[derive(Debug, Clone, Copy)]
+#[allow(missing_docs)]
+pub struct RecordRef<'a> {
+    pub server: &'a str,
+    pub server_name: Option<&'a str>,
+    pub client: &'a str,
+    pub verdict: Verdict,
+    pub reason: Option<UnknownReason>,
+    pub detail: &'a str,
+    pub server_smb2: Option<&'a str>,
+    pub ports: &'a [u16],
+    pub sessions: u64,
+    pub sessions_smb1_only: u64,
+    pub sessions_smb1_and_smb2: u64,
+    pub sessions_smb2_only: u64,
+    pub sessions_unknown: u64,
+    pub dialects: Strs<'a>,
+    pub client_netbios_name: Option<&'a str>,
+    pub client_workstation: Option<&'a str>,
+    pub client_domain: Option<&'a str>,
+    pub client_native_os: Option<&'a str>,
+    pub client_native_lanman: Option<&'a str>,
+    pub client_log_name: Option<&'a str>,
+    pub first_seen: Option<&'a str>,
+    pub last_seen: Option<&'a str>,
+    pub sources: Strs<'a>,
+}
+
+/// A list of strings, owned by a record or shared by the tracker's pairs.
+#[derive(Debug, Clone, Copy)]
+pub enum Strs<'a> {
+    /// A record's own.
+    Owned(&'a [String]),
+    /// Shared.
+    Shared(&'a [Arc<str>]),
+}
+
+impl<'a> Strs<'a> {
+    /// The strings, in order.
+    pub fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (owned, shared) = match self {
+            Strs::Owned(v) => (v, &[][..]),
+            Strs::Shared(v) => (&[][..], v),
+        };
+        owned
+            .iter()
+            .map(String::as_str)
+            .chain(shared.iter().map(|s| &**s))
+    }
+}
+
+impl RecordRef<'_> {
+    /// The record these fields are.
+    pub fn to_record(&self) -> ClientRecord {
+        let opt = |s: Option<&str>| s.map(str::to_string);
+        ClientRecord {
+            server: self.server.to_string(),
+            server_name: opt(self.server_name),
+            client: self.client.to_string(),
+            verdict: self.verdict,
+            reason: self.reason,
+            detail: self.detail.to_string(),
+            server_smb2: opt(self.server_smb2),
+            ports: self.ports.to_vec(),
+            sessions: self.sessions,
+            sessions_smb1_only: self.sessions_smb1_only,
+            sessions_smb1_and_smb2: self.sessions_smb1_and_smb2,
+            sessions_smb2_only: self.sessions_smb2_only,
+            sessions_unknown: self.sessions_unknown,
+            dialects: self.dialects.iter().map(str::to_string).collect(),
+            client_netbios_name: opt(self.client_netbios_name),
+            client_workstation: opt(self.client_workstation),
+            client_domain: opt(self.client_domain),
+            client_native_os: opt(self.client_native_os),
+            client_native_lanman: opt(self.client_native_lanman),
+            client_log_name: opt(self.client_log_name),
+            first_seen: opt(self.first_seen),
+            last_seen: opt(self.last_seen),
+            sources: self.sources.iter().map(str::to_string).collect(),
+        }
+    }
 }
 
 /// Counts over a run: the scope an auditor needs.
@@ -246,10 +364,95 @@ pub fn parse_exclusions(
 /// What a run found.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
-    /// Listed pairs, breaks first, then unknown, falls-back, smb2-only; by server, client.
-    pub records: Vec<ClientRecord>,
+    /// The capture's listed pairs, decided and in order, still in the tracker's tables: made
+    /// records only when an output needs them ([`Findings::records`]).
+    listed: Listed,
+    /// Listed pairs as records, breaks first, then unknown, falls-back, smb2-only; by server,
+    /// client. Made from `listed` at the first call of [`Findings::records`].
+    records: OnceLock<Vec<ClientRecord>>,
     /// Counts and scope.
     pub summary: Summary,
+}
+
+/// Decided pairs in record order, with the tables their facts are in.
+#[derive(Debug, Clone, Default)]
+struct Listed {
+    /// Verdict, pair, the slot of its facts.
+    rows: Vec<(Verdict, PairKey, u32)>,
+    facts: Vec<PairFacts>,
+    servers: FastMap<IpAddr, ServerFacts>,
+}
+
+impl Findings {
+    /// Findings of these records (in record order) and this summary.
+    pub fn from_records(records: Vec<ClientRecord>, summary: Summary) -> Self {
+        Findings {
+            listed: Listed::default(),
+            records: OnceLock::from(records),
+            summary,
+        }
+    }
+
+    /// The listed pairs as records, in order.
+    pub fn records(&self) -> &[ClientRecord] {
+        self.records.get_or_init(|| {
+            let mut v = Vec::with_capacity(self.listed.rows.len());
+            self.listed.for_each(|r| v.push(r.to_record()));
+            v
+        })
+    }
+
+    /// How many pairs are listed.
+    pub fn len(&self) -> usize {
+        self.records
+            .get()
+            .map_or(self.listed.rows.len(), |r| r.len())
+    }
+
+    /// A pair with this verdict is listed.
+    pub fn lists(&self, verdict: Verdict) -> bool {
+        match self.records.get() {
+            Some(r) => r.iter().any(|r| r.verdict == verdict),
+            None => self.listed.rows.iter().any(|r| r.0 == verdict),
+        }
+    }
+
+    /// No pair is listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with each listed record's fields, in order, until it fails: from the records
+    /// when they were made, else straight from the tracker's tables (no record made).
+    pub fn try_for_each<E>(
+        &self,
+        mut f: impl FnMut(&RecordRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if let Some(records) = self.records.get() {
+            return records.iter().try_for_each(|r| f(&r.as_ref()));
+        }
+        let mut result = Ok(());
+        self.listed.for_each(|r| {
+            if result.is_ok() {
+                result = f(r);
+            }
+        });
+        result
+    }
+}
+
+impl Listed {
+    /// Calls `f` with each row's record fields, in order.
+    fn for_each(&self, mut f: impl FnMut(&RecordRef<'_>)) {
+        let mut scratch = Scratch::default();
+        for &(verdict, key, slot) in &self.rows {
+            let Some(facts) = self.facts.get(slot as usize) else {
+                continue;
+            };
+            let server = self.servers.get(&key.server);
+            f(&pair_view(verdict, key, facts, server, &mut scratch));
+        }
+    }
 }
 
 /// What an input is, by its first bytes.
@@ -358,14 +561,15 @@ pub fn analyse_with_live(opts: &ClientsOptions) -> Result<Findings, live::LiveEr
     f.summary.audit_events = audit.events;
     f.summary.smb1_audit_events = audit.smb1_events;
     f.summary.audit_events_not_counted = audit.not_counted;
-    for ((server, client), facts) in &audit.pairs {
-        let r = audit_record(server, client, facts);
-        f.summary.unknown += 1;
-        f.records.push(r);
-    }
     if !audit.pairs.is_empty() {
         // The capture's records are in order already (findings); the log's join them.
-        sort_records(&mut f.records);
+        let mut records = f.records().to_vec();
+        for ((server, client), facts) in &audit.pairs {
+            records.push(audit_record(server, client, facts));
+            f.summary.unknown += 1;
+        }
+        sort_records(&mut records);
+        f = Findings::from_records(records, f.summary);
     }
     Ok(f)
 }
@@ -401,10 +605,10 @@ pub fn audit_record(server: &str, client: &str, f: &PairFacts) -> ClientRecord {
         client_domain: None,
         client_native_os: None,
         client_native_lanman: None,
-        client_log_name: f.client_log_name.clone(),
+        client_log_name: f.client_log_name.as_deref().map(str::to_string),
         first_seen: f.first_seen.and_then(rfc3339),
         last_seen: f.last_seen.and_then(rfc3339),
-        sources: f.sources.clone(),
+        sources: f.sources.iter().map(|s| s.to_string()).collect(),
     }
 }
 
@@ -416,31 +620,26 @@ pub fn findings(
     packets: u64,
     opts: &ClientsOptions,
 ) -> Findings {
-    let (pairs, servers, stats) = tracker.finish();
+    let tracked = tracker.finish();
     let mut summary = Summary {
         inputs,
         packets,
-        tracker: stats,
+        tracker: tracked.stats,
         max_flows: opts.limits.max_flows,
         max_pairs: opts.limits.max_pairs,
         problems,
         ..Default::default()
     };
-    // Decided and sorted on the addresses themselves, then made records: the order of
-    // sort_records (verdict, server, client; every address parses back to itself) without
-    // parsing hundreds of thousands of address strings back.
-    type Decided<'s> = (Verdict, PairKey, Box<PairFacts>, Option<&'s ServerFacts>);
-    let mut decided: Vec<Decided<'_>> = pairs
-        .into_iter()
-        .map(|(key, facts)| {
-            let server = servers.get(&key.server);
-            (pair_verdict(&facts, server).0, key, facts, server)
-        })
-        .collect();
-    decided.sort_unstable_by_key(|(v, k, _, _)| (*v, *k));
-    let mut records = Vec::with_capacity(decided.len());
-    let mut last_smb2: Option<(IpAddr, Option<String>)> = None;
-    for (verdict, key, facts, server) in decided {
+    // Decided and sorted on the addresses themselves: the order of sort_records (verdict,
+    // server, client; every address parses back to itself) without parsing hundreds of
+    // thousands of address strings back. Records are made later, and only when an output needs
+    // them (Findings::records).
+    let mut rows = Vec::with_capacity(tracked.pairs.len());
+    for (key, slot) in tracked.pairs {
+        let Some(facts) = tracked.facts.get(slot as usize) else {
+            continue;
+        };
+        let verdict = pair_verdict(facts, tracked.servers.get(&key.server)).0;
         match verdict {
             Verdict::Breaks => summary.breaks += 1,
             Verdict::FallsBack => summary.falls_back += 1,
@@ -448,19 +647,19 @@ pub fn findings(
             Verdict::Smb2Only => summary.smb2_only += 1,
         }
         if verdict != Verdict::Smb2Only || opts.all {
-            // Records come sorted by server within a verdict: its SMB2 sentence is made once.
-            let smb2 = match &last_smb2 {
-                Some((ip, text)) if *ip == key.server => text.clone(),
-                _ => {
-                    let text = server_smb2_text(server);
-                    last_smb2 = Some((key.server, text.clone()));
-                    text
-                }
-            };
-            records.push(record_owned(key, *facts, server, smb2));
+            rows.push((verdict, key, slot));
         }
     }
-    Findings { records, summary }
+    rows.sort_unstable_by_key(|&(v, k, _)| (v, k));
+    Findings {
+        listed: Listed {
+            rows,
+            facts: tracked.facts,
+            servers: tracked.servers,
+        },
+        records: OnceLock::new(),
+        summary,
+    }
 }
 
 /// Breaks first, then unknown, falls-back, smb2-only; by server and client, addresses in numeric
@@ -473,12 +672,24 @@ pub fn sort_records(records: &mut [ClientRecord]) {
 }
 
 fn rfc3339(t: Micros) -> Option<String> {
+    let mut s = String::new();
+    rfc3339_into(t, &mut s).then_some(s)
+}
+
+/// [`rfc3339`] written into `out` (cleared first); false when the time has no text.
+fn rfc3339_into(t: Micros, out: &mut String) -> bool {
+    out.clear();
     // Years 1970 to 9999 (every capture) are written here, the rest by chrono: its formatting
     // machinery was a tenth of the cost of turning a large capture's pairs into records.
     const END: Micros = 253_402_300_800_000_000; // 10000-01-01T00:00:00Z
     if !(0..END).contains(&t) {
-        return chrono::DateTime::from_timestamp_micros(t)
-            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        return match chrono::DateTime::from_timestamp_micros(t) {
+            Some(d) => {
+                out.push_str(&d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+                true
+            }
+            None => false,
+        };
     }
     let days = t / 86_400_000_000;
     let micros_of_day = t % 86_400_000_000;
@@ -514,7 +725,13 @@ fn rfc3339(t: Micros) -> Option<String> {
             n /= 10;
         }
     }
-    String::from_utf8(b.to_vec()).ok()
+    match std::str::from_utf8(&b) {
+        Ok(text) => {
+            out.push_str(text);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// The verdict of one pair from its facts and its server's.
@@ -528,23 +745,27 @@ fn pair_verdict(f: &PairFacts, server: Option<&ServerFacts>) -> (Verdict, Option
 
 /// The record of one pair: facts plus the verdict.
 pub fn record(key: PairKey, f: &PairFacts, server: Option<&ServerFacts>) -> ClientRecord {
-    record_owned(key, f.clone(), server, server_smb2_text(server))
+    let verdict = pair_verdict(f, server).0;
+    pair_view(verdict, key, f, server, &mut Scratch::default()).to_record()
 }
 
-/// An address as `Display` writes it; IPv4 without the formatting machinery.
-fn ip_text(ip: IpAddr) -> String {
+/// An address as `Display` writes it, into `out` (cleared first); IPv4 without the formatting
+/// machinery.
+fn ip_text_into(ip: IpAddr, out: &mut String) {
+    out.clear();
     match ip {
         IpAddr::V4(v4) => {
-            let mut s = String::with_capacity(15);
             for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    s.push('.');
+                    out.push('.');
                 }
-                push_u64(&mut s, u64::from(o));
+                push_u64(out, u64::from(o));
             }
-            s
         }
-        IpAddr::V6(_) => ip.to_string(),
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{ip}");
+        }
     }
 }
 
@@ -567,66 +788,93 @@ fn server_smb2_text(server: Option<&ServerFacts>) -> Option<String> {
         })
 }
 
-/// [`record`] taking the facts by value (no copy of their strings).
-fn record_owned(
+/// The texts a pair's record is made of, kept from one pair to the next (no allocation per
+/// pair).
+#[derive(Debug, Default)]
+struct Scratch {
+    server: String,
+    client: String,
+    detail: String,
+    first_seen: String,
+    last_seen: String,
+    /// The SMB2 sentence of the last server seen: records come sorted by server within a
+    /// verdict, so it is made once per server.
+    smb2: Option<(IpAddr, Option<String>)>,
+}
+
+/// The one place a capture pair's record is put together: its fields, borrowed from its facts
+/// and from `scratch`. [`record`] and the JSON Lines of [`Findings::try_for_each`] both come
+/// from here.
+fn pair_view<'a>(
+    verdict: Verdict,
     key: PairKey,
-    f: PairFacts,
-    server: Option<&ServerFacts>,
-    server_smb2: Option<String>,
-) -> ClientRecord {
-    let (verdict, reason) = pair_verdict(&f, server);
+    f: &'a PairFacts,
+    server: Option<&'a ServerFacts>,
+    scratch: &'a mut Scratch,
+) -> RecordRef<'a> {
+    let reason = pair_verdict(f, server).1;
     let c = f.counts;
-    let detail = match (verdict, reason) {
+    if scratch.smb2.as_ref().map(|(ip, _)| *ip) != Some(key.server) {
+        scratch.smb2 = Some((key.server, server_smb2_text(server)));
+    }
+    let server_smb2 = scratch.smb2.as_ref().and_then(|(_, t)| t.as_deref());
+    let d = &mut scratch.detail;
+    d.clear();
+    match (verdict, reason) {
         (Verdict::Breaks, _) => {
             // The sentence of most records, put together without the formatting machinery.
-            let mut d = String::with_capacity(120);
-            push_u64(&mut d, c.smb1_only);
+            push_u64(d, c.smb1_only);
             d.push_str(" of ");
-            push_u64(&mut d, f.sessions);
+            push_u64(d, f.sessions);
             d.push_str(" sessions offered only SMB1 dialects: this client stops working with this server when SMB1 is off");
-            d
         }
-        (Verdict::FallsBack, _) => format!(
-            "the client offered SMB2 as well and the server {}",
-            server_smb2.as_deref().unwrap_or("speaks SMB2")
-        ),
-        (Verdict::Smb2Only, _) => "the client never offered SMB1 to this server".to_string(),
+        (Verdict::FallsBack, _) => {
+            d.push_str("the client offered SMB2 as well and the server ");
+            d.push_str(server_smb2.unwrap_or("speaks SMB2"));
+        }
+        (Verdict::Smb2Only, _) => d.push_str("the client never offered SMB1 to this server"),
         (Verdict::Unknown, Some(r)) => {
-            let extra = if r == UnknownReason::ServerSmb2NotShown
-                && server.is_some_and(|s| s.answered_smb1)
-            {
-                " (it answered in SMB1)"
-            } else {
-                ""
-            };
-            format!("{}{extra}", r.explain())
+            d.push_str(r.explain());
+            if r == UnknownReason::ServerSmb2NotShown && server.is_some_and(|s| s.answered_smb1) {
+                d.push_str(" (it answered in SMB1)");
+            }
         }
-        (Verdict::Unknown, None) => "not decided".to_string(),
-    };
-    ClientRecord {
-        server: ip_text(key.server),
-        server_name: server.and_then(|s| s.name.clone()),
-        client: ip_text(key.client),
+        (Verdict::Unknown, None) => d.push_str("not decided"),
+    }
+    ip_text_into(key.server, &mut scratch.server);
+    ip_text_into(key.client, &mut scratch.client);
+    let first_seen = f
+        .first_seen
+        .filter(|&t| rfc3339_into(t, &mut scratch.first_seen))
+        .map(|_| scratch.first_seen.as_str());
+    let last_seen = f
+        .last_seen
+        .filter(|&t| rfc3339_into(t, &mut scratch.last_seen))
+        .map(|_| scratch.last_seen.as_str());
+    RecordRef {
+        server: &scratch.server,
+        server_name: server.and_then(|s| s.name.as_deref()),
+        client: &scratch.client,
         verdict,
         reason,
-        detail,
+        detail: &scratch.detail,
         server_smb2,
-        ports: f.ports,
+        ports: &f.ports,
         sessions: f.sessions,
         sessions_smb1_only: c.smb1_only,
         sessions_smb1_and_smb2: c.smb1_and_smb2,
         sessions_smb2_only: c.smb2_only,
         sessions_unknown: c.unknown,
-        dialects: f.dialects.iter().map(|d| d.to_string()).collect(),
-        client_netbios_name: f.client_netbios_name,
-        client_workstation: f.client_workstation,
-        client_domain: f.client_domain,
-        client_native_os: f.client_native_os,
-        client_native_lanman: f.client_native_lanman,
-        client_log_name: f.client_log_name,
-        first_seen: f.first_seen.and_then(rfc3339),
-        last_seen: f.last_seen.and_then(rfc3339),
-        sources: f.sources,
+        dialects: Strs::Shared(f.dialects.as_slice()),
+        client_netbios_name: f.client_netbios_name.as_deref(),
+        client_workstation: f.client_workstation.as_deref(),
+        client_domain: f.client_domain.as_deref(),
+        client_native_os: f.client_native_os.as_deref(),
+        client_native_lanman: f.client_native_lanman.as_deref(),
+        client_log_name: f.client_log_name.as_deref(),
+        first_seen,
+        last_seen,
+        sources: Strs::Shared(&f.sources),
     }
 }
 
@@ -642,7 +890,13 @@ pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<String, V
 
 #[cfg(test)]
 mod rfc3339_tests {
-    use super::{ip_text, push_u64, rfc3339};
+    use super::{ip_text_into, push_u64, rfc3339};
+
+    fn ip_text(ip: std::net::IpAddr) -> String {
+        let mut s = String::from("stale");
+        ip_text_into(ip, &mut s);
+        s
+    }
 
     #[test]
     fn ip_text_and_numbers_are_displays() {

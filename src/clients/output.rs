@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::verdict::Verdict;
-use super::{client_name, ClientRecord, Findings, SummaryLine};
+use super::{client_name, ClientRecord, Findings, RecordRef, Strs, SummaryLine};
 use crate::error::{Error, Result};
 use crate::report::html::esc;
 use crate::report::{write_atomically, Destination, Format, OutputPlan};
@@ -106,14 +106,15 @@ fn write_jsonl(w: &mut dyn Write, f: &Findings) -> std::io::Result<()> {
     // Records are written by hand into a buffer handed on a megabyte at a time: serde_json and
     // the small writes of a BufWriter were a third of a large capture's run.
     let mut buf = Vec::with_capacity(JSONL_CHUNK + 4096);
-    for r in &f.records {
+    f.try_for_each(|r| {
         record_json(&mut buf, r);
         buf.push(b'\n');
         if buf.len() >= JSONL_CHUNK {
             w.write_all(&buf)?;
             buf.clear();
         }
-    }
+        Ok::<(), std::io::Error>(())
+    })?;
     serde_json::to_writer(
         &mut buf,
         &SummaryLine {
@@ -130,8 +131,8 @@ const JSONL_CHUNK: usize = 1 << 20;
 /// One record as serde_json writes it (same fields, order, escapes; a unit test compares the
 /// two on records with every field set, escapes and non-ASCII included). The record is taken
 /// apart field by field so that a new field does not compile until it is written here too.
-pub(crate) fn record_json(out: &mut Vec<u8>, r: &ClientRecord) {
-    let ClientRecord {
+pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>) {
+    let RecordRef {
         server,
         server_name,
         client,
@@ -155,11 +156,11 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &ClientRecord) {
         first_seen,
         last_seen,
         sources,
-    } = r;
+    } = *r;
     out.extend_from_slice(b"{\"server\":");
     json_str(out, server);
     out.extend_from_slice(b",\"server_name\":");
-    json_opt(out, server_name.as_deref());
+    json_opt(out, server_name);
     out.extend_from_slice(b",\"client\":");
     json_str(out, client);
     out.extend_from_slice(b",\"verdict\":");
@@ -169,7 +170,7 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &ClientRecord) {
     out.extend_from_slice(b",\"detail\":");
     json_str(out, detail);
     out.extend_from_slice(b",\"server_smb2\":");
-    json_opt(out, server_smb2.as_deref());
+    json_opt(out, server_smb2);
     out.extend_from_slice(b",\"ports\":[");
     for (i, p) in ports.iter().enumerate() {
         if i > 0 {
@@ -178,33 +179,33 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &ClientRecord) {
         json_u64(out, u64::from(*p));
     }
     out.extend_from_slice(b"],\"sessions\":");
-    json_u64(out, *sessions);
+    json_u64(out, sessions);
     out.extend_from_slice(b",\"sessions_smb1_only\":");
-    json_u64(out, *sessions_smb1_only);
+    json_u64(out, sessions_smb1_only);
     out.extend_from_slice(b",\"sessions_smb1_and_smb2\":");
-    json_u64(out, *sessions_smb1_and_smb2);
+    json_u64(out, sessions_smb1_and_smb2);
     out.extend_from_slice(b",\"sessions_smb2_only\":");
-    json_u64(out, *sessions_smb2_only);
+    json_u64(out, sessions_smb2_only);
     out.extend_from_slice(b",\"sessions_unknown\":");
-    json_u64(out, *sessions_unknown);
+    json_u64(out, sessions_unknown);
     out.extend_from_slice(b",\"dialects\":");
     json_strs(out, dialects);
     out.extend_from_slice(b",\"client_netbios_name\":");
-    json_opt(out, client_netbios_name.as_deref());
+    json_opt(out, client_netbios_name);
     out.extend_from_slice(b",\"client_workstation\":");
-    json_opt(out, client_workstation.as_deref());
+    json_opt(out, client_workstation);
     out.extend_from_slice(b",\"client_domain\":");
-    json_opt(out, client_domain.as_deref());
+    json_opt(out, client_domain);
     out.extend_from_slice(b",\"client_native_os\":");
-    json_opt(out, client_native_os.as_deref());
+    json_opt(out, client_native_os);
     out.extend_from_slice(b",\"client_native_lanman\":");
-    json_opt(out, client_native_lanman.as_deref());
+    json_opt(out, client_native_lanman);
     out.extend_from_slice(b",\"client_log_name\":");
-    json_opt(out, client_log_name.as_deref());
+    json_opt(out, client_log_name);
     out.extend_from_slice(b",\"first_seen\":");
-    json_opt(out, first_seen.as_deref());
+    json_opt(out, first_seen);
     out.extend_from_slice(b",\"last_seen\":");
-    json_opt(out, last_seen.as_deref());
+    json_opt(out, last_seen);
     out.extend_from_slice(b",\"sources\":");
     json_strs(out, sources);
     out.push(b'}');
@@ -217,7 +218,7 @@ fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn json_strs(out: &mut Vec<u8>, v: &[String]) {
+fn json_strs(out: &mut Vec<u8>, v: Strs<'_>) {
     out.push(b'[');
     for (i, s) in v.iter().enumerate() {
         if i > 0 {
@@ -294,7 +295,7 @@ pub fn render(fmt: Format, f: &Findings) -> Result<Vec<u8>> {
                 "tool": "smb1scan clients",
                 "version": env!("CARGO_PKG_VERSION"),
                 "summary": f.summary,
-                "pairs": f.records,
+                "pairs": f.records(),
             });
             let mut v = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Json {
                 what: "clients JSON".into(),
@@ -346,7 +347,7 @@ fn csv(f: &Findings) -> Result<Vec<u8>> {
         source: e,
     };
     w.write_record(CSV_HEADER).map_err(err)?;
-    for r in &f.records {
+    for r in f.records() {
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         w.write_record([
             r.verdict.as_str().to_string(),
@@ -393,7 +394,7 @@ pub fn table(f: &Findings) -> String {
         "{:<32} {:<39} {:<39} {:<20} {:>8}  {}\n",
         "VERDICT", "SERVER", "CLIENT", "CLIENT NAME", "SESSIONS", "CLIENT OS / DIALECTS"
     );
-    for r in &f.records {
+    for r in f.records() {
         let server = match &r.server_name {
             Some(n) => format!("{} ({n})", r.server),
             None => r.server.to_string(),
@@ -424,7 +425,7 @@ pub fn summary_lines(f: &Findings) -> Vec<String> {
         s.falls_back,
         s.unknown,
         s.smb2_only,
-        if s.smb2_only > 0 && !f.records.iter().any(|r| r.verdict == Verdict::Smb2Only) {
+        if s.smb2_only > 0 && !f.lists(Verdict::Smb2Only) {
             " (not listed; --all lists them)"
         } else {
             ""
@@ -450,7 +451,7 @@ pub fn summary_lines(f: &Findings) -> Vec<String> {
 
 fn html(f: &Findings) -> String {
     let mut rows = String::new();
-    for r in &f.records {
+    for r in f.records() {
         rows.push_str(&format!(
             "<tr class=\"{}\"><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             r.verdict.as_str(),

@@ -51,7 +51,7 @@ pub fn record(
                     Val::t(crate::report::now_rfc3339()),
                     Val::t(scope),
                     Val::i(i64::from(s.complete())),
-                    Val::i(i64::try_from(findings.records.len()).unwrap_or(i64::MAX)),
+                    Val::i(i64::try_from(findings.len()).unwrap_or(i64::MAX)),
                     Val::i(i64::try_from(s.breaks).unwrap_or(i64::MAX)),
                     Val::i(i64::try_from(s.falls_back).unwrap_or(i64::MAX)),
                     Val::i(i64::try_from(s.unknown).unwrap_or(i64::MAX)),
@@ -63,7 +63,7 @@ pub fn record(
             .and_then(|r| r.first())
             .and_then(Val::int)
             .ok_or_else(|| StoreError::Decode("no key for the clients run".into()))?;
-        for p in &findings.records {
+        for p in findings.records() {
             let record = serde_json::to_string(p).map_err(|e| StoreError::Decode(e.to_string()))?;
             db.exec(
                 "INSERT INTO client_pairs (run_id, server, client, verdict, record)
