@@ -1343,9 +1343,10 @@ mod tests {
     }
 
     fn only_pair(t: Tracker) -> (PairFacts, TrackerStats) {
-        let (pairs, _, stats) = t.finish();
-        assert_eq!(pairs.len(), 1);
-        (*pairs.into_values().next().unwrap(), stats)
+        let tracked = t.finish();
+        assert_eq!(tracked.pairs.len(), 1);
+        let slot = tracked.pairs[0].1 as usize;
+        (tracked.facts[slot].clone(), tracked.stats)
     }
 
     #[test]
@@ -1356,7 +1357,7 @@ mod tests {
         t.segment(&seg(true, 100, false, &m));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.smb1_only, 1);
-        assert_eq!(p.dialects, [Arc::from("NT LM 0.12")]);
+        assert_eq!(p.dialects.as_slice(), [Arc::from("NT LM 0.12")]);
     }
 
     #[test]
@@ -1394,8 +1395,7 @@ mod tests {
         let mut t = Tracker::new(Limits::default());
         t.segment(&seg(true, 99, true, &[]));
         t.segment(&seg(true, 100, false, &[0x42, 0, 0, 4, 1, 2, 3, 4]));
-        let (_, _, stats) = t.finish();
-        assert_eq!(stats.bad_nbss, 1);
+        assert_eq!(t.finish().stats.bad_nbss, 1);
     }
 
     #[test]
@@ -1469,9 +1469,9 @@ mod tests {
             s.src = SocketAddr::new(format!("10.0.0.{}", 10 + port).parse().unwrap(), 40000);
             t.segment(&s);
         }
-        let (pairs, _, stats) = t.finish();
-        assert_eq!(pairs.len(), 1);
-        assert_eq!(stats.connections_pairs_full, 2);
+        let tracked = t.finish();
+        assert_eq!(tracked.pairs.len(), 1);
+        assert_eq!(tracked.stats.connections_pairs_full, 2);
     }
 
     #[test]
@@ -1563,13 +1563,13 @@ mod tests {
         later.ts += (IDLE_SECS + 1) * 1_000_000;
         t.segment(&later);
         assert_eq!(t.stats.connections_not_tracked, 0);
-        let (pairs, _, _) = t.finish();
-        let first = pairs
-            .get(&PairKey {
-                server: "10.0.0.1".parse().unwrap(),
-                client: "10.0.0.5".parse().unwrap(),
-            })
-            .unwrap();
+        let tracked = t.finish();
+        let key = PairKey {
+            server: "10.0.0.1".parse().unwrap(),
+            client: "10.0.0.5".parse().unwrap(),
+        };
+        let slot = tracked.pairs.iter().find(|(k, _)| *k == key).unwrap().1;
+        let first = &tracked.facts[slot as usize];
         assert_eq!(first.counts.smb1_only, 1, "closed when idle, still counted");
     }
 }

@@ -606,7 +606,7 @@ mod tests {
         }
         for r in &records {
             let mut ours = Vec::new();
-            record_json(&mut ours, r);
+            record_json(&mut ours, &r.as_ref());
             let theirs = serde_json::to_vec(r).unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&ours),
@@ -614,10 +614,7 @@ mod tests {
             );
         }
         // And the whole stream, summary line included.
-        let f = Findings {
-            records: records.clone(),
-            summary: Default::default(),
-        };
+        let f = Findings::from_records(records.clone(), Default::default());
         let mut expected = Vec::new();
         for r in &records {
             expected.extend(serde_json::to_vec(r).unwrap());
