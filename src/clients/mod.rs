@@ -445,11 +445,21 @@ impl Listed {
     /// Calls `f` with each row's record fields, in order.
     fn for_each(&self, mut f: impl FnMut(&RecordRef<'_>)) {
         let mut scratch = Scratch::default();
+        // Rows come sorted by server within a verdict: its facts are looked up once per run of
+        // rows.
+        let mut last: Option<(IpAddr, Option<&ServerFacts>)> = None;
         for &(verdict, key, slot) in &self.rows {
             let Some(facts) = self.facts.get(slot as usize) else {
                 continue;
             };
-            let server = self.servers.get(&key.server);
+            let server = match last {
+                Some((ip, s)) if ip == key.server => s,
+                _ => {
+                    let s = self.servers.get(&key.server);
+                    last = Some((key.server, s));
+                    s
+                }
+            };
             f(&pair_view(verdict, key, facts, server, &mut scratch));
         }
     }
