@@ -9,8 +9,10 @@
 
 use std::path::PathBuf;
 
+use smb1scan::clients::output::render;
 use smb1scan::clients::verdict::{UnknownReason, Verdict};
 use smb1scan::clients::{analyse, ClientsOptions};
+use smb1scan::report::Format;
 
 fn captures_dir() -> Option<PathBuf> {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
@@ -141,7 +143,7 @@ fn every_shared_capture_has_its_clients_verdicts() {
             f.summary.problems
         );
         let got: Vec<Row> = f
-            .records
+            .records()
             .iter()
             .map(|r| {
                 (
@@ -161,7 +163,7 @@ fn every_shared_capture_has_its_clients_verdicts() {
         assert_eq!(got, want, "{}", e.file);
         assert_eq!(f.summary.smb2_only, e.smb2_only, "{}", e.file);
         if let Some(text) = e.shows {
-            let r = &f.records[0];
+            let r = &f.records()[0];
             let shown = [
                 &r.client_native_os,
                 &r.client_native_lanman,
@@ -175,7 +177,7 @@ fn every_shared_capture_has_its_clients_verdicts() {
             );
         }
         // Every falls-back says how the server is known to speak SMB2.
-        for r in &f.records {
+        for r in f.records() {
             if r.verdict == Verdict::FallsBack {
                 let how = r.server_smb2.as_deref().unwrap_or_default();
                 assert!(
@@ -204,7 +206,7 @@ fn all_shared_captures_in_one_run() {
     // 172.16.66.37 -> 172.16.66.36: a multi-protocol session in one file, an SMB1-only one in
     // another: it breaks, with two sessions.
     let r = f
-        .records
+        .records()
         .iter()
         .find(|r| r.server == "172.16.66.36" && r.client == "172.16.66.37")
         .unwrap();
@@ -214,7 +216,45 @@ fn all_shared_captures_in_one_run() {
     );
     assert_eq!(f.summary.smb2_only, 2);
     assert!(
-        f.records.iter().any(|r| r.verdict == Verdict::Smb2Only),
+        f.records().iter().any(|r| r.verdict == Verdict::Smb2Only),
         "--all lists them"
     );
+}
+
+/// JSON Lines are written straight from the tracker's tables when no output needs records
+/// (the path a large capture takes); they are the same bytes as the records' own JSON (serde's),
+/// for every capture alone and for all of them in one run, smb2-only pairs listed.
+#[test]
+fn jsonl_from_the_tables_is_the_records_json() {
+    let Some(dir) = captures_dir() else { return };
+    let mut runs: Vec<Vec<PathBuf>> = EXPECT.iter().map(|e| vec![dir.join(e.file)]).collect();
+    runs.push(EXPECT.iter().map(|e| dir.join(e.file)).collect());
+    let mut records = 0;
+    for inputs in runs {
+        for all in [false, true] {
+            let f = analyse(&ClientsOptions {
+                inputs: inputs.clone(),
+                all,
+                ..Default::default()
+            });
+            // Before records() is called, render writes from the tables.
+            let from_tables = render(Format::Jsonl, &f).unwrap();
+            let mut from_records = Vec::new();
+            for r in f.records() {
+                from_records.extend(serde_json::to_vec(r).unwrap());
+                from_records.push(b'\n');
+                records += 1;
+            }
+            let lines = String::from_utf8(from_tables.clone()).unwrap();
+            let pairs: Vec<&str> = lines.lines().filter(|l| !l.starts_with("{\"summary\"")).collect();
+            assert_eq!(
+                pairs.join("\n") + if pairs.is_empty() { "" } else { "\n" },
+                String::from_utf8(from_records).unwrap(),
+                "{inputs:?} all={all}"
+            );
+            // And once records are made, render writes them: the same bytes again.
+            assert_eq!(render(Format::Jsonl, &f).unwrap(), from_tables);
+        }
+    }
+    assert!(records > 60, "the captures list pairs ({records})");
 }
