@@ -28,6 +28,7 @@ use smb1scan_protocol::smb2::negotiate::{parse_smb2_negotiate_response, Smb2Dial
 use smb1scan_protocol::smb2::session_setup::parse_smb2_session_setup_response;
 use smb1scan_protocol::spnego::spnego_find_ntlmssp;
 
+use super::slots::SlotMap;
 use super::verdict::{SessionCounts, UnknownReason};
 
 /// The SMB server ports: direct-hosted SMB and NetBIOS session service.
@@ -422,9 +423,9 @@ struct Flow {
 #[derive(Debug)]
 pub struct Tracker {
     limits: Limits,
-    flows: FastMap<FlowKey, Flow>,
-    /// Each pair's slot in `facts`.
-    pairs: FastMap<PairKey, u32>,
+    flows: SlotMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    /// Each pair, in the slot of its facts in `facts` (pairs are never removed).
+    pairs: SlotMap<PairKey, (), foldhash::fast::RandomState>,
     /// The pairs' facts, in the order they were first seen (a connection keeps its pair's slot).
     facts: Vec<PairFacts>,
     servers: FastMap<IpAddr, ServerFacts>,
@@ -470,11 +471,11 @@ impl Tracker {
             limits,
             // Sized up front (to the default bound at most) so a busy capture's table does not
             // rehash its way up; untouched slots cost address space, not memory.
-            flows: FastMap::with_capacity_and_hasher(
+            flows: SlotMap::with_capacity_and_hasher(
                 limits.max_flows.min(DEFAULT_MAX_FLOWS),
                 Default::default(),
             ),
-            pairs: FastMap::default(),
+            pairs: SlotMap::default(),
             facts: Vec::new(),
             servers: FastMap::default(),
             stats: TrackerStats::default(),
@@ -515,14 +516,14 @@ impl Tracker {
     /// The slot of `key`'s facts, made when new; the input now read is added to its sources.
     /// `None` when the pair table is full.
     fn pair_slot(&mut self, key: PairKey) -> Option<u32> {
-        let full = self.pairs.len() >= self.limits.max_pairs;
-        let slot = match self.pairs.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => *o.get(),
-            std::collections::hash_map::Entry::Vacant(_) if full => return None,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let slot = u32::try_from(self.facts.len()).ok().filter(|&s| s != NO_PAIR)?;
+        let slot = match self.pairs.slot(&key) {
+            Some(slot) => slot,
+            None if self.pairs.len() >= self.limits.max_pairs => return None,
+            None => {
+                // Pairs are never removed: slots are made in order, as facts are pushed.
+                let slot = self.pairs.insert_new(key, ())?;
                 self.facts.push(PairFacts::default());
-                *v.insert(slot)
+                slot
             }
         };
         if let Some(p) = self.facts.get_mut(slot as usize) {
@@ -610,8 +611,8 @@ impl Tracker {
 
     /// The connection table, moved out with an empty one in its place that shares its hasher
     /// (`mem::take` made a fresh random seed for the empty table twice per segment).
-    fn take_flows(&mut self) -> FastMap<FlowKey, Flow> {
-        let empty = FastMap::with_hasher(self.flows.hasher().clone());
+    fn take_flows(&mut self) -> SlotMap<FlowKey, Flow, foldhash::fast::RandomState> {
+        let empty = SlotMap::with_hasher(self.flows.hasher().clone());
         std::mem::replace(&mut self.flows, empty)
     }
 
@@ -628,7 +629,7 @@ impl Tracker {
             return false;
         }
         self.stats.connections += 1;
-        self.flows.insert(
+        self.flows.insert_new(
             key,
             Flow {
                 first_ts: s.ts,
@@ -1127,11 +1128,11 @@ impl Tracker {
     pub fn finish(mut self) -> Tracked {
         // Consumed in place: collecting them first wrote a copy of the whole table to fresh
         // memory (60 MB when the table is full).
-        for (k, f) in std::mem::take(&mut self.flows) {
+        for (_, k, f) in std::mem::take(&mut self.flows).into_slots() {
             self.close(k, f);
         }
         Tracked {
-            pairs: self.pairs.into_iter().collect(),
+            pairs: self.pairs.into_slots().map(|(s, k, ())| (k, s)).collect(),
             facts: self.facts,
             servers: self.servers,
             stats: self.stats,

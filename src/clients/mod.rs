@@ -14,6 +14,7 @@ pub mod capture;
 pub mod flow;
 pub mod live;
 pub mod output;
+pub mod slots;
 pub mod verdict;
 
 use std::collections::HashMap;
