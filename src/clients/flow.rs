@@ -366,9 +366,12 @@ struct Conn {
     /// The pair's slot in the tracker's facts, once the client sent data ([`NO_PAIR`] before,
     /// and when the pair table was full): the pair is found without a lookup per message.
     pair: u32,
+    /// The server's slot in the tracker's servers, once a message needed it ([`NO_PAIR`]
+    /// before).
+    server: u32,
 }
 
-/// [`Conn::pair`] of a connection that has no pair.
+/// [`Conn::pair`] of a connection that has no pair ([`Conn::server`] without a server).
 const NO_PAIR: u32 = u32::MAX;
 
 impl Default for Conn {
@@ -385,6 +388,7 @@ impl Default for Conn {
             gap: false,
             pair_full: false,
             pair: NO_PAIR,
+            server: NO_PAIR,
         }
     }
 }
@@ -428,7 +432,7 @@ pub struct Tracker {
     pairs: SlotMap<PairKey, (), foldhash::fast::RandomState>,
     /// The pairs' facts, in the order they were first seen (a connection keeps its pair's slot).
     facts: Vec<PairFacts>,
-    servers: FastMap<IpAddr, ServerFacts>,
+    servers: SlotMap<IpAddr, ServerFacts, foldhash::fast::RandomState>,
     /// Counters.
     pub stats: TrackerStats,
     source: Arc<str>,
@@ -477,7 +481,7 @@ impl Tracker {
             ),
             pairs: SlotMap::default(),
             facts: Vec::new(),
-            servers: FastMap::default(),
+            servers: SlotMap::default(),
             stats: TrackerStats::default(),
             source: Arc::from(""),
             names: FastSet::default(),
@@ -530,6 +534,18 @@ impl Tracker {
             p.add_source(&self.source);
         }
         Some(slot)
+    }
+
+    /// The facts of a connection's server, made when new (a server without facts and one with
+    /// empty facts read the same); looked up once per connection.
+    fn server_of(&mut self, conn: &mut Conn, server: IpAddr) -> Option<&mut ServerFacts> {
+        if conn.server == NO_PAIR {
+            conn.server = match self.servers.slot(&server) {
+                Some(s) => s,
+                None => self.servers.insert_new(server, ServerFacts::default())?,
+            };
+        }
+        self.servers.get_slot_mut(conn.server)
     }
 
     /// The facts of a connection's pair.
@@ -923,9 +939,10 @@ impl Tracker {
                         p.client_netbios_name = Some(name);
                     }
                 }
-                let srv = self.servers.entry(pk.server).or_default();
                 if !r.called.is_empty() && r.called != "*SMBSERVER" {
-                    srv.name.get_or_insert(r.called);
+                    if let Some(srv) = self.server_of(conn, pk.server) {
+                        srv.name.get_or_insert(r.called);
+                    }
                 }
             }
             return;
@@ -944,6 +961,21 @@ impl Tracker {
             // Past the first message only NEGOTIATE and SESSION_SETUP tell anything, and the
             // magic above already said which SMB it is: no header parse for the rest.
             return;
+        }
+        if body.get(..5) == Some(b"\xffSMB\x72") {
+            // A NEGOTIATE request seen before: remembered only once it parsed as one, so its
+            // header parses again the same (a client's requests are all alike).
+            if let Some(m) = self.negotiate_memo.get(body) {
+                if let Some(m) = m {
+                    conn.negotiated = true;
+                    conn.offered_smb1 |= m.smb1;
+                    conn.offered_smb2 |= m.smb2;
+                    if let Some(p) = self.facts.get_mut(conn.pair as usize) {
+                        p.dialects.merge(&m.dialects);
+                    }
+                }
+                return;
+            }
         }
         let Ok(msg) = parse_smb_message(body) else {
             if first_message && !conn.saw_syn {
@@ -1028,7 +1060,6 @@ impl Tracker {
         body: &[u8],
         ts: Micros,
     ) {
-        let _ = conn;
         if kind != 0x00 {
             return;
         }
@@ -1040,36 +1071,41 @@ impl Tracker {
         let Ok(msg) = parse_smb_message(body) else {
             return;
         };
-        // The server's facts are looked up (and made) only for the messages that tell them: a
-        // server without an entry and one with an empty entry read the same.
+        // The server's facts are looked up (and made) only for the messages that tell them.
         let server = key.pair.server;
-        let unnamed = |t: &Self| t.servers.get(&server).map_or(true, |s| s.name.is_none());
+        let unnamed = |t: &mut Self, conn: &mut Conn| {
+            t.server_of(conn, server).map_or(true, |s| s.name.is_none())
+        };
         match msg {
             SmbMessage::Smb1(h, _) => {
                 if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
-                    self.servers.entry(server).or_default().answered_smb1 = true;
-                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && unnamed(self) {
+                    if let Some(s) = self.server_of(conn, server) {
+                        s.answered_smb1 = true;
+                    }
+                } else if h.command == Smb1Command::SESSION_SETUP_ANDX && unnamed(self, conn) {
                     // Parsed only while the server's name is still unknown: it is all that is taken.
                     if let Some(blob) = smb1_session_setup_response_blob(body) {
-                        self.name_server(server, blob);
+                        self.name_server(conn, server, blob);
                     }
                 }
             }
             SmbMessage::Smb2(h, _) => {
                 if h.command == Smb2Command::NEGOTIATE && h.is_response() {
                     if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
-                        self.servers
-                            .entry(server)
-                            .or_default()
-                            .smb2_negotiate
-                            .get_or_insert((r.dialect_revision, key.pair.client, ts));
+                        if let Some(s) = self.server_of(conn, server) {
+                            s.smb2_negotiate.get_or_insert((
+                                r.dialect_revision,
+                                key.pair.client,
+                                ts,
+                            ));
+                        }
                     }
                 } else if h.command == Smb2Command::SESSION_SETUP
                     && h.is_response()
-                    && unnamed(self)
+                    && unnamed(self, conn)
                 {
                     if let Ok((_, r)) = parse_smb2_session_setup_response(body) {
-                        self.name_server(server, r.security_buffer);
+                        self.name_server(conn, server, r.security_buffer);
                     }
                 }
             }
@@ -1077,13 +1113,11 @@ impl Tracker {
     }
 
     /// The server's NetBIOS name from the NTLMSSP challenge in `blob`, when it has none yet.
-    fn name_server(&mut self, server: IpAddr, blob: &[u8]) {
+    fn name_server(&mut self, conn: &mut Conn, server: IpAddr, blob: &[u8]) {
         if let Some(name) = server_name_from_blob(blob) {
-            self.servers
-                .entry(server)
-                .or_default()
-                .name
-                .get_or_insert(name);
+            if let Some(s) = self.server_of(conn, server) {
+                s.name.get_or_insert(name);
+            }
         }
     }
 
@@ -1201,7 +1235,7 @@ pub struct Tracked {
     /// The pairs' facts.
     pub facts: Vec<PairFacts>,
     /// What the traffic says about each server.
-    pub servers: FastMap<IpAddr, ServerFacts>,
+    pub servers: SlotMap<IpAddr, ServerFacts, foldhash::fast::RandomState>,
     /// Counters.
     pub stats: TrackerStats,
 }

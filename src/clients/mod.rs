@@ -24,7 +24,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use flow::{FastMap, Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
+use flow::{Limits, Micros, PairFacts, PairKey, ServerFacts, Tracker, TrackerStats};
+use slots::SlotMap;
 use verdict::{decide, UnknownReason, Verdict, VerdictInput};
 
 /// One thing wrong with an input: printed as one line on standard error and kept in the outputs.
@@ -381,7 +382,7 @@ struct Listed {
     /// Verdict, pair, the slot of its facts.
     rows: Vec<(Verdict, PairKey, u32)>,
     facts: Vec<PairFacts>,
-    servers: FastMap<IpAddr, ServerFacts>,
+    servers: SlotMap<IpAddr, ServerFacts, foldhash::fast::RandomState>,
 }
 
 impl Findings {

@@ -71,6 +71,15 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
     }
 
     /// The value of `k`.
+    pub fn get(&self, k: &K) -> Option<&V> {
+        let s = self.slot(k)?;
+        self.slab
+            .get(s as usize)
+            .and_then(|e| e.as_ref())
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `k`.
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
         let s = self.slot(k)?;
         self.get_slot_mut(s)
