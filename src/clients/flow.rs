@@ -520,7 +520,7 @@ impl Tracker {
     /// The slot of `key`'s facts, made when new; the input now read is added to its sources.
     /// `None` when the pair table is full.
     fn pair_slot(&mut self, key: PairKey) -> Option<u32> {
-        let slot = match self.pairs.slot(&key) {
+        let slot = match self.pairs.slot_mut(&key) {
             Some(slot) => slot,
             None if self.pairs.len() >= self.limits.max_pairs => return None,
             None => {
@@ -540,7 +540,7 @@ impl Tracker {
     /// empty facts read the same); looked up once per connection.
     fn server_of(&mut self, conn: &mut Conn, server: IpAddr) -> Option<&mut ServerFacts> {
         if conn.server == NO_PAIR {
-            conn.server = match self.servers.slot(&server) {
+            conn.server = match self.servers.slot_mut(&server) {
                 Some(s) => s,
                 None => self.servers.insert_new(server, ServerFacts::default())?,
             };

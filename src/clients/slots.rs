@@ -17,15 +17,18 @@ pub struct SlotMap<K, V, S> {
     index: HashTable<u32>,
     slab: Vec<Option<(K, V)>>,
     free: Vec<u32>,
+    /// The key last looked up or added, and its slot: a connection's packets come one after
+    /// another, so most lookups are for the key before (no hash, no probe).
+    last: Option<(K, u32)>,
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher + Default> Default for SlotMap<K, V, S> {
+impl<K: Hash + Eq + Copy, V, S: BuildHasher + Default> Default for SlotMap<K, V, S> {
     fn default() -> Self {
         Self::with_hasher(S::default())
     }
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
+impl<K: Hash + Eq + Copy, V, S: BuildHasher> SlotMap<K, V, S> {
     /// An empty map hashing with `hasher`.
     pub fn with_hasher(hasher: S) -> Self {
         SlotMap {
@@ -33,6 +36,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
             index: HashTable::new(),
             slab: Vec::new(),
             free: Vec::new(),
+            last: None,
         }
     }
 
@@ -44,6 +48,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
             index: HashTable::with_capacity(n),
             slab: Vec::new(),
             free: Vec::new(),
+            last: None,
         }
     }
 
@@ -79,9 +84,21 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
             .map(|(_, v)| v)
     }
 
+    /// The slot of `k`, remembered for the next lookup.
+    pub fn slot_mut(&mut self, k: &K) -> Option<u32> {
+        if let Some((lk, ls)) = &self.last {
+            if lk == k {
+                return Some(*ls);
+            }
+        }
+        let s = self.slot(k)?;
+        self.last = Some((*k, s));
+        Some(s)
+    }
+
     /// The value of `k`.
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        let s = self.slot(k)?;
+        let s = self.slot_mut(k)?;
         self.get_slot_mut(s)
     }
 
@@ -116,6 +133,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
         self.index.insert_unique(hash, slot, |&s| {
             key_at(slab, s).map_or(0, |k| hasher.hash_one(k))
         });
+        self.last = Some((k, slot));
         Some(slot)
     }
 
@@ -127,6 +145,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> SlotMap<K, V, S> {
             .find_entry(self.hasher.hash_one(k), |&s| key_at(slab, s) == Some(k))
             .ok()?;
         let (slot, _) = found.remove();
+        if self.last.as_ref().is_some_and(|(_, s)| *s == slot) {
+            self.last = None;
+        }
         let (_, v) = self.slab.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         Some(v)
