@@ -236,27 +236,50 @@ fn av_pair(i: &[u8]) -> IResult<&[u8], (u16, &[u8])> {
 /// MsvAvEOL. A pair running past the end, or an MsvAvFlags / MsvAvTimestamp value shorter than
 /// its type, is an error.
 pub fn parse_ntlmssp_av_pairs(ti: &[u8]) -> Result<NtlmsspTargetInfo> {
-    const WHAT: &str = "NTLMSSP AV_PAIR";
     let mut out = NtlmsspTargetInfo::default();
-    let mut i = ti;
-    for _ in 0..MAX_AV_PAIRS {
-        if i.is_empty() {
-            return Ok(out); // some servers omit MsvAvEOL
-        }
-        let (rest, (av_id, value)) = run(WHAT, i, av_pair)?;
+    walk_av_pairs(ti, |av_id, value| {
+        let le = |n: usize| {
+            value
+                .get(..n)
+                .map(|b| b.iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x)))
+        };
         match av_id {
-            av_id::EOL => return Ok(out),
             av_id::NB_COMPUTER_NAME => out.nb_computer_name = Some(name(value)),
             av_id::NB_DOMAIN_NAME => out.nb_domain_name = Some(name(value)),
             av_id::DNS_COMPUTER_NAME => out.dns_computer_name = Some(name(value)),
             av_id::DNS_DOMAIN_NAME => out.dns_domain_name = Some(name(value)),
             av_id::DNS_TREE_NAME => out.dns_tree_name = Some(name(value)),
-            av_id::FLAGS => out.flags = Some(run("NTLMSSP MsvAvFlags", value, le_u32)?.1),
+            // The walk checked their lengths.
+            av_id::FLAGS => out.flags = le(4).and_then(|v| u32::try_from(v).ok()),
+            av_id::TIMESTAMP => out.timestamp = le(8),
+            _ => {}
+        }
+    })?;
+    Ok(out)
+}
+
+/// Walks the AV_PAIR list ([MS-NLMP] 2.2.2.1) as [`parse_ntlmssp_av_pairs`] reads it (the same
+/// bound, the same errors: a pair running past the end, an MsvAvFlags or MsvAvTimestamp value
+/// shorter than its type), handing each pair before MsvAvEOL to `f`.
+fn walk_av_pairs<'a>(ti: &'a [u8], mut f: impl FnMut(u16, &'a [u8])) -> Result<()> {
+    const WHAT: &str = "NTLMSSP AV_PAIR";
+    let mut i = ti;
+    for _ in 0..MAX_AV_PAIRS {
+        if i.is_empty() {
+            return Ok(()); // some servers omit MsvAvEOL
+        }
+        let (rest, (av_id, value)) = run(WHAT, i, av_pair)?;
+        match av_id {
+            av_id::EOL => return Ok(()),
+            av_id::FLAGS => {
+                run("NTLMSSP MsvAvFlags", value, le_u32)?;
+            }
             av_id::TIMESTAMP => {
-                out.timestamp = Some(run("NTLMSSP MsvAvTimestamp", value, le_u64)?.1)
+                run("NTLMSSP MsvAvTimestamp", value, le_u64)?;
             }
             _ => {}
         }
+        f(av_id, value);
         i = rest;
     }
     Err(ParseError::TooLarge {
@@ -324,32 +347,12 @@ fn version(i: &[u8]) -> IResult<&[u8], NtlmsspVersion> {
 /// message; the Version is read when NTLMSSP_NEGOTIATE_VERSION is set and the payload starts at or
 /// after byte 56.
 pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmsspChallenge> {
-    const WHAT: &str = "NTLMSSP CHALLENGE";
-    if i.len() < CHALLENGE_FIXED_LEN {
-        return Err(ParseError::Truncated {
-            what: WHAT,
-            need: CHALLENGE_FIXED_LEN,
-            have: i.len(),
-        });
-    }
-    if i.get(..NTLMSSP_SIGNATURE.len()) != Some(&NTLMSSP_SIGNATURE[..]) {
-        return Err(ParseError::invalid(WHAT, "no NTLMSSP signature"));
-    }
-    let (after_fixed, fixed) = run(WHAT, i, challenge_fixed)?;
-    if fixed.message_type != message_type::CHALLENGE {
-        return Err(ParseError::invalid(
-            WHAT,
-            format!("MessageType {} (expected 2)", fixed.message_type),
-        ));
-    }
+    let (after_fixed, fixed) = challenge_head(i)?;
     let flags = fixed.negotiate_flags;
-    let target_name = fixed.target_name.get("NTLMSSP TargetName", i)?.map(|raw| {
-        if flags & flags::UNICODE != 0 {
-            name(raw)
-        } else {
-            take_oemz(raw).0.chars().take(MAX_NAME_CHARS).collect()
-        }
-    });
+    let target_name = fixed
+        .target_name
+        .get("NTLMSSP TargetName", i)?
+        .map(|raw| target_name_text(flags, raw));
     let (target_info_raw, target_info) = match fixed.target_info.get("NTLMSSP TargetInfo", i)? {
         Some(raw) => (raw.to_vec(), parse_ntlmssp_av_pairs(raw)?),
         None => (Vec::new(), NtlmsspTargetInfo::default()),
@@ -374,6 +377,60 @@ pub fn parse_ntlmssp_challenge(i: &[u8]) -> Result<NtlmsspChallenge> {
         target_info,
         target_info_raw,
         version,
+    })
+}
+
+/// The fixed part of a CHALLENGE_MESSAGE, checked (length, signature, MessageType), and what
+/// follows it.
+fn challenge_head(i: &[u8]) -> Result<(&[u8], ChallengeFixed)> {
+    const WHAT: &str = "NTLMSSP CHALLENGE";
+    if i.len() < CHALLENGE_FIXED_LEN {
+        return Err(ParseError::Truncated {
+            what: WHAT,
+            need: CHALLENGE_FIXED_LEN,
+            have: i.len(),
+        });
+    }
+    if i.get(..NTLMSSP_SIGNATURE.len()) != Some(&NTLMSSP_SIGNATURE[..]) {
+        return Err(ParseError::invalid(WHAT, "no NTLMSSP signature"));
+    }
+    let (after_fixed, fixed) = run(WHAT, i, challenge_fixed)?;
+    if fixed.message_type != message_type::CHALLENGE {
+        return Err(ParseError::invalid(
+            WHAT,
+            format!("MessageType {} (expected 2)", fixed.message_type),
+        ));
+    }
+    Ok((after_fixed, fixed))
+}
+
+/// TargetName as text: UTF-16LE when NTLMSSP_NEGOTIATE_UNICODE is set, else OEM.
+fn target_name_text(flags: u32, raw: &[u8]) -> String {
+    if flags & flags::UNICODE != 0 {
+        name(raw)
+    } else {
+        take_oemz(raw).0.chars().take(MAX_NAME_CHARS).collect()
+    }
+}
+
+/// The server's NetBIOS name a CHALLENGE_MESSAGE ([MS-NLMP] 2.2.1.2) gives: MsvAvNbComputerName
+/// of its TargetInfo, else its TargetName. The same answer and the same errors as
+/// `parse_ntlmssp_challenge(i)` then `target_info.nb_computer_name.or(target_name)`, without
+/// decoding the fields it does not return (a capture reader asks this of every server).
+pub fn ntlmssp_challenge_computer_name(i: &[u8]) -> Result<Option<String>> {
+    let (_, fixed) = challenge_head(i)?;
+    let target_name = fixed.target_name.get("NTLMSSP TargetName", i)?;
+    let mut computer = None;
+    if let Some(raw) = fixed.target_info.get("NTLMSSP TargetInfo", i)? {
+        walk_av_pairs(raw, |av_id, value| {
+            if av_id == av_id::NB_COMPUTER_NAME {
+                computer = Some(value);
+            }
+        })?;
+    }
+    Ok(match computer {
+        Some(v) => Some(name(v)),
+        None => target_name.map(|raw| target_name_text(fixed.negotiate_flags, raw)),
     })
 }
 
@@ -573,6 +630,36 @@ mod tests {
             hex(&m),
             "4e544c4d5353500001000000978288e2000000002800000000000000280000000601b11d0000000f"
         );
+    }
+
+    /// The lean name reader gives what the full parse gives, on the spec's message and on every
+    /// cut and every one-byte change of it (errors included).
+    #[test]
+    fn computer_name_is_the_full_parse_answer() {
+        let base = spec_challenge();
+        let full = |m: &[u8]| {
+            parse_ntlmssp_challenge(m).map(|c| c.target_info.nb_computer_name.or(c.target_name))
+        };
+        let mut cases = vec![base.clone()];
+        for n in 0..base.len() {
+            cases.push(base[..n].to_vec());
+            for v in [0x00u8, 0x01, 0x02, 0x06, 0x07, 0x20, 0x7f, 0xff] {
+                let mut m = base.clone();
+                m[n] = v;
+                cases.push(m);
+            }
+        }
+        let (mut names, mut errors) = (0, 0);
+        for m in &cases {
+            let (a, b) = (ntlmssp_challenge_computer_name(m), full(m));
+            assert_eq!(a, b, "{}", hex(m));
+            match a {
+                Ok(Some(_)) => names += 1,
+                Err(_) => errors += 1,
+                Ok(None) => {}
+            }
+        }
+        assert!(names > 100 && errors > 50, "{names} names, {errors} errors");
     }
 
     #[test]

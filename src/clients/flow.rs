@@ -16,7 +16,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
-use smb1scan_protocol::ntlmssp::parse_ntlmssp_challenge;
+use smb1scan_protocol::ntlmssp::ntlmssp_challenge_computer_name;
 use smb1scan_protocol::requests::{
     is_smb2_dialect_string, parse_nbss_session_request, parse_ntlmssp_client_names,
     parse_smb1_negotiate_request, parse_smb1_session_setup_request, parse_smb2_negotiate_request,
@@ -1337,8 +1337,7 @@ fn smb1_session_setup_response_blob(body: &[u8]) -> Option<&[u8]> {
 }
 
 fn server_name_from_blob(blob: &[u8]) -> Option<String> {
-    let c = parse_ntlmssp_challenge(spnego_find_ntlmssp(blob)?).ok()?;
-    c.target_info.nb_computer_name.or(c.target_name)
+    ntlmssp_challenge_computer_name(spnego_find_ntlmssp(blob)?).ok()?
 }
 
 /// How an SMB2 dialect revision is shown among the offered dialects: "SMB 3.1.1 (0x0311)".

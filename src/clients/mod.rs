@@ -662,7 +662,17 @@ pub fn findings(
             rows.push((verdict, key, slot));
         }
     }
-    rows.sort_unstable_by_key(|&(v, k, _)| (v, k));
+    // The key's order in integers (IPv4 before IPv6, each by value: IpAddr's own order);
+    // comparing the addresses as enums was a tenth of a large capture's instructions.
+    let order = |ip: IpAddr| match ip {
+        IpAddr::V4(a) => (0u8, u128::from(a.to_bits())),
+        IpAddr::V6(a) => (1u8, a.to_bits()),
+    };
+    rows.sort_unstable_by_key(|&(v, k, _)| {
+        let (st, s) = order(k.server);
+        let (ct, c) = order(k.client);
+        (v as u8, st, s, ct, c)
+    });
     Findings {
         listed: Listed {
             rows,
