@@ -248,11 +248,7 @@ fn walk_legacy<R: Read>(
 ) -> CaptureStats {
     let linktype = header.network.0;
     let nano = header.is_nanosecond_precision();
-    let word = if header.is_bigendian() {
-        u32::from_be_bytes
-    } else {
-        u32::from_le_bytes
-    };
+    let swap = header.is_bigendian();
     let mut stats = CaptureStats {
         packets: 0,
         bytes: header.size() as u64,
@@ -273,16 +269,15 @@ fn walk_legacy<R: Read>(
         // Bytes the record at `pos` needs in the buffer: its header, then all of it.
         let need = match avail.first_chunk::<16>() {
             Some(h) => {
-                let [s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3] = *h;
-                let caplen = word([c0, c1, c2, c3]);
+                let [secs, frac, caplen, origlen] = record_fields(h, swap);
                 let total = usize::try_from(caplen)
                     .unwrap_or(usize::MAX)
                     .saturating_add(16);
                 if let Some(data) = avail.get(16..total) {
-                    let frac = i64::from(word([f0, f1, f2, f3]));
+                    let frac = i64::from(frac);
                     let frac = if nano { frac / 1000 } else { frac };
-                    let ts = i64::from(word([s0, s1, s2, s3])) * 1_000_000 + frac;
-                    sink(linktype, ts, data, word([o0, o1, o2, o3]) > caplen);
+                    let ts = i64::from(secs) * 1_000_000 + frac;
+                    sink(linktype, ts, data, origlen > caplen);
                     stats.packets += 1;
                     stats.bytes += total as u64;
                     pos += total;
@@ -321,6 +316,24 @@ fn walk_legacy<R: Read>(
         }
     }
     stats
+}
+
+/// The four fields of a legacy record header: seconds, fraction, captured and original length,
+/// byte-swapped when the file's order is not little-endian (one branch for the four; a pointer
+/// to from_be_bytes / from_le_bytes, called per field, cost more than the rest of the walk).
+fn record_fields(h: &[u8; 16], swap: bool) -> [u32; 4] {
+    let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3] = *h;
+    let w = [
+        u32::from_le_bytes([a0, a1, a2, a3]),
+        u32::from_le_bytes([b0, b1, b2, b3]),
+        u32::from_le_bytes([c0, c1, c2, c3]),
+        u32::from_le_bytes([d0, d1, d2, d3]),
+    ];
+    if swap {
+        w.map(u32::swap_bytes)
+    } else {
+        w
+    }
 }
 
 /// The capacity a buffer of `capacity` bytes doubles to to hold `need` bytes (pcap-parser's
@@ -539,6 +552,7 @@ fn ng_time(high: u32, low: u32, iface: &Iface) -> Micros {
 }
 
 /// Decodes one link-layer frame down to TCP and feeds it.
+#[inline]
 pub fn packet(
     linktype: i32,
     ts: Micros,
@@ -553,6 +567,20 @@ pub fn packet(
             return;
         }
     }
+    packet_sliced(linktype, ts, data, cut, tracker, unsupported);
+}
+
+/// Every frame the fast path leaves: etherparse's lax slicing, out of line so that the common
+/// frame's path stays small.
+#[inline(never)]
+fn packet_sliced(
+    linktype: i32,
+    ts: Micros,
+    data: &[u8],
+    cut: bool,
+    tracker: &mut Tracker,
+    unsupported: &mut Option<i32>,
+) {
     let sliced = match linktype {
         LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
         LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 | DLT_RAW_12 | DLT_RAW_14 => {
@@ -626,18 +654,17 @@ struct FastTcp<'a> {
 /// answers, etherparse's lax slicing gives the same addresses, ports and payload (a unit test
 /// compares them).
 fn ethernet_ipv4_tcp(data: &[u8]) -> Option<FastTcp<'_>> {
-    if data.get(12..14)? != [0x08, 0x00] {
+    // The Ethernet II header and the fixed part of the IPv4 header, in one bounds check.
+    let [.., t0, t1, v, _, l0, l1, _, _, f0, f1, _, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+        *data.first_chunk::<34>()?;
+    let frag = u16::from_be_bytes([f0, f1]);
+    if [t0, t1] != [0x08, 0x00] || v >> 4 != 4 || proto != 6 || frag & 0x3fff != 0 {
         return None;
     }
     let ip = data.get(14..)?;
-    let v = *ip.first()?;
     let ihl = usize::from(v & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-    let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
-    if v >> 4 != 4 || ihl < 20 || *ip.get(9)? != 6 || frag & 0x3fff != 0 {
-        return None;
-    }
-    if total < ihl + 20 || total > ip.len() {
+    let total = usize::from(u16::from_be_bytes([l0, l1]));
+    if ihl < 20 || total < ihl + 20 || total > ip.len() {
         return None;
     }
     let tcp = ip.get(ihl..total)?;
@@ -645,38 +672,30 @@ fn ethernet_ipv4_tcp(data: &[u8]) -> Option<FastTcp<'_>> {
     if header_len < 20 || header_len > tcp.len() {
         return None;
     }
-    let src = std::net::Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
-    let dst = std::net::Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
     Some(FastTcp {
-        src,
-        dst,
+        src: std::net::Ipv4Addr::new(s0, s1, s2, s3),
+        dst: std::net::Ipv4Addr::new(d0, d1, d2, d3),
         tcp,
         header_len,
     })
 }
 
 fn feed_fast(f: &FastTcp<'_>, ts: Micros, cut: bool, tracker: &mut Tracker) {
-    let t = f.tcp;
-    let be16 = |i: usize| {
-        u16::from_be_bytes([
-            t.get(i).copied().unwrap_or(0),
-            t.get(i + 1).copied().unwrap_or(0),
-        ])
+    // ethernet_ipv4_tcp saw a TCP header of at least 20 bytes.
+    let Some(&[p0, p1, p2, p3, q0, q1, q2, q3, _, _, _, _, _, flags, ..]) =
+        f.tcp.first_chunk::<20>()
+    else {
+        return;
     };
-    let seq = t
-        .get(4..8)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, u32::from_be_bytes);
-    let flags = t.get(13).copied().unwrap_or(0);
     tracker.segment(&Segment {
         ts,
-        src: SocketAddr::new(IpAddr::V4(f.src), be16(0)),
-        dst: SocketAddr::new(IpAddr::V4(f.dst), be16(2)),
-        seq,
+        src: SocketAddr::new(IpAddr::V4(f.src), u16::from_be_bytes([p0, p1])),
+        dst: SocketAddr::new(IpAddr::V4(f.dst), u16::from_be_bytes([p2, p3])),
+        seq: u32::from_be_bytes([q0, q1, q2, q3]),
         syn: flags & 0x02 != 0,
         fin: flags & 0x01 != 0,
         rst: flags & 0x04 != 0,
-        payload: t.get(f.header_len..).unwrap_or_default(),
+        payload: f.tcp.get(f.header_len..).unwrap_or_default(),
         cut,
     });
 }
