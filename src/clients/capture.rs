@@ -1,5 +1,6 @@
-//! Packet captures for `smb1scan clients`: pcap and pcapng (rusticata `pcap-parser`), plain or
-//! gzip (`flate2`), link types Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback;
+//! Packet captures for `smb1scan clients`: pcap and pcapng (rusticata `pcap-parser`; the records
+//! of a legacy pcap file are walked here, after pcap-parser has read its header), plain or gzip
+//! (`flate2`), link types Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback;
 //! IPv4/IPv6 and TCP through `etherparse` (lax slicing, so a packet cut by the snapshot length
 //! still yields its headers). Every TCP segment to or from an SMB port goes to the
 //! [`Tracker`]; anything wrong with the file becomes a [`Problem`] line, never a panic.
@@ -959,6 +960,56 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn walker_and_pcap_parser_agree_on_damaged_files() {
+        // Bytes overwritten at random places (lengths that lie, in either byte order), then cut
+        // at a random place: a fixed generator, so a failure repeats.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let records = some_records();
+        let mut headers = vec![24];
+        for r in &records {
+            headers.push(headers[headers.len() - 1] + 16 + r.2.len());
+        }
+        let (mut other, mut larger) = (0, 0);
+        for round in 0..200 {
+            let (be, nano) = (round % 2 == 0, round % 3 == 0);
+            let intact = pcap_file(be, nano, 1, &records);
+            let mut file = intact.clone();
+            for _ in 0..1 + next() % 3 {
+                // Mostly a record header's bytes, else anywhere after the file header.
+                let at = if next() % 4 > 0 {
+                    headers[(next() as usize) % records.len()] + (next() as usize) % 16
+                } else {
+                    24 + (next() as usize) % (file.len() - 24)
+                };
+                file[at] = match next() % 3 {
+                    0 => 0xff,
+                    1 => 0,
+                    _ => next() as u8,
+                };
+            }
+            let end = 24 + (next() as usize) % (file.len() - 23);
+            let buffer = [24, 64, 1000, BUFFER][(next() % 4) as usize];
+            let walked = same(&file[..end], usize::MAX, usize::MAX, buffer);
+            same(&file[..end], 30, 1 + (next() as usize) % 64, buffer);
+            if walked.1 != by_records(Pieces::new(&intact[..end], usize::MAX, usize::MAX), buffer).1
+            {
+                other += 1;
+            }
+            larger += usize::from(walked.1.iter().any(|p| p.contains("larger than")));
+        }
+        assert!(
+            other > 20 && larger > 5,
+            "damage that shows: {other}, records over the bound: {larger}"
+        );
     }
 
     #[test]
