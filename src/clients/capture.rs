@@ -1,5 +1,6 @@
-//! Packet captures for `smb1scan clients`: pcap and pcapng (rusticata `pcap-parser`), plain or
-//! gzip (`flate2`), link types Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback;
+//! Packet captures for `smb1scan clients`: pcap and pcapng (rusticata `pcap-parser`; the records
+//! of a legacy pcap file are walked here, after pcap-parser has read its header), plain or gzip
+//! (`flate2`), link types Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback;
 //! IPv4/IPv6 and TCP through `etherparse` (lax slicing, so a packet cut by the snapshot length
 //! still yields its headers). Every TCP segment to or from an SMB port goes to the
 //! [`Tracker`]; anything wrong with the file becomes a [`Problem`] line, never a panic.
@@ -162,9 +163,223 @@ pub fn read_capture<R: Read + Send>(
     tracker: &mut Tracker,
     problems: &mut Vec<Problem>,
 ) -> CaptureStats {
+    let mut unsupported_link: Option<i32> = None;
+    let stats = read_records(
+        input,
+        BUFFER,
+        name,
+        problems,
+        &mut |linktype, ts, data, cut| {
+            packet(linktype, ts, data, cut, tracker, &mut unsupported_link);
+        },
+    );
+    if let Some(l) = unsupported_link {
+        problems.push(Problem::new(
+            name,
+            format!(
+                "link type {l} is not read (Ethernet, Linux cooked SLL/SLL2, raw IP and loopback are): its packets were skipped"
+            ),
+        ));
+    }
+    stats
+}
+
+/// Hands every packet record of a capture to `sink` as (link type, time, frame, cut by the
+/// snapshot length). A legacy pcap file (the common case) is walked record by record here
+/// ([`walk_legacy`]): pcap-parser's reader costs more per record than the record's own decoding
+/// (a boxed iterator, a block enum, a nom parse). pcap-parser still reads the file header, and
+/// reads everything else (pcapng, the "modified" pcap format, anything it rejects).
+fn read_records<R: Read + Send>(
+    mut input: R,
+    buffer: usize,
+    name: &str,
+    problems: &mut Vec<Problem>,
+    sink: &mut impl FnMut(i32, Micros, &[u8], bool),
+) -> CaptureStats {
+    // The one read pcap-parser's create_reader makes to recognise the format: the bytes it would
+    // see, so that every other input goes on to it unchanged.
+    let mut buf = vec![0u8; buffer];
+    let n = match input.read(&mut buf) {
+        Ok(n) => n,
+        Err(_) => {
+            problems.push(Problem::new(name, START_READ_ERROR));
+            return CaptureStats::default();
+        }
+    };
+    match legacy_header(buf.get(..n).unwrap_or_default()) {
+        Some(header) => walk_legacy(buf, n, &header, input, name, problems, sink),
+        None => {
+            buf.truncate(n);
+            let input = std::io::Cursor::new(buf).chain(input);
+            parse_blocks(input, buffer, name, problems, sink)
+        }
+    }
+}
+
+const START_READ_ERROR: &str = "read error at the start of the file (a cut gzip stream?)";
+
+/// The header of a legacy pcap file that [`walk_legacy`] reads: what pcap-parser's
+/// create_reader would open as one (it tries pcapng first), except the rare "modified" format
+/// with its longer record headers.
+fn legacy_header(start: &[u8]) -> Option<pcap_parser::PcapHeader> {
+    if pcap_parser::pcapng::parse_sectionheaderblock(start).is_ok() {
+        return None;
+    }
+    let (_, header) = pcap_parser::parse_pcap_header(start).ok()?;
+    (!header.is_modified_format()).then_some(header)
+}
+
+/// Walks the records of a legacy pcap file whose header pcap-parser has read: 16 bytes of record
+/// header (seconds, fraction, captured length, original length, in the file's byte order) and
+/// the captured bytes, over the buffer `buf` whose first `end` bytes the first read
+/// filled. It reads as pcap-parser's reader does (the same sizes, at the same moments: one more
+/// read on opening, then one per record not whole in the buffer, which doubles when a record
+/// does not fit), so the end of any input gives exactly what that reader gives (`parse_blocks`;
+/// unit tests compare the two on every cut): a record the file cuts is "file ends inside a
+/// record", a record the buffer cannot double to hold within [`MAX_RECORD`] "a record larger
+/// than" (before any attempt to read it), a read error ends the file.
+fn walk_legacy<R: Read>(
+    mut buf: Vec<u8>,
+    mut end: usize,
+    header: &pcap_parser::PcapHeader,
+    mut input: R,
+    name: &str,
+    problems: &mut Vec<Problem>,
+    sink: &mut impl FnMut(i32, Micros, &[u8], bool),
+) -> CaptureStats {
+    let linktype = header.network.0;
+    let nano = header.is_nanosecond_precision();
+    let swap = header.is_bigendian();
+    let mut stats = CaptureStats {
+        packets: 0,
+        bytes: header.size() as u64,
+    };
+    let mut pos = header.size();
+    // pcap-parser's reader reads once more on opening (LegacyPcapReader::from_buffer): an error
+    // there is an error at the start of the file, and nothing read there is the end of it.
+    match input.read(buf.get_mut(end..).unwrap_or_default()) {
+        Ok(n) => end += n,
+        Err(_) => {
+            problems.push(Problem::new(name, START_READ_ERROR));
+            return CaptureStats::default();
+        }
+    }
+    let mut exhausted = false;
+    loop {
+        let avail = buf.get(pos..end).unwrap_or_default();
+        // Bytes the record at `pos` needs in the buffer: its header, then all of it.
+        let need = match avail.first_chunk::<16>() {
+            Some(h) => {
+                let [secs, frac, caplen, origlen] = record_fields(h, swap);
+                let total = usize::try_from(caplen)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(16);
+                if let Some(data) = avail.get(16..total) {
+                    let frac = i64::from(frac);
+                    let frac = if nano { frac / 1000 } else { frac };
+                    let ts = i64::from(secs) * 1_000_000 + frac;
+                    sink(linktype, ts, data, origlen > caplen);
+                    stats.packets += 1;
+                    stats.bytes += total as u64;
+                    pos += total;
+                    continue;
+                }
+                total
+            }
+            None => 16,
+        };
+        if exhausted {
+            if end > pos {
+                problems.push(Problem::new(name, cut_inside(stats.packets)));
+            }
+            break;
+        }
+        // A record that does not fit doubles the buffer, up to MAX_RECORD, as `grow` does.
+        let Some(capacity) = grown(buf.len(), need) else {
+            problems.push(Problem::new(name, too_large(stats.packets)));
+            break;
+        };
+        // The unfinished record to the front, room for all of it, and read.
+        buf.copy_within(pos..end, 0);
+        end -= pos;
+        pos = 0;
+        buf.resize(capacity, 0);
+        match input.read(buf.get_mut(end..).unwrap_or_default()) {
+            Ok(0) => exhausted = true,
+            Ok(n) => end += n,
+            Err(_) => {
+                problems.push(Problem::new(
+                    name,
+                    read_error(stats.packets, &PcapError::ReadError),
+                ));
+                break;
+            }
+        }
+    }
+    stats
+}
+
+/// The four fields of a legacy record header: seconds, fraction, captured and original length,
+/// byte-swapped when the file's order is not little-endian (one branch for the four; a pointer
+/// to from_be_bytes / from_le_bytes, called per field, cost more than the rest of the walk).
+fn record_fields(h: &[u8; 16], swap: bool) -> [u32; 4] {
+    let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3] = *h;
+    let w = [
+        u32::from_le_bytes([a0, a1, a2, a3]),
+        u32::from_le_bytes([b0, b1, b2, b3]),
+        u32::from_le_bytes([c0, c1, c2, c3]),
+        u32::from_le_bytes([d0, d1, d2, d3]),
+    ];
+    if swap {
+        w.map(u32::swap_bytes)
+    } else {
+        w
+    }
+}
+
+/// The capacity a buffer of `capacity` bytes doubles to to hold `need` bytes (pcap-parser's
+/// reader wants one byte more than the record), or `None` past [`MAX_RECORD`].
+fn grown(mut capacity: usize, need: usize) -> Option<usize> {
+    while capacity <= need {
+        capacity = capacity.saturating_mul(2);
+        if capacity > MAX_RECORD {
+            return None;
+        }
+    }
+    Some(capacity)
+}
+
+fn cut_inside(packets: u64) -> String {
+    format!(
+        "file ends inside a record after {packets} packets: the capture was cut; everything before it was read"
+    )
+}
+
+fn too_large(packets: u64) -> String {
+    format!(
+        "a record larger than {} MiB after {packets} packets: corrupt file, the rest was not read",
+        MAX_RECORD >> 20
+    )
+}
+
+fn read_error(packets: u64, e: &PcapError<&[u8]>) -> String {
+    format!(
+        "read error after {packets} packets ({e:?}; a cut gzip stream?): the rest of the file was not read"
+    )
+}
+
+/// Reads any capture through pcap-parser's reader (pcapng, the "modified" pcap format, a header
+/// it rejects, and in tests legacy pcap too), handing each packet to `sink`.
+fn parse_blocks<R: Read + Send>(
+    input: R,
+    buffer: usize,
+    name: &str,
+    problems: &mut Vec<Problem>,
+    sink: &mut impl FnMut(i32, Micros, &[u8], bool),
+) -> CaptureStats {
     let mut stats = CaptureStats::default();
     let mut problem = |what: String| problems.push(Problem::new(name, what));
-    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
+    let mut reader = match pcap_parser::create_reader(buffer, input) {
         Ok(r) => r,
         Err(PcapError::Eof) => {
             problem("empty file: not a capture".into());
@@ -175,7 +390,7 @@ pub fn read_capture<R: Read + Send>(
             return stats;
         }
         Err(PcapError::ReadError) => {
-            problem("read error at the start of the file (a cut gzip stream?)".into());
+            problem(START_READ_ERROR.into());
             return stats;
         }
         Err(e) => {
@@ -185,8 +400,7 @@ pub fn read_capture<R: Read + Send>(
     };
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut legacy: Option<(Iface, bool)> = None;
-    let mut unsupported_link: Option<i32> = None;
-    let mut capacity = BUFFER;
+    let mut capacity = buffer;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
@@ -216,14 +430,7 @@ pub fn read_capture<R: Read + Send>(
                             };
                             let ts = i64::from(b.ts_sec) * 1_000_000 + frac;
                             let cut = b.origlen > b.caplen;
-                            packet(
-                                iface.linktype,
-                                ts,
-                                b.data,
-                                cut,
-                                tracker,
-                                &mut unsupported_link,
-                            );
+                            sink(iface.linktype, ts, b.data, cut);
                         }
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => ifaces.clear(),
@@ -244,7 +451,7 @@ pub fn read_capture<R: Read + Send>(
                                     .get(..epb.caplen as usize)
                                     .unwrap_or(epb.data);
                                 let cut = epb.origlen > epb.caplen;
-                                packet(iface.linktype, ts, data, cut, tracker, &mut unsupported_link);
+                                sink(iface.linktype, ts, data, cut);
                             }
                             None => problem(format!(
                                 "packet names interface {} which no interface block described; skipped",
@@ -257,14 +464,7 @@ pub fn read_capture<R: Read + Send>(
                         if let Some(iface) = ifaces.first() {
                             // Simple packets carry no time.
                             let cut = spb.origlen as usize > spb.data.len();
-                            packet(
-                                iface.linktype,
-                                0,
-                                spb.data,
-                                cut,
-                                tracker,
-                                &mut unsupported_link,
-                            );
+                            sink(iface.linktype, 0, spb.data, cut);
                         }
                     }
                     PcapBlockOwned::NG(_) => {}
@@ -275,10 +475,7 @@ pub fn read_capture<R: Read + Send>(
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::UnexpectedEof) => {
-                problem(format!(
-                    "file ends inside a record after {} packets: the capture was cut; everything before it was read",
-                    stats.packets
-                ));
+                problem(cut_inside(stats.packets));
                 break;
             }
             Err(PcapError::Incomplete(_)) => {
@@ -294,31 +491,20 @@ pub fn read_capture<R: Read + Send>(
                 }
                 let before = reader.data().len();
                 if let Err(e) = reader.refill() {
-                    problem(format!(
-                        "read error after {} packets ({e:?}; a cut gzip stream?): the rest of the file was not read",
-                        stats.packets
-                    ));
+                    problem(read_error(stats.packets, &e));
                     break;
                 }
                 if reader.data().len() == before && !reader.reader_exhausted() {
                     // The buffer is full and still holds no whole record: make it bigger.
                     if !grow(&mut *reader, &mut capacity) {
-                        problem(format!(
-                            "a record larger than {} MiB after {} packets: corrupt file, the rest was not read",
-                            MAX_RECORD >> 20,
-                            stats.packets
-                        ));
+                        problem(too_large(stats.packets));
                         break;
                     }
                 }
             }
             Err(PcapError::BufferTooSmall) => {
                 if !grow(&mut *reader, &mut capacity) {
-                    problem(format!(
-                        "a record larger than {} MiB after {} packets: corrupt file, the rest was not read",
-                        MAX_RECORD >> 20,
-                        stats.packets
-                    ));
+                    problem(too_large(stats.packets));
                     break;
                 }
             }
@@ -332,11 +518,6 @@ pub fn read_capture<R: Read + Send>(
                 break;
             }
         }
-    }
-    if let Some(l) = unsupported_link {
-        problem(format!(
-            "link type {l} is not read (Ethernet, Linux cooked SLL/SLL2, raw IP and loopback are): its packets were skipped"
-        ));
     }
     stats
 }
@@ -372,6 +553,7 @@ fn ng_time(high: u32, low: u32, iface: &Iface) -> Micros {
 }
 
 /// Decodes one link-layer frame down to TCP and feeds it.
+#[inline]
 pub fn packet(
     linktype: i32,
     ts: Micros,
@@ -386,6 +568,20 @@ pub fn packet(
             return;
         }
     }
+    packet_sliced(linktype, ts, data, cut, tracker, unsupported);
+}
+
+/// Every frame the fast path leaves: etherparse's lax slicing, out of line so that the common
+/// frame's path stays small.
+#[inline(never)]
+fn packet_sliced(
+    linktype: i32,
+    ts: Micros,
+    data: &[u8],
+    cut: bool,
+    tracker: &mut Tracker,
+    unsupported: &mut Option<i32>,
+) {
     let sliced = match linktype {
         LINKTYPE_ETHERNET => LaxSlicedPacket::from_ethernet(data).ok(),
         LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 | DLT_RAW_12 | DLT_RAW_14 => {
@@ -459,18 +655,17 @@ struct FastTcp<'a> {
 /// answers, etherparse's lax slicing gives the same addresses, ports and payload (a unit test
 /// compares them).
 fn ethernet_ipv4_tcp(data: &[u8]) -> Option<FastTcp<'_>> {
-    if data.get(12..14)? != [0x08, 0x00] {
+    // The Ethernet II header and the fixed part of the IPv4 header, in one bounds check.
+    let [.., t0, t1, v, _, l0, l1, _, _, f0, f1, _, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+        *data.first_chunk::<34>()?;
+    let frag = u16::from_be_bytes([f0, f1]);
+    if [t0, t1] != [0x08, 0x00] || v >> 4 != 4 || proto != 6 || frag & 0x3fff != 0 {
         return None;
     }
     let ip = data.get(14..)?;
-    let v = *ip.first()?;
     let ihl = usize::from(v & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-    let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
-    if v >> 4 != 4 || ihl < 20 || *ip.get(9)? != 6 || frag & 0x3fff != 0 {
-        return None;
-    }
-    if total < ihl + 20 || total > ip.len() {
+    let total = usize::from(u16::from_be_bytes([l0, l1]));
+    if ihl < 20 || total < ihl + 20 || total > ip.len() {
         return None;
     }
     let tcp = ip.get(ihl..total)?;
@@ -478,38 +673,30 @@ fn ethernet_ipv4_tcp(data: &[u8]) -> Option<FastTcp<'_>> {
     if header_len < 20 || header_len > tcp.len() {
         return None;
     }
-    let src = std::net::Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
-    let dst = std::net::Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
     Some(FastTcp {
-        src,
-        dst,
+        src: std::net::Ipv4Addr::new(s0, s1, s2, s3),
+        dst: std::net::Ipv4Addr::new(d0, d1, d2, d3),
         tcp,
         header_len,
     })
 }
 
 fn feed_fast(f: &FastTcp<'_>, ts: Micros, cut: bool, tracker: &mut Tracker) {
-    let t = f.tcp;
-    let be16 = |i: usize| {
-        u16::from_be_bytes([
-            t.get(i).copied().unwrap_or(0),
-            t.get(i + 1).copied().unwrap_or(0),
-        ])
+    // ethernet_ipv4_tcp saw a TCP header of at least 20 bytes.
+    let Some(&[p0, p1, p2, p3, q0, q1, q2, q3, _, _, _, _, _, flags, ..]) =
+        f.tcp.first_chunk::<20>()
+    else {
+        return;
     };
-    let seq = t
-        .get(4..8)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, u32::from_be_bytes);
-    let flags = t.get(13).copied().unwrap_or(0);
     tracker.segment(&Segment {
         ts,
-        src: SocketAddr::new(IpAddr::V4(f.src), be16(0)),
-        dst: SocketAddr::new(IpAddr::V4(f.dst), be16(2)),
-        seq,
+        src: SocketAddr::new(IpAddr::V4(f.src), u16::from_be_bytes([p0, p1])),
+        dst: SocketAddr::new(IpAddr::V4(f.dst), u16::from_be_bytes([p2, p3])),
+        seq: u32::from_be_bytes([q0, q1, q2, q3]),
         syn: flags & 0x02 != 0,
         fin: flags & 0x01 != 0,
         rst: flags & 0x04 != 0,
-        payload: t.get(f.header_len..).unwrap_or_default(),
+        payload: f.tcp.get(f.header_len..).unwrap_or_default(),
         cut,
     });
 }
@@ -586,6 +773,381 @@ mod tests {
         f.extend_from_slice(&tcp);
         f.extend_from_slice(payload);
         f
+    }
+
+    /// Hands over at most `first` bytes on the first read, then at most `piece` per read, then
+    /// fails with an I/O error when `fail_at` bytes have been handed over (if it is given).
+    struct Pieces<'a> {
+        data: &'a [u8],
+        first: usize,
+        piece: usize,
+        fail_at: Option<usize>,
+        given: usize,
+        reads: usize,
+    }
+
+    impl<'a> Pieces<'a> {
+        fn new(data: &'a [u8], first: usize, piece: usize) -> Self {
+            Pieces {
+                data,
+                first,
+                piece,
+                fail_at: None,
+                given: 0,
+                reads: 0,
+            }
+        }
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.fail_at.is_some_and(|f| self.given >= f) {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            let limit = if self.reads == 0 {
+                self.first
+            } else {
+                self.piece
+            };
+            self.reads += 1;
+            let mut n = buf.len().min(limit).min(self.data.len());
+            if let Some(f) = self.fail_at {
+                n = n.min(f - self.given);
+            }
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.given += n;
+            Ok(n)
+        }
+    }
+
+    /// Packets (link type, time, frame, cut), problem texts, packets and bytes counted.
+    type Got = (Vec<(i32, Micros, Vec<u8>, bool)>, Vec<String>, u64, u64);
+
+    fn got(
+        read: impl FnOnce(&mut Vec<Problem>, &mut dyn FnMut(i32, Micros, &[u8], bool)) -> CaptureStats,
+    ) -> Got {
+        let mut packets = Vec::new();
+        let mut problems = Vec::new();
+        let stats = read(&mut problems, &mut |l, ts, d: &[u8], cut| {
+            packets.push((l, ts, d.to_vec(), cut));
+        });
+        let texts = problems.into_iter().map(|p| p.problem).collect();
+        (packets, texts, stats.packets, stats.bytes)
+    }
+
+    /// Through `read_records` (the walker for a legacy pcap file) with a buffer of `buffer` bytes.
+    fn by_records(input: Pieces<'_>, buffer: usize) -> Got {
+        got(|problems, sink| {
+            read_records(input, buffer, "t", problems, &mut |l, t, d, c| {
+                sink(l, t, d, c)
+            })
+        })
+    }
+
+    /// Through pcap-parser's reader alone, as before the walker.
+    fn by_pcap_parser(input: Pieces<'_>, buffer: usize) -> Got {
+        got(|problems, sink| {
+            parse_blocks(input, buffer, "t", problems, &mut |l, t, d, c| {
+                sink(l, t, d, c)
+            })
+        })
+    }
+
+    /// What the walker reads from `file` (reads of `first`, then `piece` bytes, into a buffer of
+    /// `buffer`), after checking that pcap-parser's reader reads the same.
+    fn same(file: &[u8], first: usize, piece: usize, buffer: usize) -> Got {
+        let walked = by_records(Pieces::new(file, first, piece), buffer);
+        assert_eq!(
+            walked,
+            by_pcap_parser(Pieces::new(file, first, piece), buffer),
+            "{} bytes, reads {first}/{piece}, buffer {buffer}",
+            file.len()
+        );
+        walked
+    }
+
+    /// A legacy pcap file: byte order, time resolution, link type, and records of (seconds,
+    /// fraction, frame, original length).
+    fn pcap_file(
+        be: bool,
+        nano: bool,
+        linktype: u32,
+        records: &[(u32, u32, Vec<u8>, u32)],
+    ) -> Vec<u8> {
+        let w32 = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w16 = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut f = Vec::new();
+        f.extend_from_slice(&w32(if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+        f.extend_from_slice(&w16(2));
+        f.extend_from_slice(&w16(4));
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&w32(65535));
+        f.extend_from_slice(&w32(linktype));
+        for (secs, frac, data, orig) in records {
+            f.extend_from_slice(&w32(*secs));
+            f.extend_from_slice(&w32(*frac));
+            f.extend_from_slice(&w32(data.len() as u32));
+            f.extend_from_slice(&w32(*orig));
+            f.extend_from_slice(data);
+        }
+        f
+    }
+
+    fn some_records() -> Vec<(u32, u32, Vec<u8>, u32)> {
+        let ether = frame(5, 40 + 11, 0, 6, 5, b"hello world");
+        vec![
+            (1_700_000_000, 999_999, ether.clone(), ether.len() as u32),
+            (1_700_000_001, 5, Vec::new(), 0),
+            (1_700_000_002, 123_456_789, vec![0xab], 1),
+            (
+                0xffff_ffff,
+                0xffff_ffff,
+                ether[..30].to_vec(),
+                ether.len() as u32,
+            ),
+            (7, 0, (0..=255u8).cycle().take(1500).collect(), 1500),
+        ]
+    }
+
+    #[test]
+    fn walker_reads_what_pcap_parser_reads_at_every_cut() {
+        let records = some_records();
+        for (be, nano) in [(false, false), (true, false), (false, true), (true, true)] {
+            let file = pcap_file(be, nano, 1, &records);
+            assert!(legacy_header(&file).is_some(), "the walker reads this file");
+            let whole = same(&file, usize::MAX, usize::MAX, BUFFER);
+            // What the file holds, not only what pcap-parser reads.
+            assert!(whole.1.is_empty(), "{:?}", whole.1);
+            assert_eq!((whole.2, whole.3), (5, file.len() as u64));
+            let times: Vec<Micros> = whole.0.iter().map(|p| p.1).collect();
+            let frac = |f: i64| if nano { f / 1000 } else { f };
+            assert_eq!(
+                times,
+                [
+                    1_700_000_000_000_000 + frac(999_999),
+                    1_700_000_001_000_000 + frac(5),
+                    1_700_000_002_000_000 + frac(123_456_789),
+                    0xffff_ffff * 1_000_000 + frac(0xffff_ffff),
+                    7_000_000,
+                ]
+            );
+            let cut: Vec<bool> = whole.0.iter().map(|p| p.3).collect();
+            assert_eq!(cut, [false, false, false, true, false]);
+            for (p, r) in whole.0.iter().zip(&records) {
+                assert_eq!((p.0, &p.2), (1, &r.2));
+            }
+            // Small buffers, so that records outgrow them and reads end inside every part.
+            for end in 0..=file.len() {
+                for (first, piece, buffer) in [
+                    (usize::MAX, usize::MAX, 64),
+                    (usize::MAX, usize::MAX, 1000),
+                    (24, 1, 40),
+                    (40, 7, 100),
+                    (100, 333, 256),
+                ] {
+                    same(&file[..end], first, piece, buffer);
+                }
+            }
+            // Cut inside the third record (its header, then its data).
+            let third = 24 + 16 + records[0].2.len() + 16 + records[1].2.len();
+            for end in [third + 3, third + 16] {
+                let (packets, problems, n, _) = same(&file[..end], usize::MAX, usize::MAX, BUFFER);
+                assert_eq!((packets.len(), n), (2, 2));
+                assert_eq!(
+                    problems,
+                    ["file ends inside a record after 2 packets: the capture was cut; everything before it was read"]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn walker_and_pcap_parser_agree_on_damaged_files() {
+        // Bytes overwritten at random places (lengths that lie, in either byte order), then cut
+        // at a random place: a fixed generator, so a failure repeats.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let records = some_records();
+        let mut headers = vec![24];
+        for r in &records {
+            headers.push(headers[headers.len() - 1] + 16 + r.2.len());
+        }
+        let (mut other, mut larger) = (0, 0);
+        for round in 0..200 {
+            let (be, nano) = (round % 2 == 0, round % 3 == 0);
+            let intact = pcap_file(be, nano, 1, &records);
+            let mut file = intact.clone();
+            for _ in 0..1 + next() % 3 {
+                // Mostly a record header's bytes, else anywhere after the file header.
+                let at = if next() % 4 > 0 {
+                    headers[(next() as usize) % records.len()] + (next() as usize) % 16
+                } else {
+                    24 + (next() as usize) % (file.len() - 24)
+                };
+                file[at] = match next() % 3 {
+                    0 => 0xff,
+                    1 => 0,
+                    _ => next() as u8,
+                };
+            }
+            let end = 24 + (next() as usize) % (file.len() - 23);
+            let buffer = [24, 64, 1000, BUFFER][(next() % 4) as usize];
+            let walked = same(&file[..end], usize::MAX, usize::MAX, buffer);
+            same(&file[..end], 30, 1 + (next() as usize) % 64, buffer);
+            if walked.1 != by_records(Pieces::new(&intact[..end], usize::MAX, usize::MAX), buffer).1
+            {
+                other += 1;
+            }
+            larger += usize::from(walked.1.iter().any(|p| p.contains("larger than")));
+        }
+        assert!(
+            other > 20 && larger > 5,
+            "damage that shows: {other}, records over the bound: {larger}"
+        );
+    }
+
+    #[test]
+    fn walker_stops_at_a_record_over_the_bound_as_pcap_parser_does() {
+        let first = some_records().remove(0);
+        let bound = MAX_RECORD as u32;
+        for be in [false, true] {
+            for caplen in [bound - 16, bound, 0xc000_0000, u32::MAX] {
+                let mut file = pcap_file(be, false, 1, std::slice::from_ref(&first));
+                let w = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
+                for v in [1, 0, caplen, caplen] {
+                    file.extend_from_slice(&w(v));
+                }
+                file.extend_from_slice(&[0xab; 64]);
+                let walked = same(&file, usize::MAX, usize::MAX, BUFFER);
+                assert_eq!(walked.2, 1);
+                assert_eq!(
+                    walked.1,
+                    ["a record larger than 64 MiB after 1 packets: corrupt file, the rest was not read"]
+                );
+                same(&file, 100, 50, 1000);
+            }
+        }
+        // Under the bound, and cut: the file ends inside it. A buffer that does not double to
+        // exactly MAX_RECORD stops short of it, as pcap-parser's reader does (1000 doubles to
+        // 65 536 000).
+        for (caplen, buffer, larger) in [
+            (bound - 17, BUFFER, false),
+            (66_000_000, BUFFER, false),
+            (66_000_000, 1000, true),
+            (65_535_000, 1000, false),
+        ] {
+            let mut file = pcap_file(false, false, 1, std::slice::from_ref(&first));
+            for v in [1, 0, caplen, caplen] {
+                file.extend_from_slice(&v.to_le_bytes());
+            }
+            file.extend_from_slice(&[0xab; 64]);
+            let walked = same(&file, usize::MAX, usize::MAX, buffer);
+            let want = if larger { too_large(1) } else { cut_inside(1) };
+            assert_eq!(walked.1, [want], "{caplen} {buffer}");
+        }
+        // Records larger than the buffers, whole: read.
+        let big: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let file = pcap_file(
+            true,
+            false,
+            1,
+            &[first.clone(), (9, 9, big.clone(), 4 << 20), first],
+        );
+        let walked = same(&file, usize::MAX, usize::MAX, BUFFER);
+        assert!(walked.1.is_empty(), "{:?}", walked.1);
+        assert_eq!(walked.0.len(), 3);
+        assert_eq!(walked.0[1].2, big);
+        assert!(walked.0[1].3, "cut by the snapshot length");
+        assert_eq!(walked, same(&file, 24, 100_000, 4096));
+    }
+
+    #[test]
+    fn walker_reports_read_errors_as_pcap_parser_does() {
+        let file = pcap_file(false, false, 1, &some_records());
+        for fail_at in [0, 10, 24, 60, 200, 1000, file.len()] {
+            for (first, piece) in [(usize::MAX, usize::MAX), (30, 17)] {
+                let pieces = || Pieces {
+                    fail_at: Some(fail_at),
+                    ..Pieces::new(&file, first, piece)
+                };
+                let walked = by_records(pieces(), 64);
+                assert_eq!(
+                    walked,
+                    by_pcap_parser(pieces(), 64),
+                    "fail at {fail_at}, {first}/{piece}"
+                );
+                assert!(
+                    !walked.1.is_empty() || fail_at == file.len(),
+                    "{fail_at}: {walked:?}"
+                );
+            }
+        }
+        let walked = by_records(
+            Pieces {
+                fail_at: Some(0),
+                ..Pieces::new(&file, 100, 100)
+            },
+            BUFFER,
+        );
+        assert_eq!(walked.1, [START_READ_ERROR]);
+    }
+
+    #[test]
+    fn other_formats_reach_pcap_parser_unchanged() {
+        // The "modified" pcap format (magic a1b2cd34, 24-byte record headers).
+        let mut modified = 0xa1b2_cd34u32.to_le_bytes().to_vec();
+        modified.extend_from_slice(&[
+            2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+        ]);
+        let ether = frame(5, 40 + 3, 0, 6, 5, b"abc");
+        for v in [5u32, 6, ether.len() as u32, ether.len() as u32, 0, 0] {
+            modified.extend_from_slice(&v.to_le_bytes());
+        }
+        modified.extend_from_slice(&ether);
+        // pcapng: section header, interface description (Ethernet), enhanced packet.
+        let mut ng = Vec::new();
+        let block = |ng: &mut Vec<u8>, kind: u32, body: &[u8]| {
+            let len = 12 + body.len() as u32;
+            ng.extend_from_slice(&kind.to_le_bytes());
+            ng.extend_from_slice(&len.to_le_bytes());
+            ng.extend_from_slice(body);
+            ng.extend_from_slice(&len.to_le_bytes());
+        };
+        let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        shb.extend_from_slice(&[1, 0, 0, 0]);
+        shb.extend_from_slice(&u64::MAX.to_le_bytes());
+        block(&mut ng, 0x0a0d_0d0a, &shb);
+        block(&mut ng, 1, &[1, 0, 0, 0, 0xff, 0xff, 0, 0]);
+        let mut epb = Vec::new();
+        for v in [0u32, 0, 1_000_000, ether.len() as u32, ether.len() as u32] {
+            epb.extend_from_slice(&v.to_le_bytes());
+        }
+        epb.extend_from_slice(&ether);
+        epb.resize(epb.len().div_ceil(4) * 4, 0);
+        block(&mut ng, 6, &epb);
+        for file in [&modified, &ng] {
+            assert!(legacy_header(file).is_none());
+            let whole = same(file, usize::MAX, usize::MAX, BUFFER);
+            assert_eq!(whole.0.len(), 1, "{whole:?}");
+            assert_eq!(whole.0[0].2, ether);
+            for end in 0..=file.len() {
+                // The first read decides the format: what pcap-parser then reads, after the
+                // bytes it saw, is what it read alone.
+                for (first, piece, buffer) in [(usize::MAX, usize::MAX, 256), (24, 5, 64)] {
+                    assert_eq!(
+                        by_records(Pieces::new(&file[..end], first, piece), buffer),
+                        by_pcap_parser(Pieces::new(&file[..end], first, piece), buffer),
+                        "cut at {end}, reads {first}/{piece}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
