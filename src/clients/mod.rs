@@ -134,6 +134,7 @@ impl ClientRecord {
             first_seen: self.first_seen.as_deref(),
             last_seen: self.last_seen.as_deref(),
             sources: Strs::Owned(&self.sources),
+            generated: false,
         }
     }
 }
@@ -167,6 +168,10 @@ pub struct RecordRef<'a> {
     pub first_seen: Option<&'a str>,
     pub last_seen: Option<&'a str>,
     pub sources: Strs<'a>,
+    /// `server`, `client`, `detail`, `server_smb2`, `first_seen` and `last_seen` are smb1scan's
+    /// own text (addresses, times, its sentences), which never needs a JSON escape; false for a
+    /// record's fields, which may come from a log.
+    pub generated: bool,
 }
 
 /// A list of strings, owned by a record or shared by the tracker's pairs.
@@ -700,6 +705,12 @@ fn rfc3339(t: Micros) -> Option<String> {
 
 /// [`rfc3339`] written into `out` (cleared first); false when the time has no text.
 fn rfc3339_into(t: Micros, out: &mut String) -> bool {
+    rfc3339_cached(t, out, &mut None)
+}
+
+/// [`rfc3339_into`], with the date text of the last day written kept in `day` (a capture's
+/// times fall on a few days: the civil date was a third of this function's work).
+fn rfc3339_cached(t: Micros, out: &mut String, day: &mut Option<(i64, [u8; 10])>) -> bool {
     out.clear();
     // Years 1970 to 9999 (every capture) are written here, the rest by chrono: its formatting
     // machinery was a tenth of the cost of turning a large capture's pairs into records.
@@ -715,6 +726,51 @@ fn rfc3339_into(t: Micros, out: &mut String) -> bool {
     }
     let days = t / 86_400_000_000;
     let micros_of_day = t % 86_400_000_000;
+    let date = match day {
+        Some((d, text)) if *d == days => *text,
+        _ => {
+            let text = civil_date(days);
+            *day = Some((days, text));
+            text
+        }
+    };
+    let secs = micros_of_day / 1_000_000;
+    // Digits written into the text's fixed layout (pushing chars through a power of ten each was
+    // most of this function's time).
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    if let Some(d) = b.get_mut(..10) {
+        d.copy_from_slice(&date);
+    }
+    for (n, at, width) in [
+        (secs / 3600, 11, 2),
+        (secs / 60 % 60, 14, 2),
+        (secs % 60, 17, 2),
+        (micros_of_day % 1_000_000, 20, 6),
+    ] {
+        put_digits(&mut b, n, at, width);
+    }
+    match std::str::from_utf8(&b) {
+        Ok(text) => {
+            out.push_str(text);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// `n`'s last `width` decimal digits at `at` of `b`.
+fn put_digits(b: &mut [u8], n: i64, at: usize, width: usize) {
+    let mut n = n;
+    for k in (at..at + width).rev() {
+        if let Some(d) = b.get_mut(k) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+    }
+}
+
+/// "YYYY-MM-DD" of a day since 1970-01-01 (non-negative, before year 10000).
+fn civil_date(days: i64) -> [u8; 10] {
     // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible Low-Level Date
     // Algorithms", days_from_civil's inverse), for non-negative days.
     let z = days + 719_468;
@@ -726,34 +782,11 @@ fn rfc3339_into(t: Micros, out: &mut String) -> bool {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let secs = micros_of_day / 1_000_000;
-    // Digits written into the text's fixed layout (pushing chars through a power of ten each was
-    // most of this function's time).
-    let mut b = *b"0000-00-00T00:00:00.000000Z";
-    for (n, at, width) in [
-        (year, 0, 4),
-        (month, 5, 2),
-        (day, 8, 2),
-        (secs / 3600, 11, 2),
-        (secs / 60 % 60, 14, 2),
-        (secs % 60, 17, 2),
-        (micros_of_day % 1_000_000, 20, 6),
-    ] {
-        let mut n = n;
-        for k in (at..at + width).rev() {
-            if let Some(d) = b.get_mut(k) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-        }
+    let mut b = *b"0000-00-00";
+    for (n, at, width) in [(year, 0, 4), (month, 5, 2), (day, 8, 2)] {
+        put_digits(&mut b, n, at, width);
     }
-    match std::str::from_utf8(&b) {
-        Ok(text) => {
-            out.push_str(text);
-            true
-        }
-        Err(_) => false,
-    }
+    b
 }
 
 /// The verdict of one pair from its facts and its server's.
@@ -819,6 +852,8 @@ struct Scratch {
     detail: String,
     first_seen: String,
     last_seen: String,
+    /// The date text of the last day a time fell on.
+    day: Option<(i64, [u8; 10])>,
     /// The SMB2 sentence of the last server seen: records come sorted by server within a
     /// verdict, so it is made once per server.
     smb2: Option<(IpAddr, Option<String>)>,
@@ -867,11 +902,11 @@ fn pair_view<'a>(
     ip_text_into(key.client, &mut scratch.client);
     let first_seen = f
         .first_seen
-        .filter(|&t| rfc3339_into(t, &mut scratch.first_seen))
+        .filter(|&t| rfc3339_cached(t, &mut scratch.first_seen, &mut scratch.day))
         .map(|_| scratch.first_seen.as_str());
     let last_seen = f
         .last_seen
-        .filter(|&t| rfc3339_into(t, &mut scratch.last_seen))
+        .filter(|&t| rfc3339_cached(t, &mut scratch.last_seen, &mut scratch.day))
         .map(|_| scratch.last_seen.as_str());
     RecordRef {
         server: &scratch.server,
@@ -897,6 +932,7 @@ fn pair_view<'a>(
         first_seen,
         last_seen,
         sources: Strs::Shared(&f.sources),
+        generated: true,
     }
 }
 
@@ -912,7 +948,7 @@ pub fn breaking_clients_by_server(records: &[ClientRecord]) -> HashMap<String, V
 
 #[cfg(test)]
 mod rfc3339_tests {
-    use super::{ip_text_into, push_u64, rfc3339};
+    use super::{ip_text_into, push_u64, rfc3339, rfc3339_cached};
 
     fn ip_text(ip: std::net::IpAddr) -> String {
         let mut s = String::from("stale");
@@ -969,8 +1005,17 @@ mod rfc3339_tests {
             cases.push(t);
             t += 86_400_000_000 * 14 + 3_599_999_999;
         }
-        for c in cases {
-            assert_eq!(rfc3339(c), chrono_text(c), "{c}");
+        for c in &cases {
+            assert_eq!(rfc3339(*c), chrono_text(*c), "{c}");
+        }
+        // With the day remembered from one time to the next: times of one day, and days apart,
+        // in both orders.
+        let mut day = None;
+        let mut text = String::new();
+        let same_day = [1_700_000_000_141_593, 1_700_000_000_000_000, 1_700_003_599_999_999];
+        for c in cases.iter().chain(same_day.iter()).chain(cases.iter().rev()) {
+            let ok = rfc3339_cached(*c, &mut text, &mut day);
+            assert_eq!(ok.then(|| text.clone()), chrono_text(*c), "{c}");
         }
     }
 }

@@ -106,8 +106,9 @@ fn write_jsonl(w: &mut dyn Write, f: &Findings) -> std::io::Result<()> {
     // Records are written by hand into a buffer handed on a megabyte at a time: serde_json and
     // the small writes of a BufWriter were a third of a large capture's run.
     let mut buf = Vec::with_capacity(JSONL_CHUNK + 4096);
+    let mut lists = ListCache::default();
     f.try_for_each(|r| {
-        record_json(&mut buf, r);
+        record_json(&mut buf, r, &mut lists);
         buf.push(b'\n');
         if buf.len() >= JSONL_CHUNK {
             w.write_all(&buf)?;
@@ -131,7 +132,7 @@ const JSONL_CHUNK: usize = 1 << 20;
 /// One record as serde_json writes it (same fields, order, escapes; a unit test compares the
 /// two on records with every field set, escapes and non-ASCII included). The record is taken
 /// apart field by field so that a new field does not compile until it is written here too.
-pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>) {
+pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>, lists: &mut ListCache) {
     let RecordRef {
         server,
         server_name,
@@ -156,21 +157,37 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>) {
         first_seen,
         last_seen,
         sources,
+        generated,
     } = *r;
+    // Text smb1scan wrote itself (addresses, times, its own sentences) needs no escape check.
+    let text = |out: &mut Vec<u8>, s: &str| {
+        if generated {
+            debug_assert!(!needs_escape(s.as_bytes()), "{s}");
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        } else {
+            json_str(out, s);
+        }
+    };
+    let text_opt = |out: &mut Vec<u8>, s: Option<&str>| match s {
+        Some(s) => text(out, s),
+        None => out.extend_from_slice(b"null"),
+    };
     out.extend_from_slice(b"{\"server\":");
-    json_str(out, server);
+    text(out, server);
     out.extend_from_slice(b",\"server_name\":");
     json_opt(out, server_name);
     out.extend_from_slice(b",\"client\":");
-    json_str(out, client);
+    text(out, client);
     out.extend_from_slice(b",\"verdict\":");
     json_str(out, verdict.as_str());
     out.extend_from_slice(b",\"reason\":");
     json_opt(out, reason.map(|x| x.as_str()));
     out.extend_from_slice(b",\"detail\":");
-    json_str(out, detail);
+    text(out, detail);
     out.extend_from_slice(b",\"server_smb2\":");
-    json_opt(out, server_smb2);
+    text_opt(out, server_smb2);
     out.extend_from_slice(b",\"ports\":[");
     for (i, p) in ports.iter().enumerate() {
         if i > 0 {
@@ -189,7 +206,7 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>) {
     out.extend_from_slice(b",\"sessions_unknown\":");
     json_u64(out, sessions_unknown);
     out.extend_from_slice(b",\"dialects\":");
-    json_strs(out, dialects);
+    lists.write(out, dialects);
     out.extend_from_slice(b",\"client_netbios_name\":");
     json_opt(out, client_netbios_name);
     out.extend_from_slice(b",\"client_workstation\":");
@@ -203,12 +220,47 @@ pub(crate) fn record_json(out: &mut Vec<u8>, r: &RecordRef<'_>) {
     out.extend_from_slice(b",\"client_log_name\":");
     json_opt(out, client_log_name);
     out.extend_from_slice(b",\"first_seen\":");
-    json_opt(out, first_seen);
+    text_opt(out, first_seen);
     out.extend_from_slice(b",\"last_seen\":");
-    json_opt(out, last_seen);
+    text_opt(out, last_seen);
     out.extend_from_slice(b",\"sources\":");
     json_strs(out, sources);
     out.push(b'}');
+}
+
+/// The JSON of the shared string lists already written in this pass, by the list's address: a
+/// network's pairs share a few dialect lists (one per distinct NEGOTIATE request), and writing
+/// each list again was a twentieth of a large capture's run. Lists owned by a record are written
+/// every time.
+#[derive(Debug, Default)]
+pub(crate) struct ListCache {
+    written: std::collections::HashMap<(usize, usize), Vec<u8>, foldhash::fast::RandomState>,
+}
+
+/// Lists remembered per pass (a capture whose pairs each offered a list of their own is written
+/// list by list past this).
+const LIST_CACHE_ENTRIES: usize = 4096;
+
+impl ListCache {
+    fn write(&mut self, out: &mut Vec<u8>, v: Strs<'_>) {
+        let Strs::Shared(list) = v else {
+            return json_strs(out, v);
+        };
+        // The lists live as long as the pass (the findings are borrowed for it): an address
+        // names one list.
+        let key = (list.as_ptr() as usize, list.len());
+        if let Some(json) = self.written.get(&key) {
+            out.extend_from_slice(json);
+            return;
+        }
+        let start = out.len();
+        json_strs(out, v);
+        if self.written.len() < LIST_CACHE_ENTRIES {
+            if let Some(json) = out.get(start..) {
+                self.written.insert(key, json.to_vec());
+            }
+        }
+    }
 }
 
 fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
@@ -606,7 +658,7 @@ mod tests {
         }
         for r in &records {
             let mut ours = Vec::new();
-            record_json(&mut ours, &r.as_ref());
+            record_json(&mut ours, &r.as_ref(), &mut ListCache::default());
             let theirs = serde_json::to_vec(r).unwrap();
             assert_eq!(
                 String::from_utf8_lossy(&ours),
