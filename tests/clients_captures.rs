@@ -246,7 +246,10 @@ fn jsonl_from_the_tables_is_the_records_json() {
                 records += 1;
             }
             let lines = String::from_utf8(from_tables.clone()).unwrap();
-            let pairs: Vec<&str> = lines.lines().filter(|l| !l.starts_with("{\"summary\"")).collect();
+            let pairs: Vec<&str> = lines
+                .lines()
+                .filter(|l| !l.starts_with("{\"summary\""))
+                .collect();
             assert_eq!(
                 pairs.join("\n") + if pairs.is_empty() { "" } else { "\n" },
                 String::from_utf8(from_records).unwrap(),

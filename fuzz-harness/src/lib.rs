@@ -406,9 +406,9 @@ pub fn clients_capture(data: &[u8]) {
     let mut problems = Vec::new();
     read_capture(data, "fuzz", &mut t, &mut problems);
     assert!(t.flows_held() <= limits.max_flows);
-    let (pairs, _, stats) = t.finish();
-    assert!(pairs.len() <= limits.max_pairs);
-    assert!(stats.peak_flows <= limits.max_flows as u64);
+    let tracked = t.finish();
+    assert!(tracked.pairs.len() <= limits.max_pairs);
+    assert!(tracked.stats.peak_flows <= limits.max_flows as u64);
 }
 
 /// TCP segments straight into the connection tracker: each chunk is [flags][len][payload]; flags

@@ -939,7 +939,10 @@ impl Tracker {
         let pk = key.pair;
         if kind == 0x81 {
             if let Ok(r) = parse_nbss_session_request(body) {
-                if self.facts_of(conn).is_some_and(|p| p.client_netbios_name.is_none()) {
+                if self
+                    .facts_of(conn)
+                    .is_some_and(|p| p.client_netbios_name.is_none())
+                {
                     let name = self.intern(r.calling);
                     if let Some(p) = self.facts_of(conn) {
                         p.client_netbios_name = Some(name);
@@ -1425,11 +1428,12 @@ mod tests {
         m.extend_from_slice(&[0x41; 100]);
         t.segment(&seg(true, 99, true, &[]));
         t.segment(&seg(true, 100, false, &m));
-        assert!(t
-            .flows
-            .iter()
-            .flat_map(|t| t.values())
-            .all(|f| f.c2s.held.as_ref().map_or(0, |h| h.buf.len()) <= MAX_MESSAGE + 4));
+        assert!(t.flows.iter().flat_map(|t| t.values()).all(|f| f
+            .c2s
+            .held
+            .as_ref()
+            .map_or(0, |h| h.buf.len())
+            <= MAX_MESSAGE + 4));
         let (p, _) = only_pair(t);
         assert_eq!(p.counts.unknown, 1);
         assert_eq!(p.unknown_reason, Some(UnknownReason::NegotiateNotCaptured));

@@ -1012,8 +1012,16 @@ mod rfc3339_tests {
         // in both orders.
         let mut day = None;
         let mut text = String::new();
-        let same_day = [1_700_000_000_141_593, 1_700_000_000_000_000, 1_700_003_599_999_999];
-        for c in cases.iter().chain(same_day.iter()).chain(cases.iter().rev()) {
+        let same_day = [
+            1_700_000_000_141_593,
+            1_700_000_000_000_000,
+            1_700_003_599_999_999,
+        ];
+        for c in cases
+            .iter()
+            .chain(same_day.iter())
+            .chain(cases.iter().rev())
+        {
             let ok = rfc3339_cached(*c, &mut text, &mut day);
             assert_eq!(ok.then(|| text.clone()), chrono_text(*c), "{c}");
         }

@@ -113,7 +113,7 @@ impl<K: Hash + Eq + Copy, V, S: BuildHasher> SlotMap<K, V, S> {
     /// Adds `k`, which the caller knows is absent; its slot. `None` only when 2^32 - 1 slots are
     /// in use.
     pub fn insert_new(&mut self, k: K, v: V) -> Option<u32> {
-        let hash = self.hasher.hash_one(&k);
+        let hash = self.hasher.hash_one(k);
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(e) = self.slab.get_mut(s as usize) {
@@ -155,7 +155,9 @@ impl<K: Hash + Eq + Copy, V, S: BuildHasher> SlotMap<K, V, S> {
 
     /// The entries, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.slab.iter().filter_map(|e| e.as_ref().map(|(k, v)| (k, v)))
+        self.slab
+            .iter()
+            .filter_map(|e| e.as_ref().map(|(k, v)| (k, v)))
     }
 
     /// The values, in slot order.
@@ -173,7 +175,9 @@ impl<K: Hash + Eq + Copy, V, S: BuildHasher> SlotMap<K, V, S> {
 }
 
 fn key_at<K, V>(slab: &[Option<(K, V)>], s: u32) -> Option<&K> {
-    slab.get(s as usize).and_then(|e| e.as_ref()).map(|(k, _)| k)
+    slab.get(s as usize)
+        .and_then(|e| e.as_ref())
+        .map(|(k, _)| k)
 }
 
 #[cfg(test)]
@@ -196,8 +200,8 @@ mod tests {
             let k = x % 3000;
             match x % 5 {
                 0 | 1 => {
-                    if !std.contains_key(&k) {
-                        std.insert(k, i);
+                    if let std::collections::hash_map::Entry::Vacant(e) = std.entry(k) {
+                        e.insert(i);
                         assert!(m.insert_new(k, i).is_some());
                     }
                 }
