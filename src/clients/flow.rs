@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
 use smb1scan_protocol::ntlmssp::ntlmssp_challenge_computer_name;
 use smb1scan_protocol::requests::{
     is_smb2_dialect_string, parse_nbss_session_request, parse_ntlmssp_client_names,
@@ -986,7 +985,7 @@ impl Tracker {
                 return;
             }
         }
-        let Ok(msg) = parse_smb_message(body) else {
+        let Some(msg) = head(body) else {
             if first_message && !conn.saw_syn {
                 conn.mid_stream = true;
             }
@@ -994,7 +993,7 @@ impl Tracker {
         };
         // The pair is looked up only for the messages that can tell it something.
         match msg {
-            SmbMessage::Smb1(h, _) => {
+            Head::Smb1(h) => {
                 conn.seen_smb1 = true;
                 if h.command == Smb1Command::NEGOTIATE {
                     let parsed;
@@ -1035,7 +1034,7 @@ impl Tracker {
                     conn.mid_stream = true;
                 }
             }
-            SmbMessage::Smb2(h, _) => {
+            Head::Smb2(h) => {
                 conn.seen_smb2 = true;
                 if h.command == Smb2Command::NEGOTIATE {
                     if let Ok(r) = parse_smb2_negotiate_request(body) {
@@ -1077,7 +1076,7 @@ impl Tracker {
             // passed over before the header parse.
             return;
         }
-        let Ok(msg) = parse_smb_message(body) else {
+        let Some(msg) = head(body) else {
             return;
         };
         // The server's facts are looked up (and made) only for the messages that tell them.
@@ -1086,7 +1085,7 @@ impl Tracker {
             t.server_of(conn, server).map_or(true, |s| s.name.is_none())
         };
         match msg {
-            SmbMessage::Smb1(h, _) => {
+            Head::Smb1(h) => {
                 if h.command == Smb1Command::NEGOTIATE && h.is_reply() {
                     if let Some(s) = self.server_of(conn, server) {
                         s.answered_smb1 = true;
@@ -1098,7 +1097,7 @@ impl Tracker {
                     }
                 }
             }
-            SmbMessage::Smb2(h, _) => {
+            Head::Smb2(h) => {
                 if h.command == Smb2Command::NEGOTIATE && h.is_response() {
                     if let Ok((_, r)) = parse_smb2_negotiate_response(body) {
                         if let Some(s) = self.server_of(conn, server) {
@@ -1276,6 +1275,63 @@ fn push_held(skip: &mut usize, buf: &mut Vec<u8>, b: &[u8]) {
     buf.extend_from_slice(b);
 }
 
+/// What the tracker reads of an SMB header: the command and the reply flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    Smb1(Head1),
+    Smb2(Head2),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head1 {
+    command: Smb1Command,
+    flags: u8,
+}
+
+impl Head1 {
+    fn is_reply(self) -> bool {
+        self.flags & smb1scan_protocol::smb1::header::flags::REPLY != 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head2 {
+    command: Smb2Command,
+    flags: u32,
+}
+
+impl Head2 {
+    fn is_response(self) -> bool {
+        self.flags & smb1scan_protocol::smb2::header::flags::SERVER_TO_REDIR != 0
+    }
+}
+
+/// The header fields the tracker uses, read at their fixed offsets ([MS-CIFS] 2.2.3.1: the
+/// command at 4, Flags at 9; [MS-SMB2] 2.2.1: StructureSize at 4, Command at 12, Flags at 16),
+/// `None` exactly where `parse_smb_message` fails (a header shorter than 32 / 64 bytes, another
+/// magic, an SMB2 StructureSize other than 64; a unit test compares the two). The full parse
+/// (through nom, every field) was a twelfth of a large capture's instructions.
+fn head(body: &[u8]) -> Option<Head> {
+    match body.get(..4)? {
+        b"\xffSMB" if body.len() >= 32 => Some(Head::Smb1(Head1 {
+            command: Smb1Command(*body.get(4)?),
+            flags: *body.get(9)?,
+        })),
+        b"\xfeSMB" if body.len() >= 64 => {
+            let le16 = |at: usize| Some(u16::from_le_bytes([*body.get(at)?, *body.get(at + 1)?]));
+            if le16(4)? != 64 {
+                return None;
+            }
+            let flags = u32::from(le16(16)?) | u32::from(le16(18)?) << 16;
+            Some(Head::Smb2(Head2 {
+                command: Smb2Command(le16(12)?),
+                flags,
+            }))
+        }
+        _ => None,
+    }
+}
+
 /// An SMB1 message whose command is NEGOTIATE or SESSION_SETUP_ANDX ([MS-CIFS] 2.2.3.1: the
 /// command byte follows the 4-byte protocol), or an SMB2 one whose command is NEGOTIATE or
 /// SESSION_SETUP ([MS-SMB2] 2.2.1: the 2-byte command at offset 12): the only messages whose
@@ -1358,6 +1414,7 @@ pub fn smb2_dialect_label(d: Smb2Dialect) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smb1scan_protocol::message::{parse_smb_message, SmbMessage};
     use smb1scan_protocol::nbss::build_nbss_session_message;
     use smb1scan_protocol::smb1::header::Smb1Ids;
     use smb1scan_protocol::smb1::negotiate::build_smb1_negotiate_request;
@@ -1593,6 +1650,60 @@ mod tests {
             }
         }
         assert_eq!(seen, 2 * 2 + 2);
+    }
+
+    /// `head` answers where the full header parse does, with the same command and flags: on
+    /// real messages of both SMBs, every cut of them, and every byte of their headers changed.
+    #[test]
+    fn head_reads_what_the_header_parse_reads() {
+        use smb1scan_protocol::smb2::negotiate::build_smb2_negotiate_request;
+        let smb1 = build_smb1_negotiate_request(&["NT LM 0.12"], Smb1Ids::default()).to_vec();
+        let smb2 =
+            build_smb2_negotiate_request(&[Smb2Dialect(0x0202)], 1, [7; 16], [9; 32]).to_vec();
+        let mut cases = Vec::new();
+        for m in [smb1, smb2] {
+            for n in 0..=m.len() {
+                cases.push(m[..n].to_vec());
+            }
+            for at in 0..72.min(m.len()) {
+                for v in [0x00u8, 0x01, 0x40, 0x72, 0x80, 0xfe, 0xff] {
+                    let mut c = m.clone();
+                    c[at] = v;
+                    cases.push(c);
+                }
+            }
+        }
+        let (mut some, mut smb2, mut none) = (0, 0, 0);
+        for c in &cases {
+            let full = match parse_smb_message(c) {
+                Ok(SmbMessage::Smb1(h, _)) => Some(Head::Smb1(Head1 {
+                    command: h.command,
+                    flags: h.flags,
+                })),
+                Ok(SmbMessage::Smb2(h, _)) => Some(Head::Smb2(Head2 {
+                    command: h.command,
+                    flags: h.flags,
+                })),
+                Err(_) => None,
+            };
+            assert_eq!(head(c), full, "{c:02x?}");
+            if let (Some(a), Some(b)) = (head(c), full) {
+                let replies = |h: Head| match h {
+                    Head::Smb1(h) => h.is_reply(),
+                    Head::Smb2(h) => h.is_response(),
+                };
+                assert_eq!(replies(a), replies(b));
+            }
+            match full {
+                Some(Head::Smb2(_)) => smb2 += 1,
+                Some(_) => some += 1,
+                None => none += 1,
+            }
+        }
+        assert!(
+            some > 100 && smb2 > 100 && none > 100,
+            "{some} SMB1 and {smb2} SMB2 parsed, {none} refused"
+        );
     }
 
     #[test]
