@@ -9,6 +9,9 @@
 # needs: ../shared/captures, python3, tshark, GNU time, taskset; a release build is made.
 # SMB1SCAN_BENCH_BASELINE=PATH: also time that (older) smb1scan binary on the same file, after
 # the others, and check that its JSON Lines are byte for byte the new binary's.
+# SMB1SCAN_BENCH_ROUNDS=N (default 5): smb1scan (and the baseline, when given) run N times,
+# interleaved; the table shows each one's median run by CPU time, and every round is listed (this
+# machine's speed drifts by a quarter between minutes: one run each was not a figure).
 # SMB1SCAN_BENCH_TSHARK=0: skip tshark (some 450 s) for quick rounds; the output says so, and a
 # saved result must come from a run with tshark (the issue asks for the two side by side).
 # Both smb1scan runs take --no-store: with a history store at its default place
@@ -33,33 +36,29 @@ BYTES=$(stat -c %s "$CAP")
 cat "$CAP" > /dev/null
 cat "$CAP" > /dev/null
 
-# smb1scan on core 0. Exit 3 is expected (pairs that break); anything else is a failure.
-set +e
-taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/smb1scan.time" \
-    "$BIN" clients --no-store --max-pairs 4000000 "$CAP" > "$OUT/smb1scan.jsonl" 2> "$OUT/smb1scan.err"
-rc=$?
-set -e
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
-    echo "smb1scan clients failed ($rc):" >&2
-    cat "$OUT/smb1scan.err" >&2
-    exit 1
-fi
-
-# An older binary, when asked: same file, same core.
+# smb1scan on core 0, and an older binary when asked (same file, same core), in turns. Exit 3
+# is expected (pairs that break); anything else is a failure.
 BASE="${SMB1SCAN_BENCH_BASELINE:-}"
-rm -f "$OUT/baseline.time"
-if [ -n "$BASE" ]; then
+ROUNDS="${SMB1SCAN_BENCH_ROUNDS:-5}"
+rm -f "$OUT"/smb1scan.*.time "$OUT"/baseline.*.time
+run() { # name binary round
     set +e
-    taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/baseline.time" \
-        "$BASE" clients --no-store --max-pairs 4000000 "$CAP" > "$OUT/baseline.jsonl" 2> "$OUT/baseline.err"
+    taskset -c 0 /usr/bin/time -f "%e %U %S %M" -o "$OUT/$1.$3.time" \
+        "$2" clients --no-store --max-pairs 4000000 "$CAP" > "$OUT/$1.jsonl" 2> "$OUT/$1.err"
     rc=$?
     set -e
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
-        echo "baseline $BASE failed ($rc):" >&2
-        cat "$OUT/baseline.err" >&2
+        echo "$1 ($2) failed ($rc):" >&2
+        cat "$OUT/$1.err" >&2
         exit 1
     fi
-fi
+}
+for round in $(seq "$ROUNDS"); do
+    run smb1scan "$BIN" "$round"
+    if [ -n "$BASE" ]; then
+        run baseline "$BASE" "$round"
+    fi
+done
 
 # tshark on core 0, the same file, the fields a pair needs.
 TSHARK="${SMB1SCAN_BENCH_TSHARK:-1}"
@@ -72,17 +71,25 @@ if [ "$TSHARK" != 0 ]; then
 fi
 
 python3 - "$OUT" "$BYTES" <<'PY' | tee "$OUT/report.txt"
-import json, sys
+import glob, json, sys
 out, size = sys.argv[1], int(sys.argv[2])
+def runs(name):
+    rs = []
+    for path in sorted(glob.glob(f"{out}/{name}.*.time")) or [f"{out}/{name}.time"]:
+        e, u, s, m = open(path).read().split()[-4:]
+        rs.append((float(e), float(u) + float(s), int(m)))
+    return rs
 def t(name):
-    e, u, s, m = open(f"{out}/{name}.time").read().split()[-4:]
-    return float(e), float(u) + float(s), int(m)
+    # The run of median CPU time.
+    rs = sorted(runs(name), key=lambda r: r[1])
+    return rs[(len(rs) - 1) // 2]
 lines = open(f"{out}/smb1scan.jsonl").read().splitlines()
 summary = json.loads(lines[-1])["summary"]
 ours = {(r["server"], r["client"]) for r in map(json.loads, lines[:-1])}
 ours_n = summary["breaks"] + summary["falls_back"] + summary["unknown"] + summary["smb2_only"]
 import os
 tshark = os.path.exists(f"{out}/tshark.time")
+import os.path
 theirs = set()
 for row in (open(f"{out}/tshark.tsv") if tshark else []):
     f = row.rstrip("\n").split("\t")
@@ -93,9 +100,10 @@ for row in (open(f"{out}/tshark.tsv") if tshark else []):
     if smb1_req or smb2_req:
         theirs.add((f[1], f[0]))
 (se, sc, sm) = t("smb1scan")
-base = os.path.exists(f"{out}/baseline.time")
+base = bool(glob.glob(f"{out}/baseline.*.time"))
 print(f"capture: {size} bytes ({size / 1e9:.2f} GB), page cache, one core (taskset -c 0)")
 print("CPU s = user + system time (what one core spent; wall time also counts waiting for a busy machine)")
+print(f"smb1scan and baseline rows: the median of {len(runs('smb1scan'))} runs by CPU time, taken in turns")
 print(f"{'tool':<10} {'wall s':>8} {'CPU s':>8} {'MB/s CPU':>9} {'MB/s wall':>10} {'peak RSS MB':>12} {'pairs':>9}")
 print(f"{'smb1scan':<10} {se:>8.2f} {sc:>8.2f} {size / sc / 1e6:>9.1f} {size / se / 1e6:>10.1f} {sm / 1024:>12.1f} {ours_n:>9}")
 if tshark:
@@ -109,6 +117,9 @@ if base:
     print(f"{'baseline':<10} {be:>8.2f} {bc:>8.2f} {size / bc / 1e6:>9.1f} {size / be / 1e6:>10.1f} {bm / 1024:>12.1f} {bn:>9}")
     same = blines == lines
     print(f"baseline = an older smb1scan binary; its JSON Lines are {'byte for byte' if same else 'NOT'} the same as smb1scan's; smb1scan is {bc / sc:.2f}x the baseline's speed in CPU time")
+for name in ["smb1scan"] + (["baseline"] if base else []):
+    print(f"{name} CPU s per round:", " ".join(f"{r[1]:.2f}" for r in runs(name)),
+          f"(MB/s CPU: min {size / max(r[1] for r in runs(name)) / 1e6:.1f}, max {size / min(r[1] for r in runs(name)) / 1e6:.1f})")
 if not tshark:
     print("tshark: not run (SMB1SCAN_BENCH_TSHARK=0): no comparison with tshark in this run")
 else:
