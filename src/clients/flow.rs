@@ -463,6 +463,18 @@ struct NegotiateMemo {
     dialects: Dialects,
 }
 
+impl NegotiateMemo {
+    /// The connection negotiated this offer; its pair's dialects take it in.
+    fn offer(&self, conn: &mut Conn, facts: &mut [PairFacts]) {
+        conn.negotiated = true;
+        conn.offered_smb1 |= self.smb1;
+        conn.offered_smb2 |= self.smb2;
+        if let Some(p) = facts.get_mut(conn.pair as usize) {
+            p.dialects.merge(&self.dialects);
+        }
+    }
+}
+
 /// Distinct NEGOTIATE requests remembered; later ones are parsed every time.
 const MEMO_ENTRIES: usize = 4096;
 /// Longest NEGOTIATE request remembered.
@@ -975,12 +987,7 @@ impl Tracker {
             // header parses again the same (a client's requests are all alike).
             if let Some(m) = self.negotiate_memo.get(body) {
                 if let Some(m) = m {
-                    conn.negotiated = true;
-                    conn.offered_smb1 |= m.smb1;
-                    conn.offered_smb2 |= m.smb2;
-                    if let Some(p) = self.facts.get_mut(conn.pair as usize) {
-                        p.dialects.merge(&m.dialects);
-                    }
+                    m.offer(conn, &mut self.facts);
                 }
                 return;
             }
@@ -1010,12 +1017,7 @@ impl Tracker {
                         }
                     };
                     if let Some(m) = memo {
-                        conn.negotiated = true;
-                        conn.offered_smb1 |= m.smb1;
-                        conn.offered_smb2 |= m.smb2;
-                        if let Some(p) = self.facts.get_mut(conn.pair as usize) {
-                            p.dialects.merge(&m.dialects);
-                        }
+                        m.offer(conn, &mut self.facts);
                     }
                 } else if h.command == Smb1Command::SESSION_SETUP_ANDX {
                     // Parsed only while a name it can give is still missing (they are kept

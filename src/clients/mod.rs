@@ -700,15 +700,11 @@ pub fn sort_records(records: &mut [ClientRecord]) {
 
 fn rfc3339(t: Micros) -> Option<String> {
     let mut s = String::new();
-    rfc3339_into(t, &mut s).then_some(s)
+    rfc3339_cached(t, &mut s, &mut None).then_some(s)
 }
 
-/// [`rfc3339`] written into `out` (cleared first); false when the time has no text.
-fn rfc3339_into(t: Micros, out: &mut String) -> bool {
-    rfc3339_cached(t, out, &mut None)
-}
-
-/// [`rfc3339_into`], with the date text of the last day written kept in `day` (a capture's
+/// [`rfc3339`] written into `out` (cleared first; false when the time has no text), with the
+/// date text of the last day written kept in `day` (a capture's
 /// times fall on a few days: the civil date was a third of this function's work).
 fn rfc3339_cached(t: Micros, out: &mut String, day: &mut Option<(i64, [u8; 10])>) -> bool {
     out.clear();
